@@ -1,0 +1,97 @@
+// The page's live input path: device-rate blocks in, descriptors out, and a
+// monitor signal that has made the round trip through the model rate.
+//
+//   in (device rate) -> resample to 22050 Hz -> framer (hop) -> STFT frame
+//     -> descriptors + YIN -> frame queue (popped by the caller)
+//   model-rate hop -> resample back to device rate -> x monitor gain -> out
+//
+// The constructor prepares everything; process() and pop_frame() never
+// allocate, lock, throw or log.
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "timbrel/dsp/descriptors.h"
+#include "timbrel/dsp/framer.h"
+#include "timbrel/dsp/resampler.h"
+#include "timbrel/dsp/stft.h"
+#include "timbrel/dsp/yin.h"
+
+namespace timbrel::engine {
+
+struct AnalysisFrame {
+  dsp::SpectralDescriptors spectral;
+  dsp::PitchEstimate pitch;
+};
+
+struct LiveAnalyzerConfig {
+  double device_rate = 48000.0;
+  int max_block = 128;  // the largest block process() will be given
+  double model_rate = 22050.0;
+  int window = 1024;
+  int hop = 256;
+};
+
+class LiveAnalyzer {
+ public:
+  // Empty string when the configuration is usable, else what is wrong.
+  static std::string validate(const LiveAnalyzerConfig& config);
+
+  // Throws std::invalid_argument with validate()'s message on a bad config.
+  explicit LiveAnalyzer(const LiveAnalyzerConfig& config);
+
+  // Real-time safe. n <= max_block samples at the device rate; in and out may alias.
+  void process(const float* in, float* out, int n) noexcept;
+
+  // Real-time safe. Takes the oldest queued frame; spectrum_db (if not null)
+  // receives spectrum_bins() values of 10 log10(P[k] + 1e-12). False when empty.
+  bool pop_frame(AnalysisFrame& frame, float* spectrum_db) noexcept;
+
+  void set_monitor_gain(float gain) noexcept { monitor_gain_ = gain; }
+  int spectrum_bins() const { return config_.window / 2 + 1; }
+  double frame_rate_hz() const { return config_.model_rate / config_.hop; }
+  // Delay of the monitor path (device rate), input sample to output sample.
+  int monitor_latency_samples() const;
+  // Frames dropped because nobody popped them (queue full).
+  long dropped_frames() const { return dropped_frames_; }
+  // Output samples that had to be silence because the resamplers fell behind
+  // (zero in steady state; a test holds it to zero).
+  long fifo_underruns() const { return fifo_underruns_; }
+  long fifo_overruns() const { return fifo_overruns_; }
+  // Input samples that were NaN or infinite (replaced by silence).
+  long nonfinite_inputs() const { return nonfinite_inputs_; }
+  const LiveAnalyzerConfig& config() const { return config_; }
+
+ private:
+  void process_hop(const float* hop_in, float* hop_out) noexcept;
+
+  static constexpr int kQueueFrames = 32;
+
+  LiveAnalyzerConfig config_;
+  dsp::StreamingResampler to_model_;
+  dsp::StreamingResampler to_device_;
+  dsp::BlockFramer framer_;
+  dsp::StftAnalyzer stft_;
+  dsp::DescriptorAnalyzer descriptors_;
+  dsp::Yin yin_;
+  std::vector<float> device_in_;  // sanitised input block
+  std::vector<float> model_in_;   // resampled block at the model rate
+  std::vector<float> model_out_;  // framer output at the model rate
+  std::vector<float> device_out_;
+  std::vector<float> device_fifo_;  // device-rate samples waiting for output
+  size_t device_fifo_read_ = 0;
+  size_t device_fifo_count_ = 0;
+  long fifo_underruns_ = 0;
+  long fifo_overruns_ = 0;
+  long nonfinite_inputs_ = 0;
+  std::array<AnalysisFrame, kQueueFrames> queue_{};
+  std::vector<float> queue_spectra_;  // kQueueFrames x spectrum_bins()
+  int queue_head_ = 0;
+  int queue_size_ = 0;
+  long dropped_frames_ = 0;
+  float monitor_gain_ = 0.0f;
+};
+
+}  // namespace timbrel::engine

@@ -1,0 +1,76 @@
+#include "timbrel/dsp/yin.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace timbrel::dsp {
+
+Yin::Yin(const YinConfig& config) : config_(config) {
+  if (!(config.sample_rate > 0.0) || !(config.f0_min_hz > 0.0) ||
+      !(config.f0_max_hz > config.f0_min_hz))
+    throw std::invalid_argument("YIN needs 0 < f0_min < f0_max and a positive sample rate");
+  tau_min_ = std::max(2, int(std::floor(config.sample_rate / config.f0_max_hz)));
+  tau_max_ = int(std::ceil(config.sample_rate / config.f0_min_hz));
+  if (config.frame_size <= tau_max_ + 1)
+    throw std::invalid_argument("YIN frame is too short for the lowest f0: it needs more than " +
+                                std::to_string(tau_max_ + 1) + " samples");
+  difference_.assign(size_t(tau_max_) + 2, 0.0);
+}
+
+PitchEstimate Yin::estimate(const float* x) noexcept {
+  PitchEstimate result;
+  const int n = config_.frame_size;
+  double energy = 0.0;
+  for (int j = 0; j < n; ++j) energy += double(x[j]) * x[j];
+  if (energy / n < 1e-10) return result;  // silent
+
+  // Step 2: difference function over an integration window W = N - tau_max.
+  const int w = n - tau_max_;
+  double* d = difference_.data();
+  d[0] = 0.0;
+  for (int tau = 1; tau <= tau_max_; ++tau) {
+    double sum = 0.0;
+    for (int j = 0; j < w; ++j) {
+      const double diff = double(x[j]) - double(x[j + tau]);
+      sum += diff * diff;
+    }
+    d[tau] = sum;
+  }
+  // Step 3: cumulative mean normalised difference, in place.
+  d[0] = 1.0;
+  double running = 0.0;
+  for (int tau = 1; tau <= tau_max_; ++tau) {
+    running += d[tau];
+    d[tau] = running > 0.0 ? d[tau] * tau / running : 1.0;
+  }
+  // Step 4: absolute threshold, then down to the local minimum.
+  int best = -1;
+  for (int tau = tau_min_; tau <= tau_max_; ++tau) {
+    if (d[tau] < config_.threshold) {
+      while (tau + 1 <= tau_max_ && d[tau + 1] < d[tau]) ++tau;
+      best = tau;
+      break;
+    }
+  }
+  result.voiced = best >= 0;
+  if (best < 0) {
+    best = tau_min_;
+    for (int tau = tau_min_ + 1; tau <= tau_max_; ++tau)
+      if (d[tau] < d[best]) best = tau;
+  }
+  // Step 5: parabolic interpolation.
+  double refined = best;
+  if (best - 1 >= 1 && best + 1 <= tau_max_) {
+    const double left = d[best - 1], centre = d[best], right = d[best + 1];
+    const double curvature = left - 2.0 * centre + right;
+    if (curvature > 0.0)
+      refined = best + std::clamp(0.5 * (left - right) / curvature, -1.0, 1.0);
+  }
+  result.f0_hz = float(config_.sample_rate / refined);
+  result.confidence = float(std::clamp(1.0 - d[best], 0.0, 1.0));
+  return result;
+}
+
+}  // namespace timbrel::dsp

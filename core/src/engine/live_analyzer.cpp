@@ -1,0 +1,146 @@
+#include "timbrel/engine/live_analyzer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+
+namespace timbrel::engine {
+namespace {
+
+// Head start of the device-rate output FIFO: absorbs the +-1-2 samples by
+// which the resamplers' output per block wanders around the block size.
+constexpr int kDeviceFifoHeadStart = 8;
+
+int whole_rate(double rate) { return int(std::lround(rate)); }
+
+}  // namespace
+
+std::string LiveAnalyzer::validate(const LiveAnalyzerConfig& c) {
+  auto hz = [](double rate) { return std::to_string(whole_rate(rate)) + " Hz"; };
+  if (!(c.device_rate >= 8000.0 && c.device_rate <= 192000.0) ||
+      std::fabs(c.device_rate - whole_rate(c.device_rate)) > 1e-6)
+    return "the audio device runs at " + hz(c.device_rate) +
+           "; supported rates are whole numbers from 8000 to 192000 Hz";
+  if (c.max_block < 1 || c.max_block > 8192)
+    return "audio block size must be between 1 and 8192 samples";
+  if (!(c.model_rate >= 8000.0 && c.model_rate <= 96000.0))
+    return "model rate " + hz(c.model_rate) + " is outside 8000-96000 Hz";
+  if (const char* problem = dsp::validate_stft_config({c.window, c.hop}); problem[0] != '\0')
+    return problem;
+  if (c.window <= int(std::ceil(c.model_rate / 50.0)) + 1)
+    return "analysis window is too short for pitch down to 50 Hz";
+  return "";
+}
+
+namespace {
+const LiveAnalyzerConfig& checked(const LiveAnalyzerConfig& config) {
+  if (auto problem = LiveAnalyzer::validate(config); !problem.empty())
+    throw std::invalid_argument(problem);
+  return config;
+}
+
+int model_block_capacity(const LiveAnalyzerConfig& c) {
+  return int(std::ceil(c.max_block * c.model_rate / c.device_rate)) + 4;
+}
+}  // namespace
+
+LiveAnalyzer::LiveAnalyzer(const LiveAnalyzerConfig& config)
+    : config_(checked(config)),
+      to_model_(whole_rate(config.device_rate), whole_rate(config.model_rate), config.max_block),
+      to_device_(whole_rate(config.model_rate), whole_rate(config.device_rate),
+                 model_block_capacity(config)),
+      framer_(config.hop, model_block_capacity(config)),
+      stft_({config.window, config.hop}),
+      descriptors_(config.window, config.model_rate),
+      yin_({config.model_rate, config.window, 50.0, 2000.0, 0.15}),
+      device_in_(size_t(config.max_block), 0.0f),
+      model_in_(size_t(model_block_capacity(config)), 0.0f),
+      model_out_(size_t(model_block_capacity(config)), 0.0f),
+      device_out_(size_t(to_device_.max_output(model_block_capacity(config))), 0.0f),
+      device_fifo_(size_t(4 * config.max_block + 64 + kDeviceFifoHeadStart), 0.0f),
+      queue_spectra_(size_t(kQueueFrames) * size_t(config.window / 2 + 1), 0.0f) {
+  device_fifo_count_ = kDeviceFifoHeadStart;
+}
+
+int LiveAnalyzer::monitor_latency_samples() const {
+  const double ratio = config_.device_rate / config_.model_rate;
+  const double down = to_model_.latency_input_samples();                 // device samples
+  const double framer = framer_.latency_samples() * ratio;                // model -> device
+  const double up = to_device_.latency_input_samples() * ratio;           // model -> device
+  return int(std::lround(down + framer + up + kDeviceFifoHeadStart));
+}
+
+void LiveAnalyzer::process(const float* in, float* out, int n) noexcept {
+  n = std::clamp(n, 0, config_.max_block);
+  // A NaN would live on in the filters' state: replace non-finite input by silence.
+  for (int i = 0; i < n; ++i) {
+    const bool finite = std::isfinite(in[i]);
+    nonfinite_inputs_ += finite ? 0 : 1;
+    device_in_[size_t(i)] = finite ? in[i] : 0.0f;
+  }
+  const int model_count = to_model_.process(device_in_.data(), n, model_in_.data());
+  framer_.process(model_in_.data(), model_out_.data(), model_count,
+                  [this](const float* hop_in, float* hop_out) { process_hop(hop_in, hop_out); });
+  const int produced = to_device_.process(model_out_.data(), model_count, device_out_.data());
+
+  const size_t size = device_fifo_.size();
+  for (int i = 0; i < produced; ++i) {
+    if (device_fifo_count_ == size) {  // cannot happen with the sizes above; drop if it does
+      ++fifo_overruns_;
+      break;
+    }
+    device_fifo_[(device_fifo_read_ + device_fifo_count_) % size] = device_out_[size_t(i)];
+    ++device_fifo_count_;
+  }
+  const float gain = monitor_gain_;
+  for (int i = 0; i < n; ++i) {
+    float sample = 0.0f;
+    if (device_fifo_count_ > 0) {
+      sample = device_fifo_[device_fifo_read_];
+      device_fifo_read_ = (device_fifo_read_ + 1) % size;
+      --device_fifo_count_;
+    } else {
+      ++fifo_underruns_;
+    }
+    out[i] = gain * sample;
+  }
+}
+
+void LiveAnalyzer::process_hop(const float* hop_in, float* hop_out) noexcept {
+  std::copy(hop_in, hop_in + config_.hop, hop_out);  // the monitor hears the model-rate signal
+  const std::complex<float>* spectrum = stft_.push_hop(hop_in);
+
+  if (queue_size_ == kQueueFrames) {  // nobody is reading: drop the oldest
+    queue_head_ = (queue_head_ + 1) % kQueueFrames;
+    --queue_size_;
+    ++dropped_frames_;
+  }
+  const int slot = (queue_head_ + queue_size_) % kQueueFrames;
+  AnalysisFrame& frame = queue_[size_t(slot)];
+  frame.spectral = descriptors_.compute(stft_.frame(), spectrum);
+  frame.pitch = yin_.estimate(stft_.frame());
+
+  const int bins = spectrum_bins();
+  const double scale = descriptors_.power_scale();
+  float* column = queue_spectra_.data() + size_t(slot) * size_t(bins);
+  for (int k = 0; k < bins; ++k) {
+    const double edge = (k == 0 || k == bins - 1) ? 1.0 : 2.0;
+    column[k] = float(10.0 * std::log10(edge * std::norm(spectrum[k]) * scale + 1e-12));
+  }
+  ++queue_size_;
+}
+
+bool LiveAnalyzer::pop_frame(AnalysisFrame& frame, float* spectrum_db) noexcept {
+  if (queue_size_ == 0) return false;
+  frame = queue_[size_t(queue_head_)];
+  if (spectrum_db) {
+    const float* column = queue_spectra_.data() + size_t(queue_head_) * size_t(spectrum_bins());
+    std::copy(column, column + spectrum_bins(), spectrum_db);
+  }
+  queue_head_ = (queue_head_ + 1) % kQueueFrames;
+  --queue_size_;
+  return true;
+}
+
+}  // namespace timbrel::engine

@@ -1,0 +1,1 @@
+"""Timbrel Python evaluation toolkit (import with PYTHONPATH=scripts)."""

@@ -1,0 +1,132 @@
+// Throughput of the streaming DSP blocks, printed as a table. Built natively
+// and for WebAssembly (node); scripts/bench.sh runs both and shows them side by side.
+#include <chrono>
+#include <complex>
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "timbrel/dsp/fft.h"
+#include "timbrel/dsp/resampler.h"
+#include "timbrel/dsp/stft.h"
+#include "timbrel/dsp/yin.h"
+#include "timbrel/engine/live_analyzer.h"
+
+using namespace timbrel;
+
+namespace {
+
+volatile float g_sink = 0.0f;
+
+// Runs `step` until ~0.3 s have passed; returns seconds per call (best of 3).
+double time_per_call(const std::function<void()>& step) {
+  using clock = std::chrono::steady_clock;
+  double best = 1e9;
+  for (int trial = 0; trial < 3; ++trial) {
+    long calls = 0;
+    const auto start = clock::now();
+    double elapsed = 0.0;
+    do {
+      for (int i = 0; i < 16; ++i) step();
+      calls += 16;
+      elapsed = std::chrono::duration<double>(clock::now() - start).count();
+    } while (elapsed < 0.3);
+    best = std::min(best, elapsed / double(calls));
+  }
+  return best;
+}
+
+void row(const char* name, double seconds_per_call, double audio_seconds_per_call) {
+  // Real-time factor: compute seconds per second of audio (lower is better).
+  std::printf("| %-44s | %10.2f | %12.5f | %10.0fx |\n", name, seconds_per_call * 1e6,
+              seconds_per_call / audio_seconds_per_call, audio_seconds_per_call / seconds_per_call);
+}
+
+std::vector<float> noise(size_t n) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> d(0.0f, 0.2f);
+  std::vector<float> x(n);
+  for (auto& v : x) v = d(rng);
+  return x;
+}
+
+}  // namespace
+
+int main() {
+#ifdef __EMSCRIPTEN__
+  const char* platform = "wasm (node)";
+#else
+  const char* platform = "native";
+#endif
+  std::printf("timbrel DSP benchmark, %s\n\n", platform);
+  std::printf("| %-44s | %10s | %12s | %11s |\n", "step", "us / call", "RT factor", "x realtime");
+  std::printf("|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(12, '-').c_str(),
+              std::string(14, '-').c_str(), std::string(13, '-').c_str());
+  const double model_rate = 22050.0;
+  const auto x = noise(1 << 16);
+
+  for (int size : {1024, 2048}) {
+    dsp::RealFft fft(size);
+    std::vector<std::complex<float>> spectrum(size_t(fft.bins()));
+    std::vector<float> y(static_cast<size_t>(size));
+    char name[64];
+    std::snprintf(name, sizeof name, "real FFT forward+inverse, n=%d", size);
+    row(name, time_per_call([&] {
+          fft.forward(x.data(), spectrum.data());
+          fft.inverse(spectrum.data(), y.data());
+          g_sink = y[0];
+        }),
+        size / model_rate);
+  }
+  for (dsp::StftConfig config : {dsp::StftConfig{1024, 256}, dsp::StftConfig{2048, 512}}) {
+    dsp::StftAnalyzer analyzer(config);
+    dsp::OverlapAdd synthesizer(config);
+    std::vector<float> out(size_t(config.hop));
+    size_t pos = 0;
+    char name[64];
+    std::snprintf(name, sizeof name, "STFT + overlap-add hop, %d/%d", config.window, config.hop);
+    row(name, time_per_call([&] {
+          synthesizer.push_spectrum(analyzer.push_hop(x.data() + pos), out.data());
+          pos = (pos + size_t(config.hop)) % (x.size() - size_t(config.hop));
+          g_sink = out[0];
+        }),
+        config.hop / model_rate);
+  }
+  for (auto [in_rate, out_rate] : {std::pair{48000, 22050}, std::pair{44100, 22050},
+                                   std::pair{22050, 48000}}) {
+    dsp::StreamingResampler r(in_rate, out_rate, 128);
+    std::vector<float> out(size_t(r.max_output(128)));
+    size_t pos = 0;
+    char name[64];
+    std::snprintf(name, sizeof name, "resampler %d -> %d, 128-sample block", in_rate, out_rate);
+    row(name, time_per_call([&] {
+          g_sink = float(r.process(x.data() + pos, 128, out.data()));
+          pos = (pos + 128) % (x.size() - 128);
+        }),
+        128.0 / in_rate);
+  }
+  {
+    dsp::Yin yin({model_rate, 1024, 50.0, 2000.0, 0.15});
+    size_t pos = 0;
+    row("YIN f0, 1024-sample frame (per 256 hop)", time_per_call([&] {
+          g_sink = yin.estimate(x.data() + pos).f0_hz;
+          pos = (pos + 256) % (x.size() - 1024);
+        }),
+        256 / model_rate);
+  }
+  {
+    engine::LiveAnalyzer analyzer({48000.0, 128});
+    std::vector<float> out(128), spectrum(size_t(analyzer.spectrum_bins()));
+    engine::AnalysisFrame frame;
+    size_t pos = 0;
+    row("live analyzer (48 kHz, 128-sample quantum)", time_per_call([&] {
+          analyzer.process(x.data() + pos, out.data(), 128);
+          while (analyzer.pop_frame(frame, spectrum.data())) g_sink = frame.pitch.f0_hz;
+          pos = (pos + 128) % (x.size() - 128);
+        }),
+        128.0 / 48000.0);
+  }
+  return 0;
+}
