@@ -13,6 +13,7 @@
 #include "timbrel/dsp/stft.h"
 #include "timbrel/dsp/yin.h"
 #include "timbrel/engine/live_analyzer.h"
+#include "../core/resampler_quality.h"
 
 using namespace timbrel;
 
@@ -127,6 +128,22 @@ int main() {
           pos = (pos + 128) % (x.size() - 128);
         }),
         128.0 / 48000.0);
+  }
+
+  std::printf("\nResampler quality (speexdsp quality 10; tones 100 Hz-9 kHz, aliases from Nyquist + 675 Hz)\n\n");
+  std::printf("| %-18s | %17s | %20s | %16s |\n", "conversion", "passband ripple", "worst spurious/image", "worst alias");
+  std::printf("|--------------------|-------------------|----------------------|------------------|\n");
+  for (auto [in_rate, out_rate] : {std::pair{44100, 22050}, std::pair{48000, 22050},
+                                   std::pair{22050, 44100}, std::pair{22050, 48000}}) {
+    const auto q = test::measure_resampler(in_rate, out_rate);
+    char conversion[32], alias[32];
+    std::snprintf(conversion, sizeof conversion, "%d -> %d", in_rate, out_rate);
+    if (in_rate > out_rate)
+      std::snprintf(alias, sizeof alias, "%.1f dB", q.worst_alias_db);
+    else
+      std::snprintf(alias, sizeof alias, "n/a");
+    std::printf("| %-18s | %14.5f dB | %17.1f dB | %16s |\n", conversion, q.passband_ripple_db,
+                q.worst_spurious_db, alias);
   }
   return 0;
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what is missing (Debian packages, npm packages, Debian sources for
+# the WebAssembly build) and builds the native and WebAssembly targets.
+# Safe to re-run: each step is skipped when its result is already there.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+packages=(cmake ninja-build g++ pkg-config libkissfft-dev libspeexdsp-dev catch2 emscripten
+          nodejs chromium python3-numpy python3-scipy python3-pytest sox espeak-ng)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing Debian packages: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+command -v npm >/dev/null || { echo "npm is missing (it comes with Node.js)"; exit 1; }
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "== npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+scripts/fetch-wasm-deps.sh
+
+werror="${TIMBREL_WERROR:-ON}"
+echo "== native build (build/)"
+[ -f build/build.ninja ] || cmake -S . -B build -G Ninja -DTIMBREL_WERROR="$werror"
+cmake --build build
+
+echo "== WebAssembly build (build-wasm/)"
+# Debian's emscripten finds its JS optimiser's modules (acorn) only here.
+export NODE_PATH=/usr/share/nodejs
+[ -f build-wasm/build.ninja ] || emcmake cmake -S . -B build-wasm -G Ninja -DTIMBREL_WERROR="$werror"
+cmake --build build-wasm

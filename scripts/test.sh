@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test: native (Catch2 via CTest, also under ASan+UBSan), Python
+# (pytest), the WebAssembly module under node, and the page in headless
+# Chromium; then prints the benchmark figures. Installs and builds what is
+# missing first. Exit status is non-zero if any suite fails.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+"$root/scripts/setup.sh" || exit 1
+
+failed=()
+run() {
+  local name="$1"; shift
+  echo; echo "== $name"
+  if "$@"; then echo "-- $name: ok"; else echo "-- $name: FAILED"; failed+=("$name"); fi
+}
+
+run "native tests (ctest)" ctest --test-dir build --output-on-failure -j2
+asan_tests() {
+  [ -f build-asan/build.ninja ] || cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DTIMBREL_SANITIZE=ON -DTIMBREL_WERROR=ON >/dev/null
+  cmake --build build-asan && ctest --test-dir build-asan --output-on-failure -j2
+}
+run "native tests under ASan+UBSan" asan_tests
+run "python tests (pytest)" env PYTHONPATH=scripts /usr/bin/python3 -m pytest -q tests/python
+run "wasm tests (node)" env TIMBREL_CORE_DIR=build-wasm/web node --test tests/wasm/
+run "browser tests (chromium)" env TIMBREL_CORE_DIR=build-wasm/web node --test --test-concurrency=1 tests/web/
+run "benchmarks (figures, not pass/fail)" scripts/bench.sh
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED suites: ${failed[*]}"
+  exit 1
+fi
+echo "All test suites passed."
