@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+// Timbrel's local static server: no dependencies, localhost only.
+//
+//   node web/serve.mjs [--port 8000] [--core-dir build-wasm/web]
+//
+//   /        -> web/                     (the page and its modules)
+//   /core/   -> the WebAssembly build dir (timbrel-core.mjs)
+//
+// Every response carries COOP/COEP/CORP so the page is cross-origin isolated
+// (SharedArrayBuffer for the worklet's ring buffer). Port 0 picks a free port.
+// Environment: PORT, TIMBREL_CORE_DIR (arguments win).
+
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const WEB_ROOT = path.dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = path.resolve(WEB_ROOT, '..');
+
+export const MIME_TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/plain; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.wav': 'audio/wav',
+  '.mid': 'audio/midi',
+  '.onnx': 'application/octet-stream',
+  '.bin': 'application/octet-stream',
+};
+
+const SECURITY_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'X-Content-Type-Options': 'nosniff',
+  'Cache-Control': 'no-cache',
+};
+
+function parseArgs(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!m) throw new Error(`unknown argument: ${arg}`);
+    const key = m[1];
+    let value = m[2];
+    if (value === undefined) {
+      if (key === 'help') { out.help = true; continue; }
+      value = argv[++i];
+      if (value === undefined) throw new Error(`--${key} needs a value`);
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+// Resolves a URL path under root; null when it escapes root or is malformed.
+function resolveUnder(root, urlPath) {
+  let decoded;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return null;
+  }
+  if (decoded.includes('\0')) return null;
+  const full = path.resolve(root, '.' + path.posix.normalize('/' + decoded));
+  const rel = path.relative(root, full);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return null;
+  return full;
+}
+
+function send(res, status, body, headers = {}) {
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    ...headers,
+  });
+  res.end(body);
+}
+
+export function createServer({ webRoot = WEB_ROOT, coreDir } = {}) {
+  const roots = [
+    { prefix: '/core/', dir: path.resolve(coreDir ?? path.join(REPO_ROOT, 'build-wasm', 'web')) },
+    { prefix: '/', dir: path.resolve(webRoot) },
+  ];
+
+  return http.createServer((req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, 'Method not allowed\n', { Allow: 'GET, HEAD' });
+      return;
+    }
+    let pathname;
+    try {
+      pathname = new URL(req.url, 'http://localhost').pathname;
+    } catch {
+      send(res, 400, 'Bad request\n');
+      return;
+    }
+    const root = roots.find((r) => pathname.startsWith(r.prefix));
+    let file = resolveUnder(root.dir, pathname.slice(root.prefix.length));
+    if (file === null) {
+      send(res, 404, 'Not found\n');
+      return;
+    }
+    fs.stat(file, (err, stat) => {
+      if (!err && stat.isDirectory()) {
+        if (!pathname.endsWith('/')) {
+          res.writeHead(301, { ...SECURITY_HEADERS, Location: pathname + '/' });
+          res.end();
+          return;
+        }
+        file = path.join(file, 'index.html');
+        fs.stat(file, (err2, stat2) => serveFile(req, res, file, err2, stat2));
+        return;
+      }
+      serveFile(req, res, file, err, stat);
+    });
+  });
+}
+
+function serveFile(req, res, file, err, stat) {
+  if (err || !stat.isFile()) {
+    send(res, 404, 'Not found\n');
+    return;
+  }
+  const type = MIME_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+  res.writeHead(200, {
+    ...SECURITY_HEADERS,
+    'Content-Type': type,
+    'Content-Length': stat.size,
+  });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  const stream = fs.createReadStream(file);
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
+}
+
+async function main() {
+  let args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`serve.mjs: ${e.message}`);
+    process.exit(2);
+  }
+  if (args.help) {
+    console.log('usage: node web/serve.mjs [--port N] [--core-dir DIR]');
+    return;
+  }
+  const portText = args.port ?? process.env.PORT ?? '8000';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`serve.mjs: bad port "${portText}"`);
+    process.exit(2);
+  }
+  const coreDir = path.resolve(args['core-dir'] ?? process.env.TIMBREL_CORE_DIR ?? path.join(REPO_ROOT, 'build-wasm', 'web'));
+  if (!fs.existsSync(path.join(coreDir, 'timbrel-core.mjs'))) {
+    console.warn(`serve.mjs: warning: ${coreDir}/timbrel-core.mjs not found; build it with emcmake (the page will report the missing core).`);
+  }
+  const server = createServer({ coreDir });
+  server.on('error', (e) => {
+    console.error(`serve.mjs: ${e.message}`);
+    process.exit(1);
+  });
+  server.listen(port, '127.0.0.1', () => {
+    const { port: actual } = server.address();
+    console.log(`Timbrel is running at http://127.0.0.1:${actual}/`);
+  });
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main();
+}
