@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "timbrel/nn/kernels.h"
+
 namespace timbrel::dsp {
 
 Yin::Yin(const YinConfig& config) : config_(config) {
@@ -26,17 +28,19 @@ PitchEstimate Yin::estimate(const float* x) noexcept {
   for (int j = 0; j < n; ++j) energy += double(x[j]) * x[j];
   if (energy / n < 1e-10) return result;  // silent
 
-  // Step 2: difference function over an integration window W = N - tau_max.
+  // Step 2: difference function over an integration window W = N - tau_max,
+  // as d(tau) = sum x[j]^2 + sum x[j+tau]^2 - 2 sum x[j] x[j+tau]: energies in
+  // double by running sums, the cross term by the SIMD dot kernel.
   const int w = n - tau_max_;
   double* d = difference_.data();
+  double head = 0.0;  // sum_{j<W} x[j]^2
+  for (int j = 0; j < w; ++j) head += double(x[j]) * x[j];
+  double shifted = head;  // sum_{j<W} x[j+tau]^2, slid along with tau
   d[0] = 0.0;
   for (int tau = 1; tau <= tau_max_; ++tau) {
-    double sum = 0.0;
-    for (int j = 0; j < w; ++j) {
-      const double diff = double(x[j]) - double(x[j + tau]);
-      sum += diff * diff;
-    }
-    d[tau] = sum;
+    shifted += double(x[tau + w - 1]) * x[tau + w - 1] - double(x[tau - 1]) * x[tau - 1];
+    const double cross = nn::dot(x, x + tau, w);
+    d[tau] = std::max(0.0, head + shifted - 2.0 * cross);
   }
   // Step 3: cumulative mean normalised difference, in place.
   d[0] = 1.0;
