@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-packages=(cmake ninja-build g++ pkg-config libkissfft-dev libspeexdsp-dev catch2 emscripten
+packages=(cmake ninja-build g++ pkg-config libkissfft-dev libspeexdsp-dev catch2 nlohmann-json3-dev emscripten
           nodejs chromium python3-numpy python3-scipy python3-pytest sox espeak-ng
           python3-torch libopenblas0-pthread python3-mido fluidsynth fluid-soundfont-gm)
 missing=()
@@ -23,7 +23,9 @@ command -v npm >/dev/null || { echo "npm is missing (it comes with Node.js)"; ex
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "== npm ci"
-  npm ci --no-audit --no-fund
+  # --ignore-scripts: onnxruntime-node's install script downloads from the internet;
+  # its CPU binary ships in the package anyway.
+  npm ci --ignore-scripts --no-audit --no-fund
 fi
 
 scripts/fetch-wasm-deps.sh

@@ -1,0 +1,39 @@
+// A named sequential graph of layers, as stored in a model file.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "timbrel/nn/layer.h"
+
+namespace timbrel::nn {
+
+class Graph {
+ public:
+  Graph() = default;
+  Graph(Graph&&) = default;
+  Graph& operator=(Graph&&) = default;
+
+  // Load time: appends a layer (sizes must chain) and grows the scratch buffers.
+  void add(std::unique_ptr<Layer> layer);
+
+  int input_size() const;
+  int output_size() const;
+  bool streams() const;
+  size_t size() const { return layers_.size(); }
+  Layer& layer(size_t i) { return *layers_[i]; }
+  const Layer& layer(size_t i) const { return *layers_[i]; }
+
+  // Real-time safe: one time step through every layer. False when a layer
+  // produced no output this step (strided convolution); out is then untouched.
+  bool step(const float* in, float* out) noexcept;
+  void reset() noexcept;
+  // Offline, from a zero state.
+  Sequence forward(const Sequence& in) const;
+
+ private:
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<float> scratch_a_, scratch_b_;
+};
+
+}  // namespace timbrel::nn

@@ -1,0 +1,143 @@
+// The layer families of the engine; models/README.md documents each op and its
+// PyTorch equivalent. Weights are in the core's layout (see the exporter's
+// scripts/timbrel/export/layout.py, the one place that converts PyTorch's).
+#pragma once
+
+#include <vector>
+
+#include "timbrel/nn/layer.h"
+
+namespace timbrel::nn {
+
+// y = W x + b, W [out, in].
+class Linear final : public Layer {
+ public:
+  Linear(int in, int out, std::vector<float> weight, std::vector<float> bias);
+  std::string kind() const override { return "linear"; }
+  int input_size() const override { return in_; }
+  int output_size() const override { return out_; }
+  bool step(const float* in, float* out) noexcept override;
+
+ private:
+  int in_, out_;
+  std::vector<float> weight_, bias_;
+};
+
+// PyTorch Conv1d over channels (groups 1) after F.pad(x, (left, right)).
+// W stored [kernel, out, in]. Streaming is causal: it needs right padding 0.
+class Conv1d final : public Layer {
+ public:
+  struct Shape {
+    int in = 0, out = 0, kernel = 1, stride = 1, dilation = 1, padding_left = 0, padding_right = 0;
+  };
+  Conv1d(const Shape& shape, std::vector<float> weight, std::vector<float> bias);
+  std::string kind() const override { return "conv1d"; }
+  int input_size() const override { return shape_.in; }
+  int output_size() const override { return shape_.out; }
+  bool step(const float* in, float* out) noexcept override;
+  void reset() noexcept override;
+  bool streams() const override { return shape_.padding_right == 0; }
+  Sequence forward(const Sequence& in) const override;
+
+ private:
+  bool stateless() const override { return false; }
+  void compute(const float* const* taps, float* out) const noexcept;
+
+  Shape shape_;
+  std::vector<float> weight_, bias_;
+  int span_;                    // (kernel - 1) dilation + 1 inputs
+  std::vector<float> history_;  // span_ x in, slot = input index mod span_
+  std::vector<const float*> taps_;
+  long received_ = 0;
+};
+
+// One-layer GRU, PyTorch gate order (r, z, n), h0 = 0.
+class Gru final : public Layer {
+ public:
+  Gru(int in, int hidden, std::vector<float> weight_ih, std::vector<float> weight_hh,
+      std::vector<float> bias_ih, std::vector<float> bias_hh);
+  std::string kind() const override { return "gru"; }
+  int input_size() const override { return in_; }
+  int output_size() const override { return hidden_; }
+  bool step(const float* in, float* out) noexcept override;
+  void reset() noexcept override;
+  Sequence forward(const Sequence& in) const override;
+  const float* state() const { return h_.data(); }
+
+ private:
+  bool stateless() const override { return false; }
+  void update(const float* x, float* h, float* gi, float* gh) const noexcept;
+
+  int in_, hidden_;
+  std::vector<float> weight_ih_, weight_hh_, bias_ih_, bias_hh_;
+  std::vector<float> h_, gi_, gh_;
+};
+
+class LayerNorm final : public Layer {
+ public:
+  LayerNorm(int channels, float eps, std::vector<float> weight, std::vector<float> bias);
+  std::string kind() const override { return "layer_norm"; }
+  int input_size() const override { return channels_; }
+  int output_size() const override { return channels_; }
+  bool step(const float* in, float* out) noexcept override;
+
+ private:
+  int channels_;
+  float eps_;
+  std::vector<float> weight_, bias_;
+};
+
+// Nearest code by squared Euclidean distance; ties go to the lowest index, as
+// torch.argmin does. Outputs the code vector; last_index() tells which.
+class VectorQuantizer final : public Layer {
+ public:
+  VectorQuantizer(int codes, int dim, std::vector<float> codebook);
+  std::string kind() const override { return "vq"; }
+  int input_size() const override { return dim_; }
+  int output_size() const override { return dim_; }
+  bool step(const float* in, float* out) noexcept override;
+  int nearest(const float* in) const noexcept;
+  int last_index() const { return last_index_; }
+  int codes() const { return codes_; }
+  const float* code(int index) const { return codebook_.data() + size_t(index) * size_t(dim_); }
+
+ private:
+  int codes_, dim_;
+  std::vector<float> codebook_;
+  int last_index_ = -1;
+};
+
+enum class ActivationKind { kRelu, kLeakyRelu, kElu, kTanh, kSigmoid, kSoftplus, kLog1p };
+
+class Activation final : public Layer {
+ public:
+  // a: LeakyReLU slope, ELU alpha or softplus beta; b: softplus threshold.
+  Activation(ActivationKind kind, int size, float a = 0.0f, float b = 0.0f);
+  std::string kind() const override;
+  int input_size() const override { return size_; }
+  int output_size() const override { return size_; }
+  bool step(const float* in, float* out) noexcept override;
+
+ private:
+  ActivationKind kind_;
+  int size_;
+  float a_, b_;
+};
+
+// Offline only: [T, C] -> [1, T C].
+class Flatten final : public Layer {
+ public:
+  Flatten(int frames, int channels) : frames_(frames), channels_(channels) {}
+  std::string kind() const override { return "flatten"; }
+  int input_size() const override { return channels_; }
+  int output_size() const override { return frames_ * channels_; }
+  bool step(const float*, float*) noexcept override { return false; }
+  bool streams() const override { return false; }
+  Sequence forward(const Sequence& in) const override;
+  int frames() const { return frames_; }
+
+ private:
+  int frames_, channels_;
+};
+
+}  // namespace timbrel::nn

@@ -1,0 +1,54 @@
+#include "timbrel/nn/graph.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace timbrel::nn {
+
+void Graph::add(std::unique_ptr<Layer> layer) {
+  if (!layers_.empty() && layers_.back()->kind() != "flatten" &&
+      layer->input_size() != layers_.back()->output_size())
+    throw std::invalid_argument(layer->kind() + " expects " + std::to_string(layer->input_size()) +
+                                " inputs but the previous " + layers_.back()->kind() + " gives " +
+                                std::to_string(layers_.back()->output_size()));
+  const auto largest = size_t(std::max(layer->input_size(), layer->output_size()));
+  if (scratch_a_.size() < largest) {
+    scratch_a_.resize(largest);
+    scratch_b_.resize(largest);
+  }
+  layers_.push_back(std::move(layer));
+}
+
+int Graph::input_size() const { return layers_.empty() ? 0 : layers_.front()->input_size(); }
+int Graph::output_size() const { return layers_.empty() ? 0 : layers_.back()->output_size(); }
+
+bool Graph::streams() const {
+  return std::all_of(layers_.begin(), layers_.end(), [](const auto& l) { return l->streams(); });
+}
+
+bool Graph::step(const float* in, float* out) noexcept {
+  const float* x = in;
+  float* buffers[2] = {scratch_a_.data(), scratch_b_.data()};
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    float* y = i + 1 == layers_.size() ? out : buffers[i % 2];
+    if (!layers_[i]->step(x, y)) return false;
+    x = y;
+  }
+  return true;
+}
+
+void Graph::reset() noexcept {
+  for (auto& l : layers_) l->reset();
+}
+
+Sequence Graph::forward(const Sequence& in) const {
+  if (!layers_.empty() && in.channels != input_size())
+    throw std::invalid_argument("graph expects " + std::to_string(input_size()) +
+                                " channels, got " + std::to_string(in.channels));
+  Sequence x = in;
+  for (const auto& l : layers_) x = l->forward(x);
+  return x;
+}
+
+}  // namespace timbrel::nn

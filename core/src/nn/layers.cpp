@@ -1,0 +1,247 @@
+#include "timbrel/nn/layers.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "timbrel/nn/kernels.h"
+
+namespace timbrel::nn {
+
+Sequence Layer::forward(const Sequence& in) const {
+  if (!stateless()) throw std::logic_error(kind() + " must implement forward()");
+  // A stateless layer's step() touches no member, so running it here is safe.
+  auto* self = const_cast<Layer*>(this);
+  Sequence out(in.frames, output_size());
+  for (int t = 0; t < in.frames; ++t) self->step(in.frame(t), out.frame(t));
+  return out;
+}
+
+// --- Linear ---------------------------------------------------------------
+
+Linear::Linear(int in, int out, std::vector<float> weight, std::vector<float> bias)
+    : in_(in), out_(out), weight_(std::move(weight)), bias_(std::move(bias)) {
+  if (bias_.empty()) bias_.assign(size_t(out), 0.0f);
+}
+
+bool Linear::step(const float* in, float* out) noexcept {
+  std::copy(bias_.begin(), bias_.end(), out);
+  matvec_accumulate(weight_.data(), in, out, out_, in_);
+  return true;
+}
+
+// --- Conv1d ---------------------------------------------------------------
+
+Conv1d::Conv1d(const Shape& shape, std::vector<float> weight, std::vector<float> bias)
+    : shape_(shape),
+      weight_(std::move(weight)),
+      bias_(std::move(bias)),
+      span_((shape.kernel - 1) * shape.dilation + 1),
+      history_(size_t(span_) * size_t(shape.in), 0.0f),
+      taps_(size_t(shape.kernel), nullptr) {
+  if (bias_.empty()) bias_.assign(size_t(shape.out), 0.0f);
+}
+
+void Conv1d::reset() noexcept {
+  std::fill(history_.begin(), history_.end(), 0.0f);
+  received_ = 0;
+}
+
+void Conv1d::compute(const float* const* taps, float* out) const noexcept {
+  std::copy(bias_.begin(), bias_.end(), out);
+  const size_t matrix = size_t(shape_.out) * size_t(shape_.in);
+  for (int j = 0; j < shape_.kernel; ++j)
+    if (taps[j]) matvec_accumulate(weight_.data() + size_t(j) * matrix, taps[j], out, shape_.out, shape_.in);
+}
+
+bool Conv1d::step(const float* in, float* out) noexcept {
+  const long i = received_++;
+  std::copy(in, in + shape_.in, history_.begin() + (i % span_) * shape_.in);
+  // Output t reads inputs t stride - padding_left + j dilation; the newest is i.
+  const long first = i - long(span_ - 1);  // input index of tap 0
+  const long shifted = first + shape_.padding_left;
+  if (shifted < 0 || shifted % shape_.stride != 0) return false;
+  for (int j = 0; j < shape_.kernel; ++j) {
+    const long index = first + long(j) * shape_.dilation;
+    taps_[size_t(j)] = index < 0 ? nullptr : history_.data() + (index % span_) * shape_.in;
+  }
+  compute(taps_.data(), out);
+  return true;
+}
+
+Sequence Conv1d::forward(const Sequence& in) const {
+  const long padded = long(in.frames) + shape_.padding_left + shape_.padding_right;
+  const long frames = padded < span_ ? 0 : (padded - span_) / shape_.stride + 1;
+  Sequence out(int(frames), shape_.out);
+  std::vector<const float*> taps(size_t(shape_.kernel));
+  for (long t = 0; t < frames; ++t) {
+    for (int j = 0; j < shape_.kernel; ++j) {
+      const long index = t * shape_.stride - shape_.padding_left + long(j) * shape_.dilation;
+      taps[size_t(j)] = (index < 0 || index >= in.frames) ? nullptr : in.frame(int(index));
+    }
+    compute(taps.data(), out.frame(int(t)));
+  }
+  return out;
+}
+
+// --- GRU ------------------------------------------------------------------
+
+namespace {
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+}  // namespace
+
+Gru::Gru(int in, int hidden, std::vector<float> weight_ih, std::vector<float> weight_hh,
+         std::vector<float> bias_ih, std::vector<float> bias_hh)
+    : in_(in),
+      hidden_(hidden),
+      weight_ih_(std::move(weight_ih)),
+      weight_hh_(std::move(weight_hh)),
+      bias_ih_(std::move(bias_ih)),
+      bias_hh_(std::move(bias_hh)),
+      h_(size_t(hidden), 0.0f),
+      gi_(size_t(3 * hidden), 0.0f),
+      gh_(size_t(3 * hidden), 0.0f) {
+  if (bias_ih_.empty()) bias_ih_.assign(size_t(3 * hidden), 0.0f);
+  if (bias_hh_.empty()) bias_hh_.assign(size_t(3 * hidden), 0.0f);
+}
+
+void Gru::reset() noexcept { std::fill(h_.begin(), h_.end(), 0.0f); }
+
+void Gru::update(const float* x, float* h, float* gi, float* gh) const noexcept {
+  const int n = hidden_;
+  std::copy(bias_ih_.begin(), bias_ih_.end(), gi);
+  std::copy(bias_hh_.begin(), bias_hh_.end(), gh);
+  matvec_accumulate(weight_ih_.data(), x, gi, 3 * n, in_);
+  matvec_accumulate(weight_hh_.data(), h, gh, 3 * n, n);
+  for (int k = 0; k < n; ++k) {
+    const float r = sigmoid(gi[k] + gh[k]);
+    const float z = sigmoid(gi[n + k] + gh[n + k]);
+    const float candidate = std::tanh(gi[2 * n + k] + r * gh[2 * n + k]);
+    h[k] = (1.0f - z) * candidate + z * h[k];
+  }
+}
+
+bool Gru::step(const float* in, float* out) noexcept {
+  update(in, h_.data(), gi_.data(), gh_.data());
+  std::copy(h_.begin(), h_.end(), out);
+  return true;
+}
+
+Sequence Gru::forward(const Sequence& in) const {
+  Sequence out(in.frames, hidden_);
+  std::vector<float> h(size_t(hidden_), 0.0f), gi(size_t(3 * hidden_)), gh(size_t(3 * hidden_));
+  for (int t = 0; t < in.frames; ++t) {
+    update(in.frame(t), h.data(), gi.data(), gh.data());
+    std::copy(h.begin(), h.end(), out.frame(t));
+  }
+  return out;
+}
+
+// --- LayerNorm ------------------------------------------------------------
+
+LayerNorm::LayerNorm(int channels, float eps, std::vector<float> weight, std::vector<float> bias)
+    : channels_(channels), eps_(eps), weight_(std::move(weight)), bias_(std::move(bias)) {}
+
+bool LayerNorm::step(const float* in, float* out) noexcept {
+  double mean = 0.0;
+  for (int c = 0; c < channels_; ++c) mean += in[c];
+  mean /= channels_;
+  double variance = 0.0;
+  for (int c = 0; c < channels_; ++c) variance += (in[c] - mean) * (in[c] - mean);
+  variance /= channels_;  // biased, as PyTorch
+  const double scale = 1.0 / std::sqrt(variance + double(eps_));
+  for (int c = 0; c < channels_; ++c)
+    out[c] = float((in[c] - mean) * scale) * weight_[size_t(c)] + bias_[size_t(c)];
+  return true;
+}
+
+// --- VectorQuantizer ------------------------------------------------------
+
+VectorQuantizer::VectorQuantizer(int codes, int dim, std::vector<float> codebook)
+    : codes_(codes), dim_(dim), codebook_(std::move(codebook)) {}
+
+int VectorQuantizer::nearest(const float* in) const noexcept {
+  int best = 0;
+  float best_distance = 0.0f;
+  for (int k = 0; k < codes_; ++k) {
+    const float* e = code(k);
+    float distance = 0.0f;
+    for (int d = 0; d < dim_; ++d) {
+      const float diff = in[d] - e[d];
+      distance += diff * diff;
+    }
+    if (k == 0 || distance < best_distance) {  // strict: ties keep the lowest index
+      best = k;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+bool VectorQuantizer::step(const float* in, float* out) noexcept {
+  last_index_ = nearest(in);
+  const float* e = code(last_index_);
+  std::copy(e, e + dim_, out);
+  return true;
+}
+
+// --- Activation -----------------------------------------------------------
+
+Activation::Activation(ActivationKind kind, int size, float a, float b)
+    : kind_(kind), size_(size), a_(a), b_(b) {}
+
+std::string Activation::kind() const {
+  switch (kind_) {
+    case ActivationKind::kRelu: return "relu";
+    case ActivationKind::kLeakyRelu: return "leaky_relu";
+    case ActivationKind::kElu: return "elu";
+    case ActivationKind::kTanh: return "tanh";
+    case ActivationKind::kSigmoid: return "sigmoid";
+    case ActivationKind::kSoftplus: return "softplus";
+    case ActivationKind::kLog1p: return "log1p";
+  }
+  return "?";
+}
+
+bool Activation::step(const float* in, float* out) noexcept {
+  switch (kind_) {
+    case ActivationKind::kRelu:
+      for (int i = 0; i < size_; ++i) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+      break;
+    case ActivationKind::kLeakyRelu:
+      for (int i = 0; i < size_; ++i) out[i] = in[i] > 0.0f ? in[i] : a_ * in[i];
+      break;
+    case ActivationKind::kElu:
+      for (int i = 0; i < size_; ++i) out[i] = in[i] > 0.0f ? in[i] : a_ * std::expm1(in[i]);
+      break;
+    case ActivationKind::kTanh:
+      for (int i = 0; i < size_; ++i) out[i] = std::tanh(in[i]);
+      break;
+    case ActivationKind::kSigmoid:
+      for (int i = 0; i < size_; ++i) out[i] = sigmoid(in[i]);
+      break;
+    case ActivationKind::kSoftplus:  // PyTorch: linear above threshold / beta
+      for (int i = 0; i < size_; ++i)
+        out[i] = a_ * in[i] > b_ ? in[i] : std::log1p(std::exp(a_ * in[i])) / a_;
+      break;
+    case ActivationKind::kLog1p:
+      for (int i = 0; i < size_; ++i) out[i] = std::log1p(in[i]);
+      break;
+  }
+  return true;
+}
+
+// --- Flatten --------------------------------------------------------------
+
+Sequence Flatten::forward(const Sequence& in) const {
+  if (in.frames != frames_ || in.channels != channels_)
+    throw std::invalid_argument("flatten expects " + std::to_string(frames_) + " frames of " +
+                                std::to_string(channels_) + " channels, got " +
+                                std::to_string(in.frames) + " x " + std::to_string(in.channels));
+  Sequence out(1, frames_ * channels_);
+  out.data = in.data;
+  return out;
+}
+
+}  // namespace timbrel::nn

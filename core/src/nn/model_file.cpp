@@ -1,0 +1,427 @@
+#include "timbrel/nn/model_file.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+#include "timbrel/nn/layers.h"
+
+namespace timbrel::nn {
+
+using Json = nlohmann::json;
+
+struct Model::Metadata {
+  Json json = Json::object();
+};
+
+Model::Model() : metadata_(std::make_unique<Metadata>()) {}
+Model::~Model() = default;
+
+std::vector<std::string> Model::graph_names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, graph] : graphs_) names.push_back(name);
+  return names;
+}
+
+double Model::number(const std::string& key, double fallback) const {
+  const auto it = metadata_->json.find(key);
+  return it != metadata_->json.end() && it->is_number() ? it->get<double>() : fallback;
+}
+
+std::string Model::text(const std::string& key, const std::string& fallback) const {
+  const auto it = metadata_->json.find(key);
+  return it != metadata_->json.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+std::vector<std::string> Model::texts(const std::string& key) const {
+  std::vector<std::string> out;
+  const auto it = metadata_->json.find(key);
+  if (it == metadata_->json.end() || !it->is_array()) return out;
+  for (const auto& v : *it)
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+std::vector<float> Model::numbers(const std::string& key) const {
+  std::vector<float> out;
+  const auto it = metadata_->json.find(key);
+  if (it == metadata_->json.end() || !it->is_array()) return out;
+  for (const auto& v : *it)
+    if (v.is_number()) out.push_back(v.get<float>());
+  return out;
+}
+
+std::string Model::metadata_json() const { return metadata_->json.dump(); }
+
+std::uint32_t crc32(const std::uint8_t* bytes, std::size_t size) {
+  static const auto table = [] {
+    std::vector<std::uint32_t> t(256);
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (std::size_t i = 0; i < size; ++i) crc = table[(crc ^ bytes[i]) & 0xFFu] ^ (crc >> 8);
+  return crc ^ 0xFFFFFFFFu;
+}
+
+namespace {
+
+std::uint32_t read_u32(const std::uint8_t* p) {
+  return std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 |
+         std::uint32_t(p[3]) << 24;
+}
+
+struct Tensor {
+  std::vector<int> shape;
+  std::vector<float> data;
+};
+
+std::string shape_text(const std::vector<int>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+}  // namespace
+
+// Builds a Model from a parsed file, one check at a time; the first problem
+// found becomes the error.
+struct ModelLoader {
+  std::map<std::string, Tensor> tensors;
+  std::set<std::string> used;
+  std::string error;
+
+  bool fail(const std::string& message) {
+    if (error.empty()) error = message;
+    return false;
+  }
+
+  // Takes a tensor an op names, checking its shape.
+  bool take(const Json& op, const char* field, const std::string& where,
+            const std::vector<int>& expected, std::vector<float>* out, bool optional = false) {
+    const auto it = op.find(field);
+    if (it == op.end() || it->is_null()) {
+      if (optional) return true;
+      return fail(where + ": no '" + field + "' tensor named");
+    }
+    if (!it->is_string()) return fail(where + ": '" + field + "' must be a tensor name");
+    const std::string name = it->get<std::string>();
+    const auto t = tensors.find(name);
+    if (t == tensors.end()) return fail(where + ": missing tensor '" + name + "'");
+    if (t->second.shape != expected)
+      return fail(where + ": tensor '" + name + "' has wrong shape " + shape_text(t->second.shape) +
+                  ", expected " + shape_text(expected));
+    used.insert(name);
+    *out = t->second.data;
+    return true;
+  }
+
+  // Shape of a named tensor, for ops whose sizes come from their weights.
+  const std::vector<int>* shape_of(const Json& op, const char* field) {
+    const auto it = op.find(field);
+    if (it == op.end() || !it->is_string()) return nullptr;
+    const auto t = tensors.find(it->get<std::string>());
+    return t == tensors.end() ? nullptr : &t->second.shape;
+  }
+
+  static int integer(const Json& op, const char* field, int fallback) {
+    const auto it = op.find(field);
+    return it != op.end() && it->is_number_integer() ? it->get<int>() : fallback;
+  }
+  static float real(const Json& op, const char* field, float fallback) {
+    const auto it = op.find(field);
+    return it != op.end() && it->is_number() ? it->get<float>() : fallback;
+  }
+
+  // previous: output size of the previous op (0 at the start of a graph);
+  // next_input: input size of the next op if known (for flatten).
+  std::unique_ptr<Layer> build(const Json& op, const std::string& where, int previous,
+                               int next_input) {
+    if (!op.is_object() || !op.contains("op") || !op["op"].is_string()) {
+      fail(where + ": an op must be an object with an 'op' name");
+      return nullptr;
+    }
+    const std::string kind = op["op"].get<std::string>();
+    auto need_previous = [&]() {
+      if (previous <= 0) fail(where + ": " + kind + " cannot start a graph (its size is unknown)");
+      return previous > 0;
+    };
+    auto ranked = [&](const char* field, size_t rank) -> const std::vector<int>* {
+      const auto* s = shape_of(op, field);
+      if (!s) {
+        fail(where + ": missing tensor for '" + field + "'");
+        return nullptr;
+      }
+      if (s->size() != rank) {
+        fail(where + ": tensor for '" + field + "' has wrong shape " + shape_text(*s));
+        return nullptr;
+      }
+      return s;
+    };
+    if (kind == "linear") {
+      const auto* s = ranked("weight", 2);
+      if (!s) return nullptr;
+      const int out = (*s)[0], in = (*s)[1];
+      if (previous > 0 && previous != in)
+        return fail(where + ": linear weight has wrong shape " + shape_text(*s) + " for " +
+                    std::to_string(previous) + " inputs"), nullptr;
+      std::vector<float> w, b;
+      if (!take(op, "weight", where, {out, in}, &w) || !take(op, "bias", where, {out}, &b, true))
+        return nullptr;
+      return std::make_unique<Linear>(in, out, std::move(w), std::move(b));
+    }
+    if (kind == "conv1d") {
+      const auto* s = ranked("weight", 3);
+      if (!s) return nullptr;
+      Conv1d::Shape shape;
+      shape.kernel = (*s)[0];
+      shape.out = (*s)[1];
+      shape.in = (*s)[2];
+      shape.stride = integer(op, "stride", 1);
+      shape.dilation = integer(op, "dilation", 1);
+      shape.padding_left = integer(op, "padding_left", 0);
+      shape.padding_right = integer(op, "padding_right", 0);
+      if (shape.stride < 1 || shape.dilation < 1 || shape.padding_left < 0 || shape.padding_right < 0)
+        return fail(where + ": conv1d stride/dilation must be >= 1 and paddings >= 0"), nullptr;
+      if (previous > 0 && previous != shape.in)
+        return fail(where + ": conv1d weight has wrong shape " + shape_text(*s) + " for " +
+                    std::to_string(previous) + " input channels"), nullptr;
+      std::vector<float> w, b;
+      if (!take(op, "weight", where, {shape.kernel, shape.out, shape.in}, &w) ||
+          !take(op, "bias", where, {shape.out}, &b, true))
+        return nullptr;
+      return std::make_unique<Conv1d>(shape, std::move(w), std::move(b));
+    }
+    if (kind == "gru") {
+      const auto* s = ranked("weight_ih", 2);
+      if (!s) return nullptr;
+      if ((*s)[0] % 3 != 0) return fail(where + ": gru weight_ih rows must be 3 x hidden"), nullptr;
+      const int hidden = (*s)[0] / 3, in = (*s)[1];
+      if (previous > 0 && previous != in)
+        return fail(where + ": gru weight_ih has wrong shape " + shape_text(*s) + " for " +
+                    std::to_string(previous) + " inputs"), nullptr;
+      std::vector<float> wih, whh, bih, bhh;
+      if (!take(op, "weight_ih", where, {3 * hidden, in}, &wih) ||
+          !take(op, "weight_hh", where, {3 * hidden, hidden}, &whh) ||
+          !take(op, "bias_ih", where, {3 * hidden}, &bih, true) ||
+          !take(op, "bias_hh", where, {3 * hidden}, &bhh, true))
+        return nullptr;
+      return std::make_unique<Gru>(in, hidden, std::move(wih), std::move(whh), std::move(bih),
+                                   std::move(bhh));
+    }
+    if (kind == "layer_norm") {
+      const auto* s = ranked("weight", 1);
+      if (!s) return nullptr;
+      const int channels = (*s)[0];
+      if (previous > 0 && previous != channels)
+        return fail(where + ": layer_norm weight has wrong shape " + shape_text(*s)), nullptr;
+      std::vector<float> w, b;
+      if (!take(op, "weight", where, {channels}, &w) || !take(op, "bias", where, {channels}, &b))
+        return nullptr;
+      const float eps = real(op, "eps", 1e-5f);
+      if (!(eps > 0.0f)) return fail(where + ": layer_norm eps must be > 0"), nullptr;
+      return std::make_unique<LayerNorm>(channels, eps, std::move(w), std::move(b));
+    }
+    if (kind == "vq") {
+      const auto* s = ranked("codebook", 2);
+      if (!s) return nullptr;
+      const int codes = (*s)[0], dim = (*s)[1];
+      if (previous > 0 && previous != dim)
+        return fail(where + ": vq codebook has wrong shape " + shape_text(*s)), nullptr;
+      std::vector<float> c;
+      if (!take(op, "codebook", where, {codes, dim}, &c)) return nullptr;
+      return std::make_unique<VectorQuantizer>(codes, dim, std::move(c));
+    }
+    if (kind == "flatten") {
+      if (!need_previous()) return nullptr;
+      int frames = integer(op, "frames", 0);
+      if (frames <= 0 && next_input > 0 && next_input % previous == 0) frames = next_input / previous;
+      if (frames <= 0)
+        return fail(where + ": flatten needs 'frames' (or a following op whose input is frames x " +
+                    std::to_string(previous) + ")"), nullptr;
+      return std::make_unique<Flatten>(frames, previous);
+    }
+    static const std::map<std::string, ActivationKind> activations = {
+        {"relu", ActivationKind::kRelu},       {"leaky_relu", ActivationKind::kLeakyRelu},
+        {"elu", ActivationKind::kElu},         {"tanh", ActivationKind::kTanh},
+        {"sigmoid", ActivationKind::kSigmoid}, {"softplus", ActivationKind::kSoftplus},
+        {"log1p", ActivationKind::kLog1p}};
+    if (const auto a = activations.find(kind); a != activations.end()) {
+      if (!need_previous()) return nullptr;
+      float p = 0.0f, q = 0.0f;
+      if (kind == "leaky_relu") p = real(op, "slope", 0.01f);
+      if (kind == "elu") p = real(op, "alpha", 1.0f);
+      if (kind == "softplus") {
+        p = real(op, "beta", 1.0f);
+        q = real(op, "threshold", 20.0f);
+        if (!(p > 0.0f)) return fail(where + ": softplus beta must be > 0"), nullptr;
+      }
+      return std::make_unique<Activation>(a->second, previous, p, q);
+    }
+    fail(where + ": unknown op '" + kind + "'");
+    return nullptr;
+  }
+
+  // Input size an op will take, from its weights, without building it.
+  int input_size_of(const Json& op) {
+    if (!op.is_object() || !op.contains("op") || !op["op"].is_string()) return 0;
+    const std::string kind = op["op"].get<std::string>();
+    const char* field = kind == "gru" ? "weight_ih" : kind == "vq" ? "codebook" : "weight";
+    const auto* s = shape_of(op, field);
+    if (!s || s->empty()) return 0;
+    if (kind == "linear" || kind == "gru") return s->size() == 2 ? (*s)[1] : 0;
+    if (kind == "conv1d") return s->size() == 3 ? (*s)[2] : 0;
+    if (kind == "vq") return s->size() == 2 ? (*s)[1] : 0;
+    return 0;
+  }
+
+  static bool check_metadata(const Json& meta, const std::string& family, std::string* problem) {
+    auto number = [&](const char* key, double* value) {
+      const auto it = meta.find(key);
+      if (it == meta.end()) return false;
+      if (!it->is_number()) {
+        *problem = std::string("metadata '") + key + "' must be a number";
+        return false;
+      }
+      *value = it->get<double>();
+      return true;
+    };
+    double rate = 0, window = 0, hop = 0;
+    if (number("sample_rate", &rate) && !(rate >= 8000 && rate <= 96000))
+      return *problem = "metadata out of range: sample_rate " + std::to_string(rate) +
+                        " Hz is outside 8000-96000 Hz", false;
+    const bool has_window = number("window", &window);
+    const bool has_hop = number("hop", &hop);
+    if (!problem->empty()) return false;
+    if (has_window && !(window >= 2 && window <= 65536 && std::floor(window) == window))
+      return *problem = "metadata out of range: window must be a whole number in 2-65536", false;
+    if (has_hop && !(hop >= 1 && std::floor(hop) == hop && (!has_window || hop <= window)))
+      return *problem = "metadata out of range: hop must be a whole number in 1..window", false;
+    if (family == "vq_timbre" && (!has_window || !has_hop || rate == 0))
+      return *problem = "vq_timbre metadata needs sample_rate, window and hop", false;
+    return true;
+  }
+};
+
+LoadResult load_model(const std::uint8_t* bytes, std::size_t size) {
+  LoadResult result;
+  auto fail = [&](const std::string& message) {
+    result.error = "model file: " + message;
+    return std::move(result);
+  };
+  if (!bytes || size < 16) return fail("truncated (" + std::to_string(size) + " bytes)");
+  if (std::memcmp(bytes, "TMBL", 4) != 0) return fail("bad magic: not a Timbrel model (.tmbl) file");
+  const std::uint32_t version = read_u32(bytes + 4);
+  if (version != kModelFileVersion)
+    return fail("unknown version " + std::to_string(version) + " (this build reads version " +
+                std::to_string(kModelFileVersion) + ")");
+  const std::uint64_t header_length = read_u32(bytes + 8);
+  if (12 + header_length + 4 > size)
+    return fail("truncated: header of " + std::to_string(header_length) + " bytes does not fit in " +
+                std::to_string(size) + " bytes");
+  const std::uint32_t stored_crc = read_u32(bytes + size - 4);
+  if (crc32(bytes, size - 4) != stored_crc)
+    return fail("checksum mismatch: the file is truncated or corrupted");
+
+  const Json header = Json::parse(bytes + 12, bytes + 12 + header_length, nullptr, false);
+  if (header.is_discarded() || !header.is_object()) return fail("header is not valid JSON");
+  for (const char* key : {"family", "graphs", "tensors"})
+    if (!header.contains(key)) return fail(std::string("header has no '") + key + "'");
+  if (!header["family"].is_string()) return fail("'family' must be a string");
+  if (!header["graphs"].is_object() || header["graphs"].empty())
+    return fail("'graphs' must be a non-empty object");
+  if (!header["tensors"].is_array()) return fail("'tensors' must be an array");
+  const std::string family = header["family"].get<std::string>();
+  static const std::map<std::string, std::vector<std::string>> required_graphs = {
+      {"vq_timbre", {"encoder", "quantizer", "decoder", "filter", "gain"}},
+      {"crossmodal_vae", {"signal_encoder", "signal_decoder", "symbol_encoder", "symbol_decoder"}},
+      {"gmvae", {"pitch_encoder", "timbre_encoder", "decoder"}},
+      {"test", {}}};
+  const auto family_graphs = required_graphs.find(family);
+  if (family_graphs == required_graphs.end()) return fail("unknown model family '" + family + "'");
+
+  const Json metadata = header.contains("metadata") ? header["metadata"] : Json::object();
+  if (!metadata.is_object()) return fail("'metadata' must be an object");
+  std::string problem;
+  if (!ModelLoader::check_metadata(metadata, family, &problem)) return fail(problem);
+
+  const std::uint64_t data_start = (12 + header_length + 15) / 16 * 16;
+  const std::uint64_t data_end = size - 4;
+  if (data_start > data_end) return fail("truncated: no room for tensor data");
+
+  ModelLoader loader;
+  for (const auto& entry : header["tensors"]) {
+    if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string() ||
+        !entry.contains("shape") || !entry["shape"].is_array() || !entry.contains("offset") ||
+        !entry["offset"].is_number_unsigned())
+      return fail("a tensor entry lacks name, shape or offset");
+    const std::string name = entry["name"].get<std::string>();
+    Tensor t;
+    std::uint64_t count = 1;
+    for (const auto& d : entry["shape"]) {
+      if (!d.is_number_unsigned() || d.get<std::uint64_t>() == 0 || d.get<std::uint64_t>() > (1u << 28))
+        return fail("tensor '" + name + "' has an invalid shape");
+      t.shape.push_back(d.get<int>());
+      count *= d.get<std::uint64_t>();
+    }
+    if (count > (std::uint64_t(1) << 28)) return fail("tensor '" + name + "' is too large");
+    const std::uint64_t offset = entry["offset"].get<std::uint64_t>();
+    if (offset % 16 != 0) return fail("tensor '" + name + "' is not 16-byte aligned");
+    if (data_start + offset + count * 4 > data_end)
+      return fail("truncated: tensor '" + name + "' lies outside the file");
+    if (loader.tensors.count(name)) return fail("tensor '" + name + "' appears twice");
+    t.data.resize(size_t(count));
+    std::memcpy(t.data.data(), bytes + data_start + offset, size_t(count) * 4);  // little-endian hosts
+    for (float v : t.data)
+      if (!std::isfinite(v)) return fail("tensor '" + name + "' contains NaN or Inf");
+    loader.tensors.emplace(name, std::move(t));
+  }
+
+  std::unique_ptr<Model> model(new Model());
+  model->family_ = family;
+  model->name_ = header.contains("name") && header["name"].is_string() ? header["name"].get<std::string>() : "";
+  model->metadata_->json = metadata;
+  for (const auto& required : family_graphs->second)
+    if (!header["graphs"].contains(required))
+      return fail(family + " model has no '" + required + "' graph");
+  for (const auto& [graph_name, ops] : header["graphs"].items()) {
+    if (!ops.is_array() || ops.empty()) return fail("graph '" + graph_name + "' must be a non-empty list of ops");
+    Graph graph;
+    int previous = 0;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const std::string where = "graph '" + graph_name + "' op " + std::to_string(i);
+      const int next_input = i + 1 < ops.size() ? loader.input_size_of(ops[i + 1]) : 0;
+      auto layer = loader.build(ops[i], where, previous, next_input);
+      if (!layer) return fail(loader.error);
+      if (previous > 0 && layer->input_size() != previous && graph.layer(graph.size() - 1).kind() != "flatten")
+        return fail(where + ": wrong shape, expects " + std::to_string(layer->input_size()) +
+                    " inputs but receives " + std::to_string(previous));
+      previous = layer->output_size();
+      graph.add(std::move(layer));
+    }
+    model->graphs_.emplace(graph_name, std::move(graph));
+  }
+  for (const auto& [name, tensor] : loader.tensors)
+    if (!loader.used.count(name)) return fail("extra tensor '" + name + "' is not used by any op");
+  result.model = std::move(model);
+  return result;
+}
+
+LoadResult load_model_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return {nullptr, path + ": cannot open file"};
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  auto result = load_model(bytes.data(), bytes.size());
+  if (!result.error.empty()) result.error = path + ": " + result.error;
+  return result;
+}
+
+}  // namespace timbrel::nn

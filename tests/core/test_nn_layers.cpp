@@ -1,0 +1,130 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "allocation_counter.h"
+#include "npy.h"
+#include "signals.h"
+#include "timbrel/nn/layers.h"
+#include "timbrel/nn/model_file.h"
+
+using namespace timbrel;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kGoldenDir = fs::path(TIMBREL_GOLDEN_DIR) / "nn";
+// Parity tolerance against PyTorch (float32 both sides): |a - b| <= kAbs + kRel |b|.
+constexpr double kAbs = 1e-5, kRel = 1e-5;
+
+nn::Sequence to_sequence(const test::NpyArray& a) {
+  nn::Sequence s(int(a.rows()), int(a.columns()));
+  for (size_t i = 0; i < a.values.size(); ++i) s.data[i] = float(a.values[i]);
+  return s;
+}
+
+double worst_excess(const nn::Sequence& got, const test::NpyArray& want) {
+  double worst = 0.0;
+  for (size_t i = 0; i < want.values.size(); ++i) {
+    const double allowed = kAbs + kRel * std::fabs(want.values[i]);
+    worst = std::max(worst, std::fabs(double(got.data[i]) - want.values[i]) / allowed);
+  }
+  return worst;  // <= 1 passes
+}
+
+// Runs a graph step by step from reset, collecting the steps that produce output.
+nn::Sequence stream(nn::Graph& graph, const nn::Sequence& in, long* allocations) {
+  graph.reset();
+  std::vector<float> out(size_t(graph.output_size()));
+  nn::Sequence result(0, graph.output_size());
+  for (int t = 0; t < in.frames; ++t) {
+    test::AllocationCounter counter;
+    const bool produced = graph.step(in.frame(t), out.data());
+    *allocations += counter.count();
+    if (produced) {
+      result.data.insert(result.data.end(), out.begin(), out.end());
+      ++result.frames;
+    }
+  }
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("Every golden graph matches PyTorch offline and, where it streams, step by step", "[nn][golden]") {
+  REQUIRE(fs::is_directory(kGoldenDir));
+  int graphs_checked = 0;
+  for (const auto& entry : fs::directory_iterator(kGoldenDir)) {
+    if (entry.path().extension() != ".tmbl") continue;
+    const std::string case_name = entry.path().stem().string();
+    auto loaded = nn::load_model_file(entry.path().string());
+    INFO(case_name << ": " << loaded.error);
+    REQUIRE(loaded.error.empty());
+    for (const auto& graph_name : loaded.model->graph_names()) {
+      const auto prefix = kGoldenDir / (case_name + "." + graph_name);
+      if (!fs::exists(prefix.string() + ".input.npy")) continue;
+      const auto input = test::read_npy(prefix.string() + ".input.npy");
+      const auto want = test::read_npy(prefix.string() + ".output.npy");
+      auto& graph = loaded.model->graph(graph_name);
+      const auto got = graph.forward(to_sequence(input));
+      INFO(case_name << "." << graph_name);
+      REQUIRE(size_t(got.frames) == want.rows());
+      REQUIRE(size_t(got.channels) == want.columns());
+      CHECK(worst_excess(got, want) <= 1.0);
+      if (graph.streams()) {
+        long allocations = 0;
+        const auto streamed = stream(graph, to_sequence(input), &allocations);
+        CHECK(allocations == 0);
+        REQUIRE(streamed.frames == got.frames);
+        double worst = 0.0;
+        for (size_t i = 0; i < got.data.size(); ++i)
+          worst = std::max(worst, double(std::fabs(streamed.data[i] - got.data[i])));
+        CHECK(worst <= 1e-6);
+      }
+      ++graphs_checked;
+    }
+  }
+  CHECK(graphs_checked >= 10);
+}
+
+TEST_CASE("Streaming convolution equals the offline one for causal padding", "[nn][conv]") {
+  for (auto [kernel, stride, dilation] : {std::tuple{3, 1, 1}, std::tuple{4, 1, 2}, std::tuple{3, 2, 1},
+                                          std::tuple{5, 3, 2}}) {
+    nn::Conv1d::Shape shape{3, 4, kernel, stride, dilation, (kernel - 1) * dilation, 0};
+    const auto w = test::white_noise(size_t(kernel * 4 * 3), 0.3, unsigned(kernel + 10 * stride));
+    const auto b = test::white_noise(4, 0.1, 99);
+    nn::Conv1d conv(shape, w, b);
+    nn::Sequence x(29, 3);
+    x.data = test::white_noise(x.data.size(), 1.0, 5);
+    const auto offline = conv.forward(x);
+    std::vector<float> out(4);
+    std::vector<float> streamed;
+    long allocations = 0;
+    for (int t = 0; t < x.frames; ++t) {
+      test::AllocationCounter counter;
+      const bool produced = conv.step(x.frame(t), out.data());
+      allocations += counter.count();
+      if (produced) streamed.insert(streamed.end(), out.begin(), out.end());
+    }
+    INFO("kernel " << kernel << " stride " << stride << " dilation " << dilation);
+    CHECK(allocations == 0);
+    REQUIRE(streamed.size() == offline.data.size());
+    for (size_t i = 0; i < streamed.size(); ++i) CHECK(streamed[i] == Approx(offline.data[i]).margin(1e-6));
+  }
+}
+
+TEST_CASE("Vector quantiser breaks ties towards the lowest index", "[nn][vq]") {
+  nn::VectorQuantizer vq(3, 2, {1.0f, 0.0f, -1.0f, 0.0f, 0.0f, 5.0f});
+  const float midpoint[2] = {0.0f, 0.0f};  // equidistant from codes 0 and 1
+  float out[2];
+  vq.step(midpoint, out);
+  CHECK(vq.last_index() == 0);
+  const float near_two[2] = {0.1f, 4.0f};
+  vq.step(near_two, out);
+  CHECK(vq.last_index() == 2);
+  CHECK(out[1] == 5.0f);
+}

@@ -1,0 +1,141 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include "tmbl_writer.h"
+
+using namespace timbrel;
+using nlohmann::json;
+
+namespace {
+
+json small_header() {
+  return {{"family", "test"},
+          {"name", "small"},
+          {"metadata", {{"sample_rate", 22050}, {"window", 1024}, {"hop", 256}}},
+          {"graphs",
+           {{"main",
+             {{{"op", "linear"}, {"weight", "fc.weight"}, {"bias", "fc.bias"}},
+              {{"op", "tanh"}},
+              {{"op", "gru"}, {"weight_ih", "gru.weight_ih"}, {"weight_hh", "gru.weight_hh"},
+               {"bias_ih", "gru.bias_ih"}, {"bias_hh", "gru.bias_hh"}}}}}}};
+}
+
+std::map<std::string, test::TestTensor> small_tensors() {
+  auto fill = [](std::vector<int> shape) {
+    size_t n = 1;
+    for (int d : shape) n *= size_t(d);
+    std::vector<float> v(n);
+    for (size_t i = 0; i < n; ++i) v[i] = 0.01f * float(int(i % 17) - 8);
+    return test::TestTensor{shape, v};
+  };
+  return {{"fc.weight", fill({4, 3})},
+          {"fc.bias", fill({4})},
+          {"gru.weight_ih", fill({15, 4})},
+          {"gru.weight_hh", fill({15, 5})},
+          {"gru.bias_ih", fill({15})},
+          {"gru.bias_hh", fill({15})}};
+}
+
+std::string load_error(const std::vector<std::uint8_t>& bytes) {
+  auto r = nn::load_model(bytes.data(), bytes.size());
+  CHECK((r.model == nullptr) == !r.error.empty());
+  return r.error;
+}
+
+}  // namespace
+
+TEST_CASE("A well-formed model file loads", "[nn][model_file]") {
+  const auto bytes = test::write_tmbl(small_header(), small_tensors());
+  auto r = nn::load_model(bytes.data(), bytes.size());
+  REQUIRE(r.error.empty());
+  CHECK(r.model->family() == "test");
+  CHECK(r.model->name() == "small");
+  CHECK(r.model->number("hop", 0) == 256);
+  auto& g = r.model->graph("main");
+  CHECK(g.input_size() == 3);
+  CHECK(g.output_size() == 5);
+  CHECK(g.streams());
+}
+
+TEST_CASE("The loader names what is wrong with a bad model file", "[nn][model_file]") {
+  const auto good = test::write_tmbl(small_header(), small_tensors());
+
+  SECTION("truncated") {
+    CHECK_THAT(load_error({good.begin(), good.begin() + 10}), Catch::Contains("truncated"));
+    CHECK_THAT(load_error({good.begin(), good.end() - 37}), Catch::Contains("truncated") ||
+                                                               Catch::Contains("checksum"));
+    auto short_header = good;
+    short_header[8] = 0xFF;
+    short_header[9] = 0xFF;
+    test::reseal(short_header);
+    CHECK_THAT(load_error(short_header), Catch::Contains("truncated"));
+  }
+  SECTION("bad magic") {
+    auto bad = good;
+    bad[0] = 'X';
+    CHECK_THAT(load_error(bad), Catch::Contains("bad magic"));
+  }
+  SECTION("unknown version") {
+    CHECK_THAT(load_error(test::write_tmbl(small_header(), small_tensors(), 7)),
+               Catch::Contains("unknown version 7"));
+  }
+  SECTION("corrupted byte") {
+    auto bad = good;
+    bad[bad.size() - 20] ^= 0x40;
+    CHECK_THAT(load_error(bad), Catch::Contains("checksum"));
+  }
+  SECTION("missing tensor") {
+    auto tensors = small_tensors();
+    tensors.erase("gru.bias_hh");
+    CHECK_THAT(load_error(test::write_tmbl(small_header(), tensors)),
+               Catch::Contains("missing tensor 'gru.bias_hh'"));
+  }
+  SECTION("extra tensor") {
+    auto tensors = small_tensors();
+    tensors["unused.weight"] = {{2}, {1.0f, 2.0f}};
+    CHECK_THAT(load_error(test::write_tmbl(small_header(), tensors)),
+               Catch::Contains("extra tensor 'unused.weight'"));
+  }
+  SECTION("wrong shape") {
+    auto tensors = small_tensors();
+    tensors["gru.weight_hh"] = {{15, 4}, std::vector<float>(60, 0.0f)};
+    CHECK_THAT(load_error(test::write_tmbl(small_header(), tensors)), Catch::Contains("wrong shape"));
+    tensors = small_tensors();
+    tensors["gru.weight_ih"] = {{15, 6}, std::vector<float>(90, 0.0f)};  // linear gives 4
+    CHECK_THAT(load_error(test::write_tmbl(small_header(), tensors)), Catch::Contains("wrong shape"));
+  }
+  SECTION("NaN or Inf weights") {
+    auto tensors = small_tensors();
+    tensors["fc.bias"].data[2] = std::numeric_limits<float>::quiet_NaN();
+    CHECK_THAT(load_error(test::write_tmbl(small_header(), tensors)), Catch::Contains("NaN or Inf"));
+    tensors = small_tensors();
+    tensors["fc.weight"].data[0] = std::numeric_limits<float>::infinity();
+    CHECK_THAT(load_error(test::write_tmbl(small_header(), tensors)), Catch::Contains("NaN or Inf"));
+  }
+  SECTION("metadata out of range") {
+    auto header = small_header();
+    header["metadata"]["sample_rate"] = 1000;
+    CHECK_THAT(load_error(test::write_tmbl(header, small_tensors())),
+               Catch::Contains("metadata out of range") && Catch::Contains("sample_rate"));
+    header = small_header();
+    header["metadata"]["hop"] = 4096;
+    CHECK_THAT(load_error(test::write_tmbl(header, small_tensors())), Catch::Contains("hop"));
+  }
+  SECTION("header problems") {
+    auto header = small_header();
+    header["graphs"]["main"][1] = {{"op", "swish"}};
+    CHECK_THAT(load_error(test::write_tmbl(header, small_tensors())), Catch::Contains("unknown op 'swish'"));
+    header = small_header();
+    header["family"] = "diffusion";
+    CHECK_THAT(load_error(test::write_tmbl(header, small_tensors())), Catch::Contains("unknown model family"));
+    header = small_header();
+    header["family"] = "vq_timbre";
+    CHECK_THAT(load_error(test::write_tmbl(header, small_tensors())), Catch::Contains("no 'encoder' graph"));
+    auto not_json = good;
+    not_json[12] = '[';
+    test::reseal(not_json);
+    CHECK_THAT(load_error(not_json), Catch::Contains("not valid JSON"));
+  }
+}
