@@ -13,6 +13,8 @@
 #include "timbrel/dsp/stft.h"
 #include "timbrel/dsp/yin.h"
 #include "timbrel/engine/live_analyzer.h"
+#include "timbrel/nn/kernels.h"
+#include "timbrel/nn/model_file.h"
 #include "../core/resampler_quality.h"
 
 using namespace timbrel;
@@ -55,13 +57,13 @@ std::vector<float> noise(size_t n) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
 #ifdef __EMSCRIPTEN__
   const char* platform = "wasm (node)";
 #else
   const char* platform = "native";
 #endif
-  std::printf("timbrel DSP benchmark, %s\n\n", platform);
+  std::printf("timbrel DSP benchmark, %s, kernels: %s\n\n", platform, nn::kernel_path());
   std::printf("| %-44s | %10s | %12s | %11s |\n", "step", "us / call", "RT factor", "x realtime");
   std::printf("|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(12, '-').c_str(),
               std::string(14, '-').c_str(), std::string(13, '-').c_str());
@@ -128,6 +130,27 @@ int main() {
           pos = (pos + 128) % (x.size() - 128);
         }),
         128.0 / 48000.0);
+  }
+
+  // Model steps: argv[1] is a folder with the benchmark graphs (tests/golden/nn).
+  const std::string models = argc > 1 ? argv[1] : "";
+  for (const char* name : {"decoder_hop256", "decoder_hop"}) {
+    if (models.empty()) break;
+    auto loaded = nn::load_model_file(models + "/" + name + ".tmbl");
+    if (!loaded.model) {
+      std::printf("| %-44s | %s |\n", name, loaded.error.c_str());
+      continue;
+    }
+    auto& graph = loaded.model->graph("main");
+    std::vector<float> in(size_t(graph.input_size()), 0.1f), out(size_t(graph.output_size()));
+    char label[64];
+    std::snprintf(label, sizeof label, "model step %s (%d -> %d)", name, graph.input_size(),
+                  graph.output_size());
+    row(label, time_per_call([&] {
+          graph.step(in.data(), out.data());
+          g_sink = out[0];
+        }),
+        256 / model_rate);
   }
 
   std::printf("\nResampler quality (speexdsp quality 10; tones 100 Hz-9 kHz, aliases from Nyquist + 675 Hz)\n\n");

@@ -1,8 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <algorithm>
 #include <limits>
 
+#include "signals.h"
 #include "tmbl_writer.h"
 
 using namespace timbrel;
@@ -138,4 +140,37 @@ TEST_CASE("The loader names what is wrong with a bad model file", "[nn][model_fi
     test::reseal(not_json);
     CHECK_THAT(load_error(not_json), Catch::Contains("not valid JSON"));
   }
+}
+
+TEST_CASE("Fusing Linear into the GRU changes outputs only by rounding", "[nn][model_file]") {
+  json header = {{"family", "test"},
+                 {"graphs",
+                  {{"main",
+                    {{{"op", "linear"}, {"weight", "fc.weight"}, {"bias", "fc.bias"}},
+                     {{"op", "gru"}, {"weight_ih", "gru.weight_ih"}, {"weight_hh", "gru.weight_hh"},
+                      {"bias_ih", "gru.bias_ih"}, {"bias_hh", "gru.bias_hh"}}}}}}};
+  auto noise = [](std::vector<int> shape, unsigned seed) {
+    size_t n = 1;
+    for (int d : shape) n *= size_t(d);
+    return test::TestTensor{shape, test::white_noise(n, 0.3, seed)};
+  };
+  const auto bytes = test::write_tmbl(header, {{"fc.weight", noise({12, 8}, 1)},
+                                               {"fc.bias", noise({12}, 2)},
+                                               {"gru.weight_ih", noise({30, 12}, 3)},
+                                               {"gru.weight_hh", noise({30, 10}, 4)},
+                                               {"gru.bias_ih", noise({30}, 5)},
+                                               {"gru.bias_hh", noise({30}, 6)}});
+  auto fused = nn::load_model(bytes.data(), bytes.size());
+  auto exact = nn::load_model(bytes.data(), bytes.size(), nn::LoadOptions{false});
+  REQUIRE(fused.error.empty());
+  REQUIRE(exact.error.empty());
+  CHECK(fused.model->graph("main").size() == 1);
+  CHECK(exact.model->graph("main").size() == 2);
+  nn::Sequence x(40, 8);
+  x.data = test::white_noise(x.data.size(), 1.0, 7);
+  const auto a = fused.model->graph("main").forward(x);
+  const auto b = exact.model->graph("main").forward(x);
+  double worst = 0.0;
+  for (size_t i = 0; i < a.data.size(); ++i) worst = std::max(worst, double(std::fabs(a.data[i] - b.data[i])));
+  CHECK(worst < 1e-5);
 }

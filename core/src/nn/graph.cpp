@@ -1,5 +1,7 @@
 #include "timbrel/nn/graph.h"
 
+#include "timbrel/nn/layers.h"
+
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -18,6 +20,21 @@ void Graph::add(std::unique_ptr<Layer> layer) {
     scratch_b_.resize(largest);
   }
   layers_.push_back(std::move(layer));
+}
+
+int Graph::fuse_linear_into_gru() {
+  int fused = 0;
+  for (size_t i = 0; i + 1 < layers_.size(); ++i) {
+    auto* linear = dynamic_cast<Linear*>(layers_[i].get());
+    auto* gru = dynamic_cast<Gru*>(layers_[i + 1].get());
+    if (!linear || !gru) continue;
+    if (auto merged = gru->fold_input_projection(*linear)) {
+      layers_[i] = std::move(merged);
+      layers_.erase(layers_.begin() + long(i) + 1);
+      ++fused;
+    }
+  }
+  return fused;
 }
 
 int Graph::input_size() const { return layers_.empty() ? 0 : layers_.front()->input_size(); }

@@ -138,6 +138,28 @@ Sequence Gru::forward(const Sequence& in) const {
   return out;
 }
 
+std::unique_ptr<Gru> Gru::fold_input_projection(const Linear& projection) const {
+  const int rows = 3 * hidden_, inner = in_, in = projection.input_size();
+  if (projection.output_size() != in_) return nullptr;
+  const long before = long(inner) * in + long(rows) * inner, after = long(rows) * in;
+  if (after >= before) return nullptr;
+  std::vector<float> weight(size_t(rows) * size_t(in)), bias(static_cast<size_t>(rows));
+  const auto& w = projection.weight();
+  const auto& b = projection.bias();
+  for (int r = 0; r < rows; ++r) {
+    const float* wih = weight_ih_.data() + size_t(r) * size_t(inner);
+    double bias_sum = bias_ih_[size_t(r)];
+    for (int k = 0; k < inner; ++k) bias_sum += double(wih[k]) * b[size_t(k)];
+    bias[size_t(r)] = float(bias_sum);
+    for (int c = 0; c < in; ++c) {
+      double sum = 0.0;
+      for (int k = 0; k < inner; ++k) sum += double(wih[k]) * w[size_t(k) * size_t(in) + size_t(c)];
+      weight[size_t(r) * size_t(in) + size_t(c)] = float(sum);
+    }
+  }
+  return std::make_unique<Gru>(in, hidden_, std::move(weight), weight_hh_, std::move(bias), bias_hh_);
+}
+
 // --- LayerNorm ------------------------------------------------------------
 
 LayerNorm::LayerNorm(int channels, float eps, std::vector<float> weight, std::vector<float> bias)

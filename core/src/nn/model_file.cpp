@@ -311,7 +311,7 @@ struct ModelLoader {
   }
 };
 
-LoadResult load_model(const std::uint8_t* bytes, std::size_t size) {
+LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOptions& options) {
   LoadResult result;
   auto fail = [&](const std::string& message) {
     result.error = "model file: " + message;
@@ -407,6 +407,7 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size) {
       previous = layer->output_size();
       graph.add(std::move(layer));
     }
+    if (options.fuse) graph.fuse_linear_into_gru();
     model->graphs_.emplace(graph_name, std::move(graph));
   }
   for (const auto& [name, tensor] : loader.tensors)
@@ -415,11 +416,11 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size) {
   return result;
 }
 
-LoadResult load_model_file(const std::string& path) {
+LoadResult load_model_file(const std::string& path, const LoadOptions& options) {
   std::ifstream file(path, std::ios::binary);
   if (!file) return {nullptr, path + ": cannot open file"};
   std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  auto result = load_model(bytes.data(), bytes.size());
+  auto result = load_model(bytes.data(), bytes.size(), options);
   if (!result.error.empty()) result.error = path + ": " + result.error;
   return result;
 }

@@ -17,6 +17,11 @@ class Graph {
   // Load time: appends a layer (sizes must chain) and grows the scratch buffers.
   void add(std::unique_ptr<Layer> layer);
 
+  // Load time: folds each Linear that feeds a GRU directly into the GRU's input
+  // weights where that saves arithmetic. Outputs change only by rounding.
+  // Returns how many pairs were fused.
+  int fuse_linear_into_gru();
+
   int input_size() const;
   int output_size() const;
   bool streams() const;

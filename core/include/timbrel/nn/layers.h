@@ -3,6 +3,7 @@
 // scripts/timbrel/export/layout.py, the one place that converts PyTorch's).
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "timbrel/nn/layer.h"
@@ -17,6 +18,8 @@ class Linear final : public Layer {
   int input_size() const override { return in_; }
   int output_size() const override { return out_; }
   bool step(const float* in, float* out) noexcept override;
+  const std::vector<float>& weight() const { return weight_; }
+  const std::vector<float>& bias() const { return bias_; }
 
  private:
   int in_, out_;
@@ -63,6 +66,10 @@ class Gru final : public Layer {
   void reset() noexcept override;
   Sequence forward(const Sequence& in) const override;
   const float* state() const { return h_.data(); }
+  // A Linear straight before a GRU (no activation between) folds into its
+  // input weights: W_ih' = W_ih W, b_ih' = W_ih b + b_ih (computed in double).
+  // Returns the fused GRU, or null when that would not save arithmetic.
+  std::unique_ptr<Gru> fold_input_projection(const Linear& projection) const;
 
  private:
   bool stateless() const override { return false; }

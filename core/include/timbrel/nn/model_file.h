@@ -17,6 +17,7 @@ namespace timbrel::nn {
 constexpr std::uint32_t kModelFileVersion = 1;
 
 struct LoadResult;
+struct LoadOptions;
 
 class Model {
  public:
@@ -36,7 +37,7 @@ class Model {
   std::string metadata_json() const;
 
  private:
-  friend LoadResult load_model(const std::uint8_t* bytes, std::size_t size);
+  friend LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOptions& options);
   Model();
   struct Metadata;
   std::string family_, name_;
@@ -49,8 +50,14 @@ struct LoadResult {
   std::string error;             // empty on success
 };
 
-LoadResult load_model(const std::uint8_t* bytes, std::size_t size);
-LoadResult load_model_file(const std::string& path);
+struct LoadOptions {
+  // Fold Linear -> GRU pairs (Graph::fuse_linear_into_gru): same model, less
+  // arithmetic per step; off to run the file's ops exactly as written.
+  bool fuse = true;
+};
+
+LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOptions& options = {});
+LoadResult load_model_file(const std::string& path, const LoadOptions& options = {});
 
 // CRC-32 (IEEE 802.3, as zlib's crc32) of a byte range.
 std::uint32_t crc32(const std::uint8_t* bytes, std::size_t size);
