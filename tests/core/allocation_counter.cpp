@@ -1,16 +1,22 @@
 #include "allocation_counter.h"
 
+#include <cstddef>
 #include <cstdlib>
 #include <new>
 
-#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__has_feature)
-#define TIMBREL_COUNT_MALLOC 1
-#elif defined(__GLIBC__) && defined(__has_feature)
-#if !__has_feature(address_sanitizer)
-#define TIMBREL_COUNT_MALLOC 1
+// Two ways to see every allocation (operator new and C's malloc family, since
+// speexdsp is C):
+// - under AddressSanitizer, its allocation hook: ASan owns malloc and
+//   operator new, and replacing them beside it makes it report mismatches;
+// - otherwise (glibc), by interposing malloc/calloc/realloc; operator new
+//   goes through malloc.
+#if defined(__SANITIZE_ADDRESS__)
+#define TIMBREL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TIMBREL_ASAN 1
 #endif
 #endif
-
 
 namespace {
 thread_local bool g_counting = false;
@@ -30,25 +36,22 @@ AllocationCounter::~AllocationCounter() { g_counting = false; }
 long AllocationCounter::count() const { return g_count; }
 }  // namespace timbrel::test
 
-void* operator new(std::size_t size) {
-#ifndef TIMBREL_COUNT_MALLOC
-  note_allocation();  // otherwise malloc below counts it
-#endif
-  if (void* p = std::malloc(size ? size : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#if defined(TIMBREL_ASAN)
+// From <sanitizer/allocator_interface.h>, which GCC's packages do not ship.
+extern "C" int __sanitizer_install_malloc_and_free_hooks(
+    void (*malloc_hook)(const volatile void*, std::size_t), void (*free_hook)(const volatile void*));
 
-#ifdef TIMBREL_COUNT_MALLOC
+namespace {
+void on_malloc(const volatile void*, std::size_t) { note_allocation(); }
+void on_free(const volatile void*) {}
+const int g_hooks_installed = __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
+}  // namespace
+
+#elif defined(__GLIBC__)
 extern "C" {
 void* __libc_malloc(std::size_t);
 void* __libc_calloc(std::size_t, std::size_t);
 void* __libc_realloc(void*, std::size_t);
-// Interpose glibc's allocator: operator new above goes through here too.
 void* malloc(std::size_t size) {
   note_allocation();
   return __libc_malloc(size);
@@ -62,11 +65,7 @@ void* realloc(void* p, std::size_t size) {
   return __libc_realloc(p, size);
 }
 }
-namespace timbrel::test {
-bool counts_c_allocations() { return true; }
-}
+
 #else
-namespace timbrel::test {
-bool counts_c_allocations() { return false; }
-}
+#error "allocation counting needs glibc or AddressSanitizer"
 #endif

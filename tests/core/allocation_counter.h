@@ -1,6 +1,6 @@
 // Counts heap allocations made by this thread between start and stop, to prove
-// that real-time code does not allocate. Covers operator new and, outside
-// AddressSanitizer builds, malloc/calloc/realloc (speexdsp is C).
+// that real-time code does not allocate. Covers operator new and
+// malloc/calloc/realloc (speexdsp is C), natively and under AddressSanitizer.
 #pragma once
 
 namespace timbrel::test {
@@ -12,7 +12,5 @@ class AllocationCounter {
   long count() const;
 };
 
-// True when C allocations (malloc) are counted too.
-bool counts_c_allocations();
 
 }  // namespace timbrel::test
