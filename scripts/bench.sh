@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Prints the DSP benchmark natively and in WebAssembly under node, in one run,
-# with the WASM/native time ratio per step. Run after scripts/setup.sh.
+# Prints the benchmarks in one run: the DSP and model steps natively and in
+# WebAssembly under node (with the WASM/native ratio), then one decoder hop in
+# the core against ONNX Runtime (node and web) on the same graph and weights.
+# Run after scripts/setup.sh.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-native="$(build/tests/timbrel_bench)"
-wasm="$(node build-wasm/tests/timbrel_bench.cjs)"
+
+# Benchmark graphs (real-sized weights, not committed): written once, seeded.
+models=build/bench-models
+[ -f "$models/manifest.json" ] ||
+  PYTHONPATH=scripts /usr/bin/python3 -m timbrel.nn_golden --bench --out "$models" >/dev/null
+
+native="$(build/tests/timbrel_bench "$models")"
+wasm="$(node build-wasm/tests/timbrel_bench.cjs "$models")"
 echo "$native"; echo; echo "$wasm"; echo
 echo "Side by side (us per call; RT factor = compute seconds per second of audio):"
 echo
@@ -14,3 +22,20 @@ paste -d'\t' <(echo "$native" | steps) <(echo "$wasm" | steps) |
   awk -F'\t' 'BEGIN { printf "| %-44s | %11s | %11s | %9s | %10s |\n|---|---:|---:|---:|---:|\n", "step", "native us", "wasm us", "wasm/nat", "wasm RTF" }
               { split($1, a, "|"); split($2, b, "|"); gsub(/^ +| +$/, "", a[2]);
                 printf "| %-44s | %11.2f | %11.2f | %8.2fx | %10.5f |\n", a[2], a[3], b[3], b[3] / a[3], b[4] }'
+
+echo
+echo "One decoder hop, core vs ONNX Runtime on the same graph (us per call, 1 thread;"
+echo "ONNX Runtime gets the single-step graph with the GRU state as an input):"
+echo
+ort="$(node tests/bench/ort_bench.mjs --golden "$models")"
+core_us() { echo "$1" | grep "^| model step $2 " | awk -F'|' '{ gsub(/ /, "", $3); print $3 }'; }
+ort_us() { echo "$ort" | grep "\"engine\":\"$1\",\"graph\":\"$2\"" | sed 's/.*"us":\([0-9.]*\).*/\1/'; }
+printf "| %-15s | %9s | %9s | %9s | %9s | %9s | %9s | %10s |\n|---|---:|---:|---:|---:|---:|---:|---:|\n" \
+  graph "core nat" "ORT node" "ORT/core" "core wasm" "ORT web" "ORT/core" "wasm/nat"
+for g in decoder_hop256 decoder_hop; do
+  cn="$(core_us "$native" "$g")"; cw="$(core_us "$wasm" "$g")"
+  on="$(ort_us onnxruntime-node "$g")"; ow="$(ort_us onnxruntime-web "$g")"
+  awk -v g="$g" -v cn="$cn" -v cw="$cw" -v on="$on" -v ow="$ow" 'BEGIN {
+    printf "| %-15s | %9.1f | %9.1f | %8.2fx | %9.1f | %9.1f | %8.2fx | %9.2fx |\n",
+           g, cn, on, on / cn, cw, ow, ow / cw, cw / cn }'
+done

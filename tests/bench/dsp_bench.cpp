@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
         128.0 / 48000.0);
   }
 
-  // Model steps: argv[1] is a folder with the benchmark graphs (tests/golden/nn).
+  // Model steps: argv[1] is a folder with the benchmark graphs (build/bench-models, from nn_golden --bench).
   const std::string models = argc > 1 ? argv[1] : "";
   for (const char* name : {"decoder_hop256", "decoder_hop"}) {
     if (models.empty()) break;

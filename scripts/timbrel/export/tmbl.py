@@ -1,0 +1,178 @@
+"""Writer and validating reader of the core's ``.tmbl`` model file, version 1.
+
+Layout (models/README.md): magic ``TMBL``, uint32 version 1, uint32 header
+length H, H bytes of compact UTF-8 JSON, zero padding to a multiple of 16 from
+the file start (the data start D), float32 little-endian tensors at D + offset
+(offset a multiple of 16), and a CRC-32 (zlib.crc32) of every preceding byte.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+import numpy as np
+
+MAGIC = b"TMBL"
+VERSION = 1
+ALIGN = 16
+F32 = np.dtype("<f4")
+
+# Fields of each op that name tensors (README op table).
+TENSOR_FIELDS = {
+    "linear": ("weight", "bias"),
+    "conv1d": ("weight", "bias"),
+    "gru": ("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
+    "layer_norm": ("weight", "bias"),
+    "vq": ("codebook",),
+}
+KNOWN_OPS = set(TENSOR_FIELDS) | {"flatten", "relu", "tanh", "sigmoid", "log1p", "leaky_relu",
+                                  "elu", "softplus"}
+
+
+class TmblError(ValueError):
+    """A .tmbl file (or the content about to be written) is invalid."""
+
+
+@dataclass
+class TmblFile:
+    family: str
+    name: str
+    metadata: Dict[str, Any]
+    graphs: Dict[str, List[Dict[str, Any]]]
+    tensors: Dict[str, np.ndarray]
+    header: Dict[str, Any] = field(default_factory=dict)
+    data_start: int = 0
+
+
+def _pad(n: int) -> int:
+    return (-n) % ALIGN
+
+
+def tensor_names_used(graphs: Mapping[str, List[Mapping[str, Any]]]) -> List[str]:
+    """Tensor names the ops reference, in first-use order."""
+    names: List[str] = []
+    for graph_name, ops in graphs.items():
+        for i, op in enumerate(ops):
+            kind = op.get("op")
+            if kind not in KNOWN_OPS:
+                raise TmblError(f"graph '{graph_name}' op {i}: unknown op {kind!r}")
+            for f in TENSOR_FIELDS.get(kind, ()):
+                t = op.get(f)
+                if t is not None and t not in names:
+                    names.append(t)
+    return names
+
+
+def check_tensor_references(graphs, tensors: Mapping[str, np.ndarray]) -> None:
+    """Every tensor an op names exists and every tensor is used (as the loader demands)."""
+    used = tensor_names_used(graphs)
+    missing = [n for n in used if n not in tensors]
+    if missing:
+        raise TmblError(f"missing tensor(s) named by ops: {missing}")
+    extra = [n for n in tensors if n not in used]
+    if extra:
+        raise TmblError(f"extra tensor(s) no op uses: {extra}")
+
+
+def write_tmbl(path: Union[str, Path], family: str, name: str, metadata: Mapping[str, Any],
+               graphs: Mapping[str, List[Mapping[str, Any]]],
+               tensors: Mapping[str, np.ndarray]) -> Path:
+    """Writes a .tmbl file; tensors in the core's layout (see layout.py). Returns the path.
+
+    Tensors are stored in the order the ops first use them. Refuses NaN/Inf,
+    missing or unused tensors, and empty graphs.
+    """
+    if not graphs:
+        raise TmblError("no graphs")
+    for g, ops in graphs.items():
+        if not ops:
+            raise TmblError(f"graph '{g}' is empty")
+    check_tensor_references(graphs, tensors)
+    entries = []
+    blobs = []
+    offset = 0
+    for tname in tensor_names_used(graphs):
+        a = np.asarray(tensors[tname])
+        if a.ndim == 0 or 0 in a.shape:
+            raise TmblError(f"tensor '{tname}' has an empty shape {a.shape}")
+        a = np.ascontiguousarray(a, dtype=F32)
+        if not np.all(np.isfinite(a)):
+            raise TmblError(f"tensor '{tname}' contains NaN or Inf")
+        entries.append({"name": tname, "shape": [int(d) for d in a.shape], "offset": offset})
+        raw = a.tobytes(order="C")
+        blobs.append(raw + b"\0" * _pad(len(raw)))
+        offset += len(raw) + _pad(len(raw))
+    header = {"family": family, "name": name, "metadata": dict(metadata),
+              "graphs": {g: [dict(op) for op in ops] for g, ops in graphs.items()},
+              "tensors": entries}
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                      sort_keys=False).encode("utf-8")
+    head = MAGIC + struct.pack("<II", VERSION, len(text)) + text
+    head += b"\0" * _pad(len(head))
+    body = head + b"".join(blobs)
+    body += struct.pack("<I", zlib.crc32(body) & 0xFFFFFFFF)
+    path = Path(path)
+    path.write_bytes(body)
+    return path
+
+
+def read_tmbl(source: Union[str, Path, bytes], check_references: bool = True) -> TmblFile:
+    """Reads and validates a .tmbl file (path or bytes); raises TmblError naming the problem."""
+    data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else Path(source).read_bytes()
+    if len(data) < 16:
+        raise TmblError(f"truncated ({len(data)} bytes)")
+    if data[:4] != MAGIC:
+        raise TmblError("bad magic: not a Timbrel model (.tmbl) file")
+    version, header_length = struct.unpack_from("<II", data, 4)
+    if version != VERSION:
+        raise TmblError(f"unknown version {version} (this reader reads version {VERSION})")
+    if 12 + header_length + 4 > len(data):
+        raise TmblError(f"truncated: header of {header_length} bytes does not fit in {len(data)} bytes")
+    (stored_crc,) = struct.unpack_from("<I", data, len(data) - 4)
+    if zlib.crc32(data[:-4]) & 0xFFFFFFFF != stored_crc:
+        raise TmblError("checksum mismatch: the file is truncated or corrupted")
+    try:
+        header = json.loads(data[12:12 + header_length].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise TmblError(f"header is not valid JSON: {e}") from None
+    if not isinstance(header, dict):
+        raise TmblError("header is not a JSON object")
+    for key in ("family", "graphs", "tensors"):
+        if key not in header:
+            raise TmblError(f"header has no '{key}'")
+    if not isinstance(header["graphs"], dict) or not header["graphs"]:
+        raise TmblError("'graphs' must be a non-empty object")
+    data_start = 12 + header_length + _pad(12 + header_length)
+    data_end = len(data) - 4
+    if data_start > data_end:
+        raise TmblError("truncated: no room for tensor data")
+    tensors: Dict[str, np.ndarray] = {}
+    for entry in header["tensors"]:
+        try:
+            tname, shape, offset = entry["name"], entry["shape"], entry["offset"]
+        except (KeyError, TypeError):
+            raise TmblError("a tensor entry lacks name, shape or offset") from None
+        if not shape or any((not isinstance(d, int)) or d <= 0 for d in shape):
+            raise TmblError(f"tensor '{tname}' has an invalid shape {shape}")
+        if not isinstance(offset, int) or offset < 0 or offset % ALIGN:
+            raise TmblError(f"tensor '{tname}' is not 16-byte aligned (offset {offset})")
+        count = math.prod(shape)
+        if data_start + offset + 4 * count > data_end:
+            raise TmblError(f"truncated: tensor '{tname}' lies outside the file")
+        if tname in tensors:
+            raise TmblError(f"tensor '{tname}' appears twice")
+        a = np.frombuffer(data, dtype=F32, count=count, offset=data_start + offset).reshape(shape)
+        if not np.all(np.isfinite(a)):
+            raise TmblError(f"tensor '{tname}' contains NaN or Inf")
+        tensors[tname] = a.copy()
+    if check_references:
+        check_tensor_references(header["graphs"], tensors)
+    return TmblFile(family=header["family"], name=header.get("name", ""),
+                    metadata=header.get("metadata", {}), graphs=header["graphs"],
+                    tensors=tensors, header=header, data_start=data_start)

@@ -1,0 +1,331 @@
+"""The exporter (timbrel.export), the model families and the inference goldens.
+
+The numpy re-implementation at the bottom applies each op of a golden .tmbl
+file, as models/README.md defines it, to <case>.<graph>.input.npy and must
+reproduce PyTorch's <case>.<graph>.output.npy: the file and the core layouts
+carry everything the C++ engine needs.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from timbrel import nn_golden
+from timbrel.export import (TmblError, UnsupportedModuleError, export_model, graph_to_ops, read_tmbl,
+                            write_tmbl)
+from timbrel.export import layout
+from timbrel.models import CrossmodalVAE, GMVAE, VQTimbre
+from timbrel.models.layers import CausalPad, Flatten, Log1p, Pad1d, SequenceGraph, VectorQuantizer
+
+GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden" / "nn"
+MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
+TOL = MANIFEST["tolerance"]
+
+
+# --- the file format ------------------------------------------------------------
+
+def _small_file(tmp_path: Path) -> Path:
+    graphs = {"main": [{"op": "linear", "weight": "fc.weight", "bias": "fc.bias"}, {"op": "tanh"},
+                       {"op": "conv1d", "weight": "c.weight", "bias": None, "stride": 1, "dilation": 1,
+                        "padding_left": 2, "padding_right": 0}]}
+    rng = np.random.default_rng(0)
+    tensors = {"fc.weight": rng.standard_normal((5, 3)), "fc.bias": rng.standard_normal(5),
+               "c.weight": rng.standard_normal((3, 2, 5))}
+    return write_tmbl(tmp_path / "m.tmbl", "test", "small ✓", {"sample_rate": 22050, "labels": ["a", "é"]},
+                      graphs, tensors)
+
+
+def test_round_trip(tmp_path):
+    path = _small_file(tmp_path)
+    data = path.read_bytes()
+    assert data[:4] == b"TMBL"
+    version, header_length = struct.unpack_from("<II", data, 4)
+    assert version == 1
+    header_text = data[12:12 + header_length].decode("utf-8")
+    assert ": " not in header_text and ", " not in header_text  # compact JSON
+    assert "small ✓" in header_text  # UTF-8, not \u escapes
+    f = read_tmbl(path)
+    assert f.family == "test" and f.name == "small ✓"
+    assert f.metadata == {"sample_rate": 22050, "labels": ["a", "é"]}
+    assert f.data_start % 16 == 0 and f.data_start >= 12 + header_length
+    assert all(e["offset"] % 16 == 0 for e in f.header["tensors"])
+    assert [e["name"] for e in f.header["tensors"]] == ["fc.weight", "fc.bias", "c.weight"]
+    assert f.graphs["main"][2]["padding_left"] == 2
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(f.tensors["fc.weight"], rng.standard_normal((5, 3)).astype(np.float32))
+    assert f.tensors["c.weight"].shape == (3, 2, 5) and f.tensors["c.weight"].dtype == np.float32
+    assert struct.unpack("<I", data[-4:])[0] == zlib.crc32(data[:-4])
+
+
+def test_crc_catches_a_flipped_byte(tmp_path):
+    data = bytearray(_small_file(tmp_path).read_bytes())
+    for where in (20, len(data) - 10):  # in the header, in the tensor data
+        bad = bytearray(data)
+        bad[where] ^= 0x01
+        with pytest.raises(TmblError, match="checksum"):
+            read_tmbl(bytes(bad))
+
+
+def test_reader_names_the_problem(tmp_path):
+    data = _small_file(tmp_path).read_bytes()
+    with pytest.raises(TmblError, match="bad magic"):
+        read_tmbl(b"XMBL" + data[4:])
+    with pytest.raises(TmblError, match="unknown version"):
+        read_tmbl(data[:4] + struct.pack("<I", 2) + data[8:])
+    with pytest.raises(TmblError, match="truncated"):
+        read_tmbl(data[:10])
+    with pytest.raises(TmblError, match="checksum|truncated"):
+        read_tmbl(data[:-40])
+
+
+def test_writer_refuses_bad_content(tmp_path):
+    ops = {"main": [{"op": "linear", "weight": "w", "bias": None}]}
+    with pytest.raises(TmblError, match="NaN or Inf"):
+        write_tmbl(tmp_path / "a.tmbl", "test", "x", {}, ops, {"w": np.array([[np.nan]])})
+    with pytest.raises(TmblError, match="missing"):
+        write_tmbl(tmp_path / "a.tmbl", "test", "x", {}, ops, {})
+    with pytest.raises(TmblError, match="extra"):
+        write_tmbl(tmp_path / "a.tmbl", "test", "x", {}, ops, {"w": np.ones((1, 1)), "v": np.ones(1)})
+    with pytest.raises(TmblError, match="unknown op"):
+        write_tmbl(tmp_path / "a.tmbl", "test", "x", {}, {"main": [{"op": "gelu"}]}, {})
+
+
+# --- layouts and graph conversion -------------------------------------------------
+
+def _numpy_conv1d(x, w_core, bias, stride, dilation, left, right):
+    """x [T, C_in], w_core [kernel, out, in] -> [T', out], as the core computes it."""
+    kernel, out_ch, _ = w_core.shape
+    xp = np.concatenate([np.zeros((left, x.shape[1])), x, np.zeros((right, x.shape[1]))])
+    frames = (xp.shape[0] - dilation * (kernel - 1) - 1) // stride + 1
+    y = np.zeros((frames, out_ch)) + (0 if bias is None else bias)
+    for t in range(frames):
+        for j in range(kernel):
+            y[t] += w_core[j] @ xp[t * stride + j * dilation]
+    return y
+
+
+@pytest.mark.parametrize("stride,dilation,left,right", [(1, 1, 1, 1), (2, 2, 2, 1), (1, 2, 6, 0), (3, 1, 0, 2)])
+def test_conv1d_layout_matches_torch(stride, dilation, left, right):
+    torch.manual_seed(1)
+    conv = nn.Conv1d(4, 3, 3, stride=stride, dilation=dilation)
+    x = torch.randn(1, 4, 19)  # PyTorch [B, C, T]
+    want = F.conv1d(F.pad(x, (left, right)), conv.weight, conv.bias, stride=stride, dilation=dilation)
+    w_core = layout.conv1d_weight(conv.weight)
+    assert w_core.shape == (3, 3, 4)  # [kernel, out, in]
+    np.testing.assert_array_equal(layout.conv1d_weight_to_torch(w_core), conv.weight.detach().numpy())
+    got = _numpy_conv1d(x[0].T.double().numpy(), w_core.astype(np.float64), conv.bias.detach().double().numpy(),
+                        stride, dilation, left, right)
+    np.testing.assert_allclose(got, want[0].T.detach().double().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_graph_to_ops_names_and_padding():
+    g = SequenceGraph(CausalPad(4), nn.Conv1d(3, 5, 3, dilation=2), nn.ReLU(), nn.Dropout(0.1),
+                      nn.Conv1d(5, 5, 3, padding=1, bias=False), nn.GRU(5, 7, batch_first=True),
+                      nn.LayerNorm(7), nn.Softplus(beta=2.0, threshold=10.0), Log1p())
+    ops, tensors = graph_to_ops(g, "enc")
+    assert [o["op"] for o in ops] == ["conv1d", "relu", "conv1d", "gru", "layer_norm", "softplus", "log1p"]
+    assert ops[0] == {"op": "conv1d", "weight": "enc.1.weight", "bias": "enc.1.bias", "stride": 1,
+                      "dilation": 2, "padding_left": 4, "padding_right": 0}
+    assert ops[2]["bias"] is None and (ops[2]["padding_left"], ops[2]["padding_right"]) == (1, 1)
+    assert ops[3]["weight_ih"] == "enc.5.weight_ih_l0" and tensors["enc.5.weight_hh_l0"].shape == (21, 7)
+    assert ops[5] == {"op": "softplus", "beta": 2.0, "threshold": 10.0}
+    assert tensors["enc.1.weight"].shape == (3, 5, 3)
+    np.testing.assert_array_equal(tensors["enc.5.weight_ih_l0"], g[5].weight_ih_l0.detach().numpy())
+
+
+@pytest.mark.parametrize("modules,match", [
+    ([nn.Linear(3, 3), nn.Conv2d(1, 1, 1)], "Conv2d.*not supported"),
+    ([nn.LSTM(3, 3, batch_first=True)], "LSTM.*not supported"),
+    ([nn.GRU(3, 3, num_layers=2, batch_first=True)], "num_layers=1"),
+    ([nn.GRU(3, 3)], "batch_first=True"),
+    ([nn.Conv1d(4, 4, 3, groups=2)], "groups=2"),
+    ([nn.Conv1d(4, 4, 3, padding=1, padding_mode="reflect")], "padding_mode"),
+    ([nn.Linear(3, 3), Pad1d(1, 1), nn.ReLU()], "Pad1d must come directly before"),
+    ([nn.ReLU(), nn.Linear(3, 3)], "cannot start with 'relu'"),
+    ([nn.Linear(3, 3), nn.Sequential(nn.ReLU())], "nested"),
+    ([nn.Linear(3, 3), nn.GELU()], "GELU.*not supported"),
+])
+def test_unsupported_modules_raise(modules, match):
+    with pytest.raises(UnsupportedModuleError, match=match):
+        graph_to_ops(modules, "g")
+
+
+# --- model families ---------------------------------------------------------------
+
+LOADER_GRAPHS = {"vq_timbre": ["encoder", "quantizer", "decoder", "filter", "gain"],
+                 "crossmodal_vae": ["signal_encoder", "signal_decoder", "symbol_encoder", "symbol_decoder"],
+                 "gmvae": ["pitch_encoder", "timbre_encoder", "decoder"]}
+
+
+def test_families_forward_and_export(tmp_path):
+    torch.manual_seed(0)
+    vq = VQTimbre(bins=33, encoder_hidden=16, latent=4, codes=8, hidden=6)
+    out = vq(torch.randn(2, 5, 33))  # training mode: EMA update, straight-through
+    assert out["filter"].shape == (2, 5, 33) and out["gain"].shape == (2, 5, 1)
+    assert out["vq_loss"].ndim == 0 and out["indices"].shape == (2, 5)
+    out["filter"].mean().backward()
+    assert vq.encoder[0].weight.grad is not None  # straight-through reaches the encoder
+    cm = CrossmodalVAE(bins=20, octaves=4, latent=3, signal_hidden=8, symbol_hidden=8).eval()
+    r = cm(torch.randn(2, 3, 20), torch.zeros(2, 3, cm.symbols))
+    assert r["symbol_logits"].shape == (2, 3, 19) and r["mu_x"].shape == (2, 3, 3)
+    gm = GMVAE(mel=8, frames=5, channels=6, dense=7, latent=2).eval()
+    r = gm(torch.rand(3, 5, 8))
+    assert r["reconstruction"].shape == (3, 5, 8)
+    for model, meta in ((vq, {"sample_rate": 22050, "window": 64, "hop": 16}), (cm, {}), (gm, {})):
+        assert list(model.graphs()) == LOADER_GRAPHS[model.family]
+        paths = export_model(model.graphs(), model.family, model.family, meta, tmp_path)
+        f = read_tmbl(paths["tmbl"])
+        assert list(f.graphs) == LOADER_GRAPHS[model.family]
+        for gname in f.graphs:
+            assert (tmp_path / f"{model.family}.{gname}.onnx").stat().st_size > 0
+    assert (tmp_path / "vq_timbre.decoder.step.onnx").exists()
+    # Names follow the model's state_dict.
+    state = vq.state_dict()
+    f = read_tmbl(tmp_path / "vq_timbre.tmbl")
+    for name, a in f.tensors.items():
+        np.testing.assert_array_equal(a, state[name].numpy())
+
+
+# --- the goldens -------------------------------------------------------------------
+
+def test_manifest_lists_existing_files():
+    assert MANIFEST["onnx_opset"] >= 13
+    assert len(MANIFEST["cases"]) >= 10
+    for name, entry in MANIFEST["cases"].items():
+        assert (GOLDEN / entry["file"]).exists()
+        f = read_tmbl(GOLDEN / entry["file"])
+        assert f.family == entry["family"] and set(f.graphs) == set(entry["graphs"])
+        for gname, g in entry["graphs"].items():
+            for key in ("input", "output", "onnx", "step_onnx"):
+                if g[key]:
+                    assert (GOLDEN / g[key]).exists(), g[key]
+            assert list(np.load(GOLDEN / g["input"]).shape) == g["input_shape"]
+            assert list(np.load(GOLDEN / g["output"]).shape) == g["output_shape"]
+    assert any(g["step_onnx"] for e in MANIFEST["cases"].values() for g in e["graphs"].values())
+
+
+def test_vq_golden_breaks_ties_towards_the_lowest_index():
+    f = read_tmbl(GOLDEN / "vq.tmbl")
+    book = f.tensors["main.0.codebook"]
+    y = np.load(GOLDEN / "vq.main.output.npy")
+    picked = [int(np.flatnonzero((book == row).all(1))[0]) for row in y]
+    assert picked[:6] == [5, 0, 15, 11, 3, 6]
+
+
+def test_generator_is_deterministic(tmp_path):
+    cases = ["vq", "mlp_gru"]
+    nn_golden.generate(tmp_path / "a", cases)
+    nn_golden.generate(tmp_path / "b", cases)
+    same_torch = MANIFEST["torch"] == torch.__version__.split("+")[0]
+    for case in cases:
+        files = sorted(p.name for p in (tmp_path / "a").glob(f"{case}.*"))
+        assert files == sorted(p.name for p in (tmp_path / "b").glob(f"{case}.*"))
+        for name in files:
+            a, b = (tmp_path / "a" / name).read_bytes(), (tmp_path / "b" / name).read_bytes()
+            assert a == b, f"{name} differs between two runs"
+            if not same_torch:  # another PyTorch may draw or serialise differently
+                continue
+            if name.endswith(".output.npy"):  # BLAS and thread count may move the last bit
+                np.testing.assert_allclose(np.load(tmp_path / "a" / name), np.load(GOLDEN / name),
+                                           rtol=1e-6, atol=1e-7)
+            else:
+                assert a == (GOLDEN / name).read_bytes(), f"{name} differs from the committed golden"
+
+
+# --- numpy re-implementation of every op ---------------------------------------------
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _gru(x, op, t):
+    wih, whh = t[op["weight_ih"]].astype(np.float64), t[op["weight_hh"]].astype(np.float64)
+    hidden = whh.shape[1]
+    bih = t[op["bias_ih"]] if op["bias_ih"] else np.zeros(3 * hidden)
+    bhh = t[op["bias_hh"]] if op["bias_hh"] else np.zeros(3 * hidden)
+    h = np.zeros(hidden)
+    out = []
+    for frame in x:
+        gi, gh = wih @ frame + bih, whh @ h + bhh
+        r = _sigmoid(gi[:hidden] + gh[:hidden])  # gates r, z, n (PyTorch order)
+        z = _sigmoid(gi[hidden:2 * hidden] + gh[hidden:2 * hidden])
+        n = np.tanh(gi[2 * hidden:] + r * gh[2 * hidden:])
+        h = (1 - z) * n + z * h
+        out.append(h)
+    return np.array(out)
+
+
+def apply_op(x: np.ndarray, op: dict, t: dict) -> np.ndarray:
+    kind = op["op"]
+    if kind == "linear":
+        y = x @ t[op["weight"]].astype(np.float64).T
+        return y + t[op["bias"]] if op["bias"] else y
+    if kind == "conv1d":
+        bias = t[op["bias"]] if op["bias"] else None
+        return _numpy_conv1d(x, t[op["weight"]].astype(np.float64), bias, op["stride"], op["dilation"],
+                             op["padding_left"], op["padding_right"])
+    if kind == "gru":
+        return _gru(x, op, t)
+    if kind == "layer_norm":
+        mean = x.mean(1, keepdims=True)
+        var = ((x - mean) ** 2).mean(1, keepdims=True)
+        return (x - mean) / np.sqrt(var + op["eps"]) * t[op["weight"]] + t[op["bias"]]
+    if kind == "vq":
+        book = t[op["codebook"]].astype(np.float64)
+        d = ((x[:, None, :] - book[None]) ** 2).sum(-1)
+        return book[np.argmin(d, axis=1)]  # first minimum on ties
+    if kind == "flatten":
+        return x.reshape(1, -1)
+    if kind == "relu":
+        return np.maximum(x, 0)
+    if kind == "leaky_relu":
+        return np.where(x > 0, x, op["slope"] * x)
+    if kind == "elu":
+        return np.where(x > 0, x, op["alpha"] * np.expm1(np.minimum(x, 0)))
+    if kind == "tanh":
+        return np.tanh(x)
+    if kind == "sigmoid":
+        return _sigmoid(x)
+    if kind == "softplus":
+        b = op["beta"]
+        return np.where(b * x > op["threshold"], x, np.log1p(np.exp(np.minimum(b * x, op["threshold"]))) / b)
+    if kind == "log1p":
+        return np.log1p(x)
+    raise AssertionError(f"unknown op {kind}")
+
+
+GOLDEN_GRAPHS = [(c, g) for c, e in MANIFEST["cases"].items() for g in e["graphs"]]
+
+
+@pytest.mark.parametrize("case,graph", GOLDEN_GRAPHS, ids=[f"{c}.{g}" for c, g in GOLDEN_GRAPHS])
+def test_numpy_reimplementation_reproduces_pytorch(case, graph):
+    f = read_tmbl(GOLDEN / MANIFEST["cases"][case]["file"])
+    x = np.load(GOLDEN / f"{case}.{graph}.input.npy").astype(np.float64)
+    want = np.load(GOLDEN / f"{case}.{graph}.output.npy").astype(np.float64)
+    for op in f.graphs[graph]:
+        x = apply_op(x, op, f.tensors)
+    assert x.shape == want.shape
+    excess = np.abs(x - want) / (TOL["abs"] + TOL["rel"] * np.abs(want))
+    assert excess.max() <= 1.0, f"worst error {excess.max():.3f}x the tolerance"
+
+
+def test_onnx_runs_in_onnxruntime_python_where_installed():
+    ort = pytest.importorskip("onnxruntime")
+    for case, entry in MANIFEST["cases"].items():
+        for gname, g in entry["graphs"].items():
+            if not g["onnx"]:
+                continue
+            s = ort.InferenceSession(str(GOLDEN / g["onnx"]), providers=["CPUExecutionProvider"])
+            x = np.load(GOLDEN / g["input"])[None]
+            (y,) = s.run(["output"], {"input": x})
+            want = np.load(GOLDEN / g["output"])
+            np.testing.assert_allclose(y[0], want, rtol=TOL["rel"], atol=TOL["abs"])
