@@ -1,9 +1,13 @@
 // timbrel: the native command-line tool.
 //   timbrel analyse IN.wav [-o OUT.csv] [--window N] [--hop H]
 //   timbrel resample IN.wav --rate HZ -o OUT.wav
+//   timbrel transfer IN.wav --model NAME_OR_PATH -o OUT.wav [--mode pitch|noise]
+//                   [--octaves N] [--seed S]
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -15,6 +19,7 @@
 #include "timbrel/dsp/stft.h"
 #include "timbrel/dsp/yin.h"
 #include "timbrel/io/wav.h"
+#include "timbrel/models/vq_timbre.h"
 
 namespace {
 
@@ -24,7 +29,11 @@ const char* kUsage =
     "usage:\n"
     "  timbrel analyse IN.wav [-o OUT.csv] [--window 1024] [--hop 256]\n"
     "      per-frame descriptors at 22050 Hz (frame m = samples [m hop, m hop + window))\n"
-    "  timbrel resample IN.wav --rate HZ -o OUT.wav\n";
+    "  timbrel resample IN.wav --rate HZ -o OUT.wav\n"
+    "  timbrel transfer IN.wav --model NAME_OR_PATH -o OUT.wav [--mode pitch|noise]\n"
+    "                  [--octaves N] [--seed S]\n"
+    "      voice -> instrument with a vq_timbre model; NAME is models/NAME/NAME.tmbl under\n"
+    "      the current directory, else under the source tree; the output keeps IN's rate\n";
 
 struct Args {
   std::vector<std::string> positional;
@@ -103,6 +112,98 @@ int resample_command(const Args& args) {
   return 0;
 }
 
+// A model argument: an existing file, else models/NAME/NAME.tmbl under the
+// current directory, else under the source tree.
+std::string resolve_model(const std::string& name_or_path) {
+  namespace fs = std::filesystem;
+  if (fs::is_regular_file(name_or_path)) return name_or_path;
+  std::vector<std::string> tried = {name_or_path};
+  const bool plain_name =
+      name_or_path.find('/') == std::string::npos && fs::path(name_or_path).extension() != ".tmbl";
+  if (plain_name) {
+    const fs::path relative = fs::path("models") / name_or_path / (name_or_path + ".tmbl");
+    std::vector<fs::path> candidates = {relative};
+#ifdef TIMBREL_SOURCE_DIR
+    candidates.push_back(fs::path(TIMBREL_SOURCE_DIR) / relative);
+#endif
+    for (const auto& c : candidates) {
+      if (fs::is_regular_file(c)) return c.string();
+      tried.push_back(c.string());
+    }
+  }
+  std::string message = "model '" + name_or_path + "' not found (tried ";
+  for (size_t i = 0; i < tried.size(); ++i) message += (i ? ", " : "") + tried[i];
+  throw std::runtime_error(message + ")");
+}
+
+long parse_long(const std::string& text, const char* what) {
+  size_t used = 0;
+  long value = 0;
+  try {
+    value = std::stol(text, &used, 0);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty())
+    throw std::runtime_error(std::string(what) + " must be a whole number, got '" + text + "'");
+  return value;
+}
+
+int transfer_command(const Args& args) {
+  using timbrel::models::VqTimbre;
+  if (args.positional.size() != 1) throw std::runtime_error("transfer needs one input file");
+  const std::string out_path = option(args, "-o", "--output", "");
+  if (out_path.empty()) throw std::runtime_error("transfer needs -o OUT.wav");
+  const std::string model_arg = option(args, "--model", "-m", "");
+  if (model_arg.empty()) throw std::runtime_error("transfer needs --model NAME_OR_PATH");
+
+  VqTimbre::RenderOptions options;
+  const std::string mode = option(args, "--mode", "--mode", "pitch");
+  if (!timbrel::models::parse_transfer_mode(mode, &options.mode))
+    throw std::runtime_error("--mode must be pitch or noise, got '" + mode + "'");
+  const long octaves = parse_long(option(args, "--octaves", "--octaves", "0"), "--octaves");
+  if (octaves < -VqTimbre::kMaxOctaves || octaves > VqTimbre::kMaxOctaves)
+    throw std::runtime_error("--octaves must be between -3 and 3");
+  options.octaves = int(octaves);
+  const long seed = parse_long(
+      option(args, "--seed", "--seed", std::to_string(VqTimbre::kDefaultSeed)), "--seed");
+  if (seed < 0 || seed > 0xFFFFFFFFL) throw std::runtime_error("--seed must be in 0..4294967295");
+  options.seed = std::uint32_t(seed);
+
+  const std::string model_path = resolve_model(model_arg);
+  auto loaded = VqTimbre::load_file(model_path);
+  if (!loaded.model) throw std::runtime_error(loaded.error);
+  VqTimbre& model = *loaded.model;
+
+  auto audio = timbrel::io::read_wav(args.positional[0]);
+  const double seconds = double(audio.samples.size()) / audio.sample_rate;
+  const auto x = timbrel::dsp::resample(audio.samples, audio.sample_rate, kModelRate);
+  const auto start = std::chrono::steady_clock::now();
+  const auto y = model.render(x.data(), x.size(), options);
+  const double compute =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  timbrel::io::Audio out{timbrel::dsp::resample(y, kModelRate, audio.sample_rate),
+                         audio.sample_rate};
+  out.samples.resize(audio.samples.size(), 0.0f);
+  timbrel::io::write_wav(out_path, out);
+
+  std::printf("model: %s (instrument %s, %s, %d codes, latent %d, hidden %d) from %s\n",
+              model.name().c_str(), model.instrument().c_str(),
+              model.quantized() ? "VQ" : "not quantized", model.codes(), model.latent(),
+              model.hidden(), model_path.c_str());
+  std::printf("mode: %s, octaves %+d, seed 0x%08X\n",
+              timbrel::models::transfer_mode_name(options.mode), options.octaves,
+              unsigned(options.seed));
+  std::printf("input: %s, %zu samples at %d Hz (%.2f s), rendered at %d Hz\n",
+              args.positional[0].c_str(), audio.samples.size(), audio.sample_rate, seconds,
+              kModelRate);
+  std::printf("render: %.3f s of compute for %.2f s of audio, real-time factor %.4f\n", compute,
+              seconds, seconds > 0 ? compute / seconds : 0.0);
+  std::printf("wrote %s: %zu samples at %d Hz\n", out_path.c_str(), out.samples.size(),
+              out.sample_rate);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,6 +216,7 @@ int main(int argc, char** argv) {
     const Args args = parse(argc, argv);
     if (command == "analyse" || command == "analyze") return analyse(args);
     if (command == "resample") return resample_command(args);
+    if (command == "transfer") return transfer_command(args);
     if (command == "--help" || command == "help") {
       std::cout << kUsage;
       return 0;

@@ -188,13 +188,17 @@ def case_vq_timbre_small() -> Case:
     s = np.sort(d, axis=1)
     assert np.all(s[:, 1] - s[:, 0] > 1e-4 * s[:, 1]), "quantizer input too close to a tie"
     q = _run(m.quantizer, z)
-    h = _run(m.decoder, q)
-    meta = {"sample_rate": 22050, "window": 1024, "hop": 256, "bins": 513, "latent": 8,
-            "codes": 32, "hidden": 24, "instrument": "golden test"}
-    return Case("vq_timbre", m.graphs(), {"encoder": logmag, "quantizer": z, "decoder": q,
-                                          "filter": h, "gain": h}, meta,
-                description="VQ timbre, small (encoder 32, D 8, K 32, GRU 24); each graph's input is "
-                            "the previous graph's output")
+    # Conditioning c = [log2(f / 440) or 0, voiced, loudness] (models/README.md, vq_timbre).
+    voiced = (torch.rand(12) > 0.3).float()
+    cond = torch.stack([voiced * (torch.rand(12) * 4 - 2), voiced, torch.rand(12) * 2 - 1], -1)
+    dec_in = _f32(np.concatenate([q, _f32(cond)], 1))
+    h = _run(m.decoder, dec_in)
+    meta = m.metadata("golden test", (100.0, 800.0), {"note": "random weights"})
+    return Case("vq_timbre", m.graphs(), {"encoder": logmag, "quantizer": z, "decoder": dec_in,
+                                          "harmonic": h, "noise": h, "gain": h}, meta,
+                description="VQ timbre, small (encoder 32, D 8, K 32, GRU 24, 257 filter bins); "
+                            "each graph's input is the previous graph's output (decoder: code "
+                            "then 3 conditioning values)")
 
 
 def case_crossmodal_small() -> Case:

@@ -1,6 +1,7 @@
 // Throughput of the streaming DSP blocks, printed as a table. Built natively
 // and for WebAssembly (node); scripts/bench.sh runs both and shows them side by side.
 #include <chrono>
+#include <cmath>
 #include <complex>
 #include <cstdio>
 #include <functional>
@@ -13,6 +14,8 @@
 #include "timbrel/dsp/stft.h"
 #include "timbrel/dsp/yin.h"
 #include "timbrel/engine/live_analyzer.h"
+#include "timbrel/engine/timbre_transfer.h"
+#include "timbrel/models/vq_timbre.h"
 #include "timbrel/nn/kernels.h"
 #include "timbrel/nn/model_file.h"
 #include "../core/resampler_quality.h"
@@ -132,6 +135,53 @@ int main(int argc, char** argv) {
         128.0 / 48000.0);
   }
 
+  std::string notes;
+  // Voice -> instrument (engine/timbre_transfer.h): one 128-sample quantum at
+  // 48 kHz in pitch mode on a sung-like tone (YIN voiced, harmonic synthesis
+  // on), with the small golden model and the shipped violin when present.
+  {
+    std::vector<float> voice(1 << 16);
+    const double pi = std::acos(-1.0);
+    for (size_t i = 0; i < voice.size(); ++i) {
+      const double t = double(i) / 48000.0;
+      voice[i] = float(0.3 * std::sin(2 * pi * 220 * t) + 0.15 * std::sin(2 * pi * 440 * t) +
+                       0.05 * std::sin(2 * pi * 660 * t) + 0.02 * x[i]);
+    }
+    // "no model": resamplers, framer and the dry path only (YIN and the model
+    // run only with a model).
+    struct Candidate {
+      const char* label;
+      std::string path;
+    };
+    const std::string source = TIMBREL_SOURCE_DIR;
+    for (const Candidate& c : {Candidate{"no model", ""},
+                               Candidate{"golden vq model", source + "/tests/golden/vq/model.tmbl"},
+                               Candidate{"violin", source + "/models/violin/violin.tmbl"}}) {
+      engine::TimbreTransfer transfer({48000.0, 128});
+      char label[96];
+      if (!c.path.empty()) {
+        const std::string error = transfer.load_model_file(c.path);
+        if (!error.empty()) {  // absent (natively and in WASM alike): no row
+          notes += "(transfer row skipped: " + error + ")\n";
+          continue;
+        }
+        transfer.reset();  // finish the switch-in crossfade
+        const auto* m = transfer.model();
+        std::snprintf(label, sizeof label, "transfer 48k quantum, %s H%d", c.label, m->hidden());
+      } else {
+        std::snprintf(label, sizeof label, "transfer 48k quantum, %s", c.label);
+      }
+      std::vector<float> out(128);
+      size_t pos = 0;
+      row(label, time_per_call([&] {
+            transfer.process(voice.data() + pos, out.data(), 128);
+            g_sink = out[0];
+            pos = (pos + 128) % (voice.size() - 128);
+          }),
+          128.0 / 48000.0);
+    }
+  }
+
   // Model steps: argv[1] is a folder with the benchmark graphs (build/bench-models, from nn_golden --bench).
   const std::string models = argc > 1 ? argv[1] : "";
   for (const char* name : {"decoder_hop256", "decoder_hop"}) {
@@ -153,6 +203,7 @@ int main(int argc, char** argv) {
         256 / model_rate);
   }
 
+  if (!notes.empty()) std::printf("\n%s", notes.c_str());
   std::printf("\nResampler quality (speexdsp quality 10; tones 100 Hz-9 kHz, aliases from Nyquist + 675 Hz)\n\n");
   std::printf("| %-18s | %17s | %20s | %16s |\n", "conversion", "passband ripple", "worst spurious/image", "worst alias");
   std::printf("|--------------------|-------------------|----------------------|------------------|\n");

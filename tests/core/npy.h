@@ -1,5 +1,5 @@
 // Reads the .npy golden files written by scripts/timbrel/golden_dsp.py
-// (little-endian float32 '<f4' or float64 '<f8', C order).
+// (little-endian float32 '<f4', float64 '<f8' or int32 '<i4', C order).
 #pragma once
 
 #include <cstdint>
@@ -43,7 +43,8 @@ inline NpyArray read_npy(const std::string& path) {
   file.read(header.data(), header_len);
   const bool is_f4 = header.find("'<f4'") != std::string::npos;
   const bool is_f8 = header.find("'<f8'") != std::string::npos;
-  if (!is_f4 && !is_f8) throw std::runtime_error(path + ": only <f4/<f8 supported");
+  const bool is_i4 = header.find("'<i4'") != std::string::npos;
+  if (!is_f4 && !is_f8 && !is_i4) throw std::runtime_error(path + ": only <f4/<f8/<i4 supported");
   if (header.find("'fortran_order': False") == std::string::npos)
     throw std::runtime_error(path + ": Fortran order not supported");
   NpyArray array;
@@ -65,6 +66,10 @@ inline NpyArray read_npy(const std::string& path) {
   for (size_t i = 0; i < total; ++i) {
     if (is_f4) {
       float v;
+      file.read(reinterpret_cast<char*>(&v), 4);
+      array.values[i] = v;
+    } else if (is_i4) {
+      std::int32_t v;
       file.read(reinterpret_cast<char*>(&v), 4);
       array.values[i] = v;
     } else {

@@ -174,3 +174,24 @@ TEST_CASE("Fusing Linear into the GRU changes outputs only by rounding", "[nn][m
   for (size_t i = 0; i < a.data.size(); ++i) worst = std::max(worst, double(std::fabs(a.data[i] - b.data[i])));
   CHECK(worst < 1e-5);
 }
+
+TEST_CASE("CRC-32 (slicing-by-8) equals the bytewise definition at every length and alignment", "[nn][model_file]") {
+  const std::string check = "123456789";
+  CHECK(nn::crc32(reinterpret_cast<const std::uint8_t*>(check.data()), check.size()) == 0xCBF43926u);
+  CHECK(nn::crc32(nullptr, 0) == 0u);
+  std::vector<std::uint8_t> bytes(300);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = std::uint8_t((i * 131u + 7u) ^ (i >> 3));
+  auto bytewise = [](const std::uint8_t* p, size_t n) {
+    std::uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; ++i) {
+      crc ^= p[i];
+      for (int k = 0; k < 8; ++k) crc = (crc & 1) ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
+    }
+    return crc ^ 0xFFFFFFFFu;
+  };
+  bool all_equal = true;
+  for (size_t offset = 0; offset < 8; ++offset)
+    for (size_t n = 0; n + offset <= bytes.size(); n += 1 + n / 16)
+      all_equal &= nn::crc32(bytes.data() + offset, n) == bytewise(bytes.data() + offset, n);
+  CHECK(all_equal);
+}

@@ -161,18 +161,19 @@ def test_unsupported_modules_raise(modules, match):
 
 # --- model families ---------------------------------------------------------------
 
-LOADER_GRAPHS = {"vq_timbre": ["encoder", "quantizer", "decoder", "filter", "gain"],
+LOADER_GRAPHS = {"vq_timbre": ["encoder", "quantizer", "decoder", "harmonic", "noise", "gain"],
                  "crossmodal_vae": ["signal_encoder", "signal_decoder", "symbol_encoder", "symbol_decoder"],
                  "gmvae": ["pitch_encoder", "timbre_encoder", "decoder"]}
 
 
 def test_families_forward_and_export(tmp_path):
     torch.manual_seed(0)
-    vq = VQTimbre(bins=33, encoder_hidden=16, latent=4, codes=8, hidden=6)
-    out = vq(torch.randn(2, 5, 33))  # training mode: EMA update, straight-through
-    assert out["filter"].shape == (2, 5, 33) and out["gain"].shape == (2, 5, 1)
+    vq = VQTimbre(encoder_hidden=16, latent=4, codes=8, hidden=6)
+    # training mode: EMA update, straight-through (audio [B, 5 hops * 256], f0, voiced)
+    out = vq(0.1 * torch.randn(2, 5 * 256), torch.full((2, 5), 220.0), torch.ones(2, 5))
+    assert out["harmonic"].shape == (2, 5, 257) and out["gain"].shape == (2, 5, 1)
     assert out["vq_loss"].ndim == 0 and out["indices"].shape == (2, 5)
-    out["filter"].mean().backward()
+    out["harmonic"].mean().backward()
     assert vq.encoder[0].weight.grad is not None  # straight-through reaches the encoder
     cm = CrossmodalVAE(bins=20, octaves=4, latent=3, signal_hidden=8, symbol_hidden=8).eval()
     r = cm(torch.randn(2, 3, 20), torch.zeros(2, 3, cm.symbols))

@@ -57,18 +57,35 @@ std::vector<float> Model::numbers(const std::string& key) const {
 
 std::string Model::metadata_json() const { return metadata_->json.dump(); }
 
+// Slicing-by-8 (eight 256-entry tables, 8 bytes per step): about 5x the
+// byte-at-a-time loop, which matters in the page, where a model is loaded on
+// the audio thread and the checksum was most of a 5 MB model's load time.
 std::uint32_t crc32(const std::uint8_t* bytes, std::size_t size) {
-  static const auto table = [] {
-    std::vector<std::uint32_t> t(256);
+  static const auto tables = [] {
+    std::vector<std::uint32_t> t(8 * 256);
     for (std::uint32_t i = 0; i < 256; ++i) {
       std::uint32_t c = i;
       for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
       t[i] = c;
     }
+    for (std::size_t k = 1; k < 8; ++k)
+      for (std::size_t i = 0; i < 256; ++i)
+        t[k * 256 + i] = (t[(k - 1) * 256 + i] >> 8) ^ t[t[(k - 1) * 256 + i] & 0xFFu];
     return t;
   }();
+  const std::uint32_t* t = tables.data();
   std::uint32_t crc = 0xFFFFFFFFu;
-  for (std::size_t i = 0; i < size; ++i) crc = table[(crc ^ bytes[i]) & 0xFFu] ^ (crc >> 8);
+  for (; size >= 8; size -= 8, bytes += 8) {
+    const std::uint32_t one = crc ^ (std::uint32_t(bytes[0]) | std::uint32_t(bytes[1]) << 8 |
+                                     std::uint32_t(bytes[2]) << 16 | std::uint32_t(bytes[3]) << 24);
+    const std::uint32_t two = std::uint32_t(bytes[4]) | std::uint32_t(bytes[5]) << 8 |
+                              std::uint32_t(bytes[6]) << 16 | std::uint32_t(bytes[7]) << 24;
+    crc = t[7 * 256 + (one & 0xFFu)] ^ t[6 * 256 + ((one >> 8) & 0xFFu)] ^
+          t[5 * 256 + ((one >> 16) & 0xFFu)] ^ t[4 * 256 + (one >> 24)] ^
+          t[3 * 256 + (two & 0xFFu)] ^ t[2 * 256 + ((two >> 8) & 0xFFu)] ^
+          t[1 * 256 + ((two >> 16) & 0xFFu)] ^ t[two >> 24];
+  }
+  for (; size > 0; --size, ++bytes) crc = t[(crc ^ *bytes) & 0xFFu] ^ (crc >> 8);
   return crc ^ 0xFFFFFFFFu;
 }
 
@@ -341,7 +358,9 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
   if (!header["tensors"].is_array()) return fail("'tensors' must be an array");
   const std::string family = header["family"].get<std::string>();
   static const std::map<std::string, std::vector<std::string>> required_graphs = {
-      {"vq_timbre", {"encoder", "quantizer", "decoder", "filter", "gain"}},
+      // The graphs every vq_timbre file has; models::VqTimbre::validate checks
+      // the rest of the synthesis contract (models/README.md).
+      {"vq_timbre", {"encoder", "decoder", "gain"}},
       {"crossmodal_vae", {"signal_encoder", "signal_decoder", "symbol_encoder", "symbol_decoder"}},
       {"gmvae", {"pitch_encoder", "timbre_encoder", "decoder"}},
       {"test", {}}};

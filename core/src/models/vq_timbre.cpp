@@ -1,0 +1,411 @@
+#include "timbrel/models/vq_timbre.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "timbrel/dsp/window.h"
+#include "timbrel/nn/layers.h"
+
+namespace timbrel::models {
+
+using Json = nlohmann::json;
+
+namespace {
+
+constexpr double kTwoPi = 6.283185307179586476925286766559;
+
+std::string text_of(double v) {
+  if (std::floor(v) == v && std::fabs(v) < 1e15) return std::to_string(static_cast<long long>(v));
+  return std::to_string(v);
+}
+
+// A vq_timbre model whose metadata parses (the loader checked that it is an object).
+Json metadata_of(const nn::Model& model) {
+  Json meta = Json::parse(model.metadata_json(), nullptr, false);
+  return meta.is_object() ? meta : Json::object();
+}
+
+bool quantized_of(const Json& meta) {
+  const auto it = meta.find("quantized");
+  return it == meta.end() || !it->is_boolean() || it->get<bool>();
+}
+
+int whole(const Json& meta, const char* key) {
+  const auto it = meta.find(key);
+  if (it == meta.end() || !it->is_number()) return 0;
+  const double v = it->get<double>();
+  return std::floor(v) == v && v >= 1 && v <= 1e7 ? int(v) : 0;
+}
+
+const nn::VectorQuantizer* find_vq(const nn::Graph& graph) {
+  for (size_t i = 0; i < graph.size(); ++i)
+    if (auto* vq = dynamic_cast<const nn::VectorQuantizer*>(&graph.layer(i))) return vq;
+  return nullptr;
+}
+
+const nn::Model& checked(const std::unique_ptr<nn::Model>& model) {
+  if (!model) throw std::invalid_argument("vq_timbre: no model");
+  if (auto problem = VqTimbre::validate(*model); !problem.empty())
+    throw std::invalid_argument(problem);
+  return *model;
+}
+
+}  // namespace
+
+bool parse_transfer_mode(const std::string& text, TransferMode* mode) {
+  if (text == "pitch") return *mode = TransferMode::kPitch, true;
+  if (text == "noise") return *mode = TransferMode::kNoise, true;
+  return false;
+}
+
+const char* transfer_mode_name(TransferMode mode) {
+  return mode == TransferMode::kNoise ? "noise" : "pitch";
+}
+
+std::string VqTimbre::validate(const nn::Model& model) {
+  const std::string prefix = "vq_timbre model: ";
+  if (model.family() != "vq_timbre")
+    return "model family is '" + model.family() +
+           "', not 'vq_timbre': this is not a timbre transfer model";
+  const Json meta = metadata_of(model);
+  struct Fixed {
+    const char* key;
+    int value;
+  };
+  for (const Fixed& f : {Fixed{"sample_rate", kSampleRate}, Fixed{"window", kWindow},
+                         Fixed{"hop", kHop}, Fixed{"synthesis_window", kSynthesisWindow}}) {
+    const auto it = meta.find(f.key);
+    if (it == meta.end() || !it->is_number())
+      return prefix + "metadata has no '" + f.key + "' (expected " + std::to_string(f.value) + ")";
+    if (it->get<double>() != f.value)
+      return prefix + "metadata '" + f.key + "' is " + text_of(it->get<double>()) +
+             ", this engine needs " + std::to_string(f.value);
+  }
+  if (meta.contains("quantized") && !meta["quantized"].is_boolean())
+    return prefix + "metadata 'quantized' must be true or false";
+  const bool quantized = quantized_of(meta);
+  const int latent = whole(meta, "latent"), hidden = whole(meta, "hidden");
+  if (latent == 0)
+    return prefix + "metadata 'latent' (latent size D) is missing or not a whole number";
+  if (hidden == 0)
+    return prefix + "metadata 'hidden' (GRU size H) is missing or not a whole number";
+
+  struct Expected {
+    const char* graph;
+    int in, out;
+  };
+  const Expected graphs[] = {{"encoder", kFeatures, latent},
+                             {"quantizer", latent, latent},
+                             {"decoder", latent + kConditioning, hidden},
+                             {"harmonic", hidden, kFilterBins},
+                             {"noise", hidden, kFilterBins},
+                             {"gain", hidden, 1}};
+  for (const Expected& e : graphs) {
+    const std::string name = e.graph;
+    if (name == "quantizer") {
+      if (!quantized) {
+        if (model.has_graph(name))
+          return prefix + "metadata says quantized is false but the file has a 'quantizer' graph";
+        continue;
+      }
+    }
+    if (!model.has_graph(name)) return prefix + "no '" + name + "' graph";
+    const nn::Graph& g = model.graph(name);
+    if (g.input_size() != e.in || g.output_size() != e.out)
+      return prefix + "graph '" + name + "' maps " + std::to_string(g.input_size()) + " -> " +
+             std::to_string(g.output_size()) + " values, expected " + std::to_string(e.in) +
+             " -> " + std::to_string(e.out) + " (latent " + std::to_string(latent) + ", hidden " +
+             std::to_string(hidden) + ")";
+    if (!g.streams()) return prefix + "graph '" + name + "' cannot run one hop at a time";
+  }
+  if (quantized) {
+    const auto* vq = find_vq(model.graph("quantizer"));
+    if (!vq) return prefix + "graph 'quantizer' has no vq op";
+    const int codes = whole(meta, "codes");
+    if (codes != vq->codes())
+      return prefix + "metadata 'codes' is " + (codes ? std::to_string(codes) : "missing") +
+             " but the codebook has " + std::to_string(vq->codes()) + " codes";
+  }
+  return "";
+}
+
+VqTimbre::LoadResult VqTimbre::load(const std::uint8_t* bytes, std::size_t size) {
+  auto loaded = nn::load_model(bytes, size);
+  if (!loaded.model) return {nullptr, loaded.error};
+  if (auto problem = validate(*loaded.model); !problem.empty()) return {nullptr, problem};
+  return {std::make_unique<VqTimbre>(std::move(loaded.model)), ""};
+}
+
+VqTimbre::LoadResult VqTimbre::load_file(const std::string& path) {
+  auto loaded = nn::load_model_file(path);
+  if (!loaded.model) return {nullptr, loaded.error};
+  if (auto problem = validate(*loaded.model); !problem.empty())
+    return {nullptr, path + ": " + problem};
+  return {std::make_unique<VqTimbre>(std::move(loaded.model)), ""};
+}
+
+VqTimbre::VqTimbre(std::unique_ptr<nn::Model> model)
+    : model_((checked(model), std::move(model))),
+      encoder_(&model_->graph("encoder")),
+      quantizer_(nullptr),
+      decoder_(&model_->graph("decoder")),
+      harmonic_graph_(&model_->graph("harmonic")),
+      noise_graph_(&model_->graph("noise")),
+      gain_graph_(&model_->graph("gain")),
+      vq_layer_(nullptr),
+      quantized_(quantized_of(metadata_of(*model_))),
+      codes_(0),
+      latent_(encoder_->output_size()),
+      hidden_(decoder_->output_size()),
+      analysis_fft_(kWindow),
+      synthesis_fft_(kSynthesisWindow),
+      yin_(dsp::YinConfig{double(kSampleRate), kWindow, 50.0, 2000.0, 0.15}),
+      analysis_window_(dsp::periodic_hann(kWindow)),
+      synthesis_window_(dsp::periodic_hann(kSynthesisWindow)),
+      windowed_(kWindow, 0.0f),
+      spectrum_(kFeatures),
+      features_(kFeatures, 0.0f),
+      z_(size_t(latent_), 0.0f),
+      q_(size_t(latent_), 0.0f),
+      decoder_in_(size_t(latent_ + kConditioning), 0.0f),
+      h_(size_t(hidden_), 0.0f),
+      harmonic_filter_(kFilterBins, 0.0f),
+      noise_filter_(kFilterBins, 0.0f),
+      gain_(1, 0.0f),
+      harmonic_(kSynthesisWindow, 0.0f),
+      noise_(kSynthesisWindow, 0.0f),
+      harmonic_spectrum_(kFilterBins),
+      noise_spectrum_(kFilterBins),
+      synthesis_frame_(kSynthesisWindow, 0.0f),
+      overlap_(kSynthesisWindow, 0.0f) {
+  if (quantized_) {
+    quantizer_ = &model_->graph("quantizer");
+    vq_layer_ = find_vq(*quantizer_);
+    codes_ = vq_layer_ ? vq_layer_->codes() : 0;
+  }
+  reset();
+}
+
+VqTimbre::~VqTimbre() = default;
+
+void VqTimbre::reset() noexcept {
+  for (nn::Graph* g : {encoder_, quantizer_, decoder_, harmonic_graph_, noise_graph_, gain_graph_})
+    if (g) g->reset();
+  std::fill(harmonic_.begin(), harmonic_.end(), 0.0f);
+  std::fill(noise_.begin(), noise_.end(), 0.0f);
+  std::fill(overlap_.begin(), overlap_.end(), 0.0f);
+  std::fill(h_.begin(), h_.end(), 0.0f);
+  gain_[0] = 0.0f;
+  phase_ = 0.0;
+  amplitude_ = 0.0;
+  frequency_ = 0.0;
+  was_voiced_ = false;
+  noise_state_ = seed_;
+  loudness_ = -1.0f;
+  hops_ = 0;
+}
+
+void VqTimbre::set_octaves(int octaves) noexcept {
+  octaves_ = std::clamp(octaves, -kMaxOctaves, kMaxOctaves);
+}
+
+void VqTimbre::set_seed(std::uint32_t seed) noexcept {
+  seed_ = seed == 0 ? kDefaultSeed : seed;
+  noise_state_ = seed_;
+}
+
+int VqTimbre::last_code() const { return vq_layer_ && hops_ > 0 ? vq_layer_->last_index() : -1; }
+
+void VqTimbre::process_hop(const float* frame, float* out) noexcept {
+  process_hop(frame, yin_.estimate(frame), out);
+}
+
+void VqTimbre::process_hop(const float* frame, const dsp::PitchEstimate& pitch,
+                           float* out) noexcept {
+  // 1. Features and loudness of the analysis frame.
+  double energy = 0.0;
+  for (int i = 0; i < kWindow; ++i) {
+    windowed_[size_t(i)] = analysis_window_[size_t(i)] * frame[i];
+    energy += double(frame[i]) * double(frame[i]);
+  }
+  analysis_fft_.forward(windowed_.data(), spectrum_.data());
+  for (int k = 0; k < kFeatures; ++k)
+    features_[size_t(k)] = std::log1p(std::abs(spectrum_[size_t(k)]));
+  const double rms = std::sqrt(energy / kWindow);
+  loudness_ = float(20.0 * std::log10(std::max(rms, 1e-5)) / 50.0 + 1.0);
+
+  // 2. Encode, quantise.
+  encoder_->step(features_.data(), z_.data());
+  if (quantizer_)
+    quantizer_->step(z_.data(), q_.data());
+  else
+    std::copy(z_.begin(), z_.end(), q_.begin());
+
+  // 3. Output f0 and conditioning. A "voiced" frame without a usable f0 (only
+  // possible with an external pitch) counts as unvoiced.
+  const bool voiced = pitch.voiced && std::isfinite(pitch.f0_hz) && pitch.f0_hz > 0.0f;
+  const double f = voiced ? double(pitch.f0_hz) * std::ldexp(1.0, octaves_) : 0.0;
+  const bool follow = mode_ == TransferMode::kPitch && voiced;
+  std::copy(q_.begin(), q_.end(), decoder_in_.begin());
+  decoder_in_[size_t(latent_)] = follow ? float(std::log2(f / 440.0)) : 0.0f;
+  decoder_in_[size_t(latent_) + 1] = follow ? 1.0f : 0.0f;
+  decoder_in_[size_t(latent_) + 2] = loudness_;
+
+  // 4. Decoder (GRU state carried) and its heads.
+  decoder_->step(decoder_in_.data(), h_.data());
+  harmonic_graph_->step(h_.data(), harmonic_filter_.data());
+  noise_graph_->step(h_.data(), noise_filter_.data());
+  gain_graph_->step(h_.data(), gain_.data());
+
+  // 5. 256 new excitation samples.
+  synthesize_excitation(voiced, f);
+
+  // 6. Filter the last 512 excitation samples, overlap-add.
+  for (int j = 0; j < kSynthesisWindow; ++j)
+    synthesis_frame_[size_t(j)] = synthesis_window_[size_t(j)] * harmonic_[size_t(j)];
+  synthesis_fft_.forward(synthesis_frame_.data(), harmonic_spectrum_.data());
+  for (int j = 0; j < kSynthesisWindow; ++j)
+    synthesis_frame_[size_t(j)] = synthesis_window_[size_t(j)] * noise_[size_t(j)];
+  synthesis_fft_.forward(synthesis_frame_.data(), noise_spectrum_.data());
+  const float g = gain_[0];
+  for (int k = 0; k < kFilterBins; ++k) {
+    const size_t b = size_t(k);
+    harmonic_spectrum_[b] =
+        g * (harmonic_filter_[b] * harmonic_spectrum_[b] + noise_filter_[b] * noise_spectrum_[b]);
+  }
+  synthesis_fft_.inverse(harmonic_spectrum_.data(), synthesis_frame_.data());
+  for (int j = 0; j < kSynthesisWindow; ++j) overlap_[size_t(j)] += synthesis_frame_[size_t(j)];
+
+  // 7. out[e - 512, e - 256) is complete: emit it and move the rest up.
+  std::copy(overlap_.begin(), overlap_.begin() + kHop, out);
+  std::copy(overlap_.begin() + kHop, overlap_.end(), overlap_.begin());
+  std::fill(overlap_.begin() + (kSynthesisWindow - kHop), overlap_.end(), 0.0f);
+  ++hops_;
+}
+
+void VqTimbre::synthesize_excitation(bool voiced, double f) noexcept {
+  constexpr int keep = kSynthesisWindow - kHop;
+  std::copy(harmonic_.begin() + kHop, harmonic_.end(), harmonic_.begin());
+  std::copy(noise_.begin() + kHop, noise_.end(), noise_.begin());
+
+  const double target = mode_ == TransferMode::kPitch && voiced ? 1.0 : 0.0;  // A_t
+  const double start_amplitude = amplitude_;                                  // A_{t-1}
+  const double frequency = voiced ? f : frequency_;                           // F_t
+  const double from = was_voiced_ ? frequency_ : frequency;                   // P
+  const double top = std::max(from, frequency);
+  const int harmonics =
+      top > 0.0 ? int(std::clamp(std::floor(11025.0 / top), 1.0, 200.0)) : 1;  // N
+  const double n_half = harmonics + 0.5;
+  const bool silent = start_amplitude == 0.0 && target == 0.0;
+  float* harmonic = harmonic_.data() + keep;
+  float* noise = noise_.data() + keep;
+  std::uint32_t s = noise_state_;
+  for (int i = 0; i < kHop; ++i) {
+    const double ramp = double(i + 1) / kHop;
+    const double frequency_now = from + (frequency - from) * ramp;
+    phase_ += kTwoPi * frequency_now / kSampleRate;
+    if (phase_ >= kTwoPi) phase_ = std::fmod(phase_, kTwoPi);
+    double value = 0.0;
+    if (!silent) {
+      const double amplitude = start_amplitude + (target - start_amplitude) * ramp;
+      const double half_sine = std::sin(0.5 * phase_);
+      value = std::fabs(half_sine) < 1e-9
+                  ? amplitude * harmonics
+                  : amplitude * (std::sin(n_half * phase_) / (2.0 * half_sine) - 0.5);
+    }
+    harmonic[i] = float(value);
+    s ^= s << 13;
+    s ^= s >> 17;
+    s ^= s << 5;
+    noise[i] = float(double(s >> 8) * (1.0 / 8388608.0) - 1.0);
+  }
+  noise_state_ = s;
+  amplitude_ = target;
+  frequency_ = frequency;
+  was_voiced_ = voiced;
+}
+
+std::size_t VqTimbre::render_hops(std::size_t n) { return (n + kHop - 1) / kHop + 1; }
+
+namespace {
+// Copies x[e - kWindow, e) into frame, zeros outside [0, n).
+void analysis_frame(const float* x, std::size_t n, std::size_t e, float* frame) {
+  for (int i = 0; i < VqTimbre::kWindow; ++i) {
+    const long long index = static_cast<long long>(e) - VqTimbre::kWindow + i;
+    frame[i] = index >= 0 && static_cast<std::size_t>(index) < n ? x[index] : 0.0f;
+  }
+}
+}  // namespace
+
+std::vector<dsp::PitchEstimate> VqTimbre::pitch_track(const float* x, std::size_t n,
+                                                      std::size_t hops) {
+  std::vector<dsp::PitchEstimate> track(hops);
+  std::vector<float> frame(kWindow);
+  for (std::size_t t = 0; t < hops; ++t) {
+    analysis_frame(x, n, (t + 1) * kHop, frame.data());
+    track[t] = yin_.estimate(frame.data());
+  }
+  return track;
+}
+
+std::vector<float> VqTimbre::render(const float* x, std::size_t n, const RenderOptions& options) {
+  const TransferMode mode = mode_;
+  const int octaves = octaves_;
+  const std::uint32_t seed = seed_;
+  set_mode(options.mode);
+  set_octaves(options.octaves);
+  set_seed(options.seed);
+  reset();
+
+  const std::size_t hops = options.pitch.empty() ? render_hops(n) : options.pitch.size();
+  if (options.trace) options.trace->clear();
+  std::vector<float> out(n, 0.0f);
+  std::vector<float> frame(kWindow), chunk(kHop);
+  // Hop t emits out[e - 512, e - 256); after the last hop the overlap buffer
+  // holds the (partial) out[e - 256, e).
+  auto place = [&](const float* samples, long long start) {
+    for (int i = 0; i < kHop; ++i) {
+      const long long index = start + i;
+      if (index >= 0 && static_cast<std::size_t>(index) < n) out[std::size_t(index)] = samples[i];
+    }
+  };
+  for (std::size_t t = 0; t < hops; ++t) {
+    const std::size_t e = (t + 1) * kHop;
+    analysis_frame(x, n, e, frame.data());
+    const dsp::PitchEstimate pitch =
+        options.pitch.empty() ? yin_.estimate(frame.data()) : options.pitch[t];
+    process_hop(frame.data(), pitch, chunk.data());
+    if (options.trace) options.trace->push_back({last_code(), last_gain(), last_loudness()});
+    place(chunk.data(), static_cast<long long>(e) - kSynthesisWindow);
+  }
+  if (hops > 0) place(overlap_.data(), static_cast<long long>(hops * kHop) - kHop);
+
+  set_mode(mode);
+  set_octaves(octaves);
+  set_seed(seed);
+  reset();
+  return out;
+}
+
+std::string VqTimbre::instrument() const {
+  const std::string label = model_->text("instrument", "");
+  return label.empty() ? model_->name() : label;
+}
+
+std::string VqTimbre::info_json() const {
+  const Json meta = metadata_of(*model_);
+  Json info = Json::object();
+  info["instrument"] = instrument();
+  info["name"] = model_->name();
+  info["codes"] = codes_;
+  info["latent"] = latent_;
+  info["hidden"] = hidden_;
+  info["f0_range_hz"] = meta.contains("f0_range_hz") ? meta["f0_range_hz"] : Json::array();
+  info["quantized"] = quantized_;
+  info["training"] = meta.contains("training") ? meta["training"] : Json::object();
+  return info.dump();
+}
+
+}  // namespace timbrel::models

@@ -1,0 +1,268 @@
+"""The vq_timbre synthesis contract (models/README.md) in PyTorch: each piece against a
+hand-computed or deliberately naive re-implementation, the exported file, and the goldens
+in tests/golden/vq/ that the core's parity test reads."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from timbrel.export import export_model, read_tmbl
+from timbrel.models.vq_timbre import (FILTER_BINS, HOP, NOISE_SEED, VQTimbre, analysis_frames,
+                                      dirichlet, features, harmonic_excitation, hop_controls,
+                                      hop_count, loudness, overlap_add, synthesize, xorshift32)
+
+GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden" / "vq"
+torch.set_num_threads(2)
+
+
+# --- naive per-sample reference of step 5, written from the contract text ----------------
+
+def naive_harmonic(f0, voiced, octaves=0, noise_mode=False):
+    T = len(f0)
+    out = np.zeros(T * HOP, dtype=np.float32)
+    A_prev, F_prev, v_prev, phi = 0.0, 0.0, False, 0.0
+    for t in range(T):
+        v = bool(voiced[t])
+        f = float(f0[t]) * 2.0 ** octaves
+        A_t = 0.0 if noise_mode else (1.0 if v else 0.0)
+        F_t = f if v else F_prev
+        P = F_prev if v_prev else F_t
+        top = max(P, F_t)
+        N = 1 if top == 0 else min(max(math.floor(11025 / top), 1), 200)
+        for i in range(HOP):
+            A = A_prev + (A_t - A_prev) * (i + 1) / 256
+            F = P + (F_t - P) * (i + 1) / 256
+            phi += 2 * math.pi * F / 22050
+            while phi >= 2 * math.pi:
+                phi -= 2 * math.pi
+            s = math.sin(phi / 2)
+            d = N if abs(s) < 1e-9 else math.sin((N + 0.5) * phi) / (2 * s) - 0.5
+            out[t * HOP + i] = A * d
+        A_prev, F_prev, v_prev = A_t, F_t, v
+    return out
+
+
+def test_dirichlet_equals_the_cosine_sum():
+    phi = torch.tensor([0.0, 1e-12, 1e-7, 0.3, 1.0, math.pi, 4.0, 2 * math.pi - 1e-6, 6.2],
+                       dtype=torch.float64)
+    for N in (1, 2, 7, 61, 200):
+        explicit = sum(torch.cos(k * phi) for k in range(1, N + 1))
+        got = dirichlet(phi, torch.tensor(float(N), dtype=torch.float64))
+        np.testing.assert_allclose(got.numpy(), explicit.numpy(), rtol=1e-9, atol=1e-6 * N)
+    assert float(dirichlet(torch.zeros(1, dtype=torch.float64), torch.tensor(5.0, dtype=torch.float64))) == 5.0
+
+
+def test_xorshift32_first_values():
+    # By hand (uint32): s = 0x9E3779B9; s ^= s << 13 -> 0x710059B9; s ^= s >> 17 -> 0x71006139;
+    # s ^= s << 5 -> 0x510C4619; value (0x510C4619 >> 8) * 2^-23 - 1.
+    first = [0x510C4619, 0xE02E553E, 0x7BB98F3A, 0x0183A8B5]
+    want = [(s >> 8) * 2.0 ** -23 - 1.0 for s in first]
+    got = xorshift32(4)
+    np.testing.assert_array_equal(got, np.array(want, dtype=np.float32))
+    assert got[0] == np.float32(0x510C46 / 2 ** 23 - 1)
+    n = xorshift32(100000)
+    assert n.min() >= -1.0 and n.max() < 1.0 and abs(n.mean()) < 0.01
+    assert abs(n.var() - 1 / 3) < 0.01
+    assert not np.array_equal(xorshift32(8, seed=1), xorshift32(8))
+
+
+def test_unit_filters_reproduce_the_excitation():
+    """Hann 512 at hop 256 sums to one: with Hh = Hn = 1 and g = 1 the output is the
+    excitation itself, sample-aligned, for every complete sample."""
+    torch.manual_seed(0)
+    T = 12
+    harm = torch.randn(2, T * HOP, dtype=torch.float64)
+    noise = torch.rand(2, T * HOP, dtype=torch.float64) * 2 - 1
+    ones = torch.ones(2, T, FILTER_BINS, dtype=torch.float64)
+    out = synthesize(harm, noise, ones, ones, torch.ones(2, T, 1, dtype=torch.float64))
+    done = (T - 1) * HOP  # the last hop's second half needs hop T
+    np.testing.assert_allclose(out[:, :done].numpy(), (harm + noise)[:, :done].numpy(), atol=1e-12)
+    # Only the filter of each frame scales that frame: Hh = 0 leaves the noise alone.
+    out = synthesize(harm, noise, 0 * ones, ones, torch.ones(2, T, 1, dtype=torch.float64))
+    np.testing.assert_allclose(out[:, :done].numpy(), noise[:, :done].numpy(), atol=1e-12)
+
+
+def test_overlap_add_places_frames():
+    y = torch.zeros(1, 3, 512, dtype=torch.float64)
+    y[0, 1, 0] = 1.0   # frame 1 covers [0, 512): its sample 0 is out[0]
+    y[0, 0, 300] = 2.0  # frame 0 covers [-256, 256): sample 300 -> out[44]
+    y[0, 2, 511] = 3.0  # frame 2 covers [256, 768): sample 511 -> out[767]
+    out = overlap_add(y)[0]
+    assert out.shape == (768,)
+    assert out[0] == 1.0 and out[44] == 2.0 and out[767] == 3.0 and out.abs().sum() == 6.0
+
+
+def test_ramp_and_hold_rules():
+    #          silent  on    glide        off (held)  on again at a new pitch
+    f0 = np.array([0, 0, 220, 220, 247, 262, 262, 0, 0, 330, 330], dtype=np.float64)
+    voiced = np.array([0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1], dtype=np.float64)
+    f0[7:9] = 999.0  # YIN's estimate on unvoiced hops must be ignored
+    c = hop_controls(torch.tensor(f0)[None], torch.tensor(voiced)[None])
+    F, P, A0, A1, N = (c[k][0].numpy() for k in ("F", "P", "A0", "A1", "N"))
+    np.testing.assert_array_equal(F, [0, 0, 220, 220, 247, 262, 262, 262, 262, 330, 330])
+    np.testing.assert_array_equal(P, [0, 0, 220, 220, 220, 247, 262, 262, 262, 330, 330])
+    np.testing.assert_array_equal(A1, voiced)
+    np.testing.assert_array_equal(A0, np.r_[0, voiced[:-1]])
+    np.testing.assert_array_equal(N, [1, 1, 50, 50, 44, 42, 42, 42, 42, 33, 33])
+    got = harmonic_excitation(torch.tensor(f0)[None], torch.tensor(voiced)[None])[0].numpy()
+    want = naive_harmonic(f0, voiced)
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * 50)
+    assert np.all(got[:2 * HOP] == 0)  # silent hops
+    # Fade-in over hop 2 (A 0 -> 1): |excitation| <= A * N, A = (i + 1) / 256.
+    ramp = np.arange(1, HOP + 1) / HOP
+    assert np.all(np.abs(got[2 * HOP:3 * HOP]) <= ramp * 50 + 1e-4)
+    assert np.abs(got[7 * HOP + 200:8 * HOP]).max() < 0.3 * 42  # fading out on the held pitch
+    assert np.all(got[8 * HOP:9 * HOP] == 0)
+    # Octave up, and noise mode (no harmonic at all).
+    up = harmonic_excitation(torch.tensor(f0)[None], torch.tensor(voiced)[None], octaves=1)[0].numpy()
+    np.testing.assert_allclose(up, naive_harmonic(f0, voiced, octaves=1), atol=2e-5 * 25)
+    assert hop_controls(torch.tensor(f0)[None], torch.tensor(voiced)[None], octaves=1)["N"][0, 2] == 25
+    silent = harmonic_excitation(torch.tensor(f0)[None], torch.tensor(voiced)[None], noise_mode=True)
+    assert float(silent.abs().max()) == 0.0
+
+
+def test_excitation_pitch_is_the_target_pitch():
+    T = 40
+    f0 = torch.full((1, T), 261.63, dtype=torch.float64)
+    h = harmonic_excitation(f0, torch.ones(1, T))[0].numpy().astype(np.float64)
+    seg = h[HOP * 4:]
+    spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), 1 << 16))
+    peak = np.argmax(spec[: int(400 / 22050 * (1 << 16))]) * 22050 / (1 << 16)
+    assert abs(1200 * np.log2(peak / 261.63)) < 5
+
+
+def test_framing_features_and_loudness():
+    x = torch.zeros(1, 1000)
+    x[0, 10] = 1.0
+    T = hop_count(1000)
+    assert T == 5 and hop_count(1024) == 5 and hop_count(1025) == 6 and hop_count(1) == 2
+    frames = analysis_frames(x, T)
+    assert frames.shape == (1, T, 1024)
+    assert frames[0, 0, 768 + 10] == 1.0 and frames[0, 3, 10] == 1.0 and frames[0, 4].abs().sum() == 0
+    loud = loudness(frames)[0]
+    np.testing.assert_allclose(float(loud[0]), 20 * math.log10(math.sqrt(1 / 1024)) / 50 + 1, rtol=1e-6)
+    assert float(loud[4]) == -1.0
+    feats = features(frames)
+    assert feats.shape == (1, T, 513) and float(feats[0, 4].abs().max()) == 0.0
+
+
+def test_model_graphs_shapes_and_training_step():
+    torch.manual_seed(0)
+    m = VQTimbre(encoder_hidden=16, latent=4, codes=8, hidden=6)
+    assert list(m.graphs()) == ["encoder", "quantizer", "decoder", "harmonic", "noise", "gain"]
+    T = 10
+    x = torch.randn(3, T * HOP) * 0.1
+    f0 = torch.full((3, T), 220.0)
+    r = m(x, f0, torch.ones(3, T), noise_mode=torch.tensor([False, True, False]))
+    assert r["out"].shape == (3, T * HOP) and r["harmonic"].shape == (3, T, 257)
+    assert r["gain"].shape == (3, T, 1) and r["indices"].shape == (3, T)
+    assert torch.equal(r["cond"][1, :, :2], torch.zeros(T, 2))  # noise mode
+    assert float(r["excitation"][1].abs().max()) == 0.0
+    (r["out"].abs().mean() + r["vq_loss"]).backward()
+    assert m.encoder[0].weight.grad is not None and m.decoder[2].weight_hh_l0.grad is not None
+    assert 1.0 <= m.vq.perplexity <= 8 and 0 < m.vq.usage <= 1
+    b = VQTimbre(encoder_hidden=16, latent=4, codes=8, hidden=6, quantized=False)
+    assert list(b.graphs()) == ["encoder", "decoder", "harmonic", "noise", "gain"]
+    assert b(x, f0, torch.ones(3, T))["out"].shape == (3, T * HOP)
+
+
+def test_dead_codes_restart_from_encoder_outputs():
+    torch.manual_seed(1)
+    from timbrel.models.layers import VectorQuantizer
+    vq = VectorQuantizer(16, 2, restart_after=3).train()
+    data = torch.randn(1, 200, 2) * 0.01 + 5.0  # far from the N(0, 1) initial codes
+    vq(data)
+    assert float((vq.codebook - 5.0).abs().max()) < 0.2  # first step: data init of every code
+    for _ in range(10):
+        vq(data)
+    assert vq.usage > 0.5
+
+
+def test_export_loads_back_with_the_contract(tmp_path):
+    torch.manual_seed(0)
+    m = VQTimbre(encoder_hidden=16, latent=4, codes=8, hidden=6).eval()
+    meta = m.metadata("violin", (196.0, 1200.0), {"steps": 0})
+    export_model(m.graphs(), m.family, "v", meta, tmp_path, onnx_graphs=[])
+    f = read_tmbl(tmp_path / "v.tmbl")
+    assert f.family == "vq_timbre" and list(f.graphs) == list(m.graph_names)
+    for k, v in {"sample_rate": 22050, "window": 1024, "hop": 256, "synthesis_window": 512,
+                 "codes": 8, "latent": 4, "hidden": 6, "instrument": "violin",
+                 "f0_range_hz": [196.0, 1200.0], "quantized": True}.items():
+        assert f.metadata[k] == v, k
+    t = f.tensors
+    assert t["encoder.0.weight"].shape == (16, 513) and t["quantizer.0.codebook"].shape == (8, 4)
+    assert t["decoder.0.weight"].shape == (6, 4 + 3) and t["decoder.2.weight_hh_l0"].shape == (18, 6)
+    assert t["harmonic.0.weight"].shape == (257, 6) and t["noise.0.weight"].shape == (257, 6)
+    assert t["gain.0.weight"].shape == (1, 6)
+    assert [op["op"] for op in f.graphs["decoder"]] == ["linear", "leaky_relu", "gru"]
+    assert f.graphs["harmonic"][-1]["op"] == "sigmoid" and f.graphs["gain"][-1]["op"] == "softplus"
+    assert f.graphs["quantizer"] == [{"op": "vq", "codebook": "quantizer.0.codebook"}]
+    back = VQTimbre.from_tmbl(tmp_path / "v.tmbl")
+    x = np.random.default_rng(0).standard_normal(3000).astype(np.float32) * 0.2
+    np.testing.assert_array_equal(back.render(x), m.render(x))
+    base = VQTimbre(encoder_hidden=16, latent=4, codes=8, hidden=6, quantized=False).eval()
+    export_model(base.graphs(), base.family, "b", base.metadata("violin", (196, 1200)), tmp_path,
+                 onnx_graphs=[])
+    fb = read_tmbl(tmp_path / "b.tmbl")
+    assert "quantizer" not in fb.graphs and fb.metadata["quantized"] is False and fb.metadata["codes"] == 0
+    np.testing.assert_array_equal(VQTimbre.from_tmbl(tmp_path / "b.tmbl").render(x), base.render(x))
+
+
+# --- the goldens ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def golden():
+    return json.loads((GOLDEN / "meta.json").read_text())
+
+
+def test_golden_files_are_complete(golden):
+    assert (GOLDEN / "model.tmbl").stat().st_size < 300_000
+    assert sum(p.stat().st_size for p in GOLDEN.iterdir()) < 1_000_000
+    L, T = golden["samples"], golden["hops"]
+    assert T == hop_count(L)
+    for name, info in golden["files"].items():
+        a = np.load(GOLDEN / name)
+        assert list(a.shape) == info["shape"] and a.dtype == np.dtype(info["dtype"]), name
+    assert np.load(GOLDEN / "input.npy").shape == (L,)
+    pitch = np.load(GOLDEN / "pitch.npy")
+    assert pitch.shape == (T, 2) and set(np.unique(pitch[:, 1])) == {0.0, 1.0}
+    for name in ("out_pitch.npy", "out_pitch_up1.npy", "out_noise.npy"):
+        assert name in golden["renders"] and np.load(GOLDEN / name).shape == (L,)
+    assert golden["noise_seed"] == NOISE_SEED
+    assert golden["min_vq_margin"] > 1e-3
+    f = read_tmbl(GOLDEN / "model.tmbl")
+    assert f.tensors["encoder.0.weight"].shape[1] == 513 and f.tensors["harmonic.0.weight"].shape[0] == 257
+
+
+def test_golden_outputs_match_a_fresh_render(golden):
+    """The committed outputs are what this code renders from the committed model, input
+    and pitch (catches a synthesiser change that forgot to regenerate the goldens)."""
+    model = VQTimbre.from_tmbl(GOLDEN / "model.tmbl")
+    x = np.load(GOLDEN / "input.npy")
+    pitch = np.load(GOLDEN / "pitch.npy")
+    tol = golden["tolerance"]
+    for name, opts in golden["renders"].items():
+        y = model.render(x, pitch, octaves=opts["octaves"], noise_mode=opts["noise_mode"],
+                         seed=opts["seed"])
+        want = np.load(GOLDEN / name)
+        err = np.abs(y - want).max()
+        assert err <= 1e-2 * (tol["rel_to_peak"] * np.abs(want).max() + tol["abs"]), (name, err)
+    codes = np.load(GOLDEN / "codes.npy")
+    with torch.no_grad():
+        frames = analysis_frames(torch.from_numpy(x).double()[None], golden["hops"])
+        model.encode(features(frames).float())
+    np.testing.assert_array_equal(model.vq.indices[0].numpy(), codes)
+    assert len(set(codes.tolist())) >= 6  # the quantizer's choice matters
+
+
+def test_golden_pitch_is_the_reference_yin(golden):
+    from timbrel.models.vq_timbre import pitch_track
+    x = np.load(GOLDEN / "input.npy")
+    np.testing.assert_array_equal(pitch_track(x, golden["hops"]).astype(np.float32),
+                                  np.load(GOLDEN / "pitch.npy"))

@@ -1,0 +1,170 @@
+// Embind bindings of the voice -> instrument engine (engine/timbre_transfer.h)
+// for the AudioWorklet.
+//
+//   const k = new core.TransferKernel(sampleRate, 128);   // after validateRate()
+//   k.loadModel(uint8Array)  -> "" or the error (the current model keeps playing)
+//   per quantum: HEAPF32.set(input, k.inputPtr() >> 2); k.process(128);
+//                output.set(HEAPF32.subarray(k.outputPtr() >> 2, ...))
+//   k.collect() outside process (frees the model a switch retired)
+//
+// renderTransfer(modelBytes, input, pitch, mode, octaves, seed): the offline
+// render (VqTimbre::render) of a whole 22050 Hz clip, for a Worker (uploaded
+// clips) and the parity test: input a Float32Array, pitch null (the core's
+// YIN) or a Float32Array of [f0 Hz, voiced 0/1] per hop. Returns a
+// Float32Array time-aligned with the input, or a string saying what is wrong.
+//
+// The kernel owns its input/output buffers; the worklet makes Float32Array
+// views on them once, and again only if the heap grows (loadModel allocates,
+// so check `HEAPF32.buffer` after it). process() and the setters/getters
+// never allocate.
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "timbrel/engine/timbre_transfer.h"
+#include "timbrel/models/vq_timbre.h"
+
+namespace {
+
+using timbrel::engine::TimbreTransfer;
+using timbrel::engine::TimbreTransferConfig;
+
+std::string validate_rate(double device_rate) {
+  return TimbreTransfer::validate({device_rate, 128});
+}
+
+// A Uint8Array / ArrayBuffer / array of byte values, copied into the heap.
+std::vector<std::uint8_t> heap_copy(const emscripten::val& bytes) {
+  if (bytes.instanceof (emscripten::val::global("ArrayBuffer")))
+    return emscripten::convertJSArrayToNumberVector<std::uint8_t>(
+        emscripten::val::global("Uint8Array").new_(bytes));
+  if (bytes.isNull() || bytes.isUndefined() || !bytes["length"].isNumber()) return {};
+  return emscripten::convertJSArrayToNumberVector<std::uint8_t>(bytes);
+}
+
+emscripten::val render_transfer(const emscripten::val& model_bytes, const emscripten::val& input,
+                                const emscripten::val& pitch, const std::string& mode, int octaves,
+                                double seed) {
+  using timbrel::models::VqTimbre;
+  const auto bytes = heap_copy(model_bytes);
+  auto loaded = VqTimbre::load(bytes.data(), bytes.size());
+  if (!loaded.model) return emscripten::val(loaded.error);
+  VqTimbre::RenderOptions options;
+  if (!timbrel::models::parse_transfer_mode(mode, &options.mode))
+    return emscripten::val(
+        std::string("mode must be \"pitch\" or \"noise\", got \"" + mode + "\""));
+  options.octaves = octaves;
+  options.seed = std::isfinite(seed) ? std::uint32_t(std::int64_t(seed)) : VqTimbre::kDefaultSeed;
+  const auto x = emscripten::convertJSArrayToNumberVector<float>(input);
+  if (!pitch.isNull() && !pitch.isUndefined()) {
+    const auto p = emscripten::convertJSArrayToNumberVector<float>(pitch);
+    if (p.size() % 2 != 0)
+      return emscripten::val(std::string("pitch must hold [f0, voiced] pairs"));
+    for (size_t t = 0; t < p.size() / 2; ++t)
+      options.pitch.push_back({p[2 * t], p[2 * t + 1] > 0.5f ? 1.0f : 0.0f, p[2 * t + 1] > 0.5f});
+  }
+  const auto y = loaded.model->render(x.data(), x.size(), options);
+  return emscripten::val(emscripten::typed_memory_view(y.size(), y.data()))
+      .call<emscripten::val>("slice");
+}
+
+class TransferKernel {
+ public:
+  // Call TransferKernel.validateRate first: a bad config here aborts.
+  TransferKernel(double device_rate, int max_block)
+      : engine_(TimbreTransferConfig{device_rate, max_block}),
+        input_(size_t(max_block), 0.0f),
+        output_(size_t(max_block), 0.0f) {}
+
+  std::uintptr_t input_ptr() { return reinterpret_cast<std::uintptr_t>(input_.data()); }
+  std::uintptr_t output_ptr() { return reinterpret_cast<std::uintptr_t>(output_.data()); }
+  int max_block() const { return int(input_.size()); }
+  void process(int n) { engine_.process(input_.data(), output_.data(), n); }
+
+  // bytes: a Uint8Array (or ArrayBuffer) holding a .tmbl file, copied into the
+  // heap with one TypedArray.set (Embind's std::string conversion copies byte
+  // by byte in JS: ~20 ms for a 5 MB model, on the audio thread).
+  std::string load_model(const emscripten::val& bytes) {
+    const auto data = heap_copy(bytes);
+    return engine_.load_model(data.data(), data.size());
+  }
+  void collect() { engine_.collect(); }
+  bool has_model() const { return engine_.has_model(); }
+  bool switching() const { return engine_.switching(); }
+  std::string model_info() const { return engine_.model() ? engine_.model()->info_json() : ""; }
+
+  // False (mode unchanged) for anything but "pitch" or "noise".
+  bool set_mode(const std::string& mode) {
+    timbrel::models::TransferMode m;
+    if (!timbrel::models::parse_transfer_mode(mode, &m)) return false;
+    engine_.set_mode(m);
+    return true;
+  }
+  std::string mode() const { return timbrel::models::transfer_mode_name(engine_.mode()); }
+  void set_octaves(int octaves) { engine_.set_octaves(octaves); }
+  void set_input_gain_db(float db) { engine_.set_input_gain_db(db); }
+  void set_gate_db(float db) { engine_.set_gate_db(db); }
+  void set_dry_wet(float mix) { engine_.set_dry_wet(mix); }
+  void set_output_gain_db(float db) { engine_.set_output_gain_db(db); }
+  // A JS number (0 .. 2^32 - 1; 0 selects the default 0x9E3779B9).
+  void set_seed(double seed) {
+    engine_.set_seed(std::isfinite(seed) ? std::uint32_t(std::int64_t(seed)) : 0u);
+  }
+
+  int latency_samples() const { return engine_.latency_samples(); }
+  double latency_ms() const { return engine_.latency_ms(); }
+  float input_level_db() const { return engine_.input_level_db(); }
+  float output_level_db() const { return engine_.output_level_db(); }
+  float last_f0() const { return engine_.last_f0_hz(); }
+  bool last_voiced() const { return engine_.last_voiced(); }
+  bool gate_open() const { return engine_.gate_open(); }
+  double nonfinite_inputs() const { return double(engine_.nonfinite_inputs()); }
+  double underruns() const { return double(engine_.underruns()); }
+  double overruns() const { return double(engine_.overruns()); }
+  void reset() { engine_.reset(); }
+
+ private:
+  TimbreTransfer engine_;
+  std::vector<float> input_, output_;
+};
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(timbrel_transfer) {
+  emscripten::function("renderTransfer", &render_transfer);
+  emscripten::class_<TransferKernel>("TransferKernel")
+      .constructor<double, int>()
+      .class_function("validateRate", &validate_rate)
+      .function("inputPtr", &TransferKernel::input_ptr)
+      .function("outputPtr", &TransferKernel::output_ptr)
+      .function("maxBlock", &TransferKernel::max_block)
+      .function("process", &TransferKernel::process)
+      .function("loadModel", &TransferKernel::load_model)
+      .function("collect", &TransferKernel::collect)
+      .function("hasModel", &TransferKernel::has_model)
+      .function("switching", &TransferKernel::switching)
+      .function("modelInfo", &TransferKernel::model_info)
+      .function("setMode", &TransferKernel::set_mode)
+      .function("mode", &TransferKernel::mode)
+      .function("setOctaves", &TransferKernel::set_octaves)
+      .function("setInputGainDb", &TransferKernel::set_input_gain_db)
+      .function("setGateDb", &TransferKernel::set_gate_db)
+      .function("setDryWet", &TransferKernel::set_dry_wet)
+      .function("setOutputGainDb", &TransferKernel::set_output_gain_db)
+      .function("setSeed", &TransferKernel::set_seed)
+      .function("latencySamples", &TransferKernel::latency_samples)
+      .function("latencyMs", &TransferKernel::latency_ms)
+      .function("inputLevelDb", &TransferKernel::input_level_db)
+      .function("outputLevelDb", &TransferKernel::output_level_db)
+      .function("lastF0", &TransferKernel::last_f0)
+      .function("lastVoiced", &TransferKernel::last_voiced)
+      .function("gateOpen", &TransferKernel::gate_open)
+      .function("nonfiniteInputs", &TransferKernel::nonfinite_inputs)
+      .function("underruns", &TransferKernel::underruns)
+      .function("overruns", &TransferKernel::overruns)
+      .function("reset", &TransferKernel::reset);
+}
