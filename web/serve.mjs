@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // Timbrel's local static server: no dependencies, localhost only.
 //
-//   node web/serve.mjs [--port 8000] [--core-dir build-wasm/web]
+//   node web/serve.mjs [--port 8000] [--core-dir build-wasm/web] [--models-dir models]
 //
 //   /        -> web/                     (the page and its modules)
 //   /core/   -> the WebAssembly build dir (timbrel-core.mjs)
+//   /models/ -> the repository's models/ (read-only; only .json, .tmbl and .md files)
 //
 // Every response carries COOP/COEP/CORP so the page is cross-origin isolated
 // (SharedArrayBuffer for the worklet's ring buffer). Port 0 picks a free port.
-// Environment: PORT, TIMBREL_CORE_DIR (arguments win).
+// Environment: PORT, TIMBREL_CORE_DIR, TIMBREL_MODELS_DIR (arguments win).
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -35,7 +36,12 @@ export const MIME_TYPES = {
   '.mid': 'audio/midi',
   '.onnx': 'application/octet-stream',
   '.bin': 'application/octet-stream',
+  '.tmbl': 'application/octet-stream',
 };
+
+// What /models/ serves: the index, model files and model cards, nothing else
+// (no training checkpoints, no .onnx graphs the page does not use).
+export const MODEL_EXTENSIONS = new Set(['.json', '.tmbl', '.md']);
 
 const SECURITY_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -88,9 +94,14 @@ function send(res, status, body, headers = {}) {
   res.end(body);
 }
 
-export function createServer({ webRoot = WEB_ROOT, coreDir } = {}) {
+export function createServer({ webRoot = WEB_ROOT, coreDir, modelsDir } = {}) {
   const roots = [
     { prefix: '/core/', dir: path.resolve(coreDir ?? path.join(REPO_ROOT, 'build-wasm', 'web')) },
+    {
+      prefix: '/models/',
+      dir: path.resolve(modelsDir ?? path.join(REPO_ROOT, 'models')),
+      allow: (file) => MODEL_EXTENSIONS.has(path.extname(file).toLowerCase()),
+    },
     { prefix: '/', dir: path.resolve(webRoot) },
   ];
 
@@ -108,7 +119,7 @@ export function createServer({ webRoot = WEB_ROOT, coreDir } = {}) {
     }
     const root = roots.find((r) => pathname.startsWith(r.prefix));
     let file = resolveUnder(root.dir, pathname.slice(root.prefix.length));
-    if (file === null) {
+    if (file === null || (root.allow && !root.allow(file))) {
       send(res, 404, 'Not found\n');
       return;
     }
@@ -157,7 +168,7 @@ async function main() {
     process.exit(2);
   }
   if (args.help) {
-    console.log('usage: node web/serve.mjs [--port N] [--core-dir DIR]');
+    console.log('usage: node web/serve.mjs [--port N] [--core-dir DIR] [--models-dir DIR]');
     return;
   }
   const portText = args.port ?? process.env.PORT ?? '8000';
@@ -170,7 +181,8 @@ async function main() {
   if (!fs.existsSync(path.join(coreDir, 'timbrel-core.mjs'))) {
     console.warn(`serve.mjs: warning: ${coreDir}/timbrel-core.mjs not found; build it with emcmake (the page will report the missing core).`);
   }
-  const server = createServer({ coreDir });
+  const modelsDir = path.resolve(args['models-dir'] ?? process.env.TIMBREL_MODELS_DIR ?? path.join(REPO_ROOT, 'models'));
+  const server = createServer({ coreDir, modelsDir });
   server.on('error', (e) => {
     console.error(`serve.mjs: ${e.message}`);
     process.exit(1);

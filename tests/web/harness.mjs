@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const OUTPUT_DIR = path.join(REPO, 'tests', 'web', 'output');
@@ -91,10 +91,13 @@ export function makeTempDir() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'timbrel-web-test-'));
 }
 
-// Starts web/serve.mjs on a free port; resolves {url, stop()}.
-export function startServer({ coreDir = CORE_DIR } = {}) {
+// Starts web/serve.mjs on a free port; resolves {url, stop()}. modelsDir: what
+// /models/ serves (default: the repository's models/).
+export function startServer({ coreDir = CORE_DIR, modelsDir = null } = {}) {
+  const args = [path.join(REPO, 'web', 'serve.mjs'), '--port', '0', '--core-dir', coreDir];
+  if (modelsDir) args.push('--models-dir', modelsDir);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(REPO, 'web', 'serve.mjs'), '--port', '0', '--core-dir', coreDir], {
+    const child = spawn(process.execPath, args, {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -172,4 +175,14 @@ export async function waitForSettledPitch(page, { timeoutMs = 20000, stableReads
     await page.waitForTimeout(intervalMs);
   }
   throw new Error(`the pitch readout did not settle (last readings: ${readings.slice(-stableReads).join(', ') || 'none'})`);
+}
+
+// Whether the built core module offers an Embind class (e.g. 'TransferKernel'):
+// loads it under node, as tests/wasm do.
+export async function coreHas(name, coreDir = CORE_DIR) {
+  const file = path.join(coreDir, 'timbrel-core.mjs');
+  if (!fs.existsSync(file)) return false;
+  const { default: create } = await import(pathToFileURL(file).href);
+  const core = await create();
+  return typeof core[name] === 'function';
 }

@@ -7,6 +7,8 @@ export class AppShell {
     this.doc = doc;
     this.links = [...doc.querySelectorAll('[data-nav]')];
     this.panels = [...doc.querySelectorAll('[data-panel]')];
+    this.current = null;
+    this.onChange = null; // (name, previous) => void, after a panel is shown
     this.onHashChange = () => this.show(this.panelFromHash(), { focus: true });
     globalThis.addEventListener('hashchange', this.onHashChange);
     this.show(this.panelFromHash(), { focus: false });
@@ -24,6 +26,9 @@ export class AppShell {
       else link.removeAttribute('aria-current');
     }
     const panel = this.panels.find((p) => p.dataset.panel === name);
+    const previous = this.current;
+    this.current = name;
+    if (previous !== null && previous !== name) this.onChange?.(name, previous);
     if (panel) {
       const title = panel.querySelector('h1')?.textContent ?? name;
       this.doc.title = `Timbrel · ${title}`;

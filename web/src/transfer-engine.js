@@ -1,0 +1,218 @@
+// The voice-to-instrument engine on the main thread: owns an AudioContext (device
+// rate, never forced), the "timbrel-transfer" AudioWorkletNode and the shared
+// status block + sample ring it writes.
+//
+//   source node -> AudioWorkletNode (C++ TransferKernel) -> destination (speakers, muted by default)
+//                                   \-> shared ring [input, output] -> Recorder
+//
+// Models are fetched here (the worklet has no fetch) and passed by message; the
+// worklet calls kernel.loadModel() between quanta and the kernel crossfades.
+// The constructor must run inside a user gesture (click): the context starts there.
+
+import { CoreError, EngineLoadError } from './audio-engine.js';
+import { AudioRingReader, createAudioRing } from './worklet/audio-ring.js';
+
+const PROCESSOR_URL = new URL('./worklet/transfer-processor.js', import.meta.url);
+const READY_TIMEOUT_MS = 15000;
+const MODEL_TIMEOUT_MS = 20000;
+// The kernel crossfades a new model in; the retired one is freed after that.
+const COLLECT_AFTER_MS = [400, 1500];
+
+// Thrown when the kernel rejects a model file; the previous model keeps playing.
+export class ModelLoadError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'ModelLoadError';
+  }
+}
+
+export class TransferEngine {
+  constructor(AudioContextClass = globalThis.AudioContext) {
+    this.context = new AudioContextClass({ latencyHint: 'interactive' });
+    this.node = null;
+    this.reader = null;
+    this.info = null; // {sampleRate, latencySamples, maxBlock}
+    this.latencySamples = NaN;
+    this.disposed = false;
+    this.pending = new Map(); // token -> {resolve, reject, timer}
+    this.nextToken = 1;
+    this.timers = new Set();
+    this.onStateChange = null; // (state) => void
+    this.onCoreError = null; // (CoreError) => void, for errors after start
+    this.handleStateChange = () => this.onStateChange?.(this.context.state);
+    this.context.addEventListener('statechange', this.handleStateChange);
+  }
+
+  get sampleRate() {
+    return this.context.sampleRate;
+  }
+
+  get state() {
+    return this.context.state;
+  }
+
+  async init() {
+    try {
+      await this.context.audioWorklet.addModule(PROCESSOR_URL);
+    } catch (error) {
+      throw new EngineLoadError(
+        'The audio engine could not be loaded. If you run Timbrel yourself, build the WebAssembly core first (emcmake cmake -B build-wasm && cmake --build build-wasm).',
+        error,
+      );
+    }
+    if (this.disposed) throw new EngineLoadError('stopped');
+    const ring = createAudioRing();
+    this.node = new AudioWorkletNode(this.context, 'timbrel-transfer', {
+      numberOfInputs: 1,
+      numberOfOutputs: 1,
+      outputChannelCount: [1],
+      channelCount: 1,
+      channelCountMode: 'explicit', // the context mixes stereo sources down to mono
+      channelInterpretation: 'speakers',
+      processorOptions: { ring, maxBlock: 128 },
+    });
+    this.reader = new AudioRingReader(ring);
+    this.info = await this.waitForReady();
+    this.latencySamples = this.info.latencySamples;
+    this.node.port.onmessage = (event) => this.onMessage(event.data);
+    this.node.connect(this.context.destination);
+    return this.info;
+  }
+
+  waitForReady() {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new EngineLoadError('The audio engine did not start in time. Reload the page and try again.'));
+      }, READY_TIMEOUT_MS);
+      this.node.onprocessorerror = () => {
+        clearTimeout(timer);
+        reject(new EngineLoadError('The audio engine stopped with an internal error. Reload the page and try again.'));
+      };
+      this.node.port.onmessage = (event) => {
+        const data = event.data;
+        if (data?.type === 'ready') {
+          clearTimeout(timer);
+          resolve(data);
+        } else if (data?.type === 'error') {
+          clearTimeout(timer);
+          reject(new CoreError(data.message, data.sampleRate));
+        }
+      };
+    });
+  }
+
+  onMessage(data) {
+    if (data?.type === 'model') {
+      const request = this.pending.get(data.token);
+      if (!request) return;
+      this.pending.delete(data.token);
+      clearTimeout(request.timer);
+      if (data.error) {
+        request.reject(new ModelLoadError(data.error));
+        return;
+      }
+      this.latencySamples = data.latencySamples;
+      let info = {};
+      try {
+        info = data.info ? JSON.parse(data.info) : {};
+      } catch {
+        info = {};
+      }
+      request.resolve({ info, ringFrame: data.ringFrame, latencySamples: data.latencySamples });
+      for (const ms of COLLECT_AFTER_MS) this.later(ms, () => this.post({ type: 'collect' }));
+    } else if (data?.type === 'error') {
+      const error = new CoreError(data.message, data.sampleRate);
+      for (const request of this.pending.values()) {
+        clearTimeout(request.timer);
+        request.reject(error);
+      }
+      this.pending.clear();
+      this.onCoreError?.(error);
+    }
+  }
+
+  later(ms, fn) {
+    const id = setTimeout(() => {
+      this.timers.delete(id);
+      fn();
+    }, ms);
+    this.timers.add(id);
+  }
+
+  post(message, transfer) {
+    if (!this.disposed) this.node?.port.postMessage(message, transfer ?? []);
+  }
+
+  // Sends a .tmbl file to the kernel. bytes: ArrayBuffer (copied, the caller keeps it).
+  // Resolves {info, ringFrame, latencySamples}; rejects with ModelLoadError.
+  loadModel(bytes) {
+    if (!this.node) return Promise.reject(new ModelLoadError('the audio engine is not running'));
+    const token = this.nextToken++;
+    const copy = bytes.slice(0);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(token);
+        reject(new ModelLoadError('the audio engine did not answer in time'));
+      }, MODEL_TIMEOUT_MS);
+      this.pending.set(token, { resolve, reject, timer });
+      this.post({ type: 'model', token, bytes: copy }, [copy]);
+    });
+  }
+
+  setParams(values) {
+    this.post({ type: 'params', values });
+  }
+
+  // Speakers only (0..1, ramped in the worklet); the recording is taken before it.
+  setMonitorGain(gain) {
+    this.post({ type: 'monitor', gain });
+  }
+
+  // The path's latency, in ms: what is included is listed, with each part.
+  latency() {
+    const rate = this.sampleRate;
+    const coreMs = (this.latencySamples / rate) * 1000;
+    const ctx = this.context;
+    const baseMs = Number.isFinite(ctx.baseLatency) ? ctx.baseLatency * 1000 : NaN;
+    const outputMs = Number.isFinite(ctx.outputLatency) ? ctx.outputLatency * 1000 : NaN;
+    const parts = [coreMs, baseMs, outputMs].filter(Number.isFinite);
+    return { coreMs, baseMs, outputMs, totalMs: parts.reduce((a, b) => a + b, 0) };
+  }
+
+  connectSource(sourceNode) {
+    sourceNode.connect(this.node);
+  }
+
+  resume() {
+    return this.context.resume();
+  }
+
+  suspend() {
+    return this.context.suspend();
+  }
+
+  async dispose() {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const id of this.timers) clearTimeout(id);
+    this.timers.clear();
+    for (const request of this.pending.values()) {
+      clearTimeout(request.timer);
+      request.reject(new ModelLoadError('stopped'));
+    }
+    this.pending.clear();
+    this.context.removeEventListener('statechange', this.handleStateChange);
+    if (this.node) {
+      this.node.port.postMessage({ type: 'dispose' });
+      this.node.port.onmessage = null;
+      this.node.disconnect();
+      this.node = null;
+    }
+    this.reader = null;
+    try {
+      await this.context.close();
+    } catch {
+      // already closed
+    }
+  }
+}
