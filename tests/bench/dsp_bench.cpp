@@ -150,13 +150,17 @@ int main(int argc, char** argv) {
     // "no model": resamplers, framer and the dry path only (YIN and the model
     // run only with a model).
     struct Candidate {
-      const char* label;
+      std::string label;
       std::string path;
     };
     const std::string source = TIMBREL_SOURCE_DIR;
-    for (const Candidate& c : {Candidate{"no model", ""},
-                               Candidate{"golden vq model", source + "/tests/golden/vq/model.tmbl"},
-                               Candidate{"violin", source + "/models/violin/violin.tmbl"}}) {
+    std::vector<Candidate> candidates = {{"no model", ""},
+                                         {"golden vq model", source + "/tests/golden/vq/model.tmbl"}};
+    // Every shipped transfer model (absent ones are skipped with a note).
+    for (const char* id : {"violin", "cello", "flute", "clarinet", "trumpet", "alto_sax", "voice",
+                           "violin-baseline"})
+      candidates.push_back({id, source + "/models/" + id + "/" + id + ".tmbl"});
+    for (const Candidate& c : candidates) {
       engine::TimbreTransfer transfer({48000.0, 128});
       char label[96];
       if (!c.path.empty()) {
@@ -167,9 +171,9 @@ int main(int argc, char** argv) {
         }
         transfer.reset();  // finish the switch-in crossfade
         const auto* m = transfer.model();
-        std::snprintf(label, sizeof label, "transfer 48k quantum, %s H%d", c.label, m->hidden());
+        std::snprintf(label, sizeof label, "transfer 48k quantum, %s H%d", c.label.c_str(), m->hidden());
       } else {
-        std::snprintf(label, sizeof label, "transfer 48k quantum, %s", c.label);
+        std::snprintf(label, sizeof label, "transfer 48k quantum, %s", c.label.c_str());
       }
       std::vector<float> out(128);
       size_t pos = 0;

@@ -3,6 +3,7 @@
     PYTHONPATH=scripts /usr/bin/python3 -m timbrel.eval.transfer_card \\
         --model models/violin/violin.tmbl [--baseline models/violin-baseline/violin-baseline.tmbl] \\
         [--data data/full] [--voice 40] [--per-instrument 1] [--out models/violin]
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.eval.transfer_card --summary models
 
 Every conversion runs the core's command-line tool (`timbrel transfer`, the same
 engine as the page), and every measurement uses the core's analysis (`timbrel
@@ -228,9 +229,27 @@ def merge_card(path: Path, section: str, title: str) -> str:
     return text.rstrip("\n") + "\n\n" + section
 
 
+def summary_table(models_dir: Path) -> str:
+    """One row per model folder holding an evaluation.json (for the README)."""
+    lines = ["| model | size MB | f0 err voice, pitch mode (c) | voiced kept | acc. voice | "
+             "acc. other instr. | acc. voice, noise mode | loudness r | LSD self (dB) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for path in sorted(models_dir.glob("*/evaluation.json")):
+        r = json.loads(path.read_text())["result"]
+        p, n = r["summary"]["pitch"], r["summary"]["noise"]
+        lines.append(
+            f"| {path.parent.name} | {r['info']['size_bytes'] / 1e6:.1f} | "
+            f"{_fmt(p['f0_err_voice'], '.1f')} | {_fmt(p['voiced_share_voice'])} | "
+            f"{_fmt(p['acc_voice'])} | {_fmt(p['acc_instruments'])} | {_fmt(n['acc_voice'])} | "
+            f"{_fmt(p['loudness_r_voice'])} | {_fmt(p['lsd_self'])} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", type=Path, required=True)
+    ap.add_argument("--summary", type=Path, metavar="MODELS_DIR",
+                    help="print a table of every model's evaluation.json and exit")
+    ap.add_argument("--model", type=Path)
     ap.add_argument("--baseline", type=Path)
     ap.add_argument("--data", default="data/full")
     ap.add_argument("--voice", type=int, default=40)
@@ -238,6 +257,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--classifier", type=Path, default=None)
     args = ap.parse_args(argv)
+    if args.summary:
+        print(summary_table(args.summary))
+        return 0
+    if not args.model:
+        ap.error("--model is required (or --summary)")
     from timbrel.eval import classifier as clf
     classifier = clf.load(args.classifier) if args.classifier else clf.load()
     out = args.out or args.model.parent
