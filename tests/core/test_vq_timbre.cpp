@@ -363,4 +363,5 @@ TEST_CASE("VqTimbre excitation: seed, silence, unvoiced input and the quantizer"
   CHECK(info["quantized"] == true);
   CHECK(info["f0_range_hz"].size() == 2);
   CHECK(info["training"]["steps"] == 0);
+  CHECK(info["descriptor_table"] == false);
 }

@@ -204,6 +204,7 @@ void VqTimbre::reset() noexcept {
   was_voiced_ = false;
   noise_state_ = seed_;
   loudness_ = -1.0f;
+  last_code_ = -1;
   hops_ = 0;
 }
 
@@ -216,7 +217,25 @@ void VqTimbre::set_seed(std::uint32_t seed) noexcept {
   noise_state_ = seed_;
 }
 
-int VqTimbre::last_code() const { return vq_layer_ && hops_ > 0 ? vq_layer_->last_index() : -1; }
+int VqTimbre::last_code() const { return hops_ > 0 ? last_code_ : -1; }
+
+const float* VqTimbre::code_vector(int code) const noexcept {
+  return vq_layer_ && code >= 0 && code < codes_ ? vq_layer_->code(code) : nullptr;
+}
+
+void VqTimbre::decode_hop(int code, const dsp::PitchEstimate& pitch, float loudness,
+                          float* out) noexcept {
+  if (vq_layer_) {
+    last_code_ = std::clamp(code, 0, codes_ - 1);
+    const float* vector = vq_layer_->code(last_code_);
+    std::copy(vector, vector + latent_, q_.begin());
+  } else {
+    last_code_ = -1;
+    std::fill(q_.begin(), q_.end(), 0.0f);
+  }
+  loudness_ = std::isfinite(loudness) ? std::clamp(loudness, -1.0f, 1.0f) : 0.0f;
+  decode_and_synthesize(pitch, out);
+}
 
 void VqTimbre::process_hop(const float* frame, float* out) noexcept {
   process_hop(frame, yin_.estimate(frame), out);
@@ -242,7 +261,11 @@ void VqTimbre::process_hop(const float* frame, const dsp::PitchEstimate& pitch,
     quantizer_->step(z_.data(), q_.data());
   else
     std::copy(z_.begin(), z_.end(), q_.begin());
+  last_code_ = vq_layer_ ? vq_layer_->last_index() : -1;
+  decode_and_synthesize(pitch, out);
+}
 
+void VqTimbre::decode_and_synthesize(const dsp::PitchEstimate& pitch, float* out) noexcept {
   // 3. Output f0 and conditioning. A "voiced" frame without a usable f0 (only
   // possible with an external pitch) counts as unvoiced.
   const bool voiced = pitch.voiced && std::isfinite(pitch.f0_hz) && pitch.f0_hz > 0.0f;
@@ -405,6 +428,8 @@ std::string VqTimbre::info_json() const {
   info["f0_range_hz"] = meta.contains("f0_range_hz") ? meta["f0_range_hz"] : Json::array();
   info["quantized"] = quantized_;
   info["training"] = meta.contains("training") ? meta["training"] : Json::object();
+  // Whether descriptor drawing can use the model as it is (models/code_analysis.h).
+  info["descriptor_table"] = meta.contains("descriptor_table");
   return info.dump();
 }
 

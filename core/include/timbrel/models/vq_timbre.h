@@ -81,6 +81,15 @@ class VqTimbre {
   // The same, with the core's YIN (50-2000 Hz, threshold 0.15) on frame.
   void process_hop(const float* frame, float* out) noexcept;
   dsp::PitchEstimate estimate_pitch(const float* frame) noexcept { return yin_.estimate(frame); }
+  // Decoder-only hop, for descriptor synthesis and the code analysis: the
+  // contract's steps 3-7 with codebook vector `code` (clamped to
+  // [0, codes() - 1]) in place of the encoder and quantizer, and `loudness`
+  // as the conditioning's loud value (clamped to [-1, 1]); pitch and mode as
+  // in process_hop. A model without a codebook (quantized() false) decodes a
+  // zero latent. Real-time safe.
+  void decode_hop(int code, const dsp::PitchEstimate& pitch, float loudness, float* out) noexcept;
+  // Codebook vector k (latent() values), or null when not quantized / out of range.
+  const float* code_vector(int code) const noexcept;
 
   // Back to the state before hop 0 (GRU, excitation, overlap-add, noise seed).
   void reset() noexcept;
@@ -137,10 +146,13 @@ class VqTimbre {
   int latent() const { return latent_; }
   int hidden() const { return hidden_; }
   // {"instrument", "name", "codes", "latent", "hidden", "f0_range_hz",
-  //  "quantized", "training"} as one JSON object (for the page's model card).
+  //  "quantized", "training", "descriptor_table" (true when the file has
+  //  one)} as one JSON object (for the page's model card).
   std::string info_json() const;
 
  private:
+  // Steps 3-7 on q_ and loudness_.
+  void decode_and_synthesize(const dsp::PitchEstimate& pitch, float* out) noexcept;
   void synthesize_excitation(bool voiced, double f) noexcept;
 
   std::unique_ptr<nn::Model> model_;
@@ -179,6 +191,7 @@ class VqTimbre {
   bool was_voiced_ = false;  // hop t-1 voiced
   std::uint32_t noise_state_ = kDefaultSeed;
   float loudness_ = -1.0f;
+  int last_code_ = -1;
   long hops_ = 0;
 };
 

@@ -1,0 +1,177 @@
+#include "timbrel/engine/draw_player.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace timbrel::engine {
+namespace {
+
+int whole_rate(double rate) { return int(std::lround(rate)); }
+
+const DrawPlayerConfig& checked(const DrawPlayerConfig& config) {
+  if (auto problem = DrawPlayer::validate(config); !problem.empty())
+    throw std::invalid_argument(problem);
+  return config;
+}
+
+// Every curve of a set gets room for max_hops values up front.
+void reserve(models::DrawCurves& curves, std::size_t max_hops) {
+  for (auto& c : curves.target) c.reserve(max_hops);
+  curves.gain.reserve(max_hops);
+}
+
+// Copies within reserved capacity (vector::assign does not reallocate then).
+void copy_curves(const models::DrawCurves& from, models::DrawCurves& to) noexcept {
+  to.hops = from.hops;
+  to.weight = from.weight;
+  for (std::size_t d = 0; d < from.target.size(); ++d)
+    to.target[d].assign(from.target[d].begin(), from.target[d].end());
+  to.gain.assign(from.gain.begin(), from.gain.end());
+}
+
+}  // namespace
+
+std::string DrawPlayer::validate(const DrawPlayerConfig& c) {
+  if (!(c.device_rate >= 8000.0 && c.device_rate <= 192000.0) ||
+      std::fabs(c.device_rate - whole_rate(c.device_rate)) > 1e-6)
+    return "the audio device runs at " +
+           (std::isfinite(c.device_rate) ? std::to_string(whole_rate(c.device_rate)) : "NaN") +
+           " Hz; supported rates are whole numbers from 8000 to 192000 Hz";
+  if (c.max_block < 1 || c.max_block > 8192)
+    return "audio block size must be between 1 and 8192 samples, got " +
+           std::to_string(c.max_block);
+  if (c.max_hops < 1 || c.max_hops > 100000)
+    return "max_hops must be between 1 and 100000 (about 19 minutes)";
+  return "";
+}
+
+DrawPlayer::DrawPlayer(const DrawPlayerConfig& config)
+    : config_(checked(config)),
+      to_device_(whole_rate(config.device_rate) == kModelRate
+                     ? nullptr
+                     : std::make_unique<dsp::StreamingResampler>(
+                           kModelRate, whole_rate(config.device_rate), kHop)),
+      hop_(size_t(kHop), 0.0f),
+      device_hop_(size_t(to_device_ ? to_device_->max_output(kHop) : kHop), 0.0f),
+      fifo_(size_t(config.max_block) + device_hop_.size() + 16, 0.0f) {
+  reserve(active_, config.max_hops);
+  reserve(pending_, config.max_hops);
+}
+
+DrawPlayer::~DrawPlayer() = default;
+
+void DrawPlayer::set_synth(std::unique_ptr<models::DescriptorSynth> synth) {
+  synth_ = std::move(synth);
+  state_ = State::kStopped;
+  fading_out_ = false;
+  fifo_count_ = 0;
+}
+
+std::string DrawPlayer::commit() noexcept {
+  if (pending_.hops == 0) return "the curves have no hops";
+  if (pending_.hops > config_.max_hops)
+    return "the curves are " + std::string("longer than the player's ") +
+           std::to_string(config_.max_hops) + " hops";
+  for (const auto& c : pending_.target)
+    if (c.size() > config_.max_hops) return "a target curve is longer than max_hops";
+  if (pending_.gain.size() > config_.max_hops) return "the gain curve is longer than max_hops";
+  pending_ready_ = true;
+  return "";
+}
+
+void DrawPlayer::start_pass() noexcept {
+  position_ = 0;
+  if (pending_ready_) {
+    std::swap(active_, pending_);  // swaps buffers: no allocation
+    copy_curves(active_, pending_);
+    pending_ready_ = false;
+  }
+}
+
+void DrawPlayer::play() noexcept {
+  if (!synth_) return;
+  synth_->reset();
+  if (to_device_) to_device_->reset();
+  fifo_count_ = 0;
+  passes_ = 0;
+  start_pass();
+  fading_out_ = false;
+  state_ = active_.hops > 0 ? State::kPlaying : State::kStopped;
+}
+
+void DrawPlayer::play_code(int code) noexcept {
+  if (!synth_) return;
+  if (state_ != State::kHoldingCode) {
+    synth_->reset();
+    if (to_device_) to_device_->reset();
+    fifo_count_ = 0;
+  }
+  code_ = std::clamp(code, 0, synth_->model().codes() - 1);
+  fading_out_ = false;
+  state_ = State::kHoldingCode;
+}
+
+void DrawPlayer::stop() noexcept {
+  if (state_ != State::kStopped) fading_out_ = true;
+}
+
+void DrawPlayer::stop_now() noexcept {
+  state_ = State::kStopped;
+  fading_out_ = false;
+  fifo_count_ = 0;
+}
+
+void DrawPlayer::push(const float* samples, int count) noexcept {
+  const std::size_t size = fifo_.size();
+  for (int i = 0; i < count && fifo_count_ < size; ++i) {
+    fifo_[(fifo_read_ + fifo_count_) % size] = samples[i];
+    ++fifo_count_;
+  }
+}
+
+void DrawPlayer::produce_hop() noexcept {
+  if (state_ == State::kStopped || !synth_) {
+    std::fill(hop_.begin(), hop_.end(), 0.0f);
+  } else if (state_ == State::kHoldingCode) {
+    synth_->process_code_hop(code_, 1.0f, hop_.data());
+  } else {
+    synth_->process_hop(active_.at(position_), hop_.data());
+    if (++position_ >= active_.hops) {
+      ++passes_;
+      if (loop_)
+        start_pass();
+      else
+        fading_out_ = true;  // the last hop's output fades with the next one
+    }
+  }
+  if (fading_out_ && state_ != State::kStopped) {
+    for (int i = 0; i < kHop; ++i) hop_[size_t(i)] *= 1.0f - float(i + 1) / float(kHop);
+    state_ = State::kStopped;
+    fading_out_ = false;
+  }
+  if (!to_device_) {
+    push(hop_.data(), kHop);
+    return;
+  }
+  const int produced = to_device_->process(hop_.data(), kHop, device_hop_.data());
+  push(device_hop_.data(), produced);
+}
+
+void DrawPlayer::process(float* out, int n) noexcept {
+  n = std::clamp(n, 0, config_.max_block);
+  // Stopped with nothing left to play out: silence, and the synth stays idle.
+  if (state_ == State::kStopped && fifo_count_ == 0) {
+    std::fill(out, out + n, 0.0f);
+    return;
+  }
+  while (fifo_count_ < std::size_t(n)) produce_hop();
+  const std::size_t size = fifo_.size();
+  for (int i = 0; i < n; ++i) {
+    out[i] = fifo_[fifo_read_];
+    fifo_read_ = (fifo_read_ + 1) % size;
+  }
+  fifo_count_ -= std::size_t(n);
+}
+
+}  // namespace timbrel::engine
