@@ -66,7 +66,10 @@ def test_smoke_training_exports_and_resumes(smoke_corpus, tmp_path):
     index = json.loads((tmp_path / "models" / "index.json").read_text())
     assert index == [{"id": "violin", "instrument": "violin", "file": "violin/violin.tmbl",
                       "card": "violin/MODEL_CARD.md", "f0_range_hz": [lo, hi], "quantized": True,
-                      "size_bytes": (out / "violin.tmbl").stat().st_size}]
+                      "descriptor_table": True, "size_bytes": (out / "violin.tmbl").stat().st_size}]
+    # the drawing table is stored at export (the core's CLI is built here)
+    table = m["descriptor_table"]
+    assert len(table["pitch"]["centroid_hz"]) == 16 and len(table["noise"]["loudness_db"]) == 16
     # The baseline (no quantizer) beside it, and a render of the exported file.
     base = tmp_path / "models" / "violin-baseline"
     assert trainer.main(["--smoke", "--instrument", "violin", "--out", str(base), "--data", str(smoke_corpus),

@@ -188,6 +188,7 @@ def export(model: VQTimbre, out: Path, name: str, instrument: str, training: Dic
     # The decoder only in its step form (same weights; a sequence copy would double the size).
     onnx = [g for g in model.graph_names if g != "decoder"]
     paths = export_model(model.graphs(), model.family, name, meta, out, onnx_graphs=onnx)
+    has_table = meta["quantized"] and add_descriptor_table(paths["tmbl"])
     size = paths["tmbl"].stat().st_size
     extra = {"size_bytes": size, "parameters": sum(p.numel() for p in model.parameters())}
     card = write_card(out, name, instrument, meta, extra)
@@ -195,8 +196,25 @@ def export(model: VQTimbre, out: Path, name: str, instrument: str, training: Dic
         rel = lambda p: Path(p).resolve().relative_to(index.parent.resolve()).as_posix()
         update_index(index, {"id": name, "instrument": instrument, "file": rel(paths["tmbl"]),
                              "card": rel(card), "f0_range_hz": meta["f0_range_hz"],
-                             "quantized": meta["quantized"], "size_bytes": size})
+                             "quantized": meta["quantized"], "descriptor_table": bool(has_table),
+                             "size_bytes": size})
     return {"tmbl": paths["tmbl"], "card": card, "size_bytes": size}
+
+
+def add_descriptor_table(tmbl: Path) -> bool:
+    """Stores the per-code descriptor table (drawing) through the core's CLI, when built.
+
+    On a machine without the core (the GPU machine) the file is left without it:
+    run `python -m timbrel.export.code_table FILE` where the core is built."""
+    from timbrel.export import code_table
+    try:
+        table, _ = code_table.analyse_codes(tmbl)
+    except (FileNotFoundError, RuntimeError) as e:
+        print(f"descriptor table not added ({e}); add it later with "
+              f"`python -m timbrel.export.code_table {tmbl}`", flush=True)
+        return False
+    code_table.with_table(tmbl, table)
+    return True
 
 
 # --- training --------------------------------------------------------------------------------
