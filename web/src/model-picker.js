@@ -33,9 +33,13 @@ function describeTraining(training) {
 }
 
 export class ModelPicker {
-  constructor(root, catalog) {
-    const $ = (id) => root.querySelector(`#${id}`);
+  // idPrefix / radioName: a second picker on the page (the Draw panel's) uses
+  // its own element ids ("draw-model-list", ...) and radio group.
+  constructor(root, catalog, { idPrefix = '', radioName = 'voice-model' } = {}) {
+    const $ = (id) => root.querySelector(`#${idPrefix}${id}`);
     this.catalog = catalog;
+    this.idPrefix = idPrefix;
+    this.radioName = radioName;
     this.el = {
       list: $('model-list'),
       note: $('model-list-note'),
@@ -116,9 +120,9 @@ export class ModelPicker {
       label.dataset.model = entry.id;
       const input = doc.createElement('input');
       input.type = 'radio';
-      input.name = 'voice-model';
+      input.name = this.radioName;
       input.value = entry.id;
-      input.id = `model-${i}`;
+      input.id = `${this.idPrefix}model-${i}`;
       const name = doc.createElement('span');
       name.className = 'model-name';
       name.textContent = title(entry.instrument);
@@ -147,7 +151,7 @@ export class ModelPicker {
 
   select(entry) {
     this.selected = entry;
-    for (const input of this.el.list.querySelectorAll('input[name="voice-model"]')) {
+    for (const input of this.el.list.querySelectorAll(`input[name="${this.radioName}"]`)) {
       input.checked = input.value === entry.id;
     }
     this.showFacts(entry);
@@ -169,6 +173,7 @@ export class ModelPicker {
   }
 
   showFacts(entry) {
+    if (!this.el.facts) return; // a picker without the facts list
     const info = this.loadedInfo.get(entry.id) ?? {};
     const range = entry.f0RangeHz ?? (Array.isArray(info.f0_range_hz) ? info.f0_range_hz : null);
     const facts = [
@@ -199,6 +204,7 @@ export class ModelPicker {
   async showCard(entry) {
     const request = ++this.cardRequest;
     const { card, cardBody } = this.el;
+    if (!card || !cardBody) return; // a picker without the model card
     card.hidden = true;
     cardBody.replaceChildren();
     if (!entry.card) return;
