@@ -107,7 +107,10 @@ export class DrawPanel {
     this.audioStatus = new StatusArea($('draw-audio-status')); // sound: beside the buttons that make it
     this.catalog = catalog;
     this.renderer = renderer;
-    this.picker = new ModelPicker(root, catalog, { idPrefix: 'draw-', radioName: 'draw-model' });
+    // Only models with a codebook can be drawn (the no-VQ baseline has none).
+    this.picker = new ModelPicker(root, catalog, {
+      idPrefix: 'draw-', radioName: 'draw-model', include: (entry) => entry.quantized !== false,
+    });
 
     this.descriptor = 'centroid';
     this.seconds = Number(this.el.duration.value) || 4;

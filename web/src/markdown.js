@@ -36,7 +36,8 @@ const cells = (line) => line.trim().replace(/^\|/, '').replace(/\|$/, '').split(
 // headingOffset: '# Title' becomes <h(1 + offset)>, capped at h6.
 export function renderMarkdown(text, { doc = document, headingOffset = 2 } = {}) {
   const root = doc.createDocumentFragment();
-  const lines = String(text).replace(/\r\n?/g, '\n').split('\n');
+  // HTML comments (the generated sections' markers) are not shown.
+  const lines = String(text).replace(/\r\n?/g, '\n').replace(/<!--[\s\S]*?-->/g, '').split('\n');
   let i = 0;
   while (i < lines.length) {
     const line = lines[i];

@@ -24,6 +24,13 @@ function describeTraining(training) {
   if (training == null || training === '') return '';
   if (typeof training === 'string') return training;
   if (typeof training !== 'object') return String(training);
+  // The trainer's object (scripts/timbrel/train/vq.py): say it in one line.
+  if (Number.isFinite(training.steps) && Number.isFinite(training.seconds)) {
+    const minutes = Math.max(1, Math.round(training.seconds / 60));
+    const corpus = Number.isFinite(training.corpus_minutes) ? ` on ${training.corpus_minutes.toFixed(1)} min of audio` : '';
+    const device = training.device ? ` (${training.device})` : '';
+    return `${training.steps} steps in ${minutes} min${corpus}${device}`;
+  }
   const parts = [];
   for (const [key, value] of Object.entries(training)) {
     if (value == null || typeof value === 'object') continue;
@@ -35,11 +42,13 @@ function describeTraining(training) {
 export class ModelPicker {
   // idPrefix / radioName: a second picker on the page (the Draw panel's) uses
   // its own element ids ("draw-model-list", ...) and radio group.
-  constructor(root, catalog, { idPrefix = '', radioName = 'voice-model' } = {}) {
+  // include: which index entries this picker offers (the Draw panel needs a codebook).
+  constructor(root, catalog, { idPrefix = '', radioName = 'voice-model', include = () => true } = {}) {
     const $ = (id) => root.querySelector(`#${idPrefix}${id}`);
     this.catalog = catalog;
     this.idPrefix = idPrefix;
     this.radioName = radioName;
+    this.include = include;
     this.el = {
       list: $('model-list'),
       note: $('model-list-note'),
@@ -92,7 +101,7 @@ export class ModelPicker {
   async load() {
     let entries = [];
     try {
-      entries = await this.catalog.list();
+      entries = (await this.catalog.list()).filter((entry) => this.include(entry));
     } catch (error) {
       this.el.note.textContent = `The instrument list could not be read: ${error.message}. You can still load your own model file below.`;
       this.el.note.dataset.kind = 'error';
@@ -125,7 +134,9 @@ export class ModelPicker {
       input.id = `${this.idPrefix}model-${i}`;
       const name = doc.createElement('span');
       name.className = 'model-name';
-      name.textContent = title(entry.instrument);
+      // Two models of one instrument (violin, violin-baseline) are told apart by id.
+      const twins = this.entries.filter((e) => e.instrument === entry.instrument).length > 1;
+      name.textContent = title(twins && entry.source === 'shipped' ? entry.id : entry.instrument);
       const meta = doc.createElement('span');
       meta.className = 'model-meta';
       const bits = [];
