@@ -31,21 +31,38 @@ constexpr double kYinLowHz = 50.0, kYinHighHz = 2000.0;
 // --- CodeSelector -------------------------------------------------------------
 
 CodeSelector::CodeSelector(const CodeDescriptors& table) : codes_(table.codes()) {
+  // A code that decodes to (near) silence has no meaningful spectrum (its
+  // centroid reads 0 Hz): it neither widens the spectral descriptors' ranges
+  // nor answers a spectral target. Loudness targets may still choose it.
+  const auto& loudness = table[Descriptor::kLoudness];
+  audible_.assign(size_t(codes_), 1);
+  int audible_count = codes_;
+  if (int(loudness.size()) == codes_) {
+    audible_count = 0;
+    for (size_t k = 0; k < loudness.size(); ++k) {
+      audible_[k] = loudness[k] >= kAudibleFloorDb;
+      audible_count += audible_[k];
+    }
+    if (audible_count == 0) audible_.assign(size_t(codes_), 1);  // all silent: keep them all
+  }
   for (Descriptor d : kAllDescriptors) {
-    const auto& v = table[d];
+    const auto& all = table[d];
     const size_t i = size_t(index_of(d));
-    if (v.empty()) {
+    if (all.empty()) {
       scale_[i] = 1.0f;
       continue;
     }
+    std::vector<float> v;
+    for (size_t k = 0; k < all.size(); ++k)
+      if (!is_spectral(d) || audible_[k]) v.push_back(all[k]);
     const auto [low, high] = std::minmax_element(v.begin(), v.end());
     range_[i] = {*low, *high};
     double spread = percentile(v, 0.95) - percentile(v, 0.05);
     if (!(spread > 0.0)) spread = double(*high) - double(*low);
     if (!(spread > 0.0)) spread = 1.0;
     scale_[i] = float(spread);
-    normalised_[i].resize(v.size());
-    for (size_t k = 0; k < v.size(); ++k) normalised_[i][k] = float(v[k] / spread);
+    normalised_[i].resize(all.size());
+    for (size_t k = 0; k < all.size(); ++k) normalised_[i][k] = float(all[k] / spread);
   }
 }
 
@@ -72,9 +89,12 @@ int CodeSelector::nearest(const float* targets, const float* weights,
       target[size_t(d)] = double(targets[d]) / scale_[size_t(d)];
       weight_sum += weights[d];
     }
+  bool spectral = false;
+  for (Descriptor d : kAllDescriptors) spectral |= is_spectral(d) && weights[index_of(d)] > 0.0f;
   int best = 0;
   double best_sum = INFINITY;
   for (int k = 0; k < codes_; ++k) {
+    if (spectral && !audible_[size_t(k)]) continue;
     double sum = 0.0;
     for (int d = 0; d < kDescriptorCount; ++d) {
       if (!(weights[d] > 0.0f)) continue;

@@ -73,12 +73,20 @@ def resolve(model: str) -> Path:
     raise FileNotFoundError(f"model {model!r} not found (a .tmbl path or a name under models/)")
 
 
+AUDIBLE_FLOOR_DB = -90.0  # kAudibleFloorDb in core/include/timbrel/models/descriptor_synth.h
+
+
 def target_range(metadata: dict, descriptor: str) -> tuple[float, float]:
     """Where the curves go: the pitch table's 5th-95th percentile; f0: f0_range_hz."""
     if descriptor == "f0":
         low, high = metadata.get("f0_range_hz", (110.0, 880.0))
         return float(low), float(high)
-    values = np.asarray(metadata["descriptor_table"]["pitch"][COLUMN[descriptor]], dtype=np.float64)
+    table = metadata["descriptor_table"]["pitch"]
+    values = np.asarray(table[COLUMN[descriptor]], dtype=np.float64)
+    if descriptor != "loudness":
+        # silent codes have no spectrum (the core's CodeSelector leaves them out too)
+        audible = np.asarray(table["loudness_db"], dtype=np.float64) >= AUDIBLE_FLOOR_DB
+        values = values[audible] if audible.any() else values
     low, high = np.percentile(values, [5, 95])
     return float(low), float(high)
 

@@ -50,6 +50,14 @@ struct DescriptorRange {
 // full range where that is 0, else 1). So D is measured in "typical ranges of
 // the model": a margin of 0.05 is 5 % of it. Ties go to the lowest index (as
 // the quantizer's argmin).
+// Codes quieter than this (pitch or noise table's loudness_db) count as
+// silent: no spectral target chooses them (CodeSelector).
+constexpr float kAudibleFloorDb = -90.0f;
+constexpr bool is_spectral(Descriptor d) {
+  return d == Descriptor::kCentroid || d == Descriptor::kBandwidth || d == Descriptor::kRolloff ||
+         d == Descriptor::kFlatness;
+}
+
 class CodeSelector {
  public:
   CodeSelector() = default;
@@ -75,6 +83,7 @@ class CodeSelector {
   std::array<std::vector<float>, kDescriptorCount> normalised_;  // v_d(k) / s_d
   std::array<float, kDescriptorCount> scale_{};
   std::array<DescriptorRange, kDescriptorCount> range_{};
+  std::vector<unsigned char> audible_;  // per code: louder than kAudibleFloorDb
 };
 
 enum class LoudnessControl {
