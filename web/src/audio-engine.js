@@ -6,27 +6,12 @@
 // create() must be called from a user gesture (click): the context starts there.
 
 import { createFrameRingBuffer, FrameRingReader } from './worklet/frame-ring.js';
+import { CoreError, MONO_NODE_OPTIONS, startWorkletNode } from './worklet-node.js';
+
+export { CoreError, EngineLoadError } from './worklet-node.js';
 
 const PROCESSOR_URL = new URL('./worklet/analyzer-processor.js', import.meta.url);
 const READY_TIMEOUT_MS = 10000;
-
-// Thrown when the C++ core refuses to run (e.g. an unsupported sample rate).
-export class CoreError extends Error {
-  constructor(message, sampleRate) {
-    super(message);
-    this.name = 'CoreError';
-    this.sampleRate = sampleRate;
-  }
-}
-
-// Thrown when the worklet module (or the WASM core it imports) cannot be loaded.
-export class EngineLoadError extends Error {
-  constructor(message, cause) {
-    super(message);
-    this.name = 'EngineLoadError';
-    this.cause = cause;
-  }
-}
 
 export class AnalyzerEngine {
   // Synchronous part: call inside the click handler so the context may start.
@@ -52,27 +37,12 @@ export class AnalyzerEngine {
 
   // Loads the worklet + core and builds the graph. Resolves with the core's info.
   async init() {
-    try {
-      await this.context.audioWorklet.addModule(PROCESSOR_URL);
-    } catch (error) {
-      throw new EngineLoadError(
-        'The audio engine could not be loaded. If you run Timbrel yourself, build the WebAssembly core first (emcmake cmake -B build-wasm && cmake --build build-wasm).',
-        error,
-      );
-    }
-    if (this.disposed) throw new EngineLoadError('stopped');
     const ring = createFrameRingBuffer();
-    this.node = new AudioWorkletNode(this.context, 'timbrel-analyzer', {
-      numberOfInputs: 1,
-      numberOfOutputs: 1,
-      outputChannelCount: [1],
-      channelCount: 1,
-      channelCountMode: 'explicit', // the context mixes stereo sources down to mono
-      channelInterpretation: 'speakers',
-      processorOptions: { ring },
-    });
+    ({ node: this.node, info: this.info } = await startWorkletNode(this.context, {
+      url: PROCESSOR_URL, name: 'timbrel-analyzer', timeoutMs: READY_TIMEOUT_MS,
+      options: { ...MONO_NODE_OPTIONS, processorOptions: { ring } }, isDisposed: () => this.disposed,
+    }));
     this.reader = new FrameRingReader(ring);
-    this.info = await this.waitForReady();
     this.node.port.onmessage = (event) => {
       if (event.data?.type === 'error') {
         this.onCoreError?.(new CoreError(event.data.message, event.data.sampleRate));
@@ -80,28 +50,6 @@ export class AnalyzerEngine {
     };
     this.node.connect(this.context.destination);
     return this.info;
-  }
-
-  waitForReady() {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new EngineLoadError('The audio engine did not start in time. Reload the page and try again.'));
-      }, READY_TIMEOUT_MS);
-      this.node.onprocessorerror = () => {
-        clearTimeout(timer);
-        reject(new EngineLoadError('The audio engine stopped with an internal error. Reload the page and try again.'));
-      };
-      this.node.port.onmessage = (event) => {
-        const data = event.data;
-        if (data?.type === 'ready') {
-          clearTimeout(timer);
-          resolve(data);
-        } else if (data?.type === 'error') {
-          clearTimeout(timer);
-          reject(new CoreError(data.message, data.sampleRate));
-        }
-      };
-    });
   }
 
   // Monitor path latency: the core's resampling round trip plus the output device.

@@ -11,7 +11,7 @@
 // onPass(pass) so the page can measure what each pass really sounded like.
 // The constructor must run inside a user gesture (click): the context starts there.
 
-import { CoreError, EngineLoadError } from './audio-engine.js';
+import { CoreError, startWorkletNode } from './worklet-node.js';
 import { MAX_HOPS, MODEL_RATE } from './draw-curves.js';
 import { AudioRingReader, createAudioRing } from './worklet/audio-ring.js';
 import { DRAW, DRAW_STATE, createDrawStatus, drawStatusView } from './worklet/draw-status.js';
@@ -55,53 +55,23 @@ export class DrawEngine {
   }
 
   async init() {
-    try {
-      await this.context.audioWorklet.addModule(PROCESSOR_URL);
-    } catch (error) {
-      throw new EngineLoadError(
-        'The drawing engine could not be loaded. If you run Timbrel yourself, build the WebAssembly core first (emcmake cmake -B build-wasm && cmake --build build-wasm).',
-        error,
-      );
-    }
-    if (this.disposed) throw new EngineLoadError('stopped');
     const ring = createAudioRing();
     const status = createDrawStatus();
-    this.node = new AudioWorkletNode(this.context, 'timbrel-draw', {
-      numberOfInputs: 0,
-      numberOfOutputs: 1,
-      outputChannelCount: [1],
-      processorOptions: { ring, status, maxBlock: 128, maxHops: MAX_HOPS },
-    });
+    ({ node: this.node, info: this.info } = await startWorkletNode(this.context, {
+      url: PROCESSOR_URL, name: 'timbrel-draw', label: 'drawing engine', timeoutMs: READY_TIMEOUT_MS,
+      options: {
+        numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [1],
+        processorOptions: { ring, status, maxBlock: 128, maxHops: MAX_HOPS },
+      },
+      isDisposed: () => this.disposed,
+    }));
     this.reader = new AudioRingReader(ring);
     this.status = drawStatusView(status);
     this.scratch = { input: new Float32Array(SCRATCH_FRAMES), output: new Float32Array(SCRATCH_FRAMES) };
-    this.info = await this.waitForReady();
     this.node.port.onmessage = (event) => this.onMessage(event.data);
     this.node.connect(this.output);
     this.pollTimer = setInterval(() => this.poll(), POLL_MS);
     return this.info;
-  }
-
-  waitForReady() {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new EngineLoadError('The drawing engine did not start in time. Reload the page and try again.'));
-      }, READY_TIMEOUT_MS);
-      this.node.onprocessorerror = () => {
-        clearTimeout(timer);
-        reject(new EngineLoadError('The drawing engine stopped with an internal error. Reload the page and try again.'));
-      };
-      this.node.port.onmessage = (event) => {
-        const data = event.data;
-        if (data?.type === 'ready') {
-          clearTimeout(timer);
-          resolve(data);
-        } else if (data?.type === 'error') {
-          clearTimeout(timer);
-          reject(new CoreError(data.message, data.sampleRate));
-        }
-      };
-    });
   }
 
   onMessage(data) {

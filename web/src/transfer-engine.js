@@ -9,7 +9,7 @@
 // worklet calls kernel.loadModel() between quanta and the kernel crossfades.
 // The constructor must run inside a user gesture (click): the context starts there.
 
-import { CoreError, EngineLoadError } from './audio-engine.js';
+import { CoreError, MONO_NODE_OPTIONS, startWorkletNode } from './worklet-node.js';
 import { AudioRingReader, createAudioRing } from './worklet/audio-ring.js';
 
 const PROCESSOR_URL = new URL('./worklet/transfer-processor.js', import.meta.url);
@@ -52,53 +52,17 @@ export class TransferEngine {
   }
 
   async init() {
-    try {
-      await this.context.audioWorklet.addModule(PROCESSOR_URL);
-    } catch (error) {
-      throw new EngineLoadError(
-        'The audio engine could not be loaded. If you run Timbrel yourself, build the WebAssembly core first (emcmake cmake -B build-wasm && cmake --build build-wasm).',
-        error,
-      );
-    }
-    if (this.disposed) throw new EngineLoadError('stopped');
     const ring = createAudioRing();
-    this.node = new AudioWorkletNode(this.context, 'timbrel-transfer', {
-      numberOfInputs: 1,
-      numberOfOutputs: 1,
-      outputChannelCount: [1],
-      channelCount: 1,
-      channelCountMode: 'explicit', // the context mixes stereo sources down to mono
-      channelInterpretation: 'speakers',
-      processorOptions: { ring, maxBlock: 128 },
-    });
+    ({ node: this.node, info: this.info } = await startWorkletNode(this.context, {
+      url: PROCESSOR_URL, name: 'timbrel-transfer', timeoutMs: READY_TIMEOUT_MS,
+      options: { ...MONO_NODE_OPTIONS, processorOptions: { ring, maxBlock: 128 } },
+      isDisposed: () => this.disposed,
+    }));
     this.reader = new AudioRingReader(ring);
-    this.info = await this.waitForReady();
     this.latencySamples = this.info.latencySamples;
     this.node.port.onmessage = (event) => this.onMessage(event.data);
     this.node.connect(this.context.destination);
     return this.info;
-  }
-
-  waitForReady() {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new EngineLoadError('The audio engine did not start in time. Reload the page and try again.'));
-      }, READY_TIMEOUT_MS);
-      this.node.onprocessorerror = () => {
-        clearTimeout(timer);
-        reject(new EngineLoadError('The audio engine stopped with an internal error. Reload the page and try again.'));
-      };
-      this.node.port.onmessage = (event) => {
-        const data = event.data;
-        if (data?.type === 'ready') {
-          clearTimeout(timer);
-          resolve(data);
-        } else if (data?.type === 'error') {
-          clearTimeout(timer);
-          reject(new CoreError(data.message, data.sampleRate));
-        }
-      };
-    });
   }
 
   onMessage(data) {

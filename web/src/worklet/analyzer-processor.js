@@ -11,6 +11,7 @@
 //           worklet -> main {type: 'ready', ...info} | {type: 'error', message} (once)
 
 import createTimbrelCore from '/core/timbrel-core.mjs';
+import { CoreProcessor } from './core-processor.js';
 import { FrameRingWriter, FRAME_FIELDS } from './frame-ring.js';
 
 // The core module is compiled synchronously (-sWASM_ASYNC_COMPILATION=0, -sSINGLE_FILE=1);
@@ -22,7 +23,7 @@ const QUANTUM = 128;
 // toggling monitoring does not click.
 const GAIN_STEP = 0.035;
 
-class AnalyzerProcessor extends AudioWorkletProcessor {
+class AnalyzerProcessor extends CoreProcessor {
   constructor(options) {
     super();
     this.kernel = null;
@@ -73,25 +74,6 @@ class AnalyzerProcessor extends AudioWorkletProcessor {
     this.outputIndex = this.outputPtr >> 2;
     this.frameIndex = this.framePtr >> 2;
     this.spectrumIndex = this.spectrumPtr >> 2;
-  }
-
-  fail(error) {
-    if (this.failed) return;
-    this.failed = true;
-    const message = error && error.message ? error.message : String(error);
-    this.port.postMessage({ type: 'error', message, sampleRate });
-    this.releaseKernel();
-  }
-
-  releaseKernel() {
-    if (this.kernel) {
-      try {
-        this.kernel.delete();
-      } catch {
-        // already released
-      }
-      this.kernel = null;
-    }
   }
 
   onMessage(data) {

@@ -26,6 +26,7 @@
 //   {type: 'error', message, sampleRate}          (once; the processor then outputs silence)
 
 import createTimbrelCore from '/core/timbrel-core.mjs';
+import { CoreProcessor } from './core-processor.js';
 import { AudioRingWriter } from './audio-ring.js';
 import { DRAW, DRAW_STATE, drawStatusView } from './draw-status.js';
 
@@ -35,7 +36,7 @@ const QUANTUM = 128;
 const MODEL_RATE = 22050;
 const HOP = 256;
 
-class DrawProcessor extends AudioWorkletProcessor {
+class DrawProcessor extends CoreProcessor {
   constructor(options) {
     super();
     this.kernel = null;
@@ -78,25 +79,6 @@ class DrawProcessor extends AudioWorkletProcessor {
     this.heap = core.HEAPF32;
     this.heapBuffer = this.heap.buffer;
     this.outputIndex = this.outputPtr >> 2;
-  }
-
-  fail(error) {
-    if (this.failed) return;
-    this.failed = true;
-    const message = error && error.message ? error.message : String(error);
-    this.port.postMessage({ type: 'error', message, sampleRate });
-    this.releaseKernel();
-  }
-
-  releaseKernel() {
-    if (this.kernel) {
-      try {
-        this.kernel.delete();
-      } catch {
-        // already released
-      }
-      this.kernel = null;
-    }
   }
 
   setState(state) {

@@ -22,6 +22,7 @@
 //   {type: 'error', message, sampleRate}          (once; the processor then outputs silence)
 
 import createTimbrelCore from '/core/timbrel-core.mjs';
+import { CoreProcessor } from './core-processor.js';
 import { AudioRingWriter, STATUS } from './audio-ring.js';
 
 // The core module is compiled synchronously (-sWASM_ASYNC_COMPILATION=0, -sSINGLE_FILE=1);
@@ -54,7 +55,7 @@ function rateProblem(rate) {
   return '';
 }
 
-class TransferProcessor extends AudioWorkletProcessor {
+class TransferProcessor extends CoreProcessor {
   constructor(options) {
     super();
     this.kernel = null;
@@ -97,25 +98,6 @@ class TransferProcessor extends AudioWorkletProcessor {
     this.heapBuffer = this.heap.buffer;
     this.inputIndex = this.inputPtr >> 2;
     this.outputIndex = this.outputPtr >> 2;
-  }
-
-  fail(error) {
-    if (this.failed) return;
-    this.failed = true;
-    const message = error && error.message ? error.message : String(error);
-    this.port.postMessage({ type: 'error', message, sampleRate });
-    this.releaseKernel();
-  }
-
-  releaseKernel() {
-    if (this.kernel) {
-      try {
-        this.kernel.delete();
-      } catch {
-        // already released
-      }
-      this.kernel = null;
-    }
   }
 
   onMessage(data) {
