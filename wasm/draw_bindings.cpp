@@ -34,6 +34,7 @@
 #include "timbrel/engine/draw_player.h"
 #include "timbrel/models/code_analysis.h"
 #include "timbrel/models/descriptor_synth.h"
+#include "js_bytes.h"
 
 namespace {
 
@@ -46,15 +47,6 @@ constexpr int kMeasureValues = 8;
 
 std::string validate_config(double device_rate, int max_block, int max_hops) {
   return DrawPlayer::validate({device_rate, max_block, std::size_t(max_hops > 0 ? max_hops : 0)});
-}
-
-// A Uint8Array / ArrayBuffer, copied into the heap with one TypedArray.set.
-std::vector<std::uint8_t> heap_copy(const emscripten::val& bytes) {
-  if (bytes.instanceof (emscripten::val::global("ArrayBuffer")))
-    return emscripten::convertJSArrayToNumberVector<std::uint8_t>(
-        emscripten::val::global("Uint8Array").new_(bytes));
-  if (bytes.isNull() || bytes.isUndefined() || !bytes["length"].isNumber()) return {};
-  return emscripten::convertJSArrayToNumberVector<std::uint8_t>(bytes);
 }
 
 emscripten::val float_array(const std::vector<float>& v) {
@@ -71,7 +63,7 @@ class DrawKernel {
 
   // --- model -----------------------------------------------------------------
   std::string load_model(const emscripten::val& bytes, bool analyse_if_missing) {
-    const auto data = heap_copy(bytes);
+    const auto data = timbrel::wasm::bytes_from_js(bytes);
     if (data.empty()) return "no model bytes (expected a Uint8Array or ArrayBuffer)";
     auto loaded = DescriptorSynth::load(data.data(), data.size(), analyse_if_missing);
     if (!loaded.synth) return loaded.error;

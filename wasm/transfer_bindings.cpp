@@ -27,6 +27,7 @@
 
 #include "timbrel/engine/timbre_transfer.h"
 #include "timbrel/models/vq_timbre.h"
+#include "js_bytes.h"
 
 namespace {
 
@@ -37,20 +38,11 @@ std::string validate_rate(double device_rate) {
   return TimbreTransfer::validate({device_rate, 128});
 }
 
-// A Uint8Array / ArrayBuffer / array of byte values, copied into the heap.
-std::vector<std::uint8_t> heap_copy(const emscripten::val& bytes) {
-  if (bytes.instanceof (emscripten::val::global("ArrayBuffer")))
-    return emscripten::convertJSArrayToNumberVector<std::uint8_t>(
-        emscripten::val::global("Uint8Array").new_(bytes));
-  if (bytes.isNull() || bytes.isUndefined() || !bytes["length"].isNumber()) return {};
-  return emscripten::convertJSArrayToNumberVector<std::uint8_t>(bytes);
-}
-
 emscripten::val render_transfer(const emscripten::val& model_bytes, const emscripten::val& input,
                                 const emscripten::val& pitch, const std::string& mode, int octaves,
                                 double seed) {
   using timbrel::models::VqTimbre;
-  const auto bytes = heap_copy(model_bytes);
+  const auto bytes = timbrel::wasm::bytes_from_js(model_bytes);
   auto loaded = VqTimbre::load(bytes.data(), bytes.size());
   if (!loaded.model) return emscripten::val(loaded.error);
   VqTimbre::RenderOptions options;
@@ -89,7 +81,7 @@ class TransferKernel {
   // heap with one TypedArray.set (Embind's std::string conversion copies byte
   // by byte in JS: ~20 ms for a 5 MB model, on the audio thread).
   std::string load_model(const emscripten::val& bytes) {
-    const auto data = heap_copy(bytes);
+    const auto data = timbrel::wasm::bytes_from_js(bytes);
     return engine_.load_model(data.data(), data.size());
   }
   void collect() { engine_.collect(); }

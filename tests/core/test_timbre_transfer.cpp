@@ -25,11 +25,7 @@ using models::VqTimbre;
 namespace {
 
 std::unique_ptr<VqTimbre> test_model(const test::VqTestModelOptions& options = {}) {
-  const auto bytes = test::vq_test_model_bytes(options);
-  auto loaded = VqTimbre::load(bytes.data(), bytes.size());
-  INFO(loaded.error);
-  REQUIRE(loaded.model);
-  return std::move(loaded.model);
+  return test::load_vq_test_model(options);
 }
 
 // The golden model when the PyTorch side has written it, else the test model.

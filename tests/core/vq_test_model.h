@@ -13,7 +13,11 @@
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
+#include <memory>
+
 #include "signals.h"
+#include "timbrel/models/vq_timbre.h"
 #include "tmbl_writer.h"
 
 namespace timbrel::test {
@@ -101,6 +105,15 @@ inline std::map<std::string, TestTensor> vq_test_tensors(const VqTestModelOption
 
 inline std::vector<std::uint8_t> vq_test_model_bytes(const VqTestModelOptions& o = {}) {
   return write_tmbl(vq_test_header(o), vq_test_tensors(o));
+}
+
+// The test model loaded as a VqTimbre (REQUIREs that it loads).
+inline std::unique_ptr<models::VqTimbre> load_vq_test_model(const VqTestModelOptions& options = {}) {
+  const auto bytes = vq_test_model_bytes(options);
+  auto loaded = models::VqTimbre::load(bytes.data(), bytes.size());
+  INFO(loaded.error);
+  REQUIRE(loaded.model);
+  return std::move(loaded.model);
 }
 
 }  // namespace timbrel::test
