@@ -30,11 +30,11 @@
 #include <string>
 #include <vector>
 
+#include "js_bytes.h"
 #include "timbrel/dsp/frame_analysis.h"
 #include "timbrel/engine/draw_player.h"
 #include "timbrel/models/code_analysis.h"
 #include "timbrel/models/descriptor_synth.h"
-#include "js_bytes.h"
 
 namespace {
 

@@ -44,11 +44,10 @@ class LiveAnalyzerKernel {
   bool pop_frame() {
     AnalysisFrame f;
     if (!analyzer_.pop_frame(f, spectrum_.data())) return false;
-    const float values[kFrameValues] = {f.spectral.rms_db,      f.spectral.loudness_db,
-                                        f.spectral.centroid_hz, f.spectral.bandwidth_hz,
-                                        f.spectral.rolloff_hz,  f.spectral.flatness,
-                                        f.pitch.f0_hz,          f.pitch.confidence,
-                                        f.pitch.voiced ? 1.0f : 0.0f};
+    const float values[kFrameValues] = {
+        f.spectral.rms_db,       f.spectral.loudness_db, f.spectral.centroid_hz,
+        f.spectral.bandwidth_hz, f.spectral.rolloff_hz,  f.spectral.flatness,
+        f.pitch.f0_hz,           f.pitch.confidence,     f.pitch.voiced ? 1.0f : 0.0f};
     std::copy(values, values + kFrameValues, frame_.begin());
     return true;
   }

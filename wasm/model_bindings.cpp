@@ -23,8 +23,8 @@ class ModelKernel {
   // Returns "" on success, else the loader's message; a failed load keeps the
   // previous model, so the page keeps working.
   std::string load(const std::string& bytes) {
-    auto result = timbrel::nn::load_model(reinterpret_cast<const std::uint8_t*>(bytes.data()),
-                                          bytes.size());
+    auto result =
+        timbrel::nn::load_model(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
     if (!result.error.empty()) return result.error;
     model_ = std::move(result.model);
     size_t largest = 0;
@@ -48,8 +48,12 @@ class ModelKernel {
     return names;
   }
   bool has_graph(const std::string& graph) const { return model_ && model_->has_graph(graph); }
-  int input_size(const std::string& graph) const { return find(graph) ? find(graph)->input_size() : 0; }
-  int output_size(const std::string& graph) const { return find(graph) ? find(graph)->output_size() : 0; }
+  int input_size(const std::string& graph) const {
+    return find(graph) ? find(graph)->input_size() : 0;
+  }
+  int output_size(const std::string& graph) const {
+    return find(graph) ? find(graph)->output_size() : 0;
+  }
 
   // One time step: reads input_size floats at inputPointer, writes output_size
   // floats at outputPointer. Real-time safe. False: no output this step.
@@ -66,16 +70,21 @@ class ModelKernel {
   // Offline: a whole [frames, input_size] sequence from a zero state. Returns
   // the output frame count (-1 on error); the result stays at sequencePointer.
   void reserve_sequence(int floats) { sequence_in_.assign(size_t(std::max(floats, 0)), 0.0f); }
-  std::uintptr_t sequence_input_pointer() { return reinterpret_cast<std::uintptr_t>(sequence_in_.data()); }
+  std::uintptr_t sequence_input_pointer() {
+    return reinterpret_cast<std::uintptr_t>(sequence_in_.data());
+  }
   int forward(const std::string& graph, int frames) {
     Graph* g = find(graph);
-    if (!g || frames < 0 || size_t(frames) * size_t(g->input_size()) > sequence_in_.size()) return -1;
+    if (!g || frames < 0 || size_t(frames) * size_t(g->input_size()) > sequence_in_.size())
+      return -1;
     Sequence in(frames, g->input_size());
     std::copy(sequence_in_.begin(), sequence_in_.begin() + long(in.data.size()), in.data.begin());
     sequence_out_ = g->forward(in).data;
     return int(sequence_out_.size() / size_t(std::max(1, g->output_size())));
   }
-  std::uintptr_t sequence_output_pointer() { return reinterpret_cast<std::uintptr_t>(sequence_out_.data()); }
+  std::uintptr_t sequence_output_pointer() {
+    return reinterpret_cast<std::uintptr_t>(sequence_out_.data());
+  }
 
  private:
   Graph* find(const std::string& graph) const {
@@ -88,9 +97,8 @@ class ModelKernel {
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(timbrel_model) {
-  emscripten::function("kernelPath", emscripten::optional_override([]() {
-                         return std::string(timbrel::nn::kernel_path());
-                       }));
+  emscripten::function("kernelPath", emscripten::optional_override(
+                                         []() { return std::string(timbrel::nn::kernel_path()); }));
   emscripten::class_<ModelKernel>("ModelKernel")
       .constructor<>()
       .function("load", &ModelKernel::load)

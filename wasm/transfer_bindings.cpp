@@ -25,9 +25,9 @@
 #include <string>
 #include <vector>
 
+#include "js_bytes.h"
 #include "timbrel/engine/timbre_transfer.h"
 #include "timbrel/models/vq_timbre.h"
-#include "js_bytes.h"
 
 namespace {
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/resampler_quality.h"
 #include "timbrel/dsp/fft.h"
 #include "timbrel/dsp/resampler.h"
 #include "timbrel/dsp/stft.h"
@@ -18,7 +19,6 @@
 #include "timbrel/models/vq_timbre.h"
 #include "timbrel/nn/kernels.h"
 #include "timbrel/nn/model_file.h"
-#include "../core/resampler_quality.h"
 
 using namespace timbrel;
 
@@ -100,8 +100,8 @@ int main(int argc, char** argv) {
         }),
         config.hop / model_rate);
   }
-  for (auto [in_rate, out_rate] : {std::pair{48000, 22050}, std::pair{44100, 22050},
-                                   std::pair{22050, 48000}}) {
+  for (auto [in_rate, out_rate] :
+       {std::pair{48000, 22050}, std::pair{44100, 22050}, std::pair{22050, 48000}}) {
     dsp::StreamingResampler r(in_rate, out_rate, 128);
     std::vector<float> out(size_t(r.max_output(128)));
     size_t pos = 0;
@@ -154,8 +154,8 @@ int main(int argc, char** argv) {
       std::string path;
     };
     const std::string source = TIMBREL_SOURCE_DIR;
-    std::vector<Candidate> candidates = {{"no model", ""},
-                                         {"golden vq model", source + "/tests/golden/vq/model.tmbl"}};
+    std::vector<Candidate> candidates = {
+        {"no model", ""}, {"golden vq model", source + "/tests/golden/vq/model.tmbl"}};
     // Every shipped transfer model (absent ones are skipped with a note).
     for (const char* id : {"violin", "cello", "flute", "clarinet", "trumpet", "alto_sax", "voice",
                            "violin-baseline"})
@@ -171,7 +171,8 @@ int main(int argc, char** argv) {
         }
         transfer.reset();  // finish the switch-in crossfade
         const auto* m = transfer.model();
-        std::snprintf(label, sizeof label, "transfer 48k quantum, %s H%d", c.label.c_str(), m->hidden());
+        std::snprintf(label, sizeof label, "transfer 48k quantum, %s H%d", c.label.c_str(),
+                      m->hidden());
       } else {
         std::snprintf(label, sizeof label, "transfer 48k quantum, %s", c.label.c_str());
       }
@@ -186,7 +187,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Model steps: argv[1] is a folder with the benchmark graphs (build/bench-models, from nn_golden --bench).
+  // Model steps: argv[1] is a folder with the benchmark graphs (build/bench-models, from nn_golden
+  // --bench).
   const std::string models = argc > 1 ? argv[1] : "";
   for (const char* name : {"decoder_hop256", "decoder_hop"}) {
     if (models.empty()) break;
@@ -208,9 +210,13 @@ int main(int argc, char** argv) {
   }
 
   if (!notes.empty()) std::printf("\n%s", notes.c_str());
-  std::printf("\nResampler quality (speexdsp quality 10; tones 100 Hz-9 kHz, aliases from Nyquist + 675 Hz)\n\n");
-  std::printf("| %-18s | %17s | %20s | %16s |\n", "conversion", "passband ripple", "worst spurious/image", "worst alias");
-  std::printf("|--------------------|-------------------|----------------------|------------------|\n");
+  std::printf(
+      "\nResampler quality (speexdsp quality 10; tones 100 Hz-9 kHz, aliases from Nyquist + 675 "
+      "Hz)\n\n");
+  std::printf("| %-18s | %17s | %20s | %16s |\n", "conversion", "passband ripple",
+              "worst spurious/image", "worst alias");
+  std::printf(
+      "|--------------------|-------------------|----------------------|------------------|\n");
   for (auto [in_rate, out_rate] : {std::pair{44100, 22050}, std::pair{48000, 22050},
                                    std::pair{22050, 44100}, std::pair{22050, 48000}}) {
     const auto q = test::measure_resampler(in_rate, out_rate);

@@ -38,8 +38,9 @@ long AllocationCounter::count() const { return g_count; }
 
 #if defined(TIMBREL_ASAN)
 // From <sanitizer/allocator_interface.h>, which GCC's packages do not ship.
-extern "C" int __sanitizer_install_malloc_and_free_hooks(
-    void (*malloc_hook)(const volatile void*, std::size_t), void (*free_hook)(const volatile void*));
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*,
+                                                                             std::size_t),
+                                                         void (*free_hook)(const volatile void*));
 
 namespace {
 void on_malloc(const volatile void*, std::size_t) { note_allocation(); }

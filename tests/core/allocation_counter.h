@@ -12,5 +12,4 @@ class AllocationCounter {
   long count() const;
 };
 
-
 }  // namespace timbrel::test

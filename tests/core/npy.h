@@ -54,7 +54,8 @@ inline NpyArray read_npy(const std::string& path) {
   size_t total = 1;
   for (size_t pos = 0; pos < dims.size();) {
     const auto comma = dims.find(',', pos);
-    const auto token = dims.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    const auto token =
+        dims.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     if (token.find_first_of("0123456789") != std::string::npos) {
       array.shape.push_back(std::stoul(token));
       total *= array.shape.back();

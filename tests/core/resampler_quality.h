@@ -11,7 +11,6 @@
 
 namespace timbrel::test {
 
-
 inline std::vector<float> sine(double f, double rate, size_t n) {
   std::vector<float> x(n);
   const double pi = std::acos(-1.0);
@@ -19,7 +18,8 @@ inline std::vector<float> sine(double f, double rate, size_t n) {
   return x;
 }
 
-inline std::vector<float> stream(dsp::StreamingResampler& r, const std::vector<float>& x, int block) {
+inline std::vector<float> stream(dsp::StreamingResampler& r, const std::vector<float>& x,
+                                 int block) {
   std::vector<float> y, out(size_t(r.max_output(block)));
   for (size_t s = 0; s < x.size(); s += size_t(block)) {
     const int n = int(std::min(x.size() - s, size_t(block)));
@@ -40,9 +40,16 @@ inline Fit fit_sine(const std::vector<float>& y, double f, double rate, size_t b
   double ss = 0, sc = 0, cc = 0, sy = 0, cy = 0, s1 = 0, c1 = 0, y1 = 0;
   const double count = double(end - begin);
   for (size_t t = begin; t < end; ++t) {
-    const double s = std::sin(2 * pi * f * double(t) / rate), c = std::cos(2 * pi * f * double(t) / rate);
-    ss += s * s; sc += s * c; cc += c * c; sy += s * y[t]; cy += c * y[t];
-    s1 += s; c1 += c; y1 += y[t];
+    const double s = std::sin(2 * pi * f * double(t) / rate),
+                 c = std::cos(2 * pi * f * double(t) / rate);
+    ss += s * s;
+    sc += s * c;
+    cc += c * c;
+    sy += s * y[t];
+    cy += c * y[t];
+    s1 += s;
+    c1 += c;
+    y1 += y[t];
   }
   // Solve the 3x3 normal equations [ss sc s1; sc cc c1; s1 c1 n] [a b d] = [sy cy y1].
   const double m[3][4] = {{ss, sc, s1, sy}, {sc, cc, c1, cy}, {s1, c1, count, y1}};
@@ -77,7 +84,6 @@ inline double rms(const std::vector<float>& y, size_t begin, size_t end) {
 
 inline double db(double ratio) { return 20.0 * std::log10(ratio); }
 
-
 struct ResamplerQuality {
   double passband_ripple_db = 0.0;    // max |gain| over tones 100 Hz..9 kHz
   double worst_spurious_db = -300.0;  // whatever is not the tone (images, artefacts)
@@ -99,7 +105,8 @@ inline ResamplerQuality measure_resampler(int in_rate, int out_rate) {
     for (double f = out_rate / 2.0 + 675.0; f < in_rate / 2.0 - 200.0; f += 613.0) {
       dsp::StreamingResampler r(in_rate, out_rate, 128);
       const auto y = stream(r, sine(f, in_rate, size_t(in_rate)), 128);
-      q.worst_alias_db = std::max(q.worst_alias_db, db(rms(y, size_t(out_rate / 10), y.size() - 400) / tone_rms));
+      q.worst_alias_db =
+          std::max(q.worst_alias_db, db(rms(y, size_t(out_rate / 10), y.size() - 400) / tone_rms));
     }
   }
   return q;

@@ -1,7 +1,6 @@
 // The zero-allocation checks are only worth something if the counter sees
 // allocations: prove it does, for operator new and for C's malloc.
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <memory>
 #include <vector>

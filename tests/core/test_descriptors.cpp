@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <complex>
 #include <string>
@@ -50,7 +49,8 @@ TEST_CASE("Descriptors agree with the Python reference on the golden signals", "
       // float32 FFT's rounding floor (~-140 dB) far from the peak adds up to
       // ~1.3 Hz against float64; on any signal with a real noise floor the two
       // agree to 1e-4.
-      CHECK(d.bandwidth_hz == Approx(want.at(m, 3)).epsilon(1e-4).margin(name == "chirp" ? 1.5 : 0.05));
+      CHECK(d.bandwidth_hz ==
+            Approx(want.at(m, 3)).epsilon(1e-4).margin(name == "chirp" ? 1.5 : 0.05));
       const double bin_hz = kRate / kWindow;
       const double rolloff_bins = std::fabs(d.rolloff_hz - want.at(m, 4)) / bin_hz;
       CHECK(rolloff_bins <= 1.0 + 1e-6);
@@ -76,7 +76,8 @@ TEST_CASE("Descriptors of hand-computed cases", "[descriptors]") {
     CHECK(d.flatness < 0.01);
     CHECK(std::fabs(d.rolloff_hz - f) <= kRate / kWindow + 1e-3);
     // A-weighting of 861 Hz is about -0.6 dB.
-    CHECK(d.loudness_db - d.rms_db == Approx(20 * std::log10(dsp::a_weighting_gain(f))).margin(0.05));
+    CHECK(d.loudness_db - d.rms_db ==
+          Approx(20 * std::log10(dsp::a_weighting_gain(f))).margin(0.05));
   }
   SECTION("A-weighting table values (IEC 61672)") {
     CHECK(20 * std::log10(dsp::a_weighting_gain(100.0)) == Approx(-19.1).margin(0.1));

@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <complex>
 #include <stdexcept>
@@ -15,8 +14,8 @@
 using namespace timbrel;
 
 namespace {
-double snr_db(const std::vector<float>& reference, const std::vector<float>& estimate,
-              size_t begin, size_t end, long shift) {
+double snr_db(const std::vector<float>& reference, const std::vector<float>& estimate, size_t begin,
+              size_t end, long shift) {
   double signal = 0.0, error = 0.0;
   for (size_t t = begin; t < end; ++t) {
     const double r = reference[size_t(long(t) - shift)];
@@ -40,10 +39,12 @@ TEST_CASE("RealFft matches numpy's rfft on the golden noise frames", "[fft]") {
   REQUIRE(expected.shape[1] == size_t(fft.bins()));
   double worst = 0.0, peak = 0.0;
   for (size_t m = 0; m < expected.rows(); ++m) {
-    for (int n = 0; n < window; ++n) frame[size_t(n)] = signal[m * hop + size_t(n)] * hann[size_t(n)];
+    for (int n = 0; n < window; ++n)
+      frame[size_t(n)] = signal[m * hop + size_t(n)] * hann[size_t(n)];
     fft.forward(frame.data(), spectrum.data());
     for (int k = 0; k < fft.bins(); ++k) {
-      const std::complex<double> want(expected.at(m, size_t(2 * k)), expected.at(m, size_t(2 * k + 1)));
+      const std::complex<double> want(expected.at(m, size_t(2 * k)),
+                                      expected.at(m, size_t(2 * k + 1)));
       worst = std::max(worst, std::abs(std::complex<double>(spectrum[size_t(k)]) - want));
       peak = std::max(peak, std::abs(want));
     }
@@ -69,7 +70,8 @@ TEST_CASE("RealFft inverse undoes forward and rejects unsupported sizes", "[fft]
   CHECK_THROWS_AS(dsp::RealFft(7), std::invalid_argument);
 }
 
-TEST_CASE("STFT then inverse STFT reconstructs with SNR >= 100 dB at 50 % and 75 % overlap", "[stft]") {
+TEST_CASE("STFT then inverse STFT reconstructs with SNR >= 100 dB at 50 % and 75 % overlap",
+          "[stft]") {
   const auto x = test::white_noise(22050, 0.3, 7);
   for (dsp::StftConfig config : {dsp::StftConfig{1024, 512}, dsp::StftConfig{1024, 256},
                                  dsp::StftConfig{2048, 512}, dsp::StftConfig{2048, 1024}}) {
@@ -82,7 +84,8 @@ TEST_CASE("STFT then inverse STFT reconstructs with SNR >= 100 dB at 50 % and 75
   }
 }
 
-TEST_CASE("Streaming STFT/overlap-add equals the whole-buffer path and does not allocate", "[stft][realtime]") {
+TEST_CASE("Streaming STFT/overlap-add equals the whole-buffer path and does not allocate",
+          "[stft][realtime]") {
   const auto x = test::white_noise(8192, 0.3, 11);
   for (dsp::StftConfig config : {dsp::StftConfig{1024, 512}, dsp::StftConfig{1024, 256}}) {
     const auto offline = dsp::istft(dsp::stft(x, config), config, x.size());
@@ -98,7 +101,8 @@ TEST_CASE("Streaming STFT/overlap-add equals the whole-buffer path and does not 
     }
     CHECK(allocations == 0);
     double worst = 0.0;
-    for (size_t t = 0; t < x.size(); ++t) worst = std::max(worst, double(std::fabs(streamed[t] - offline[t])));
+    for (size_t t = 0; t < x.size(); ++t)
+      worst = std::max(worst, double(std::fabs(streamed[t] - offline[t])));
     INFO("hop " << config.hop << " worst difference " << worst);
     CHECK(worst <= 1e-7);
   }

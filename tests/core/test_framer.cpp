@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <vector>
 
 #include "allocation_counter.h"
@@ -35,13 +34,15 @@ std::vector<float> run(const std::vector<float>& x, int hop, int block, long* al
 }
 }  // namespace
 
-TEST_CASE("Framer output is the hop processor's output delayed by hop - 1, for any block size", "[framer][realtime]") {
+TEST_CASE("Framer output is the hop processor's output delayed by hop - 1, for any block size",
+          "[framer][realtime]") {
   const auto x = test::white_noise(20000, 0.1, 3);
   for (int hop : {64, 256, 512}) {
     // Reference: the processor run straight over the signal, one hop at a time.
     RunningSum direct;
     std::vector<float> reference(x.size(), 0.0f);
-    for (size_t s = 0; s + size_t(hop) <= x.size(); s += size_t(hop)) direct(x.data() + s, reference.data() + s, hop);
+    for (size_t s = 0; s + size_t(hop) <= x.size(); s += size_t(hop))
+      direct(x.data() + s, reference.data() + s, hop);
     for (int block : {1, 7, 128, 256, 300, 1000}) {
       long allocations = 0;
       const auto y = run(x, hop, block, &allocations);
@@ -52,7 +53,8 @@ TEST_CASE("Framer output is the hop processor's output delayed by hop - 1, for a
       for (size_t t = 0; t < y.size(); ++t) {
         const float want = t < latency ? 0.0f : reference[t - latency];
         // Samples whose hop has not completed by the end of the input are not compared.
-        if (t >= latency && (t - latency) / size_t(hop) * size_t(hop) + size_t(hop) > x.size()) continue;
+        if (t >= latency && (t - latency) / size_t(hop) * size_t(hop) + size_t(hop) > x.size())
+          continue;
         if (y[t] != want) ++mismatches;
       }
       INFO("hop " << hop << " block " << block);

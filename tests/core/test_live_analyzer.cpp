@@ -1,6 +1,5 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <stdexcept>
 #include <vector>
@@ -34,7 +33,8 @@ Run run(engine::LiveAnalyzer& analyzer, const std::vector<float>& x, int block) 
 }
 }  // namespace
 
-TEST_CASE("Live analyzer finds the f0 of a tone at device rates, without allocating", "[live][realtime]") {
+TEST_CASE("Live analyzer finds the f0 of a tone at device rates, without allocating",
+          "[live][realtime]") {
   for (double rate : {44100.0, 48000.0}) {
     for (double f0 : {110.0, 220.0, 660.0}) {
       engine::LiveAnalyzer analyzer({rate, 128});
@@ -64,7 +64,8 @@ TEST_CASE("Live analyzer monitor path: delayed copy of the input at the stated l
       // Band-limited noise (below 9 kHz) so the round trip through 22050 Hz keeps it.
       auto x = test::white_noise(size_t(rate * 3), 0.2, 4);
       std::vector<float> smooth(x.size(), 0.0f);
-      for (size_t t = 4; t < x.size(); ++t) smooth[t] = 0.2f * (x[t] + x[t - 1] + x[t - 2] + x[t - 3] + x[t - 4]);
+      for (size_t t = 4; t < x.size(); ++t)
+        smooth[t] = 0.2f * (x[t] + x[t - 1] + x[t - 2] + x[t - 3] + x[t - 4]);
       const auto r = run(analyzer, smooth, block);
       CHECK(analyzer.fifo_underruns() == 0);
       CHECK(analyzer.fifo_overruns() == 0);
@@ -76,7 +77,8 @@ TEST_CASE("Live analyzer monitor path: delayed copy of the input at the stated l
         for (size_t t = 4000; t < 40000; ++t) c += double(smooth[t]) * r.output[t + size_t(lag)];
         if (c > best) best = c, best_lag = lag;
       }
-      INFO(rate << " Hz, block " << block << ": stated latency " << stated << ", measured " << best_lag);
+      INFO(rate << " Hz, block " << block << ": stated latency " << stated << ", measured "
+                << best_lag);
       CHECK(std::abs(best_lag - stated) <= 1);
     }
   }

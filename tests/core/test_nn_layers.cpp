@@ -1,6 +1,5 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -55,7 +54,8 @@ nn::Sequence stream(nn::Graph& graph, const nn::Sequence& in, long* allocations)
 
 }  // namespace
 
-TEST_CASE("Every golden graph matches PyTorch offline and, where it streams, step by step", "[nn][golden]") {
+TEST_CASE("Every golden graph matches PyTorch offline and, where it streams, step by step",
+          "[nn][golden]") {
   REQUIRE(fs::is_directory(kGoldenDir));
   int graphs_checked = 0;
   for (const auto& entry : fs::directory_iterator(kGoldenDir)) {
@@ -92,8 +92,8 @@ TEST_CASE("Every golden graph matches PyTorch offline and, where it streams, ste
 }
 
 TEST_CASE("Streaming convolution equals the offline one for causal padding", "[nn][conv]") {
-  for (auto [kernel, stride, dilation] : {std::tuple{3, 1, 1}, std::tuple{4, 1, 2}, std::tuple{3, 2, 1},
-                                          std::tuple{5, 3, 2}}) {
+  for (auto [kernel, stride, dilation] :
+       {std::tuple{3, 1, 1}, std::tuple{4, 1, 2}, std::tuple{3, 2, 1}, std::tuple{5, 3, 2}}) {
     nn::Conv1d::Shape shape{3, 4, kernel, stride, dilation, (kernel - 1) * dilation, 0};
     const auto w = test::white_noise(size_t(kernel * 4 * 3), 0.3, unsigned(kernel + 10 * stride));
     const auto b = test::white_noise(4, 0.1, 99);
@@ -113,7 +113,8 @@ TEST_CASE("Streaming convolution equals the offline one for causal padding", "[n
     INFO("kernel " << kernel << " stride " << stride << " dilation " << dilation);
     CHECK(allocations == 0);
     REQUIRE(streamed.size() == offline.data.size());
-    for (size_t i = 0; i < streamed.size(); ++i) CHECK(streamed[i] == Approx(offline.data[i]).margin(1e-6));
+    for (size_t i = 0; i < streamed.size(); ++i)
+      CHECK(streamed[i] == Approx(offline.data[i]).margin(1e-6));
   }
 }
 

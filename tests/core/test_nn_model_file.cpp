@@ -1,7 +1,6 @@
-#include <catch2/catch.hpp>
-
-#include <cmath>
 #include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
 #include <limits>
 
 #include "signals.h"
@@ -20,8 +19,11 @@ json small_header() {
            {{"main",
              {{{"op", "linear"}, {"weight", "fc.weight"}, {"bias", "fc.bias"}},
               {{"op", "tanh"}},
-              {{"op", "gru"}, {"weight_ih", "gru.weight_ih"}, {"weight_hh", "gru.weight_hh"},
-               {"bias_ih", "gru.bias_ih"}, {"bias_hh", "gru.bias_hh"}}}}}}};
+              {{"op", "gru"},
+               {"weight_ih", "gru.weight_ih"},
+               {"weight_hh", "gru.weight_hh"},
+               {"bias_ih", "gru.bias_ih"},
+               {"bias_hh", "gru.bias_hh"}}}}}}};
 }
 
 std::map<std::string, test::TestTensor> small_tensors() {
@@ -32,12 +34,9 @@ std::map<std::string, test::TestTensor> small_tensors() {
     for (size_t i = 0; i < n; ++i) v[i] = 0.01f * float(int(i % 17) - 8);
     return test::TestTensor{shape, v};
   };
-  return {{"fc.weight", fill({4, 3})},
-          {"fc.bias", fill({4})},
-          {"gru.weight_ih", fill({15, 4})},
-          {"gru.weight_hh", fill({15, 5})},
-          {"gru.bias_ih", fill({15})},
-          {"gru.bias_hh", fill({15})}};
+  return {{"fc.weight", fill({4, 3})},      {"fc.bias", fill({4})},
+          {"gru.weight_ih", fill({15, 4})}, {"gru.weight_hh", fill({15, 5})},
+          {"gru.bias_ih", fill({15})},      {"gru.bias_hh", fill({15})}};
 }
 
 std::string load_error(const std::vector<std::uint8_t>& bytes) {
@@ -66,8 +65,8 @@ TEST_CASE("The loader names what is wrong with a bad model file", "[nn][model_fi
 
   SECTION("truncated") {
     CHECK_THAT(load_error({good.begin(), good.begin() + 10}), Catch::Contains("truncated"));
-    CHECK_THAT(load_error({good.begin(), good.end() - 37}), Catch::Contains("truncated") ||
-                                                               Catch::Contains("checksum"));
+    CHECK_THAT(load_error({good.begin(), good.end() - 37}),
+               Catch::Contains("truncated") || Catch::Contains("checksum"));
     auto short_header = good;
     short_header[8] = 0xFF;
     short_header[9] = 0xFF;
@@ -103,18 +102,22 @@ TEST_CASE("The loader names what is wrong with a bad model file", "[nn][model_fi
   SECTION("wrong shape") {
     auto tensors = small_tensors();
     tensors["gru.weight_hh"] = {{15, 4}, std::vector<float>(60, 0.0f)};
-    CHECK_THAT(load_error(test::write_tmbl(small_header(), tensors)), Catch::Contains("wrong shape"));
+    CHECK_THAT(load_error(test::write_tmbl(small_header(), tensors)),
+               Catch::Contains("wrong shape"));
     tensors = small_tensors();
     tensors["gru.weight_ih"] = {{15, 6}, std::vector<float>(90, 0.0f)};  // linear gives 4
-    CHECK_THAT(load_error(test::write_tmbl(small_header(), tensors)), Catch::Contains("wrong shape"));
+    CHECK_THAT(load_error(test::write_tmbl(small_header(), tensors)),
+               Catch::Contains("wrong shape"));
   }
   SECTION("NaN or Inf weights") {
     auto tensors = small_tensors();
     tensors["fc.bias"].data[2] = std::numeric_limits<float>::quiet_NaN();
-    CHECK_THAT(load_error(test::write_tmbl(small_header(), tensors)), Catch::Contains("NaN or Inf"));
+    CHECK_THAT(load_error(test::write_tmbl(small_header(), tensors)),
+               Catch::Contains("NaN or Inf"));
     tensors = small_tensors();
     tensors["fc.weight"].data[0] = std::numeric_limits<float>::infinity();
-    CHECK_THAT(load_error(test::write_tmbl(small_header(), tensors)), Catch::Contains("NaN or Inf"));
+    CHECK_THAT(load_error(test::write_tmbl(small_header(), tensors)),
+               Catch::Contains("NaN or Inf"));
   }
   SECTION("metadata out of range") {
     auto header = small_header();
@@ -128,13 +131,16 @@ TEST_CASE("The loader names what is wrong with a bad model file", "[nn][model_fi
   SECTION("header problems") {
     auto header = small_header();
     header["graphs"]["main"][1] = {{"op", "swish"}};
-    CHECK_THAT(load_error(test::write_tmbl(header, small_tensors())), Catch::Contains("unknown op 'swish'"));
+    CHECK_THAT(load_error(test::write_tmbl(header, small_tensors())),
+               Catch::Contains("unknown op 'swish'"));
     header = small_header();
     header["family"] = "diffusion";
-    CHECK_THAT(load_error(test::write_tmbl(header, small_tensors())), Catch::Contains("unknown model family"));
+    CHECK_THAT(load_error(test::write_tmbl(header, small_tensors())),
+               Catch::Contains("unknown model family"));
     header = small_header();
     header["family"] = "vq_timbre";
-    CHECK_THAT(load_error(test::write_tmbl(header, small_tensors())), Catch::Contains("no 'encoder' graph"));
+    CHECK_THAT(load_error(test::write_tmbl(header, small_tensors())),
+               Catch::Contains("no 'encoder' graph"));
     auto not_json = good;
     not_json[12] = '[';
     test::reseal(not_json);
@@ -147,8 +153,11 @@ TEST_CASE("Fusing Linear into the GRU changes outputs only by rounding", "[nn][m
                  {"graphs",
                   {{"main",
                     {{{"op", "linear"}, {"weight", "fc.weight"}, {"bias", "fc.bias"}},
-                     {{"op", "gru"}, {"weight_ih", "gru.weight_ih"}, {"weight_hh", "gru.weight_hh"},
-                      {"bias_ih", "gru.bias_ih"}, {"bias_hh", "gru.bias_hh"}}}}}}};
+                     {{"op", "gru"},
+                      {"weight_ih", "gru.weight_ih"},
+                      {"weight_hh", "gru.weight_hh"},
+                      {"bias_ih", "gru.bias_ih"},
+                      {"bias_hh", "gru.bias_hh"}}}}}}};
   auto noise = [](std::vector<int> shape, unsigned seed) {
     size_t n = 1;
     for (int d : shape) n *= size_t(d);
@@ -171,13 +180,16 @@ TEST_CASE("Fusing Linear into the GRU changes outputs only by rounding", "[nn][m
   const auto a = fused.model->graph("main").forward(x);
   const auto b = exact.model->graph("main").forward(x);
   double worst = 0.0;
-  for (size_t i = 0; i < a.data.size(); ++i) worst = std::max(worst, double(std::fabs(a.data[i] - b.data[i])));
+  for (size_t i = 0; i < a.data.size(); ++i)
+    worst = std::max(worst, double(std::fabs(a.data[i] - b.data[i])));
   CHECK(worst < 1e-5);
 }
 
-TEST_CASE("CRC-32 (slicing-by-8) equals the bytewise definition at every length and alignment", "[nn][model_file]") {
+TEST_CASE("CRC-32 (slicing-by-8) equals the bytewise definition at every length and alignment",
+          "[nn][model_file]") {
   const std::string check = "123456789";
-  CHECK(nn::crc32(reinterpret_cast<const std::uint8_t*>(check.data()), check.size()) == 0xCBF43926u);
+  CHECK(nn::crc32(reinterpret_cast<const std::uint8_t*>(check.data()), check.size()) ==
+        0xCBF43926u);
   CHECK(nn::crc32(nullptr, 0) == 0u);
   std::vector<std::uint8_t> bytes(300);
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = std::uint8_t((i * 131u + 7u) ^ (i >> 3));

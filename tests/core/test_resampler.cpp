@@ -1,23 +1,23 @@
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <vector>
 
 #include "allocation_counter.h"
-#include "signals.h"
 #include "resampler_quality.h"
+#include "signals.h"
 #include "timbrel/dsp/resampler.h"
 
 using namespace timbrel;
 using namespace timbrel::test;
 
-
-TEST_CASE("Resampler passband ripple < 0.1 dB up to 9 kHz and imaging/aliasing < -70 dB", "[resampler]") {
+TEST_CASE("Resampler passband ripple < 0.1 dB up to 9 kHz and imaging/aliasing < -70 dB",
+          "[resampler]") {
   for (int device : {44100, 48000}) {
     for (auto [in_rate, out_rate] : {std::pair{device, 22050}, std::pair{22050, device}}) {
       const auto q = measure_resampler(in_rate, out_rate);
-      INFO(in_rate << " -> " << out_rate << " Hz: ripple " << q.passband_ripple_db << " dB, spurious "
-                   << q.worst_spurious_db << " dB, alias " << q.worst_alias_db << " dB");
+      INFO(in_rate << " -> " << out_rate << " Hz: ripple " << q.passband_ripple_db
+                   << " dB, spurious " << q.worst_spurious_db << " dB, alias " << q.worst_alias_db
+                   << " dB");
       CHECK(q.passband_ripple_db < 0.1);
       CHECK(q.worst_spurious_db < -70.0);
       if (in_rate > out_rate) CHECK(q.worst_alias_db < -70.0);
@@ -25,7 +25,8 @@ TEST_CASE("Resampler passband ripple < 0.1 dB up to 9 kHz and imaging/aliasing <
   }
 }
 
-TEST_CASE("Resampler streaming output does not depend on block size and does not allocate", "[resampler][realtime]") {
+TEST_CASE("Resampler streaming output does not depend on block size and does not allocate",
+          "[resampler][realtime]") {
   const auto x = test::white_noise(48000, 0.2, 5);
   dsp::StreamingResampler whole(48000, 22050, int(x.size()));
   const auto reference = stream(whole, x, int(x.size()));
@@ -44,7 +45,8 @@ TEST_CASE("Resampler streaming output does not depend on block size and does not
     CHECK(allocations == 0);
     REQUIRE(y.size() == reference.size());
     double worst = 0.0;
-    for (size_t t = 0; t < y.size(); ++t) worst = std::max(worst, double(std::fabs(y[t] - reference[t])));
+    for (size_t t = 0; t < y.size(); ++t)
+      worst = std::max(worst, double(std::fabs(y[t] - reference[t])));
     CHECK(worst < 1e-6);
   }
 }

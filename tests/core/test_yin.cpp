@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <string>
 #include <vector>
@@ -29,7 +28,8 @@ TEST_CASE("YIN agrees with the Python reference on the golden signals", "[yin]")
 TEST_CASE("YIN f0 error < 1 % on harmonic tones from 60 to 1500 Hz", "[yin]") {
   const double rate = 22050.0;
   dsp::Yin yin({rate, 1024, 50.0, 2000.0, 0.15});
-  for (double f0 : {60.0, 73.4, 98.0, 130.8, 196.0, 261.6, 349.2, 523.3, 784.0, 1046.5, 1318.5, 1500.0}) {
+  for (double f0 :
+       {60.0, 73.4, 98.0, 130.8, 196.0, 261.6, 349.2, 523.3, 784.0, 1046.5, 1318.5, 1500.0}) {
     for (int harmonics : {1, 3, 8}) {
       const auto x = test::harmonic_tone(f0, rate, 0.5, harmonics);
       double worst = 0.0;
@@ -46,7 +46,8 @@ TEST_CASE("YIN f0 error < 1 % on harmonic tones from 60 to 1500 Hz", "[yin]") {
   }
 }
 
-TEST_CASE("YIN calls white noise unvoiced and silence silent, without allocating", "[yin][realtime]") {
+TEST_CASE("YIN calls white noise unvoiced and silence silent, without allocating",
+          "[yin][realtime]") {
   dsp::Yin yin({22050.0, 1024, 50.0, 2000.0, 0.15});
   const auto noise = test::white_noise(22050, 0.2, 21);
   int voiced = 0, frames = 0;

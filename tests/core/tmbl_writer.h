@@ -2,11 +2,10 @@
 // produced from a known-good file (the exporter's files are tested in Python).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

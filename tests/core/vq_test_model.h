@@ -7,14 +7,13 @@
 // of samples.
 #pragma once
 
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
-#include <memory>
 
 #include "signals.h"
 #include "timbrel/models/vq_timbre.h"
@@ -108,7 +107,8 @@ inline std::vector<std::uint8_t> vq_test_model_bytes(const VqTestModelOptions& o
 }
 
 // The test model loaded as a VqTimbre (REQUIREs that it loads).
-inline std::unique_ptr<models::VqTimbre> load_vq_test_model(const VqTestModelOptions& options = {}) {
+inline std::unique_ptr<models::VqTimbre> load_vq_test_model(
+    const VqTestModelOptions& options = {}) {
   const auto bytes = vq_test_model_bytes(options);
   auto loaded = models::VqTimbre::load(bytes.data(), bytes.size());
   INFO(loaded.error);

@@ -46,8 +46,8 @@ DescriptorAnalyzer::DescriptorAnalyzer(int window, double sample_rate)
   }
 }
 
-SpectralDescriptors DescriptorAnalyzer::compute(const float* frame,
-                                                const std::complex<float>* spectrum) const noexcept {
+SpectralDescriptors DescriptorAnalyzer::compute(
+    const float* frame, const std::complex<float>* spectrum) const noexcept {
   SpectralDescriptors d;
   double square_sum = 0.0;
   for (int n = 0; n < window_; ++n) square_sum += double(frame[n]) * frame[n];

@@ -1,8 +1,7 @@
 #include "timbrel/dsp/fft.h"
 
-#include <kissfft.hh>
-
 #include <cmath>
+#include <kissfft.hh>
 #include <stdexcept>
 #include <string>
 

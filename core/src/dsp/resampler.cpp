@@ -24,12 +24,11 @@ StreamingResampler::StreamingResampler(int input_rate, int output_rate, int max_
       state_(std::make_unique<State>()) {
   if (input_rate < 1000 || input_rate > 384000 || output_rate < 1000 || output_rate > 384000)
     throw std::invalid_argument("resampler rates must be between 1000 and 384000 Hz, got " +
-                                std::to_string(input_rate) + " -> " +
-                                std::to_string(output_rate));
+                                std::to_string(input_rate) + " -> " + std::to_string(output_rate));
   if (max_input_block < 1) throw std::invalid_argument("resampler block must be >= 1 sample");
   int error = 0;
-  state_->speex = speex_resampler_init(1, spx_uint32_t(input_rate), spx_uint32_t(output_rate),
-                                       quality, &error);
+  state_->speex =
+      speex_resampler_init(1, spx_uint32_t(input_rate), spx_uint32_t(output_rate), quality, &error);
   if (!state_->speex || error != RESAMPLER_ERR_SUCCESS)
     throw std::invalid_argument(std::string("speexdsp resampler: ") +
                                 speex_resampler_strerror(error));
@@ -41,7 +40,7 @@ StreamingResampler& StreamingResampler::operator=(StreamingResampler&&) noexcept
 
 int StreamingResampler::max_output(int n) const {
   // speex emits at most ceil(n * out / in) + 1 samples for n inputs.
-  return int((long long)(n) * output_rate_ / input_rate_) + 2;
+  return int((long long)(n)*output_rate_ / input_rate_) + 2;
 }
 
 int StreamingResampler::process(const float* in, int n, float* out) noexcept {
@@ -55,9 +54,7 @@ double StreamingResampler::latency_input_samples() const {
   return speex_resampler_get_input_latency(state_->speex);
 }
 
-void StreamingResampler::reset() noexcept {
-  speex_resampler_reset_mem(state_->speex);
-}
+void StreamingResampler::reset() noexcept { speex_resampler_reset_mem(state_->speex); }
 
 }  // namespace timbrel::dsp
 
@@ -68,7 +65,8 @@ std::vector<float> resample(const std::vector<float>& input, int input_rate, int
   constexpr int kBlock = 4096;
   StreamingResampler resampler(input_rate, output_rate, kBlock);
   const auto wanted = size_t(std::llround(double(input.size()) * output_rate / input_rate));
-  const auto delay = size_t(std::llround(resampler.latency_input_samples() * output_rate / input_rate));
+  const auto delay =
+      size_t(std::llround(resampler.latency_input_samples() * output_rate / input_rate));
   std::vector<float> out;
   out.reserve(wanted + delay + size_t(resampler.max_output(kBlock)));
   std::vector<float> block(size_t(resampler.max_output(kBlock)));

@@ -69,7 +69,8 @@ void OverlapAdd::push_spectrum(const std::complex<float>* spectrum, float* hop_o
   fft_.inverse(spectrum, frame_.data());
   for (size_t n = 0; n < frame_.size(); ++n) accumulator_[n] += frame_[n] * window_[n];
   // The oldest hop has now received every frame that overlaps it.
-  for (int n = 0; n < config_.hop; ++n) hop_out[n] = accumulator_[size_t(n)] * inverse_norm_[size_t(n)];
+  for (int n = 0; n < config_.hop; ++n)
+    hop_out[n] = accumulator_[size_t(n)] * inverse_norm_[size_t(n)];
   std::copy(accumulator_.begin() + config_.hop, accumulator_.end(), accumulator_.begin());
   std::fill(accumulator_.end() - config_.hop, accumulator_.end(), 0.0f);
 }

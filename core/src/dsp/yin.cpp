@@ -69,8 +69,7 @@ PitchEstimate Yin::estimate(const float* x) noexcept {
   if (best - 1 >= 1 && best + 1 <= tau_max_) {
     const double left = d[best - 1], centre = d[best], right = d[best + 1];
     const double curvature = left - 2.0 * centre + right;
-    if (curvature > 0.0)
-      refined = best + std::clamp(0.5 * (left - right) / curvature, -1.0, 1.0);
+    if (curvature > 0.0) refined = best + std::clamp(0.5 * (left - right) / curvature, -1.0, 1.0);
   }
   result.f0_hz = float(config_.sample_rate / refined);
   result.confidence = float(std::clamp(1.0 - d[best], 0.0, 1.0));

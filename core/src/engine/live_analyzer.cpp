@@ -4,7 +4,6 @@
 #include <cmath>
 #include <stdexcept>
 
-
 namespace timbrel::engine {
 namespace {
 
@@ -65,9 +64,9 @@ LiveAnalyzer::LiveAnalyzer(const LiveAnalyzerConfig& config)
 
 int LiveAnalyzer::monitor_latency_samples() const {
   const double ratio = config_.device_rate / config_.model_rate;
-  const double down = to_model_.latency_input_samples();                 // device samples
-  const double framer = framer_.latency_samples() * ratio;                // model -> device
-  const double up = to_device_.latency_input_samples() * ratio;           // model -> device
+  const double down = to_model_.latency_input_samples();         // device samples
+  const double framer = framer_.latency_samples() * ratio;       // model -> device
+  const double up = to_device_.latency_input_samples() * ratio;  // model -> device
   return int(std::lround(down + framer + up + kDeviceFifoHeadStart));
 }
 

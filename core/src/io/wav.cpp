@@ -52,7 +52,8 @@ Audio parse_wav(const std::vector<std::uint8_t>& bytes, const std::string& name)
   if (format == 0) fail(name, "no 'fmt ' chunk before the audio data");
   if (!data) fail(name, "no 'data' chunk");
   if (channels < 1) fail(name, "zero channels");
-  if (rate < 1000 || rate > 768000) fail(name, "sample rate " + std::to_string(rate) + " Hz is not plausible");
+  if (rate < 1000 || rate > 768000)
+    fail(name, "sample rate " + std::to_string(rate) + " Hz is not plausible");
   const bool pcm = format == 1 && (bits == 16 || bits == 24 || bits == 32);
   const bool ieee = format == 3 && bits == 32;
   if (!pcm && !ieee)
@@ -76,7 +77,8 @@ Audio parse_wav(const std::vector<std::uint8_t>& bytes, const std::string& name)
         v = std::int16_t(u16(p)) / 32768.0;
       } else if (bits == 24) {
         std::int32_t x = std::int32_t(std::uint32_t(p[0]) << 8 | std::uint32_t(p[1]) << 16 |
-                                      std::uint32_t(p[2]) << 24) >> 8;
+                                      std::uint32_t(p[2]) << 24) >>
+                         8;
         v = x / 8388608.0;
       } else {
         v = std::int32_t(u32(p)) / 2147483648.0;

@@ -1,10 +1,10 @@
 #include "timbrel/nn/graph.h"
 
-#include "timbrel/nn/layers.h"
-
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+
+#include "timbrel/nn/layers.h"
 
 namespace timbrel::nn {
 

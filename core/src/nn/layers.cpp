@@ -52,7 +52,8 @@ void Conv1d::compute(const float* const* taps, float* out) const noexcept {
   std::copy(bias_.begin(), bias_.end(), out);
   const size_t matrix = size_t(shape_.out) * size_t(shape_.in);
   for (int j = 0; j < shape_.kernel; ++j)
-    if (taps[j]) matvec_accumulate(weight_.data() + size_t(j) * matrix, taps[j], out, shape_.out, shape_.in);
+    if (taps[j])
+      matvec_accumulate(weight_.data() + size_t(j) * matrix, taps[j], out, shape_.out, shape_.in);
 }
 
 bool Conv1d::step(const float* in, float* out) noexcept {
@@ -157,7 +158,8 @@ std::unique_ptr<Gru> Gru::fold_input_projection(const Linear& projection) const 
       weight[size_t(r) * size_t(in) + size_t(c)] = float(sum);
     }
   }
-  return std::make_unique<Gru>(in, hidden_, std::move(weight), weight_hh_, std::move(bias), bias_hh_);
+  return std::make_unique<Gru>(in, hidden_, std::move(weight), weight_hh_, std::move(bias),
+                               bias_hh_);
 }
 
 // --- LayerNorm ------------------------------------------------------------
@@ -215,13 +217,20 @@ Activation::Activation(ActivationKind kind, int size, float a, float b)
 
 std::string Activation::kind() const {
   switch (kind_) {
-    case ActivationKind::kRelu: return "relu";
-    case ActivationKind::kLeakyRelu: return "leaky_relu";
-    case ActivationKind::kElu: return "elu";
-    case ActivationKind::kTanh: return "tanh";
-    case ActivationKind::kSigmoid: return "sigmoid";
-    case ActivationKind::kSoftplus: return "softplus";
-    case ActivationKind::kLog1p: return "log1p";
+    case ActivationKind::kRelu:
+      return "relu";
+    case ActivationKind::kLeakyRelu:
+      return "leaky_relu";
+    case ActivationKind::kElu:
+      return "elu";
+    case ActivationKind::kTanh:
+      return "tanh";
+    case ActivationKind::kSigmoid:
+      return "sigmoid";
+    case ActivationKind::kSoftplus:
+      return "softplus";
+    case ActivationKind::kLog1p:
+      return "log1p";
   }
   return "?";
 }

@@ -1,11 +1,10 @@
 #include "timbrel/nn/model_file.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "timbrel/nn/layers.h"
@@ -189,7 +188,8 @@ struct ModelLoader {
       const int out = (*s)[0], in = (*s)[1];
       if (previous > 0 && previous != in)
         return fail(where + ": linear weight has wrong shape " + shape_text(*s) + " for " +
-                    std::to_string(previous) + " inputs"), nullptr;
+                    std::to_string(previous) + " inputs"),
+               nullptr;
       std::vector<float> w, b;
       if (!take(op, "weight", where, {out, in}, &w) || !take(op, "bias", where, {out}, &b, true))
         return nullptr;
@@ -206,11 +206,13 @@ struct ModelLoader {
       shape.dilation = integer(op, "dilation", 1);
       shape.padding_left = integer(op, "padding_left", 0);
       shape.padding_right = integer(op, "padding_right", 0);
-      if (shape.stride < 1 || shape.dilation < 1 || shape.padding_left < 0 || shape.padding_right < 0)
+      if (shape.stride < 1 || shape.dilation < 1 || shape.padding_left < 0 ||
+          shape.padding_right < 0)
         return fail(where + ": conv1d stride/dilation must be >= 1 and paddings >= 0"), nullptr;
       if (previous > 0 && previous != shape.in)
         return fail(where + ": conv1d weight has wrong shape " + shape_text(*s) + " for " +
-                    std::to_string(previous) + " input channels"), nullptr;
+                    std::to_string(previous) + " input channels"),
+               nullptr;
       std::vector<float> w, b;
       if (!take(op, "weight", where, {shape.kernel, shape.out, shape.in}, &w) ||
           !take(op, "bias", where, {shape.out}, &b, true))
@@ -224,7 +226,8 @@ struct ModelLoader {
       const int hidden = (*s)[0] / 3, in = (*s)[1];
       if (previous > 0 && previous != in)
         return fail(where + ": gru weight_ih has wrong shape " + shape_text(*s) + " for " +
-                    std::to_string(previous) + " inputs"), nullptr;
+                    std::to_string(previous) + " inputs"),
+               nullptr;
       std::vector<float> wih, whh, bih, bhh;
       if (!take(op, "weight_ih", where, {3 * hidden, in}, &wih) ||
           !take(op, "weight_hh", where, {3 * hidden, hidden}, &whh) ||
@@ -260,10 +263,12 @@ struct ModelLoader {
     if (kind == "flatten") {
       if (!need_previous()) return nullptr;
       int frames = integer(op, "frames", 0);
-      if (frames <= 0 && next_input > 0 && next_input % previous == 0) frames = next_input / previous;
+      if (frames <= 0 && next_input > 0 && next_input % previous == 0)
+        frames = next_input / previous;
       if (frames <= 0)
         return fail(where + ": flatten needs 'frames' (or a following op whose input is frames x " +
-                    std::to_string(previous) + ")"), nullptr;
+                    std::to_string(previous) + ")"),
+               nullptr;
       return std::make_unique<Flatten>(frames, previous);
     }
     static const std::map<std::string, ActivationKind> activations = {
@@ -314,7 +319,8 @@ struct ModelLoader {
     double rate = 0, window = 0, hop = 0;
     if (number("sample_rate", &rate) && !(rate >= 8000 && rate <= 96000))
       return *problem = "metadata out of range: sample_rate " + std::to_string(rate) +
-                        " Hz is outside 8000-96000 Hz", false;
+                        " Hz is outside 8000-96000 Hz",
+             false;
     const bool has_window = number("window", &window);
     const bool has_hop = number("hop", &hop);
     if (!problem->empty()) return false;
@@ -335,15 +341,16 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
     return std::move(result);
   };
   if (!bytes || size < 16) return fail("truncated (" + std::to_string(size) + " bytes)");
-  if (std::memcmp(bytes, "TMBL", 4) != 0) return fail("bad magic: not a Timbrel model (.tmbl) file");
+  if (std::memcmp(bytes, "TMBL", 4) != 0)
+    return fail("bad magic: not a Timbrel model (.tmbl) file");
   const std::uint32_t version = read_u32(bytes + 4);
   if (version != kModelFileVersion)
     return fail("unknown version " + std::to_string(version) + " (this build reads version " +
                 std::to_string(kModelFileVersion) + ")");
   const std::uint64_t header_length = read_u32(bytes + 8);
   if (12 + header_length + 4 > size)
-    return fail("truncated: header of " + std::to_string(header_length) + " bytes does not fit in " +
-                std::to_string(size) + " bytes");
+    return fail("truncated: header of " + std::to_string(header_length) +
+                " bytes does not fit in " + std::to_string(size) + " bytes");
   const std::uint32_t stored_crc = read_u32(bytes + size - 4);
   if (crc32(bytes, size - 4) != stored_crc)
     return fail("checksum mismatch: the file is truncated or corrupted");
@@ -386,7 +393,8 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
     Tensor t;
     std::uint64_t count = 1;
     for (const auto& d : entry["shape"]) {
-      if (!d.is_number_unsigned() || d.get<std::uint64_t>() == 0 || d.get<std::uint64_t>() > (1u << 28))
+      if (!d.is_number_unsigned() || d.get<std::uint64_t>() == 0 ||
+          d.get<std::uint64_t>() > (1u << 28))
         return fail("tensor '" + name + "' has an invalid shape");
       t.shape.push_back(d.get<int>());
       count *= d.get<std::uint64_t>();
@@ -398,7 +406,8 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
       return fail("truncated: tensor '" + name + "' lies outside the file");
     if (loader.tensors.count(name)) return fail("tensor '" + name + "' appears twice");
     t.data.resize(size_t(count));
-    std::memcpy(t.data.data(), bytes + data_start + offset, size_t(count) * 4);  // little-endian hosts
+    std::memcpy(t.data.data(), bytes + data_start + offset,
+                size_t(count) * 4);  // little-endian hosts
     for (float v : t.data)
       if (!std::isfinite(v)) return fail("tensor '" + name + "' contains NaN or Inf");
     loader.tensors.emplace(name, std::move(t));
@@ -406,13 +415,16 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
 
   std::unique_ptr<Model> model(new Model());
   model->family_ = family;
-  model->name_ = header.contains("name") && header["name"].is_string() ? header["name"].get<std::string>() : "";
+  model->name_ = header.contains("name") && header["name"].is_string()
+                     ? header["name"].get<std::string>()
+                     : "";
   model->metadata_->json = metadata;
   for (const auto& required : family_graphs->second)
     if (!header["graphs"].contains(required))
       return fail(family + " model has no '" + required + "' graph");
   for (const auto& [graph_name, ops] : header["graphs"].items()) {
-    if (!ops.is_array() || ops.empty()) return fail("graph '" + graph_name + "' must be a non-empty list of ops");
+    if (!ops.is_array() || ops.empty())
+      return fail("graph '" + graph_name + "' must be a non-empty list of ops");
     Graph graph;
     int previous = 0;
     for (size_t i = 0; i < ops.size(); ++i) {
@@ -420,7 +432,8 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
       const int next_input = i + 1 < ops.size() ? loader.input_size_of(ops[i + 1]) : 0;
       auto layer = loader.build(ops[i], where, previous, next_input);
       if (!layer) return fail(loader.error);
-      if (previous > 0 && layer->input_size() != previous && graph.layer(graph.size() - 1).kind() != "flatten")
+      if (previous > 0 && layer->input_size() != previous &&
+          graph.layer(graph.size() - 1).kind() != "flatten")
         return fail(where + ": wrong shape, expects " + std::to_string(layer->input_size()) +
                     " inputs but receives " + std::to_string(previous));
       previous = layer->output_size();
@@ -438,7 +451,8 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
 LoadResult load_model_file(const std::string& path, const LoadOptions& options) {
   std::ifstream file(path, std::ios::binary);
   if (!file) return {nullptr, path + ": cannot open file"};
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(file)),
+                                  std::istreambuf_iterator<char>());
   auto result = load_model(bytes.data(), bytes.size(), options);
   if (!result.error.empty()) result.error = path + ": " + result.error;
   return result;

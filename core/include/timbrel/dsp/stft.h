@@ -66,7 +66,7 @@ class OverlapAdd {
   std::vector<float> window_;
   std::vector<float> inverse_norm_;  // 1 / sum_m w^2[n - m hop], n < hop
   std::vector<float> frame_;
-  std::vector<float> accumulator_;   // window samples, oldest first
+  std::vector<float> accumulator_;  // window samples, oldest first
 };
 
 // Whole-buffer reference path with the same alignment as the streaming one:

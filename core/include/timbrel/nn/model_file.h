@@ -37,7 +37,8 @@ class Model {
   std::string metadata_json() const;
 
  private:
-  friend LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOptions& options);
+  friend LoadResult load_model(const std::uint8_t* bytes, std::size_t size,
+                               const LoadOptions& options);
   Model();
   struct Metadata;
   std::string family_, name_;
