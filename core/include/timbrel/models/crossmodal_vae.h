@@ -1,0 +1,114 @@
+// Cross-modal VAE (Chemla-Romeu-Santos et al., DAFx 2019): constant-Q frames
+// and note symbols share one latent space. Family "crossmodal_vae", contract in
+// models/README.md ("Family `crossmodal_vae`").
+//
+// Four graphs, pointwise in time:
+//   signal_encoder  409 features -> 2 * 32 (mean, log-variance)
+//   signal_decoder  32 -> 409 features (callers clamp at >= 0 before from_features)
+//   symbol_encoder  24 * M one-hot -> 2 * 32 (mean, log-variance)
+//   symbol_decoder  32 -> 24 * M logits (softmax per group)
+// Symbol layout per instrument triplet (24 values): 12 pitch classes C..B,
+// 9 octaves 0..8 (octave = midi / 12 - 1), 3 dynamics pp, mf, ff. M triplets
+// in the order of metadata.instruments.
+//
+// The constructor prepares every buffer; the per-frame methods never allocate,
+// lock, throw or log. Not thread-safe (the graphs carry scratch): one thread
+// drives one CrossmodalVae.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "timbrel/nn/model_file.h"
+
+namespace timbrel::models {
+
+struct NoteLabel {
+  int pitch_class;  // 0..11 (C..B)
+  int octave;       // 0..8
+  int dynamics;     // 0..2 (pp, mf, ff)
+};
+
+// Pitch class and octave of a MIDI note (octave clamped to 0..8), and the
+// dynamics class whose velocity in `dynamics_velocity` (ascending, one per
+// class) is nearest to `velocity` (ties to the softer class).
+NoteLabel label_from_midi(int pitch, int velocity, const std::vector<int>& dynamics_velocity);
+// (octave + 1) * 12 + pitch_class
+int midi_from_label(const NoteLabel& label);
+
+class CrossmodalVae {
+ public:
+  static constexpr int kLatent = 32, kBins = 409, kSymbolsPerInstrument = 24;
+  static constexpr int kPitchClasses = 12, kOctaves = 9, kDynamics = 3;
+  static constexpr int kSampleRate = 22050, kWindow = 2048, kHop = 256;
+
+  // Empty when `model` satisfies the contract, else what is wrong (family,
+  // metadata, a missing graph, a graph whose input/output size does not fit).
+  static std::string validate(const nn::Model& model);
+
+  struct LoadResult {
+    std::unique_ptr<CrossmodalVae> model;  // null on error
+    std::string error;                     // the loader's or validate()'s message
+  };
+  // Loads a .tmbl file (bytes or path) and checks it: never throws.
+  static LoadResult load(const std::uint8_t* bytes, std::size_t size);
+  static LoadResult load_file(const std::string& path);
+
+  // Throws std::invalid_argument with validate()'s message.
+  explicit CrossmodalVae(std::unique_ptr<nn::Model> model);
+  ~CrossmodalVae();
+  CrossmodalVae(const CrossmodalVae&) = delete;
+  CrossmodalVae& operator=(const CrossmodalVae&) = delete;
+
+  // --- description ----------------------------------------------------------
+  int instruments() const { return int(instrument_names_.size()); }  // M
+  int symbols() const { return instruments() * kSymbolsPerInstrument; }
+  const std::vector<std::string>& instrument_names() const { return instrument_names_; }
+  // Lowest and highest MIDI pitch of instrument i's training notes.
+  std::pair<int, int> pitch_range(int instrument) const;
+  // MIDI velocity of pp, mf, ff (ascending).
+  const std::vector<int>& dynamics_velocity() const { return dynamics_velocity_; }
+  const nn::Model& model() const { return *model_; }
+  const std::string& name() const { return model_->name(); }
+
+  // The XY pad (metadata.latent_projection): z = mean + x axes[0] + y axes[1],
+  // x within extent[0], y within extent[1].
+  struct LatentProjection {
+    std::array<float, kLatent> mean{};
+    std::array<std::array<float, kLatent>, 2> axes{};
+    std::array<std::array<float, 2>, 2> extent{};  // {{xmin, xmax}, {ymin, ymax}}
+  };
+  const LatentProjection& latent_projection() const { return projection_; }
+  // z = mean + x axes[0] + y axes[1] (kLatent values). Real-time safe.
+  void latent_from_point(float x, float y, float* z) const noexcept;
+
+  // --- per frame (real-time safe) -------------------------------------------
+  void encode_signal(const float* features, float* mean, float* logvar) noexcept;
+  void decode_signal(const float* z, float* features) noexcept;
+  void encode_symbols(const float* one_hot, float* mean, float* logvar) noexcept;  // 24 M inputs
+  void decode_symbols(const float* z, float* logits) noexcept;                     // 24 M outputs
+  // labels: M entries (values clamped to their ranges); out: 24 M values.
+  void one_hot(const NoteLabel* labels, float* out) const noexcept;
+  // Argmax per group (ties to the lowest index) and, per instrument, the
+  // product of the softmax probabilities of its three winners.
+  void labels_from_logits(const float* logits, NoteLabel* labels, float* confidence) const noexcept;
+
+ private:
+  std::unique_ptr<nn::Model> model_;
+  nn::Graph* signal_encoder_;
+  nn::Graph* signal_decoder_;
+  nn::Graph* symbol_encoder_;
+  nn::Graph* symbol_decoder_;
+  std::vector<std::string> instrument_names_;
+  std::vector<std::pair<int, int>> pitch_ranges_;
+  std::vector<int> dynamics_velocity_;
+  LatentProjection projection_;
+  std::vector<float> posterior_;  // 2 kLatent: an encoder's output
+};
+
+}  // namespace timbrel::models
