@@ -1,0 +1,303 @@
+#include "timbrel/models/crossmodal_vae.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+namespace timbrel::models {
+
+using Json = nlohmann::json;
+
+namespace {
+
+constexpr int kMaxInstruments = 8;  // one-hot 192 wide: far above the paper's 3-source mixtures
+constexpr int kLowestPitch = 12;    // C0: octave 0 of the symbol layout
+constexpr int kHighestPitch = 119;  // B8: octave 8
+
+std::string text_of(double v) {
+  if (std::floor(v) == v && std::fabs(v) < 1e15) return std::to_string(static_cast<long long>(v));
+  return std::to_string(v);
+}
+
+Json metadata_of(const nn::Model& model) {
+  Json meta = Json::parse(model.metadata_json(), nullptr, false);
+  return meta.is_object() ? meta : Json::object();
+}
+
+bool is_whole(const Json& v) {
+  return v.is_number() && std::isfinite(v.get<double>()) &&
+         std::floor(v.get<double>()) == v.get<double>();
+}
+
+// Empty when `v` is an array of `n` finite numbers, else the problem.
+std::string check_floats(const Json& v, size_t n, const std::string& what) {
+  if (!v.is_array() || v.size() != n)
+    return what + " must be a list of " + std::to_string(n) + " numbers";
+  for (const auto& e : v)
+    if (!e.is_number() || !std::isfinite(e.get<double>()))
+      return what + " must hold only finite numbers";
+  return "";
+}
+
+std::string check_projection(const Json& meta) {
+  const std::string what = "metadata 'latent_projection'";
+  const auto it = meta.find("latent_projection");
+  if (it == meta.end() || !it->is_object())
+    return what + " (mean, axes, extent of the XY pad) is missing";
+  const Json& p = *it;
+  if (!p.contains("mean")) return what + " has no 'mean'";
+  if (auto e = check_floats(p["mean"], CrossmodalVae::kLatent, what + " 'mean'"); !e.empty())
+    return e;
+  if (!p.contains("axes") || !p["axes"].is_array() || p["axes"].size() != 2)
+    return what + " 'axes' must be two lists of " + std::to_string(CrossmodalVae::kLatent) +
+           " numbers";
+  for (const auto& axis : p["axes"])
+    if (auto e = check_floats(axis, CrossmodalVae::kLatent, what + " axis"); !e.empty()) return e;
+  if (!p.contains("extent") || !p["extent"].is_array() || p["extent"].size() != 2)
+    return what + " 'extent' must be [[xmin, xmax], [ymin, ymax]]";
+  for (const auto& range : p["extent"]) {
+    if (auto e = check_floats(range, 2, what + " extent"); !e.empty()) return e;
+    if (!(range[0].get<double>() < range[1].get<double>()))
+      return what + " extent [" + text_of(range[0].get<double>()) + ", " +
+             text_of(range[1].get<double>()) + "] is empty (min must be below max)";
+  }
+  return "";
+}
+
+// Pointwise in time: the engine calls every graph once per frame, in any order
+// and on unrelated frames, so a graph with state (GRU, convolution) would mix them.
+bool pointwise(const nn::Graph& graph) {
+  for (size_t i = 0; i < graph.size(); ++i) {
+    const std::string kind = graph.layer(i).kind();
+    if (kind == "gru" || kind == "conv1d" || kind == "flatten" || kind == "vq") return false;
+  }
+  return true;
+}
+
+const nn::Model& checked(const std::unique_ptr<nn::Model>& model) {
+  if (!model) throw std::invalid_argument("crossmodal_vae: no model");
+  if (auto problem = CrossmodalVae::validate(*model); !problem.empty())
+    throw std::invalid_argument(problem);
+  return *model;
+}
+
+}  // namespace
+
+NoteLabel label_from_midi(int pitch, int velocity, const std::vector<int>& dynamics_velocity) {
+  NoteLabel label{};
+  const int p = std::clamp(pitch, kLowestPitch, kHighestPitch);
+  label.pitch_class = p % 12;
+  label.octave = p / 12 - 1;
+  int best = 0;
+  for (int k = 1; k < int(dynamics_velocity.size()) && k < CrossmodalVae::kDynamics; ++k)
+    if (std::abs(velocity - dynamics_velocity[size_t(k)]) <
+        std::abs(velocity - dynamics_velocity[size_t(best)]))
+      best = k;
+  label.dynamics = best;
+  return label;
+}
+
+int midi_from_label(const NoteLabel& label) { return (label.octave + 1) * 12 + label.pitch_class; }
+
+std::string CrossmodalVae::validate(const nn::Model& model) {
+  const std::string prefix = "crossmodal_vae model: ";
+  if (model.family() != "crossmodal_vae")
+    return "model family is '" + model.family() +
+           "', not 'crossmodal_vae': this is not a cross-modal (MIDI / transcription) model";
+  const Json meta = metadata_of(model);
+  struct Fixed {
+    const char* key;
+    double value;
+  };
+  for (const Fixed& f :
+       {Fixed{"sample_rate", kSampleRate}, Fixed{"window", kWindow}, Fixed{"hop", kHop},
+        Fixed{"bins_per_octave", 48}, Fixed{"f_min", 30}, Fixed{"f_max", 11000},
+        Fixed{"n_bins", kBins}, Fixed{"log_floor", 1e-4}, Fixed{"latent", kLatent}}) {
+    const auto it = meta.find(f.key);
+    if (it == meta.end() || !it->is_number())
+      return prefix + "metadata has no '" + f.key + "' (expected " + text_of(f.value) + ")";
+    const double v = it->get<double>();
+    if (std::fabs(v - f.value) > 1e-9 * std::fabs(f.value))
+      return prefix + "metadata '" + f.key + "' is " + text_of(v) + ", this engine needs " +
+             text_of(f.value);
+  }
+
+  const auto names = meta.find("instruments");
+  if (names == meta.end() || !names->is_array() || names->empty())
+    return prefix + "metadata 'instruments' must be a non-empty list of instrument names";
+  if (names->size() > size_t(kMaxInstruments))
+    return prefix + "metadata 'instruments' lists " + std::to_string(names->size()) +
+           " instruments, at most " + std::to_string(kMaxInstruments) + " are supported";
+  for (const auto& n : *names)
+    if (!n.is_string() || n.get<std::string>().empty())
+      return prefix + "metadata 'instruments' must hold non-empty names";
+  const int m = int(names->size());
+
+  const auto octaves = meta.find("octaves");
+  bool octaves_ok = octaves != meta.end() && octaves->is_array() && octaves->size() == kOctaves;
+  for (int k = 0; octaves_ok && k < kOctaves; ++k)
+    octaves_ok = is_whole((*octaves)[size_t(k)]) && (*octaves)[size_t(k)].get<int>() == k;
+  if (!octaves_ok) return prefix + "metadata 'octaves' must be [0, 1, ..., 8] (9 octave symbols)";
+  if (meta.value("dynamics", Json()) != Json{"pp", "mf", "ff"})
+    return prefix + "metadata 'dynamics' must be [\"pp\", \"mf\", \"ff\"]";
+  const auto velocity = meta.find("dynamics_velocity");
+  bool velocity_ok =
+      velocity != meta.end() && velocity->is_array() && velocity->size() == kDynamics;
+  for (int k = 0; velocity_ok && k < kDynamics; ++k) {
+    const Json& v = (*velocity)[size_t(k)];
+    velocity_ok = is_whole(v) && v.get<double>() >= 1 && v.get<double>() <= 127 &&
+                  (k == 0 || v.get<double>() > (*velocity)[size_t(k - 1)].get<double>());
+  }
+  if (!velocity_ok)
+    return prefix +
+           "metadata 'dynamics_velocity' must be 3 ascending MIDI velocities (1-127) for pp, mf, "
+           "ff";
+  const auto ranges = meta.find("pitch_ranges");
+  if (ranges == meta.end() || !ranges->is_array() || int(ranges->size()) != m)
+    return prefix + "metadata 'pitch_ranges' must hold one [low, high] MIDI pair per instrument (" +
+           std::to_string(m) + ")";
+  for (const auto& r : *ranges) {
+    if (!r.is_array() || r.size() != 2 || !is_whole(r[0]) || !is_whole(r[1]))
+      return prefix + "metadata 'pitch_ranges' entries must be [low, high] whole MIDI pitches";
+    const double lo = r[0].get<double>(), hi = r[1].get<double>();
+    if (lo < kLowestPitch || hi > kHighestPitch || lo > hi)
+      return prefix + "metadata pitch range [" + text_of(lo) + ", " + text_of(hi) +
+             "] is out of range: needs " + std::to_string(kLowestPitch) +
+             " <= low <= high <= " + std::to_string(kHighestPitch) + " (octaves 0-8)";
+  }
+  if (auto problem = check_projection(meta); !problem.empty()) return prefix + problem;
+
+  const int symbols = m * kSymbolsPerInstrument;
+  struct Expected {
+    const char* graph;
+    int in, out;
+  };
+  const Expected graphs[] = {{"signal_encoder", kBins, 2 * kLatent},
+                             {"signal_decoder", kLatent, kBins},
+                             {"symbol_encoder", symbols, 2 * kLatent},
+                             {"symbol_decoder", kLatent, symbols}};
+  for (const Expected& e : graphs) {
+    const std::string name = e.graph;
+    if (!model.has_graph(name)) return prefix + "no '" + name + "' graph";
+    const nn::Graph& g = model.graph(name);
+    if (g.input_size() != e.in || g.output_size() != e.out)
+      return prefix + "graph '" + name + "' maps " + std::to_string(g.input_size()) + " -> " +
+             std::to_string(g.output_size()) + " values, expected " + std::to_string(e.in) +
+             " -> " + std::to_string(e.out) + " (" + std::to_string(m) + " instrument" +
+             (m == 1 ? "" : "s") + ", latent " + std::to_string(kLatent) + ")";
+    if (!pointwise(g))
+      return prefix + "graph '" + name +
+             "' must be pointwise in time (linear, layer_norm and activations only)";
+  }
+  return "";
+}
+
+CrossmodalVae::LoadResult CrossmodalVae::load(const std::uint8_t* bytes, std::size_t size) {
+  auto loaded = nn::load_model(bytes, size);
+  if (!loaded.model) return {nullptr, loaded.error};
+  if (auto problem = validate(*loaded.model); !problem.empty()) return {nullptr, problem};
+  return {std::make_unique<CrossmodalVae>(std::move(loaded.model)), ""};
+}
+
+CrossmodalVae::LoadResult CrossmodalVae::load_file(const std::string& path) {
+  auto loaded = nn::load_model_file(path);
+  if (!loaded.model) return {nullptr, loaded.error};
+  if (auto problem = validate(*loaded.model); !problem.empty())
+    return {nullptr, path + ": " + problem};
+  return {std::make_unique<CrossmodalVae>(std::move(loaded.model)), ""};
+}
+
+CrossmodalVae::CrossmodalVae(std::unique_ptr<nn::Model> model)
+    : model_((checked(model), std::move(model))),
+      signal_encoder_(&model_->graph("signal_encoder")),
+      signal_decoder_(&model_->graph("signal_decoder")),
+      symbol_encoder_(&model_->graph("symbol_encoder")),
+      symbol_decoder_(&model_->graph("symbol_decoder")),
+      posterior_(2 * kLatent, 0.0f) {
+  const Json meta = metadata_of(*model_);
+  for (const auto& n : meta["instruments"]) instrument_names_.push_back(n.get<std::string>());
+  for (const auto& r : meta["pitch_ranges"])
+    pitch_ranges_.emplace_back(r[0].get<int>(), r[1].get<int>());
+  for (const auto& v : meta["dynamics_velocity"]) dynamics_velocity_.push_back(v.get<int>());
+  const Json& p = meta["latent_projection"];
+  for (int i = 0; i < kLatent; ++i) {
+    projection_.mean[size_t(i)] = p["mean"][size_t(i)].get<float>();
+    for (int a = 0; a < 2; ++a)
+      projection_.axes[size_t(a)][size_t(i)] = p["axes"][size_t(a)][size_t(i)].get<float>();
+  }
+  for (int a = 0; a < 2; ++a)
+    for (int k = 0; k < 2; ++k)
+      projection_.extent[size_t(a)][size_t(k)] = p["extent"][size_t(a)][size_t(k)].get<float>();
+}
+
+CrossmodalVae::~CrossmodalVae() = default;
+
+std::pair<int, int> CrossmodalVae::pitch_range(int instrument) const {
+  return pitch_ranges_.at(size_t(instrument));
+}
+
+void CrossmodalVae::latent_from_point(float x, float y, float* z) const noexcept {
+  for (int i = 0; i < kLatent; ++i)
+    z[i] = projection_.mean[size_t(i)] + x * projection_.axes[0][size_t(i)] +
+           y * projection_.axes[1][size_t(i)];
+}
+
+void CrossmodalVae::encode_signal(const float* features, float* mean, float* logvar) noexcept {
+  signal_encoder_->step(features, posterior_.data());
+  std::copy(posterior_.begin(), posterior_.begin() + kLatent, mean);
+  std::copy(posterior_.begin() + kLatent, posterior_.end(), logvar);
+}
+
+void CrossmodalVae::decode_signal(const float* z, float* features) noexcept {
+  signal_decoder_->step(z, features);
+}
+
+void CrossmodalVae::encode_symbols(const float* one_hot, float* mean, float* logvar) noexcept {
+  symbol_encoder_->step(one_hot, posterior_.data());
+  std::copy(posterior_.begin(), posterior_.begin() + kLatent, mean);
+  std::copy(posterior_.begin() + kLatent, posterior_.end(), logvar);
+}
+
+void CrossmodalVae::decode_symbols(const float* z, float* logits) noexcept {
+  symbol_decoder_->step(z, logits);
+}
+
+void CrossmodalVae::one_hot(const NoteLabel* labels, float* out) const noexcept {
+  std::fill(out, out + symbols(), 0.0f);
+  for (int i = 0; i < instruments(); ++i) {
+    float* triplet = out + i * kSymbolsPerInstrument;
+    triplet[std::clamp(labels[i].pitch_class, 0, kPitchClasses - 1)] = 1.0f;
+    triplet[kPitchClasses + std::clamp(labels[i].octave, 0, kOctaves - 1)] = 1.0f;
+    triplet[kPitchClasses + kOctaves + std::clamp(labels[i].dynamics, 0, kDynamics - 1)] = 1.0f;
+  }
+}
+
+namespace {
+
+// Index of the largest of n logits (lowest on ties) and its softmax probability.
+int argmax_softmax(const float* logits, int n, double* probability) {
+  int best = 0;
+  for (int k = 1; k < n; ++k)
+    if (logits[k] > logits[best]) best = k;
+  double sum = 0.0;
+  for (int k = 0; k < n; ++k) sum += std::exp(double(logits[k]) - double(logits[best]));
+  *probability = 1.0 / sum;
+  return best;
+}
+
+}  // namespace
+
+void CrossmodalVae::labels_from_logits(const float* logits, NoteLabel* labels,
+                                       float* confidence) const noexcept {
+  for (int i = 0; i < instruments(); ++i) {
+    const float* triplet = logits + i * kSymbolsPerInstrument;
+    double p_pitch = 0.0, p_octave = 0.0, p_dynamics = 0.0;
+    labels[i].pitch_class = argmax_softmax(triplet, kPitchClasses, &p_pitch);
+    labels[i].octave = argmax_softmax(triplet + kPitchClasses, kOctaves, &p_octave);
+    labels[i].dynamics = argmax_softmax(triplet + kPitchClasses + kOctaves, kDynamics, &p_dynamics);
+    if (confidence) confidence[i] = float(p_pitch * p_octave * p_dynamics);
+  }
+}
+
+}  // namespace timbrel::models
