@@ -5,10 +5,13 @@ Graphs (family ``crossmodal_vae``):
 - ``signal_encoder``: ``bins`` -> ``signal_hidden`` -> ``signal_hidden`` -> 2 x latent
   (mean, log-variance)
 - ``signal_decoder``: latent -> ``signal_hidden`` -> ``signal_hidden`` -> ``bins``
-- ``symbol_encoder``: one-hot (12 pitch classes + octaves + 3 dynamics) ->
-  ``symbol_hidden`` -> ``symbol_hidden`` -> 2 x latent
+- ``symbol_encoder``: one-hot (12 pitch classes + octaves + 3 dynamics, one such triplet
+  per instrument of a mixture model, concatenated) -> ``symbol_hidden`` ->
+  ``symbol_hidden`` -> 2 x latent
 - ``symbol_decoder``: latent -> ``symbol_hidden`` -> ``symbol_hidden`` -> logits
   (same layout as the one-hot input: softmax per group)
+
+Shipped models use 9 octaves (0..8, octave = midi // 12 - 1), so a triplet is 24 wide.
 
 The hidden activation is ELU by default (``activation="relu"`` for ReLU).
 """
@@ -45,11 +48,12 @@ class CrossmodalVAE(nn.Module):
     family = "crossmodal_vae"
     graph_names = ("signal_encoder", "signal_decoder", "symbol_encoder", "symbol_decoder")
 
-    def __init__(self, bins: int = 409, octaves: int = 8, latent: int = 32,
-                 signal_hidden: int = 2000, symbol_hidden: int = 800, activation: str = "elu"):
+    def __init__(self, bins: int = 409, octaves: int = 9, latent: int = 32,
+                 signal_hidden: int = 2000, symbol_hidden: int = 800, activation: str = "elu",
+                 instruments: int = 1):
         super().__init__()
-        self.bins, self.latent = bins, latent
-        self.groups = (12, octaves, len(DYNAMICS))
+        self.bins, self.latent, self.instruments = bins, latent, instruments
+        self.groups = (12, octaves, len(DYNAMICS)) * instruments
         symbols = sum(self.groups)
         self.symbols = symbols
         self.signal_encoder = _mlp([bins, signal_hidden, signal_hidden, 2 * latent], activation)
