@@ -11,7 +11,7 @@ using Json = nlohmann::json;
 
 namespace {
 
-constexpr int kMaxInstruments = 8;  // one-hot 192 wide: far above the paper's 3-source mixtures
+constexpr int kMaxInstruments = CrossmodalVae::kMaxInstruments;
 constexpr int kLowestPitch = 12;    // C0: octave 0 of the symbol layout
 constexpr int kHighestPitch = 119;  // B8: octave 8
 

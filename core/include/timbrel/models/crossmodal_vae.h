@@ -46,6 +46,8 @@ class CrossmodalVae {
   static constexpr int kLatent = 32, kBins = 409, kSymbolsPerInstrument = 24;
   static constexpr int kPitchClasses = 12, kOctaves = 9, kDynamics = 3;
   static constexpr int kSampleRate = 22050, kWindow = 2048, kHop = 256;
+  // Most instruments (triplets) a model may have: the paper mixes at most 3.
+  static constexpr int kMaxInstruments = 8;
 
   // Empty when `model` satisfies the contract, else what is wrong (family,
   // metadata, a missing graph, a graph whose input/output size does not fit).
