@@ -1,0 +1,721 @@
+// The "Transcribe" panel: signal-to-symbol inference with a cross-modal VAE,
+// p(y|x) = p(y|z) q(z|x). A visitor picks the instrument that plays, gives a
+// clip (the example phrase, an audio file, or the microphone), and the Worker
+// transcribes it (the core's Transcriber: per-frame labels, then notes). The
+// notes show on a piano roll with the per-frame pitch and confidence; the clip
+// and the notes (rendered back through the model) can be played, and the
+// notes downloaded as a MIDI file.
+//
+// The example phrase is rendered at page time by the chosen model itself from
+// the example tune's melody (midi-example.js): no recording can be shipped
+// (the training audio is generated, and not committed), and a phrase whose
+// notes are known lets a visitor check the transcription against them (the
+// dashed outlines).
+
+import { AudioFileError } from './buffer-player.js';
+import { CrossmodalCatalog, CrossmodalPicker, instrumentLabel } from './midi-catalog.js';
+import { ClipPlayer } from './midi-engine.js';
+import { exampleTracks } from './midi-example.js';
+import { DYNAMICS, noteName, writeMidi } from './midi-file.js';
+import { CancelledError, CrossmodalWorker } from './midi-renderer.js';
+import { describeMicError } from './mic-input.js';
+import { formatBytes } from './model-picker.js';
+import { PianoRoll } from './piano-roll.js';
+import { StatusArea } from './status.js';
+import { MODEL_RATE, MicRecorder, decodeClip } from './transcribe-audio.js';
+
+// Per-frame values the core returns (kernel.transcribe().frames).
+export const FRAME = Object.freeze({ STRIDE: 5, TIME: 0, PITCH: 1, DYNAMICS: 2, CONFIDENCE: 3, ACTIVE: 4 });
+// How the transcribed notes are played back: the model's plainest sound.
+const PLAYBACK_OPTIONS = Object.freeze({ temperature: 0, interpolation: 'linear', phase: 'griffin-lim', iterations: 30, seed: 1 });
+const EXAMPLE_OPTIONS = Object.freeze({ temperature: 0.5, interpolation: 'linear', phase: 'griffin-lim', iterations: 30, seed: 7 });
+
+const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+const sentence = (error) => capital(String(error?.message || error).replace(/\.$/, ''));
+const clock = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
+
+// The example melody moved by whole octaves into [lo, hi] (when it can be).
+export function exampleMelody(range) {
+  const notes = exampleTracks()[0].notes.map((n) => ({ ...n, track: 0 }));
+  if (!range) return notes;
+  const lo = Math.min(...notes.map((n) => n.pitch));
+  const hi = Math.max(...notes.map((n) => n.pitch));
+  let shift = 0;
+  while (lo + shift < range[0] && hi + shift + 12 <= range[1]) shift += 12;
+  while (hi + shift > range[1] && lo + shift - 12 >= range[0]) shift -= 12;
+  return notes.map((n) => ({ ...n, pitch: n.pitch + shift }));
+}
+
+// Per-frame curves for the roll from the core's frames: {times, pitch (NaN
+// where the gate is closed or no pitch), confidence}.
+export function framesToCurve(frames) {
+  const n = Math.floor((frames?.length ?? 0) / FRAME.STRIDE);
+  const times = new Float32Array(n);
+  const pitch = new Float32Array(n);
+  const confidence = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const f = i * FRAME.STRIDE;
+    times[i] = frames[f + FRAME.TIME];
+    const active = frames[f + FRAME.ACTIVE] > 0.5;
+    const p = frames[f + FRAME.PITCH];
+    pitch[i] = active && p >= 0 ? p : NaN;
+    confidence[i] = active ? frames[f + FRAME.CONFIDENCE] : NaN;
+  }
+  return { times, pitch, confidence };
+}
+
+// How many reference notes the transcription got right: a reference note
+// matches when the transcribed note sounding at its middle has its pitch.
+export function matchNotes(reference, found) {
+  let matched = 0;
+  for (const r of reference) {
+    const mid = (r.start + r.end) / 2;
+    if (found.some((n) => n.start <= mid && n.end >= mid && n.pitch === r.pitch)) matched++;
+  }
+  return { matched, total: reference.length };
+}
+
+export class TranscribePanel {
+  constructor(root, capabilities, { catalog = new CrossmodalCatalog(), worker = new CrossmodalWorker({ name: 'timbrel-transcribe' }) } = {}) {
+    const $ = (id) => root.querySelector(`#${id}`);
+    this.root = root;
+    this.caps = capabilities;
+    this.el = {
+      example: $('transcribe-example-button'),
+      fileButton: $('transcribe-file-button'),
+      file: $('transcribe-file'),
+      record: $('transcribe-record-button'),
+      clipCard: $('transcribe-clip-title').closest('section'),
+      drop: $('transcribe-drop'),
+      recordRow: $('transcribe-record-row'),
+      recordTime: $('transcribe-record-time'),
+      recordMeter: $('transcribe-record-meter'),
+      clipFacts: $('transcribe-clip-facts'),
+      clipNote: $('transcribe-clip-note'),
+      run: $('transcribe-button'),
+      cancel: $('transcribe-cancel-button'),
+      playClip: $('transcribe-play-clip'),
+      playNotes: $('transcribe-play-notes'),
+      stop: $('transcribe-stop-button'),
+      progress: $('transcribe-progress'),
+      progressValue: $('transcribe-progress-value'),
+      roll: $('transcribe-roll'),
+      legendReference: $('transcribe-legend-reference'),
+      summary: $('transcribe-summary'),
+      downloadRow: $('transcribe-download-row'),
+      download: $('transcribe-download'),
+      notesDetails: $('transcribe-notes-details'),
+      notesBody: $('transcribe-notes-body'),
+      model: $('transcribe-model-value'),
+      time: $('transcribe-time'),
+      frames: $('transcribe-frames'),
+    };
+    this.status = new StatusArea($('transcribe-status')); // models, the Worker, clips, the microphone
+    this.runStatus = new StatusArea($('transcribe-run-status')); // transcription and playback
+    this.catalog = catalog;
+    this.worker = worker;
+    this.picker = new CrossmodalPicker(root, catalog, { idPrefix: 'transcribe-', radioName: 'transcribe-model' });
+    this.roll = new PianoRoll(this.el.roll, { label: 'Piano roll of the notes found', empty: 'The notes found will show here' });
+
+    this.model = null;
+    this.wanted = null;
+    this.modelQueue = Promise.resolve();
+    this.clip = null; // {name, samples, seconds, source, reference}
+    this.result = null; // {notes, frames, midi, summary, ms, clip, model}
+    this.playback = null; // {samples, result} the notes rendered back
+    this.job = 0;
+    this.busy = ''; // '' | 'example' | 'transcribe' | 'playback'
+    this.player = null;
+    this.recorder = null;
+    this.playing = 'idle'; // idle | clip | notes
+    this.downloadUrl = '';
+    this.frame = 0;
+    this.meterTimer = 0;
+    this.ready = null;
+
+    this.picker.onChoose = (entry) => this.chooseModel(entry);
+    this.picker.onFileError = (error, file) => this.status.set('model-error', {
+      kind: 'error',
+      title: `“${file?.name ?? 'The file'}” could not be used as an instrument.`,
+      text: `${error.message}${this.model ? ' The current instrument stays loaded.' : ''}`,
+    });
+
+    this.handlers = [];
+    const on = (element, type, handler) => {
+      element.addEventListener(type, handler);
+      this.handlers.push([element, type, handler]);
+    };
+    on(this.el.example, 'click', () => this.useExample());
+    on(this.el.fileButton, 'click', () => this.el.file.click());
+    on(this.el.file, 'change', () => {
+      const file = this.el.file.files?.[0];
+      this.el.file.value = '';
+      if (file) this.openFile(file);
+    });
+    on(this.el.clipCard, 'dragover', (event) => {
+      if (![...(event.dataTransfer?.types ?? [])].includes('Files')) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = 'copy';
+      this.el.drop.dataset.over = 'true';
+    });
+    on(this.el.clipCard, 'dragleave', () => delete this.el.drop.dataset.over);
+    on(this.el.clipCard, 'drop', (event) => {
+      event.preventDefault();
+      delete this.el.drop.dataset.over;
+      const file = event.dataTransfer?.files?.[0];
+      if (file) this.openFile(file);
+    });
+    on(this.el.record, 'click', () => this.toggleRecord());
+    on(this.el.run, 'click', () => this.transcribe());
+    on(this.el.cancel, 'click', () => this.cancel());
+    on(this.el.playClip, 'click', () => this.playClip());
+    on(this.el.playNotes, 'click', () => this.playNotes());
+    on(this.el.stop, 'click', () => this.stop());
+
+    for (const problem of capabilities.problems) {
+      if (problem.key === 'not-isolated' || problem.key === 'no-worklet') continue; // no worklet here
+      this.status.set(problem.key, { kind: problem.fatal ? 'error' : 'warning', title: problem.title, text: problem.text });
+    }
+    if (!MicRecorder.available) this.el.record.title = 'This browser cannot record here';
+    this.updateButtons();
+  }
+
+  activate() {
+    if (!this.ready) {
+      this.ready = this.worker.start().then(
+        () => this.picker.load(),
+        (error) => {
+          this.status.set('worker-error', { kind: 'error', title: 'The transcription engine could not start.', text: `${sentence(error)}.` });
+          return this.picker.load();
+        },
+      ).then((entries) => {
+        if (!entries.length) {
+          this.status.set('no-models', {
+            kind: 'warning',
+            title: 'No note instruments are installed.',
+            text: 'Transcribing needs a cross-modal model (models/crossmodal/). Train one with the scripts, or load a .tmbl model file in step 1.',
+          });
+        }
+        if (entries.length && !this.wanted) this.chooseModel(entries[0]);
+        return entries;
+      });
+    }
+    return this.ready;
+  }
+
+  deactivate() {
+    this.stop();
+    if (this.recorder) this.cancelRecording();
+    if (this.player?.state === 'running') this.player.context.suspend().catch(() => {});
+  }
+
+  get mode() {
+    return this.playing === 'idle' && !this.recorder ? 'idle' : 'playing';
+  }
+
+  // ---------- models ----------
+
+  chooseModel(entry) {
+    this.wanted = entry;
+    this.status.clear('model-error');
+    this.status.clear('no-models');
+    this.picker.setState(entry, 'loading');
+    this.modelQueue = this.modelQueue.then(() => this.loadModel(entry));
+    return this.modelQueue;
+  }
+
+  async loadModel(entry) {
+    if (this.wanted !== entry) return;
+    if (this.busy) this.cancel();
+    let description;
+    let bytes;
+    try {
+      bytes = await this.catalog.fetchBytes(entry);
+      description = await this.worker.load(bytes);
+    } catch (error) {
+      if (this.wanted !== entry) return;
+      this.picker.setState(entry, 'error');
+      const keep = this.model && this.model.entry !== entry;
+      this.status.set('model-error', {
+        kind: 'error',
+        title: entry.source === 'file' ? `“${entry.file}” could not be loaded.` : `The ${entry.instrument} model could not be loaded.`,
+        text: `${sentence(error)}.${keep ? ` ${this.modelName()} stays loaded.` : ''}`,
+      });
+      if (entry.source === 'file') this.picker.reject(entry);
+      if (keep) {
+        this.wanted = this.model.entry;
+        this.picker.select(this.model.entry);
+        this.picker.setState(this.model.entry, 'playing');
+      }
+      return;
+    }
+    if (this.wanted !== entry) return;
+    this.model = { entry, description, bytes };
+    this.picker.setState(entry, 'playing');
+    this.picker.setDescription(entry, description);
+    this.root.dataset.model = entry.id;
+    this.el.model.textContent = `${this.modelName()}${entry.sizeBytes ? ` (${formatBytes(entry.sizeBytes)})` : ''}`;
+    this.el.model.dataset.model = entry.id;
+    this.roll.setRanges(description?.pitchRanges ?? entry.pitchRanges ?? []);
+    // A result belongs to the model that made it; the example phrase too.
+    this.clearResult('nothing transcribed yet');
+    if (this.clip?.source === 'example') this.setClip(null);
+    this.updateButtons();
+  }
+
+  modelName() {
+    const d = this.model?.description;
+    return capital(d?.instruments?.length ? instrumentLabel(d.instruments) : this.model?.entry.instrument ?? 'the instrument');
+  }
+
+  range() {
+    const ranges = this.model?.description?.pitchRanges ?? this.model?.entry.pitchRanges ?? [];
+    if (!ranges.length) return null;
+    return [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
+  }
+
+  // ---------- the clip ----------
+
+  setClip(clip) {
+    this.stop();
+    this.clip = clip;
+    this.clearResult(clip ? 'ready to transcribe' : 'nothing transcribed yet');
+    if (!clip) {
+      this.el.clipFacts.hidden = true;
+      this.el.clipNote.hidden = false;
+      this.el.clipNote.textContent = 'No clip yet.';
+      delete this.root.dataset.clip;
+      this.roll.setNotes([]);
+      this.roll.setReference(null);
+      this.el.legendReference.hidden = true;
+      this.updateButtons();
+      return;
+    }
+    this.root.dataset.clip = clip.source;
+    const facts = [
+      ['Clip', clip.name],
+      ['Length', `${clip.seconds.toFixed(1)} s`],
+      ['Loudest sample', clip.peak > 0 ? `${(20 * Math.log10(clip.peak)).toFixed(1)} dBFS` : 'silent'],
+    ];
+    this.el.clipFacts.replaceChildren(...facts.map(([term, value]) => {
+      const div = document.createElement('div');
+      const dt = document.createElement('dt');
+      dt.textContent = term;
+      const dd = document.createElement('dd');
+      dd.textContent = value;
+      div.append(dt, dd);
+      return div;
+    }));
+    this.el.clipFacts.hidden = false;
+    this.el.clipNote.hidden = clip.peak > 0.003;
+    this.el.clipNote.textContent = clip.peak > 0.003 ? '' : 'This clip is almost silent: the transcription may find no notes.';
+    this.roll.setNotes([], { duration: clip.seconds });
+    this.roll.setCurve(null);
+    this.roll.setReference(clip.reference ?? null);
+    this.el.legendReference.hidden = !clip.reference;
+    this.updateButtons();
+  }
+
+  // The example phrase: the example tune's melody, rendered by the chosen model.
+  async useExample() {
+    if (!this.model) {
+      this.status.set('no-model', { kind: 'info', title: 'Pick an instrument first.', text: 'The example phrase is played by the instrument chosen in step 1.' });
+      return;
+    }
+    this.status.clear('no-model');
+    this.status.clear('clip-error');
+    if (this.busy) this.cancel();
+    const job = ++this.job;
+    const reference = exampleMelody(this.range());
+    const midi = writeMidi([{ name: 'Melody', channel: 0, notes: reference }], { bpm: 132 });
+    this.busy = 'example';
+    this.updateButtons();
+    this.setProgress(0, 'running', `playing the example with the ${this.modelName().toLowerCase()}…`);
+    let result;
+    try {
+      result = await this.worker.render(midi, EXAMPLE_OPTIONS, {
+        onProgress: (f) => job === this.job && this.setProgress(f, 'running', `playing the example: ${Math.round(f * 100)} %`),
+      });
+    } catch (error) {
+      if (job !== this.job) return;
+      this.busy = '';
+      this.setProgress(0, error instanceof CancelledError ? 'idle' : 'error', error instanceof CancelledError ? 'cancelled' : 'failed');
+      if (!(error instanceof CancelledError)) this.status.set('clip-error', { kind: 'error', title: 'The example phrase could not be made.', text: `${sentence(error)}.` });
+      this.updateButtons();
+      return;
+    }
+    if (job !== this.job) return;
+    this.busy = '';
+    let peak = 0;
+    for (const v of result.samples) peak = Math.max(peak, Math.abs(v));
+    this.setClip({
+      name: `“Ode to Joy” melody, played by the ${this.modelName().toLowerCase()}`,
+      samples: result.samples,
+      seconds: result.samples.length / MODEL_RATE,
+      peak,
+      source: 'example',
+      reference,
+    });
+  }
+
+  async openFile(file) {
+    this.status.clear('clip-error');
+    let clip;
+    try {
+      clip = await decodeClip(file);
+    } catch (error) {
+      const { title, text } = error instanceof AudioFileError ? error : { title: `“${file.name}” could not be read.`, text: `${sentence(error)}.` };
+      this.status.set('clip-error', { kind: 'error', title, text: `${text}${this.clip ? ' The clip loaded before stays.' : ''}` });
+      return;
+    }
+    this.setClip({ ...clip, name: file.name, source: 'file' });
+  }
+
+  // ---------- the microphone ----------
+
+  ensurePlayer() {
+    if (!this.player) {
+      this.player = new ClipPlayer(this.caps.AudioContextClass);
+      this.player.onBufferEnded = () => this.setPlaying('idle');
+    } else if (this.player.state !== 'running') {
+      this.player.resume().catch(() => {});
+    }
+    return this.player;
+  }
+
+  async toggleRecord() {
+    if (this.recorder) {
+      await this.finishRecording();
+      return;
+    }
+    this.status.clear('clip-error');
+    for (const key of ['mic-denied', 'mic-missing', 'mic-busy', 'mic-unsupported', 'mic-error']) this.status.clear(key);
+    if (!MicRecorder.available) {
+      const message = describeMicError({ name: 'NotSupportedError' });
+      this.status.set(message.key, { kind: 'error', title: message.title, text: 'This browser does not let web pages record sound here. Open an audio file instead.' });
+      return;
+    }
+    this.stop();
+    const player = this.ensurePlayer();
+    const recorder = new MicRecorder(player.context);
+    this.recorder = recorder;
+    this.el.record.setAttribute('aria-pressed', 'true');
+    this.el.record.querySelector('span').textContent = 'Starting…';
+    try {
+      await recorder.open();
+    } catch (error) {
+      this.recorder = null;
+      recorder.close();
+      this.el.record.setAttribute('aria-pressed', 'false');
+      this.el.record.querySelector('span').textContent = 'Record';
+      const message = describeMicError(error);
+      this.status.set(message.key, {
+        kind: 'error',
+        title: message.title,
+        text: message.text.replace(/(press )?Start microphone/g, 'press Record').replace(/play the example clip/g, 'use the example phrase or open an audio file'),
+      });
+      this.root.dataset.mic = message.key;
+      return;
+    }
+    if (this.recorder !== recorder) return;
+    recorder.onLimit = () => this.finishRecording();
+    recorder.start();
+    this.root.dataset.mic = 'recording';
+    this.el.record.querySelector('span').textContent = 'Stop recording';
+    this.el.recordRow.hidden = false;
+    const fill = this.el.recordMeter.querySelector('.meter-fill');
+    this.meterTimer = setInterval(() => {
+      const db = recorder.levelDb;
+      const shown = Math.max(-80, Math.min(0, db));
+      fill.style.width = `${((shown + 80) / 80) * 100}%`;
+      this.el.recordMeter.setAttribute('aria-valuenow', String(Math.round(shown)));
+      this.el.recordMeter.setAttribute('aria-valuetext', db < -79 ? 'silent' : `${Math.round(db)} dB`);
+      this.el.recordTime.textContent = clock(recorder.seconds);
+    }, 100);
+    this.updateButtons();
+  }
+
+  async finishRecording() {
+    const recorder = this.recorder;
+    if (!recorder) return;
+    this.recorder = null;
+    clearInterval(this.meterTimer);
+    this.el.record.setAttribute('aria-pressed', 'false');
+    this.el.record.querySelector('span').textContent = 'Record';
+    this.el.recordRow.hidden = true;
+    this.root.dataset.mic = 'stopped';
+    let clip;
+    try {
+      clip = await recorder.stop();
+    } catch (error) {
+      const { title, text } = error instanceof AudioFileError ? error : { title: 'The recording could not be used.', text: `${sentence(error)}.` };
+      this.status.set('clip-error', { kind: 'error', title, text });
+      this.updateButtons();
+      return;
+    }
+    const stamp = new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    this.setClip({ ...clip, name: `Microphone recording (${stamp})`, source: 'mic' });
+  }
+
+  cancelRecording() {
+    const recorder = this.recorder;
+    this.recorder = null;
+    clearInterval(this.meterTimer);
+    recorder?.close();
+    this.el.record.setAttribute('aria-pressed', 'false');
+    this.el.record.querySelector('span').textContent = 'Record';
+    this.el.recordRow.hidden = true;
+    this.updateButtons();
+  }
+
+  // ---------- transcription ----------
+
+  async transcribe() {
+    if (!this.model || !this.clip) return null;
+    if (this.busy) this.cancel();
+    this.stop();
+    const job = ++this.job;
+    const clip = this.clip;
+    const model = this.model;
+    this.busy = 'transcribe';
+    this.runStatus.clear('run-error');
+    this.clearResult(null);
+    this.setProgress(0, 'running', 'listening…');
+    this.root.dataset.transcribe = 'running';
+    this.updateButtons();
+    let result;
+    try {
+      result = await this.worker.transcribe(clip.samples, {
+        onProgress: (f) => job === this.job && this.setProgress(f, 'running', f === null ? 'listening…' : `listening: ${Math.round(f * 100)} %`),
+      });
+    } catch (error) {
+      if (job !== this.job) return null;
+      this.busy = '';
+      if (error instanceof CancelledError) {
+        this.setProgress(0, 'idle', 'cancelled');
+        this.root.dataset.transcribe = 'cancelled';
+      } else {
+        this.setProgress(0, 'error', 'failed');
+        this.root.dataset.transcribe = 'error';
+        this.runStatus.set('run-error', { kind: 'error', title: 'The clip could not be transcribed.', text: `${sentence(error)}.` });
+      }
+      this.updateButtons();
+      return null;
+    }
+    if (job !== this.job) return null;
+    this.busy = '';
+    this.result = { ...result, clip, model };
+    this.setProgress(1, 'done', '100 % · done');
+    this.root.dataset.transcribe = 'done';
+    this.showResult();
+    this.updateButtons();
+    return this.result;
+  }
+
+  showResult() {
+    const { notes, frames, clip } = this.result;
+    const count = Math.floor(frames.length / FRAME.STRIDE);
+    this.roll.setNotes(notes.map((n) => ({ ...n, track: n.track ?? 0 })), { duration: clip.seconds });
+    this.roll.setCurve(framesToCurve(frames));
+    this.roll.setReference(clip.reference ?? null);
+    this.el.time.textContent = `${(this.result.ms / 1000).toFixed(2)} s for ${clip.seconds.toFixed(1)} s of audio`;
+    this.el.time.dataset.ms = String(Math.round(this.result.ms));
+    this.el.frames.textContent = `${count} (${Math.round(MODEL_RATE / 256)} per second)`;
+    let summary;
+    if (!notes.length) summary = this.result.summary || 'No notes were found: the clip may be too quiet, or not this instrument.';
+    else {
+      const lo = Math.min(...notes.map((n) => n.pitch));
+      const hi = Math.max(...notes.map((n) => n.pitch));
+      summary = `${notes.length} note${notes.length === 1 ? '' : 's'} found, from ${noteName(lo)} to ${noteName(hi)}.`;
+    }
+    if (clip.reference) {
+      const { matched, total } = matchNotes(clip.reference, notes);
+      summary += ` Against the ${total} notes the example was played from: ${matched} found with the right pitch (${Math.round((100 * matched) / total)} %).`;
+      this.root.dataset.matched = `${matched}/${total}`;
+    }
+    this.el.summary.textContent = summary;
+    this.showTable(notes);
+    this.makeDownload();
+  }
+
+  showTable(notes) {
+    const rows = notes.map((n, i) => {
+      const tr = document.createElement('tr');
+      const dynamics = DYNAMICS[[...(this.model?.description?.dynamicsVelocity ?? [40, 80, 120])].indexOf(n.velocity)];
+      for (const text of [String(i + 1), noteName(n.pitch), `${n.start.toFixed(2)} s`, `${(n.end - n.start).toFixed(2)} s`, `${n.velocity}${dynamics ? ` (${dynamics})` : ''}`]) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        tr.append(td);
+      }
+      return tr;
+    });
+    this.el.notesBody.replaceChildren(...rows);
+    this.el.notesDetails.hidden = rows.length === 0;
+  }
+
+  makeDownload() {
+    if (this.downloadUrl) URL.revokeObjectURL(this.downloadUrl);
+    this.downloadUrl = '';
+    const { midi, notes, clip } = this.result;
+    if (!notes.length || !midi?.length) {
+      this.el.downloadRow.hidden = true;
+      return;
+    }
+    const blob = new Blob([midi], { type: 'audio/midi' });
+    this.downloadUrl = URL.createObjectURL(blob);
+    const base = clip.source === 'file' ? clip.name.replace(/\.[^.]+$/, '') : clip.source === 'mic' ? 'recording' : 'example';
+    this.el.download.href = this.downloadUrl;
+    this.el.download.download = `timbrel-${base.replace(/[^\w-]+/g, '-')}-notes.mid`;
+    this.el.download.textContent = `Download MIDI file (${notes.length} notes, ${formatBytes(blob.size)})`;
+    this.el.downloadRow.hidden = false;
+  }
+
+  clearResult(text) {
+    this.result = null;
+    this.playback = null;
+    this.el.summary.textContent = '';
+    this.el.downloadRow.hidden = true;
+    this.el.notesDetails.hidden = true;
+    this.roll.setCurve(null);
+    this.roll.setNotes([], { duration: this.clip?.seconds ?? 0 });
+    if (text !== null && !this.busy) this.setProgress(0, 'idle', text);
+    delete this.root.dataset.transcribe;
+    delete this.root.dataset.matched;
+  }
+
+  cancel() {
+    if (!this.busy) return;
+    this.worker.cancel();
+  }
+
+  // fraction null: running, how far unknown (an indeterminate bar).
+  setProgress(fraction, state, text = null) {
+    if (fraction === null) {
+      this.el.progress.removeAttribute('value');
+      this.el.progressValue.dataset.state = state;
+      delete this.el.progressValue.dataset.percent;
+      this.el.progressValue.textContent = text ?? 'working…';
+      return;
+    }
+    const pct = Math.round(Math.min(1, Math.max(0, fraction)) * 100);
+    this.el.progress.value = pct;
+    this.el.progressValue.dataset.state = state;
+    this.el.progressValue.dataset.percent = String(pct);
+    this.el.progressValue.textContent = text ?? `${pct} %`;
+  }
+
+  // ---------- playback ----------
+
+  playClip() {
+    if (!this.clip) return;
+    const player = this.ensurePlayer();
+    player.playBuffer(this.clip.samples);
+    this.setPlaying('clip');
+  }
+
+  // The notes found, rendered back through the model, then played.
+  async playNotes() {
+    const result = this.result;
+    if (!result?.notes.length) return;
+    const player = this.ensurePlayer(); // inside the click
+    if (this.playback?.result !== result) {
+      if (this.busy) this.cancel();
+      const job = ++this.job;
+      this.busy = 'playback';
+      this.updateButtons();
+      this.setProgress(0, 'running', 'rendering the notes…');
+      let rendered;
+      try {
+        rendered = await this.worker.render(result.midi, PLAYBACK_OPTIONS, {
+          onProgress: (f) => job === this.job && this.setProgress(f, 'running', `rendering the notes: ${Math.round(f * 100)} %`),
+        });
+      } catch (error) {
+        if (job !== this.job) return;
+        this.busy = '';
+        if (!(error instanceof CancelledError)) this.runStatus.set('run-error', { kind: 'error', title: 'The notes could not be played.', text: `${sentence(error)}.` });
+        this.setProgress(1, 'done', '100 % · done');
+        this.updateButtons();
+        return;
+      }
+      if (job !== this.job) return;
+      this.busy = '';
+      this.playback = { samples: rendered.samples, result };
+      this.setProgress(1, 'done', '100 % · done');
+    }
+    player.playBuffer(this.playback.samples);
+    this.setPlaying('notes');
+  }
+
+  stop() {
+    this.player?.stopBuffer();
+    this.setPlaying('idle');
+  }
+
+  setPlaying(mode) {
+    this.playing = mode;
+    this.root.dataset.mode = mode;
+    if (mode !== 'idle') this.animate();
+    else this.roll.setPlayhead(-1);
+    this.updateButtons();
+  }
+
+  animate() {
+    if (this.frame) return;
+    const step = () => {
+      this.frame = 0;
+      if (this.playing === 'idle' || !this.player) {
+        this.roll.setPlayhead(-1);
+        return;
+      }
+      this.roll.setPlayhead(this.player.bufferTime);
+      this.frame = requestAnimationFrame(step);
+    };
+    this.frame = requestAnimationFrame(step);
+  }
+
+  updateButtons() {
+    const { run, cancel, playClip, playNotes, stop, example, fileButton, record } = this.el;
+    const recording = !!this.recorder;
+    run.disabled = !this.model || !this.clip || recording;
+    run.querySelector('span').textContent = this.busy === 'transcribe' ? 'Transcribing…' : 'Transcribe';
+    cancel.disabled = !this.busy;
+    playClip.disabled = !this.clip || recording || !this.caps.audio;
+    playNotes.disabled = !this.result?.notes.length || recording || !this.caps.audio;
+    stop.disabled = this.playing === 'idle';
+    example.disabled = recording;
+    fileButton.disabled = recording;
+    record.disabled = !this.caps.audio;
+    playClip.setAttribute('aria-pressed', String(this.playing === 'clip'));
+    playNotes.setAttribute('aria-pressed', String(this.playing === 'notes'));
+  }
+
+  // ---------- for tests and debugging ----------
+
+  exportResult() {
+    const r = this.result;
+    if (!r) return null;
+    return {
+      notes: r.notes.map((n) => ({ ...n })),
+      reference: r.clip.reference ?? null,
+      frames: Array.from(r.frames),
+      midiBytes: r.midi.length,
+      summary: r.summary,
+      seconds: r.clip.seconds,
+      ms: r.ms,
+    };
+  }
+
+  dispose() {
+    for (const [element, type, handler] of this.handlers) element.removeEventListener(type, handler);
+    cancelAnimationFrame(this.frame);
+    clearInterval(this.meterTimer);
+    this.recorder?.close();
+    this.roll.dispose();
+    this.picker.dispose();
+    this.worker.dispose();
+    this.player?.dispose();
+    if (this.downloadUrl) URL.revokeObjectURL(this.downloadUrl);
+    this.status.dispose();
+    this.runStatus.dispose();
+  }
+}

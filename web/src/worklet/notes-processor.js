@@ -1,0 +1,163 @@
+// AudioWorkletProcessor "timbrel-notes": the C++ core's LiveNoteKernel on the
+// audio thread. It plays notes of a cross-modal model live (the MIDI panel's
+// on-screen keyboard, computer keys and Web MIDI), a point of the latent XY
+// pad, or a morph between two notes.
+//
+// Per render quantum, process() only copies numbers: kernel.process(n) ->
+// heap -> output, and the output's level into the shared status block (the
+// page's meter and the tests read it). Nothing is allocated in process():
+// heap views are made in the constructor and re-made only if the WASM memory
+// grew. Models are parsed in the message handler, between quanta.
+//
+// Messages (main -> worklet):
+//   {type: 'model', token, bytes: ArrayBuffer}   kernel.loadModel(bytes)
+//   {type: 'on', pitch, velocity} {type: 'off', pitch} {type: 'all-off'}
+//   {type: 'pad', x, y, on}
+//   {type: 'morph', pitchA, velocityA, pitchB, velocityB, position, on}
+//   {type: 'dispose'}
+// Messages (worklet -> main):
+//   {type: 'ready', sampleRate, maxBlock, latencySamples}
+//   {type: 'model', token, error}
+//   {type: 'error', message, sampleRate}          (once; the processor then outputs silence)
+
+import createTimbrelCore from '/core/timbrel-core.mjs';
+import { CoreProcessor } from './core-processor.js';
+import { NOTES, notesStatusViews } from '../midi-status.js';
+
+const core = await createTimbrelCore();
+
+const QUANTUM = 128;
+const LEVEL_SECONDS = 0.05; // the meter's time constant
+
+class NotesProcessor extends CoreProcessor {
+  constructor(options) {
+    super();
+    this.kernel = null;
+    this.failed = false;
+    this.disposed = false;
+    this.energy = 0;
+    this.peak = 0;
+    this.quanta = 0;
+    this.nonfinite = 0;
+    this.port.onmessage = (event) => this.onMessage(event.data);
+    const { status, maxBlock = QUANTUM } = options.processorOptions ?? {};
+    this.maxBlock = Math.max(1, maxBlock | 0);
+    this.decay = Math.exp(-QUANTUM / (LEVEL_SECONDS * sampleRate));
+    try {
+      if (typeof core.LiveNoteKernel !== 'function') {
+        throw new Error('this build of the WebAssembly core has no LiveNoteKernel (rebuild the core)');
+      }
+      if (!(status instanceof SharedArrayBuffer)) {
+        throw new Error('no SharedArrayBuffer was given to the note engine (the page is not cross-origin isolated)');
+      }
+      if (typeof core.LiveNoteKernel.validateConfig === 'function') {
+        const problem = core.LiveNoteKernel.validateConfig(sampleRate, this.maxBlock);
+        if (problem) throw new Error(problem);
+      }
+      ({ floats: this.levels, ints: this.counters } = notesStatusViews(status));
+      this.kernel = new core.LiveNoteKernel(sampleRate, this.maxBlock);
+      this.outputPtr = this.kernel.outputPtr();
+      this.makeViews();
+      this.port.postMessage({ type: 'ready', sampleRate, maxBlock: this.maxBlock, latencySamples: this.kernel.latencySamples() });
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  makeViews() {
+    this.heap = core.HEAPF32;
+    this.heapBuffer = this.heap.buffer;
+    this.outputPtr = this.kernel.outputPtr();
+    this.outputIndex = this.outputPtr >> 2;
+  }
+
+  onMessage(data) {
+    if (!data) return;
+    if (data.type === 'dispose') {
+      this.releaseKernel();
+      this.failed = true;
+      this.disposed = true;
+      return;
+    }
+    const kernel = this.kernel;
+    if (!kernel) return;
+    try {
+      switch (data.type) {
+        case 'model': {
+          const error = data.bytes instanceof ArrayBuffer ? kernel.loadModel(new Uint8Array(data.bytes)) : 'no model bytes were received';
+          if (core.HEAPF32.buffer !== this.heapBuffer || kernel.outputPtr() !== this.outputPtr) this.makeViews();
+          this.port.postMessage({ type: 'model', token: data.token, error: error || '' });
+          break;
+        }
+        case 'on':
+          kernel.noteOn(data.pitch | 0, data.velocity | 0);
+          Atomics.add(this.counters, NOTES.NOTE_ONS, 1);
+          break;
+        case 'off':
+          kernel.noteOff(data.pitch | 0);
+          break;
+        case 'all-off':
+          kernel.allNotesOff();
+          break;
+        case 'pad':
+          kernel.setPad(+data.x, +data.y, !!data.on);
+          break;
+        case 'morph':
+          kernel.setMorph(data.pitchA | 0, data.velocityA | 0, data.pitchB | 0, data.velocityB | 0, +data.position, !!data.on);
+          break;
+        default:
+          break;
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  process(inputs, outputs) {
+    const output = outputs[0];
+    const kernel = this.kernel;
+    if (this.failed || kernel === null) {
+      for (let c = 0; c < output.length; c++) output[c].fill(0);
+      return !this.disposed;
+    }
+    const n = output.length > 0 ? output[0].length : QUANTUM;
+    let energy = 0;
+    for (let offset = 0; offset < n; offset += this.maxBlock) {
+      const m = Math.min(this.maxBlock, n - offset);
+      try {
+        kernel.process(m);
+      } catch (error) {
+        this.fail(error);
+        for (let c = 0; c < output.length; c++) output[c].fill(0);
+        return true;
+      }
+      if (core.HEAPF32.buffer !== this.heapBuffer) this.makeViews();
+      const heap = this.heap;
+      const base = this.outputIndex;
+      for (let i = 0; i < m; i++) {
+        let v = heap[base + i];
+        if (v - v !== 0) {
+          v = 0; // NaN or Inf never reaches the speakers
+          heap[base + i] = 0;
+          this.nonfinite++;
+        }
+        energy += v * v;
+        const a = v < 0 ? -v : v;
+        if (a > this.peak) this.peak = a;
+      }
+      for (let c = 0; c < output.length; c++) {
+        const channel = output[c];
+        for (let i = 0; i < m; i++) channel[offset + i] = heap[base + i];
+      }
+    }
+    this.energy = this.decay * this.energy + (1 - this.decay) * (energy / n);
+    this.levels[NOTES.LEVEL_DB] = 10 * Math.log10(this.energy + 1e-12);
+    this.levels[NOTES.PEAK] = this.peak;
+    this.quanta++;
+    Atomics.store(this.counters, NOTES.QUANTA, this.quanta);
+    Atomics.store(this.counters, NOTES.NONFINITE, this.nonfinite);
+    return true;
+  }
+}
+
+registerProcessor('timbrel-notes', NotesProcessor);
