@@ -1,0 +1,152 @@
+#include "timbrel/engine/live_note_player.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace timbrel::engine {
+namespace {
+
+int whole_rate(double rate) { return int(std::lround(rate)); }
+
+const LiveNotePlayerConfig& checked(const LiveNotePlayerConfig& config) {
+  if (auto problem = LiveNotePlayer::validate(config); !problem.empty())
+    throw std::invalid_argument(problem);
+  return config;
+}
+
+}  // namespace
+
+std::string LiveNotePlayer::validate(const LiveNotePlayerConfig& c) {
+  if (!(c.device_rate >= 8000.0 && c.device_rate <= 192000.0) ||
+      std::fabs(c.device_rate - whole_rate(c.device_rate)) > 1e-6)
+    return "the audio device runs at " +
+           (std::isfinite(c.device_rate) ? std::to_string(whole_rate(c.device_rate)) : "NaN") +
+           " Hz; supported rates are whole numbers from 8000 to 192000 Hz";
+  if (c.max_block < 1 || c.max_block > 8192)
+    return "audio block size must be between 1 and 8192 samples, got " +
+           std::to_string(c.max_block);
+  return "";
+}
+
+LiveNotePlayer::LiveNotePlayer(const LiveNotePlayerConfig& config)
+    : config_(checked(config)),
+      to_device_(whole_rate(config.device_rate) == kModelRate
+                     ? nullptr
+                     : std::make_unique<dsp::StreamingResampler>(
+                           kModelRate, whole_rate(config.device_rate), kHop)),
+      hop_(size_t(kHop), 0.0f),
+      device_hop_(size_t(to_device_ ? to_device_->max_output(kHop) : kHop), 0.0f),
+      fifo_(size_t(config.max_block) + device_hop_.size() + 16, 0.0f) {
+  // The synth's frame centre and the upsampler's delay are fixed; the backlog
+  // left in the FIFO by earlier hops adds 0 .. one device hop - 1.
+  const double ratio = config_.device_rate / kModelRate;
+  const double up = to_device_ ? to_device_->latency_input_samples() : 0.0;
+  min_latency_ = int(std::lround((LiveNoteSynth::latency_samples() + up) * ratio));
+  max_latency_ = min_latency_ + int(std::ceil(kHop * ratio)) - 1;
+}
+
+LiveNotePlayer::~LiveNotePlayer() = default;
+
+std::string LiveNotePlayer::load_model(const std::uint8_t* bytes, std::size_t size,
+                                       const NoteSynthSettings& settings) {
+  if (auto problem = engine::validate(settings); !problem.empty()) return problem;
+  auto loaded = models::CrossmodalVae::load(bytes, size);
+  if (!loaded.model) return loaded.error;
+  set_model(std::move(loaded.model), settings);
+  return "";
+}
+
+void LiveNotePlayer::set_model(std::unique_ptr<models::CrossmodalVae> model,
+                               const NoteSynthSettings& settings) {
+  synth_.reset();  // it refers to the old model
+  model_ = std::move(model);
+  if (model_) synth_ = std::make_unique<LiveNoteSynth>(*model_, settings);
+  morph_notes_ = {-1, -1, -1, -1};
+  reset();
+}
+
+void LiveNotePlayer::note_on(int pitch, int velocity) noexcept {
+  if (synth_) synth_->note_on(pitch, velocity);
+}
+
+void LiveNotePlayer::note_off(int pitch) noexcept {
+  if (synth_) synth_->note_off(pitch);
+}
+
+void LiveNotePlayer::all_notes_off() noexcept {
+  if (!synth_) return;
+  synth_->all_notes_off();
+  synth_->pad_off();
+}
+
+void LiveNotePlayer::set_pad(float x, float y, bool on) noexcept {
+  if (!synth_) return;
+  synth_->set_latent_point(x, y);
+  if (on)
+    synth_->pad_on(1.0f);
+  else
+    synth_->pad_off();
+}
+
+void LiveNotePlayer::set_morph(int pitch_a, int velocity_a, int pitch_b, int velocity_b,
+                               float position, bool on) noexcept {
+  if (!synth_) return;
+  const std::array<int, 4> notes{pitch_a, velocity_a, pitch_b, velocity_b};
+  if (notes != morph_notes_) {
+    synth_->set_morph(pitch_a, velocity_a, pitch_b, velocity_b);
+    morph_notes_ = notes;
+  }
+  // Also after set_morph: the pad may have been moved by set_pad since.
+  synth_->set_morph_position(position);
+  if (on)
+    synth_->pad_on(1.0f);
+  else
+    synth_->pad_off();
+}
+
+void LiveNotePlayer::set_temperature(float temperature) noexcept {
+  if (synth_) synth_->set_temperature(temperature);
+}
+
+void LiveNotePlayer::set_interpolation(Interpolation interpolation) noexcept {
+  if (synth_) synth_->set_interpolation(interpolation);
+}
+
+void LiveNotePlayer::reset() noexcept {
+  if (synth_) synth_->reset();
+  if (to_device_) to_device_->reset();
+  fifo_read_ = fifo_count_ = 0;
+}
+
+void LiveNotePlayer::produce_hop() noexcept {
+  synth_->process_hop(hop_.data());
+  const float* samples = hop_.data();
+  int count = kHop;
+  if (to_device_) {
+    count = to_device_->process(hop_.data(), kHop, device_hop_.data());
+    samples = device_hop_.data();
+  }
+  const std::size_t size = fifo_.size();
+  for (int i = 0; i < count && fifo_count_ < size; ++i) {
+    fifo_[(fifo_read_ + fifo_count_) % size] = samples[i];
+    ++fifo_count_;
+  }
+}
+
+void LiveNotePlayer::process(float* out, int n) noexcept {
+  n = std::clamp(n, 0, config_.max_block);
+  if (!synth_) {
+    std::fill(out, out + n, 0.0f);
+    return;
+  }
+  while (fifo_count_ < std::size_t(n)) produce_hop();
+  const std::size_t size = fifo_.size();
+  for (int i = 0; i < n; ++i) {
+    out[i] = fifo_[fifo_read_];
+    fifo_read_ = (fifo_read_ + 1) % size;
+  }
+  fifo_count_ -= std::size_t(n);
+}
+
+}  // namespace timbrel::engine
