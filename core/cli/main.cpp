@@ -9,6 +9,7 @@
 //   timbrel render-midi SONG.mid --model NAME_OR_PATH -o OUT.wav [--temperature T]
 //                   [--interpolation none|linear|cubic] [--phase griffin-lim|rtpghi]
 //                   [--iterations N] [--seed S]
+//   timbrel phase-eval IN.wav [--iterations 30] [--csv OUT.csv]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -17,6 +18,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -24,7 +26,9 @@
 #include <vector>
 
 #include "curve_file.h"
+#include "timbrel/dsp/cqt.h"
 #include "timbrel/dsp/descriptors.h"
+#include "timbrel/dsp/phase_reconstruction.h"
 #include "timbrel/dsp/resampler.h"
 #include "timbrel/dsp/stft.h"
 #include "timbrel/dsp/yin.h"
@@ -81,7 +85,12 @@ const char* kUsage =
     "      skipped, notes out of range moved by octaves): --temperature: spread of each\n"
     "      note's latent draw (default 0: the mean); --interpolation: latent path between\n"
     "      successive notes of a voice (default cubic); --phase: Griffin-Lim (default, 30\n"
-    "      --iterations) or RTPGHI (the live synth's); --seed: of the latent draws\n";
+    "      --iterations) or RTPGHI (the live synth's); --seed: of the latent draws\n"
+    "  timbrel phase-eval IN.wav [--iterations 30] [--csv OUT.csv]\n"
+    "      phase reconstruction at 22050 Hz (window 2048, hop 256) of the file's STFT\n"
+    "      magnitudes and of their constant-Q back-projection: spectral convergence and\n"
+    "      time of RTPGHI (with and without look-ahead) and Griffin-Lim from zero phase or\n"
+    "      from RTPGHI, classic or fast (momentum 0.99)\n";
 
 struct Args {
   std::vector<std::string> positional;
@@ -716,6 +725,87 @@ int render_midi_command(const Args& args) {
   return 0;
 }
 
+// `timbrel phase-eval`: how closely each phase reconstruction inverts the
+// file's own STFT magnitudes (oracle) and its constant-Q back-projection (what
+// a cross-modal model's decoder gives), with the time each takes.
+int phase_eval_command(const Args& args) {
+  namespace dsp = timbrel::dsp;
+  if (args.positional.size() != 1) throw std::runtime_error("phase-eval needs one input file");
+  const long iterations = parse_long(option(args, "--iterations", "-n", "30"), "--iterations");
+  if (iterations < 0 || iterations > 10000)
+    throw std::runtime_error("--iterations must be between 0 and 10000");
+  const std::string csv_path = option(args, "--csv", "--csv", "");
+  const auto audio = timbrel::io::read_wav(args.positional[0]);
+  const auto x = dsp::resample(audio.samples, audio.sample_rate, kModelRate);
+  if (x.empty()) throw std::runtime_error(args.positional[0] + ": no samples");
+
+  const dsp::ConstantQ cqt;
+  const auto config = cqt.stft_config();
+  const auto spectra = dsp::stft(x, config);
+  const size_t bins = size_t(cqt.fft_bins());
+  dsp::MagnitudeFrames oracle(spectra.size(), std::vector<float>(bins));
+  dsp::MagnitudeFrames projected(spectra.size(), std::vector<float>(bins));
+  std::vector<float> constant_q(size_t(cqt.bins()));
+  for (size_t m = 0; m < spectra.size(); ++m) {
+    for (size_t k = 0; k < bins; ++k)
+      oracle[m][k] = std::abs(spectra[m][k]) * cqt.magnitude_scale();
+    cqt.magnitudes_from_spectrum(spectra[m].data(), constant_q.data());
+    cqt.stft_magnitude_from_cqt(constant_q.data(), projected[m].data());
+  }
+
+  auto griffin_lim = [&](dsp::PhaseInit init, double momentum) {
+    dsp::GriffinLimOptions options;
+    options.iterations = int(iterations);
+    options.init = init;
+    options.momentum = momentum;
+    return [=](const dsp::MagnitudeFrames& m) { return dsp::griffin_lim(m, config, options); };
+  };
+  dsp::RtpghiOptions no_lookahead;
+  no_lookahead.lookahead = false;
+  using Run = std::function<std::vector<float>(const dsp::MagnitudeFrames&)>;
+  const std::vector<std::pair<std::string, Run>> methods = {
+      {"rtpghi", [&](const dsp::MagnitudeFrames& m) { return dsp::rtpghi(m, config); }},
+      {"rtpghi-no-lookahead",
+       [&](const dsp::MagnitudeFrames& m) { return dsp::rtpghi(m, config, no_lookahead); }},
+      {"gl-zero", griffin_lim(dsp::PhaseInit::zero, 0.0)},
+      {"gl-zero-fast", griffin_lim(dsp::PhaseInit::zero, 0.99)},
+      {"gl-rtpghi", griffin_lim(dsp::PhaseInit::rtpghi, 0.0)},
+      {"gl-rtpghi-fast", griffin_lim(dsp::PhaseInit::rtpghi, 0.99)},
+  };
+
+  std::ofstream csv;
+  if (!csv_path.empty()) {
+    csv.open(csv_path);
+    if (!csv) throw std::runtime_error(csv_path + ": cannot create file");
+    csv << "magnitudes,method,spectral_convergence,seconds,audio_seconds\n";
+  }
+  const double seconds = double(x.size()) / kModelRate;
+  std::printf(
+      "input: %s, %.2f s at %d Hz, %zu frames (window %d, hop %d); Griffin-Lim: %ld "
+      "iterations (-fast: momentum 0.99)\n",
+      args.positional[0].c_str(), seconds, kModelRate, spectra.size(), config.window, config.hop,
+      iterations);
+  std::printf("%-10s  %-20s  %8s  %7s  %8s  %9s\n", "magnitudes", "method", "SC", "SC dB", "time s",
+              "RT factor");
+  for (const auto& [magnitude_name, magnitude] :
+       {std::pair<const char*, const dsp::MagnitudeFrames*>{"stft", &oracle},
+        std::pair<const char*, const dsp::MagnitudeFrames*>{"cqt", &projected}}) {
+    for (const auto& [name, run] : methods) {
+      const auto start = std::chrono::steady_clock::now();
+      const auto y = run(*magnitude);
+      const double compute =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double sc = dsp::spectral_convergence(*magnitude, y, config);
+      std::printf("%-10s  %-20s  %8.4f  %7.2f  %8.3f  %9.4f\n", magnitude_name, name.c_str(), sc,
+                  20.0 * std::log10(std::max(sc, 1e-12)), compute, compute / seconds);
+      if (csv)
+        csv << magnitude_name << ',' << name << ',' << sc << ',' << compute << ',' << seconds
+            << '\n';
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -734,6 +824,7 @@ int main(int argc, char** argv) {
     if (command == "draw") return draw_command(args);
     if (command == "transcribe") return transcribe_command(args);
     if (command == "render-midi") return render_midi_command(args);
+    if (command == "phase-eval") return phase_eval_command(args);
     if (command == "--help" || command == "help") {
       std::cout << kUsage;
       return 0;
