@@ -10,6 +10,7 @@
 //                   [--interpolation none|linear|cubic] [--phase griffin-lim|rtpghi]
 //                   [--iterations N] [--seed S]
 //   timbrel phase-eval IN.wav [--iterations 30] [--csv OUT.csv]
+//   timbrel midi-info SONG.mid [--notes N]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -90,7 +91,10 @@ const char* kUsage =
     "      phase reconstruction at 22050 Hz (window 2048, hop 256) of the file's STFT\n"
     "      magnitudes and of their constant-Q back-projection: spectral convergence and\n"
     "      time of RTPGHI (with and without look-ahead) and Griffin-Lim from zero phase or\n"
-    "      from RTPGHI, classic or fast (momentum 0.99)\n";
+    "      from RTPGHI, classic or fast (momentum 0.99)\n"
+    "  timbrel midi-info SONG.mid [--notes N]\n"
+    "      a Standard MIDI File's format, tracks, timing, tempo map, duration, notes, pitch\n"
+    "      range and its first N notes (default 10; channels counted 1-16)\n";
 
 struct Args {
   std::vector<std::string> positional;
@@ -806,6 +810,73 @@ int phase_eval_command(const Args& args) {
   return 0;
 }
 
+// "C4" for 60 (middle C; octave = key / 12 - 1).
+std::string note_name(int pitch) {
+  static const char* kNames[12] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
+  return kNames[pitch % 12] + std::to_string(pitch / 12 - 1);
+}
+
+int midi_info_command(const Args& args) {
+  namespace midi = timbrel::midi;
+  if (args.positional.size() != 1) throw std::runtime_error("midi-info needs one MIDI file");
+  const long shown = parse_long(option(args, "--notes", "-n", "10"), "--notes");
+  if (shown < 0) throw std::runtime_error("--notes must not be negative");
+  const auto parsed = midi::read_smf_file(args.positional[0]);
+  if (!parsed.ok()) throw std::runtime_error(parsed.error);
+  const midi::Song& song = parsed.song;
+
+  std::printf("%s: format %d, %d track%s, ", args.positional[0].c_str(), song.format, song.tracks,
+              song.tracks == 1 ? "" : "s");
+  if (song.division > 0)
+    std::printf("%d ticks per quarter note\n", song.division);
+  else
+    std::printf("SMPTE time, %.2f frames per second x %d ticks per frame\n", song.smpte_fps,
+                song.ticks_per_frame);
+  if (song.division == 0) {
+    std::printf("tempo: none (SMPTE time is absolute)\n");
+  } else if (song.tempo_changes.empty()) {
+    std::printf("tempo: 120 BPM (the file sets none)\n");
+  } else {
+    std::printf("tempo:");
+    constexpr size_t kShownTempos = 8;
+    for (size_t i = 0; i < song.tempo_changes.size() && i < kShownTempos; ++i)
+      std::printf("%s %.2f BPM at %.3f s", i ? "," : "", song.tempo_changes[i].bpm(),
+                  song.tempo_changes[i].time_s);
+    if (song.tempo_changes.size() > kShownTempos)
+      std::printf(", ... %zu changes in all", song.tempo_changes.size());
+    std::printf("\n");
+  }
+  std::printf("duration: %.3f s\n", song.duration_s);
+  for (int t = 0; t < song.tracks; ++t) {
+    const auto count = std::count_if(song.notes.begin(), song.notes.end(),
+                                     [t](const midi::Note& n) { return n.track == t; });
+    std::printf("track %d: '%s', %ld notes\n", t, song.track_names[size_t(t)].c_str(), long(count));
+  }
+  if (song.notes.empty()) {
+    std::printf("notes: none (the file holds no notes)\n");
+    return 0;
+  }
+  const auto [low, high] = std::minmax_element(
+      song.notes.begin(), song.notes.end(),
+      [](const midi::Note& a, const midi::Note& b) { return a.pitch < b.pitch; });
+  std::printf("notes: %zu (%d on drum channel 10), pitch range %s (%d) to %s (%d)\n",
+              song.notes.size(), song.drum_notes(), note_name(low->pitch).c_str(), low->pitch,
+              note_name(high->pitch).c_str(), high->pitch);
+  if (song.notes_closed_at_end > 0)
+    std::printf("%d notes never released: ended with their track\n", song.notes_closed_at_end);
+  if (song.unmatched_note_offs > 0)
+    std::printf("%d note-offs without a sounding note: ignored\n", song.unmatched_note_offs);
+  const size_t count = std::min(song.notes.size(), size_t(shown));
+  if (count == 0) return 0;
+  std::printf("first %zu notes:\n  start_s    end_s  track  channel  pitch      velocity\n", count);
+  for (size_t i = 0; i < count; ++i) {
+    const midi::Note& n = song.notes[i];
+    std::printf("%9.3f %8.3f %6d %8d  %3d %-5s %9d%s\n", n.start_s, n.end_s, n.track, n.channel + 1,
+                n.pitch, note_name(n.pitch).c_str(), n.velocity, n.drum() ? "  drum" : "");
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -825,6 +896,7 @@ int main(int argc, char** argv) {
     if (command == "transcribe") return transcribe_command(args);
     if (command == "render-midi") return render_midi_command(args);
     if (command == "phase-eval") return phase_eval_command(args);
+    if (command == "midi-info") return midi_info_command(args);
     if (command == "--help" || command == "help") {
       std::cout << kUsage;
       return 0;
