@@ -11,7 +11,6 @@ using Json = nlohmann::json;
 
 namespace {
 
-constexpr int kMaxInstruments = CrossmodalVae::kMaxInstruments;
 constexpr int kLowestPitch = 12;    // C0: octave 0 of the symbol layout
 constexpr int kHighestPitch = 119;  // B8: octave 8
 
@@ -126,9 +125,10 @@ std::string CrossmodalVae::validate(const nn::Model& model) {
   const auto names = meta.find("instruments");
   if (names == meta.end() || !names->is_array() || names->empty())
     return prefix + "metadata 'instruments' must be a non-empty list of instrument names";
-  if (names->size() > size_t(kMaxInstruments))
+  if (names->size() > size_t(CrossmodalVae::kMaxInstruments))
     return prefix + "metadata 'instruments' lists " + std::to_string(names->size()) +
-           " instruments, at most " + std::to_string(kMaxInstruments) + " are supported";
+           " instruments, at most " + std::to_string(CrossmodalVae::kMaxInstruments) +
+           " are supported";
   for (const auto& n : *names)
     if (!n.is_string() || n.get<std::string>().empty())
       return prefix + "metadata 'instruments' must hold non-empty names";
