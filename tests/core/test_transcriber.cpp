@@ -165,13 +165,75 @@ TEST_CASE("segment_notes: gaps and level onsets separate repeated notes", "[tran
 
 TEST_CASE("segment_notes: minimum note length", "[transcriber]") {
   TranscriberSettings s;
-  REQUIRE(s.min_note_frames == 5);  // 58 ms
+  REQUIRE(s.min_note_frames == 7);  // 81 ms
   FrameBuilder shortest;
-  shortest.silence(3).add(4, 60).silence(3).add(5, 62).silence(3);
+  shortest.silence(3).add(6, 60).silence(3).add(7, 62).silence(3);
   const auto notes = notes_of(shortest, s);
   REQUIRE(notes.size() == 1);
   CHECK(notes[0].pitch == 62);
-  CHECK(notes[0].end_s - notes[0].start_s == Approx(5 * kFrameS));
+  CHECK(notes[0].end_s - notes[0].start_s == Approx(7 * kFrameS));
+
+  // A short note between two others joins the one before it.
+  FrameBuilder between;
+  between.add(20, 60).add(6, 62).add(20, 64);
+  const auto joined = notes_of(between, s);
+  REQUIRE(joined.size() == 2);
+  CHECK(joined[0].pitch == 60);
+  CHECK(joined[0].end_s == Approx(26 * kFrameS));
+  CHECK(joined[1].pitch == 64);
+}
+
+TEST_CASE("segment_notes: a pitch change moves back to the largest flux", "[transcriber]") {
+  // The label switches at frame 40; the new partials arrived at frame 33.
+  FrameBuilder b;
+  b.add(40, 60).add(30, 67);
+  for (auto& f : b.frames) f.flux = 1.0f;
+  b.frames[33].flux = 9.0f;
+  b.frames[45].flux = 20.0f;  // after the change: not a candidate
+  auto notes = notes_of(b);
+  REQUIRE(notes.size() == 2);
+  CHECK(notes[1].start_s == Approx(33 * kFrameS));
+  CHECK(notes[0].end_s == Approx(33 * kFrameS));
+
+  // Only the 12 frames before the change are searched ...
+  b.frames[33].flux = 1.0f;
+  b.frames[27].flux = 9.0f;
+  notes = notes_of(b);
+  REQUIRE(notes.size() == 2);
+  CHECK(notes[1].start_s == Approx(40 * kFrameS));
+  // ... and the note before keeps its minimum length.
+  FrameBuilder close;
+  close.add(9, 60).add(30, 67);
+  close.frames[1].flux = 9.0f;
+  notes = notes_of(close);
+  REQUIRE(notes.size() == 2);
+  CHECK(notes[1].start_s == Approx(9 * kFrameS));
+  close.frames[7].flux = 9.0f;
+  notes = notes_of(close);
+  CHECK(notes[1].start_s == Approx(7 * kFrameS));
+  TranscriberSettings off;
+  off.boundary_search_frames = 0;
+  CHECK(notes_of(close, off)[1].start_s == Approx(9 * kFrameS));
+}
+
+TEST_CASE("segment_notes: a note that opens the gate starts where its level rose",
+          "[transcriber]") {
+  FrameBuilder b;
+  b.silence(10);
+  // Under the gate: -70 (too far under it), -61, -58, -55, -52, then open at -48.
+  const float attack[] = {-70.0f, -61.0f, -58.0f, -55.0f, -52.0f};
+  for (int i = 0; i < 5; ++i) b.frames[size_t(5 + i)].level_db = attack[i];
+  b.add(20, 60, -48.0f);
+  auto notes = notes_of(b);
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0].start_s == Approx(6 * kFrameS));  // 4 frames back: -61 ... -52
+  b.frames[6].level_db = -66.0f;                   // more than 12 dB under the gate
+  CHECK(notes_of(b)[0].start_s == Approx(7 * kFrameS));
+  b.frames[8].level_db = -51.8f;  // less than 0.5 dB under the next frame: the rise began later
+  CHECK(notes_of(b)[0].start_s == Approx(9 * kFrameS));
+  TranscriberSettings off;
+  off.backtrack_frames = 0;
+  CHECK(notes_of(b, off)[0].start_s == Approx(10 * kFrameS));
 }
 
 TEST_CASE("segment_notes: velocity from the most frequent dynamics class", "[transcriber]") {

@@ -10,6 +10,7 @@ namespace timbrel::engine {
 namespace {
 
 constexpr float kLevelFloorDb = -120.0f;
+constexpr float kBacktrackRangeDb = 12.0f;
 
 // A stretch [start, end) of frames of one pitch.
 struct Piece {
@@ -89,6 +90,38 @@ std::vector<size_t> level_onsets(const std::vector<TranscriptionFrame>& frames, 
   return starts;
 }
 
+// Moves each pitch change back to the frame of largest flux among the
+// `search` frames before it (the label lags the note), keeping at least
+// `min_length` frames in the piece before it. Ties go to the latest frame, so
+// a flat flux leaves the change where the labels put it.
+void refine_pitch_changes(const std::vector<TranscriptionFrame>& frames, std::vector<Piece>& pieces,
+                          size_t search, size_t min_length) {
+  for (size_t i = 1; i < pieces.size(); ++i) {
+    const size_t change = pieces[i].start;
+    const size_t lowest =
+        std::max(pieces[i - 1].start + min_length, change > search ? change - search : 0);
+    size_t best = change;
+    for (size_t t = change; t-- > lowest;)
+      if (frames[t].flux > frames[best].flux) best = t;
+    pieces[i - 1].end = best;
+    pieces[i].start = best;
+  }
+}
+
+// The first frame of a note that opens the gate at `start`: earlier inactive
+// frames whose level keeps falling (going back) by at least step_db each, and
+// stays within kBacktrackRangeDb of the open level (audible, under the gate),
+// belong to its attack.
+size_t backtrack_start(const std::vector<TranscriptionFrame>& frames, size_t start,
+                       const TranscriberSettings& s) {
+  size_t t = start;
+  while (t > 0 && start - t < size_t(s.backtrack_frames) && !frames[t - 1].active &&
+         frames[t - 1].level_db < frames[t].level_db - s.backtrack_step_db &&
+         frames[t - 1].level_db > s.gate_open_db - kBacktrackRangeDb)
+    --t;
+  return t;
+}
+
 int velocity_of(const std::vector<TranscriptionFrame>& frames, int slot, const Piece& piece,
                 const std::vector<int>& dynamics_velocity) {
   std::array<int, models::CrossmodalVae::kDynamics> count{};
@@ -115,6 +148,11 @@ std::string validate(const TranscriberSettings& s) {
   if (!(s.onset_rise_db > 0.0f)) return "transcriber onset_rise_db must be positive";
   if (s.onset_window_frames < 1 || s.onset_window_frames > 100)
     return "transcriber onset_window_frames must be 1-100";
+  if (s.boundary_search_frames < 0 || s.boundary_search_frames > 1000)
+    return "transcriber boundary_search_frames must be 0-1000";
+  if (s.backtrack_frames < 0 || s.backtrack_frames > 1000)
+    return "transcriber backtrack_frames must be 0-1000";
+  if (!(s.backtrack_step_db >= 0.0f)) return "transcriber backtrack_step_db must not be negative";
   if (!(s.frame_rate_hz > 0.0) || !std::isfinite(s.frame_rate_hz))
     return "transcriber frame_rate_hz must be positive";
   return "";
@@ -163,14 +201,20 @@ std::vector<midi::Note> segment_notes(const std::vector<TranscriptionFrame>& fra
       }
       absorb_short_pieces(pieces, size_t(settings.pitch_change_frames));
       absorb_short_pieces(pieces, size_t(settings.min_note_frames));
-      for (const Piece& p : pieces) {
+      refine_pitch_changes(frames, pieces, size_t(settings.boundary_search_frames),
+                           size_t(settings.min_note_frames));
+      for (size_t i = 0; i < pieces.size(); ++i) {
+        const Piece& p = pieces[i];
         if (p.length() < size_t(settings.min_note_frames)) continue;  // a lone blip
+        // Only the note that opens the gate has an attack among inactive frames.
+        const size_t first =
+            k == 0 && i == 0 ? backtrack_start(frames, p.start, settings) : p.start;
         midi::Note note;
         note.track = slot;
         note.channel = slot;
         note.pitch = std::clamp(p.pitch, 0, 127);
         note.velocity = velocity_of(frames, slot, p, dynamics_velocity);
-        note.start_s = std::max(0.0, frames[p.start].time_s);
+        note.start_s = std::max(0.0, frames[first].time_s);
         note.end_s = std::max(note.start_s + frame_s, frames[p.end - 1].time_s + frame_s);
         notes.push_back(note);
       }
@@ -189,6 +233,7 @@ Transcriber::Transcriber(models::CrossmodalVae& model, const TranscriberSettings
       stft_(cqt_.stft_config()),
       hop_(size_t(kHop), 0.0f),
       features_(size_t(models::CrossmodalVae::kBins), 0.0f),
+      previous_features_(size_t(models::CrossmodalVae::kBins), 0.0f),
       mean_(size_t(models::CrossmodalVae::kLatent), 0.0f),
       logvar_(size_t(models::CrossmodalVae::kLatent), 0.0f),
       logits_(size_t(model.symbols()), 0.0f),
@@ -206,6 +251,7 @@ Transcriber::~Transcriber() = default;
 void Transcriber::reset() noexcept {
   gate_.reset();
   stft_.reset();
+  std::fill(previous_features_.begin(), previous_features_.end(), 0.0f);
   frame_index_ = 0;
   frame_ = TranscriptionFrame{};
 }
@@ -215,6 +261,11 @@ const TranscriptionFrame& Transcriber::push_hop(const float* hop) noexcept {
   const std::complex<float>* spectrum = stft_.push_hop(hop_.data());
   cqt_.magnitudes_from_spectrum(spectrum, features_.data());
   cqt_.features_from_magnitudes(features_.data(), features_.data());
+  float flux = 0.0f;
+  for (size_t k = 0; k < features_.size(); ++k) {
+    flux += std::max(0.0f, features_[k] - previous_features_[k]);
+    previous_features_[k] = features_[k];
+  }
   model_.encode_signal(features_.data(), mean_.data(), logvar_.data());
   model_.decode_symbols(mean_.data(), logits_.data());
   model_.labels_from_logits(logits_.data(), labels_.data(), confidence_.data());
@@ -230,6 +281,7 @@ const TranscriptionFrame& Transcriber::push_hop(const float* hop) noexcept {
   frame_.time_s = double(frame_index_ * kHop + kHop - kWindow / 2) / kSampleRate;
   frame_.level_db = level;
   frame_.active = gate_.update(level);
+  frame_.flux = flux;
   for (int s = 0; s < model_.instruments(); ++s) {
     SlotSymbol& slot = frame_.slots[size_t(s)];
     slot.pitch = models::midi_from_label(labels_[size_t(s)]);

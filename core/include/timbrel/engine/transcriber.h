@@ -10,16 +10,26 @@
 //   the window's centre, where the Hann-weighted label looks; sharper in time
 //   than the 2048 window, so onsets land within a hop or two);
 //   activity = a gate with hysteresis on that level (opens above -50 dBFS,
-//   closes below -56 dBFS).
+//   closes below -56 dBFS);
+//   flux = sum over bins of the rise of the features since the previous frame
+//   (positive spectral flux: new partials).
 // A frame's time is its window centre, (m hop + hop - 1024) / 22050 s.
 //
 // Notes (segment_notes, a pure function of the frames so it is testable
 // without a model): median of the pitch over 5 frames; a note is a stretch of
 // active frames of one pitch; it ends where activity ends, where another pitch
-// holds for >= 4 frames (46 ms; shorter deviations are absorbed), or at a level
+// holds for >= 6 frames (70 ms; shorter deviations are absorbed), or at a level
 // onset (> 6 dB above the lowest of the 3 frames before it), which separates
-// repeated notes of one pitch; notes shorter than 5 frames (58 ms) are merged
-// into their neighbour in the same active run or dropped. Velocity: the
+// repeated notes of one pitch; notes shorter than 7 frames (81 ms) are merged
+// into their neighbour in the same active run or dropped. Two corrections of
+// the onset times, because labels and the gate lag the note: the label of a
+// new pitch wins only once the new note dominates the 93 ms window (in legato,
+// 50-120 ms after its start), so a pitch change moves back to the frame of
+// largest flux among the 12 before it; and a note that opens the gate starts
+// where its level began to rise (up to 4 frames earlier, each at least 0.5 dB
+// quieter, none more than 12 dB under the gate). The defaults were chosen on
+// the performance corpus's train split (timbrel.eval.transcription --split
+// train), never on its test split. Velocity: the
 // model's velocity of the note's most frequent dynamics class. A mixture model
 // (M instruments) gives one note list per slot (track = channel = slot); its
 // symbols have no "silent" class, so every slot is active whenever the gate
@@ -57,17 +67,21 @@ struct TranscriptionFrame {
   double time_s = 0.0;       // centre of the analysis window
   float level_db = -120.0f;  // RMS of the central 1024 samples, dBFS (floor -120)
   bool active = false;       // gate state after hysteresis
+  float flux = 0.0f;         // positive spectral flux of the features (>= 0)
   std::array<SlotSymbol, kMaxTranscribedInstruments> slots{};
 };
 
 struct TranscriberSettings {
-  float gate_open_db = -50.0f;   // the gate opens above this level
-  float gate_close_db = -56.0f;  // and closes below this one (hysteresis)
-  int median_frames = 5;         // odd; 1 disables the pitch median
-  int pitch_change_frames = 4;   // a new pitch must hold this long to end a note
-  int min_note_frames = 5;       // 58 ms at 86.1 frames/s
-  float onset_rise_db = 6.0f;    // level onset: rise above the lowest of ...
-  int onset_window_frames = 3;   // ... this many frames before
+  float gate_open_db = -50.0f;      // the gate opens above this level
+  float gate_close_db = -56.0f;     // and closes below this one (hysteresis)
+  int median_frames = 5;            // odd; 1 disables the pitch median
+  int pitch_change_frames = 6;      // a new pitch must hold this long to end a note
+  int min_note_frames = 7;          // 81 ms at 86.1 frames/s
+  float onset_rise_db = 6.0f;       // level onset: rise above the lowest of ...
+  int onset_window_frames = 3;      // ... this many frames before
+  int boundary_search_frames = 12;  // a pitch change moves back to the largest flux
+  int backtrack_frames = 4;         // a gate opening moves back along a rising level
+  float backtrack_step_db = 0.5f;   // by frames at least this much quieter
   double frame_rate_hz = 22050.0 / 256.0;
 };
 
@@ -92,7 +106,7 @@ class LevelGate {
 };
 
 // Notes of instrument slot `slot` from consecutive frames (uses time_s, active,
-// level_db and the slot's pitch and dynamics). dynamics_velocity: velocity per
+// level_db, flux and the slot's pitch and dynamics). dynamics_velocity: velocity per
 // dynamics class (pp, mf, ff). Notes have track = channel = slot, start at the
 // first frame's time (not before 0) and end one frame after their last frame.
 // Throws std::invalid_argument for bad settings, slot or velocities.
@@ -148,6 +162,7 @@ class Transcriber {
   dsp::StftAnalyzer stft_;
   std::vector<float> hop_;  // the hop being pushed, non-finite samples silenced
   std::vector<float> features_;
+  std::vector<float> previous_features_;
   std::vector<float> mean_, logvar_, logits_;
   std::vector<models::NoteLabel> labels_;
   std::vector<float> confidence_;
