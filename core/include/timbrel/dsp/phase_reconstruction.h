@@ -21,7 +21,12 @@
 //   frame's largest magnitude get a random phase.
 // - griffin_lim: offline Griffin-Lim (30 iterations as in the cross-modal VAE
 //   paper), started from the RTPGHI phase, with the fast Griffin-Lim momentum
-//   (Perraudin, Balazs & Sondergaard 2013); measured in tests and README.
+//   (Perraudin, Balazs & Sondergaard 2013).
+// Measured (`PYTHONPATH=scripts python3 -m timbrel.eval.phase_eval`, mean
+// spectral convergence on 6 test notes / 3 test phrases of the corpora):
+// RTPGHI 0.026 / 0.042; Griffin-Lim, 30 iterations, from zero phase 0.16 / 0.13,
+// fast from zero 0.085 / 0.039, from RTPGHI 0.009 / 0.011, fast from RTPGHI (the
+// default) 0.0065 / 0.0074.
 #pragma once
 
 #include <cstdint>
@@ -38,9 +43,9 @@ using MagnitudeFrames = std::vector<std::vector<float>>;
 struct RtpghiOptions {
   // One frame of look-ahead gives the centred time derivative of the
   // log-magnitude (the group delay) instead of a backward difference, for one
-  // hop (11.6 ms) of extra latency. On by default: it halves the spectral
-  // convergence on detached notes (violin staccato phrase 0.106 -> 0.054) and
-  // starts Griffin-Lim closer (30 iterations: 0.020 -> 0.011).
+  // hop (11.6 ms) of extra latency. On by default: without it the spectral
+  // convergence rises from 0.026 to 0.041 on notes and 0.042 to 0.078 on
+  // phrases (0.054 -> 0.106 on a violin staccato phrase).
   bool lookahead = true;
   // Bins under tolerance * (the frame's largest magnitude) get a random phase.
   double tolerance = 1e-5;
@@ -132,8 +137,9 @@ using ProgressCallback = std::function<bool(int done, int total)>;
 
 struct GriffinLimOptions {
   int iterations = 30;
-  // RTPGHI starts far closer than zero or random phase (README: spectral
-  // convergence 0.02-0.1 before any iteration against 0.5-1.0).
+  // RTPGHI starts far closer than zero or random phase (spectral convergence
+  // 0.03-0.06 before any iteration against ~0.97; 30 iterations from it beat
+  // 30 from zero phase by 10-20x on the corpora).
   PhaseInit init = PhaseInit::rtpghi;
   // Fast Griffin-Lim's alpha; 0 gives the classic algorithm.
   double momentum = 0.99;
