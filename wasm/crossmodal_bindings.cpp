@@ -1,0 +1,452 @@
+// Embind bindings of the cross-modal VAE engines (models/crossmodal_vae.h,
+// engine/transcriber.h, midi/smf.h) for the page's MIDI panel.
+//
+//   core.parseMidi(uint8Array) -> {error: "" | message, format, tracks, durationS, tempoBpm,
+//                                  notes: [{track, channel, pitch, velocity, start, end, drum}]}
+//   const k = new core.CrossmodalKernel();        // a Worker
+//   k.loadModel(uint8Array) -> "" or the error
+//   k.describe() -> {name, instruments, pitchRanges, dynamicsVelocity, projection: {extent},
+//                    points: [{pitch, dynamics, x, y, pitches}]}
+//   k.renderMidi(midiBytes, {temperature, interpolation, phase, iterations, seed, instrument},
+//                progressFn(fraction, stage)) -> {error, samples: Float32Array at 22050 Hz, report}
+//       instrument: -1 (by track) or 0..M-1; the core plays a mixture model's
+//       instruments in unison (models/README.md), so it is checked, and the
+//       report says so (mixturePlayedInUnison).
+//   k.transcribe(Float32Array at 22050 Hz) -> {error, notes, frames, slots, midi, summary}
+//       frames: 5 values per frame (time s, pitch or -1, dynamics, confidence,
+//       active) of instrument slot 0; slots: one such array per slot.
+//   const live = new core.LiveNoteKernel(sampleRate, 128);   // the AudioWorklet
+//   live.error() -> "" or why the configuration is unusable (then nothing plays)
+//   live.loadModel(uint8Array) -> "" or the error
+//   live.noteOn(pitch, velocity) / noteOff(pitch) / allNotesOff()
+//   live.setPad(x, y, on) / setMorph(pitchA, velA, pitchB, velB, position, on)
+//   per quantum: live.process(128); output from HEAPF32 at live.outputPtr()
+//   live.latencySamples() (mean; min/maxLatencySamples(): the bounds)
+//
+// Errors come back as messages, never as aborts: this build catches C++
+// exceptions only inside the MIDI parser (core/CMakeLists.txt), so every input
+// a core function would reject is checked here first. A render runs to its
+// end (cancel by terminating the Worker): a progress callback that stopped it
+// would make the core throw. loadModel allocates and the output buffer lives
+// in the heap: refresh HEAPF32 views if its buffer changes.
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "js_bytes.h"
+#include "timbrel/engine/live_note_player.h"
+#include "timbrel/engine/note_synth.h"
+#include "timbrel/engine/transcriber.h"
+#include "timbrel/midi/smf.h"
+#include "timbrel/models/crossmodal_vae.h"
+
+namespace {
+
+using emscripten::val;
+using timbrel::engine::LiveNotePlayer;
+using timbrel::engine::LiveNotePlayerConfig;
+using timbrel::engine::Transcriber;
+using timbrel::engine::TranscriptionFrame;
+using timbrel::midi::Note;
+using timbrel::models::CrossmodalVae;
+
+constexpr int kFrameValues = 5;  // time, pitch or -1, dynamics, confidence, active
+
+template <typename T>
+val typed_array_copy(const std::vector<T>& v) {
+  return val(emscripten::typed_memory_view(v.size(), v.data())).template call<val>("slice");
+}
+
+val note_object(const Note& n) {
+  val out = val::object();
+  out.set("track", n.track);
+  out.set("channel", n.channel);
+  out.set("pitch", n.pitch);
+  out.set("velocity", n.velocity);
+  out.set("start", n.start_s);
+  out.set("end", n.end_s);
+  out.set("drum", n.drum());
+  return out;
+}
+
+val note_array(const std::vector<Note>& notes) {
+  val out = val::array();
+  for (const auto& n : notes) out.call<void>("push", note_object(n));
+  return out;
+}
+
+// A model file's bytes, or empty (a string is not a file's bytes, though it
+// has a length).
+std::vector<std::uint8_t> file_bytes(const val& bytes) {
+  if (bytes.isString()) return {};
+  return timbrel::wasm::bytes_from_js(bytes);
+}
+
+val error_object(const std::string& message) {
+  val out = val::object();
+  out.set("error", message);
+  return out;
+}
+
+val parse_midi(const val& bytes) {
+  const auto data = file_bytes(bytes);
+  if (data.empty()) return error_object("no MIDI bytes (expected a non-empty Uint8Array)");
+  const auto parsed = timbrel::midi::parse_smf(data.data(), data.size());
+  if (!parsed.ok()) return error_object(parsed.error);
+  const auto& song = parsed.song;
+  val out = val::object();
+  out.set("error", std::string());
+  out.set("format", song.format);
+  out.set("tracks", song.tracks);
+  out.set("durationS", song.duration_s);
+  // The first tempo is the song's nominal one (120 BPM when the file sets none).
+  out.set("tempoBpm", song.tempo_changes.empty()
+                          ? 60e6 / timbrel::midi::kDefaultTempoMicrosPerQuarter
+                          : song.tempo_changes.front().bpm());
+  out.set("notes", note_array(song.notes));
+  return out;
+}
+
+// A number option: absent keeps `value`; anything but a finite number is an error.
+std::string number_option(const val& options, const char* key, double* value) {
+  const val v = options[key];
+  if (v.isUndefined() || v.isNull()) return "";
+  if (!v.isNumber() || !std::isfinite(v.as<double>()))
+    return std::string("option '") + key + "' must be a number";
+  *value = v.as<double>();
+  return "";
+}
+
+std::string string_option(const val& options, const char* key, std::string* value) {
+  const val v = options[key];
+  if (v.isUndefined() || v.isNull()) return "";
+  if (!v.isString()) return std::string("option '") + key + "' must be a string";
+  *value = v.as<std::string>();
+  return "";
+}
+
+// The JS options of renderMidi as the core's RenderOptions, or what is wrong.
+std::string render_options(const val& options, int instruments,
+                           timbrel::engine::RenderOptions* out) {
+  if (options.isUndefined() || options.isNull()) return "";
+  if (options.typeOf().as<std::string>() != "object") return "options must be an object";
+  double temperature = out->synth.temperature, iterations = out->iterations, seed = 0.0,
+         instrument = -1.0;
+  std::string interpolation = timbrel::engine::interpolation_name(out->synth.interpolation);
+  std::string phase = timbrel::engine::phase_method_name(out->phase);
+  for (auto problem :
+       {number_option(options, "temperature", &temperature),
+        number_option(options, "iterations", &iterations), number_option(options, "seed", &seed),
+        number_option(options, "instrument", &instrument),
+        string_option(options, "interpolation", &interpolation),
+        string_option(options, "phase", &phase)})
+    if (!problem.empty()) return problem;
+  out->synth.temperature = float(temperature);
+  if (!timbrel::engine::parse_interpolation(interpolation, &out->synth.interpolation))
+    return "unknown interpolation '" + interpolation + "' (known: none, linear, cubic)";
+  if (!timbrel::engine::parse_phase_method(phase, &out->phase))
+    return "unknown phase method '" + phase + "' (known: griffin-lim, rtpghi)";
+  if (iterations < 0 || iterations > 1000 || iterations != std::floor(iterations))
+    return "Griffin-Lim iterations must be a whole number within 0-1000 (got " +
+           std::to_string(iterations) + ")";
+  out->iterations = int(iterations);
+  if (seed < 0 || seed > 4294967295.0 || seed != std::floor(seed))
+    return "seed must be a whole number within 0-4294967295 (0: the default)";
+  if (seed > 0) out->synth.seed = std::uint32_t(seed);
+  if (instrument != std::floor(instrument) || instrument < -1 || instrument >= instruments)
+    return "instrument must be -1 (by track) or an instrument index 0-" +
+           std::to_string(instruments - 1);
+  return timbrel::engine::validate(out->synth);
+}
+
+class CrossmodalKernel {
+ public:
+  std::string load_model(const val& bytes) {
+    const auto data = file_bytes(bytes);
+    if (data.empty()) return "no model bytes (expected a Uint8Array or ArrayBuffer)";
+    auto loaded = CrossmodalVae::load(data.data(), data.size());
+    if (!loaded.model) return loaded.error;
+    if (loaded.model->instruments() > timbrel::engine::kMaxTranscribedInstruments)
+      return "the model has " + std::to_string(loaded.model->instruments()) +
+             " instruments; at most " +
+             std::to_string(timbrel::engine::kMaxTranscribedInstruments) + " are supported";
+    transcriber_.reset();
+    model_ = std::move(loaded.model);
+    transcriber_ = std::make_unique<Transcriber>(*model_);
+    return "";
+  }
+  bool has_model() const { return model_ != nullptr; }
+
+  val describe() {
+    if (!model_) return val::null();
+    val out = val::object();
+    out.set("name", model_->name());
+    val instruments = val::array(), ranges = val::array();
+    for (int i = 0; i < model_->instruments(); ++i) {
+      instruments.call<void>("push", model_->instrument_names()[size_t(i)]);
+      const auto [lo, hi] = model_->pitch_range(i);
+      val range = val::array();
+      range.call<void>("push", lo);
+      range.call<void>("push", hi);
+      ranges.call<void>("push", range);
+    }
+    out.set("instruments", instruments);
+    out.set("pitchRanges", ranges);
+    val velocities = val::array();
+    for (int v : model_->dynamics_velocity()) velocities.call<void>("push", v);
+    out.set("dynamicsVelocity", velocities);
+    const auto& projection = model_->latent_projection();
+    val extent = val::array();
+    for (const auto& e : projection.extent) {
+      val pair = val::array();
+      pair.call<void>("push", e[0]);
+      pair.call<void>("push", e[1]);
+      extent.call<void>("push", pair);
+    }
+    val projection_object = val::object();
+    projection_object.set("extent", extent);
+    out.set("projection", projection_object);
+    out.set("points", label_points());
+    return out;
+  }
+
+  // The song's pitched notes through the model (engine::render_song), with
+  // progress(fraction 0-1, stage "frames" | "phase" | "done") along the way.
+  val render_midi(const val& midi_bytes, const val& options, const val& progress) {
+    if (!model_) return error_object("no model loaded");
+    const auto data = file_bytes(midi_bytes);
+    if (data.empty()) return error_object("no MIDI bytes (expected a non-empty Uint8Array)");
+    const auto parsed = timbrel::midi::parse_smf(data.data(), data.size());
+    if (!parsed.ok()) return error_object("the MIDI file: " + parsed.error);
+    timbrel::engine::RenderOptions render;
+    if (auto problem = render_options(options, model_->instruments(), &render); !problem.empty())
+      return error_object(problem);
+    const bool report_progress = progress.typeOf().as<std::string>() == "function";
+    // Griffin-Lim's iterations take most of the time; the frames the rest.
+    const double frames_share =
+        render.phase == timbrel::engine::PhaseMethod::kGriffinLim && render.iterations > 0 ? 0.3
+                                                                                           : 1.0;
+    double reported = 0.0;
+    timbrel::engine::RenderProgress on_progress;
+    if (report_progress)
+      on_progress = [&](const char* stage, int done, int total) {
+        const double part = total > 0 ? std::clamp(double(done) / total, 0.0, 1.0) : 1.0;
+        const double fraction = std::string(stage) == "phase"
+                                    ? frames_share + (1.0 - frames_share) * part
+                                    : frames_share * part;
+        // Never backwards, and 1 only once the samples are ready.
+        reported = std::max(reported, std::min(fraction, 0.999));
+        progress(reported, std::string(stage));
+        return true;
+      };
+    const auto result = timbrel::engine::render_song(*model_, parsed.song, render, on_progress);
+    if (report_progress) progress(1.0, std::string("done"));
+    const auto& r = result.report;
+    val report = val::object();
+    report.set("notes", r.notes);
+    report.set("drumNotesSkipped", r.drum_notes_skipped);
+    report.set("notesRendered", r.notes_rendered);
+    report.set("notesTransposed", double(r.notes_transposed));
+    report.set("voicesStolen", double(r.voices_stolen));
+    report.set("peakVoices", r.peak_voices);
+    report.set("frames", double(r.frames));
+    report.set("durationS", r.duration_s);
+    report.set("peak", r.peak);
+    report.set("normalised", r.normalised);
+    report.set("gain", r.gain);
+    // Mixture models play every note on all their instruments at once (the
+    // core's contract, models/README.md): `instrument` cannot pick one.
+    if (model_->instruments() > 1) report.set("mixturePlayedInUnison", true);
+    val out = val::object();
+    out.set("error", std::string());
+    out.set("samples", typed_array_copy(result.samples));
+    out.set("report", report);
+    return out;
+  }
+
+  val transcribe(const val& samples) {
+    if (!model_) return error_object("no model loaded");
+    if (samples.isNull() || samples.isUndefined() || !samples["length"].isNumber())
+      return error_object("expected a Float32Array of samples at 22050 Hz");
+    const auto audio = emscripten::convertJSArrayToNumberVector<float>(samples);
+    if (audio.empty()) return error_object("the audio is empty (no samples)");
+    for (size_t i = 0; i < audio.size(); ++i)
+      if (!std::isfinite(audio[i]))
+        return error_object("sample " + std::to_string(i) + " is not a finite number");
+    const auto result = transcriber_->transcribe(audio.data(), audio.size());
+    val out = val::object();
+    out.set("error", std::string());
+    out.set("summary", result.summary);
+    out.set("instruments", result.instruments);
+    out.set("notes", note_array(result.notes));
+    val slots = val::array();
+    for (int slot = 0; slot < result.instruments; ++slot)
+      slots.call<void>("push", frame_values(result.frames, slot));
+    out.set("frames", slots[0]);
+    out.set("slots", slots);
+    out.set("midi", typed_array_copy(timbrel::midi::write_smf(result.notes)));
+    return out;
+  }
+
+ private:
+  // Where each training label's q(z|y) mean lands on the XY pad. A solo model:
+  // every (pitch, dynamics) of its range. A mixture: the first instrument's
+  // labels, the others at the same dynamics and the pitch of their range
+  // nearest to it (`pitches` lists every slot's pitch).
+  val label_points() {
+    const int m = model_->instruments();
+    const auto& projection = model_->latent_projection();
+    std::vector<timbrel::models::NoteLabel> labels(static_cast<size_t>(m));
+    std::vector<float> one_hot(size_t(model_->symbols())), mean(CrossmodalVae::kLatent),
+        logvar(CrossmodalVae::kLatent);
+    val points = val::array();
+    const auto [lo, hi] = model_->pitch_range(0);
+    for (int pitch = lo; pitch <= hi; ++pitch)
+      for (int dynamics = 0; dynamics < CrossmodalVae::kDynamics; ++dynamics) {
+        val pitches = val::array();
+        for (int i = 0; i < m; ++i) {
+          const auto [ilo, ihi] = model_->pitch_range(i);
+          const int p = std::clamp(pitch, ilo, ihi);
+          labels[size_t(i)] = {p % 12, p / 12 - 1, dynamics};
+          pitches.call<void>("push", p);
+        }
+        model_->one_hot(labels.data(), one_hot.data());
+        model_->encode_symbols(one_hot.data(), mean.data(), logvar.data());
+        float xy[2] = {0.0f, 0.0f};
+        for (int a = 0; a < 2; ++a)
+          for (int d = 0; d < CrossmodalVae::kLatent; ++d)
+            xy[a] += (mean[size_t(d)] - projection.mean[size_t(d)]) *
+                     projection.axes[size_t(a)][size_t(d)];
+        val point = val::object();
+        point.set("pitch", pitch);
+        point.set("dynamics", dynamics);
+        point.set("x", xy[0]);
+        point.set("y", xy[1]);
+        point.set("pitches", pitches);
+        points.call<void>("push", point);
+      }
+    return points;
+  }
+
+  static val frame_values(const std::vector<TranscriptionFrame>& frames, int slot) {
+    std::vector<float> values;
+    values.reserve(frames.size() * kFrameValues);
+    for (const auto& f : frames) {
+      const auto& s = f.slots[size_t(slot)];
+      values.push_back(float(f.time_s));
+      values.push_back(f.active ? float(s.pitch) : -1.0f);
+      values.push_back(float(s.dynamics));
+      values.push_back(s.confidence);
+      values.push_back(f.active ? 1.0f : 0.0f);
+    }
+    return typed_array_copy(values);
+  }
+
+  std::unique_ptr<CrossmodalVae> model_;
+  std::unique_ptr<Transcriber> transcriber_;  // refers to *model_
+};
+
+// The worklet's side: LiveNotePlayer with a preallocated output block. A bad
+// configuration leaves the kernel silent with error() saying why (the
+// constructor must not throw: nothing would catch it).
+class LiveNoteKernel {
+ public:
+  LiveNoteKernel(double device_rate, int max_block)
+      : config_error_(LiveNotePlayer::validate({device_rate, max_block})),
+        player_(config_error_.empty()
+                    ? std::make_unique<LiveNotePlayer>(LiveNotePlayerConfig{device_rate, max_block})
+                    : nullptr),
+        output_(std::size_t(player_ ? max_block : 1), 0.0f) {}
+
+  std::string error() const { return config_error_; }
+  std::string load_model(const val& bytes) {
+    if (!player_) return config_error_;
+    const auto data = file_bytes(bytes);
+    if (data.empty()) return "no model bytes (expected a Uint8Array or ArrayBuffer)";
+    return player_->load_model(data.data(), data.size());
+  }
+  bool has_model() const { return player_ && player_->has_model(); }
+
+  // --- real-time safe ---------------------------------------------------------
+  void note_on(int pitch, int velocity) {
+    if (player_) player_->note_on(pitch, velocity);
+  }
+  void note_off(int pitch) {
+    if (player_) player_->note_off(pitch);
+  }
+  void all_notes_off() {
+    if (player_) player_->all_notes_off();
+  }
+  void set_pad(float x, float y, bool on) {
+    if (player_) player_->set_pad(x, y, on);
+  }
+  void set_morph(int pitch_a, int velocity_a, int pitch_b, int velocity_b, float position,
+                 bool on) {
+    if (player_) player_->set_morph(pitch_a, velocity_a, pitch_b, velocity_b, position, on);
+  }
+  void set_temperature(float temperature) {
+    if (player_) player_->set_temperature(temperature);
+  }
+  bool set_interpolation(const std::string& name) {
+    timbrel::engine::Interpolation interpolation;
+    if (!timbrel::engine::parse_interpolation(name, &interpolation)) return false;
+    if (player_) player_->set_interpolation(interpolation);
+    return true;
+  }
+  void process(int n) {
+    if (player_)
+      player_->process(output_.data(), n);
+    else
+      std::fill(output_.begin(), output_.end(), 0.0f);
+  }
+  std::uintptr_t output_ptr() { return reinterpret_cast<std::uintptr_t>(output_.data()); }
+  int max_block() const { return int(output_.size()); }
+  int sounding_voices() const { return player_ ? player_->sounding_voices() : 0; }
+
+  int latency_samples() const { return player_ ? player_->latency_samples() : 0; }
+  int min_latency_samples() const { return player_ ? player_->min_latency_samples() : 0; }
+  int max_latency_samples() const { return player_ ? player_->max_latency_samples() : 0; }
+
+ private:
+  std::string config_error_;
+  std::unique_ptr<LiveNotePlayer> player_;
+  std::vector<float> output_;
+};
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(timbrel_crossmodal) {
+  emscripten::function("parseMidi", &parse_midi);
+  emscripten::class_<CrossmodalKernel>("CrossmodalKernel")
+      .constructor<>()
+      .function("loadModel", &CrossmodalKernel::load_model)
+      .function("hasModel", &CrossmodalKernel::has_model)
+      .function("describe", &CrossmodalKernel::describe)
+      .function("renderMidi", &CrossmodalKernel::render_midi)
+      .function("transcribe", &CrossmodalKernel::transcribe);
+  emscripten::class_<LiveNoteKernel>("LiveNoteKernel")
+      .constructor<double, int>()
+      .function("error", &LiveNoteKernel::error)
+      .function("loadModel", &LiveNoteKernel::load_model)
+      .function("hasModel", &LiveNoteKernel::has_model)
+      .function("noteOn", &LiveNoteKernel::note_on)
+      .function("noteOff", &LiveNoteKernel::note_off)
+      .function("allNotesOff", &LiveNoteKernel::all_notes_off)
+      .function("setPad", &LiveNoteKernel::set_pad)
+      .function("setMorph", &LiveNoteKernel::set_morph)
+      .function("setTemperature", &LiveNoteKernel::set_temperature)
+      .function("setInterpolation", &LiveNoteKernel::set_interpolation)
+      .function("process", &LiveNoteKernel::process)
+      .function("outputPtr", &LiveNoteKernel::output_ptr)
+      .function("maxBlock", &LiveNoteKernel::max_block)
+      .function("soundingVoices", &LiveNoteKernel::sounding_voices)
+      .function("latencySamples", &LiveNoteKernel::latency_samples)
+      .function("minLatencySamples", &LiveNoteKernel::min_latency_samples)
+      .function("maxLatencySamples", &LiveNoteKernel::max_latency_samples);
+}
