@@ -77,8 +77,8 @@ const char* kUsage =
     "                    [--gate DB]\n"
     "      audio -> notes with a crossmodal_vae model (one note list per instrument of the\n"
     "      model): prints the notes and writes a format 0 MIDI file (instrument i on channel\n"
-    "      i); --frames: time, level, gate and the label of every 11.6 ms frame; --gate: the\n"
-    "      level (dBFS, default -50) above which frames count as playing\n"
+    "      i); --frames: time, level, gate, flux and the label of every 11.6 ms frame; --gate:\n"
+    "      the level (dBFS, default -50) above which frames count as playing\n"
     "  timbrel render-midi SONG.mid --model NAME_OR_PATH -o OUT.wav [--temperature T]\n"
     "                    [--interpolation none|linear|cubic] [--phase griffin-lim|rtpghi]\n"
     "                    [--iterations N] [--seed S]\n"
@@ -569,14 +569,14 @@ int transcribe_command(const Args& args) {
   if (auto frames_path = option(args, "--frames", "--frames", ""); !frames_path.empty()) {
     std::ofstream csv(frames_path);
     if (!csv) throw std::runtime_error(frames_path + ": cannot create file");
-    csv << "time_s,level_db,active";
+    csv << "time_s,level_db,active,flux";
     for (int s = 0; s < slots; ++s)
       csv << ",pitch_" << s << ",dynamics_" << s << ",confidence_" << s;
     csv << "\n";
     char cell[96];
     for (const auto& f : result.frames) {
-      std::snprintf(cell, sizeof cell, "%.6f,%.2f,%d", f.time_s, double(f.level_db),
-                    f.active ? 1 : 0);
+      std::snprintf(cell, sizeof cell, "%.6f,%.2f,%d,%.3f", f.time_s, double(f.level_db),
+                    f.active ? 1 : 0, double(f.flux));
       csv << cell;
       for (int s = 0; s < slots; ++s) {
         const auto& slot = f.slots[size_t(s)];

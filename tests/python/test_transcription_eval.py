@@ -27,6 +27,15 @@ def test_note_matching_needs_equal_pitch_and_onset_within_50_ms():
     assert s["f1"] == pytest.approx(2 * 0.4 * (2 / 3) / (0.4 + 2 / 3))
 
 
+def test_dynamics_agreement_compares_velocity_classes_of_matched_notes():
+    assert [T.dynamics_class(v) for v in (1, 40, 59, 60, 61, 100, 101, 127)] == [0, 0, 0, 0, 1, 1, 2, 2]
+    ref = [N(60, 0.0, 0.4, velocity=44), N(62, 0.5, 0.9, velocity=112), N(64, 1.0, 1.4, velocity=80)]
+    est = [N(60, 0.0, 0.4, velocity=40), N(62, 0.5, 0.9, velocity=80), N(64, 1.3, 1.4, velocity=80)]
+    s = T.note_scores(ref, est)
+    assert (s["matched"], s["same_dynamics"]) == (2, 1)   # the unmatched third does not count
+    assert T.note_scores(ref, est, dynamics_velocity=(20, 50, 100))["same_dynamics"] == 2
+
+
 def test_onset_tolerance_is_inclusive():
     ref = [N(60, 1.0, 2.0)]
     assert T.note_scores(ref, [N(60, 1.05, 2.0)])["matched"] == 1
@@ -131,7 +140,7 @@ def check_result(result, phrases, slots):
     s = result["summary"]
     assert s["reference"] > 0
     for key in ("precision", "recall", "f1", "frame_pitch_accuracy", "pitch_class_accuracy",
-                "octave_error_rate", "voicing_recall", "raw_label_accuracy"):
+                "octave_error_rate", "voicing_recall", "raw_label_accuracy", "dynamics_agreement"):
         assert 0.0 <= s[key] <= 1.0, key
     row = T.table_row(result)
     assert row.startswith("| model.tmbl |") and row.count("|") == T.TABLE_HEADER.splitlines()[0].count("|")

@@ -33,6 +33,11 @@ with the reference notes:
   pitch-class accuracy: an estimated note of that pitch class sounds; octave-error
   rate: no estimated note has the pitch but one has its pitch class (wrong octave);
   voicing recall: any estimated note sounds. From the notes the core wrote.
+- dynamics agreement: on matched notes, the share whose velocity class (the nearest of
+  the model's pp/mf/ff velocities, as the core's ``label_from_midi``) equals the
+  reference velocity's class. The corpus varies velocities around each phrase's base
+  dynamic and moves CC11 expression as well, which the audio (and so the model) hears
+  as dynamics, so this is a loose check.
 - raw label accuracy: the same frames against the per-frame labels of ``--frames``
   (model argmax before any segmentation, on frames the gate marks active; inactive
   frames count as wrong): how much the segmentation adds or loses.
@@ -63,6 +68,7 @@ ONSET_TOLERANCE_S = 0.05      # mir_eval's default onset tolerance
 SAMPLE_RATE = 22050
 FRAME_HOP_S = 256 / SAMPLE_RATE
 PIANO_PHRASES_FROM = ("cello", "violin")
+DYNAMICS_VELOCITY = (40, 80, 120)   # pp, mf, ff (timbrel.data.instruments.DYNAMICS)
 
 
 @dataclass(frozen=True)
@@ -140,12 +146,21 @@ def prf(matched: int, n_reference: int, n_estimate: int) -> Tuple[float, float, 
     return precision, recall, f1
 
 
+def dynamics_class(velocity: int, table: Sequence[int] = DYNAMICS_VELOCITY) -> int:
+    """Index of the nearest velocity in `table` (ties to the softer class)."""
+    return min(range(len(table)), key=lambda i: (abs(table[i] - velocity), i))
+
+
 def note_scores(reference: Sequence[Note], estimate: Sequence[Note],
-                onset_tolerance: float = ONSET_TOLERANCE_S) -> dict:
-    matched = len(match_notes(reference, estimate, onset_tolerance))
+                onset_tolerance: float = ONSET_TOLERANCE_S,
+                dynamics_velocity: Sequence[int] = DYNAMICS_VELOCITY) -> dict:
+    pairs = match_notes(reference, estimate, onset_tolerance)
+    matched = len(pairs)
     p, r, f = prf(matched, len(reference), len(estimate))
+    same_dynamics = sum(dynamics_class(reference[i].velocity, dynamics_velocity) ==
+                        dynamics_class(estimate[j].velocity, dynamics_velocity) for i, j in pairs)
     return dict(matched=matched, reference=len(reference), estimate=len(estimate),
-                precision=p, recall=r, f1=f)
+                precision=p, recall=r, f1=f, same_dynamics=same_dynamics)
 
 
 # --- frame level -------------------------------------------------------------------
@@ -333,20 +348,22 @@ def mixture_items(data: Path, instruments: Sequence[str], workdir: Path,
 
 # --- evaluation --------------------------------------------------------------------
 
-def model_instruments(model: Path) -> List[str]:
+def model_metadata(model: Path) -> dict:
     from timbrel.export.tmbl import read_tmbl
     meta = read_tmbl(model, check_references=False).metadata or {}
     names = meta.get("instruments")
     if not isinstance(names, list) or not names:
         raise ValueError(f"{model}: metadata lists no instruments (is it a crossmodal_vae model?)")
-    return [str(n) for n in names]
+    return meta
 
 
 def evaluate(model: Path, data: Path, instrument: Optional[str] = None,
              phrases_from: Sequence[str] = PIANO_PHRASES_FROM,
              max_phrases: Optional[int] = None, keep: Optional[Path] = None,
              split: str = "test") -> dict:
-    slots = model_instruments(model)
+    meta = model_metadata(model)
+    slots = [str(n) for n in meta["instruments"]]
+    velocities = tuple(meta.get("dynamics_velocity", DYNAMICS_VELOCITY))
     if instrument is None:
         instrument = slots[0] if len(slots) == 1 else "+".join(slots)
     started = time.time()
@@ -360,7 +377,8 @@ def evaluate(model: Path, data: Path, instrument: Optional[str] = None,
         else:
             items = corpus_items(data, instrument, max_phrases, split)
         per_item = []
-        totals = {s: dict(matched=0, reference=0, estimate=0) for s in range(len(slots))}
+        totals = {s: dict(matched=0, reference=0, estimate=0, same_dynamics=0)
+                  for s in range(len(slots))}
         frame_totals = {s: dict(frames=0, pitch=0, pitch_class=0, octave_error=0, voiced=0)
                         for s in range(len(slots))}
         raw_totals = {s: dict(frames=0, pitch=0, pitch_class=0, octave_error=0, voiced=0)
@@ -370,7 +388,7 @@ def evaluate(model: Path, data: Path, instrument: Optional[str] = None,
             times = frame_times(item.duration_s)
             for s in range(len(slots)):
                 est = [n for n in estimate if n.channel == s]
-                ns = note_scores(item.reference[s], est)
+                ns = note_scores(item.reference[s], est, dynamics_velocity=velocities)
                 fc = frame_counts(item.reference[s], sounding(est, times), times)
                 rc = frame_counts(item.reference[s], raw_label_pitches(frames, s, times), times)
                 for k in totals[s]:
@@ -384,11 +402,13 @@ def evaluate(model: Path, data: Path, instrument: Optional[str] = None,
     per_slot = []
     for s, name in enumerate(slots):
         p, r, f = prf(totals[s]["matched"], totals[s]["reference"], totals[s]["estimate"])
+        agree = totals[s]["same_dynamics"] / totals[s]["matched"] if totals[s]["matched"] else 0.0
         per_slot.append(dict(instrument=name, **totals[s], precision=p, recall=r, f1=f,
+                             dynamics_agreement=agree,
                              **frame_rates(frame_totals[s]),
                              raw_label_accuracy=frame_rates(raw_totals[s])["frame_pitch_accuracy"]))
     keys = ("precision", "recall", "f1", "frame_pitch_accuracy", "pitch_class_accuracy",
-            "octave_error_rate", "voicing_recall", "raw_label_accuracy")
+            "octave_error_rate", "voicing_recall", "raw_label_accuracy", "dynamics_agreement")
     summary = {k: float(np.mean([row[k] for row in per_slot])) for k in keys}
     summary.update(reference=sum(t["reference"] for t in totals.values()),
                    estimate=sum(t["estimate"] for t in totals.values()),
@@ -400,8 +420,8 @@ def evaluate(model: Path, data: Path, instrument: Optional[str] = None,
 
 
 TABLE_HEADER = ("| model | material | phrases | notes (ref / est) | P | R | F1 | frame pitch acc "
-                "| pitch-class acc | octave errors | voicing | raw label acc |\n"
-                "|---|---|---|---|---|---|---|---|---|---|---|---|")
+                "| pitch-class acc | octave errors | voicing | raw label acc | dynamics |\n"
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def table_row(result: dict) -> str:
@@ -412,7 +432,7 @@ def table_row(result: dict) -> str:
             f"| {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} "
             f"| {pct(s['frame_pitch_accuracy'])} | {pct(s['pitch_class_accuracy'])} "
             f"| {pct(s['octave_error_rate'])} | {pct(s['voicing_recall'])} "
-            f"| {pct(s['raw_label_accuracy'])} |")
+            f"| {pct(s['raw_label_accuracy'])} | {pct(s['dynamics_agreement'])} |")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
