@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <filesystem>
 #include <vector>
 
 #include "allocation_counter.h"
@@ -292,5 +293,29 @@ TEST_CASE("LiveNotePlayer: stated latency at common device rates", "[live_note_p
     CHECK(player.min_latency_samples() == e.min);
     CHECK(player.max_latency_samples() == e.max);
     CHECK(player.latency_samples() == e.mean);
+  }
+}
+
+// The shipped violin (models/crossmodal/violin, trained on FluidR3 notes):
+// what the page plays. Measured: within 3 cents over its range.
+TEST_CASE("LiveNotePlayer: a trained model's notes at 48 kHz have their pitch",
+          "[live_note_player]") {
+  const auto path = std::filesystem::path(TIMBREL_GOLDEN_DIR) / ".." / ".." / "models" /
+                    "crossmodal" / "violin" / "violin.tmbl";
+  auto loaded = models::CrossmodalVae::load_file(path.string());
+  INFO(loaded.error);
+  REQUIRE(loaded.model);
+  const double rate = 48000.0;
+  LiveNotePlayer player({rate, kBlock});
+  player.set_model(std::move(loaded.model));
+  for (int pitch : {57, 62, 69, 76, 81}) {
+    player.note_on(pitch, 100);
+    const auto out = play(player, size_t(0.5 * rate));
+    player.note_off(pitch);
+    play(player, size_t(0.4 * rate));
+    const double f0 = median_f0(out, rate, size_t(0.15 * rate), out.size());
+    INFO("violin MIDI " << pitch << ": f0 " << f0 << " Hz, " << cents(f0, midi_hz(pitch))
+                        << " cents");
+    CHECK(std::fabs(cents(f0, midi_hz(pitch))) < 20.0);
   }
 }
