@@ -226,11 +226,16 @@ describe('piano roll and transcription helpers', () => {
     assert.ok(Math.abs(curve.confidence[0] - 0.9) < 1e-6 && Number.isNaN(curve.confidence[1]));
   });
 
-  test('matching transcribed notes to the notes a clip was played from', () => {
-    const reference = [{ pitch: 72, start: 0, end: 1 }, { pitch: 74, start: 1, end: 2 }, { pitch: 76, start: 2, end: 3 }];
-    const found = [{ pitch: 72, start: 0.05, end: 0.95 }, { pitch: 75, start: 1.1, end: 1.9 }, { pitch: 76, start: 2.4, end: 2.6 }];
-    assert.deepEqual(matchNotes(reference, found), { matched: 2, total: 3 });
-    assert.deepEqual(matchNotes(reference, []), { matched: 0, total: 3 });
+  test('matching transcribed notes to the notes a clip was played from: pitch and onset, one to one', () => {
+    const reference = [{ pitch: 72, start: 0, end: 1 }, { pitch: 74, start: 1, end: 2 }, { pitch: 76, start: 2, end: 3 }, { pitch: 76, start: 3, end: 4 }];
+    const found = [
+      { pitch: 72, start: 0.05, end: 0.95 }, // right
+      { pitch: 75, start: 1.02, end: 1.9 }, // wrong pitch
+      { pitch: 76, start: 2.04, end: 3.9 }, // two repeated notes merged: matches the first only
+    ];
+    assert.deepEqual(matchNotes(reference, found), { matched: 2, total: 4, extra: 1 });
+    assert.deepEqual(matchNotes(reference, [{ pitch: 72, start: 0.3, end: 1 }]), { matched: 0, total: 4, extra: 1 }, 'a late onset does not match');
+    assert.deepEqual(matchNotes(reference, []), { matched: 0, total: 4, extra: 0 });
   });
 
   test('the example phrase moves by octaves into the instrument’s range', () => {

@@ -43,9 +43,16 @@ const HARMONY = [
   [D4, 2], [E4, 2],
 ];
 
+// The melody alone, detached: a gap of `gap` seconds before each next note
+// (the Transcribe panel's example: a repeated note needs a dip in loudness
+// to be heard as two).
+export function exampleMelodyNotes({ gap = 0.04 } = {}) {
+  return melody(MELODY, { bpm: EXAMPLE_BPM, velocity: 92, gap });
+}
+
 export function exampleTracks() {
   return [
-    { name: 'Melody', channel: 0, program: 40, notes: melody(MELODY, { bpm: EXAMPLE_BPM, velocity: 92 }) },
+    { name: 'Melody', channel: 0, program: 40, notes: exampleMelodyNotes() },
     { name: 'Harmony', channel: 1, program: 40, notes: melody(HARMONY, { bpm: EXAMPLE_BPM, velocity: 48 }) },
   ];
 }

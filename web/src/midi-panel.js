@@ -77,8 +77,7 @@ export class MidiPanel {
       temperatureValue: $('midi-temperature-value'),
       seed: $('midi-seed'),
       seedButton: $('midi-seed-button'),
-      instrumentRow: $('midi-instrument-row'),
-      instrument: $('midi-instrument'),
+      mixtureNote: $('midi-mixture-note'),
       render: $('midi-render-button'),
       cancel: $('midi-cancel-button'),
       play: $('midi-play-button'),
@@ -195,7 +194,6 @@ export class MidiPanel {
       this.el.seed.value = String(1 + Math.floor(Math.random() * 999998));
       this.settingsChanged();
     });
-    on(this.el.instrument, 'change', () => this.settingsChanged());
     on(this.el.render, 'click', () => this.render());
     on(this.el.cancel, 'click', () => this.cancelRender());
     on(this.el.play, 'click', () => this.playRender());
@@ -346,14 +344,12 @@ export class MidiPanel {
     this.showPadLegend();
     this.el.pad.setAttribute('aria-label', `Map of the ${this.modelName().toLowerCase()}’s notes: ${(d.points ?? []).length} dots, one per note and dynamics`);
     this.fillMorphNotes(range);
-    // Mixtures: who plays which track.
+    // A mixture model learned pairs of notes, one per instrument, and has no
+    // "silent" label: it plays every note with all its instruments at once.
     const instruments = d.instruments ?? this.model.entry.instruments ?? [];
-    const options = instruments.length > 1
-      ? [['-1', `By track: ${instruments.map((name, i) => `track ${i + 1} → ${name.replace(/_/g, ' ')}`).join(', ')}`],
-        ...instruments.map((name, i) => [String(i), `Every note: ${name.replace(/_/g, ' ')}`])]
-      : [];
-    this.el.instrument.replaceChildren(...options.map(([value, text]) => new Option(text, value)));
-    this.el.instrumentRow.hidden = options.length === 0;
+    this.el.mixtureNote.hidden = instruments.length < 2;
+    this.el.mixtureNote.textContent = instruments.length < 2 ? ''
+      : `This model learned ${instrumentLabel(instruments)} playing together: every note is played by all ${instruments.length} in unison, each moved into its own range. For one instrument, pick a solo model.`;
   }
 
   fillMorphNotes(range) {
@@ -480,24 +476,13 @@ export class MidiPanel {
     }));
   }
 
-  // Notes outside the instrument's range are outlined on the roll (the core moves them by octaves).
+  // Notes outside the instrument's range are outlined on the roll (the core
+  // moves them by octaves; in a mixture, outside any instrument's range).
   markTransposed() {
     if (!this.song || !this.model) return;
     const ranges = this.model.description?.pitchRanges ?? [];
-    const rangeOf = (note) => ranges[Math.min(ranges.length - 1, this.slotOf(note))];
-    this.roll.setNotes(this.song.parsed.notes.map((n) => {
-      const r = rangeOf(n);
-      return { ...n, transposed: !n.drum && !!r && (n.pitch < r[0] || n.pitch > r[1]) };
-    }), { duration: this.song.parsed.durationS });
-  }
-
-  slotOf(note) {
-    const instruments = this.model?.description?.instruments?.length ?? 1;
-    const choice = Number(this.el.instrument.value);
-    if (instruments <= 1) return 0;
-    if (choice >= 0) return choice;
-    const tracks = [...new Set(this.song.parsed.notes.filter((n) => !n.drum).map((n) => n.track))].sort((a, b) => a - b);
-    return Math.max(0, tracks.indexOf(note.track)) % instruments;
+    const outside = (p) => ranges.length > 0 && ranges.some(([lo, hi]) => p < lo || p > hi);
+    this.roll.setNotes(this.song.parsed.notes.map((n) => ({ ...n, transposed: !n.drum && outside(n.pitch) })), { duration: this.song.parsed.durationS });
   }
 
   // ---------- render (Worker) ----------
@@ -507,12 +492,11 @@ export class MidiPanel {
     const seed = Math.max(0, Math.min(999999, Math.round(Number(this.el.seed.value) || 0)));
     const options = {
       temperature: Number(this.el.temperature.value),
-      interpolation: checked(this.el.interpolation, 'linear'),
+      interpolation: checked(this.el.interpolation, 'cubic'),
       phase: checked(this.el.phase, 'griffin-lim'),
       iterations: 30,
       seed,
     };
-    if (!this.el.instrumentRow.hidden) options.instrument = Number(this.el.instrument.value);
     return options;
   }
 
@@ -601,7 +585,7 @@ export class MidiPanel {
     this.el.progress.value = pct;
     this.el.progressValue.dataset.state = state;
     this.el.progressValue.dataset.percent = String(pct);
-    const stages = { frames: 'decoding the notes', phase: 'rebuilding the phase' };
+    const stages = { frames: 'decoding the notes', phase: 'rebuilding the phase', done: '' };
     const what = stages[String(stage).toLowerCase()] ?? stage;
     this.el.progressValue.textContent = text ?? `${pct} %${what ? ` · ${what}` : ''}`;
   }
@@ -752,7 +736,7 @@ export class MidiPanel {
     this.meterTimer = setInterval(() => {
       const db = this.engine ? this.engine.levelDb : -120;
       const shown = Math.max(-80, Math.min(0, db));
-      fill.style.width = `${((shown + 80) / 80) * 100}%`;
+      fill.style.transform = `scaleX(${((shown + 80) / 80).toFixed(3)})`;
       this.el.levelMeter.setAttribute('aria-valuenow', String(Math.round(shown)));
       this.el.levelMeter.setAttribute('aria-valuetext', db < -79 ? 'silent' : `${Math.round(db)} dB`);
       this.root.dataset.level = db.toFixed(1);
@@ -1038,9 +1022,10 @@ export function describeReport(report) {
   if (stolen) out.push(`${plural(stolen, 'note')} cut short: more notes sounded at once than the 8 voices.`);
   if (transposed !== null) out.push(transposed ? `${plural(transposed, 'note')} outside the instrument’s range moved by octaves into it (outlined on the piano roll).` : 'No note had to be moved: all lie in the instrument’s range.');
   if (drums) out.push(`${plural(drums, 'drum note')} (channel 10) skipped: no instrument here plays drums.`);
+  if (report.mixturePlayedInUnison) out.push('A mixture model: every note was played by all its instruments at once.');
   if (report.normalised && gain !== null) out.push(`The mix would have clipped, so it was turned down by ${(-20 * Math.log10(gain)).toFixed(1)} dB.`);
   const known = new Set(['notes', 'notesRendered', 'notes_rendered', 'durationS', 'duration_s', 'peakVoices', 'peak_voices', 'voicesStolen', 'voices_stolen',
-    'notesTransposed', 'notes_transposed', 'drumNotesSkipped', 'drum_notes_skipped', 'gain', 'normalised', 'peak', 'frames']);
+    'notesTransposed', 'notes_transposed', 'drumNotesSkipped', 'drum_notes_skipped', 'gain', 'normalised', 'peak', 'frames', 'mixturePlayedInUnison']);
   for (const [key, value] of Object.entries(report)) {
     if (known.has(key) || value === null || typeof value === 'object' || value === '') continue;
     out.push(`${key.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/_/g, ' ').toLowerCase()}: ${typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(2) : value}`);

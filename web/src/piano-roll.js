@@ -16,6 +16,7 @@ export const TRACK_COLOURS = ['#3b2fc9', '#d9480f', '#0b7285', '#2b8a3e', '#ae3e
 const TRACK_COLOURS_DARK = ['#8c83ff', '#ff922b', '#3bc9db', '#69db7c', '#e599f7', '#ffc078', '#74c0fc', '#f783ac'];
 
 const LEFT = 48; // pitch labels
+const isBlackKey = (p) => [1, 3, 6, 8, 10].includes(((p % 12) + 12) % 12);
 const BOTTOM = 20; // time labels
 const TOP = 8;
 const RIGHT = 10;
@@ -208,15 +209,20 @@ export class PianoRoll {
     ctx.textAlign = 'right';
     for (let p = g.lo; p <= g.hi; p++) {
       const y = g.y(p);
-      if ([1, 3, 6, 8, 10].includes(p % 12)) {
+      if (isBlackKey(p)) {
         ctx.fillStyle = black;
         ctx.fillRect(plot.x, y, plot.w, g.row);
       }
       if (p % 12 === 0) {
         ctx.fillStyle = grid;
         ctx.fillRect(plot.x, y + g.row - 1, plot.w, 1);
+      }
+      // Every C; every white key too when the rows are tall enough to read.
+      if (p % 12 === 0 || (g.row >= 11 && !isBlackKey(p))) {
+        ctx.globalAlpha = p % 12 === 0 ? 1 : 0.6;
         ctx.fillStyle = text;
         ctx.fillText(noteName(p), plot.x - 5, y + g.row / 2);
+        ctx.globalAlpha = 1;
       }
     }
     // Rows no instrument of the model plays are greyed: notes there get moved.

@@ -15,7 +15,7 @@
 import { AudioFileError } from './buffer-player.js';
 import { CrossmodalCatalog, CrossmodalPicker, instrumentLabel } from './midi-catalog.js';
 import { ClipPlayer } from './midi-engine.js';
-import { exampleTracks } from './midi-example.js';
+import { EXAMPLE_BPM, exampleMelodyNotes } from './midi-example.js';
 import { DYNAMICS, noteName, writeMidi } from './midi-file.js';
 import { CancelledError, CrossmodalWorker } from './midi-renderer.js';
 import { describeMicError } from './mic-input.js';
@@ -28,15 +28,19 @@ import { MODEL_RATE, MicRecorder, decodeClip } from './transcribe-audio.js';
 export const FRAME = Object.freeze({ STRIDE: 5, TIME: 0, PITCH: 1, DYNAMICS: 2, CONFIDENCE: 3, ACTIVE: 4 });
 // How the transcribed notes are played back: the model's plainest sound.
 const PLAYBACK_OPTIONS = Object.freeze({ temperature: 0, interpolation: 'linear', phase: 'griffin-lim', iterations: 30, seed: 1 });
+// Gap before each next note of the example phrase: the release (150 ms) must
+// dip the level between repeated notes for the level onset to separate them.
+const EXAMPLE_GAP_S = 0.2;
 const EXAMPLE_OPTIONS = Object.freeze({ temperature: 0.5, interpolation: 'linear', phase: 'griffin-lim', iterations: 30, seed: 7 });
 
 const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 const sentence = (error) => capital(String(error?.message || error).replace(/\.$/, ''));
 const clock = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
 
-// The example melody moved by whole octaves into [lo, hi] (when it can be).
+// The example melody, detached (repeated notes need a gap to be told apart),
+// moved by whole octaves into [lo, hi] (when it can be).
 export function exampleMelody(range) {
-  const notes = exampleTracks()[0].notes.map((n) => ({ ...n, track: 0 }));
+  const notes = exampleMelodyNotes({ gap: EXAMPLE_GAP_S }).map((n) => ({ ...n, track: 0 }));
   if (!range) return notes;
   const lo = Math.min(...notes.map((n) => n.pitch));
   const hi = Math.max(...notes.map((n) => n.pitch));
@@ -65,14 +69,24 @@ export function framesToCurve(frames) {
 }
 
 // How many reference notes the transcription got right: a reference note
-// matches when the transcribed note sounding at its middle has its pitch.
-export function matchNotes(reference, found) {
+// matches a transcribed note (each used once) of its pitch that starts within
+// `onset` seconds of it; two notes merged into one match once.
+export function matchNotes(reference, found, { onset = 0.1 } = {}) {
+  const used = new Set();
   let matched = 0;
   for (const r of reference) {
-    const mid = (r.start + r.end) / 2;
-    if (found.some((n) => n.start <= mid && n.end >= mid && n.pitch === r.pitch)) matched++;
+    let best = -1;
+    for (let i = 0; i < found.length; i++) {
+      const n = found[i];
+      if (used.has(i) || n.pitch !== r.pitch || Math.abs(n.start - r.start) > onset) continue;
+      if (best < 0 || Math.abs(n.start - r.start) < Math.abs(found[best].start - r.start)) best = i;
+    }
+    if (best >= 0) {
+      used.add(best);
+      matched++;
+    }
   }
-  return { matched, total: reference.length };
+  return { matched, total: reference.length, extra: found.length - matched };
 }
 
 export class TranscribePanel {
@@ -327,7 +341,7 @@ export class TranscribePanel {
     if (this.busy) this.cancel();
     const job = ++this.job;
     const reference = exampleMelody(this.range());
-    const midi = writeMidi([{ name: 'Melody', channel: 0, notes: reference }], { bpm: 132 });
+    const midi = writeMidi([{ name: 'Melody', channel: 0, notes: reference }], { bpm: EXAMPLE_BPM });
     this.busy = 'example';
     this.updateButtons();
     this.setProgress(0, 'running', `playing the example with the ${this.modelName().toLowerCase()}…`);
@@ -427,7 +441,7 @@ export class TranscribePanel {
     this.meterTimer = setInterval(() => {
       const db = recorder.levelDb;
       const shown = Math.max(-80, Math.min(0, db));
-      fill.style.width = `${((shown + 80) / 80) * 100}%`;
+      fill.style.transform = `scaleX(${((shown + 80) / 80).toFixed(3)})`;
       this.el.recordMeter.setAttribute('aria-valuenow', String(Math.round(shown)));
       this.el.recordMeter.setAttribute('aria-valuetext', db < -79 ? 'silent' : `${Math.round(db)} dB`);
       this.el.recordTime.textContent = clock(recorder.seconds);
@@ -530,7 +544,7 @@ export class TranscribePanel {
     }
     if (clip.reference) {
       const { matched, total } = matchNotes(clip.reference, notes);
-      summary += ` Against the ${total} notes the example was played from: ${matched} found with the right pitch (${Math.round((100 * matched) / total)} %).`;
+      summary += ` Against the ${total} notes the example was played from: ${matched} found with the right pitch and start (${Math.round((100 * matched) / total)} %).`;
       this.root.dataset.matched = `${matched}/${total}`;
     }
     this.el.summary.textContent = summary;

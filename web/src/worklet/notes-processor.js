@@ -50,12 +50,11 @@ class NotesProcessor extends CoreProcessor {
       if (!(status instanceof SharedArrayBuffer)) {
         throw new Error('no SharedArrayBuffer was given to the note engine (the page is not cross-origin isolated)');
       }
-      if (typeof core.LiveNoteKernel.validateConfig === 'function') {
-        const problem = core.LiveNoteKernel.validateConfig(sampleRate, this.maxBlock);
-        if (problem) throw new Error(problem);
-      }
       ({ floats: this.levels, ints: this.counters } = notesStatusViews(status));
       this.kernel = new core.LiveNoteKernel(sampleRate, this.maxBlock);
+      // A configuration the core cannot play (e.g. the device rate) leaves it silent with a reason.
+      const problem = this.kernel.error();
+      if (problem) throw new Error(problem);
       this.outputPtr = this.kernel.outputPtr();
       this.makeViews();
       this.port.postMessage({ type: 'ready', sampleRate, maxBlock: this.maxBlock, latencySamples: this.kernel.latencySamples() });
