@@ -156,7 +156,8 @@ def test_exported_file_meets_the_contract(trained, which, instruments):
 def test_numpy_forward_pass_matches_the_trained_pytorch_model(trained):
     import torch
     from timbrel.models.crossmodal_vae import CrossmodalVAE
-    ck = torch.load(trained["work"] / "runs" / "crossmodal-violin" / "checkpoint.pt")
+    ck = torch.load(trained["work"] / "runs" / "crossmodal-violin" / "checkpoint.pt", map_location="cpu",
+                    weights_only=False)  # holds the numpy rng state too
     net = CrossmodalVAE(signal_hidden=ck["config"]["signal_hidden"],
                         symbol_hidden=ck["config"]["symbol_hidden"]).eval()
     net.load_state_dict(ck["model"])

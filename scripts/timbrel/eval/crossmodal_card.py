@@ -447,6 +447,16 @@ def _hidden_text(result: Dict) -> str:
             f"(paper: 2x{paper_signal} and 2x800)")
 
 
+def _per_slot_lines(result: Dict) -> List[str]:
+    """Mixtures: strict signal -> symbol accuracy of each instrument slot."""
+    if len(result["instruments"]) < 2:
+        return []
+    table = result["table2"]["signal_to_symbol"]
+    parts = [f"{inst} " + " / ".join(_pct(table[f]["strict_per_slot"][i]) for f in FAMILIES)
+             for i, inst in enumerate(result["instruments"])]
+    return ["- Signal -> symbol per instrument (strict, p / o / d): " + "; ".join(parts) + "."]
+
+
 def card_section(result: Dict, command: str) -> str:
     """The card's evaluation section, between markers (the trainer writes the training one)."""
     mixture = len(result["instruments"]) > 1
@@ -486,7 +496,10 @@ def card_section(result: Dict, command: str) -> str:
              f"{'mixtures' if mixture else 'frames'} (seeded, CPU, {result['baseline']['seconds']:g} s)."
              if "baseline" in result else "- Baseline: not run.",
              "- Paper figures: DAFx 2019 Tables 1-2 (" + (paper["name"] if paper else "no matching row")
-             + "), symbol -> symbol with signal -> symbol in parentheses.",
+             + "), symbol -> symbol with signal -> symbol in parentheses" +
+             ("; some of the paper's mixture cells look scrambled in extraction (loose below "
+              "strict)." if mixture else "."),
+             *_per_slot_lines(result),
              "",
              "What differs from the paper:",
              "- data: FluidR3 soundfont renders (`timbrel.data`), not Studio-On-Line recordings;",
