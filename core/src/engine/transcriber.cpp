@@ -69,8 +69,8 @@ void median_pitch(const std::vector<TranscriptionFrame>& frames, int slot, size_
 
 // Start of each level onset inside the active run [a, b): a frame t whose level
 // rises more than rise_db above the lowest of the `window` frames before it
-// (inside the run) starts a note at the frame after that lowest one, at least
-// min_gap frames after the previous start.
+// (inside the run) starts a note at the frame after that lowest one, when that
+// leaves min_note_frames both after the previous start and before the run ends.
 std::vector<size_t> level_onsets(const std::vector<TranscriptionFrame>& frames, size_t a, size_t b,
                                  const TranscriberSettings& s) {
   std::vector<size_t> starts;

@@ -15,8 +15,12 @@ cut from that point (``timbrel.data.build``), so reference times are the .mid's 
   does not bend; the vibrato of the string phrases would detune it).
 - a mixture model (metadata.instruments lists M > 1, e.g. alto_sax + violin): phrase i
   of each instrument's test list (sorted by phrase number, as many as the shortest list)
-  are summed; instrument slot j's notes (MIDI channel j in the core's output) are
-  scored against instrument j's phrase, and the scores are averaged over the slots.
+  are summed over the length of the shorter one (the model's symbols have no "silent"
+  class and it was trained on mixtures where every instrument plays, so a slot whose
+  phrase has ended would still name notes); reference notes starting before the cut
+  count, ended at the cut. Instrument slot j's notes (MIDI channel j in the core's
+  output) are scored against instrument j's phrase, and the scores are averaged over
+  the slots.
 
 Each WAV goes through the core CLI (``timbrel transcribe --frames``); its MIDI file is
 read back with ``read_midi_notes`` (mido, the data package's MIDI library) and compared
@@ -325,7 +329,7 @@ def corpus_items(data: Path, instrument: str, max_phrases: Optional[int],
 
 def mixture_items(data: Path, instruments: Sequence[str], workdir: Path,
                   max_phrases: Optional[int], split: str = "test") -> List[Item]:
-    """Phrase i of each instrument summed (see the module doc)."""
+    """Phrase i of each instrument summed over the shorter length (see the module doc)."""
     from timbrel.data.audio import read_wav
     lists = [test_phrases(data, name, split) for name in instruments]
     count = min(len(rows) for rows in lists)
@@ -334,15 +338,16 @@ def mixture_items(data: Path, instruments: Sequence[str], workdir: Path,
     items = []
     for i in range(count):
         parts = [read_wav(data / rows[i]["file"])[0] for rows in lists]
-        x = np.zeros(max(len(p) for p in parts), dtype=np.float64)
-        for p in parts:
-            x[:len(p)] += p
+        length = min(len(p) for p in parts)
+        x = np.sum([p[:length].astype(np.float64) for p in parts], axis=0)
+        cut = length / SAMPLE_RATE
         name = "+".join(Path(rows[i]["file"]).stem for rows in lists)
         wav = workdir / f"{name}.wav"
         _write_float_wav(wav, x)
-        items.append(Item(name, wav, len(x) / SAMPLE_RATE,
-                          [read_midi_notes(data / rows[i]["midi"], PHRASE_START_S)
-                           for rows in lists]))
+        references = [[Note(n.pitch, n.start, min(n.end, cut), n.velocity, n.channel)
+                       for n in read_midi_notes(data / rows[i]["midi"], PHRASE_START_S)
+                       if n.start < cut] for rows in lists]
+        items.append(Item(name, wav, cut, references))
     return items
 
 
