@@ -274,6 +274,8 @@ export class MidiPanel {
 
   async loadModel(entry) {
     if (this.wanted !== entry) return;
+    // A render for the old instrument would only finish after the load: stop it.
+    if (this.rendering) this.cancelRender();
     let bytes;
     let description;
     try {

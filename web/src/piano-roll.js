@@ -218,7 +218,7 @@ export class PianoRoll {
         ctx.fillRect(plot.x, y + g.row - 1, plot.w, 1);
       }
       // Every C; every white key too when the rows are tall enough to read.
-      if (p % 12 === 0 || (g.row >= 11 && !isBlackKey(p))) {
+      if (p % 12 === 0 || (g.row >= 13 && !isBlackKey(p))) {
         ctx.globalAlpha = p % 12 === 0 ? 1 : 0.6;
         ctx.fillStyle = text;
         ctx.fillText(noteName(p), plot.x - 5, y + g.row / 2);
