@@ -15,7 +15,8 @@ import { DYNAMICS, dynamicsOf, hzFromMidi, melody, noteName, octaveOf, pitchSpan
 import { EXAMPLE_BPM, exampleMidi, exampleTracks } from '../../web/src/midi-example.js';
 import { COMPUTER_KEYS, isBlack, typingTarget } from '../../web/src/keyboard.js';
 import { parseMidiMessage, describeMidiError } from '../../web/src/midi-input.js';
-import { describeReport, keyboardLow } from '../../web/src/midi-panel.js';
+import { MidiFileError, describeReport, keyboardLow, readMidiFile } from '../../web/src/midi-panel.js';
+import { describeRecordError } from '../../web/src/transcribe-audio.js';
 import { describeRanges, instrumentLabel } from '../../web/src/midi-catalog.js';
 import { pitchView, timeTicks } from '../../web/src/piano-roll.js';
 import { FRAME, exampleMelody, framesToCurve, matchNotes } from '../../web/src/transcribe-panel.js';
@@ -171,6 +172,25 @@ describe('keyboard and Web MIDI', () => {
     assert.equal(keyboardLow([49, 81]), 60, 'alto sax: C4-C6 reaches past A5 a little');
     assert.equal(keyboardLow([21, 108]), 60, 'piano: middle C');
     assert.equal(keyboardLow([36, 60]), 36, 'a low instrument keeps its own range');
+  });
+});
+
+describe('files and the microphone, in words', () => {
+  const fakeFile = (name, bytes) => ({ name, size: bytes.length, arrayBuffer: async () => Uint8Array.from(bytes).buffer });
+
+  test('a MIDI file is read as bytes; empty, huge and model files are refused before parsing', async () => {
+    assert.deepEqual([...(await readMidiFile(fakeFile('a.mid', [77, 84, 104, 100])))], [77, 84, 104, 100]);
+    await assert.rejects(readMidiFile(fakeFile('empty.mid', [])), (e) => e instanceof MidiFileError && /“empty\.mid” is empty/.test(e.title));
+    await assert.rejects(readMidiFile({ name: 'big.mid', size: 5e6, arrayBuffer: async () => new ArrayBuffer(0) }), /too large for a MIDI file/);
+    await assert.rejects(readMidiFile(fakeFile('flute.tmbl', [84])), /an instrument model, not a score/);
+  });
+
+  test('microphone failures say what to do on this panel', () => {
+    const denied = describeRecordError({ name: 'NotAllowedError' });
+    assert.equal(denied.key, 'mic-denied');
+    assert.match(denied.text, /^To record your instrument, allow the microphone.*press Record again\. Meanwhile you can use the example phrase/);
+    assert.match(describeRecordError({ name: 'NotFoundError' }).text, /^Plug in a microphone/);
+    assert.match(describeRecordError(new Error('odd failure.')).text, /^odd failure\. Meanwhile/);
   });
 });
 

@@ -208,7 +208,7 @@ describe('Transcribe panel', { skip }, () => {
     await p.getByRole('button', { name: 'Record' }).click();
     const denied = p.locator('#transcribe-status [data-key="mic-denied"]');
     await denied.waitFor({ timeout: 10000 });
-    assert.match(await denied.textContent(), /Microphone access is blocked.*press Record again/);
+    assert.match(await denied.textContent(), /Microphone access is blocked\. To record your instrument, allow the microphone.*press Record again/);
     assert.equal(await p.getAttribute('#transcribe-record-button', 'aria-pressed'), 'false');
     await p.locator('#transcribe-status').screenshot({ path: path.join(OUTPUT_DIR, 'transcribe-mic-denied.png') });
     assert.deepEqual(e, []);

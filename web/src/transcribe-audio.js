@@ -4,7 +4,7 @@
 // audio thread for it) and decoded the same way.
 
 import { AudioFileError, MAX_FILE_BYTES } from './buffer-player.js';
-import { MicInput } from './mic-input.js';
+import { MicInput, describeMicError } from './mic-input.js';
 
 export const MODEL_RATE = 22050;
 export const MAX_CLIP_SECONDS = 300;
@@ -160,4 +160,17 @@ export class MicRecorder {
     this.mic?.dispose();
     this.mic = null;
   }
+}
+
+// describeMicError's titles, with what to do next said for this panel.
+export function describeRecordError(error) {
+  const message = describeMicError(error);
+  const instead = 'Meanwhile you can use the example phrase or open an audio file.';
+  const text = {
+    'mic-denied': `To record your instrument, allow the microphone for this page (the microphone or lock icon in the address bar), then press Record again. ${instead}`,
+    'mic-missing': `Plug in a microphone or headset and press Record again. ${instead}`,
+    'mic-busy': `Another application may be using it, or the system blocked it. Close other apps that record sound and press Record again. ${instead}`,
+    'mic-unsupported': `This browser does not let web pages record sound here. ${instead}`,
+  }[message.key] ?? `${String(error?.message || error).replace(/\.$/, '')}. ${instead}`;
+  return { ...message, text };
 }

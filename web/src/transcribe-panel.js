@@ -18,11 +18,10 @@ import { ClipPlayer } from './midi-engine.js';
 import { EXAMPLE_BPM, exampleMelodyNotes } from './midi-example.js';
 import { DYNAMICS, noteName, writeMidi } from './midi-file.js';
 import { CancelledError, CrossmodalWorker } from './midi-renderer.js';
-import { describeMicError } from './mic-input.js';
 import { formatBytes } from './model-picker.js';
 import { PianoRoll } from './piano-roll.js';
 import { StatusArea } from './status.js';
-import { MODEL_RATE, MicRecorder, decodeClip } from './transcribe-audio.js';
+import { MODEL_RATE, MicRecorder, decodeClip, describeRecordError } from './transcribe-audio.js';
 
 // Per-frame values the core returns (kernel.transcribe().frames).
 export const FRAME = Object.freeze({ STRIDE: 5, TIME: 0, PITCH: 1, DYNAMICS: 2, CONFIDENCE: 3, ACTIVE: 4 });
@@ -405,8 +404,8 @@ export class TranscribePanel {
     this.status.clear('clip-error');
     for (const key of ['mic-denied', 'mic-missing', 'mic-busy', 'mic-unsupported', 'mic-error']) this.status.clear(key);
     if (!MicRecorder.available) {
-      const message = describeMicError({ name: 'NotSupportedError' });
-      this.status.set(message.key, { kind: 'error', title: message.title, text: 'This browser does not let web pages record sound here. Open an audio file instead.' });
+      const message = describeRecordError({ name: 'NotSupportedError' });
+      this.status.set(message.key, { kind: 'error', title: message.title, text: message.text });
       return;
     }
     this.stop();
@@ -422,12 +421,8 @@ export class TranscribePanel {
       recorder.close();
       this.el.record.setAttribute('aria-pressed', 'false');
       this.el.record.querySelector('span').textContent = 'Record';
-      const message = describeMicError(error);
-      this.status.set(message.key, {
-        kind: 'error',
-        title: message.title,
-        text: message.text.replace(/(press )?Start microphone/g, 'press Record').replace(/play the example clip/g, 'use the example phrase or open an audio file'),
-      });
+      const message = describeRecordError(error);
+      this.status.set(message.key, { kind: 'error', title: message.title, text: message.text });
       this.root.dataset.mic = message.key;
       return;
     }
