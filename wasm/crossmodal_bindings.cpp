@@ -296,42 +296,27 @@ class CrossmodalKernel {
   }
 
  private:
-  // Where each training label's q(z|y) mean lands on the XY pad. A solo model:
-  // every (pitch, dynamics) of its range. A mixture: the first instrument's
-  // labels, the others at the same dynamics and the pitch of their range
-  // nearest to it (`pitches` lists every slot's pitch).
+  // Where each training label's q(z|y) mean lands on the XY pad
+  // (CrossmodalVae::latent_anchors). A mixture: the first instrument's labels,
+  // the others at the same dynamics and the pitch of their range nearest to
+  // it (`pitches` lists every slot's pitch).
   val label_points() {
     const int m = model_->instruments();
-    const auto& projection = model_->latent_projection();
-    std::vector<timbrel::models::NoteLabel> labels(static_cast<size_t>(m));
-    std::vector<float> one_hot(size_t(model_->symbols())), mean(CrossmodalVae::kLatent),
-        logvar(CrossmodalVae::kLatent);
     val points = val::array();
-    const auto [lo, hi] = model_->pitch_range(0);
-    for (int pitch = lo; pitch <= hi; ++pitch)
-      for (int dynamics = 0; dynamics < CrossmodalVae::kDynamics; ++dynamics) {
-        val pitches = val::array();
-        for (int i = 0; i < m; ++i) {
-          const auto [ilo, ihi] = model_->pitch_range(i);
-          const int p = std::clamp(pitch, ilo, ihi);
-          labels[size_t(i)] = {p % 12, p / 12 - 1, dynamics};
-          pitches.call<void>("push", p);
-        }
-        model_->one_hot(labels.data(), one_hot.data());
-        model_->encode_symbols(one_hot.data(), mean.data(), logvar.data());
-        float xy[2] = {0.0f, 0.0f};
-        for (int a = 0; a < 2; ++a)
-          for (int d = 0; d < CrossmodalVae::kLatent; ++d)
-            xy[a] += (mean[size_t(d)] - projection.mean[size_t(d)]) *
-                     projection.axes[size_t(a)][size_t(d)];
-        val point = val::object();
-        point.set("pitch", pitch);
-        point.set("dynamics", dynamics);
-        point.set("x", xy[0]);
-        point.set("y", xy[1]);
-        point.set("pitches", pitches);
-        points.call<void>("push", point);
+    for (const auto& anchor : model_->latent_anchors()) {
+      val pitches = val::array();
+      for (int i = 0; i < m; ++i) {
+        const auto [ilo, ihi] = model_->pitch_range(i);
+        pitches.call<void>("push", std::clamp(anchor.pitch, ilo, ihi));
       }
+      val point = val::object();
+      point.set("pitch", anchor.pitch);
+      point.set("dynamics", anchor.dynamics);
+      point.set("x", anchor.x);
+      point.set("y", anchor.y);
+      point.set("pitches", pitches);
+      points.call<void>("push", point);
+    }
     return points;
   }
 

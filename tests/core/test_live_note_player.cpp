@@ -319,3 +319,45 @@ TEST_CASE("LiveNotePlayer: a trained model's notes at 48 kHz have their pitch",
     CHECK(std::fabs(cents(f0, midi_hz(pitch))) < 20.0);
   }
 }
+
+// The pad plays latent points among the labels' posterior means (see
+// CrossmodalVae::latent_from_point) at the median mf note's level: anywhere
+// on the shipped violin's pad the level stays within 12 dB of a played A4 mf
+// and within 6 dB of itself (the plain linear projection, unnormalised, was
+// 25-40 dB quieter than a note and spread over ~30 dB).
+TEST_CASE("LiveNotePlayer: the XY pad of a trained model is about as loud as a note",
+          "[live_note_player]") {
+  const auto path = std::filesystem::path(TIMBREL_GOLDEN_DIR) / ".." / ".." / "models" /
+                    "crossmodal" / "violin" / "violin.tmbl";
+  auto loaded = models::CrossmodalVae::load_file(path.string());
+  INFO(loaded.error);
+  REQUIRE(loaded.model);
+  const auto extent = loaded.model->latent_projection().extent;
+  const double rate = 48000.0;
+  LiveNotePlayer player({rate, kBlock});
+  player.set_model(std::move(loaded.model));
+  auto level_db = [](const std::vector<float>& x, size_t from) {
+    double sum = 0.0;
+    for (size_t i = from; i < x.size(); ++i) sum += double(x[i]) * x[i];
+    return 10.0 * std::log10(sum / double(x.size() - from) + 1e-20);
+  };
+  player.note_on(69, 80);
+  const double note_db = level_db(play(player, size_t(0.5 * rate)), size_t(0.2 * rate));
+  player.note_off(69);
+  play(player, size_t(0.4 * rate));
+  double quietest = 0.0, loudest = -200.0;
+  for (float fx : {0.2f, 0.5f, 0.8f})
+    for (float fy : {0.3f, 0.7f}) {
+      const float x = extent[0][0] + fx * (extent[0][1] - extent[0][0]);
+      const float y = extent[1][0] + fy * (extent[1][1] - extent[1][0]);
+      player.set_pad(x, y, true);
+      const double pad_db = level_db(play(player, size_t(0.5 * rate)), size_t(0.2 * rate));
+      player.set_pad(x, y, false);
+      play(player, size_t(0.4 * rate));
+      INFO("pad (" << fx << ", " << fy << "): " << pad_db << " dB, note " << note_db << " dB");
+      CHECK(pad_db > note_db - 12.0);
+      quietest = std::min(quietest, pad_db);
+      loudest = std::max(loudest, pad_db);
+    }
+  CHECK(loudest - quietest < 6.0);
+}

@@ -341,7 +341,18 @@ TEST_CASE("The XY pad and the morph play the latent points they are given", "[no
   const auto c4 = play([](LiveNoteSynth& l) { l.set_latent_point(0.0f, 0.0f); });
   CHECK(std::fabs(cents(median_f0(c4, 0.3, 0.9), midi_hz(60))) < 20.0);
   const auto c4ff = play([](LiveNoteSynth& l) { l.set_latent_point(0.0f, 1.0f); });
-  CHECK(rms(c4ff, 0.3, 0.9) / rms(c4, 0.3, 0.9) == Approx(0.4 / 0.15).epsilon(0.1));
+  // The pad is level-normalised (position changes timbre, not loudness)...
+  CHECK(rms(c4ff, 0.3, 0.9) / rms(c4, 0.3, 0.9) == Approx(1.0).epsilon(0.1));
+  // ... the morph is not: from C4 mf to C4 ff it gets louder by A_ff / A_mf.
+  const auto morph_ff = play([](LiveNoteSynth& l) {
+    l.set_morph(60, 80, 60, 120);
+    l.set_morph_position(1.0f);
+  });
+  const auto morph_mf = play([](LiveNoteSynth& l) {
+    l.set_morph(60, 80, 60, 120);
+    l.set_morph_position(0.0f);
+  });
+  CHECK(rms(morph_ff, 0.3, 0.9) / rms(morph_mf, 0.3, 0.9) == Approx(0.4 / 0.15).epsilon(0.1));
   const auto morph_b = play([](LiveNoteSynth& l) {
     l.set_morph(60, 80, 72, 80);
     l.set_morph_position(1.0f);

@@ -131,6 +131,21 @@ NoteFrameSynth::NoteFrameSynth(CrossmodalVae& model, const NoteSynthSettings& se
                    : float(1.0 - std::exp(-1.0 / (settings_.pad_glide_s * kFrameRate)));
   for (Voice& v : voices_) v.cqt.assign(kBins, 0.0f);
   model_.latent_from_point(0.0f, 0.0f, pad_target_.data());
+  // The pad's reference level: the median over the anchors at mf (loads only).
+  std::vector<float> sums;
+  std::vector<float> magnitudes(static_cast<size_t>(kBins));
+  for (const auto& anchor : model_.latent_anchors()) {
+    if (anchor.dynamics != 1) continue;
+    model_.decode_signal(anchor.z.data(), features_.data());
+    cqt_.magnitudes_from_features(features_.data(), magnitudes.data());
+    float sum = 0.0f;
+    for (float m : magnitudes) sum += m * m;
+    sums.push_back(std::sqrt(sum));
+  }
+  if (!sums.empty()) {
+    std::nth_element(sums.begin(), sums.begin() + long(sums.size() / 2), sums.end());
+    pad_reference_ = sums[sums.size() / 2];
+  }
   reset();
 }
 
@@ -292,11 +307,13 @@ void NoteFrameSynth::pad_on(float level) noexcept {
 void NoteFrameSynth::pad_off() noexcept { voices_[kMaxVoices].held = false; }
 
 void NoteFrameSynth::set_latent_point(float x, float y) noexcept {
+  pad_normalised_ = true;
   model_.latent_from_point(std::isfinite(x) ? x : 0.0f, std::isfinite(y) ? y : 0.0f,
                            pad_target_.data());
 }
 
 void NoteFrameSynth::set_latent(const float* z) noexcept {
+  pad_normalised_ = false;
   for (int i = 0; i < kLatent; ++i) pad_target_[size_t(i)] = std::isfinite(z[i]) ? z[i] : 0.0f;
 }
 
@@ -310,6 +327,7 @@ void NoteFrameSynth::set_morph(int pitch_a, int velocity_a, int pitch_b, int vel
 }
 
 void NoteFrameSynth::set_morph_position(float position) noexcept {
+  pad_normalised_ = false;
   morph_position_ = std::isfinite(position) ? std::clamp(position, 0.0f, 1.0f) : 0.0f;
   for (int i = 0; i < kLatent; ++i)
     pad_target_[size_t(i)] =
@@ -343,6 +361,13 @@ void NoteFrameSynth::render_voice(Voice& v, bool note_voice) noexcept {
   if (!v.decoded || v.z != v.decoded_z) {
     model_.decode_signal(v.z.data(), features_.data());
     cqt_.magnitudes_from_features(features_.data(), v.cqt.data());
+    if (!note_voice) {
+      float sum = 0.0f;
+      for (int k = 0; k < kBins; ++k) sum += v.cqt[size_t(k)] * v.cqt[size_t(k)];
+      sum = std::sqrt(sum);
+      const float max_boost = std::pow(10.0f, kPadMaxBoostDb / 20.0f);
+      pad_norm_ = sum > 0.0f ? std::min(max_boost, pad_reference_ / sum) : 1.0f;
+    }
     v.decoded_z = v.z;
     v.decoded = true;
     ++stats_.decodes;
@@ -352,7 +377,7 @@ void NoteFrameSynth::render_voice(Voice& v, bool note_voice) noexcept {
     v.level = std::min(1.0f, v.level + 1.0f / float(attack_frames_));
   else
     v.level = std::max(0.0f, v.level - 1.0f / float(release_frames_));
-  const float gain = v.level * v.gain;
+  const float gain = v.level * v.gain * (!note_voice && pad_normalised_ ? pad_norm_ : 1.0f);
   for (int k = 0; k < kBins; ++k) cqt_sum_[size_t(k)] += gain * v.cqt[size_t(k)];
   if (!v.held && v.level <= 0.0f) v.sounding = false;
 }

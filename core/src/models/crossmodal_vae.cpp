@@ -229,6 +229,47 @@ CrossmodalVae::CrossmodalVae(std::unique_ptr<nn::Model> model)
   for (int a = 0; a < 2; ++a)
     for (int k = 0; k < 2; ++k)
       projection_.extent[size_t(a)][size_t(k)] = p["extent"][size_t(a)][size_t(k)].get<float>();
+  compute_anchors();
+}
+
+void CrossmodalVae::compute_anchors() {
+  const int m = instruments();
+  std::vector<NoteLabel> labels(size_t(m), NoteLabel{0, 0, 0});
+  std::vector<float> hot(static_cast<size_t>(symbols())), logvar(kLatent);
+  double gram[4] = {0.0, 0.0, 0.0, 0.0};
+  for (int d = 0; d < kLatent; ++d) {
+    const double u = projection_.axes[0][size_t(d)], v = projection_.axes[1][size_t(d)];
+    gram[0] += u * u;
+    gram[1] += u * v;
+    gram[3] += v * v;
+  }
+  gram[2] = gram[1];
+  const double det = gram[0] * gram[3] - gram[1] * gram[2];
+  if (!(std::fabs(det) > 1e-12))
+    throw std::invalid_argument("metadata 'latent_projection': the two axes are parallel or zero");
+  const double gram_inverse[4] = {gram[3] / det, -gram[1] / det, -gram[2] / det, gram[0] / det};
+  const auto [lo, hi] = pitch_range(0);
+  for (int pitch = lo; pitch <= hi; ++pitch)
+    for (int dynamics = 0; dynamics < kDynamics; ++dynamics) {
+      for (int i = 0; i < m; ++i) {
+        const auto [ilo, ihi] = pitch_range(i);
+        const int p = std::clamp(pitch, ilo, ihi);
+        labels[size_t(i)] = {p % 12, p / 12 - 1, dynamics};
+      }
+      LatentAnchor anchor{pitch, dynamics, 0.0f, 0.0f, {}};
+      one_hot(labels.data(), hot.data());
+      encode_symbols(hot.data(), anchor.z.data(), logvar.data());
+      // Least-squares coordinates (the axes need not be orthonormal): solve
+      // G [x y] = A^T (z - mean) with G = A^T A.
+      double b[2] = {0.0, 0.0};
+      for (int a = 0; a < 2; ++a)
+        for (int d = 0; d < kLatent; ++d)
+          b[a] += double(anchor.z[size_t(d)] - projection_.mean[size_t(d)]) *
+                  projection_.axes[size_t(a)][size_t(d)];
+      anchor.x = float(gram_inverse[0] * b[0] + gram_inverse[1] * b[1]);
+      anchor.y = float(gram_inverse[2] * b[0] + gram_inverse[3] * b[1]);
+      anchors_.push_back(anchor);
+    }
 }
 
 CrossmodalVae::~CrossmodalVae() = default;
@@ -238,9 +279,48 @@ std::pair<int, int> CrossmodalVae::pitch_range(int instrument) const {
 }
 
 void CrossmodalVae::latent_from_point(float x, float y, float* z) const noexcept {
-  for (int i = 0; i < kLatent; ++i)
-    z[i] = projection_.mean[size_t(i)] + x * projection_.axes[0][size_t(i)] +
-           y * projection_.axes[1][size_t(i)];
+  // The kPadNeighbours nearest anchors by insertion into a fixed-size list.
+  std::array<int, kPadNeighbours> nearest{};
+  std::array<float, kPadNeighbours> distance{};
+  int found = 0;
+  // Distances in the full latent space to the plane's point mean + x a0 + y a1:
+  // in 2D, anchors that differ only off the plane would tie.
+  std::array<float, kLatent> planar{};
+  for (int d = 0; d < kLatent; ++d)
+    planar[size_t(d)] = projection_.mean[size_t(d)] + x * projection_.axes[0][size_t(d)] +
+                        y * projection_.axes[1][size_t(d)];
+  for (int i = 0; i < int(anchors_.size()); ++i) {
+    float d2 = 0.0f;
+    for (int d = 0; d < kLatent; ++d) {
+      const float e = anchors_[size_t(i)].z[size_t(d)] - planar[size_t(d)];
+      d2 += e * e;
+    }
+    int slot = found < kPadNeighbours ? found++ : kPadNeighbours;
+    if (slot == kPadNeighbours && d2 >= distance[kPadNeighbours - 1]) continue;
+    if (slot == kPadNeighbours) slot = kPadNeighbours - 1;
+    while (slot > 0 && distance[size_t(slot - 1)] > d2) {
+      distance[size_t(slot)] = distance[size_t(slot - 1)];
+      nearest[size_t(slot)] = nearest[size_t(slot - 1)];
+      --slot;
+    }
+    distance[size_t(slot)] = d2;
+    nearest[size_t(slot)] = i;
+  }
+  if (found == 0) {
+    std::copy(planar.begin(), planar.end(), z);
+    return;
+  }
+  // On an anchor: that anchor alone (its label's q(z|y) mean, exactly).
+  if (distance[0] <= 1e-12f) found = 1;
+  float total = 0.0f;
+  std::fill(z, z + kLatent, 0.0f);
+  for (int k = 0; k < found; ++k) {
+    const LatentAnchor& a = anchors_[size_t(nearest[size_t(k)])];
+    const float w = 1.0f / (distance[size_t(k)] + 1e-6f);
+    total += w;
+    for (int i = 0; i < kLatent; ++i) z[i] += w * a.z[size_t(i)];
+  }
+  for (int i = 0; i < kLatent; ++i) z[i] /= total;
 }
 
 void CrossmodalVae::encode_signal(const float* features, float* mean, float* logvar) noexcept {

@@ -123,7 +123,13 @@ class NoteFrameSynth {
   // (0-1) while on, with the note envelope.
   void pad_on(float level) noexcept;
   void pad_off() noexcept;
-  // XY pad: z = projection mean + x axis 0 + y axis 1 (metadata.latent_projection).
+  // XY pad: CrossmodalVae::latent_from_point (among the labels' posterior
+  // means). The pad's level is normalised to the model's median mf note
+  // (boost at most kPadMaxBoostDb): the labels' own levels span ~50 dB (a
+  // violin's high pp notes), and on the pad position should change the
+  // timbre, not mostly the loudness. The morph and set_latent are not
+  // normalised (a morph from pp to ff should get louder).
+  static constexpr float kPadMaxBoostDb = 30.0f;
   void set_latent_point(float x, float y) noexcept;
   // z: kLatent values (non-finite values are taken as 0).
   void set_latent(const float* z) noexcept;
@@ -174,6 +180,9 @@ class NoteFrameSynth {
   std::vector<float> one_hot_, mean_, logvar_, features_, cqt_sum_;
   std::array<float, models::CrossmodalVae::kLatent> pad_target_{}, morph_a_{}, morph_b_{};
   float morph_position_ = 0.0f;
+  bool pad_normalised_ = false;  // set_latent_point (true) or morph / set_latent
+  float pad_reference_ = 0.0f;   // median L2 norm of the mf labels' CQT magnitudes
+  float pad_norm_ = 1.0f;        // the pad voice's current normalising gain
   std::uint32_t random_state_;
   bool spare_ready_ = false;
   float spare_ = 0.0f;

@@ -86,7 +86,25 @@ class CrossmodalVae {
     std::array<std::array<float, 2>, 2> extent{};  // {{xmin, xmax}, {ymin, ymax}}
   };
   const LatentProjection& latent_projection() const { return projection_; }
-  // z = mean + x axes[0] + y axes[1] (kLatent values). Real-time safe.
+  // Every training label of the first instrument's range (a mixture's other
+  // slots at the same dynamics and their nearest pitch): its q(z|y) mean and
+  // where that lands on the pad. Computed once at load.
+  struct LatentAnchor {
+    int pitch;
+    int dynamics;
+    float x, y;
+    std::array<float, kLatent> z;
+  };
+  const std::vector<LatentAnchor>& latent_anchors() const { return anchors_; }
+  // The pad's latent point at (x, y). Not mean + x axes[0] + y axes[1] alone:
+  // the other 30 dimensions at the projection mean decode to a faint, blurred
+  // spectrum (measured 25-40 dB under a note). Instead the inverse-distance
+  // blend of the kPadNeighbours anchors nearest to that plane point (in the
+  // full latent space), moved along the two axes so that its coordinates are
+  // exactly (x, y): the pad stays among real notes, and on an anchor's spot
+  // it plays that note.
+  // Real-time safe.
+  static constexpr int kPadNeighbours = 4;
   void latent_from_point(float x, float y, float* z) const noexcept;
 
   // --- per frame (real-time safe) -------------------------------------------
@@ -101,6 +119,7 @@ class CrossmodalVae {
   void labels_from_logits(const float* logits, NoteLabel* labels, float* confidence) const noexcept;
 
  private:
+  void compute_anchors();
   std::unique_ptr<nn::Model> model_;
   nn::Graph* signal_encoder_;
   nn::Graph* signal_decoder_;
@@ -111,6 +130,7 @@ class CrossmodalVae {
   std::vector<int> dynamics_velocity_;
   LatentProjection projection_;
   std::vector<float> posterior_;  // 2 kLatent: an encoder's output
+  std::vector<LatentAnchor> anchors_;
 };
 
 }  // namespace timbrel::models
