@@ -29,11 +29,12 @@
 // where its level began to rise (up to 4 frames earlier, each at least 0.5 dB
 // quieter, none more than 12 dB under the gate). The defaults were chosen on
 // the performance corpus's train split (timbrel.eval.transcription --split
-// train), never on its test split. Velocity: the
-// model's velocity of the note's most frequent dynamics class. A mixture model
-// (M instruments) gives one note list per slot (track = channel = slot); its
-// symbols have no "silent" class, so every slot is active whenever the gate
-// is open.
+// train), never on its test split. Velocity: the model's velocity of the
+// note's most frequent dynamics class. A mixture model (M instruments) gives
+// one note list per slot (track = channel = slot); its symbols have no
+// "silent" class, so every slot is active whenever the gate is open.
+// Limitation: legato repeats of one pitch without a 6 dB dip merge into one
+// note (the labels and the flux do not change).
 //
 // Streaming: push_hop() is real-time safe (nothing allocates, locks, throws or
 // logs) and returns the frame for live display; notes need the median filter
