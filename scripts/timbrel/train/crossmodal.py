@@ -59,6 +59,8 @@ CONFIGS: Dict[str, Dict] = {
               "warmup_epochs": 30, "lr": 1e-3},
     "small_mixture": {"signal_hidden": 768, "symbol_hidden": 384, "batch": 256, "epochs": 60,
                       "warmup_epochs": 30, "lr": 1e-3},
+    "large": {"signal_hidden": 1024, "symbol_hidden": 512, "batch": 256, "epochs": 100,
+              "warmup_epochs": 30, "lr": 1e-3},
     "paper": {"signal_hidden": 2000, "symbol_hidden": 800, "batch": 256, "epochs": 300,
               "warmup_epochs": 100, "lr": 1e-3},
     "smoke": {"signal_hidden": 32, "symbol_hidden": 16, "batch": 32, "epochs": 2,
