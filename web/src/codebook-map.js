@@ -11,6 +11,7 @@
 //   map.onPlay = (code, how) => ...   // how: 'click' | 'hover' | 'key'
 //   map.onStop = () => ...
 
+import { fitCanvasToBox, cssValues, drawTooltip } from './canvas-util.js';
 import { colourAt } from './draw-curves.js';
 
 const PAD = 14;
@@ -84,16 +85,9 @@ export class CodebookMap {
   // ---------- geometry ----------
 
   resize() {
-    const rect = this.canvas.getBoundingClientRect();
-    const dpr = globalThis.devicePixelRatio || 1;
-    const w = Math.max(1, Math.round(rect.width * dpr));
-    const h = Math.max(1, Math.round(rect.height * dpr));
-    if (this.canvas.width !== w || this.canvas.height !== h) {
-      this.canvas.width = w;
-      this.canvas.height = h;
-    }
-    this.cssWidth = rect.width;
-    this.cssHeight = rect.height;
+    const { width, height } = fitCanvasToBox(this.canvas);
+    this.cssWidth = width;
+    this.cssHeight = height;
     this.render();
   }
 
@@ -270,8 +264,7 @@ export class CodebookMap {
     const ctx = this.canvas.getContext('2d');
     if (!ctx || !this.cssWidth) return;
     const dpr = this.canvas.width / this.cssWidth;
-    const style = getComputedStyle(this.canvas);
-    const get = (name, fallback) => style.getPropertyValue(name).trim() || fallback;
+    const get = cssValues(this.canvas);
     const ring = get('--map-ring', '#1a1930');
     const focus = get('--plot-cursor', '#0a66d8');
     const text = get('--plot-axis', '#1a1930');
@@ -319,23 +312,8 @@ export class CodebookMap {
     // Tooltip for the hovered (or keyboard-selected) code.
     const tip = this.hovered >= 0 ? this.hovered : this.focused ? this.selected : -1;
     if (tip >= 0) {
-      const label = this.describe(tip);
-      ctx.font = '600 12px system-ui, sans-serif';
-      const w = ctx.measureText(label).width + 12;
       const p = this.position(tip);
-      const x = Math.min(Math.max(4, p.x + 12), this.cssWidth - w - 4);
-      const y = p.y - 30 < 4 ? p.y + 14 : p.y - 30;
-      ctx.fillStyle = bg;
-      ctx.globalAlpha = 0.94;
-      ctx.fillRect(x, y, w, 20);
-      ctx.globalAlpha = 1;
-      ctx.strokeStyle = ring;
-      ctx.lineWidth = 1;
-      ctx.strokeRect(x + 0.5, y + 0.5, w - 1, 19);
-      ctx.fillStyle = text;
-      ctx.textAlign = 'left';
-      ctx.textBaseline = 'middle';
-      ctx.fillText(label, x + 6, y + 10);
+      drawTooltip(ctx, this.describe(tip), p, this.cssWidth, { gap: 12, rise: 30, drop: 14, background: bg, border: ring, text });
     }
   }
 

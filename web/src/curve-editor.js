@@ -10,6 +10,7 @@
 //   editor.onInput = () => ...   // while drawing (each move)
 //   editor.onChange = () => ...  // a stroke ended, a key nudged, a preset was set
 
+import { fitCanvasToBox, cssValues } from './canvas-util.js';
 import { HOP_SECONDS, drawSegment, linearTicks, noteName, nudgeCurve } from './draw-curves.js';
 
 const KEY_STEP_SECONDS = 0.1;
@@ -133,16 +134,9 @@ export class CurveEditor {
   }
 
   resize() {
-    const rect = this.canvas.getBoundingClientRect();
-    const dpr = globalThis.devicePixelRatio || 1;
-    const w = Math.max(1, Math.round(rect.width * dpr));
-    const h = Math.max(1, Math.round(rect.height * dpr));
-    if (this.canvas.width !== w || this.canvas.height !== h) {
-      this.canvas.width = w;
-      this.canvas.height = h;
-    }
-    this.cssWidth = rect.width;
-    this.cssHeight = rect.height;
+    const { width, height } = fitCanvasToBox(this.canvas);
+    this.cssWidth = width;
+    this.cssHeight = height;
     this.render();
   }
 
@@ -333,8 +327,7 @@ export class CurveEditor {
   }
 
   colours() {
-    const style = getComputedStyle(this.canvas);
-    const get = (name, fallback) => style.getPropertyValue(name).trim() || fallback;
+    const get = cssValues(this.canvas);
     return {
       background: get('--plot-bg', '#fff'),
       grid: get('--plot-grid', '#e3e1ee'),

@@ -10,6 +10,7 @@
 //   pad.setData({points: [{pitch, dynamics, x, y}], extent: [[x0, x1], [y0, y1]]});
 //   pad.onMove = (x, y, on) => ...   // latent-projection coordinates
 
+import { fitCanvasToBox, cssValues, drawTooltip } from './canvas-util.js';
 import { colourAt } from './draw-curves.js';
 import { DYNAMICS, PITCH_CLASS_NAMES, noteName, octaveOf } from './midi-file.js';
 
@@ -90,16 +91,9 @@ export class LatentPad {
   // ---------- geometry ----------
 
   resize() {
-    const rect = this.canvas.getBoundingClientRect();
-    const dpr = globalThis.devicePixelRatio || 1;
-    const w = Math.max(1, Math.round(rect.width * dpr));
-    const h = Math.max(1, Math.round(rect.height * dpr));
-    if (this.canvas.width !== w || this.canvas.height !== h) {
-      this.canvas.width = w;
-      this.canvas.height = h;
-    }
-    this.cssWidth = rect.width;
-    this.cssHeight = rect.height;
+    const { width, height } = fitCanvasToBox(this.canvas);
+    this.cssWidth = width;
+    this.cssHeight = height;
     this.render();
   }
 
@@ -255,8 +249,7 @@ export class LatentPad {
     const ctx = this.canvas.getContext('2d');
     if (!ctx || !this.cssWidth) return;
     const dpr = this.canvas.width / this.cssWidth;
-    const style = getComputedStyle(this.canvas);
-    const get = (name, fallback) => style.getPropertyValue(name).trim() || fallback;
+    const get = cssValues(this.canvas);
     const dark = globalThis.matchMedia?.('(prefers-color-scheme: dark)').matches ?? false;
     const grid = get('--plot-grid', '#e7e5f1');
     const ring = get('--map-ring', '#1a1930');
@@ -293,21 +286,7 @@ export class LatentPad {
       ctx.fillRect(p.x - 6, p.y - 1, 12, 2);
       const label = this.describeAt(this.cursor.x, this.cursor.y);
       if (label) {
-        ctx.font = '600 12px system-ui, sans-serif';
-        const w = ctx.measureText(label).width + 12;
-        const x = Math.min(Math.max(4, p.x + 16), this.cssWidth - w - 4);
-        const y = p.y - 34 < 4 ? p.y + 18 : p.y - 34;
-        ctx.fillStyle = bg;
-        ctx.globalAlpha = 0.94;
-        ctx.fillRect(x, y, w, 20);
-        ctx.globalAlpha = 1;
-        ctx.strokeStyle = ring;
-        ctx.lineWidth = 1;
-        ctx.strokeRect(x + 0.5, y + 0.5, w - 1, 19);
-        ctx.fillStyle = text;
-        ctx.textAlign = 'left';
-        ctx.textBaseline = 'middle';
-        ctx.fillText(label, x + 6, y + 10);
+        drawTooltip(ctx, label, p, this.cssWidth, { gap: 16, rise: 34, drop: 18, background: bg, border: ring, text });
       }
     }
   }

@@ -10,6 +10,7 @@
 //   roll.setRanges([[55, 96]]); roll.setPlayhead(seconds | -1);
 //   roll.setCurve({times, pitch, confidence} | null); roll.setReference(notes | null)
 
+import { fitCanvasToBox, cssValues } from './canvas-util.js';
 import { noteName } from './midi-file.js';
 
 export const TRACK_COLOURS = ['#3b2fc9', '#d9480f', '#0b7285', '#2b8a3e', '#ae3ec9', '#e67700', '#1971c2', '#c2255c'];
@@ -135,16 +136,9 @@ export class PianoRoll {
   // ---------- geometry ----------
 
   resize() {
-    const rect = this.canvas.getBoundingClientRect();
-    const dpr = globalThis.devicePixelRatio || 1;
-    const w = Math.max(1, Math.round(rect.width * dpr));
-    const h = Math.max(1, Math.round(rect.height * dpr));
-    if (this.canvas.width !== w || this.canvas.height !== h) {
-      this.canvas.width = w;
-      this.canvas.height = h;
-    }
-    this.cssWidth = rect.width;
-    this.cssHeight = rect.height;
+    const { width, height } = fitCanvasToBox(this.canvas);
+    this.cssWidth = width;
+    this.cssHeight = height;
     this.render();
   }
 
@@ -186,8 +180,7 @@ export class PianoRoll {
     const ctx = this.canvas.getContext('2d');
     if (!ctx || !this.cssWidth) return;
     const dpr = this.canvas.width / this.cssWidth;
-    const style = getComputedStyle(this.canvas);
-    const get = (name, fallback) => style.getPropertyValue(name).trim() || fallback;
+    const get = cssValues(this.canvas);
     const dark = get('color-scheme', 'light').includes('dark') || matchMedia?.('(prefers-color-scheme: dark)').matches;
     const bg = get('--plot-bg', '#fff');
     const grid = get('--plot-grid', '#e7e5f1');
