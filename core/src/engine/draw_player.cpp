@@ -54,7 +54,7 @@ DrawPlayer::DrawPlayer(const DrawPlayerConfig& config)
                            kModelRate, whole_rate(config.device_rate), kHop)),
       hop_(size_t(kHop), 0.0f),
       device_hop_(size_t(to_device_ ? to_device_->max_output(kHop) : kHop), 0.0f),
-      fifo_(size_t(config.max_block) + device_hop_.size() + 16, 0.0f) {
+      fifo_(size_t(config.max_block) + device_hop_.size() + 16) {
   reserve(active_, config.max_hops);
   reserve(pending_, config.max_hops);
 }
@@ -65,7 +65,7 @@ void DrawPlayer::set_synth(std::unique_ptr<models::DescriptorSynth> synth) {
   synth_ = std::move(synth);
   state_ = State::kStopped;
   fading_out_ = false;
-  fifo_count_ = 0;
+  fifo_.reset();
 }
 
 std::string DrawPlayer::commit() noexcept {
@@ -93,7 +93,7 @@ void DrawPlayer::play() noexcept {
   if (!synth_) return;
   synth_->reset();
   if (to_device_) to_device_->reset();
-  fifo_count_ = 0;
+  fifo_.reset();
   passes_ = 0;
   start_pass();
   fading_out_ = false;
@@ -105,7 +105,7 @@ void DrawPlayer::play_code(int code) noexcept {
   if (state_ != State::kHoldingCode) {
     synth_->reset();
     if (to_device_) to_device_->reset();
-    fifo_count_ = 0;
+    fifo_.reset();
   }
   code_ = std::clamp(code, 0, synth_->model().codes() - 1);
   fading_out_ = false;
@@ -119,15 +119,7 @@ void DrawPlayer::stop() noexcept {
 void DrawPlayer::stop_now() noexcept {
   state_ = State::kStopped;
   fading_out_ = false;
-  fifo_count_ = 0;
-}
-
-void DrawPlayer::push(const float* samples, int count) noexcept {
-  const std::size_t size = fifo_.size();
-  for (int i = 0; i < count && fifo_count_ < size; ++i) {
-    fifo_[(fifo_read_ + fifo_count_) % size] = samples[i];
-    ++fifo_count_;
-  }
+  fifo_.reset();
 }
 
 void DrawPlayer::produce_hop() noexcept {
@@ -151,27 +143,22 @@ void DrawPlayer::produce_hop() noexcept {
     fading_out_ = false;
   }
   if (!to_device_) {
-    push(hop_.data(), kHop);
+    fifo_.push(hop_.data(), std::size_t(kHop));
     return;
   }
   const int produced = to_device_->process(hop_.data(), kHop, device_hop_.data());
-  push(device_hop_.data(), produced);
+  fifo_.push(device_hop_.data(), std::size_t(produced));
 }
 
 void DrawPlayer::process(float* out, int n) noexcept {
   n = std::clamp(n, 0, config_.max_block);
   // Stopped with nothing left to play out: silence, and the synth stays idle.
-  if (state_ == State::kStopped && fifo_count_ == 0) {
+  if (state_ == State::kStopped && fifo_.empty()) {
     std::fill(out, out + n, 0.0f);
     return;
   }
-  while (fifo_count_ < std::size_t(n)) produce_hop();
-  const std::size_t size = fifo_.size();
-  for (int i = 0; i < n; ++i) {
-    out[i] = fifo_[fifo_read_];
-    fifo_read_ = (fifo_read_ + 1) % size;
-  }
-  fifo_count_ -= std::size_t(n);
+  while (fifo_.size() < std::size_t(n)) produce_hop();
+  fifo_.pop(out, std::size_t(n));
 }
 
 }  // namespace timbrel::engine

@@ -57,9 +57,9 @@ LiveAnalyzer::LiveAnalyzer(const LiveAnalyzerConfig& config)
       model_in_(size_t(model_block_capacity(config)), 0.0f),
       model_out_(size_t(model_block_capacity(config)), 0.0f),
       device_out_(size_t(to_device_.max_output(model_block_capacity(config))), 0.0f),
-      device_fifo_(size_t(4 * config.max_block + 64 + kDeviceFifoHeadStart), 0.0f),
+      device_fifo_(size_t(4 * config.max_block + 64 + kDeviceFifoHeadStart)),
       queue_spectra_(size_t(kQueueFrames) * size_t(config.window / 2 + 1), 0.0f) {
-  device_fifo_count_ = kDeviceFifoHeadStart;
+  device_fifo_.reset(kDeviceFifoHeadStart);
 }
 
 int LiveAnalyzer::monitor_latency_samples() const {
@@ -83,27 +83,11 @@ void LiveAnalyzer::process(const float* in, float* out, int n) noexcept {
                   [this](const float* hop_in, float* hop_out) { process_hop(hop_in, hop_out); });
   const int produced = to_device_.process(model_out_.data(), model_count, device_out_.data());
 
-  const size_t size = device_fifo_.size();
-  for (int i = 0; i < produced; ++i) {
-    if (device_fifo_count_ == size) {  // cannot happen with the sizes above; drop if it does
-      ++fifo_overruns_;
-      break;
-    }
-    device_fifo_[(device_fifo_read_ + device_fifo_count_) % size] = device_out_[size_t(i)];
-    ++device_fifo_count_;
-  }
+  // A drop cannot happen with the sizes above; it is counted if it does.
+  if (device_fifo_.push(device_out_.data(), size_t(produced)) < size_t(produced)) ++fifo_overruns_;
+  fifo_underruns_ += long(device_fifo_.pop(out, size_t(n)));
   const float gain = monitor_gain_;
-  for (int i = 0; i < n; ++i) {
-    float sample = 0.0f;
-    if (device_fifo_count_ > 0) {
-      sample = device_fifo_[device_fifo_read_];
-      device_fifo_read_ = (device_fifo_read_ + 1) % size;
-      --device_fifo_count_;
-    } else {
-      ++fifo_underruns_;
-    }
-    out[i] = gain * sample;
-  }
+  for (int i = 0; i < n; ++i) out[i] *= gain;
 }
 
 void LiveAnalyzer::process_hop(const float* hop_in, float* hop_out) noexcept {

@@ -37,7 +37,7 @@ LiveNotePlayer::LiveNotePlayer(const LiveNotePlayerConfig& config)
                            kModelRate, whole_rate(config.device_rate), kHop)),
       hop_(size_t(kHop), 0.0f),
       device_hop_(size_t(to_device_ ? to_device_->max_output(kHop) : kHop), 0.0f),
-      fifo_(size_t(config.max_block) + device_hop_.size() + 16, 0.0f) {
+      fifo_(size_t(config.max_block) + device_hop_.size() + 16) {
   // The synth's frame centre and the upsampler's delay are fixed; the backlog
   // left in the FIFO by earlier hops adds 0 .. one device hop - 1.
   const double ratio = config_.device_rate / kModelRate;
@@ -116,7 +116,7 @@ void LiveNotePlayer::set_interpolation(Interpolation interpolation) noexcept {
 void LiveNotePlayer::reset() noexcept {
   if (synth_) synth_->reset();
   if (to_device_) to_device_->reset();
-  fifo_read_ = fifo_count_ = 0;
+  fifo_.reset();
 }
 
 void LiveNotePlayer::produce_hop() noexcept {
@@ -127,11 +127,7 @@ void LiveNotePlayer::produce_hop() noexcept {
     count = to_device_->process(hop_.data(), kHop, device_hop_.data());
     samples = device_hop_.data();
   }
-  const std::size_t size = fifo_.size();
-  for (int i = 0; i < count && fifo_count_ < size; ++i) {
-    fifo_[(fifo_read_ + fifo_count_) % size] = samples[i];
-    ++fifo_count_;
-  }
+  fifo_.push(samples, std::size_t(count));
 }
 
 void LiveNotePlayer::process(float* out, int n) noexcept {
@@ -140,13 +136,8 @@ void LiveNotePlayer::process(float* out, int n) noexcept {
     std::fill(out, out + n, 0.0f);
     return;
   }
-  while (fifo_count_ < std::size_t(n)) produce_hop();
-  const std::size_t size = fifo_.size();
-  for (int i = 0; i < n; ++i) {
-    out[i] = fifo_[fifo_read_];
-    fifo_read_ = (fifo_read_ + 1) % size;
-  }
-  fifo_count_ -= std::size_t(n);
+  while (fifo_.size() < std::size_t(n)) produce_hop();
+  fifo_.pop(out, std::size_t(n));
 }
 
 }  // namespace timbrel::engine

@@ -79,8 +79,7 @@ TimbreTransfer::TimbreTransfer(const TimbreTransferConfig& config)
       model_out_(size_t(model_block_capacity(config)), 0.0f),
       device_out_(resampling_ ? size_t(to_device_->max_output(model_block_capacity(config))) : 0,
                   0.0f),
-      device_fifo_(resampling_ ? size_t(4 * config.max_block + 64 + kDeviceFifoHeadStart) : 0,
-                   0.0f),
+      device_fifo_(resampling_ ? size_t(4 * config.max_block + 64 + kDeviceFifoHeadStart) : 0),
       dry_line_(size_t(latency_samples_) + 1, 0.0f) {
   const double rate = config.device_rate;
   envelope_decay_ = float(std::exp(-1.0 / (kGateEnvelopeReleaseS * rate)));
@@ -188,9 +187,7 @@ void TimbreTransfer::reset() {
   std::fill(frame_.begin(), frame_.end(), 0.0f);
   std::fill(dry_line_.begin(), dry_line_.end(), 0.0f);
   dry_write_ = 0;
-  std::fill(device_fifo_.begin(), device_fifo_.end(), 0.0f);
-  device_fifo_read_ = 0;
-  device_fifo_count_ = resampling_ ? kDeviceFifoHeadStart : 0;
+  device_fifo_.reset(resampling_ ? kDeviceFifoHeadStart : 0);
   // Finish any switch at once: the newest model plays.
   if (incoming_) active_ = std::move(incoming_);
   if (queued_) active_ = std::move(queued_);
@@ -295,26 +292,9 @@ void TimbreTransfer::process(const float* in, float* out, int n) noexcept {
     const int model_count = to_model_->process(device_in_.data(), n, model_in_.data());
     framer_.process(model_in_.data(), model_out_.data(), model_count, hop);
     const int produced = to_device_->process(model_out_.data(), model_count, device_out_.data());
-    const size_t size = device_fifo_.size();
-    for (int i = 0; i < produced; ++i) {
-      if (device_fifo_count_ == size) {  // cannot happen with the sizes above; drop if it does
-        overruns_ += produced - i;
-        break;
-      }
-      device_fifo_[(device_fifo_read_ + device_fifo_count_) % size] = device_out_[size_t(i)];
-      ++device_fifo_count_;
-    }
-    for (int i = 0; i < n; ++i) {
-      float sample = 0.0f;
-      if (device_fifo_count_ > 0) {
-        sample = device_fifo_[device_fifo_read_];
-        device_fifo_read_ = (device_fifo_read_ + 1) % size;
-        --device_fifo_count_;
-      } else {
-        ++underruns_;
-      }
-      wet_[size_t(i)] = sample;
-    }
+    // Drops cannot happen with the sizes above; they are counted if they do.
+    overruns_ += produced - long(device_fifo_.push(device_out_.data(), size_t(produced)));
+    underruns_ += long(device_fifo_.pop(wet_.data(), size_t(n)));
   }
 
   const float mix_from = mix_, mix_step = (mix_target_ - mix_) / float(n);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "timbrel/dsp/resampler.h"
+#include "timbrel/dsp/sample_fifo.h"
 #include "timbrel/models/descriptor_synth.h"
 
 namespace timbrel::engine {
@@ -88,7 +89,6 @@ class DrawPlayer {
 
  private:
   void produce_hop() noexcept;
-  void push(const float* samples, int count) noexcept;
   void start_pass() noexcept;
 
   DrawPlayerConfig config_;
@@ -103,8 +103,7 @@ class DrawPlayer {
   std::size_t position_ = 0;
   long passes_ = 0;
   std::vector<float> hop_, device_hop_;
-  std::vector<float> fifo_;
-  std::size_t fifo_read_ = 0, fifo_count_ = 0;
+  dsp::SampleFifo fifo_;
 };
 
 }  // namespace timbrel::engine

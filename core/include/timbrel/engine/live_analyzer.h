@@ -16,6 +16,7 @@
 #include "timbrel/dsp/descriptors.h"
 #include "timbrel/dsp/framer.h"
 #include "timbrel/dsp/resampler.h"
+#include "timbrel/dsp/sample_fifo.h"
 #include "timbrel/dsp/stft.h"
 #include "timbrel/dsp/yin.h"
 
@@ -80,9 +81,7 @@ class LiveAnalyzer {
   std::vector<float> model_in_;   // resampled block at the model rate
   std::vector<float> model_out_;  // framer output at the model rate
   std::vector<float> device_out_;
-  std::vector<float> device_fifo_;  // device-rate samples waiting for output
-  size_t device_fifo_read_ = 0;
-  size_t device_fifo_count_ = 0;
+  dsp::SampleFifo device_fifo_;  // device-rate samples waiting for output
   long fifo_underruns_ = 0;
   long fifo_overruns_ = 0;
   long nonfinite_inputs_ = 0;

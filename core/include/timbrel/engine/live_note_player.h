@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "timbrel/dsp/resampler.h"
+#include "timbrel/dsp/sample_fifo.h"
 #include "timbrel/engine/note_synth.h"
 #include "timbrel/models/crossmodal_vae.h"
 
@@ -107,8 +108,7 @@ class LiveNotePlayer {
   // The morph's two notes as last encoded (pitch a, velocity a, pitch b, velocity b).
   std::array<int, 4> morph_notes_{-1, -1, -1, -1};
   std::vector<float> hop_, device_hop_;
-  std::vector<float> fifo_;
-  std::size_t fifo_read_ = 0, fifo_count_ = 0;
+  dsp::SampleFifo fifo_;
 };
 
 }  // namespace timbrel::engine

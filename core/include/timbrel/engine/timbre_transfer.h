@@ -33,6 +33,7 @@
 
 #include "timbrel/dsp/framer.h"
 #include "timbrel/dsp/resampler.h"
+#include "timbrel/dsp/sample_fifo.h"
 #include "timbrel/dsp/yin.h"
 #include "timbrel/models/vq_timbre.h"
 
@@ -146,9 +147,7 @@ class TimbreTransfer {
   std::vector<float> dry_;        // delayed dry block
   std::vector<float> wet_;        // wet block at the device rate
   std::vector<float> model_in_, model_out_, device_out_;
-  std::vector<float> device_fifo_;
-  size_t device_fifo_read_ = 0;
-  size_t device_fifo_count_ = 0;
+  dsp::SampleFifo device_fifo_;
   std::vector<float> dry_line_;  // latency_samples_ + 1 samples
   size_t dry_write_ = 0;
 
