@@ -5,24 +5,18 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "model_loading.h"
+
 namespace timbrel::models {
 
 using Json = nlohmann::json;
+using detail::metadata_of;
+using detail::text_of;
 
 namespace {
 
 constexpr int kLowestPitch = 12;    // C0: octave 0 of the symbol layout
 constexpr int kHighestPitch = 119;  // B8: octave 8
-
-std::string text_of(double v) {
-  if (std::floor(v) == v && std::fabs(v) < 1e15) return std::to_string(static_cast<long long>(v));
-  return std::to_string(v);
-}
-
-Json metadata_of(const nn::Model& model) {
-  Json meta = Json::parse(model.metadata_json(), nullptr, false);
-  return meta.is_object() ? meta : Json::object();
-}
 
 bool is_whole(const Json& v) {
   return v.is_number() && std::isfinite(v.get<double>()) &&
@@ -72,13 +66,6 @@ bool pointwise(const nn::Graph& graph) {
     if (kind == "gru" || kind == "conv1d" || kind == "flatten" || kind == "vq") return false;
   }
   return true;
-}
-
-const nn::Model& checked(const std::unique_ptr<nn::Model>& model) {
-  if (!model) throw std::invalid_argument("crossmodal_vae: no model");
-  if (auto problem = CrossmodalVae::validate(*model); !problem.empty())
-    throw std::invalid_argument(problem);
-  return *model;
 }
 
 }  // namespace
@@ -177,15 +164,14 @@ std::string CrossmodalVae::validate(const nn::Model& model) {
                              {"signal_decoder", kLatent, kBins},
                              {"symbol_encoder", symbols, 2 * kLatent},
                              {"symbol_decoder", kLatent, symbols}};
+  const std::string sizes = std::to_string(m) + " instrument" + (m == 1 ? "" : "s") + ", latent " +
+                            std::to_string(kLatent);
   for (const Expected& e : graphs) {
     const std::string name = e.graph;
     if (!model.has_graph(name)) return prefix + "no '" + name + "' graph";
     const nn::Graph& g = model.graph(name);
-    if (g.input_size() != e.in || g.output_size() != e.out)
-      return prefix + "graph '" + name + "' maps " + std::to_string(g.input_size()) + " -> " +
-             std::to_string(g.output_size()) + " values, expected " + std::to_string(e.in) +
-             " -> " + std::to_string(e.out) + " (" + std::to_string(m) + " instrument" +
-             (m == 1 ? "" : "s") + ", latent " + std::to_string(kLatent) + ")";
+    if (auto problem = detail::graph_size_problem(g, name, e.in, e.out, sizes); !problem.empty())
+      return prefix + problem;
     if (!pointwise(g))
       return prefix + "graph '" + name +
              "' must be pointwise in time (linear, layer_norm and activations only)";
@@ -194,22 +180,15 @@ std::string CrossmodalVae::validate(const nn::Model& model) {
 }
 
 CrossmodalVae::LoadResult CrossmodalVae::load(const std::uint8_t* bytes, std::size_t size) {
-  auto loaded = nn::load_model(bytes, size);
-  if (!loaded.model) return {nullptr, loaded.error};
-  if (auto problem = validate(*loaded.model); !problem.empty()) return {nullptr, problem};
-  return {std::make_unique<CrossmodalVae>(std::move(loaded.model)), ""};
+  return detail::validated<CrossmodalVae>(nn::load_model(bytes, size), "");
 }
 
 CrossmodalVae::LoadResult CrossmodalVae::load_file(const std::string& path) {
-  auto loaded = nn::load_model_file(path);
-  if (!loaded.model) return {nullptr, loaded.error};
-  if (auto problem = validate(*loaded.model); !problem.empty())
-    return {nullptr, path + ": " + problem};
-  return {std::make_unique<CrossmodalVae>(std::move(loaded.model)), ""};
+  return detail::validated<CrossmodalVae>(nn::load_model_file(path), path + ": ");
 }
 
 CrossmodalVae::CrossmodalVae(std::unique_ptr<nn::Model> model)
-    : model_((checked(model), std::move(model))),
+    : model_((detail::checked<CrossmodalVae>(model, "crossmodal_vae"), std::move(model))),
       signal_encoder_(&model_->graph("signal_encoder")),
       signal_decoder_(&model_->graph("signal_decoder")),
       symbol_encoder_(&model_->graph("symbol_encoder")),

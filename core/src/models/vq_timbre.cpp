@@ -5,27 +5,19 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "model_loading.h"
 #include "timbrel/dsp/window.h"
 #include "timbrel/nn/layers.h"
 
 namespace timbrel::models {
 
 using Json = nlohmann::json;
+using detail::metadata_of;
+using detail::text_of;
 
 namespace {
 
 constexpr double kTwoPi = 6.283185307179586476925286766559;
-
-std::string text_of(double v) {
-  if (std::floor(v) == v && std::fabs(v) < 1e15) return std::to_string(static_cast<long long>(v));
-  return std::to_string(v);
-}
-
-// A vq_timbre model whose metadata parses (the loader checked that it is an object).
-Json metadata_of(const nn::Model& model) {
-  Json meta = Json::parse(model.metadata_json(), nullptr, false);
-  return meta.is_object() ? meta : Json::object();
-}
 
 bool quantized_of(const Json& meta) {
   const auto it = meta.find("quantized");
@@ -43,13 +35,6 @@ const nn::VectorQuantizer* find_vq(const nn::Graph& graph) {
   for (size_t i = 0; i < graph.size(); ++i)
     if (auto* vq = dynamic_cast<const nn::VectorQuantizer*>(&graph.layer(i))) return vq;
   return nullptr;
-}
-
-const nn::Model& checked(const std::unique_ptr<nn::Model>& model) {
-  if (!model) throw std::invalid_argument("vq_timbre: no model");
-  if (auto problem = VqTimbre::validate(*model); !problem.empty())
-    throw std::invalid_argument(problem);
-  return *model;
 }
 
 }  // namespace
@@ -102,6 +87,8 @@ std::string VqTimbre::validate(const nn::Model& model) {
                              {"harmonic", hidden, kFilterBins},
                              {"noise", hidden, kFilterBins},
                              {"gain", hidden, 1}};
+  const std::string sizes =
+      "latent " + std::to_string(latent) + ", hidden " + std::to_string(hidden);
   for (const Expected& e : graphs) {
     const std::string name = e.graph;
     if (name == "quantizer") {
@@ -113,11 +100,8 @@ std::string VqTimbre::validate(const nn::Model& model) {
     }
     if (!model.has_graph(name)) return prefix + "no '" + name + "' graph";
     const nn::Graph& g = model.graph(name);
-    if (g.input_size() != e.in || g.output_size() != e.out)
-      return prefix + "graph '" + name + "' maps " + std::to_string(g.input_size()) + " -> " +
-             std::to_string(g.output_size()) + " values, expected " + std::to_string(e.in) +
-             " -> " + std::to_string(e.out) + " (latent " + std::to_string(latent) + ", hidden " +
-             std::to_string(hidden) + ")";
+    if (auto problem = detail::graph_size_problem(g, name, e.in, e.out, sizes); !problem.empty())
+      return prefix + problem;
     if (!g.streams()) return prefix + "graph '" + name + "' cannot run one hop at a time";
   }
   if (quantized) {
@@ -132,22 +116,15 @@ std::string VqTimbre::validate(const nn::Model& model) {
 }
 
 VqTimbre::LoadResult VqTimbre::load(const std::uint8_t* bytes, std::size_t size) {
-  auto loaded = nn::load_model(bytes, size);
-  if (!loaded.model) return {nullptr, loaded.error};
-  if (auto problem = validate(*loaded.model); !problem.empty()) return {nullptr, problem};
-  return {std::make_unique<VqTimbre>(std::move(loaded.model)), ""};
+  return detail::validated<VqTimbre>(nn::load_model(bytes, size), "");
 }
 
 VqTimbre::LoadResult VqTimbre::load_file(const std::string& path) {
-  auto loaded = nn::load_model_file(path);
-  if (!loaded.model) return {nullptr, loaded.error};
-  if (auto problem = validate(*loaded.model); !problem.empty())
-    return {nullptr, path + ": " + problem};
-  return {std::make_unique<VqTimbre>(std::move(loaded.model)), ""};
+  return detail::validated<VqTimbre>(nn::load_model_file(path), path + ": ");
 }
 
 VqTimbre::VqTimbre(std::unique_ptr<nn::Model> model)
-    : model_((checked(model), std::move(model))),
+    : model_((detail::checked<VqTimbre>(model, "vq_timbre"), std::move(model))),
       encoder_(&model_->graph("encoder")),
       quantizer_(nullptr),
       decoder_(&model_->graph("decoder")),
