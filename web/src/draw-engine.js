@@ -11,7 +11,8 @@
 // onPass(pass) so the page can measure what each pass really sounded like.
 // The constructor must run inside a user gesture (click): the context starts there.
 
-import { CoreError, startWorkletNode } from './worklet-node.js';
+import { CoreError, PendingReplies, closeWorkletNode, startWorkletNode } from './worklet-node.js';
+import { playClip, stopClip } from './buffer-player.js';
 import { MAX_HOPS, MODEL_RATE } from './draw-curves.js';
 import { AudioRingReader, createAudioRing } from './worklet/audio-ring.js';
 import { DRAW, DRAW_STATE, createDrawStatus, drawStatusView } from './worklet/draw-status.js';
@@ -32,7 +33,7 @@ export class DrawEngine {
     this.reader = null;
     this.status = null;
     this.disposed = false;
-    this.pending = new Map(); // token -> {resolve, reject, timer}
+    this.pending = new PendingReplies(); // token or curves:version -> the request waiting for its reply
     this.nextToken = 1;
     this.source = null; // AudioBufferSourceNode of a render being played
     this.onStateChange = null; // (contextState) => void
@@ -77,33 +78,22 @@ export class DrawEngine {
   onMessage(data) {
     if (data?.type === 'model' || data?.type === 'curves') {
       const key = data.type === 'model' ? data.token : `curves:${data.version}`;
-      const request = this.pending.get(key);
+      const request = this.pending.take(key);
       if (!request) return;
-      this.pending.delete(key);
-      clearTimeout(request.timer);
       if (data.error) request.reject(new Error(data.error));
       else request.resolve(data);
     } else if (data?.type === 'error') {
       const error = new CoreError(data.message, data.sampleRate);
-      for (const request of this.pending.values()) {
-        clearTimeout(request.timer);
-        request.reject(error);
-      }
-      this.pending.clear();
+      this.pending.rejectAll(error);
       this.onCoreError?.(error);
     }
   }
 
   request(key, message, transfer = []) {
     if (!this.node) return Promise.reject(new Error('the drawing engine is not running'));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(key);
-        reject(new Error('the drawing engine did not answer in time'));
-      }, REPLY_TIMEOUT_MS);
-      this.pending.set(key, { resolve, reject, timer });
-      this.node.port.postMessage(message, transfer);
-    });
+    return this.pending.wait(key, REPLY_TIMEOUT_MS, () => new Error('the drawing engine did not answer in time'), () =>
+      this.node.port.postMessage(message, transfer),
+    );
   }
 
   post(message) {
@@ -178,20 +168,14 @@ export class DrawEngine {
   playBuffer(samples) {
     this.stopBuffer();
     this.stopLoop();
-    const buffer = this.context.createBuffer(1, samples.length, MODEL_RATE);
-    buffer.copyToChannel(samples, 0);
-    const source = this.context.createBufferSource();
-    source.buffer = buffer;
-    source.connect(this.output);
-    source.onended = () => {
+    const source = playClip(this.context, this.output, samples, MODEL_RATE, () => {
       if (this.source !== source) return;
       this.source = null;
       this.onBufferEnded?.();
-    };
-    source.start();
+    });
     this.source = source;
     this.bufferStart = this.context.currentTime;
-    return buffer.duration;
+    return source.buffer.duration;
   }
 
   // Seconds into the render being played, or -1.
@@ -203,13 +187,7 @@ export class DrawEngine {
     const source = this.source;
     if (!source) return;
     this.source = null;
-    source.onended = null;
-    try {
-      source.stop();
-    } catch {
-      // already stopped
-    }
-    source.disconnect();
+    stopClip(source);
   }
 
   stopAll() {
@@ -303,17 +281,11 @@ export class DrawEngine {
     if (this.disposed) return;
     this.disposed = true;
     clearInterval(this.pollTimer);
-    for (const request of this.pending.values()) {
-      clearTimeout(request.timer);
-      request.reject(new Error('stopped'));
-    }
-    this.pending.clear();
+    this.pending.rejectAll(new Error('stopped'));
     this.stopBuffer();
     this.context.removeEventListener('statechange', this.handleStateChange);
     if (this.node) {
-      this.node.port.postMessage({ type: 'dispose' });
-      this.node.port.onmessage = null;
-      this.node.disconnect();
+      closeWorkletNode(this.node);
       this.node = null;
     }
     this.reader = null;

@@ -3,8 +3,9 @@
 // One render at a time: a new one cancels the last (its promise resolves
 // {cancelled: true}).
 
+import { startCoreWorker } from './core-worker.js';
+
 const WORKER_URL = new URL('./draw-worker.js', import.meta.url);
-const START_TIMEOUT_MS = 20000;
 
 export class DrawRenderer {
   constructor() {
@@ -18,38 +19,12 @@ export class DrawRenderer {
   // Resolves once the core runs in the Worker; rejects with a message for a visitor.
   start() {
     if (this.ready) return this.ready;
-    this.ready = new Promise((resolve, reject) => {
-      let worker;
-      try {
-        worker = new Worker(WORKER_URL, { type: 'module', name: 'timbrel-draw' });
-      } catch (error) {
-        reject(new Error(`this browser cannot start the drawing engine (module Web Workers): ${error.message}`));
-        return;
-      }
-      this.worker = worker;
-      const timer = setTimeout(() => reject(new Error('the drawing engine did not start in time; reload the page')), START_TIMEOUT_MS);
-      worker.onerror = (event) => {
-        clearTimeout(timer);
-        event.preventDefault?.();
-        reject(new Error('the drawing engine could not be loaded (if you run Timbrel yourself, build the WebAssembly core first)'));
-      };
-      worker.onmessage = (event) => {
-        const data = event.data;
-        if (data?.type === 'ready') {
-          clearTimeout(timer);
-          worker.onmessage = (e) => this.onMessage(e.data);
-          worker.onerror = (e) => {
-            e.preventDefault?.();
-            this.failAll(new Error('the drawing engine stopped with an internal error; reload the page'));
-          };
-          resolve();
-        } else if (data?.type === 'error') {
-          clearTimeout(timer);
-          reject(new Error(data.message));
-        }
-      };
-    });
-    this.ready.catch(() => {});
+    ({ worker: this.worker, ready: this.ready } = startCoreWorker(WORKER_URL, {
+      name: 'timbrel-draw',
+      engine: 'drawing engine',
+      onMessage: (data) => this.onMessage(data),
+      onCrash: () => this.failAll(new Error('the drawing engine stopped with an internal error; reload the page')),
+    }));
     return this.ready;
   }
 

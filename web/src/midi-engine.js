@@ -9,7 +9,8 @@
 // Constructors must run inside a user gesture (click, key press): the context
 // starts there.
 
-import { CoreError, startWorkletNode } from './worklet-node.js';
+import { CoreError, PendingReplies, closeWorkletNode, startWorkletNode } from './worklet-node.js';
+import { playClip, stopClip } from './buffer-player.js';
 import { NOTES, createNotesStatus, notesStatusViews } from './midi-status.js';
 
 export const MODEL_RATE = 22050;
@@ -46,22 +47,16 @@ export class ClipPlayer {
   // Plays samples (at `rate`, 22050 Hz by default) once; resolves nothing, returns the duration.
   playBuffer(samples, rate = MODEL_RATE) {
     this.stopBuffer();
-    const buffer = this.context.createBuffer(1, Math.max(1, samples.length), rate);
-    buffer.copyToChannel(samples, 0);
-    const source = this.context.createBufferSource();
-    source.buffer = buffer;
-    source.connect(this.output);
-    source.onended = () => {
+    const source = playClip(this.context, this.output, samples, rate, () => {
       if (this.source !== source) return;
       this.source = null;
       this.clip = null;
       this.onBufferEnded?.();
-    };
-    source.start();
+    });
     this.source = source;
     this.clip = samples;
     this.bufferStart = this.context.currentTime;
-    return buffer.duration;
+    return source.buffer.duration;
   }
 
   // Seconds into the clip being played, or -1.
@@ -74,13 +69,7 @@ export class ClipPlayer {
     if (!source) return;
     this.source = null;
     this.clip = null;
-    source.onended = null;
-    try {
-      source.stop();
-    } catch {
-      // already stopped
-    }
-    source.disconnect();
+    stopClip(source);
   }
 
   async dispose() {
@@ -101,7 +90,7 @@ export class NotesEngine extends ClipPlayer {
     super(AudioContextClass);
     this.node = null;
     this.info = null;
-    this.pending = new Map(); // token -> {resolve, reject, timer}
+    this.pending = new PendingReplies(); // token -> the model load waiting for its reply
     this.nextToken = 1;
     this.onCoreError = null; // (CoreError) => void, after start
     this.floats = null;
@@ -123,19 +112,13 @@ export class NotesEngine extends ClipPlayer {
 
   onMessage(data) {
     if (data?.type === 'model') {
-      const request = this.pending.get(data.token);
+      const request = this.pending.take(data.token);
       if (!request) return;
-      this.pending.delete(data.token);
-      clearTimeout(request.timer);
       if (data.error) request.reject(new Error(data.error));
       else request.resolve(data);
     } else if (data?.type === 'error') {
       const error = new CoreError(data.message, data.sampleRate);
-      for (const request of this.pending.values()) {
-        clearTimeout(request.timer);
-        request.reject(error);
-      }
-      this.pending.clear();
+      this.pending.rejectAll(error);
       this.onCoreError?.(error);
     }
   }
@@ -149,14 +132,9 @@ export class NotesEngine extends ClipPlayer {
     if (!this.node) return Promise.reject(new Error('the live note engine is not running'));
     const token = this.nextToken++;
     const copy = bytes.slice(0);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(token);
-        reject(new Error('the live note engine did not answer in time'));
-      }, REPLY_TIMEOUT_MS);
-      this.pending.set(token, { resolve, reject, timer });
-      this.node.port.postMessage({ type: 'model', token, bytes: copy }, [copy]);
-    });
+    return this.pending.wait(token, REPLY_TIMEOUT_MS, () => new Error('the live note engine did not answer in time'), () =>
+      this.node.port.postMessage({ type: 'model', token, bytes: copy }, [copy]),
+    );
   }
 
   noteOn(pitch, velocity) {
@@ -207,15 +185,9 @@ export class NotesEngine extends ClipPlayer {
 
   async dispose() {
     if (this.disposed) return;
-    for (const request of this.pending.values()) {
-      clearTimeout(request.timer);
-      request.reject(new Error('stopped'));
-    }
-    this.pending.clear();
+    this.pending.rejectAll(new Error('stopped'));
     if (this.node) {
-      this.node.port.postMessage({ type: 'dispose' });
-      this.node.port.onmessage = null;
-      this.node.disconnect();
+      closeWorkletNode(this.node);
       this.node = null;
     }
     await super.dispose();

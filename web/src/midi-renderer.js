@@ -5,8 +5,9 @@
 // the next call starts a fresh one (and loads the model into it again from
 // the bytes kept here).
 
+import { startCoreWorker } from './core-worker.js';
+
 const WORKER_URL = new URL('./midi-worker.js', import.meta.url);
-const START_TIMEOUT_MS = 20000;
 
 export class CancelledError extends Error {
   constructor() {
@@ -31,39 +32,15 @@ export class CrossmodalWorker {
   // Resolves once the core runs in a Worker; rejects with a message for a visitor.
   start() {
     if (this.ready) return this.ready;
-    this.ready = new Promise((resolve, reject) => {
-      let worker;
-      try {
-        worker = new Worker(WORKER_URL, { type: 'module', name: this.name });
-      } catch (error) {
-        reject(new Error(`this browser cannot start the note engine (module Web Workers): ${error.message}`));
-        return;
-      }
-      this.worker = worker;
-      const timer = setTimeout(() => reject(new Error('the note engine did not start in time; reload the page')), START_TIMEOUT_MS);
-      worker.onerror = (event) => {
-        clearTimeout(timer);
-        event.preventDefault?.();
-        reject(new Error('the note engine could not be loaded (if you run Timbrel yourself, build the WebAssembly core first)'));
-      };
-      worker.onmessage = (event) => {
-        const data = event.data;
-        if (data?.type === 'ready') {
-          clearTimeout(timer);
-          worker.onmessage = (e) => this.onMessage(e.data);
-          worker.onerror = (e) => {
-            e.preventDefault?.();
-            this.failAll(new Error('the note engine stopped with an internal error; reload the page'));
-            this.restart();
-          };
-          resolve();
-        } else if (data?.type === 'error') {
-          clearTimeout(timer);
-          reject(new Error(data.message));
-        }
-      };
-    });
-    this.ready.catch(() => {});
+    ({ worker: this.worker, ready: this.ready } = startCoreWorker(WORKER_URL, {
+      name: this.name,
+      engine: 'note engine',
+      onMessage: (data) => this.onMessage(data),
+      onCrash: () => {
+        this.failAll(new Error('the note engine stopped with an internal error; reload the page'));
+        this.restart();
+      },
+    }));
     return this.ready;
   }
 

@@ -9,7 +9,7 @@
 // worklet calls kernel.loadModel() between quanta and the kernel crossfades.
 // The constructor must run inside a user gesture (click): the context starts there.
 
-import { CoreError, MONO_NODE_OPTIONS, startWorkletNode } from './worklet-node.js';
+import { CoreError, MONO_NODE_OPTIONS, PendingReplies, closeWorkletNode, startWorkletNode } from './worklet-node.js';
 import { AudioRingReader, createAudioRing } from './worklet/audio-ring.js';
 
 const PROCESSOR_URL = new URL('./worklet/transfer-processor.js', import.meta.url);
@@ -34,7 +34,7 @@ export class TransferEngine {
     this.info = null; // {sampleRate, latencySamples, maxBlock}
     this.latencySamples = NaN;
     this.disposed = false;
-    this.pending = new Map(); // token -> {resolve, reject, timer}
+    this.pending = new PendingReplies(); // token -> the model load waiting for its reply
     this.nextToken = 1;
     this.timers = new Set();
     this.onStateChange = null; // (state) => void
@@ -67,10 +67,8 @@ export class TransferEngine {
 
   onMessage(data) {
     if (data?.type === 'model') {
-      const request = this.pending.get(data.token);
+      const request = this.pending.take(data.token);
       if (!request) return;
-      this.pending.delete(data.token);
-      clearTimeout(request.timer);
       if (data.error) {
         request.reject(new ModelLoadError(data.error));
         return;
@@ -86,11 +84,7 @@ export class TransferEngine {
       for (const ms of COLLECT_AFTER_MS) this.later(ms, () => this.post({ type: 'collect' }));
     } else if (data?.type === 'error') {
       const error = new CoreError(data.message, data.sampleRate);
-      for (const request of this.pending.values()) {
-        clearTimeout(request.timer);
-        request.reject(error);
-      }
-      this.pending.clear();
+      this.pending.rejectAll(error);
       this.onCoreError?.(error);
     }
   }
@@ -113,14 +107,9 @@ export class TransferEngine {
     if (!this.node) return Promise.reject(new ModelLoadError('the audio engine is not running'));
     const token = this.nextToken++;
     const copy = bytes.slice(0);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(token);
-        reject(new ModelLoadError('the audio engine did not answer in time'));
-      }, MODEL_TIMEOUT_MS);
-      this.pending.set(token, { resolve, reject, timer });
-      this.post({ type: 'model', token, bytes: copy }, [copy]);
-    });
+    return this.pending.wait(token, MODEL_TIMEOUT_MS, () => new ModelLoadError('the audio engine did not answer in time'), () =>
+      this.post({ type: 'model', token, bytes: copy }, [copy]),
+    );
   }
 
   setParams(values) {
@@ -160,16 +149,10 @@ export class TransferEngine {
     this.disposed = true;
     for (const id of this.timers) clearTimeout(id);
     this.timers.clear();
-    for (const request of this.pending.values()) {
-      clearTimeout(request.timer);
-      request.reject(new ModelLoadError('stopped'));
-    }
-    this.pending.clear();
+    this.pending.rejectAll(new ModelLoadError('stopped'));
     this.context.removeEventListener('statechange', this.handleStateChange);
     if (this.node) {
-      this.node.port.postMessage({ type: 'dispose' });
-      this.node.port.onmessage = null;
-      this.node.disconnect();
+      closeWorkletNode(this.node);
       this.node = null;
     }
     this.reader = null;

@@ -68,3 +68,48 @@ export const MONO_NODE_OPTIONS = {
   channelCountMode: 'explicit',
   channelInterpretation: 'speakers',
 };
+
+// Requests to a worklet that wait for its reply, by key (a token), each with a
+// time limit so a silent worklet cannot leave a promise hanging.
+export class PendingReplies {
+  constructor() {
+    this.requests = new Map(); // key -> {resolve, reject, timer}
+  }
+
+  // Calls send() and resolves the reply that settle(key) hands over; rejects
+  // with timeoutError() when none comes within timeoutMs.
+  wait(key, timeoutMs, timeoutError, send) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.requests.delete(key);
+        reject(timeoutError());
+      }, timeoutMs);
+      this.requests.set(key, { resolve, reject, timer });
+      send();
+    });
+  }
+
+  // The waiting request for key ({resolve, reject}), no longer waited on; null if none.
+  take(key) {
+    const request = this.requests.get(key);
+    if (!request) return null;
+    this.requests.delete(key);
+    clearTimeout(request.timer);
+    return request;
+  }
+
+  rejectAll(error) {
+    for (const request of this.requests.values()) {
+      clearTimeout(request.timer);
+      request.reject(error);
+    }
+    this.requests.clear();
+  }
+}
+
+// Tells the processor to free its kernel and detaches the node.
+export function closeWorkletNode(node) {
+  node.port.postMessage({ type: 'dispose' });
+  node.port.onmessage = null;
+  node.disconnect();
+}
