@@ -124,32 +124,66 @@ inline std::vector<float> oracle_one_hot(int midi, int dynamics) {
   return v;
 }
 
+// The pieces the hand-built test models share: a tensor of zeros, a linear op
+// reading `<prefix>.weight` and `<prefix>.bias`, the metadata of the contract
+// (constant-Q front end, 9 octaves, pp/mf/ff) around the given instruments,
+// pitch ranges and XY pad projection, and loading the built file.
+inline TestTensor zero_tensor(std::vector<int> shape) {
+  size_t n = 1;
+  for (int d : shape) n *= size_t(d);
+  return TestTensor{shape, std::vector<float>(n, 0.0f)};
+}
+
+inline nlohmann::json linear_op(const std::string& prefix) {
+  return {{"op", "linear"}, {"weight", prefix + ".weight"}, {"bias", prefix + ".bias"}};
+}
+
+inline nlohmann::json crossmodal_metadata(nlohmann::json instruments, nlohmann::json pitch_ranges,
+                                          nlohmann::json latent_projection) {
+  return {{"sample_rate", 22050},
+          {"window", 2048},
+          {"hop", 256},
+          {"bins_per_octave", 48},
+          {"f_min", 30},
+          {"f_max", 11000},
+          {"n_bins", 409},
+          {"log_floor", 1e-4},
+          {"latent", 32},
+          {"instruments", std::move(instruments)},
+          {"octaves", {0, 1, 2, 3, 4, 5, 6, 7, 8}},
+          {"dynamics", {"pp", "mf", "ff"}},
+          {"dynamics_velocity", {40, 80, 120}},
+          {"pitch_ranges", std::move(pitch_ranges)},
+          {"latent_projection", std::move(latent_projection)}};
+}
+
+// REQUIREs that the file loads.
+inline std::unique_ptr<models::CrossmodalVae> load_crossmodal(
+    const std::vector<std::uint8_t>& bytes) {
+  auto loaded = models::CrossmodalVae::load(bytes.data(), bytes.size());
+  INFO(loaded.error);
+  REQUIRE(loaded.model);
+  return std::move(loaded.model);
+}
+
 inline std::vector<std::uint8_t> oracle_model_bytes() {
   using nlohmann::json;
-  auto linear = [](const std::string& p) {
-    return json{{"op", "linear"}, {"weight", p + ".weight"}, {"bias", p + ".bias"}};
-  };
   constexpr int kLatent = 32, kBins = 409, kSymbols = 24, kUnits = 12 * 9 * 3;
   std::map<std::string, TestTensor> t;
-  auto zeros = [](std::vector<int> shape) {
-    size_t n = 1;
-    for (int d : shape) n *= size_t(d);
-    return TestTensor{shape, std::vector<float>(n, 0.0f)};
-  };
-  t["signal_encoder.weight"] = zeros({2 * kLatent, kBins});
-  t["signal_encoder.bias"] = zeros({2 * kLatent});
-  t["symbol_encoder.weight"] = zeros({2 * kLatent, kSymbols});
-  t["symbol_encoder.bias"] = zeros({2 * kLatent});
+  t["signal_encoder.weight"] = zero_tensor({2 * kLatent, kBins});
+  t["signal_encoder.bias"] = zero_tensor({2 * kLatent});
+  t["symbol_encoder.weight"] = zero_tensor({2 * kLatent, kSymbols});
+  t["symbol_encoder.bias"] = zero_tensor({2 * kLatent});
   for (int i = 0; i < kSymbols; ++i) t["symbol_encoder.weight"].data[size_t(i * kSymbols + i)] = 1;
   for (int i = kLatent; i < 2 * kLatent; ++i)
     t["symbol_encoder.bias"].data[size_t(i)] = kOracleLogvar;
-  t["symbol_decoder.weight"] = zeros({kSymbols, kLatent});
-  t["symbol_decoder.bias"] = zeros({kSymbols});
+  t["symbol_decoder.weight"] = zero_tensor({kSymbols, kLatent});
+  t["symbol_decoder.bias"] = zero_tensor({kSymbols});
   for (int i = 0; i < kSymbols; ++i) t["symbol_decoder.weight"].data[size_t(i * kLatent + i)] = 10;
-  t["signal_decoder.0.weight"] = zeros({kUnits, kLatent});
-  t["signal_decoder.0.bias"] = zeros({kUnits});
-  t["signal_decoder.2.weight"] = zeros({kBins, kUnits});
-  t["signal_decoder.2.bias"] = zeros({kBins});
+  t["signal_decoder.0.weight"] = zero_tensor({kUnits, kLatent});
+  t["signal_decoder.0.bias"] = zero_tensor({kUnits});
+  t["signal_decoder.2.weight"] = zero_tensor({kBins, kUnits});
+  t["signal_decoder.2.bias"] = zero_tensor({kBins});
   for (int p = 0; p < 12; ++p)
     for (int o = 0; o < 9; ++o)
       for (int d = 0; d < 3; ++d) {
@@ -167,41 +201,25 @@ inline std::vector<std::uint8_t> oracle_model_bytes() {
     for (int i = 0; i < kLatent; ++i) a[size_t(i)] -= mean[size_t(i)];
     return a;
   };
+  const json projection = {
+      {"mean", mean}, {"axes", {axis(67, 1), axis(60, 2)}}, {"extent", {{0, 1}, {0, 1}}}};
   json header = {
       {"family", "crossmodal_vae"},
       {"name", "oracle"},
-      {"metadata",
-       {{"sample_rate", 22050},
-        {"window", 2048},
-        {"hop", 256},
-        {"bins_per_octave", 48},
-        {"f_min", 30},
-        {"f_max", 11000},
-        {"n_bins", 409},
-        {"log_floor", 1e-4},
-        {"latent", 32},
-        {"instruments", {"oracle"}},
-        {"octaves", {0, 1, 2, 3, 4, 5, 6, 7, 8}},
-        {"dynamics", {"pp", "mf", "ff"}},
-        {"dynamics_velocity", {40, 80, 120}},
-        {"pitch_ranges", {{kOracleLowest, kOracleHighest}}},
-        {"latent_projection",
-         {{"mean", mean}, {"axes", {axis(67, 1), axis(60, 2)}}, {"extent", {{0, 1}, {0, 1}}}}}}},
+      {"metadata", crossmodal_metadata(json::array({"oracle"}),
+                                       json::array({json::array({kOracleLowest, kOracleHighest})}),
+                                       projection)},
       {"graphs",
-       {{"signal_encoder", {linear("signal_encoder")}},
+       {{"signal_encoder", {linear_op("signal_encoder")}},
         {"signal_decoder",
-         {linear("signal_decoder.0"), {{"op", "relu"}}, linear("signal_decoder.2")}},
-        {"symbol_encoder", {linear("symbol_encoder")}},
-        {"symbol_decoder", {linear("symbol_decoder")}}}}};
+         {linear_op("signal_decoder.0"), {{"op", "relu"}}, linear_op("signal_decoder.2")}},
+        {"symbol_encoder", {linear_op("symbol_encoder")}},
+        {"symbol_decoder", {linear_op("symbol_decoder")}}}}};
   return write_tmbl(header, t);
 }
 
 inline std::unique_ptr<models::CrossmodalVae> load_oracle_model() {
-  const auto bytes = oracle_model_bytes();
-  auto loaded = models::CrossmodalVae::load(bytes.data(), bytes.size());
-  INFO(loaded.error);
-  REQUIRE(loaded.model);
-  return std::move(loaded.model);
+  return load_crossmodal(oracle_model_bytes());
 }
 
 }  // namespace timbrel::test

@@ -71,6 +71,16 @@ double median_f0(const std::vector<float>& device, double rate, size_t from, siz
 double cents(double f, double reference) { return 1200.0 * std::log2(f / reference); }
 double midi_hz(int pitch) { return 440.0 * std::pow(2.0, (pitch - 69) / 12.0); }
 
+// The shipped violin (models/crossmodal/violin); REQUIREs that it loads.
+std::unique_ptr<models::CrossmodalVae> load_shipped_violin() {
+  const auto path = std::filesystem::path(TIMBREL_GOLDEN_DIR) / ".." / ".." / "models" /
+                    "crossmodal" / "violin" / "violin.tmbl";
+  auto loaded = models::CrossmodalVae::load_file(path.string());
+  INFO(loaded.error);
+  REQUIRE(loaded.model);
+  return std::move(loaded.model);
+}
+
 }  // namespace
 
 TEST_CASE("LiveNotePlayer: bad configurations are explained", "[live_note_player]") {
@@ -300,14 +310,10 @@ TEST_CASE("LiveNotePlayer: stated latency at common device rates", "[live_note_p
 // what the page plays. Measured: within 3 cents over its range.
 TEST_CASE("LiveNotePlayer: a trained model's notes at 48 kHz have their pitch",
           "[live_note_player]") {
-  const auto path = std::filesystem::path(TIMBREL_GOLDEN_DIR) / ".." / ".." / "models" /
-                    "crossmodal" / "violin" / "violin.tmbl";
-  auto loaded = models::CrossmodalVae::load_file(path.string());
-  INFO(loaded.error);
-  REQUIRE(loaded.model);
+  auto violin = load_shipped_violin();
   const double rate = 48000.0;
   LiveNotePlayer player({rate, kBlock});
-  player.set_model(std::move(loaded.model));
+  player.set_model(std::move(violin));
   for (int pitch : {57, 62, 69, 76, 81}) {
     player.note_on(pitch, 100);
     const auto out = play(player, size_t(0.5 * rate));
@@ -327,15 +333,11 @@ TEST_CASE("LiveNotePlayer: a trained model's notes at 48 kHz have their pitch",
 // 25-40 dB quieter than a note and spread over ~30 dB).
 TEST_CASE("LiveNotePlayer: the XY pad of a trained model is about as loud as a note",
           "[live_note_player]") {
-  const auto path = std::filesystem::path(TIMBREL_GOLDEN_DIR) / ".." / ".." / "models" /
-                    "crossmodal" / "violin" / "violin.tmbl";
-  auto loaded = models::CrossmodalVae::load_file(path.string());
-  INFO(loaded.error);
-  REQUIRE(loaded.model);
-  const auto extent = loaded.model->latent_projection().extent;
+  auto violin = load_shipped_violin();
+  const auto extent = violin->latent_projection().extent;
   const double rate = 48000.0;
   LiveNotePlayer player({rate, kBlock});
-  player.set_model(std::move(loaded.model));
+  player.set_model(std::move(violin));
   auto level_db = [](const std::vector<float>& x, size_t from) {
     double sum = 0.0;
     for (size_t i = from; i < x.size(); ++i) sum += double(x[i]) * x[i];

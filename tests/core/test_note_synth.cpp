@@ -77,6 +77,20 @@ double rms(const std::vector<float>& y, double from_s, double to_s) {
 // Time of frame m's centre: an event at this time applies from frame m.
 double frame_time(long m) { return (double(m) * 256.0 - 768.0) / kRate; }
 
+// One latent value a fraction u along a voice's path from p1 to p2 (p0: where
+// the path before started): the interpolation mode's formula, written out
+// independently of the engine. Cubic is Hermite with tangents (p2 - p0) / 2
+// at p1 and 0 at p2; none jumps to p2.
+float latent_on_path(Interpolation mode, float p0, float p1, float p2, float u) {
+  if (mode == Interpolation::kLinear) return (1 - u) * p1 + u * p2;
+  if (mode == Interpolation::kCubic) {
+    const float h00 = 2 * u * u * u - 3 * u * u + 1, h10 = u * u * u - 2 * u * u + u;
+    const float h01 = -2 * u * u * u + 3 * u * u;
+    return h00 * p1 + h10 * 0.5f * (p2 - p0) + h01 * p2;
+  }
+  return p2;
+}
+
 }  // namespace
 
 TEST_CASE("A rendered note has the MIDI pitch (oracle model, both phase methods)", "[note_synth]") {
@@ -263,35 +277,21 @@ TEST_CASE("Successive notes of a voice follow the latent path of the interpolati
       REQUIRE(synth.voice_latent(0));
       CHECK_FALSE(synth.voice_latent(1));
       const float u = float(j) / 7.0f;
-      for (int i = 0; i < kLatent; ++i) {
-        float want = g4[size_t(i)];
-        if (mode == Interpolation::kLinear) want = (1 - u) * c4[size_t(i)] + u * g4[size_t(i)];
-        if (mode == Interpolation::kCubic) {
-          // P0 = P1 = C4 (the voice's first note): m1 = (G4 - C4) / 2, m2 = 0.
-          const float h00 = 2 * u * u * u - 3 * u * u + 1, h10 = u * u * u - 2 * u * u + u;
-          const float h01 = -2 * u * u * u + 3 * u * u;
-          want = h00 * c4[size_t(i)] + h10 * 0.5f * (g4[size_t(i)] - c4[size_t(i)]) +
-                 h01 * g4[size_t(i)];
-        }
-        CHECK(synth.voice_latent(0)[i] == Approx(want).margin(1e-5));
-      }
+      // P0 = P1 = C4 (the voice's first note).
+      for (int i = 0; i < kLatent; ++i)
+        CHECK(synth.voice_latent(0)[i] ==
+              Approx(latent_on_path(mode, c4[size_t(i)], c4[size_t(i)], g4[size_t(i)], u))
+                  .margin(1e-5));
     }
     // G4 -> E4: P0 is now C4 (where the last path started).
     synth.note_off(67);
     synth.note_on(64, 80);
     synth.next_frame(magnitude.data());
     const float u = 1.0f / 7.0f;
-    for (int i = 0; i < kLatent; ++i) {
-      float want = e4[size_t(i)];
-      if (mode == Interpolation::kLinear) want = (1 - u) * g4[size_t(i)] + u * e4[size_t(i)];
-      if (mode == Interpolation::kCubic) {
-        const float h00 = 2 * u * u * u - 3 * u * u + 1, h10 = u * u * u - 2 * u * u + u;
-        const float h01 = -2 * u * u * u + 3 * u * u;
-        want = h00 * g4[size_t(i)] + h10 * 0.5f * (e4[size_t(i)] - c4[size_t(i)]) +
-               h01 * e4[size_t(i)];
-      }
-      CHECK(synth.voice_latent(0)[i] == Approx(want).margin(1e-5));
-    }
+    for (int i = 0; i < kLatent; ++i)
+      CHECK(synth.voice_latent(0)[i] ==
+            Approx(latent_on_path(mode, c4[size_t(i)], g4[size_t(i)], e4[size_t(i)], u))
+                .margin(1e-5));
     // A held note at rest decodes once: only moving latents are decoded.
     for (int k = 0; k < 10; ++k) synth.next_frame(magnitude.data());
     const long decodes = synth.stats().decodes;

@@ -305,22 +305,17 @@ std::vector<std::uint8_t> two_tone_model_bytes(int instruments = 1) {
   using nlohmann::json;
   constexpr int kLatent = 32, kBins = 409, kSplit = 210;
   const int symbols = 24 * instruments;
-  auto zeros = [](std::vector<int> shape) {
-    size_t n = 1;
-    for (int d : shape) n *= size_t(d);
-    return test::TestTensor{shape, std::vector<float>(n, 0.0f)};
-  };
   std::map<std::string, test::TestTensor> t;
-  t["signal_encoder.weight"] = zeros({2 * kLatent, kBins});
-  t["signal_encoder.bias"] = zeros({2 * kLatent});
+  t["signal_encoder.weight"] = test::zero_tensor({2 * kLatent, kBins});
+  t["signal_encoder.bias"] = test::zero_tensor({2 * kLatent});
   for (int b = 0; b < kBins; ++b)
     t["signal_encoder.weight"].data[size_t(b)] = b < kSplit ? 0.01f : -0.01f;
-  t["signal_decoder.weight"] = zeros({kBins, kLatent});
-  t["signal_decoder.bias"] = zeros({kBins});
-  t["symbol_encoder.weight"] = zeros({2 * kLatent, symbols});
-  t["symbol_encoder.bias"] = zeros({2 * kLatent});
-  t["symbol_decoder.weight"] = zeros({symbols, kLatent});
-  t["symbol_decoder.bias"] = zeros({symbols});
+  t["signal_decoder.weight"] = test::zero_tensor({kBins, kLatent});
+  t["signal_decoder.bias"] = test::zero_tensor({kBins});
+  t["symbol_encoder.weight"] = test::zero_tensor({2 * kLatent, symbols});
+  t["symbol_encoder.bias"] = test::zero_tensor({2 * kLatent});
+  t["symbol_decoder.weight"] = test::zero_tensor({symbols, kLatent});
+  t["symbol_decoder.bias"] = test::zero_tensor({symbols});
   for (int m = 0; m < instruments; ++m) {
     const int base = 24 * m;
     t["symbol_decoder.weight"].data[size_t((base + 0) * kLatent)] = 10.0f;   // C
@@ -336,42 +331,22 @@ std::vector<std::uint8_t> two_tone_model_bytes(int instruments = 1) {
     names.push_back("tone" + std::to_string(m));
     ranges.push_back({36, 84});
   }
-  auto linear = [](const std::string& p) {
-    return json{{"op", "linear"}, {"weight", p + ".weight"}, {"bias", p + ".bias"}};
-  };
+  const json projection = {
+      {"mean", mean}, {"axes", {x_axis, y_axis}}, {"extent", {{-1, 1}, {-1, 1}}}};
+  using test::linear_op;
   json header = {{"family", "crossmodal_vae"},
                  {"name", "two-tone"},
-                 {"metadata",
-                  {{"sample_rate", 22050},
-                   {"window", 2048},
-                   {"hop", 256},
-                   {"bins_per_octave", 48},
-                   {"f_min", 30},
-                   {"f_max", 11000},
-                   {"n_bins", 409},
-                   {"log_floor", 1e-4},
-                   {"latent", 32},
-                   {"instruments", names},
-                   {"octaves", {0, 1, 2, 3, 4, 5, 6, 7, 8}},
-                   {"dynamics", {"pp", "mf", "ff"}},
-                   {"dynamics_velocity", {40, 80, 120}},
-                   {"pitch_ranges", ranges},
-                   {"latent_projection",
-                    {{"mean", mean}, {"axes", {x_axis, y_axis}}, {"extent", {{-1, 1}, {-1, 1}}}}}}},
+                 {"metadata", test::crossmodal_metadata(names, ranges, projection)},
                  {"graphs",
-                  {{"signal_encoder", {linear("signal_encoder")}},
-                   {"signal_decoder", {linear("signal_decoder")}},
-                   {"symbol_encoder", {linear("symbol_encoder")}},
-                   {"symbol_decoder", {linear("symbol_decoder")}}}}};
+                  {{"signal_encoder", {linear_op("signal_encoder")}},
+                   {"signal_decoder", {linear_op("signal_decoder")}},
+                   {"symbol_encoder", {linear_op("symbol_encoder")}},
+                   {"symbol_decoder", {linear_op("symbol_decoder")}}}}};
   return test::write_tmbl(header, t);
 }
 
 std::unique_ptr<models::CrossmodalVae> two_tone_model(int instruments = 1) {
-  const auto bytes = two_tone_model_bytes(instruments);
-  auto loaded = models::CrossmodalVae::load(bytes.data(), bytes.size());
-  INFO(loaded.error);
-  REQUIRE(loaded.model);
-  return std::move(loaded.model);
+  return test::load_crossmodal(two_tone_model_bytes(instruments));
 }
 
 constexpr double kRate = 22050.0;
