@@ -25,13 +25,9 @@ const GAIN_STEP = 0.035;
 
 class AnalyzerProcessor extends CoreProcessor {
   constructor(options) {
-    super();
-    this.kernel = null;
-    this.failed = false;
-    this.disposed = false;
+    super(core);
     this.targetGain = 0;
     this.gain = 0;
-    this.port.onmessage = (event) => this.onMessage(event.data);
 
     const { ring } = options.processorOptions ?? {};
     try {
@@ -82,19 +78,14 @@ class AnalyzerProcessor extends CoreProcessor {
       const g = Number(data.gain);
       this.targetGain = Number.isFinite(g) ? Math.min(Math.max(g, 0), 4) : 0;
     } else if (data.type === 'dispose') {
-      this.releaseKernel();
-      this.failed = true;
-      this.disposed = true;
+      this.dispose();
     }
   }
 
   process(inputs, outputs) {
     const output = outputs[0];
     const kernel = this.kernel;
-    if (this.failed || kernel === null) {
-      for (let c = 0; c < output.length; c++) output[c].fill(0);
-      return !this.disposed;
-    }
+    if (this.failed || kernel === null) return this.silence(output);
     if (core.HEAPF32.buffer !== this.heapBuffer) this.makeViews(); // memory grew
     const heap = this.heap;
 

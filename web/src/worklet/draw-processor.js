@@ -38,17 +38,13 @@ const HOP = 256;
 
 class DrawProcessor extends CoreProcessor {
   constructor(options) {
-    super();
-    this.kernel = null;
-    this.failed = false;
-    this.disposed = false;
+    super(core);
     this.state = DRAW_STATE.STOPPED;
     this.loop = false;
     this.passes = 0;
     this.committedVersion = 0;
     this.quanta = 0;
     this.nonfinite = 0;
-    this.port.onmessage = (event) => this.onMessage(event.data);
 
     const { ring, status, maxBlock = QUANTUM, maxHops = 900 } = options.processorOptions ?? {};
     this.maxBlock = Math.max(1, maxBlock | 0);
@@ -96,9 +92,7 @@ class DrawProcessor extends CoreProcessor {
   onMessage(data) {
     if (!data) return;
     if (data.type === 'dispose') {
-      this.releaseKernel();
-      this.failed = true;
-      this.disposed = true;
+      this.dispose();
       return;
     }
     const kernel = this.kernel;
@@ -159,39 +153,17 @@ class DrawProcessor extends CoreProcessor {
     }
   }
 
+  // What the speakers get also goes to the ring, where the page measures each pass.
+  afterBlock(heap, base, m) {
+    this.ring.write(heap, base, base, m);
+  }
+
   process(inputs, outputs) {
     const output = outputs[0];
     const kernel = this.kernel;
-    if (this.failed || kernel === null) {
-      for (let c = 0; c < output.length; c++) output[c].fill(0);
-      return !this.disposed;
-    }
+    if (this.failed || kernel === null) return this.silence(output);
     const n = output.length > 0 ? output[0].length : QUANTUM;
-    for (let offset = 0; offset < n; offset += this.maxBlock) {
-      const m = Math.min(this.maxBlock, n - offset);
-      try {
-        kernel.process(m);
-      } catch (error) {
-        this.fail(error);
-        for (let c = 0; c < output.length; c++) output[c].fill(0);
-        return true;
-      }
-      if (core.HEAPF32.buffer !== this.heapBuffer) this.makeViews();
-      const heap = this.heap;
-      const base = this.outputIndex;
-      for (let i = 0; i < m; i++) {
-        const v = heap[base + i];
-        if (v - v !== 0) {
-          heap[base + i] = 0; // NaN or Inf never reaches the speakers
-          this.nonfinite++;
-        }
-      }
-      for (let c = 0; c < output.length; c++) {
-        const channel = output[c];
-        for (let i = 0; i < m; i++) channel[offset + i] = heap[base + i];
-      }
-      this.ring.write(heap, base, base, m);
-    }
+    if (!this.renderBlocks(output, n)) return true;
 
     if (this.state === DRAW_STATE.PLAYING) {
       const passes = kernel.passes();

@@ -31,15 +31,12 @@ const LEVEL_SECONDS = 0.05; // the meter's time constant
 
 class NotesProcessor extends CoreProcessor {
   constructor(options) {
-    super();
-    this.kernel = null;
-    this.failed = false;
-    this.disposed = false;
+    super(core);
     this.energy = 0;
+    this.quantumEnergy = 0;
     this.peak = 0;
     this.quanta = 0;
     this.nonfinite = 0;
-    this.port.onmessage = (event) => this.onMessage(event.data);
     const { status, maxBlock = QUANTUM } = options.processorOptions ?? {};
     this.maxBlock = Math.max(1, maxBlock | 0);
     this.decay = Math.exp(-QUANTUM / (LEVEL_SECONDS * sampleRate));
@@ -73,9 +70,7 @@ class NotesProcessor extends CoreProcessor {
   onMessage(data) {
     if (!data) return;
     if (data.type === 'dispose') {
-      this.releaseKernel();
-      this.failed = true;
-      this.disposed = true;
+      this.dispose();
       return;
     }
     const kernel = this.kernel;
@@ -112,44 +107,26 @@ class NotesProcessor extends CoreProcessor {
     }
   }
 
+  // The meter: energy and peak of each block renderBlocks() plays.
+  afterBlock(heap, base, m) {
+    let energy = this.quantumEnergy;
+    for (let i = 0; i < m; i++) {
+      const v = heap[base + i];
+      energy += v * v;
+      const a = v < 0 ? -v : v;
+      if (a > this.peak) this.peak = a;
+    }
+    this.quantumEnergy = energy;
+  }
+
   process(inputs, outputs) {
     const output = outputs[0];
     const kernel = this.kernel;
-    if (this.failed || kernel === null) {
-      for (let c = 0; c < output.length; c++) output[c].fill(0);
-      return !this.disposed;
-    }
+    if (this.failed || kernel === null) return this.silence(output);
     const n = output.length > 0 ? output[0].length : QUANTUM;
-    let energy = 0;
-    for (let offset = 0; offset < n; offset += this.maxBlock) {
-      const m = Math.min(this.maxBlock, n - offset);
-      try {
-        kernel.process(m);
-      } catch (error) {
-        this.fail(error);
-        for (let c = 0; c < output.length; c++) output[c].fill(0);
-        return true;
-      }
-      if (core.HEAPF32.buffer !== this.heapBuffer) this.makeViews();
-      const heap = this.heap;
-      const base = this.outputIndex;
-      for (let i = 0; i < m; i++) {
-        let v = heap[base + i];
-        if (v - v !== 0) {
-          v = 0; // NaN or Inf never reaches the speakers
-          heap[base + i] = 0;
-          this.nonfinite++;
-        }
-        energy += v * v;
-        const a = v < 0 ? -v : v;
-        if (a > this.peak) this.peak = a;
-      }
-      for (let c = 0; c < output.length; c++) {
-        const channel = output[c];
-        for (let i = 0; i < m; i++) channel[offset + i] = heap[base + i];
-      }
-    }
-    this.energy = this.decay * this.energy + (1 - this.decay) * (energy / n);
+    this.quantumEnergy = 0;
+    if (!this.renderBlocks(output, n)) return true;
+    this.energy = this.decay * this.energy + (1 - this.decay) * (this.quantumEnergy / n);
     this.levels[NOTES.LEVEL_DB] = 10 * Math.log10(this.energy + 1e-12);
     this.levels[NOTES.PEAK] = this.peak;
     this.quanta++;

@@ -57,10 +57,7 @@ function rateProblem(rate) {
 
 class TransferProcessor extends CoreProcessor {
   constructor(options) {
-    super();
-    this.kernel = null;
-    this.failed = false;
-    this.disposed = false;
+    super(core);
     this.targetGain = 0;
     this.gain = 0;
     this.nextFrame = -1;
@@ -68,7 +65,6 @@ class TransferProcessor extends CoreProcessor {
     this.quanta = 0;
     this.lost = 0;
     this.nonfiniteOut = 0;
-    this.port.onmessage = (event) => this.onMessage(event.data);
 
     const { ring, maxBlock = QUANTUM } = options.processorOptions ?? {};
     this.maxBlock = Math.max(1, maxBlock | 0);
@@ -104,9 +100,7 @@ class TransferProcessor extends CoreProcessor {
     if (!data) return;
     const kernel = this.kernel;
     if (data.type === 'dispose') {
-      this.releaseKernel();
-      this.failed = true;
-      this.disposed = true;
+      this.dispose();
       return;
     }
     if (data.type === 'monitor') {
@@ -157,10 +151,7 @@ class TransferProcessor extends CoreProcessor {
   process(inputs, outputs) {
     const output = outputs[0];
     const kernel = this.kernel;
-    if (this.failed || kernel === null) {
-      for (let c = 0; c < output.length; c++) output[c].fill(0);
-      return !this.disposed;
-    }
+    if (this.failed || kernel === null) return this.silence(output);
     const input = inputs[0];
     const n = output.length > 0 ? output[0].length : input.length > 0 ? input[0].length : QUANTUM;
 
