@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CORE_DIR, REPO } from './harness.mjs';
+import { chromium } from 'playwright-core';
+import { BASE_ARGS, CHROMIUM, CORE_DIR, LOCAL_ONLY_ARGS, OUTPUT_DIR, REPO, makeTempDir, startServer } from './harness.mjs';
 import { writeMidi } from '../../web/src/midi-file.js';
 
 export const GOLDEN_MODEL = path.join(REPO, 'tests', 'golden', 'crossmodal', 'solo', 'model.tmbl');
@@ -94,3 +95,22 @@ export async function f0PerNote(samples, notes, { middle = 0.5 } = {}) {
 }
 
 export const floats = (b64) => new Float32Array(new Uint8Array(Buffer.from(b64, 'base64')).buffer);
+
+// A test file's fixture: a temporary models/ folder (prepareModels), the page's
+// server over it and a browser that reaches nothing else. The fields are set
+// as each piece starts, so closeFixture frees what did start after a failure.
+export async function openFixture(fixture) {
+  fs.mkdirSync(OUTPUT_DIR, { recursive: true });
+  fixture.tmp = makeTempDir();
+  let modelsDir;
+  ({ modelsDir, model: fixture.model } = prepareModels(fixture.tmp));
+  fixture.server = await startServer({ modelsDir });
+  fixture.browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...LOCAL_ONLY_ARGS] });
+  return fixture;
+}
+
+export async function closeFixture(fixture) {
+  await fixture.browser?.close();
+  await fixture.server?.stop();
+  if (fixture.tmp) fs.rmSync(fixture.tmp, { recursive: true, force: true });
+}

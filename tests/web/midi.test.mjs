@@ -17,23 +17,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import {
-  BASE_ARGS,
-  CHROMIUM,
-  CORE_DIR,
-  LOCAL_ONLY_ARGS,
-  OUTPUT_DIR,
-  REPO,
-  coreHas,
-  isLocal,
-  makeTempDir,
-  recordErrors,
-  recordRequests,
-  startServer,
-} from './harness.mjs';
+import { CORE_DIR, OUTPUT_DIR, REPO, coreHas, isLocal, recordErrors, recordRequests } from './harness.mjs';
 import { allFinite, rmsDb } from './signal.mjs';
-import { arpeggio, f0PerNote, floats, midiBytes, prepareModels } from './midi-harness.mjs';
+import { arpeggio, closeFixture, f0PerNote, floats, midiBytes, openFixture } from './midi-harness.mjs';
 import { decodeWav } from '../../web/src/wav.js';
 import { noteName } from '../../web/src/midi-file.js';
 
@@ -45,6 +31,7 @@ test('the WebAssembly core has the CrossmodalKernel and LiveNoteKernel bindings'
 });
 const skip = !hasKernels;
 
+const fixture = {};
 let server;
 let tmp;
 let model;
@@ -52,19 +39,14 @@ let browser;
 
 before(async () => {
   if (skip) return;
-  fs.mkdirSync(OUTPUT_DIR, { recursive: true });
-  tmp = makeTempDir();
-  let modelsDir;
-  ({ modelsDir, model } = prepareModels(tmp));
-  server = await startServer({ modelsDir });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...LOCAL_ONLY_ARGS] });
+  try {
+    await openFixture(fixture);
+  } finally {
+    ({ server, tmp, model, browser } = fixture);
+  }
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-});
+after(() => closeFixture(fixture));
 
 async function openMidi(context, hash = '#midi') {
   const page = await context.newPage();

@@ -31,10 +31,9 @@ import {
   makeTempDir,
   recordErrors,
   recordRequests,
-  startServer,
   writeWav,
 } from './harness.mjs';
-import { arpeggio, loadCore, midiBytes, prepareModels } from './midi-harness.mjs';
+import { arpeggio, closeFixture, loadCore, midiBytes, openFixture } from './midi-harness.mjs';
 import { matchNotes } from '../../web/src/transcribe-panel.js';
 import { noteName } from '../../web/src/midi-file.js';
 
@@ -46,6 +45,7 @@ test('the WebAssembly core has the CrossmodalKernel binding', () => {
 });
 const skip = !hasKernel;
 
+const fixture = {};
 let server;
 let tmp;
 let model;
@@ -53,19 +53,14 @@ let browser;
 
 before(async () => {
   if (skip) return;
-  fs.mkdirSync(OUTPUT_DIR, { recursive: true });
-  tmp = makeTempDir();
-  let modelsDir;
-  ({ modelsDir, model } = prepareModels(tmp));
-  server = await startServer({ modelsDir });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...LOCAL_ONLY_ARGS] });
+  try {
+    await openFixture(fixture);
+  } finally {
+    ({ server, tmp, model, browser } = fixture);
+  }
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-});
+after(() => closeFixture(fixture));
 
 async function openTranscribe(context, b = browser) {
   const page = await (context ?? b).newPage();
