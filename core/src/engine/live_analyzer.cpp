@@ -11,20 +11,14 @@ namespace {
 // which the resamplers' output per block wanders around the block size.
 constexpr int kDeviceFifoHeadStart = 8;
 
-int whole_rate(double rate) { return int(std::lround(rate)); }
-
 }  // namespace
 
 std::string LiveAnalyzer::validate(const LiveAnalyzerConfig& c) {
-  auto hz = [](double rate) { return std::to_string(whole_rate(rate)) + " Hz"; };
-  if (!(c.device_rate >= 8000.0 && c.device_rate <= 192000.0) ||
-      std::fabs(c.device_rate - whole_rate(c.device_rate)) > 1e-6)
-    return "the audio device runs at " + hz(c.device_rate) +
-           "; supported rates are whole numbers from 8000 to 192000 Hz";
-  if (c.max_block < 1 || c.max_block > 8192)
-    return "audio block size must be between 1 and 8192 samples";
+  if (auto problem = validate_device_stream(c.device_rate, c.max_block); !problem.empty())
+    return problem;
   if (!(c.model_rate >= 8000.0 && c.model_rate <= 96000.0))
-    return "model rate " + hz(c.model_rate) + " is outside 8000-96000 Hz";
+    return "model rate " + std::to_string(whole_rate(c.model_rate)) +
+           " Hz is outside 8000-96000 Hz";
   if (const char* problem = dsp::validate_stft_config({c.window, c.hop}); problem[0] != '\0')
     return problem;
   if (c.window <= int(std::ceil(c.model_rate / 50.0)) + 1)

@@ -7,8 +7,6 @@
 namespace timbrel::engine {
 namespace {
 
-int whole_rate(double rate) { return int(std::lround(rate)); }
-
 const LiveNotePlayerConfig& checked(const LiveNotePlayerConfig& config) {
   if (auto problem = LiveNotePlayer::validate(config); !problem.empty())
     throw std::invalid_argument(problem);
@@ -18,14 +16,8 @@ const LiveNotePlayerConfig& checked(const LiveNotePlayerConfig& config) {
 }  // namespace
 
 std::string LiveNotePlayer::validate(const LiveNotePlayerConfig& c) {
-  if (!(c.device_rate >= 8000.0 && c.device_rate <= 192000.0) ||
-      std::fabs(c.device_rate - whole_rate(c.device_rate)) > 1e-6)
-    return "the audio device runs at " +
-           (std::isfinite(c.device_rate) ? std::to_string(whole_rate(c.device_rate)) : "NaN") +
-           " Hz; supported rates are whole numbers from 8000 to 192000 Hz";
-  if (c.max_block < 1 || c.max_block > 8192)
-    return "audio block size must be between 1 and 8192 samples, got " +
-           std::to_string(c.max_block);
+  if (auto problem = validate_device_stream(c.device_rate, c.max_block); !problem.empty())
+    return problem;
   return "";
 }
 

@@ -17,8 +17,6 @@ constexpr double kGateHoldS = 0.100;             // stays open this long under t
 constexpr double kGateAttackS = 0.002;           // gain 0 -> 1
 constexpr double kGateReleaseS = 0.080;          // gain 1 -> 0
 
-int whole_rate(double rate) { return int(std::lround(rate)); }
-
 float db_to_gain(float db) { return float(std::pow(10.0, double(db) / 20.0)); }
 
 float level_db(double energy, int n) {
@@ -44,17 +42,7 @@ int model_block_capacity(const TimbreTransferConfig& c) {
 }  // namespace
 
 std::string TimbreTransfer::validate(const TimbreTransferConfig& c) {
-  auto hz = [](double rate) {
-    return std::isfinite(rate) ? std::to_string(whole_rate(rate)) + " Hz" : std::string("NaN Hz");
-  };
-  if (!(c.device_rate >= 8000.0 && c.device_rate <= 192000.0) ||
-      std::fabs(c.device_rate - whole_rate(c.device_rate)) > 1e-6)
-    return "the audio device runs at " + hz(c.device_rate) +
-           "; supported rates are whole numbers from 8000 to 192000 Hz";
-  if (c.max_block < 1 || c.max_block > 8192)
-    return "audio block size must be between 1 and 8192 samples, got " +
-           std::to_string(c.max_block);
-  return "";
+  return validate_device_stream(c.device_rate, c.max_block);
 }
 
 TimbreTransfer::TimbreTransfer(const TimbreTransferConfig& config)

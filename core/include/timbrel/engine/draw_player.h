@@ -24,6 +24,7 @@
 
 #include "timbrel/dsp/resampler.h"
 #include "timbrel/dsp/sample_fifo.h"
+#include "timbrel/engine/device_stream.h"
 #include "timbrel/models/descriptor_synth.h"
 
 namespace timbrel::engine {

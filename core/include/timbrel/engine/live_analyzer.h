@@ -19,6 +19,7 @@
 #include "timbrel/dsp/sample_fifo.h"
 #include "timbrel/dsp/stft.h"
 #include "timbrel/dsp/yin.h"
+#include "timbrel/engine/device_stream.h"
 
 namespace timbrel::engine {
 

@@ -33,6 +33,7 @@
 
 #include "timbrel/dsp/resampler.h"
 #include "timbrel/dsp/sample_fifo.h"
+#include "timbrel/engine/device_stream.h"
 #include "timbrel/engine/note_synth.h"
 #include "timbrel/models/crossmodal_vae.h"
 

@@ -35,6 +35,7 @@
 #include "timbrel/dsp/resampler.h"
 #include "timbrel/dsp/sample_fifo.h"
 #include "timbrel/dsp/yin.h"
+#include "timbrel/engine/device_stream.h"
 #include "timbrel/models/vq_timbre.h"
 
 namespace timbrel::engine {
