@@ -9,7 +9,8 @@
 // latent projection and a morph between two notes.
 
 import { CoreError } from './worklet-node.js';
-import { CrossmodalCatalog, CrossmodalPicker, instrumentLabel } from './midi-catalog.js';
+import { CrossmodalCatalog, instrumentLabel } from './midi-catalog.js';
+import { CrossmodalModelSlot } from './crossmodal-model-slot.js';
 import { NotesEngine, MODEL_RATE } from './midi-engine.js';
 import { EXAMPLE_NAME, EXAMPLE_TITLE, exampleMidi } from './midi-example.js';
 import { DYNAMICS, noteName } from './midi-file.js';
@@ -115,13 +116,21 @@ export class MidiPanel {
     this.status = new StatusArea($('midi-status')); // models, the Worker, files
     this.audioStatus = new StatusArea($('midi-audio-status')); // renders and playback
     this.liveStatus = new StatusArea($('midi-live-status')); // live playing, Web MIDI
-    this.catalog = catalog;
     this.worker = worker;
-    this.picker = new CrossmodalPicker(root, catalog, { idPrefix: 'midi-', radioName: 'midi-model' });
+    this.models = new CrossmodalModelSlot(root, {
+      catalog,
+      worker,
+      status: this.status,
+      label: this.el.model,
+      idPrefix: 'midi-',
+      radioName: 'midi-model',
+      // A render for the old instrument would only finish after the load: stop it.
+      onLoading: () => {
+        if (this.rendering) this.cancelRender();
+      },
+      onLoaded: () => this.modelLoaded(),
+    });
 
-    this.model = null; // {entry, description, bytes}
-    this.wanted = null;
-    this.modelQueue = Promise.resolve();
     this.song = null; // {name, bytes: Uint8Array, parsed, source}
     this.songQueue = Promise.resolve();
     this.rendered = null; // {samples, report, options, song, model, ms}
@@ -150,13 +159,6 @@ export class MidiPanel {
     this.keyboard.attachComputerKeys(() => this.visible);
     this.pad = new LatentPad(this.el.pad, { announce: this.el.padAnnounce });
     this.pad.onMove = (x, y, on) => this.padMove(x, y, on);
-
-    this.picker.onChoose = (entry) => this.chooseModel(entry);
-    this.picker.onFileError = (error, file) => this.status.set('model-error', {
-      kind: 'error',
-      title: `“${file?.name ?? 'The file'}” could not be used as an instrument.`,
-      text: `${error.message}${this.model ? ' The current instrument stays loaded.' : ''}`,
-    });
 
     this.handlers = [];
     const on = (element, type, handler) => {
@@ -228,21 +230,10 @@ export class MidiPanel {
   activate() {
     this.visible = true;
     if (!this.ready) {
-      this.ready = this.worker.start().then(
-        () => this.picker.load(),
-        (error) => {
-          this.onWorkerFailure(error);
-          return this.picker.load();
-        },
-      ).then((entries) => {
-        if (!entries.length) {
-          this.status.set('no-models', {
-            kind: 'warning',
-            title: 'No note instruments are installed.',
-            text: 'Playing a score needs a cross-modal model (models/crossmodal/). Train one with the scripts, or load a .tmbl model file in step 1.',
-          });
-        }
-        if (entries.length && !this.wanted) this.chooseModel(entries[0]);
+      this.ready = this.models.start({
+        onWorkerFailure: (error) => this.onWorkerFailure(error),
+        noModelsText: 'Playing a score needs a cross-modal model (models/crossmodal/). Train one with the scripts, or load a .tmbl model file in step 1.',
+      }).then((entries) => {
         if (!this.song) this.loadExample();
         return entries;
       });
@@ -263,63 +254,22 @@ export class MidiPanel {
 
   // ---------- models ----------
 
-  chooseModel(entry) {
-    this.wanted = entry;
-    this.status.clear('model-error');
-    this.status.clear('no-models');
-    this.picker.setState(entry, 'loading');
-    this.modelQueue = this.modelQueue.then(() => this.loadModel(entry));
-    return this.modelQueue;
+  // The loaded model ({entry, description, bytes}), null before the first.
+  get model() {
+    return this.models.model;
   }
 
-  async loadModel(entry) {
-    if (this.wanted !== entry) return;
-    // A render for the old instrument would only finish after the load: stop it.
-    if (this.rendering) this.cancelRender();
-    let bytes;
-    let description;
-    try {
-      bytes = await this.catalog.fetchBytes(entry);
-      description = await this.worker.load(bytes);
-    } catch (error) {
-      if (this.wanted === entry) this.modelFailed(entry, error);
-      return;
-    }
-    if (this.wanted !== entry) return;
-    this.model = { entry, description, bytes };
-    this.picker.setState(entry, 'playing');
-    this.picker.setDescription(entry, description);
-    const name = this.modelName();
-    this.root.dataset.model = entry.id;
-    this.el.model.textContent = `${name}${entry.sizeBytes ? ` (${formatBytes(entry.sizeBytes)})` : ''}`;
-    this.el.model.dataset.model = entry.id;
+  modelName() {
+    return this.models.name;
+  }
+
+  // A new instrument: everything that shows it, and the live player, follow.
+  modelLoaded() {
     this.audioStatus.clear('no-model');
     this.showModel();
     this.clearRender('not rendered yet');
     this.updateButtons();
     if (this.engine?.node) this.ensureWorkletModel().catch((error) => this.onLiveError(error));
-  }
-
-  modelName() {
-    const d = this.model?.description;
-    if (d?.instruments?.length) return capital(instrumentLabel(d.instruments));
-    return capital(this.model?.entry.instrument ?? 'the instrument');
-  }
-
-  modelFailed(entry, error) {
-    this.picker.setState(entry, 'error');
-    const keep = this.model && this.model.entry !== entry;
-    this.status.set('model-error', {
-      kind: 'error',
-      title: entry.source === 'file' ? `“${entry.file}” could not be loaded.` : `The ${entry.instrument} model could not be loaded.`,
-      text: `${sentence(error)}.${keep ? ` ${this.modelName()} stays loaded.` : ''}`,
-    });
-    if (entry.source === 'file') this.picker.reject(entry);
-    if (keep) {
-      this.wanted = this.model.entry;
-      this.picker.select(this.model.entry);
-      this.picker.setState(this.model.entry, 'playing');
-    }
   }
 
   // The loaded model's range, labels and instruments, everywhere they show.
@@ -986,7 +936,7 @@ export class MidiPanel {
     this.keyboard.dispose();
     this.pad.dispose();
     this.roll.dispose();
-    this.picker.dispose();
+    this.models.dispose();
     this.midiInput?.dispose();
     this.worker.dispose();
     this.engine?.dispose();

@@ -13,7 +13,8 @@
 // dashed outlines).
 
 import { AudioFileError } from './buffer-player.js';
-import { CrossmodalCatalog, CrossmodalPicker, instrumentLabel } from './midi-catalog.js';
+import { CrossmodalCatalog } from './midi-catalog.js';
+import { CrossmodalModelSlot } from './crossmodal-model-slot.js';
 import { ClipPlayer } from './midi-engine.js';
 import { EXAMPLE_BPM, exampleMelodyNotes } from './midi-example.js';
 import { DYNAMICS, noteName, writeMidi } from './midi-file.js';
@@ -125,14 +126,21 @@ export class TranscribePanel {
     };
     this.status = new StatusArea($('transcribe-status')); // models, the Worker, clips, the microphone
     this.runStatus = new StatusArea($('transcribe-run-status')); // transcription and playback
-    this.catalog = catalog;
     this.worker = worker;
-    this.picker = new CrossmodalPicker(root, catalog, { idPrefix: 'transcribe-', radioName: 'transcribe-model' });
+    this.models = new CrossmodalModelSlot(root, {
+      catalog,
+      worker,
+      status: this.status,
+      label: this.el.model,
+      idPrefix: 'transcribe-',
+      radioName: 'transcribe-model',
+      onLoading: () => {
+        if (this.busy) this.cancel();
+      },
+      onLoaded: (model) => this.modelLoaded(model),
+    });
     this.roll = new PianoRoll(this.el.roll, { label: 'Piano roll of the notes found', empty: 'The notes found will show here' });
 
-    this.model = null;
-    this.wanted = null;
-    this.modelQueue = Promise.resolve();
     this.clip = null; // {name, samples, seconds, source, reference}
     this.result = null; // {notes, frames, midi, summary, ms, clip, model}
     this.playback = null; // {samples, result} the notes rendered back
@@ -144,14 +152,6 @@ export class TranscribePanel {
     this.downloadUrl = '';
     this.frame = 0;
     this.meterTimer = 0;
-    this.ready = null;
-
-    this.picker.onChoose = (entry) => this.chooseModel(entry);
-    this.picker.onFileError = (error, file) => this.status.set('model-error', {
-      kind: 'error',
-      title: `“${file?.name ?? 'The file'}” could not be used as an instrument.`,
-      text: `${error.message}${this.model ? ' The current instrument stays loaded.' : ''}`,
-    });
 
     this.handlers = [];
     const on = (element, type, handler) => {
@@ -193,27 +193,12 @@ export class TranscribePanel {
     this.updateButtons();
   }
 
+  // The panel is shown: start the Worker and fetch the instruments (once).
   activate() {
-    if (!this.ready) {
-      this.ready = this.worker.start().then(
-        () => this.picker.load(),
-        (error) => {
-          this.status.set('worker-error', { kind: 'error', title: 'The transcription engine could not start.', text: `${sentence(error)}.` });
-          return this.picker.load();
-        },
-      ).then((entries) => {
-        if (!entries.length) {
-          this.status.set('no-models', {
-            kind: 'warning',
-            title: 'No note instruments are installed.',
-            text: 'Transcribing needs a cross-modal model (models/crossmodal/). Train one with the scripts, or load a .tmbl model file in step 1.',
-          });
-        }
-        if (entries.length && !this.wanted) this.chooseModel(entries[0]);
-        return entries;
-      });
-    }
-    return this.ready;
+    return this.models.start({
+      onWorkerFailure: (error) => this.status.set('worker-error', { kind: 'error', title: 'The transcription engine could not start.', text: `${sentence(error)}.` }),
+      noModelsText: 'Transcribing needs a cross-modal model (models/crossmodal/). Train one with the scripts, or load a .tmbl model file in step 1.',
+    });
   }
 
   deactivate() {
@@ -228,57 +213,21 @@ export class TranscribePanel {
 
   // ---------- models ----------
 
-  chooseModel(entry) {
-    this.wanted = entry;
-    this.status.clear('model-error');
-    this.status.clear('no-models');
-    this.picker.setState(entry, 'loading');
-    this.modelQueue = this.modelQueue.then(() => this.loadModel(entry));
-    return this.modelQueue;
+  // The loaded model ({entry, description, bytes}), null before the first.
+  get model() {
+    return this.models.model;
   }
 
-  async loadModel(entry) {
-    if (this.wanted !== entry) return;
-    if (this.busy) this.cancel();
-    let description;
-    let bytes;
-    try {
-      bytes = await this.catalog.fetchBytes(entry);
-      description = await this.worker.load(bytes);
-    } catch (error) {
-      if (this.wanted !== entry) return;
-      this.picker.setState(entry, 'error');
-      const keep = this.model && this.model.entry !== entry;
-      this.status.set('model-error', {
-        kind: 'error',
-        title: entry.source === 'file' ? `“${entry.file}” could not be loaded.` : `The ${entry.instrument} model could not be loaded.`,
-        text: `${sentence(error)}.${keep ? ` ${this.modelName()} stays loaded.` : ''}`,
-      });
-      if (entry.source === 'file') this.picker.reject(entry);
-      if (keep) {
-        this.wanted = this.model.entry;
-        this.picker.select(this.model.entry);
-        this.picker.setState(this.model.entry, 'playing');
-      }
-      return;
-    }
-    if (this.wanted !== entry) return;
-    this.model = { entry, description, bytes };
-    this.picker.setState(entry, 'playing');
-    this.picker.setDescription(entry, description);
-    this.root.dataset.model = entry.id;
-    this.el.model.textContent = `${this.modelName()}${entry.sizeBytes ? ` (${formatBytes(entry.sizeBytes)})` : ''}`;
-    this.el.model.dataset.model = entry.id;
+  modelName() {
+    return this.models.name;
+  }
+
+  modelLoaded({ entry, description }) {
     this.roll.setRanges(description?.pitchRanges ?? entry.pitchRanges ?? []);
     // A result belongs to the model that made it; the example phrase too.
     this.clearResult('nothing transcribed yet');
     if (this.clip?.source === 'example') this.setClip(null);
     this.updateButtons();
-  }
-
-  modelName() {
-    const d = this.model?.description;
-    return capital(d?.instruments?.length ? instrumentLabel(d.instruments) : this.model?.entry.instrument ?? 'the instrument');
   }
 
   range() {
@@ -720,7 +669,7 @@ export class TranscribePanel {
     clearInterval(this.meterTimer);
     this.recorder?.close();
     this.roll.dispose();
-    this.picker.dispose();
+    this.models.dispose();
     this.worker.dispose();
     this.player?.dispose();
     if (this.downloadUrl) URL.revokeObjectURL(this.downloadUrl);
