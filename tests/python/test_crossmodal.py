@@ -257,3 +257,15 @@ def test_mixture_evaluation_strict_and_loose_and_the_summary(trained, capsys):
     assert len(rows) == 3  # violin, sax_violin strict and loose
     card = (trained["work"] / "models" / "sax_violin" / "MODEL_CARD.md").read_text()
     assert card.count(cc.BEGIN) == 1 and "<!-- training:begin -->" in card
+
+
+@pytest.mark.parametrize("which", ["solo", "mix"])
+def test_onnx_graphs_come_back_from_the_tmbl(trained, which, tmp_path):
+    """Only the .tmbl is shipped; onnx_from_tmbl rebuilds the module, checks that it
+    exports back to the same bytes, and writes the four graphs."""
+    from timbrel.export.onnx_from_tmbl import write_onnx
+    written = write_onnx(trained[which], tmp_path)
+    stem = trained[which].stem
+    assert sorted(p.name for p in written) == sorted(
+        f"{stem}.{g}.onnx" for g in ("signal_decoder", "signal_encoder", "symbol_decoder", "symbol_encoder"))
+    assert all(p.stat().st_size > 1000 for p in written)

@@ -43,7 +43,7 @@ def test_excerpts_carry_context_and_pitch():
 def test_smoke_training_exports_and_resumes(smoke_corpus, tmp_path):
     out = tmp_path / "models" / "violin"
     args = ["--smoke", "--instrument", "violin", "--out", str(out), "--data", str(smoke_corpus),
-            "--cache", str(tmp_path / "cache")]
+            "--cache", str(tmp_path / "cache"), "--onnx"]
     assert trainer.main(args + ["--steps", "2"]) == 0
     log = (tmp_path / "runs" / "violin" / "log.csv").read_text().splitlines()
     assert log[0].startswith("step,") and len(log) == 3
@@ -62,6 +62,12 @@ def test_smoke_training_exports_and_resumes(smoke_corpus, tmp_path):
     assert tr["steps"] == 4 and tr["corpus_minutes"] > 0 and 0 < tr["codebook_usage"] <= 1
     assert tr["perplexity"] >= 1 and set(tr["final_losses"]) >= {"loss", "linear", "log", "commitment"}
     assert (out / "violin.decoder.step.onnx").exists() and (out / "violin.encoder.onnx").exists()
+    # The shipped models carry no ONNX: onnx_from_tmbl writes the same graphs from the .tmbl.
+    from timbrel.export.onnx_from_tmbl import write_onnx
+    regenerated = write_onnx(out / "violin.tmbl", tmp_path / "regenerated")
+    assert sorted(p.name for p in regenerated) == sorted(p.name for p in out.glob("*.onnx"))
+    for p in regenerated:
+        assert p.read_bytes() == (out / p.name).read_bytes(), p.name
     assert "## Training" in (out / "MODEL_CARD.md").read_text()
     index = json.loads((tmp_path / "models" / "index.json").read_text())
     assert index == [{"id": "violin", "instrument": "violin", "file": "violin/violin.tmbl",

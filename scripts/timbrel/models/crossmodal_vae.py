@@ -77,3 +77,30 @@ class CrossmodalVAE(nn.Module):
                 "signal_from_symbol": self.signal_decoder(z_y),
                 "symbol_from_signal": self.symbol_decoder(z_x),
                 "mu_x": mu_x, "logvar_x": logvar_x, "mu_y": mu_y, "logvar_y": logvar_y}
+
+    @classmethod
+    def from_tmbl(cls, source) -> "CrossmodalVAE":
+        """Loads an exported .tmbl back into PyTorch (eval mode): sizes from the tensors and
+        metadata, weights as stored (the core's linear layout is PyTorch's)."""
+        import numpy as np
+
+        from timbrel.export import read_tmbl
+        f = read_tmbl(source)
+        if f.family != cls.family:
+            raise ValueError(f"not a crossmodal_vae model (family {f.family!r})")
+        t = f.tensors
+        instruments = len(f.metadata.get("instruments", [None]))
+        model = cls(bins=t["signal_encoder.0.weight"].shape[1],
+                    octaves=len(f.metadata.get("octaves", range(9))),
+                    latent=t["signal_decoder.0.weight"].shape[1],
+                    signal_hidden=t["signal_encoder.0.weight"].shape[0],
+                    symbol_hidden=t["symbol_encoder.0.weight"].shape[0],
+                    activation=f.graphs["signal_encoder"][1]["op"], instruments=instruments)
+        state = model.state_dict()
+        for name, a in t.items():
+            if name not in state or tuple(state[name].shape) != a.shape:
+                raise ValueError(f"tensor {name} {a.shape} does not fit the model")
+            state[name] = torch.from_numpy(np.array(a))
+        model.load_state_dict(state)
+        model.eval()
+        return model

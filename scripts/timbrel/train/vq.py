@@ -181,13 +181,16 @@ def update_index(index: Path, entry: Dict) -> None:
 
 
 def export(model: VQTimbre, out: Path, name: str, instrument: str, training: Dict,
-           f0_hz: List[float], index: Optional[Path]) -> Dict:
+           f0_hz: List[float], index: Optional[Path], with_onnx: bool = False) -> Dict:
     from timbrel.export import export_model
     model = model.cpu().eval()
     meta = model.metadata(instrument, f0_hz, training)
     # The decoder only in its step form (same weights; a sequence copy would double the size).
-    onnx = [g for g in model.graph_names if g != "decoder"]
-    paths = export_model(model.graphs(), model.family, name, meta, out, onnx_graphs=onnx)
+    # ONNX graphs only on request (--onnx): the repository ships the .tmbl alone, and
+    # timbrel.export.onnx_from_tmbl writes the same graphs from it.
+    onnx = [g for g in model.graph_names if g != "decoder"] if with_onnx else []
+    paths = export_model(model.graphs(), model.family, name, meta, out, onnx_graphs=onnx,
+                         step_graphs=None if with_onnx else [])
     has_table = meta["quantized"] and add_descriptor_table(paths["tmbl"])
     size = paths["tmbl"].stat().st_size
     extra = {"size_bytes": size, "parameters": sum(p.numel() for p in model.parameters())}
@@ -351,7 +354,8 @@ def train(args) -> Dict:
                 "torch": torch.__version__.split("+")[0]}
     f0_hz = f0_range(sources)
     index = Path(args.index) if args.index else out.parent / "index.json"
-    result = export(model, out, name, instrument, training, f0_hz, None if args.no_index else index)
+    result = export(model, out, name, instrument, training, f0_hz, None if args.no_index else index,
+                    with_onnx=args.onnx)
     log(f"exported {result['tmbl']} ({result['size_bytes'] / 1e6:.2f} MB); f0 range {f0_hz} Hz; "
         f"codebook {cb}; test {test}")
     return {"training": training, **{k: str(v) for k, v in result.items()}}
@@ -370,6 +374,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--smoke", action="store_true",
                     help="a few steps of a tiny model on data/smoke (built if missing), then export")
     ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    ap.add_argument("--onnx", action="store_true", help="also write the ONNX graphs")
     ap.add_argument("--batch", type=int)
     ap.add_argument("--seconds", type=float, help="excerpt length")
     ap.add_argument("--lr", type=float)
