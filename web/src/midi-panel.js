@@ -22,6 +22,7 @@ import { PianoRoll, trackColour } from './piano-roll.js';
 import { formatBytes } from './model-picker.js';
 import { StatusArea } from './status.js';
 import { encodeWav } from './wav.js';
+import { acceptFiles } from './file-drop.js';
 
 export const MAX_MIDI_BYTES = 4 * 1024 * 1024;
 const KEYBOARD_KEYS = 25; // two octaves and a C
@@ -166,25 +167,9 @@ export class MidiPanel {
       this.handlers.push([element, type, handler]);
     };
     on(this.el.exampleButton, 'click', () => this.loadExample());
-    on(this.el.fileButton, 'click', () => this.el.file.click());
-    on(this.el.file, 'change', () => {
-      const file = this.el.file.files?.[0];
-      this.el.file.value = '';
-      if (file) this.openFile(file);
-    });
-    const card = this.el.songCard;
-    on(card, 'dragover', (event) => {
-      if (![...(event.dataTransfer?.types ?? [])].includes('Files')) return;
-      event.preventDefault();
-      event.dataTransfer.dropEffect = 'copy';
-      this.el.drop.dataset.over = 'true';
-    });
-    on(card, 'dragleave', () => delete this.el.drop.dataset.over);
-    on(card, 'drop', (event) => {
-      event.preventDefault();
-      delete this.el.drop.dataset.over;
-      const file = event.dataTransfer?.files?.[0];
-      if (file) this.openFile(file);
+    acceptFiles({
+      on, button: this.el.fileButton, input: this.el.file, card: this.el.songCard,
+      indicator: this.el.drop, onFile: (file) => this.openFile(file),
     });
     for (const input of [...this.el.interpolation, ...this.el.phase]) on(input, 'change', () => this.settingsChanged());
     on(this.el.temperature, 'input', () => {

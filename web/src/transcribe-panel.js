@@ -23,6 +23,7 @@ import { formatBytes } from './model-picker.js';
 import { PianoRoll } from './piano-roll.js';
 import { StatusArea } from './status.js';
 import { MODEL_RATE, MicRecorder, decodeClip, describeRecordError } from './transcribe-audio.js';
+import { acceptFiles } from './file-drop.js';
 
 // Per-frame values the core returns (kernel.transcribe().frames).
 export const FRAME = Object.freeze({ STRIDE: 5, TIME: 0, PITCH: 1, DYNAMICS: 2, CONFIDENCE: 3, ACTIVE: 4 });
@@ -159,24 +160,9 @@ export class TranscribePanel {
       this.handlers.push([element, type, handler]);
     };
     on(this.el.example, 'click', () => this.useExample());
-    on(this.el.fileButton, 'click', () => this.el.file.click());
-    on(this.el.file, 'change', () => {
-      const file = this.el.file.files?.[0];
-      this.el.file.value = '';
-      if (file) this.openFile(file);
-    });
-    on(this.el.clipCard, 'dragover', (event) => {
-      if (![...(event.dataTransfer?.types ?? [])].includes('Files')) return;
-      event.preventDefault();
-      event.dataTransfer.dropEffect = 'copy';
-      this.el.drop.dataset.over = 'true';
-    });
-    on(this.el.clipCard, 'dragleave', () => delete this.el.drop.dataset.over);
-    on(this.el.clipCard, 'drop', (event) => {
-      event.preventDefault();
-      delete this.el.drop.dataset.over;
-      const file = event.dataTransfer?.files?.[0];
-      if (file) this.openFile(file);
+    acceptFiles({
+      on, button: this.el.fileButton, input: this.el.file, card: this.el.clipCard,
+      indicator: this.el.drop, onFile: (file) => this.openFile(file),
     });
     on(this.el.record, 'click', () => this.toggleRecord());
     on(this.el.run, 'click', () => this.transcribe());
