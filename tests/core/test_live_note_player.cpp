@@ -330,7 +330,7 @@ TEST_CASE("LiveNotePlayer: a trained model's notes at 48 kHz have their pitch",
 // CrossmodalVae::latent_from_point) at the median mf note's level: anywhere
 // on the shipped violin's pad the level stays within 12 dB of a played A4 mf
 // and within 6 dB of itself (the plain linear projection, unnormalised, was
-// 25-40 dB quieter than a note and spread over ~30 dB).
+// 6-35 dB quieter than the note and spread over 29 dB).
 TEST_CASE("LiveNotePlayer: the XY pad of a trained model is about as loud as a note",
           "[live_note_player]") {
   auto violin = load_shipped_violin();
