@@ -16,9 +16,9 @@
 #include "timbrel/dsp/resampler.h"
 #include "timbrel/dsp/stft.h"
 #include "timbrel/dsp/yin.h"
-#include "timbrel/engine/live_analyzer.h"
-#include "timbrel/engine/live_note_player.h"
-#include "timbrel/engine/timbre_transfer.h"
+#include "timbrel/engine/listen_analyzer.h"
+#include "timbrel/engine/midi_player.h"
+#include "timbrel/engine/voice_transfer.h"
 #include "timbrel/engine/transcriber.h"
 #include "timbrel/models/crossmodal_vae.h"
 #include "timbrel/models/vq_timbre.h"
@@ -128,11 +128,11 @@ int main(int argc, char** argv) {
         256 / model_rate);
   }
   {
-    engine::LiveAnalyzer analyzer({48000.0, 128});
+    engine::ListenAnalyzer analyzer({48000.0, 128});
     std::vector<float> out(128), spectrum(size_t(analyzer.spectrum_bins()));
     engine::AnalysisFrame frame;
     size_t pos = 0;
-    row("live analyzer (48 kHz, 128-sample quantum)", time_per_call([&] {
+    row("listen analyzer (48 kHz, 128-sample quantum)", time_per_call([&] {
           analyzer.process(x.data() + pos, out.data(), 128);
           while (analyzer.pop_frame(frame, spectrum.data())) g_sink = frame.pitch.f0_hz;
           pos = (pos + 128) % (x.size() - 128);
@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
   }
 
   std::string notes;
-  // Voice -> instrument (engine/timbre_transfer.h): one 128-sample quantum at
+  // Voice -> instrument (engine/voice_transfer.h): one 128-sample quantum at
   // 48 kHz in pitch mode on a sung-like tone (YIN voiced, harmonic synthesis
   // on), with the small golden model and the shipped violin when present.
   {
@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
                            "violin-baseline"})
       candidates.push_back({id, source + "/models/" + id + "/" + id + ".tmbl"});
     for (const Candidate& c : candidates) {
-      engine::TimbreTransfer transfer({48000.0, 128});
+      engine::VoiceTransfer transfer({48000.0, 128});
       char label[96];
       if (!c.path.empty()) {
         const std::string error = transfer.load_model_file(c.path);
@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
             pos = (pos + 256) % (x.size() - 256);
           }),
           256 / model_rate);
-      engine::LiveNotePlayer player({48000.0, 128});
+      engine::MidiPlayer player({48000.0, 128});
       player.set_model(std::move(loaded.model));
       std::vector<float> out(128);
       player.note_on(69, 80);

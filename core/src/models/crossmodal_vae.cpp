@@ -257,6 +257,30 @@ std::pair<int, int> CrossmodalVae::pitch_range(int instrument) const {
   return pitch_ranges_.at(size_t(instrument));
 }
 
+std::string CrossmodalVae::info_json() const {
+  // Floats go in as doubles: the text then round-trips to the same value.
+  auto pair = [](double a, double b) { return Json::array({a, b}); };
+  Json ranges = Json::array(), extent = Json::array(), points = Json::array();
+  for (const auto& [lo, hi] : pitch_ranges_) ranges.push_back(Json::array({lo, hi}));
+  for (const auto& e : projection_.extent) extent.push_back(pair(double(e[0]), double(e[1])));
+  for (const auto& anchor : anchors_) {
+    Json pitches = Json::array();
+    for (const auto& [lo, hi] : pitch_ranges_) pitches.push_back(std::clamp(anchor.pitch, lo, hi));
+    points.push_back({{"pitch", anchor.pitch},
+                      {"dynamics", anchor.dynamics},
+                      {"x", double(anchor.x)},
+                      {"y", double(anchor.y)},
+                      {"pitches", pitches}});
+  }
+  Json info = {{"name", model_->name()},
+               {"instruments", instrument_names_},
+               {"pitchRanges", ranges},
+               {"dynamicsVelocity", dynamics_velocity_},
+               {"projection", {{"extent", extent}}},
+               {"points", points}};
+  return info.dump();
+}
+
 void CrossmodalVae::latent_from_point(float x, float y, float* z) const noexcept {
   // The kPadNeighbours nearest anchors by insertion into a fixed-size list.
   std::array<int, kPadNeighbours> nearest{};

@@ -1,5 +1,5 @@
-// The audio-device side the streaming engines (TimbreTransfer, LiveNotePlayer,
-// DrawPlayer, LiveAnalyzer) share: the device's sample rate and the largest
+// The audio-device side the streaming engines (VoiceTransfer, MidiPlayer,
+// DrawPlayer, ListenAnalyzer) share: the device's sample rate and the largest
 // block the caller hands over.
 #pragma once
 

@@ -77,6 +77,12 @@ class CrossmodalVae {
   const std::vector<int>& dynamics_velocity() const { return dynamics_velocity_; }
   const nn::Model& model() const { return *model_; }
   const std::string& name() const { return model_->name(); }
+  // The page's description of the model, one JSON object: {"name", "instruments",
+  // "pitchRanges", "dynamicsVelocity", "projection": {"extent"}, "points": [{"pitch",
+  // "dynamics", "x", "y", "pitches"}]}: every training label on the XY pad
+  // (latent_anchors(); "pitches" holds each slot's pitch). Numbers are written
+  // so that JSON.parse gives exactly the values the core holds.
+  std::string info_json() const;
 
   // The XY pad (metadata.latent_projection): z = mean + x axes[0] + y axes[1],
   // x within extent[0], y within extent[1].

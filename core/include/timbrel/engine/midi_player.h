@@ -39,23 +39,23 @@
 
 namespace timbrel::engine {
 
-struct LiveNotePlayerConfig {
+struct MidiPlayerConfig {
   double device_rate = 48000.0;  // a whole number of Hz, 8000-192000; 22050: no resampling
   int max_block = 128;           // the largest block process() will be given
 };
 
-class LiveNotePlayer {
+class MidiPlayer {
  public:
   static constexpr int kModelRate = LiveNoteSynth::kSampleRate;
   static constexpr int kHop = LiveNoteSynth::kHop;
 
   // Empty when the configuration is usable, else what is wrong.
-  static std::string validate(const LiveNotePlayerConfig& config);
+  static std::string validate(const MidiPlayerConfig& config);
   // Throws std::invalid_argument with validate()'s message.
-  explicit LiveNotePlayer(const LiveNotePlayerConfig& config);
-  ~LiveNotePlayer();
-  LiveNotePlayer(const LiveNotePlayer&) = delete;
-  LiveNotePlayer& operator=(const LiveNotePlayer&) = delete;
+  explicit MidiPlayer(const MidiPlayerConfig& config);
+  ~MidiPlayer();
+  MidiPlayer(const MidiPlayer&) = delete;
+  MidiPlayer& operator=(const MidiPlayer&) = delete;
 
   // --- model (outside process(); allocates) ---------------------------------
   // "" or the loader's message (the previous model stays on error).
@@ -96,12 +96,12 @@ class LiveNotePlayer {
 
   int sounding_voices() const { return synth_ ? synth_->engine().sounding_voices() : 0; }
   const LiveNoteSynth* synth() const { return synth_.get(); }
-  const LiveNotePlayerConfig& config() const { return config_; }
+  const MidiPlayerConfig& config() const { return config_; }
 
  private:
   void produce_hop() noexcept;
 
-  LiveNotePlayerConfig config_;
+  MidiPlayerConfig config_;
   std::unique_ptr<dsp::StreamingResampler> to_device_;  // null at 22050 Hz
   std::unique_ptr<models::CrossmodalVae> model_;
   std::unique_ptr<LiveNoteSynth> synth_;  // refers to *model_

@@ -40,12 +40,12 @@
 
 namespace timbrel::engine {
 
-struct TimbreTransferConfig {
+struct VoiceTransferConfig {
   double device_rate = 48000.0;  // a whole number of Hz, 8000-192000; 22050: no resampling
   int max_block = 128;           // the largest block process() will be given
 };
 
-class TimbreTransfer {
+class VoiceTransfer {
  public:
   static constexpr int kModelRate = models::VqTimbre::kSampleRate;
   // A new model first runs kWarmupHops hops unheard (its overlap-add, excitation
@@ -56,13 +56,13 @@ class TimbreTransfer {
   static constexpr float kGateOffDb = -100.0f;  // gate thresholds at or below: gate off
 
   // Empty string when the configuration is usable, else what is wrong.
-  static std::string validate(const TimbreTransferConfig& config);
+  static std::string validate(const VoiceTransferConfig& config);
 
   // Throws std::invalid_argument with validate()'s message on a bad config.
-  explicit TimbreTransfer(const TimbreTransferConfig& config);
-  ~TimbreTransfer();
-  TimbreTransfer(const TimbreTransfer&) = delete;
-  TimbreTransfer& operator=(const TimbreTransfer&) = delete;
+  explicit VoiceTransfer(const VoiceTransferConfig& config);
+  ~VoiceTransfer();
+  VoiceTransfer(const VoiceTransfer&) = delete;
+  VoiceTransfer& operator=(const VoiceTransfer&) = delete;
 
   // --- models (outside process(); these allocate and free) ------------------
   // Loads and checks a .tmbl file: "" on success (the model crossfades in),
@@ -122,7 +122,7 @@ class TimbreTransfer {
   long underruns() const { return underruns_; }
   long overruns() const { return overruns_; }
   long hops() const { return hops_; }
-  const TimbreTransferConfig& config() const { return config_; }
+  const VoiceTransferConfig& config() const { return config_; }
 
  private:
   void process_hop(const float* hop_in, float* hop_out) noexcept;
@@ -134,7 +134,7 @@ class TimbreTransfer {
   static constexpr int kHop = models::VqTimbre::kHop;
   static constexpr int kWindow = models::VqTimbre::kWindow;
 
-  TimbreTransferConfig config_;
+  VoiceTransferConfig config_;
   bool resampling_;
   std::unique_ptr<dsp::StreamingResampler> to_model_;   // null at 22050 Hz
   std::unique_ptr<dsp::StreamingResampler> to_device_;  // null at 22050 Hz

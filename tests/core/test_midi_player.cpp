@@ -1,4 +1,4 @@
-// LiveNotePlayer (engine/live_note_player.h): notes, pad and morph at the
+// MidiPlayer (engine/midi_player.h): notes, pad and morph at the
 // device rate. Pitch is checked with the hand-set oracle model
 // (crossmodal_test_model.h), whose labels decode to harmonic tones at their
 // pitch; the golden random models check the plumbing of solo and mixture files.
@@ -12,11 +12,11 @@
 #include "crossmodal_test_model.h"
 #include "timbrel/dsp/resampler.h"
 #include "timbrel/dsp/yin.h"
-#include "timbrel/engine/live_note_player.h"
+#include "timbrel/engine/midi_player.h"
 
 using namespace timbrel;
-using engine::LiveNotePlayer;
-using engine::LiveNotePlayerConfig;
+using engine::MidiPlayer;
+using engine::MidiPlayerConfig;
 
 namespace {
 
@@ -28,8 +28,8 @@ const std::vector<std::uint8_t>& oracle_bytes() {
   return bytes;
 }
 
-std::unique_ptr<LiveNotePlayer> oracle_player(double rate, int max_block = kBlock) {
-  auto player = std::make_unique<LiveNotePlayer>(LiveNotePlayerConfig{rate, max_block});
+std::unique_ptr<MidiPlayer> oracle_player(double rate, int max_block = kBlock) {
+  auto player = std::make_unique<MidiPlayer>(MidiPlayerConfig{rate, max_block});
   const auto error = player->load_model(oracle_bytes().data(), oracle_bytes().size());
   INFO(error);
   REQUIRE(player->has_model());
@@ -37,7 +37,7 @@ std::unique_ptr<LiveNotePlayer> oracle_player(double rate, int max_block = kBloc
 }
 
 // n samples of the player's output in blocks of `block`.
-std::vector<float> play(LiveNotePlayer& player, size_t n, int block = kBlock) {
+std::vector<float> play(MidiPlayer& player, size_t n, int block = kBlock) {
   std::vector<float> out(n), chunk(static_cast<size_t>(block));
   for (size_t at = 0; at < n; at += size_t(block)) {
     const int count = int(std::min<size_t>(size_t(block), n - at));
@@ -83,17 +83,17 @@ std::unique_ptr<models::CrossmodalVae> load_shipped_violin() {
 
 }  // namespace
 
-TEST_CASE("LiveNotePlayer: bad configurations are explained", "[live_note_player]") {
-  CHECK_THAT(LiveNotePlayer::validate({1000.0, 128}), Catch::Contains("1000 Hz"));
-  CHECK_THAT(LiveNotePlayer::validate({48000.5, 128}), Catch::Contains("whole numbers"));
-  CHECK_THAT(LiveNotePlayer::validate({48000.0, 0}), Catch::Contains("block size"));
-  CHECK(LiveNotePlayer::validate({44100.0, 128}).empty());
-  CHECK_THROWS_WITH(LiveNotePlayer(LiveNotePlayerConfig{48000.0, 9000}),
+TEST_CASE("MidiPlayer: bad configurations are explained", "[midi_player]") {
+  CHECK_THAT(MidiPlayer::validate({1000.0, 128}), Catch::Contains("1000 Hz"));
+  CHECK_THAT(MidiPlayer::validate({48000.5, 128}), Catch::Contains("whole numbers"));
+  CHECK_THAT(MidiPlayer::validate({48000.0, 0}), Catch::Contains("block size"));
+  CHECK(MidiPlayer::validate({44100.0, 128}).empty());
+  CHECK_THROWS_WITH(MidiPlayer(MidiPlayerConfig{48000.0, 9000}),
                     Catch::Contains("between 1 and 8192"));
 }
 
-TEST_CASE("LiveNotePlayer: model errors keep the player usable", "[live_note_player]") {
-  LiveNotePlayer player({48000.0, kBlock});
+TEST_CASE("MidiPlayer: model errors keep the player usable", "[midi_player]") {
+  MidiPlayer player({48000.0, kBlock});
   const std::vector<std::uint8_t> junk{1, 2, 3};
   CHECK_FALSE(player.load_model(junk.data(), junk.size()).empty());
   CHECK_FALSE(player.has_model());
@@ -111,8 +111,8 @@ TEST_CASE("LiveNotePlayer: model errors keep the player usable", "[live_note_pla
   CHECK(player.has_model());
 }
 
-TEST_CASE("LiveNotePlayer: a note at 48 kHz has its pitch, then falls silent, without allocating",
-          "[live_note_player]") {
+TEST_CASE("MidiPlayer: a note at 48 kHz has its pitch, then falls silent, without allocating",
+          "[midi_player]") {
   const double rate = 48000.0;
   auto player = oracle_player(rate);
   const size_t note = size_t(0.6 * rate), tail = size_t(0.4 * rate);
@@ -142,8 +142,8 @@ TEST_CASE("LiveNotePlayer: a note at 48 kHz has its pitch, then falls silent, wi
   CHECK(after < 1e-4 * level);
 }
 
-TEST_CASE("LiveNotePlayer: successive notes at several block sizes and rates",
-          "[live_note_player]") {
+TEST_CASE("MidiPlayer: successive notes at several block sizes and rates",
+          "[midi_player]") {
   for (double rate : {22050.0, 44100.0, 48000.0}) {
     for (int block : {1, 128, 500}) {
       auto player = oracle_player(rate, block);
@@ -161,8 +161,8 @@ TEST_CASE("LiveNotePlayer: successive notes at several block sizes and rates",
   }
 }
 
-TEST_CASE("LiveNotePlayer: the XY pad and the morph sound the latent point they are given",
-          "[live_note_player]") {
+TEST_CASE("MidiPlayer: the XY pad and the morph sound the latent point they are given",
+          "[midi_player]") {
   const double rate = 48000.0;
   auto player = oracle_player(rate);
   const size_t stretch = size_t(0.4 * rate), settle = size_t(0.2 * rate);
@@ -202,7 +202,7 @@ TEST_CASE("LiveNotePlayer: the XY pad and the morph sound the latent point they 
   CHECK(rms(released, size_t(0.3 * rate), released.size()) < 1e-5);
 }
 
-TEST_CASE("LiveNotePlayer: the stated latency bounds the measured one", "[live_note_player]") {
+TEST_CASE("MidiPlayer: the stated latency bounds the measured one", "[midi_player]") {
   const double rate = 48000.0, ratio = rate / 22050.0;
   // Reference: the synth itself at 22050 Hz, note on before its first hop,
   // brought to the device rate with the delay-free whole-buffer resampler.
@@ -264,10 +264,10 @@ TEST_CASE("LiveNotePlayer: the stated latency bounds the measured one", "[live_n
   CHECK(std::fabs(mean - player->latency_samples()) < 0.15 * 256 * ratio);
 }
 
-TEST_CASE("LiveNotePlayer: golden solo and mixture files play (plumbing)", "[live_note_player]") {
+TEST_CASE("MidiPlayer: golden solo and mixture files play (plumbing)", "[midi_player]") {
   for (const char* which : {"solo", "mixture"}) {
     INFO(which);
-    LiveNotePlayer player({44100.0, kBlock});
+    MidiPlayer player({44100.0, kBlock});
     player.set_model(test::load_crossmodal_golden(which));
     std::vector<float> out;
     long allocations = 0;
@@ -289,15 +289,15 @@ TEST_CASE("LiveNotePlayer: golden solo and mixture files play (plumbing)", "[liv
   }
 }
 
-TEST_CASE("LiveNotePlayer: stated latency at common device rates", "[live_note_player]") {
+TEST_CASE("MidiPlayer: stated latency at common device rates", "[midi_player]") {
   struct Expected {
     double rate;
     int min, max, mean;
   };
-  // The figures of live_note_player.h's header comment.
+  // The figures of midi_player.h's header comment.
   for (const auto& e : {Expected{48000.0, 2508, 3065, 2786}, Expected{44100.0, 2304, 2815, 2559},
                         Expected{22050.0, 1024, 1279, 1151}}) {
-    LiveNotePlayer player({e.rate, kBlock});
+    MidiPlayer player({e.rate, kBlock});
     INFO(e.rate << " Hz: " << player.min_latency_samples() << " .. " << player.max_latency_samples()
                 << ", mean " << player.latency_samples());
     CHECK(player.min_latency_samples() == e.min);
@@ -308,11 +308,11 @@ TEST_CASE("LiveNotePlayer: stated latency at common device rates", "[live_note_p
 
 // The shipped violin (models/crossmodal/violin, trained on FluidR3 notes):
 // what the page plays. Measured: within 3 cents over its range.
-TEST_CASE("LiveNotePlayer: a trained model's notes at 48 kHz have their pitch",
-          "[live_note_player]") {
+TEST_CASE("MidiPlayer: a trained model's notes at 48 kHz have their pitch",
+          "[midi_player]") {
   auto violin = load_shipped_violin();
   const double rate = 48000.0;
-  LiveNotePlayer player({rate, kBlock});
+  MidiPlayer player({rate, kBlock});
   player.set_model(std::move(violin));
   for (int pitch : {57, 62, 69, 76, 81}) {
     player.note_on(pitch, 100);
@@ -331,12 +331,12 @@ TEST_CASE("LiveNotePlayer: a trained model's notes at 48 kHz have their pitch",
 // on the shipped violin's pad the level stays within 12 dB of a played A4 mf
 // and within 6 dB of itself (the plain linear projection, unnormalised, was
 // 6-35 dB quieter than the note and spread over 29 dB).
-TEST_CASE("LiveNotePlayer: the XY pad of a trained model is about as loud as a note",
-          "[live_note_player]") {
+TEST_CASE("MidiPlayer: the XY pad of a trained model is about as loud as a note",
+          "[midi_player]") {
   auto violin = load_shipped_violin();
   const auto extent = violin->latent_projection().extent;
   const double rate = 48000.0;
-  LiveNotePlayer player({rate, kBlock});
+  MidiPlayer player({rate, kBlock});
   player.set_model(std::move(violin));
   auto level_db = [](const std::vector<float>& x, size_t from) {
     double sum = 0.0;

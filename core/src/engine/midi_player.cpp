@@ -1,4 +1,4 @@
-#include "timbrel/engine/live_note_player.h"
+#include "timbrel/engine/midi_player.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,21 +7,21 @@
 namespace timbrel::engine {
 namespace {
 
-const LiveNotePlayerConfig& checked(const LiveNotePlayerConfig& config) {
-  if (auto problem = LiveNotePlayer::validate(config); !problem.empty())
+const MidiPlayerConfig& checked(const MidiPlayerConfig& config) {
+  if (auto problem = MidiPlayer::validate(config); !problem.empty())
     throw std::invalid_argument(problem);
   return config;
 }
 
 }  // namespace
 
-std::string LiveNotePlayer::validate(const LiveNotePlayerConfig& c) {
+std::string MidiPlayer::validate(const MidiPlayerConfig& c) {
   if (auto problem = validate_device_stream(c.device_rate, c.max_block); !problem.empty())
     return problem;
   return "";
 }
 
-LiveNotePlayer::LiveNotePlayer(const LiveNotePlayerConfig& config)
+MidiPlayer::MidiPlayer(const MidiPlayerConfig& config)
     : config_(checked(config)),
       to_device_(whole_rate(config.device_rate) == kModelRate
                      ? nullptr
@@ -38,9 +38,9 @@ LiveNotePlayer::LiveNotePlayer(const LiveNotePlayerConfig& config)
   max_latency_ = min_latency_ + int(std::ceil(kHop * ratio)) - 1;
 }
 
-LiveNotePlayer::~LiveNotePlayer() = default;
+MidiPlayer::~MidiPlayer() = default;
 
-std::string LiveNotePlayer::load_model(const std::uint8_t* bytes, std::size_t size,
+std::string MidiPlayer::load_model(const std::uint8_t* bytes, std::size_t size,
                                        const NoteSynthSettings& settings) {
   if (auto problem = engine::validate(settings); !problem.empty()) return problem;
   auto loaded = models::CrossmodalVae::load(bytes, size);
@@ -49,7 +49,7 @@ std::string LiveNotePlayer::load_model(const std::uint8_t* bytes, std::size_t si
   return "";
 }
 
-void LiveNotePlayer::set_model(std::unique_ptr<models::CrossmodalVae> model,
+void MidiPlayer::set_model(std::unique_ptr<models::CrossmodalVae> model,
                                const NoteSynthSettings& settings) {
   synth_.reset();  // it refers to the old model
   model_ = std::move(model);
@@ -58,21 +58,21 @@ void LiveNotePlayer::set_model(std::unique_ptr<models::CrossmodalVae> model,
   reset();
 }
 
-void LiveNotePlayer::note_on(int pitch, int velocity) noexcept {
+void MidiPlayer::note_on(int pitch, int velocity) noexcept {
   if (synth_) synth_->note_on(pitch, velocity);
 }
 
-void LiveNotePlayer::note_off(int pitch) noexcept {
+void MidiPlayer::note_off(int pitch) noexcept {
   if (synth_) synth_->note_off(pitch);
 }
 
-void LiveNotePlayer::all_notes_off() noexcept {
+void MidiPlayer::all_notes_off() noexcept {
   if (!synth_) return;
   synth_->all_notes_off();
   synth_->pad_off();
 }
 
-void LiveNotePlayer::set_pad(float x, float y, bool on) noexcept {
+void MidiPlayer::set_pad(float x, float y, bool on) noexcept {
   if (!synth_) return;
   synth_->set_latent_point(x, y);
   if (on)
@@ -81,7 +81,7 @@ void LiveNotePlayer::set_pad(float x, float y, bool on) noexcept {
     synth_->pad_off();
 }
 
-void LiveNotePlayer::set_morph(int pitch_a, int velocity_a, int pitch_b, int velocity_b,
+void MidiPlayer::set_morph(int pitch_a, int velocity_a, int pitch_b, int velocity_b,
                                float position, bool on) noexcept {
   if (!synth_) return;
   const std::array<int, 4> notes{pitch_a, velocity_a, pitch_b, velocity_b};
@@ -97,21 +97,21 @@ void LiveNotePlayer::set_morph(int pitch_a, int velocity_a, int pitch_b, int vel
     synth_->pad_off();
 }
 
-void LiveNotePlayer::set_temperature(float temperature) noexcept {
+void MidiPlayer::set_temperature(float temperature) noexcept {
   if (synth_) synth_->set_temperature(temperature);
 }
 
-void LiveNotePlayer::set_interpolation(Interpolation interpolation) noexcept {
+void MidiPlayer::set_interpolation(Interpolation interpolation) noexcept {
   if (synth_) synth_->set_interpolation(interpolation);
 }
 
-void LiveNotePlayer::reset() noexcept {
+void MidiPlayer::reset() noexcept {
   if (synth_) synth_->reset();
   if (to_device_) to_device_->reset();
   fifo_.reset();
 }
 
-void LiveNotePlayer::produce_hop() noexcept {
+void MidiPlayer::produce_hop() noexcept {
   synth_->process_hop(hop_.data());
   const float* samples = hop_.data();
   int count = kHop;
@@ -122,7 +122,7 @@ void LiveNotePlayer::produce_hop() noexcept {
   fifo_.push(samples, std::size_t(count));
 }
 
-void LiveNotePlayer::process(float* out, int n) noexcept {
+void MidiPlayer::process(float* out, int n) noexcept {
   n = std::clamp(n, 0, config_.max_block);
   if (!synth_) {
     std::fill(out, out + n, 0.0f);

@@ -1,4 +1,4 @@
-// Embind bindings of the live analyzer for the AudioWorklet.
+// Embind bindings of the listen analyzer for the AudioWorklet.
 //
 // The kernel owns its input/output/frame buffers; the worklet makes
 // Float32Array views on them once (again only if the heap grows), so the
@@ -9,25 +9,25 @@
 #include <string>
 #include <vector>
 
-#include "timbrel/engine/live_analyzer.h"
+#include "timbrel/engine/listen_analyzer.h"
 
 namespace {
 
 using timbrel::engine::AnalysisFrame;
-using timbrel::engine::LiveAnalyzer;
-using timbrel::engine::LiveAnalyzerConfig;
+using timbrel::engine::ListenAnalyzer;
+using timbrel::engine::ListenAnalyzerConfig;
 
 constexpr int kFrameValues = 9;
 
-std::string validate_live_analyzer(double device_rate, int max_block) {
-  return LiveAnalyzer::validate({device_rate, max_block});
+std::string validate_rate(double device_rate, int max_block) {
+  return ListenAnalyzer::validate({device_rate, max_block});
 }
 
-class LiveAnalyzerKernel {
+class ListenKernel {
  public:
-  // The worklet calls validateLiveAnalyzer first: a bad config here aborts.
-  LiveAnalyzerKernel(double device_rate, int max_block)
-      : analyzer_(LiveAnalyzerConfig{device_rate, max_block}),
+  // The worklet calls ListenKernel.validateRate first: a bad config here aborts.
+  ListenKernel(double device_rate, int max_block)
+      : analyzer_(ListenAnalyzerConfig{device_rate, max_block}),
         input_(size_t(max_block), 0.0f),
         output_(size_t(max_block), 0.0f),
         frame_(kFrameValues, 0.0f),
@@ -59,26 +59,26 @@ class LiveAnalyzerKernel {
   double dropped_frames() const { return double(analyzer_.dropped_frames()); }
 
  private:
-  LiveAnalyzer analyzer_;
+  ListenAnalyzer analyzer_;
   std::vector<float> input_, output_, frame_, spectrum_;
 };
 
 }  // namespace
 
-EMSCRIPTEN_BINDINGS(timbrel_live_analyzer) {
-  emscripten::function("validateLiveAnalyzer", &validate_live_analyzer);
-  emscripten::class_<LiveAnalyzerKernel>("LiveAnalyzerKernel")
+EMSCRIPTEN_BINDINGS(timbrel_listen_analyzer) {
+  emscripten::class_<ListenKernel>("ListenKernel")
       .constructor<double, int>()
-      .function("inputPointer", &LiveAnalyzerKernel::input_pointer)
-      .function("outputPointer", &LiveAnalyzerKernel::output_pointer)
-      .function("framePointer", &LiveAnalyzerKernel::frame_pointer)
-      .function("spectrumPointer", &LiveAnalyzerKernel::spectrum_pointer)
-      .function("spectrumSize", &LiveAnalyzerKernel::spectrum_size)
-      .function("process", &LiveAnalyzerKernel::process)
-      .function("popFrame", &LiveAnalyzerKernel::pop_frame)
-      .function("setMonitorGain", &LiveAnalyzerKernel::set_monitor_gain)
-      .function("latencySamples", &LiveAnalyzerKernel::latency_samples)
-      .function("modelRate", &LiveAnalyzerKernel::model_rate)
-      .function("frameRateHz", &LiveAnalyzerKernel::frame_rate_hz)
-      .function("droppedFrames", &LiveAnalyzerKernel::dropped_frames);
+      .class_function("validateRate", &validate_rate)
+      .function("inputPointer", &ListenKernel::input_pointer)
+      .function("outputPointer", &ListenKernel::output_pointer)
+      .function("framePointer", &ListenKernel::frame_pointer)
+      .function("spectrumPointer", &ListenKernel::spectrum_pointer)
+      .function("spectrumSize", &ListenKernel::spectrum_size)
+      .function("process", &ListenKernel::process)
+      .function("popFrame", &ListenKernel::pop_frame)
+      .function("setMonitorGain", &ListenKernel::set_monitor_gain)
+      .function("latencySamples", &ListenKernel::latency_samples)
+      .function("modelRate", &ListenKernel::model_rate)
+      .function("frameRateHz", &ListenKernel::frame_rate_hz)
+      .function("droppedFrames", &ListenKernel::dropped_frames);
 }

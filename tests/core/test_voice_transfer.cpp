@@ -12,13 +12,13 @@
 #include "signals.h"
 #include "timbrel/dsp/resampler.h"
 #include "timbrel/dsp/yin.h"
-#include "timbrel/engine/timbre_transfer.h"
+#include "timbrel/engine/voice_transfer.h"
 #include "vq_golden.h"
 #include "vq_test_model.h"
 
 using namespace timbrel;
 namespace fs = std::filesystem;
-using engine::TimbreTransfer;
+using engine::VoiceTransfer;
 using models::TransferMode;
 using models::VqTimbre;
 
@@ -46,7 +46,7 @@ struct Run {
 };
 
 // Feeds x in blocks (sizes from `sizes`, cycled), counting allocations in process().
-Run run(TimbreTransfer& engine, const std::vector<float>& x, const std::vector<int>& sizes) {
+Run run(VoiceTransfer& engine, const std::vector<float>& x, const std::vector<int>& sizes) {
   Run r;
   r.output.assign(x.size(), 0.0f);
   size_t pos = 0, k = 0;
@@ -98,7 +98,7 @@ double cents(double f, double reference) { return 1200.0 * std::log2(f / referen
 
 }  // namespace
 
-TEST_CASE("Timbre transfer at 22050 Hz equals the offline render delayed by its latency",
+TEST_CASE("Voice transfer at 22050 Hz equals the offline render delayed by its latency",
           "[transfer]") {
   auto reference = golden_or_test_model();
   const double seconds = 2.0;
@@ -117,7 +117,7 @@ TEST_CASE("Timbre transfer at 22050 Hz equals the offline render delayed by its 
       options.octaves = octaves;
       const auto offline = reference->render(x.data(), x.size(), options);
 
-      TimbreTransfer engine({22050.0, 128});
+      VoiceTransfer engine({22050.0, 128});
       engine.set_model(golden_or_test_model());
       engine.set_mode(mode);
       engine.set_octaves(octaves);
@@ -146,7 +146,7 @@ TEST_CASE("Timbre transfer at 22050 Hz equals the offline render delayed by its 
   }
 }
 
-TEST_CASE("Timbre transfer latency at 44.1/48 kHz: the wet path lines up with the offline chain",
+TEST_CASE("Voice transfer latency at 44.1/48 kHz: the wet path lines up with the offline chain",
           "[transfer]") {
   auto reference = test_model();
   for (double rate : {44100.0, 48000.0}) {
@@ -167,7 +167,7 @@ TEST_CASE("Timbre transfer latency at 44.1/48 kHz: the wet path lines up with th
     const auto y22 = reference->render(x22.data(), x22.size(), options);
     const auto expected = dsp::resample(y22, 22050, int(rate));  // back, delay removed
 
-    TimbreTransfer engine({rate, 128});
+    VoiceTransfer engine({rate, 128});
     engine.set_model(test_model());
     engine.set_mode(TransferMode::kNoise);
     engine.reset();
@@ -202,10 +202,10 @@ TEST_CASE("Timbre transfer latency at 44.1/48 kHz: the wet path lines up with th
   }
 }
 
-TEST_CASE("Timbre transfer: no allocation in process across parameter changes and a model switch",
+TEST_CASE("Voice transfer: no allocation in process across parameter changes and a model switch",
           "[transfer][realtime]") {
   for (double rate : {48000.0, 44100.0, 22050.0}) {
-    TimbreTransfer engine({rate, 128});
+    VoiceTransfer engine({rate, 128});
     engine.set_model(test_model());
     const auto x = test::harmonic_tone(220.0, rate, 6.0, 4, 0.4);
     const auto sizes = random_blocks(7);
@@ -276,9 +276,9 @@ TEST_CASE("Timbre transfer: no allocation in process across parameter changes an
   }
 }
 
-TEST_CASE("Timbre transfer switches models without a click", "[transfer]") {
+TEST_CASE("Voice transfer switches models without a click", "[transfer]") {
   const double rate = 48000.0;
-  TimbreTransfer engine({rate, 128});
+  VoiceTransfer engine({rate, 128});
   engine.set_model(test_model());
   const auto x = test::harmonic_tone(220.0, rate, 3.0, 4, 0.4);
   std::vector<float> out(x.size());
@@ -329,10 +329,10 @@ TEST_CASE("Timbre transfer switches models without a click", "[transfer]") {
   CHECK_THROWS_AS(engine.set_model(nullptr), std::invalid_argument);
 }
 
-TEST_CASE("Timbre transfer in pitch mode follows the singer's f0 at device rates", "[transfer]") {
+TEST_CASE("Voice transfer in pitch mode follows the singer's f0 at device rates", "[transfer]") {
   for (double rate : {48000.0, 44100.0}) {
     for (int octaves : {0, 1}) {
-      TimbreTransfer engine({rate, 128});
+      VoiceTransfer engine({rate, 128});
       engine.set_model(golden_or_test_model());
       engine.set_octaves(octaves);
       const auto x = test::harmonic_tone(220.0, rate, 2.0, 5, 0.4);
@@ -350,9 +350,9 @@ TEST_CASE("Timbre transfer in pitch mode follows the singer's f0 at device rates
   }
 }
 
-TEST_CASE("Timbre transfer survives NaN/Inf and silence, and rejects bad configurations",
+TEST_CASE("Voice transfer survives NaN/Inf and silence, and rejects bad configurations",
           "[transfer]") {
-  TimbreTransfer engine({48000.0, 128});
+  VoiceTransfer engine({48000.0, 128});
   engine.set_model(test_model());
   auto x = test::harmonic_tone(220.0, 48000.0, 2.0, 4, 0.4);
   for (size_t i = 20000; i < 20300; ++i) x[i] = std::numeric_limits<float>::quiet_NaN();
@@ -374,19 +374,19 @@ TEST_CASE("Timbre transfer survives NaN/Inf and silence, and rejects bad configu
   CHECK(engine.input_level_db() <= -119.0f);
 
   // Bad configurations.
-  CHECK_THAT(TimbreTransfer::validate({1000.0, 128}), Catch::Contains("1000 Hz"));
-  CHECK_THAT(TimbreTransfer::validate({44100.5, 128}), Catch::Contains("whole numbers"));
-  CHECK_THAT(TimbreTransfer::validate({std::nan(""), 128}), Catch::Contains("supported rates"));
-  CHECK_THAT(TimbreTransfer::validate({48000.0, 0}), Catch::Contains("block size"));
-  CHECK(TimbreTransfer::validate({22050.0, 128}).empty());
-  CHECK(TimbreTransfer::validate({96000.0, 256}).empty());
-  CHECK_THROWS_AS(TimbreTransfer({500000.0, 128}), std::invalid_argument);
+  CHECK_THAT(VoiceTransfer::validate({1000.0, 128}), Catch::Contains("1000 Hz"));
+  CHECK_THAT(VoiceTransfer::validate({44100.5, 128}), Catch::Contains("whole numbers"));
+  CHECK_THAT(VoiceTransfer::validate({std::nan(""), 128}), Catch::Contains("supported rates"));
+  CHECK_THAT(VoiceTransfer::validate({48000.0, 0}), Catch::Contains("block size"));
+  CHECK(VoiceTransfer::validate({22050.0, 128}).empty());
+  CHECK(VoiceTransfer::validate({96000.0, 256}).empty());
+  CHECK_THROWS_AS(VoiceTransfer({500000.0, 128}), std::invalid_argument);
 }
 
 TEST_CASE(
-    "Timbre transfer: a bad model file gives the loader's message and the current model plays on",
+    "Voice transfer: a bad model file gives the loader's message and the current model plays on",
     "[transfer]") {
-  TimbreTransfer engine({48000.0, 128});
+  VoiceTransfer engine({48000.0, 128});
   const auto good = test::vq_test_model_bytes();
   CHECK(engine.load_model(good.data(), good.size()).empty());
   const VqTimbre* playing = engine.model();
@@ -415,10 +415,10 @@ TEST_CASE(
   CHECK(rms(r.output, 24000, 48000) > 1e-3);
 }
 
-TEST_CASE("Timbre transfer: dry path, dry/wet, gains, gate and meters", "[transfer]") {
+TEST_CASE("Voice transfer: dry path, dry/wet, gains, gate and meters", "[transfer]") {
   for (double rate : {48000.0, 44100.0, 22050.0}) {
     // No model: the wet path is silent; fully dry = the input delayed by the latency.
-    TimbreTransfer engine({rate, 128});
+    VoiceTransfer engine({rate, 128});
     CHECK_FALSE(engine.has_model());
     auto x = test::harmonic_tone(1500.0, rate, 2.0, 3, 0.5);  // 4+ periods per block
     x.resize(200 * 128);  // ends on a whole block: the meters read the last one
@@ -453,7 +453,7 @@ TEST_CASE("Timbre transfer: dry path, dry/wet, gains, gate and meters", "[transf
 
   // Gate: a quiet hiss under the threshold is shut out of the model; a loud
   // tone opens the gate.
-  TimbreTransfer engine({48000.0, 128});
+  VoiceTransfer engine({48000.0, 128});
   engine.set_model(test_model());
   engine.set_gate_db(-30.0f);
   const auto hiss = test::white_noise(48000, 0.003, 4);  // about -50 dBFS
@@ -469,7 +469,7 @@ TEST_CASE("Timbre transfer: dry path, dry/wet, gains, gate and meters", "[transf
   CHECK(engine.gate_open());
 }
 
-TEST_CASE("Timbre transfer streaming at 22050 Hz (core YIN) matches the golden render",
+TEST_CASE("Voice transfer streaming at 22050 Hz (core YIN) matches the golden render",
           "[transfer][golden]") {
   const fs::path dir = test::vq_golden_dir();
   if (!fs::exists(dir / "model.tmbl") || !fs::exists(dir / "out_pitch.npy"))
@@ -478,7 +478,7 @@ TEST_CASE("Timbre transfer streaming at 22050 Hz (core YIN) matches the golden r
   const auto want = test::read_npy_signal((dir / "out_pitch.npy").string());
   const auto hops = test::read_vq_golden_pitch(dir / "pitch.npy").size();
   const auto meta = test::read_vq_golden_meta(dir / "meta.json");
-  TimbreTransfer engine({22050.0, 128});
+  VoiceTransfer engine({22050.0, 128});
   REQUIRE(engine.load_model_file((dir / "model.tmbl").string()).empty());
   engine.set_seed(meta.seed);
   engine.reset();

@@ -28,7 +28,7 @@ struct AnalysisFrame {
   dsp::PitchEstimate pitch;
 };
 
-struct LiveAnalyzerConfig {
+struct ListenAnalyzerConfig {
   double device_rate = 48000.0;
   int max_block = 128;  // the largest block process() will be given
   double model_rate = 22050.0;
@@ -36,13 +36,13 @@ struct LiveAnalyzerConfig {
   int hop = 256;
 };
 
-class LiveAnalyzer {
+class ListenAnalyzer {
  public:
   // Empty string when the configuration is usable, else what is wrong.
-  static std::string validate(const LiveAnalyzerConfig& config);
+  static std::string validate(const ListenAnalyzerConfig& config);
 
   // Throws std::invalid_argument with validate()'s message on a bad config.
-  explicit LiveAnalyzer(const LiveAnalyzerConfig& config);
+  explicit ListenAnalyzer(const ListenAnalyzerConfig& config);
 
   // Real-time safe. n <= max_block samples at the device rate; in and out may alias.
   void process(const float* in, float* out, int n) noexcept;
@@ -64,14 +64,14 @@ class LiveAnalyzer {
   long fifo_overruns() const { return fifo_overruns_; }
   // Input samples that were NaN or infinite (replaced by silence).
   long nonfinite_inputs() const { return nonfinite_inputs_; }
-  const LiveAnalyzerConfig& config() const { return config_; }
+  const ListenAnalyzerConfig& config() const { return config_; }
 
  private:
   void process_hop(const float* hop_in, float* hop_out) noexcept;
 
   static constexpr int kQueueFrames = 32;
 
-  LiveAnalyzerConfig config_;
+  ListenAnalyzerConfig config_;
   dsp::StreamingResampler to_model_;
   dsp::StreamingResampler to_device_;
   dsp::BlockFramer framer_;

@@ -1,4 +1,4 @@
-#include "timbrel/engine/live_analyzer.h"
+#include "timbrel/engine/listen_analyzer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,7 +13,7 @@ constexpr int kDeviceFifoHeadStart = 8;
 
 }  // namespace
 
-std::string LiveAnalyzer::validate(const LiveAnalyzerConfig& c) {
+std::string ListenAnalyzer::validate(const ListenAnalyzerConfig& c) {
   if (auto problem = validate_device_stream(c.device_rate, c.max_block); !problem.empty())
     return problem;
   if (!(c.model_rate >= 8000.0 && c.model_rate <= 96000.0))
@@ -27,18 +27,18 @@ std::string LiveAnalyzer::validate(const LiveAnalyzerConfig& c) {
 }
 
 namespace {
-const LiveAnalyzerConfig& checked(const LiveAnalyzerConfig& config) {
-  if (auto problem = LiveAnalyzer::validate(config); !problem.empty())
+const ListenAnalyzerConfig& checked(const ListenAnalyzerConfig& config) {
+  if (auto problem = ListenAnalyzer::validate(config); !problem.empty())
     throw std::invalid_argument(problem);
   return config;
 }
 
-int model_block_capacity(const LiveAnalyzerConfig& c) {
+int model_block_capacity(const ListenAnalyzerConfig& c) {
   return int(std::ceil(c.max_block * c.model_rate / c.device_rate)) + 4;
 }
 }  // namespace
 
-LiveAnalyzer::LiveAnalyzer(const LiveAnalyzerConfig& config)
+ListenAnalyzer::ListenAnalyzer(const ListenAnalyzerConfig& config)
     : config_(checked(config)),
       to_model_(whole_rate(config.device_rate), whole_rate(config.model_rate), config.max_block),
       to_device_(whole_rate(config.model_rate), whole_rate(config.device_rate),
@@ -56,7 +56,7 @@ LiveAnalyzer::LiveAnalyzer(const LiveAnalyzerConfig& config)
   device_fifo_.reset(kDeviceFifoHeadStart);
 }
 
-int LiveAnalyzer::monitor_latency_samples() const {
+int ListenAnalyzer::monitor_latency_samples() const {
   const double ratio = config_.device_rate / config_.model_rate;
   const double down = to_model_.latency_input_samples();         // device samples
   const double framer = framer_.latency_samples() * ratio;       // model -> device
@@ -64,7 +64,7 @@ int LiveAnalyzer::monitor_latency_samples() const {
   return int(std::lround(down + framer + up + kDeviceFifoHeadStart));
 }
 
-void LiveAnalyzer::process(const float* in, float* out, int n) noexcept {
+void ListenAnalyzer::process(const float* in, float* out, int n) noexcept {
   n = std::clamp(n, 0, config_.max_block);
   // A NaN would live on in the filters' state: replace non-finite input by silence.
   for (int i = 0; i < n; ++i) {
@@ -84,7 +84,7 @@ void LiveAnalyzer::process(const float* in, float* out, int n) noexcept {
   for (int i = 0; i < n; ++i) out[i] *= gain;
 }
 
-void LiveAnalyzer::process_hop(const float* hop_in, float* hop_out) noexcept {
+void ListenAnalyzer::process_hop(const float* hop_in, float* hop_out) noexcept {
   std::copy(hop_in, hop_in + config_.hop, hop_out);  // the monitor hears the model-rate signal
   const std::complex<float>* spectrum = stft_.push_hop(hop_in);
 
@@ -108,7 +108,7 @@ void LiveAnalyzer::process_hop(const float* hop_in, float* hop_out) noexcept {
   ++queue_size_;
 }
 
-bool LiveAnalyzer::pop_frame(AnalysisFrame& frame, float* spectrum_db) noexcept {
+bool ListenAnalyzer::pop_frame(AnalysisFrame& frame, float* spectrum_db) noexcept {
   if (queue_size_ == 0) return false;
   frame = queue_[size_t(queue_head_)];
   if (spectrum_db) {

@@ -1,4 +1,4 @@
-// The WebAssembly build of the live analyser, loaded under node exactly as the
+// The WebAssembly build of the listen analyzer, loaded under node exactly as the
 // AudioWorklet loads it: blocks of 128 samples at the device rate go in through
 // the heap, analysis frames and the monitor signal come out.
 //
@@ -59,7 +59,7 @@ const harmonics = (hz, amps) => (t, rate) =>
 // Runs `seconds` of signal(t, rate) through a kernel as the worklet does.
 // Returns {frames: [{t, v: number[9]}], input, output, kernelInfo}.
 function run(rate, signal, { seconds = 1, gain = null, keepSpectrum = false } = {}) {
-  const k = new core.LiveAnalyzerKernel(rate, BLOCK);
+  const k = new core.ListenKernel(rate, BLOCK);
   try {
     if (gain !== null) k.setMonitorGain(gain);
     const total = Math.round(seconds * rate);
@@ -102,16 +102,16 @@ function run(rate, signal, { seconds = 1, gain = null, keepSpectrum = false } = 
 // Frames once the analysis window is full of signal (skips the start-up transient).
 const settled = (frames, after = 0.2) => frames.filter((f) => f.t >= after);
 
-test('validateLiveAnalyzer accepts device rates and explains a bad one', () => {
-  const bad = core.validateLiveAnalyzer(1000, BLOCK);
+test('ListenKernel.validateRate accepts device rates and explains a bad one', () => {
+  const bad = core.ListenKernel.validateRate(1000, BLOCK);
   assert.equal(typeof bad, 'string');
   assert.ok(bad.length > 0, 'a 1000 Hz device must be refused with a message');
-  assert.equal(core.validateLiveAnalyzer(44100, BLOCK), '');
-  assert.equal(core.validateLiveAnalyzer(48000, BLOCK), '');
+  assert.equal(core.ListenKernel.validateRate(44100, BLOCK), '');
+  assert.equal(core.ListenKernel.validateRate(48000, BLOCK), '');
 });
 
 test('kernel reports its geometry', () => {
-  const k = new core.LiveAnalyzerKernel(48000, BLOCK);
+  const k = new core.ListenKernel(48000, BLOCK);
   try {
     assert.equal(k.spectrumSize(), 513);
     assert.equal(k.modelRate(), 22050);
@@ -209,7 +209,7 @@ test('silence gives a very low level and no pitch', () => {
 });
 
 test('blocks shorter than 128 samples are accepted', () => {
-  const k = new core.LiveAnalyzerKernel(44100, BLOCK);
+  const k = new core.ListenKernel(44100, BLOCK);
   try {
     let t = 0;
     let frames = 0;

@@ -55,9 +55,9 @@ function run(k, rate, signal, seconds, onBlock = null) {
   return output;
 }
 
-// YIN f0 of the voiced frames, through the core's own live analyzer (resamples to 22050 Hz).
+// YIN f0 of the voiced frames, through the core's own listen analyzer (resamples to 22050 Hz).
 function outputF0(signal, rate) {
-  const a = new core.LiveAnalyzerKernel(rate, BLOCK);
+  const a = new core.ListenKernel(rate, BLOCK);
   const f0 = [];
   try {
     for (let pos = 0; pos + BLOCK <= signal.length; pos += BLOCK) {
@@ -85,15 +85,15 @@ const rms = (x, from = 0, to = x.length) => {
 };
 
 test('validateRate accepts device rates and explains a bad one', () => {
-  assert.equal(core.TransferKernel.validateRate(48000), '');
-  assert.equal(core.TransferKernel.validateRate(44100), '');
-  assert.equal(core.TransferKernel.validateRate(22050), '');
-  assert.match(core.TransferKernel.validateRate(1000), /1000 Hz/);
+  assert.equal(core.VoiceKernel.validateRate(48000), '');
+  assert.equal(core.VoiceKernel.validateRate(44100), '');
+  assert.equal(core.VoiceKernel.validateRate(22050), '');
+  assert.match(core.VoiceKernel.validateRate(1000), /1000 Hz/);
 });
 
 test('48 kHz: a tone in 128-sample quanta -> finite, non-silent output; latency, meters and f0 reported', () => {
   const rate = 48000;
-  const k = new core.TransferKernel(rate, BLOCK);
+  const k = new core.VoiceKernel(rate, BLOCK);
   try {
     assert.equal(k.modelInfo(), '', 'no model yet');
     assert.equal(k.loadModel(modelBytes), '');
@@ -102,7 +102,7 @@ test('48 kHz: a tone in 128-sample quanta -> finite, non-silent output; latency,
       assert.ok(key in info, `modelInfo() has ${key}`);
     }
     const latency = k.latencySamples();
-    assert.equal(latency, 1679, 'latency at 48 kHz (see timbre_transfer.cpp for the sum)');
+    assert.equal(latency, 1679, 'latency at 48 kHz (see voice_transfer.cpp for the sum)');
     assert.ok(k.latencyMs() < 60);
     const out = run(k, rate, tone(220), 2.0);
     assert.ok(out.every(Number.isFinite), 'output finite');
@@ -122,7 +122,7 @@ test('48 kHz: a tone in 128-sample quanta -> finite, non-silent output; latency,
 for (const octaves of [0, 1]) {
   test(`48 kHz, octaves ${octaves}: the output follows the input's f0`, () => {
     const rate = 48000;
-    const k = new core.TransferKernel(rate, BLOCK);
+    const k = new core.VoiceKernel(rate, BLOCK);
     try {
       assert.equal(k.loadModel(modelBytes), '');
       k.setOctaves(octaves);
@@ -140,7 +140,7 @@ for (const octaves of [0, 1]) {
 
 test('a corrupt model gives an error string and the current model keeps playing', () => {
   const rate = 44100;
-  const k = new core.TransferKernel(rate, BLOCK);
+  const k = new core.VoiceKernel(rate, BLOCK);
   try {
     assert.equal(k.loadModel(modelBytes), '');
     run(k, rate, tone(220), 0.5);
@@ -163,7 +163,7 @@ test('a corrupt model gives an error string and the current model keeps playing'
 
 test('parameters, a model switch and NaN input while playing', () => {
   const rate = 48000;
-  const k = new core.TransferKernel(rate, BLOCK);
+  const k = new core.VoiceKernel(rate, BLOCK);
   try {
     assert.equal(k.loadModel(modelBytes), '');
     const out = run(k, rate, (t, r) => (t >= 30000 && t < 30010 ? NaN : tone(300)(t, r)), 3.0, (kernel, i) => {
@@ -192,7 +192,7 @@ test('parameters, a model switch and NaN input while playing', () => {
 
 test('dry path: no model, fully dry = the input delayed by latencySamples()', () => {
   const rate = 44100;
-  const k = new core.TransferKernel(rate, BLOCK);
+  const k = new core.VoiceKernel(rate, BLOCK);
   try {
     k.setDryWet(0);
     const input = tone(440);

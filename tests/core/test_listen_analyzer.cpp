@@ -6,7 +6,7 @@
 
 #include "allocation_counter.h"
 #include "signals.h"
-#include "timbrel/engine/live_analyzer.h"
+#include "timbrel/engine/listen_analyzer.h"
 
 using namespace timbrel;
 
@@ -17,7 +17,7 @@ struct Run {
   long allocations = 0;
 };
 
-Run run(engine::LiveAnalyzer& analyzer, const std::vector<float>& x, int block) {
+Run run(engine::ListenAnalyzer& analyzer, const std::vector<float>& x, int block) {
   Run r;
   r.output.resize(x.size());
   r.frames.reserve(x.size() / 128 + 64);  // so that push_back below does not allocate
@@ -33,11 +33,11 @@ Run run(engine::LiveAnalyzer& analyzer, const std::vector<float>& x, int block) 
 }
 }  // namespace
 
-TEST_CASE("Live analyzer finds the f0 of a tone at device rates, without allocating",
+TEST_CASE("Listen analyzer finds the f0 of a tone at device rates, without allocating",
           "[live][realtime]") {
   for (double rate : {44100.0, 48000.0}) {
     for (double f0 : {110.0, 220.0, 660.0}) {
-      engine::LiveAnalyzer analyzer({rate, 128});
+      engine::ListenAnalyzer analyzer({rate, 128});
       const auto x = test::harmonic_tone(f0, rate, 1.0, 3);
       const auto r = run(analyzer, x, 128);
       CHECK(r.allocations == 0);
@@ -56,10 +56,10 @@ TEST_CASE("Live analyzer finds the f0 of a tone at device rates, without allocat
   }
 }
 
-TEST_CASE("Live analyzer monitor path: delayed copy of the input at the stated latency", "[live]") {
+TEST_CASE("Listen analyzer monitor path: delayed copy of the input at the stated latency", "[listen]") {
   for (double rate : {44100.0, 48000.0}) {
     for (int block : {128, 100}) {
-      engine::LiveAnalyzer analyzer({rate, block});
+      engine::ListenAnalyzer analyzer({rate, block});
       analyzer.set_monitor_gain(1.0f);
       // Band-limited noise (below 9 kHz) so the round trip through 22050 Hz keeps it.
       auto x = test::white_noise(size_t(rate * 3), 0.2, 4);
@@ -84,20 +84,20 @@ TEST_CASE("Live analyzer monitor path: delayed copy of the input at the stated l
   }
 }
 
-TEST_CASE("Live analyzer is silent with monitoring off and rejects bad configurations", "[live]") {
-  engine::LiveAnalyzer analyzer({44100.0, 128});
+TEST_CASE("Listen analyzer is silent with monitoring off and rejects bad configurations", "[listen]") {
+  engine::ListenAnalyzer analyzer({44100.0, 128});
   const auto x = test::harmonic_tone(440, 44100, 0.2);
   const auto r = run(analyzer, x, 128);
   CHECK(std::all_of(r.output.begin(), r.output.end(), [](float v) { return v == 0.0f; }));
-  CHECK_FALSE(engine::LiveAnalyzer::validate({1000.0, 128}).empty());
-  CHECK_FALSE(engine::LiveAnalyzer::validate({44100.5, 128}).empty());
-  CHECK_FALSE(engine::LiveAnalyzer::validate({44100.0, 0}).empty());
-  CHECK(engine::LiveAnalyzer::validate({96000.0, 128}).empty());
-  CHECK_THROWS_AS(engine::LiveAnalyzer({std::nan(""), 128}), std::invalid_argument);
+  CHECK_FALSE(engine::ListenAnalyzer::validate({1000.0, 128}).empty());
+  CHECK_FALSE(engine::ListenAnalyzer::validate({44100.5, 128}).empty());
+  CHECK_FALSE(engine::ListenAnalyzer::validate({44100.0, 0}).empty());
+  CHECK(engine::ListenAnalyzer::validate({96000.0, 128}).empty());
+  CHECK_THROWS_AS(engine::ListenAnalyzer({std::nan(""), 128}), std::invalid_argument);
 }
 
-TEST_CASE("Live analyzer survives NaN input and recovers", "[live]") {
-  engine::LiveAnalyzer analyzer({48000.0, 128});
+TEST_CASE("Listen analyzer survives NaN input and recovers", "[listen]") {
+  engine::ListenAnalyzer analyzer({48000.0, 128});
   auto x = test::harmonic_tone(220, 48000, 2.0, 3);
   for (size_t t = 1000; t < 1128; ++t) x[t] = std::nanf("");
   const auto r = run(analyzer, x, 128);

@@ -1,4 +1,4 @@
-#include "timbrel/engine/timbre_transfer.h"
+#include "timbrel/engine/voice_transfer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@ namespace {
 
 // Head start of the device-rate output FIFO when resampling: absorbs the
 // +-1-2 samples by which the resamplers' output per block wanders around the
-// block size (as in the live analyzer).
+// block size (as in the listen analyzer).
 constexpr int kDeviceFifoHeadStart = 8;
 // Noise gate timing.
 constexpr double kGateEnvelopeReleaseS = 0.020;  // peak envelope decay time constant
@@ -24,28 +24,28 @@ float level_db(double energy, int n) {
   return float(20.0 * std::log10(std::max(rms, 1e-6)));
 }
 
-const TimbreTransferConfig& checked(const TimbreTransferConfig& config) {
-  if (auto problem = TimbreTransfer::validate(config); !problem.empty())
+const VoiceTransferConfig& checked(const VoiceTransferConfig& config) {
+  if (auto problem = VoiceTransfer::validate(config); !problem.empty())
     throw std::invalid_argument(problem);
   return config;
 }
 
-bool same_rate(const TimbreTransferConfig& c) {
-  return whole_rate(c.device_rate) == TimbreTransfer::kModelRate;
+bool same_rate(const VoiceTransferConfig& c) {
+  return whole_rate(c.device_rate) == VoiceTransfer::kModelRate;
 }
 
-int model_block_capacity(const TimbreTransferConfig& c) {
+int model_block_capacity(const VoiceTransferConfig& c) {
   if (same_rate(c)) return c.max_block;
-  return int(std::ceil(c.max_block * double(TimbreTransfer::kModelRate) / c.device_rate)) + 4;
+  return int(std::ceil(c.max_block * double(VoiceTransfer::kModelRate) / c.device_rate)) + 4;
 }
 
 }  // namespace
 
-std::string TimbreTransfer::validate(const TimbreTransferConfig& c) {
+std::string VoiceTransfer::validate(const VoiceTransferConfig& c) {
   return validate_device_stream(c.device_rate, c.max_block);
 }
 
-TimbreTransfer::TimbreTransfer(const TimbreTransferConfig& config)
+VoiceTransfer::VoiceTransfer(const VoiceTransferConfig& config)
     : config_(checked(config)),
       resampling_(!same_rate(config)),
       to_model_(resampling_ ? std::make_unique<dsp::StreamingResampler>(
@@ -77,7 +77,7 @@ TimbreTransfer::TimbreTransfer(const TimbreTransferConfig& config)
   reset();
 }
 
-TimbreTransfer::~TimbreTransfer() = default;
+VoiceTransfer::~VoiceTransfer() = default;
 
 // Latency, input sample to output sample, at the device rate R (r = 22050):
 //   downsampler group delay            d  (speexdsp, device samples)
@@ -97,7 +97,7 @@ TimbreTransfer::~TimbreTransfer() = default;
 // uses the newest samples. Hop-locked structure (the noise and harmonic
 // excitation's fine structure) starts at the stream's start, so it lags the
 // offline render by the same amount minus d.
-int TimbreTransfer::compute_latency() const {
+int VoiceTransfer::compute_latency() const {
   constexpr int model_delay = (kHop - 1) + (models::VqTimbre::kSynthesisWindow - kHop);
   if (!resampling_) return model_delay;
   const double ratio = config_.device_rate / kModelRate;
@@ -108,27 +108,27 @@ int TimbreTransfer::compute_latency() const {
 
 // --- models -----------------------------------------------------------------
 
-std::string TimbreTransfer::load_model(const std::uint8_t* bytes, std::size_t size) {
+std::string VoiceTransfer::load_model(const std::uint8_t* bytes, std::size_t size) {
   auto loaded = models::VqTimbre::load(bytes, size);
   if (!loaded.model) return loaded.error;
   set_model(std::move(loaded.model));
   return "";
 }
 
-std::string TimbreTransfer::load_model_file(const std::string& path) {
+std::string VoiceTransfer::load_model_file(const std::string& path) {
   auto loaded = models::VqTimbre::load_file(path);
   if (!loaded.model) return loaded.error;
   set_model(std::move(loaded.model));
   return "";
 }
 
-void TimbreTransfer::apply_parameters(models::VqTimbre& model) const noexcept {
+void VoiceTransfer::apply_parameters(models::VqTimbre& model) const noexcept {
   model.set_mode(mode_);
   model.set_octaves(octaves_);
   model.set_seed(seed_);
 }
 
-void TimbreTransfer::set_model(std::unique_ptr<models::VqTimbre> model) {
+void VoiceTransfer::set_model(std::unique_ptr<models::VqTimbre> model) {
   if (!model) throw std::invalid_argument("set_model: no model");
   collect();
   apply_parameters(*model);
@@ -142,22 +142,22 @@ void TimbreTransfer::set_model(std::unique_ptr<models::VqTimbre> model) {
   fade_done_ = 0;
 }
 
-void TimbreTransfer::collect() {
+void VoiceTransfer::collect() {
   for (auto& slot : retired_) slot.reset();
 }
 
-int TimbreTransfer::retired_models() const {
+int VoiceTransfer::retired_models() const {
   return int(
       std::count_if(retired_.begin(), retired_.end(), [](const auto& m) { return m != nullptr; }));
 }
 
-const models::VqTimbre* TimbreTransfer::model() const {
+const models::VqTimbre* VoiceTransfer::model() const {
   if (queued_) return queued_.get();
   if (incoming_) return incoming_.get();
   return active_.get();
 }
 
-bool TimbreTransfer::retire(std::unique_ptr<models::VqTimbre>& model) noexcept {
+bool VoiceTransfer::retire(std::unique_ptr<models::VqTimbre>& model) noexcept {
   if (!model) return true;
   for (auto& slot : retired_) {
     if (!slot) {
@@ -168,7 +168,7 @@ bool TimbreTransfer::retire(std::unique_ptr<models::VqTimbre>& model) noexcept {
   return false;  // every slot taken (nobody called collect()): keep it for now
 }
 
-void TimbreTransfer::reset() {
+void VoiceTransfer::reset() {
   if (to_model_) to_model_->reset();
   if (to_device_) to_device_->reset();
   framer_.reset();
@@ -195,50 +195,50 @@ void TimbreTransfer::reset() {
 
 // --- parameters -------------------------------------------------------------
 
-void TimbreTransfer::set_mode(models::TransferMode mode) noexcept {
+void VoiceTransfer::set_mode(models::TransferMode mode) noexcept {
   mode_ = mode;
   for (auto* m : {active_.get(), incoming_.get(), queued_.get()})
     if (m) m->set_mode(mode);
 }
 
-void TimbreTransfer::set_octaves(int octaves) noexcept {
+void VoiceTransfer::set_octaves(int octaves) noexcept {
   octaves_ = std::clamp(octaves, -models::VqTimbre::kMaxOctaves, models::VqTimbre::kMaxOctaves);
   for (auto* m : {active_.get(), incoming_.get(), queued_.get()})
     if (m) m->set_octaves(octaves_);
 }
 
-void TimbreTransfer::set_seed(std::uint32_t seed) noexcept {
+void VoiceTransfer::set_seed(std::uint32_t seed) noexcept {
   seed_ = seed == 0 ? models::VqTimbre::kDefaultSeed : seed;
   for (auto* m : {active_.get(), incoming_.get(), queued_.get()})
     if (m) m->set_seed(seed_);
 }
 
-void TimbreTransfer::set_input_gain_db(float db) noexcept {
+void VoiceTransfer::set_input_gain_db(float db) noexcept {
   if (std::isnan(db)) return;
   input_gain_db_ = std::clamp(db, -60.0f, 40.0f);
   input_gain_target_ = db_to_gain(input_gain_db_);
 }
 
-void TimbreTransfer::set_output_gain_db(float db) noexcept {
+void VoiceTransfer::set_output_gain_db(float db) noexcept {
   if (std::isnan(db)) return;
   output_gain_db_ = std::clamp(db, -60.0f, 24.0f);
   output_gain_target_ = db_to_gain(output_gain_db_);
 }
 
-void TimbreTransfer::set_gate_db(float db) noexcept {
+void VoiceTransfer::set_gate_db(float db) noexcept {
   if (std::isnan(db)) return;
   gate_db_ = std::min(db, 0.0f);
   gate_threshold_ = gate_db_ <= kGateOffDb ? 0.0f : db_to_gain(gate_db_);
 }
 
-void TimbreTransfer::set_dry_wet(float mix) noexcept {
+void VoiceTransfer::set_dry_wet(float mix) noexcept {
   if (std::isnan(mix)) return;
   mix_target_ = std::clamp(mix, 0.0f, 1.0f);
 }
 
 // --- audio ------------------------------------------------------------------
 
-void TimbreTransfer::process(const float* in, float* out, int n) noexcept {
+void VoiceTransfer::process(const float* in, float* out, int n) noexcept {
   n = std::clamp(n, 0, config_.max_block);
   if (n == 0) return;
   const float in_from = input_gain_, in_step = (input_gain_target_ - input_gain_) / float(n);
@@ -300,7 +300,7 @@ void TimbreTransfer::process(const float* in, float* out, int n) noexcept {
   output_level_db_ = level_db(out_energy, n);
 }
 
-void TimbreTransfer::process_hop(const float* hop_in, float* hop_out) noexcept {
+void VoiceTransfer::process_hop(const float* hop_in, float* hop_out) noexcept {
   // The analysis frame: the last kWindow model-rate samples.
   std::copy(frame_.begin() + kHop, frame_.end(), frame_.begin());
   std::copy(hop_in, hop_in + kHop, frame_.end() - kHop);

@@ -1,23 +1,23 @@
-// Embind bindings of the cross-modal VAE engines (models/crossmodal_vae.h,
-// engine/transcriber.h, midi/smf.h) for the page's MIDI panel.
+// Embind bindings of the MIDI panel (midi/smf.h, engine/note_synth.h,
+// engine/midi_player.h): a Worker renders a Standard MIDI File through a
+// cross-modal VAE, the AudioWorklet plays notes live.
 //
 //   core.parseMidi(uint8Array) -> {error: "" | message, format, tracks, durationS, tempoBpm,
 //                                  notes: [{track, channel, pitch, velocity, start, end, drum}]}
-//   const k = new core.CrossmodalKernel();        // a Worker
+//   const k = new core.MidiRenderKernel();          // a Worker
 //   k.loadModel(uint8Array) -> "" or the error
 //   k.describe() -> {name, instruments, pitchRanges, dynamicsVelocity, projection: {extent},
-//                    points: [{pitch, dynamics, x, y, pitches}]}
+//                    points: [{pitch, dynamics, x, y, pitches}]}  (CrossmodalVae::info_json)
 //   k.renderMidi(midiBytes, {temperature, interpolation, phase, iterations, seed, instrument},
 //                progressFn(fraction, stage)) -> {error, samples: Float32Array at 22050 Hz, report}
 //       instrument: -1 (by track) or 0..M-1; the core plays a mixture model's
 //       instruments in unison (models/README.md), so it is checked, and the
 //       report says so (mixturePlayedInUnison).
-//   k.transcribe(Float32Array at 22050 Hz) -> {error, notes, frames, slots, midi, summary}
-//       frames: 5 values per frame (time s, pitch or -1, dynamics, confidence,
-//       active) of instrument slot 0; slots: one such array per slot.
-//   const live = new core.LiveNoteKernel(sampleRate, 128);   // the AudioWorklet
-//   live.error() -> "" or why the configuration is unusable (then nothing plays)
+//   const live = new core.MidiKernel(sampleRate, 128);   // the AudioWorklet
+//   live.error() -> "" or why the configuration (or the last beginImage) failed
 //   live.loadModel(uint8Array) -> "" or the error
+//   live.beginImage(n) / adoptImage() / cancelImage(): a model prepared off the
+//       audio thread (prepareModel, model_image_bindings.cpp)
 //   live.noteOn(pitch, velocity) / noteOff(pitch) / allNotesOff()
 //   live.setPad(x, y, on) / setMorph(pitchA, velA, pitchB, velB, position, on)
 //   per quantum: live.process(128); output from HEAPF32 at live.outputPtr()
@@ -39,60 +39,22 @@
 #include <string>
 #include <vector>
 
-#include "js_bytes.h"
-#include "timbrel/engine/live_note_player.h"
+#include "crossmodal_js.h"
+#include "timbrel/engine/midi_player.h"
 #include "timbrel/engine/note_synth.h"
-#include "timbrel/engine/transcriber.h"
 #include "timbrel/midi/smf.h"
 #include "timbrel/models/crossmodal_vae.h"
 
 namespace {
 
 using emscripten::val;
-using timbrel::engine::LiveNotePlayer;
-using timbrel::engine::LiveNotePlayerConfig;
-using timbrel::engine::Transcriber;
-using timbrel::engine::TranscriptionFrame;
-using timbrel::midi::Note;
+using timbrel::engine::MidiPlayer;
+using timbrel::engine::MidiPlayerConfig;
 using timbrel::models::CrossmodalVae;
-
-constexpr int kFrameValues = 5;  // time, pitch or -1, dynamics, confidence, active
-
-template <typename T>
-val typed_array_copy(const std::vector<T>& v) {
-  return val(emscripten::typed_memory_view(v.size(), v.data())).template call<val>("slice");
-}
-
-val note_object(const Note& n) {
-  val out = val::object();
-  out.set("track", n.track);
-  out.set("channel", n.channel);
-  out.set("pitch", n.pitch);
-  out.set("velocity", n.velocity);
-  out.set("start", n.start_s);
-  out.set("end", n.end_s);
-  out.set("drum", n.drum());
-  return out;
-}
-
-val note_array(const std::vector<Note>& notes) {
-  val out = val::array();
-  for (const auto& n : notes) out.call<void>("push", note_object(n));
-  return out;
-}
-
-// A model file's bytes, or empty (a string is not a file's bytes, though it
-// has a length).
-std::vector<std::uint8_t> file_bytes(const val& bytes) {
-  if (bytes.isString()) return {};
-  return timbrel::wasm::bytes_from_js(bytes);
-}
-
-val error_object(const std::string& message) {
-  val out = val::object();
-  out.set("error", message);
-  return out;
-}
+using timbrel::wasm::error_object;
+using timbrel::wasm::file_bytes;
+using timbrel::wasm::note_array;
+using timbrel::wasm::typed_array_copy;
 
 val parse_midi(const val& bytes) {
   const auto data = file_bytes(bytes);
@@ -165,56 +127,11 @@ std::string render_options(const val& options, int instruments,
   return timbrel::engine::validate(out->synth);
 }
 
-class CrossmodalKernel {
+class MidiRenderKernel {
  public:
-  std::string load_model(const val& bytes) {
-    const auto data = file_bytes(bytes);
-    if (data.empty()) return "no model bytes (expected a Uint8Array or ArrayBuffer)";
-    auto loaded = CrossmodalVae::load(data.data(), data.size());
-    if (!loaded.model) return loaded.error;
-    if (loaded.model->instruments() > timbrel::engine::kMaxTranscribedInstruments)
-      return "the model has " + std::to_string(loaded.model->instruments()) +
-             " instruments; at most " +
-             std::to_string(timbrel::engine::kMaxTranscribedInstruments) + " are supported";
-    transcriber_.reset();
-    model_ = std::move(loaded.model);
-    transcriber_ = std::make_unique<Transcriber>(*model_);
-    return "";
-  }
+  std::string load_model(const val& bytes) { return timbrel::wasm::load_crossmodal(bytes, &model_); }
   bool has_model() const { return model_ != nullptr; }
-
-  val describe() {
-    if (!model_) return val::null();
-    val out = val::object();
-    out.set("name", model_->name());
-    val instruments = val::array(), ranges = val::array();
-    for (int i = 0; i < model_->instruments(); ++i) {
-      instruments.call<void>("push", model_->instrument_names()[size_t(i)]);
-      const auto [lo, hi] = model_->pitch_range(i);
-      val range = val::array();
-      range.call<void>("push", lo);
-      range.call<void>("push", hi);
-      ranges.call<void>("push", range);
-    }
-    out.set("instruments", instruments);
-    out.set("pitchRanges", ranges);
-    val velocities = val::array();
-    for (int v : model_->dynamics_velocity()) velocities.call<void>("push", v);
-    out.set("dynamicsVelocity", velocities);
-    const auto& projection = model_->latent_projection();
-    val extent = val::array();
-    for (const auto& e : projection.extent) {
-      val pair = val::array();
-      pair.call<void>("push", e[0]);
-      pair.call<void>("push", e[1]);
-      extent.call<void>("push", pair);
-    }
-    val projection_object = val::object();
-    projection_object.set("extent", extent);
-    out.set("projection", projection_object);
-    out.set("points", label_points());
-    return out;
-  }
+  val describe() const { return timbrel::wasm::describe(model_.get()); }
 
   // The song's pitched notes through the model (engine::render_song), with
   // progress(fraction 0-1, stage "frames" | "phase" | "done") along the way.
@@ -271,82 +188,19 @@ class CrossmodalKernel {
     return out;
   }
 
-  val transcribe(const val& samples) {
-    if (!model_) return error_object("no model loaded");
-    if (samples.isNull() || samples.isUndefined() || !samples["length"].isNumber())
-      return error_object("expected a Float32Array of samples at 22050 Hz");
-    const auto audio = emscripten::convertJSArrayToNumberVector<float>(samples);
-    if (audio.empty()) return error_object("the audio is empty (no samples)");
-    for (size_t i = 0; i < audio.size(); ++i)
-      if (!std::isfinite(audio[i]))
-        return error_object("sample " + std::to_string(i) + " is not a finite number");
-    const auto result = transcriber_->transcribe(audio.data(), audio.size());
-    val out = val::object();
-    out.set("error", std::string());
-    out.set("summary", result.summary);
-    out.set("instruments", result.instruments);
-    out.set("notes", note_array(result.notes));
-    val slots = val::array();
-    for (int slot = 0; slot < result.instruments; ++slot)
-      slots.call<void>("push", frame_values(result.frames, slot));
-    out.set("frames", slots[0]);
-    out.set("slots", slots);
-    out.set("midi", typed_array_copy(timbrel::midi::write_smf(result.notes)));
-    return out;
-  }
-
  private:
-  // Where each training label's q(z|y) mean lands on the XY pad
-  // (CrossmodalVae::latent_anchors). A mixture: the first instrument's labels,
-  // the others at the same dynamics and the pitch of their range nearest to
-  // it (`pitches` lists every slot's pitch).
-  val label_points() {
-    const int m = model_->instruments();
-    val points = val::array();
-    for (const auto& anchor : model_->latent_anchors()) {
-      val pitches = val::array();
-      for (int i = 0; i < m; ++i) {
-        const auto [ilo, ihi] = model_->pitch_range(i);
-        pitches.call<void>("push", std::clamp(anchor.pitch, ilo, ihi));
-      }
-      val point = val::object();
-      point.set("pitch", anchor.pitch);
-      point.set("dynamics", anchor.dynamics);
-      point.set("x", anchor.x);
-      point.set("y", anchor.y);
-      point.set("pitches", pitches);
-      points.call<void>("push", point);
-    }
-    return points;
-  }
-
-  static val frame_values(const std::vector<TranscriptionFrame>& frames, int slot) {
-    std::vector<float> values;
-    values.reserve(frames.size() * kFrameValues);
-    for (const auto& f : frames) {
-      const auto& s = f.slots[size_t(slot)];
-      values.push_back(float(f.time_s));
-      values.push_back(f.active ? float(s.pitch) : -1.0f);
-      values.push_back(float(s.dynamics));
-      values.push_back(s.confidence);
-      values.push_back(f.active ? 1.0f : 0.0f);
-    }
-    return typed_array_copy(values);
-  }
-
   std::unique_ptr<CrossmodalVae> model_;
-  std::unique_ptr<Transcriber> transcriber_;  // refers to *model_
 };
 
-// The worklet's side: LiveNotePlayer with a preallocated output block. A bad
+// The worklet's side: MidiPlayer with a preallocated output block. A bad
 // configuration leaves the kernel silent with error() saying why (the
 // constructor must not throw: nothing would catch it).
-class LiveNoteKernel {
+class MidiKernel {
  public:
-  LiveNoteKernel(double device_rate, int max_block)
-      : config_error_(LiveNotePlayer::validate({device_rate, max_block})),
+  MidiKernel(double device_rate, int max_block)
+      : config_error_(MidiPlayer::validate({device_rate, max_block})),
         player_(config_error_.empty()
-                    ? std::make_unique<LiveNotePlayer>(LiveNotePlayerConfig{device_rate, max_block})
+                    ? std::make_unique<MidiPlayer>(MidiPlayerConfig{device_rate, max_block})
                     : nullptr),
         output_(std::size_t(player_ ? max_block : 1), 0.0f) {}
 
@@ -401,38 +255,37 @@ class LiveNoteKernel {
 
  private:
   std::string config_error_;
-  std::unique_ptr<LiveNotePlayer> player_;
+  std::unique_ptr<MidiPlayer> player_;
   std::vector<float> output_;
 };
 
 }  // namespace
 
-EMSCRIPTEN_BINDINGS(timbrel_crossmodal) {
+EMSCRIPTEN_BINDINGS(timbrel_midi) {
   emscripten::function("parseMidi", &parse_midi);
-  emscripten::class_<CrossmodalKernel>("CrossmodalKernel")
+  emscripten::class_<MidiRenderKernel>("MidiRenderKernel")
       .constructor<>()
-      .function("loadModel", &CrossmodalKernel::load_model)
-      .function("hasModel", &CrossmodalKernel::has_model)
-      .function("describe", &CrossmodalKernel::describe)
-      .function("renderMidi", &CrossmodalKernel::render_midi)
-      .function("transcribe", &CrossmodalKernel::transcribe);
-  emscripten::class_<LiveNoteKernel>("LiveNoteKernel")
+      .function("loadModel", &MidiRenderKernel::load_model)
+      .function("hasModel", &MidiRenderKernel::has_model)
+      .function("describe", &MidiRenderKernel::describe)
+      .function("renderMidi", &MidiRenderKernel::render_midi);
+  emscripten::class_<MidiKernel>("MidiKernel")
       .constructor<double, int>()
-      .function("error", &LiveNoteKernel::error)
-      .function("loadModel", &LiveNoteKernel::load_model)
-      .function("hasModel", &LiveNoteKernel::has_model)
-      .function("noteOn", &LiveNoteKernel::note_on)
-      .function("noteOff", &LiveNoteKernel::note_off)
-      .function("allNotesOff", &LiveNoteKernel::all_notes_off)
-      .function("setPad", &LiveNoteKernel::set_pad)
-      .function("setMorph", &LiveNoteKernel::set_morph)
-      .function("setTemperature", &LiveNoteKernel::set_temperature)
-      .function("setInterpolation", &LiveNoteKernel::set_interpolation)
-      .function("process", &LiveNoteKernel::process)
-      .function("outputPtr", &LiveNoteKernel::output_ptr)
-      .function("maxBlock", &LiveNoteKernel::max_block)
-      .function("soundingVoices", &LiveNoteKernel::sounding_voices)
-      .function("latencySamples", &LiveNoteKernel::latency_samples)
-      .function("minLatencySamples", &LiveNoteKernel::min_latency_samples)
-      .function("maxLatencySamples", &LiveNoteKernel::max_latency_samples);
+      .function("error", &MidiKernel::error)
+      .function("loadModel", &MidiKernel::load_model)
+      .function("hasModel", &MidiKernel::has_model)
+      .function("noteOn", &MidiKernel::note_on)
+      .function("noteOff", &MidiKernel::note_off)
+      .function("allNotesOff", &MidiKernel::all_notes_off)
+      .function("setPad", &MidiKernel::set_pad)
+      .function("setMorph", &MidiKernel::set_morph)
+      .function("setTemperature", &MidiKernel::set_temperature)
+      .function("setInterpolation", &MidiKernel::set_interpolation)
+      .function("process", &MidiKernel::process)
+      .function("outputPtr", &MidiKernel::output_ptr)
+      .function("maxBlock", &MidiKernel::max_block)
+      .function("soundingVoices", &MidiKernel::sounding_voices)
+      .function("latencySamples", &MidiKernel::latency_samples)
+      .function("minLatencySamples", &MidiKernel::min_latency_samples)
+      .function("maxLatencySamples", &MidiKernel::max_latency_samples);
 }

@@ -1,7 +1,7 @@
-// Embind bindings of the voice -> instrument engine (engine/timbre_transfer.h)
+// Embind bindings of the voice -> instrument engine (engine/voice_transfer.h)
 // for the AudioWorklet.
 //
-//   const k = new core.TransferKernel(sampleRate, 128);   // after validateRate()
+//   const k = new core.VoiceKernel(sampleRate, 128);   // after validateRate()
 //   k.loadModel(uint8Array)  -> "" or the error (the current model keeps playing)
 //   per quantum: HEAPF32.set(input, k.inputPtr() >> 2); k.process(128);
 //                output.set(HEAPF32.subarray(k.outputPtr() >> 2, ...))
@@ -26,16 +26,16 @@
 #include <vector>
 
 #include "js_bytes.h"
-#include "timbrel/engine/timbre_transfer.h"
+#include "timbrel/engine/voice_transfer.h"
 #include "timbrel/models/vq_timbre.h"
 
 namespace {
 
-using timbrel::engine::TimbreTransfer;
-using timbrel::engine::TimbreTransferConfig;
+using timbrel::engine::VoiceTransfer;
+using timbrel::engine::VoiceTransferConfig;
 
 std::string validate_rate(double device_rate) {
-  return TimbreTransfer::validate({device_rate, 128});
+  return VoiceTransfer::validate({device_rate, 128});
 }
 
 emscripten::val render_transfer(const emscripten::val& model_bytes, const emscripten::val& input,
@@ -64,11 +64,11 @@ emscripten::val render_transfer(const emscripten::val& model_bytes, const emscri
       .call<emscripten::val>("slice");
 }
 
-class TransferKernel {
+class VoiceKernel {
  public:
-  // Call TransferKernel.validateRate first: a bad config here aborts.
-  TransferKernel(double device_rate, int max_block)
-      : engine_(TimbreTransferConfig{device_rate, max_block}),
+  // Call VoiceKernel.validateRate first: a bad config here aborts.
+  VoiceKernel(double device_rate, int max_block)
+      : engine_(VoiceTransferConfig{device_rate, max_block}),
         input_(size_t(max_block), 0.0f),
         output_(size_t(max_block), 0.0f) {}
 
@@ -120,7 +120,7 @@ class TransferKernel {
   void reset() { engine_.reset(); }
 
  private:
-  TimbreTransfer engine_;
+  VoiceTransfer engine_;
   std::vector<float> input_, output_;
 };
 
@@ -128,35 +128,35 @@ class TransferKernel {
 
 EMSCRIPTEN_BINDINGS(timbrel_transfer) {
   emscripten::function("renderTransfer", &render_transfer);
-  emscripten::class_<TransferKernel>("TransferKernel")
+  emscripten::class_<VoiceKernel>("VoiceKernel")
       .constructor<double, int>()
       .class_function("validateRate", &validate_rate)
-      .function("inputPtr", &TransferKernel::input_ptr)
-      .function("outputPtr", &TransferKernel::output_ptr)
-      .function("maxBlock", &TransferKernel::max_block)
-      .function("process", &TransferKernel::process)
-      .function("loadModel", &TransferKernel::load_model)
-      .function("collect", &TransferKernel::collect)
-      .function("hasModel", &TransferKernel::has_model)
-      .function("switching", &TransferKernel::switching)
-      .function("modelInfo", &TransferKernel::model_info)
-      .function("setMode", &TransferKernel::set_mode)
-      .function("mode", &TransferKernel::mode)
-      .function("setOctaves", &TransferKernel::set_octaves)
-      .function("setInputGainDb", &TransferKernel::set_input_gain_db)
-      .function("setGateDb", &TransferKernel::set_gate_db)
-      .function("setDryWet", &TransferKernel::set_dry_wet)
-      .function("setOutputGainDb", &TransferKernel::set_output_gain_db)
-      .function("setSeed", &TransferKernel::set_seed)
-      .function("latencySamples", &TransferKernel::latency_samples)
-      .function("latencyMs", &TransferKernel::latency_ms)
-      .function("inputLevelDb", &TransferKernel::input_level_db)
-      .function("outputLevelDb", &TransferKernel::output_level_db)
-      .function("lastF0", &TransferKernel::last_f0)
-      .function("lastVoiced", &TransferKernel::last_voiced)
-      .function("gateOpen", &TransferKernel::gate_open)
-      .function("nonfiniteInputs", &TransferKernel::nonfinite_inputs)
-      .function("underruns", &TransferKernel::underruns)
-      .function("overruns", &TransferKernel::overruns)
-      .function("reset", &TransferKernel::reset);
+      .function("inputPtr", &VoiceKernel::input_ptr)
+      .function("outputPtr", &VoiceKernel::output_ptr)
+      .function("maxBlock", &VoiceKernel::max_block)
+      .function("process", &VoiceKernel::process)
+      .function("loadModel", &VoiceKernel::load_model)
+      .function("collect", &VoiceKernel::collect)
+      .function("hasModel", &VoiceKernel::has_model)
+      .function("switching", &VoiceKernel::switching)
+      .function("modelInfo", &VoiceKernel::model_info)
+      .function("setMode", &VoiceKernel::set_mode)
+      .function("mode", &VoiceKernel::mode)
+      .function("setOctaves", &VoiceKernel::set_octaves)
+      .function("setInputGainDb", &VoiceKernel::set_input_gain_db)
+      .function("setGateDb", &VoiceKernel::set_gate_db)
+      .function("setDryWet", &VoiceKernel::set_dry_wet)
+      .function("setOutputGainDb", &VoiceKernel::set_output_gain_db)
+      .function("setSeed", &VoiceKernel::set_seed)
+      .function("latencySamples", &VoiceKernel::latency_samples)
+      .function("latencyMs", &VoiceKernel::latency_ms)
+      .function("inputLevelDb", &VoiceKernel::input_level_db)
+      .function("outputLevelDb", &VoiceKernel::output_level_db)
+      .function("lastF0", &VoiceKernel::last_f0)
+      .function("lastVoiced", &VoiceKernel::last_voiced)
+      .function("gateOpen", &VoiceKernel::gate_open)
+      .function("nonfiniteInputs", &VoiceKernel::nonfinite_inputs)
+      .function("underruns", &VoiceKernel::underruns)
+      .function("overruns", &VoiceKernel::overruns)
+      .function("reset", &VoiceKernel::reset);
 }
