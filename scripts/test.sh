@@ -15,6 +15,7 @@ run() {
   if "$@"; then echo "-- $name: ok"; else echo "-- $name: FAILED"; failed+=("$name"); fi
 }
 
+run "lint (eslint: page, examples, server, JS tests)" npx --no-install eslint .
 run "native tests (ctest)" ctest --test-dir build --output-on-failure -j2
 asan_tests() {
   [ -f build-asan/build.ninja ] || cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \

@@ -26,8 +26,8 @@ import {
   pearson,
   presetCurve,
   resampleCurve,
-} from '../../web/src/draw-curves.js';
-import { crc32, readTmbl, withDescriptorTable } from '../../web/src/tmbl.js';
+} from '../../web/src/draw/draw-curves.js';
+import { crc32, readTmbl, withDescriptorTable } from '../../web/src/audio/model-file.js';
 import { CORE_DIR, REPO, coreHas } from './harness.mjs';
 
 describe('curves', () => {

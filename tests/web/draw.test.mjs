@@ -37,8 +37,8 @@ import {
   startServer,
 } from './harness.mjs';
 import { allFinite, pearson, rmsDb } from './signal.mjs';
-import { decodeWav } from '../../web/src/wav.js';
-import { compareMeasured, hopsFor } from '../../web/src/draw-curves.js';
+import { decodeWav } from '../../web/src/audio/wav.js';
+import { compareMeasured, hopsFor } from '../../web/src/draw/draw-curves.js';
 
 const TIMEOUT = 60000;
 const DRAW_MODEL = path.join(REPO, 'tests', 'golden', 'draw', 'model.tmbl');
@@ -435,6 +435,7 @@ describe('Draw panel errors', { skip }, () => {
     await none.waitFor({ timeout: 10000 });
     assert.match(await none.textContent(), /No instruments are installed/);
     assert.equal(await page.isDisabled('#draw-render-button'), true, 'nothing to render without a model');
+    assert.deepEqual(errors, []);
     await context.close();
 
     // A model file without a descriptor table: analysed in the Worker, then it draws and loops.

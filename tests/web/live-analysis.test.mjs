@@ -75,7 +75,7 @@ describe('microphone granted (fake 220 Hz sine)', () => {
     // Every request the page caused (the worklet's included) went to this machine.
     const pageRequests = readNetLog(netLog).filter((r) => r.initiator !== 'not an origin');
     assert.ok(pageRequests.some((r) => r.url.endsWith('/core/timbrel-core.mjs')), 'the worklet loaded the core from /core/');
-    assert.ok(pageRequests.some((r) => r.url.endsWith('/src/worklet/analyzer-processor.js')));
+    assert.ok(pageRequests.some((r) => r.url.endsWith('/src/worklet/listen-processor.js')));
     assert.deepEqual(pageRequests.filter((r) => !isLocal(r.url)), [], 'no page request may leave localhost');
   });
 
@@ -84,7 +84,7 @@ describe('microphone granted (fake 220 Hz sine)', () => {
     const requests = recordRequests(context);
     const page = await context.newPage();
     const errors = recordErrors(page);
-    await page.goto(server.url);
+    await page.goto(`${server.url}#listen`);
 
     assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true, 'page is cross-origin isolated');
     assert.equal(await page.locator('#status [data-kind="error"]').count(), 0, 'no error before start');
@@ -141,7 +141,7 @@ describe('microphone granted (fake 220 Hz sine)', () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     const page = await context.newPage();
     const errors = recordErrors(page);
-    await page.goto(server.url);
+    await page.goto(`${server.url}#listen`);
     await page.getByRole('button', { name: 'Start microphone' }).tap();
     const hz = await waitForSettledPitch(page);
     assert.ok(Math.abs(hz / 220 - 1) < 0.02, `f0 ${hz} Hz`);
@@ -155,7 +155,7 @@ describe('microphone granted (fake 220 Hz sine)', () => {
   test('keyboard: Start is reachable and operable with Tab and Enter', { timeout: TIMEOUT }, async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
-    await page.goto(server.url);
+    await page.goto(`${server.url}#listen`);
     let focused = '';
     for (let i = 0; i < 10 && focused !== 'start-button'; i++) {
       await page.keyboard.press('Tab');
@@ -186,7 +186,7 @@ describe('microphone denied', () => {
     const requests = recordRequests(context);
     const page = await context.newPage();
     const errors = recordErrors(page);
-    await page.goto(server.url);
+    await page.goto(`${server.url}#listen`);
     await page.getByRole('button', { name: 'Start microphone' }).click();
 
     const message = page.locator('#status [data-key="mic-denied"]');
@@ -226,7 +226,7 @@ describe('other failures are explained', () => {
       navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Requested device not found', 'NotFoundError'));
     });
     const page = await context.newPage();
-    await page.goto(server.url);
+    await page.goto(`${server.url}#listen`);
     await page.getByRole('button', { name: 'Start microphone' }).click();
     const message = page.locator('#status [data-key="mic-missing"]');
     await message.waitFor({ timeout: 15000 });
@@ -246,7 +246,7 @@ describe('other failures are explained', () => {
       await route.fulfill({ response, headers });
     });
     const page = await context.newPage();
-    await page.goto(server.url);
+    await page.goto(`${server.url}#listen`);
     assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), false);
     const message = page.locator('#status [data-key="not-isolated"]');
     await message.waitFor();
@@ -275,7 +275,7 @@ describe('other failures are explained', () => {
     });
     const page = await context.newPage();
     const errors = recordErrors(page);
-    await page.goto(server.url);
+    await page.goto(`${server.url}#listen`);
     await page.getByRole('button', { name: 'Start microphone' }).click();
     const message = page.locator('#status [data-key="suspended"]');
     await message.waitFor({ timeout: 15000 });
@@ -301,7 +301,7 @@ describe('other failures are explained', () => {
     });
     const page = await context.newPage();
     const errors = recordErrors(page);
-    await page.goto(server.url);
+    await page.goto(`${server.url}#listen`);
     await page.getByRole('button', { name: 'Start microphone' }).click();
     const message = page.locator('#status [data-key="core-error"]');
     await message.waitFor({ timeout: 15000 });

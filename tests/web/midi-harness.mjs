@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { BASE_ARGS, CHROMIUM, CORE_DIR, LOCAL_ONLY_ARGS, OUTPUT_DIR, REPO, makeTempDir, startServer } from './harness.mjs';
-import { writeMidi } from '../../web/src/midi-file.js';
+import { writeMidi } from '../../web/src/audio/midi-file.js';
 
 export const GOLDEN_MODEL = path.join(REPO, 'tests', 'golden', 'crossmodal', 'solo', 'model.tmbl');
 const PREFERRED = ['flute', 'violin', 'alto_sax', 'trumpet', 'piano'];

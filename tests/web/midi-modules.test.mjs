@@ -11,15 +11,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DYNAMICS, dynamicsOf, hzFromMidi, melody, noteName, octaveOf, pitchSpan, writeMidi } from '../../web/src/midi-file.js';
-import { EXAMPLE_BPM, exampleMidi, exampleTracks } from '../../web/src/midi-example.js';
-import { COMPUTER_KEYS, isBlack, typingTarget } from '../../web/src/keyboard.js';
-import { parseMidiMessage, describeMidiError } from '../../web/src/midi-input.js';
-import { MidiFileError, describeReport, keyboardLow, readMidiFile } from '../../web/src/midi-panel.js';
-import { describeRecordError } from '../../web/src/transcribe-audio.js';
-import { describeRanges, instrumentLabel } from '../../web/src/midi-catalog.js';
-import { pitchView, timeTicks } from '../../web/src/piano-roll.js';
-import { FRAME, exampleMelody, framesToCurve, matchNotes } from '../../web/src/transcribe-panel.js';
+import { DYNAMICS, dynamicsOf, hzFromMidi, melody, noteName, octaveOf, pitchSpan, writeMidi } from '../../web/src/audio/midi-file.js';
+import { EXAMPLE_BPM, exampleMidi, exampleTracks } from '../../web/src/midi/midi-example.js';
+import { COMPUTER_KEYS, isBlack, typingTarget } from '../../web/src/ui/keyboard.js';
+import { parseMidiMessage, describeMidiError } from '../../web/src/audio/midi-input.js';
+import { MidiFileError, describeReport, keyboardLow, readMidiFile } from '../../web/src/midi/midi-panel.js';
+import { describeRecordError } from '../../web/src/transcribe/transcribe-audio.js';
+import { describeRanges, instrumentLabel } from '../../web/src/midi/midi-catalog.js';
+import { pitchView, timeTicks } from '../../web/src/ui/piano-roll.js';
+import { FRAME, exampleMelody, framesToCurve, matchNotes } from '../../web/src/transcribe/transcribe-panel.js';
 import { CORE_DIR, REPO, coreHas } from './harness.mjs';
 
 describe('notes and symbols', () => {
@@ -99,7 +99,7 @@ describe('MIDI writing', () => {
   });
 
   test('the core parses the example tune back to the same notes', async () => {
-    assert.ok(await coreHas('CrossmodalKernel'), `${CORE_DIR}/timbrel-core.mjs has no CrossmodalKernel: rebuild the WebAssembly core`);
+    assert.ok(await coreHas('MidiRenderKernel'), `${CORE_DIR}/timbrel-core.mjs has no MidiRenderKernel: rebuild the WebAssembly core`);
     const { default: createCore } = await import(pathToFileURL(path.join(CORE_DIR, 'timbrel-core.mjs')).href);
     const core = await createCore();
     const song = core.parseMidi(exampleMidi());

@@ -20,20 +20,19 @@ import path from 'node:path';
 import { CORE_DIR, OUTPUT_DIR, REPO, coreHas, isLocal, recordErrors, recordRequests } from './harness.mjs';
 import { allFinite, rmsDb } from './signal.mjs';
 import { arpeggio, closeFixture, f0PerNote, floats, midiBytes, openFixture } from './midi-harness.mjs';
-import { decodeWav } from '../../web/src/wav.js';
-import { noteName } from '../../web/src/midi-file.js';
+import { decodeWav } from '../../web/src/audio/wav.js';
+import { noteName } from '../../web/src/audio/midi-file.js';
 
 const TIMEOUT = 120000;
 
-const hasKernels = (await coreHas('CrossmodalKernel').catch(() => false)) && (await coreHas('LiveNoteKernel').catch(() => false));
-test('the WebAssembly core has the CrossmodalKernel and LiveNoteKernel bindings', () => {
-  assert.ok(hasKernels, `${CORE_DIR}/timbrel-core.mjs lacks CrossmodalKernel or LiveNoteKernel: rebuild the WebAssembly core`);
+const hasKernels = (await coreHas('MidiRenderKernel').catch(() => false)) && (await coreHas('MidiKernel').catch(() => false));
+test('the WebAssembly core has the MidiRenderKernel and MidiKernel bindings', () => {
+  assert.ok(hasKernels, `${CORE_DIR}/timbrel-core.mjs lacks MidiRenderKernel or MidiKernel: rebuild the WebAssembly core`);
 });
 const skip = !hasKernels;
 
 const fixture = {};
 let server;
-let tmp;
 let model;
 let browser;
 
@@ -42,7 +41,7 @@ before(async () => {
   try {
     await openFixture(fixture);
   } finally {
-    ({ server, tmp, model, browser } = fixture);
+    ({ server, model, browser } = fixture);
   }
 });
 

@@ -34,14 +34,14 @@ import {
   writeWav,
 } from './harness.mjs';
 import { arpeggio, closeFixture, loadCore, midiBytes, openFixture } from './midi-harness.mjs';
-import { matchNotes } from '../../web/src/transcribe-panel.js';
-import { noteName } from '../../web/src/midi-file.js';
+import { matchNotes } from '../../web/src/transcribe/transcribe-panel.js';
+import { noteName } from '../../web/src/audio/midi-file.js';
 
 const TIMEOUT = 120000;
 
-const hasKernel = await coreHas('CrossmodalKernel').catch(() => false);
-test('the WebAssembly core has the CrossmodalKernel binding', () => {
-  assert.ok(hasKernel, `${CORE_DIR}/timbrel-core.mjs has no CrossmodalKernel: rebuild the WebAssembly core`);
+const hasKernel = await coreHas('MidiRenderKernel').catch(() => false);
+test('the WebAssembly core has the MidiRenderKernel binding', () => {
+  assert.ok(hasKernel, `${CORE_DIR}/timbrel-core.mjs has no MidiRenderKernel: rebuild the WebAssembly core`);
 });
 const skip = !hasKernel;
 

@@ -16,7 +16,6 @@ import { chromium } from 'playwright-core';
 import {
   BASE_ARGS,
   CHROMIUM,
-  CORE_DIR,
   LOCAL_ONLY_ARGS,
   OUTPUT_DIR,
   REPO,
@@ -33,10 +32,10 @@ import { STATUS } from '../../web/src/worklet/audio-ring.js';
 const SECONDS = 60;
 const TEST_MODEL = path.join(REPO, 'tests', 'golden', 'vq', 'model.tmbl');
 
-const hasKernel = await coreHas('TransferKernel').catch(() => false);
+const hasKernel = await coreHas('VoiceKernel').catch(() => false);
 const skip = process.env.TIMBREL_SKIP_LONG
   ? 'TIMBREL_SKIP_LONG is set'
-  : hasKernel ? false : 'no TransferKernel in the core (voice-transfer.test.mjs fails on it)';
+  : hasKernel ? false : 'no VoiceKernel in the core (voice-transfer.test.mjs fails on it)';
 if (skip) console.log(`# SKIPPED: ${skip}`);
 
 let server;

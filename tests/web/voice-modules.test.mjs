@@ -8,10 +8,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeWav, encodeWav, FORMAT } from '../../web/src/wav.js';
+import { decodeWav, encodeWav, FORMAT } from '../../web/src/audio/wav.js';
 import { AudioRingReader, AudioRingWriter, STATUS, createAudioRing } from '../../web/src/worklet/audio-ring.js';
-import { suggestOctaves } from '../../web/src/voice-meters.js';
-import { checkModelBytes } from '../../web/src/model-catalog.js';
+import { suggestOctaves } from '../../web/src/voice/voice-meters.js';
+import { checkModelBytes } from '../../web/src/audio/model-catalog.js';
 import { makeTempDir, startServer } from './harness.mjs';
 
 describe('WAV writer', () => {

@@ -34,7 +34,7 @@ import {
   writeWav,
 } from './harness.mjs';
 import { allFinite, frameDb, maxJump, pearson, rmsDb, shapeLsdDb, shapeSpectrum, voiceLikeSignal } from './signal.mjs';
-import { decodeWav } from '../../web/src/wav.js';
+import { decodeWav } from '../../web/src/audio/wav.js';
 import { STATUS } from '../../web/src/worklet/audio-ring.js';
 
 const TIMEOUT = 120000;
@@ -43,9 +43,9 @@ const SWITCH_AT_SECONDS = 4.5;
 const TEST_MODEL = path.join(REPO, 'tests', 'golden', 'vq', 'model.tmbl');
 
 // A core without the binding is a broken build, not a reason to skip.
-const hasKernel = await coreHas('TransferKernel').catch(() => false);
-test('the WebAssembly core has the TransferKernel binding', () => {
-  assert.ok(hasKernel, `${CORE_DIR}/timbrel-core.mjs has no TransferKernel: rebuild the WebAssembly core`);
+const hasKernel = await coreHas('VoiceKernel').catch(() => false);
+test('the WebAssembly core has the VoiceKernel binding', () => {
+  assert.ok(hasKernel, `${CORE_DIR}/timbrel-core.mjs has no VoiceKernel: rebuild the WebAssembly core`);
 });
 const skip = !hasKernel;
 

@@ -1,45 +1,45 @@
-// Entry point: checks what the browser offers, then mounts the app shell and panels.
+// Entry point: checks what the browser offers, makes the page's one AudioContext
+// holder, then mounts the app shell and the panels (one feature folder each).
 
-import { AppShell } from './app-shell.js';
-import { checkCapabilities } from './capabilities.js';
-import { DrawPanel } from './draw-panel.js';
-import { ListenPanel } from './listen-panel.js';
-import { CrossmodalCatalog } from './midi-catalog.js';
-import { MidiPanel } from './midi-panel.js';
-import { ModelCatalog } from './model-catalog.js';
-import { TranscribePanel } from './transcribe-panel.js';
-import { VoicePanel } from './voice-panel.js';
+import { checkCapabilities } from './audio/capabilities.js';
+import { ModelCatalog } from './audio/model-catalog.js';
+import { SharedAudio } from './audio/shared-audio.js';
+import { DrawPanel } from './draw/draw-panel.js';
+import { ListenPanel } from './listen/listen-panel.js';
+import { CrossmodalCatalog } from './midi/midi-catalog.js';
+import { MidiPanel } from './midi/midi-panel.js';
+import { TranscribePanel } from './transcribe/transcribe-panel.js';
+import { AppShell } from './ui/app-shell.js';
+import { VoicePanel } from './voice/voice-panel.js';
 
 const capabilities = checkCapabilities(globalThis);
+const audio = new SharedAudio(capabilities.AudioContextClass); // created on the first gesture
 const shell = new AppShell(document);
-const catalog = new ModelCatalog(); // one download per model, shared by the panels
-const listen = new ListenPanel(document.getElementById('listen'), capabilities);
-const voice = new VoicePanel(document.getElementById('voice'), capabilities, { catalog });
-const draw = new DrawPanel(document.getElementById('draw'), capabilities, { catalog });
+const catalog = new ModelCatalog(); // the voice models, shared by Voice and Draw
 const noteCatalog = new CrossmodalCatalog(); // the cross-modal models, shared by MIDI and Transcribe
-const midi = new MidiPanel(document.getElementById('midi'), capabilities, { catalog: noteCatalog });
-const transcribe = new TranscribePanel(document.getElementById('transcribe'), capabilities, { catalog: noteCatalog });
-const panels = { listen, voice, draw, midi, transcribe };
-// Panels that start work when shown and rest when left.
-const activating = { voice, draw, midi, transcribe };
+const panel = (id) => document.getElementById(id);
+const options = { audio, capabilities };
+const panels = {
+  voice: new VoicePanel(panel('voice'), { ...options, catalog }),
+  listen: new ListenPanel(panel('listen'), options),
+  draw: new DrawPanel(panel('draw'), { ...options, catalog }),
+  midi: new MidiPanel(panel('midi'), { ...options, catalog: noteCatalog }),
+  transcribe: new TranscribePanel(panel('transcribe'), { ...options, catalog: noteCatalog }),
+};
 
 // Leaving a panel stops what it plays (one microphone user at a time; a recording
-// in progress is finished and stays downloadable).
+// in progress is finished and stays downloadable) and lets its engine rest.
 shell.onChange = (name, previous) => {
-  if (panels[previous]?.mode !== 'idle') panels[previous]?.stop();
-  panels[previous]?.deactivate?.();
-  activating[name]?.activate();
+  panels[previous]?.deactivate();
+  panels[name]?.activate();
 };
-activating[shell.current]?.activate();
+panels[shell.current]?.activate();
 
 // Handy for debugging and for the browser tests.
-globalThis.timbrel = { capabilities, shell, listen, voice, draw, midi, transcribe };
+globalThis.timbrel = { capabilities, audio, shell, ...panels };
 
 addEventListener('pagehide', () => {
-  listen.dispose();
-  voice.dispose();
-  draw.dispose();
-  midi.dispose();
-  transcribe.dispose();
+  for (const p of Object.values(panels)) p.dispose();
   shell.dispose();
+  audio.dispose();
 });

@@ -72,8 +72,7 @@ class DrawProcessor extends CoreProcessor {
   }
 
   makeViews() {
-    this.heap = core.HEAPF32;
-    this.heapBuffer = this.heap.buffer;
+    super.makeViews();
     this.outputIndex = this.outputPtr >> 2;
   }
 
@@ -89,67 +88,61 @@ class DrawProcessor extends CoreProcessor {
     Atomics.store(this.status, DRAW.PASS_INDEX, index);
   }
 
+  // The loop player never analyses a model's codes itself: the page sends files
+  // with their descriptor table.
+  loadModel(bytes) {
+    return this.kernel.loadModel(bytes, false);
+  }
+
+  modelReply() {
+    this.setState(DRAW_STATE.STOPPED);
+    return { codes: this.kernel.codes() };
+  }
+
   onMessage(data) {
-    if (!data) return;
-    if (data.type === 'dispose') {
-      this.dispose();
-      return;
-    }
     const kernel = this.kernel;
-    if (!kernel) return;
-    try {
-      switch (data.type) {
-        case 'model': {
-          let error = data.bytes instanceof ArrayBuffer ? kernel.loadModel(new Uint8Array(data.bytes), false) : 'no model bytes were received';
-          if (core.HEAPF32.buffer !== this.heapBuffer) this.makeViews(); // loading may grow memory
-          if (!error) this.setState(DRAW_STATE.STOPPED);
-          this.port.postMessage({ type: 'model', token: data.token, error: error || '', codes: error ? 0 : kernel.codes() });
-          break;
+    switch (data.type) {
+      case 'curves': {
+        kernel.clearTargets();
+        let error = kernel.setHops(data.hops | 0);
+        if (!error) error = kernel.setTarget(String(data.name), data.values, 1);
+        if (!error && data.gain) error = kernel.setGain(data.gain);
+        if (!error) error = kernel.commit();
+        if (!error) {
+          this.committedVersion = data.version | 0;
+          Atomics.store(this.status, DRAW.COMMITTED_VERSION, this.committedVersion);
         }
-        case 'curves': {
-          kernel.clearTargets();
-          let error = kernel.setHops(data.hops | 0);
-          if (!error) error = kernel.setTarget(String(data.name), data.values, 1);
-          if (!error && data.gain) error = kernel.setGain(data.gain);
-          if (!error) error = kernel.commit();
-          if (!error) {
-            this.committedVersion = data.version | 0;
-            Atomics.store(this.status, DRAW.COMMITTED_VERSION, this.committedVersion);
-          }
-          this.port.postMessage({ type: 'curves', version: data.version, error: error || '' });
-          break;
-        }
-        case 'play':
-          this.loop = !!data.loop;
-          kernel.setLoop(this.loop);
-          kernel.play();
-          this.passes = 0;
-          Atomics.add(this.status, DRAW.PLAYS, 1);
-          Atomics.store(this.status, DRAW.PASSES, 0);
-          this.markPass(0);
-          this.setState(kernel.hasModel() ? DRAW_STATE.PLAYING : DRAW_STATE.STOPPED);
-          break;
-        case 'loop':
-          this.loop = !!data.loop;
-          kernel.setLoop(this.loop);
-          break;
-        case 'stop':
-          kernel.stop();
-          this.setState(DRAW_STATE.STOPPED);
-          break;
-        case 'code':
-          kernel.playCode(data.code | 0);
-          this.setState(kernel.hasModel() ? DRAW_STATE.CODE : DRAW_STATE.STOPPED);
-          break;
-        case 'settings':
-          if (Number.isFinite(data.smoothing)) kernel.setSmoothing(data.smoothing);
-          if (Number.isFinite(data.hysteresis)) kernel.setHysteresis(data.hysteresis);
-          break;
-        default:
-          break;
+        this.port.postMessage({ type: 'curves', version: data.version, error: error || '' });
+        break;
       }
-    } catch (error) {
-      this.fail(error);
+      case 'play':
+        this.loop = !!data.loop;
+        kernel.setLoop(this.loop);
+        kernel.play();
+        this.passes = 0;
+        Atomics.add(this.status, DRAW.PLAYS, 1);
+        Atomics.store(this.status, DRAW.PASSES, 0);
+        this.markPass(0);
+        this.setState(kernel.hasModel() ? DRAW_STATE.PLAYING : DRAW_STATE.STOPPED);
+        break;
+      case 'loop':
+        this.loop = !!data.loop;
+        kernel.setLoop(this.loop);
+        break;
+      case 'stop':
+        kernel.stop();
+        this.setState(DRAW_STATE.STOPPED);
+        break;
+      case 'code':
+        kernel.playCode(data.code | 0);
+        this.setState(kernel.hasModel() ? DRAW_STATE.CODE : DRAW_STATE.STOPPED);
+        break;
+      case 'settings':
+        if (Number.isFinite(data.smoothing)) kernel.setSmoothing(data.smoothing);
+        if (Number.isFinite(data.hysteresis)) kernel.setHysteresis(data.hysteresis);
+        break;
+      default:
+        break;
     }
   }
 
@@ -158,10 +151,8 @@ class DrawProcessor extends CoreProcessor {
     this.ring.write(heap, base, base, m);
   }
 
-  process(inputs, outputs) {
-    const output = outputs[0];
+  render(inputs, output) {
     const kernel = this.kernel;
-    if (this.failed || kernel === null) return this.silence(output);
     const n = output.length > 0 ? output[0].length : QUANTUM;
     if (!this.renderBlocks(output, n)) return true;
 

@@ -1,0 +1,191 @@
+// The page's shared skeleton, checked the same way for every engine and panel:
+// - every engine (web/src/*/*-engine.js) starts on a context, connects, rests,
+//   and disposes cleanly (its processor frees its C++ kernel; dispose twice is
+//   harmless; nothing answers after it), and a second one starts after it;
+// - every panel starts a sound, stops it, rests when left (the page suspends the
+//   device, without a false "Audio is paused" warning on return), and disposes
+//   its engine; the whole page makes one AudioContext.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { BASE_ARGS, CHROMIUM, LOCAL_ONLY_ARGS, OUTPUT_DIR, coreHas, recordErrors, startServer } from './harness.mjs';
+
+const TIMEOUT = 240000;
+const hasCore = await coreHas('VoiceKernel').catch(() => false);
+test('the WebAssembly core is built', () => assert.ok(hasCore, 'build the WebAssembly core first (scripts/setup.sh)'));
+
+let server;
+let browser;
+
+before(async () => {
+  if (!hasCore) return;
+  server = await startServer();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...LOCAL_ONLY_ARGS, '--autoplay-policy=no-user-gesture-required'] });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+// Counts the AudioContexts the page makes.
+const countContexts = () => {
+  const Native = globalThis.AudioContext;
+  globalThis.audioContextsMade = 0;
+  globalThis.AudioContext = class extends Native {
+    constructor(options) {
+      super(options);
+      globalThis.audioContextsMade++;
+    }
+  };
+};
+
+describe('engines', { skip: !hasCore }, () => {
+  test('every engine starts, connects, rests and disposes cleanly', { timeout: TIMEOUT }, async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors = recordErrors(page);
+    await page.goto(`${server.url}#listen`);
+    const results = await page.evaluate(async () => {
+      const modules = {
+        ListenEngine: '/src/listen/listen-engine.js',
+        VoiceEngine: '/src/voice/voice-engine.js',
+        DrawEngine: '/src/draw/draw-engine.js',
+        MidiEngine: '/src/midi/midi-engine.js',
+        TranscribeEngine: '/src/transcribe/transcribe-engine.js',
+      };
+      const ctx = new AudioContext();
+      const out = [];
+      for (const [name, url] of Object.entries(modules)) {
+        const Engine = (await import(url))[name];
+        const row = { name };
+        for (let round = 0; round < 2; round++) {
+          const engine = new Engine(ctx);
+          const info = await engine.start();
+          row.started = typeof info === 'object' && info !== null;
+          row.sameInfo = (await engine.start()) === info; // start() is idempotent
+          row.connects = engine.connect(ctx.destination) === engine;
+          engine.setActive(false);
+          engine.setActive(true);
+          const port = engine.node?.port ?? null;
+          row.worklet = port !== null;
+          const freed = port
+            ? new Promise((resolve) => {
+              port.addEventListener('message', (e) => e.data?.type === 'disposed' && resolve(e.data.kernelFreed));
+              setTimeout(() => resolve('no answer'), 5000);
+            })
+            : Promise.resolve(null);
+          engine.dispose();
+          engine.dispose();
+          row.kernelFreed = await freed;
+          row.nodeGone = engine.node === null;
+          row.requestAfter = await engine.request('x', { type: 'nothing' }).then(() => 'answered', (e) => e.message);
+          engine.setActive(false); // a no-op, not an error
+        }
+        out.push(row);
+      }
+      await ctx.close();
+      return out;
+    });
+    console.log(`# engines: ${results.map((r) => `${r.name}${r.worklet ? '' : ' (no worklet)'}`).join(', ')}`);
+    for (const r of results) {
+      assert.ok(r.started && r.sameInfo, `${r.name} starts once`);
+      assert.ok(r.connects, `${r.name}.connect() returns the engine`);
+      if (r.worklet) assert.equal(r.kernelFreed, true, `${r.name}'s processor freed its kernel`);
+      assert.ok(r.nodeGone, `${r.name} let its node go`);
+      assert.match(r.requestAfter, /not running/, `${r.name} answers nothing after dispose`);
+    }
+    assert.deepEqual(results.filter((r) => r.worklet).map((r) => r.name), ['ListenEngine', 'VoiceEngine', 'DrawEngine', 'MidiEngine']);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});
+
+// Per panel: how to start a sound and how to stop it, through the page.
+const PANELS = [
+  {
+    name: 'voice',
+    start: async (page) => {
+      await page.waitForFunction(() => document.getElementById('voice').dataset.model, null, { timeout: 30000 }).catch(() => {});
+      await page.click('#voice-example-button');
+    },
+    stop: (page) => page.click('#voice-stop-button'),
+  },
+  { name: 'listen', start: (page) => page.click('#example-button'), stop: (page) => page.click('#stop-button') },
+  {
+    name: 'draw',
+    start: async (page) => {
+      await page.waitForFunction(() => document.getElementById('draw').dataset.model, null, { timeout: 30000 });
+      await page.click('#draw-loop-button');
+    },
+    stop: (page) => page.click('#draw-stop-button'),
+  },
+  {
+    name: 'midi',
+    start: async (page) => {
+      await page.waitForFunction(() => globalThis.timbrel.midi.model, null, { timeout: 30000 });
+      await page.locator('#midi-keyboard').scrollIntoViewIfNeeded();
+      await page.keyboard.down('a');
+    },
+    stop: (page) => page.keyboard.up('a'),
+  },
+  {
+    name: 'transcribe',
+    start: async (page) => {
+      await page.waitForFunction(() => globalThis.timbrel.transcribe.model, null, { timeout: 30000 });
+      await page.click('#transcribe-example-button');
+      await page.waitForFunction(() => document.getElementById('transcribe').dataset.clip === 'example', null, { timeout: 60000 });
+      await page.click('#transcribe-play-clip');
+    },
+    stop: (page) => page.click('#transcribe-stop-button'),
+  },
+];
+
+describe('panels', { skip: !hasCore }, () => {
+  test('every panel starts and stops a sound, rests when left, and disposes its engine', { timeout: TIMEOUT * 2 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.addInitScript(countContexts);
+    const page = await context.newPage();
+    const errors = recordErrors(page);
+    await page.goto(server.url);
+    const first = await page.evaluate(() => globalThis.timbrel.shell.current);
+    assert.equal(first, 'voice', 'the page opens on the headline feature');
+
+    for (const panel of PANELS) {
+      await page.click(`a[data-nav="${panel.name}"]`);
+      await panel.start(page);
+      await page.waitForFunction((name) => globalThis.timbrel[name].mode !== 'idle' && globalThis.timbrel[name].engine, panel.name, { timeout: 30000 });
+      await page.waitForFunction(() => globalThis.timbrel.audio.state === 'running', null, { timeout: 10000 });
+      await panel.stop(page);
+      await page.waitForFunction((name) => globalThis.timbrel[name].mode === 'idle', panel.name, { timeout: 10000 });
+      // Left: the panel's sound and engine rest, and so does the device.
+      await page.click('a[data-nav="listen"]');
+      if (panel.name === 'listen') await page.click('a[data-nav="voice"]');
+      await page.waitForFunction(() => globalThis.timbrel.audio.state === 'suspended', null, { timeout: 10000 });
+      // Back: no warning that the browser paused the audio (the page did).
+      await page.click(`a[data-nav="${panel.name}"]`);
+      await page.waitForTimeout(300);
+      const warned = await page.locator(`#${panel.name} [data-key="suspended"]`).count();
+      assert.equal(warned, 0, `${panel.name}: no "Audio is paused" warning after returning`);
+    }
+
+    const shared = await page.evaluate(() => {
+      const panels = ['voice', 'listen', 'draw', 'midi', 'transcribe'].map((n) => globalThis.timbrel[n]);
+      const contexts = new Set(panels.map((p) => p.engine?.context).filter(Boolean));
+      return { engines: panels.filter((p) => p.engine).length, contexts: contexts.size, made: globalThis.audioContextsMade };
+    });
+    assert.deepEqual(shared, { engines: 5, contexts: 1, made: 1 }, 'five engines on the page\'s one AudioContext');
+    await page.screenshot({ path: path.join(OUTPUT_DIR, 'conformance.png') });
+
+    const disposed = await page.evaluate(() => {
+      const names = ['voice', 'listen', 'draw', 'midi', 'transcribe'];
+      for (const n of names) globalThis.timbrel[n].dispose();
+      return names.map((n) => globalThis.timbrel[n].engine);
+    });
+    assert.deepEqual(disposed, [null, null, null, null, null], 'every panel let its engine go');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});
