@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "crossmodal_js.h"
+#include "image_staging.h"
 #include "timbrel/engine/midi_player.h"
 #include "timbrel/engine/note_synth.h"
 #include "timbrel/midi/smf.h"
@@ -204,7 +205,7 @@ class MidiKernel {
                     : nullptr),
         output_(std::size_t(player_ ? max_block : 1), 0.0f) {}
 
-  std::string error() const { return config_error_; }
+  std::string error() const { return config_error_.empty() ? staging_.error() : config_error_; }
   std::string load_model(const val& bytes) {
     if (!player_) return config_error_;
     const auto data = file_bytes(bytes);
@@ -212,6 +213,10 @@ class MidiKernel {
     return player_->load_model(data.data(), data.size());
   }
   bool has_model() const { return player_ && player_->has_model(); }
+  timbrel::wasm::ImageStaging& staging() { return staging_; }
+  std::string adopt(timbrel::nn::ImageBlock image) {
+    return player_ ? player_->adopt_image(std::move(image)) : config_error_;
+  }
 
   // --- real-time safe ---------------------------------------------------------
   void note_on(int pitch, int velocity) {
@@ -257,6 +262,7 @@ class MidiKernel {
   std::string config_error_;
   std::unique_ptr<MidiPlayer> player_;
   std::vector<float> output_;
+  timbrel::wasm::ImageStaging staging_;
 };
 
 }  // namespace
@@ -269,8 +275,9 @@ EMSCRIPTEN_BINDINGS(timbrel_midi) {
       .function("hasModel", &MidiRenderKernel::has_model)
       .function("describe", &MidiRenderKernel::describe)
       .function("renderMidi", &MidiRenderKernel::render_midi);
-  emscripten::class_<MidiKernel>("MidiKernel")
-      .constructor<double, int>()
+  auto live = emscripten::class_<MidiKernel>("MidiKernel");
+  timbrel::wasm::bind_image_api(live);
+  live.constructor<double, int>()
       .function("error", &MidiKernel::error)
       .function("loadModel", &MidiKernel::load_model)
       .function("hasModel", &MidiKernel::has_model)

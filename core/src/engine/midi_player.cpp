@@ -41,19 +41,34 @@ MidiPlayer::MidiPlayer(const MidiPlayerConfig& config)
 MidiPlayer::~MidiPlayer() = default;
 
 std::string MidiPlayer::load_model(const std::uint8_t* bytes, std::size_t size,
-                                       const NoteSynthSettings& settings) {
+                                   const NoteSynthSettings& settings) {
   if (auto problem = engine::validate(settings); !problem.empty()) return problem;
-  auto loaded = models::CrossmodalVae::load(bytes, size);
+  return take(models::CrossmodalVae::load(bytes, size), settings);
+}
+
+std::string MidiPlayer::adopt_image(nn::ImageBlock image, const NoteSynthSettings& settings) {
+  if (auto problem = engine::validate(settings); !problem.empty()) return problem;
+  return take(models::CrossmodalVae::adopt(std::move(image)), settings);
+}
+
+std::string MidiPlayer::take(models::CrossmodalVae::LoadResult loaded,
+                             const NoteSynthSettings& settings) {
   if (!loaded.model) return loaded.error;
   set_model(std::move(loaded.model), settings);
   return "";
 }
 
 void MidiPlayer::set_model(std::unique_ptr<models::CrossmodalVae> model,
-                               const NoteSynthSettings& settings) {
-  synth_.reset();  // it refers to the old model
-  model_ = std::move(model);
-  if (model_) synth_ = std::make_unique<LiveNoteSynth>(*model_, settings);
+                           const NoteSynthSettings& settings) {
+  // The synth is kept across models (its constant-Q tables and RTPGHI set-up
+  // do not depend on the model), so a switch costs only the new model's state.
+  if (model && synth_)
+    synth_->set_model(*model, settings);
+  else if (model)
+    synth_ = std::make_unique<LiveNoteSynth>(*model, settings);
+  else
+    synth_.reset();
+  model_ = std::move(model);  // the old model is freed once nothing refers to it
   morph_notes_ = {-1, -1, -1, -1};
   reset();
 }

@@ -109,14 +109,18 @@ int VoiceTransfer::compute_latency() const {
 // --- models -----------------------------------------------------------------
 
 std::string VoiceTransfer::load_model(const std::uint8_t* bytes, std::size_t size) {
-  auto loaded = models::VqTimbre::load(bytes, size);
-  if (!loaded.model) return loaded.error;
-  set_model(std::move(loaded.model));
-  return "";
+  return take(models::VqTimbre::load(bytes, size));
 }
 
 std::string VoiceTransfer::load_model_file(const std::string& path) {
-  auto loaded = models::VqTimbre::load_file(path);
+  return take(models::VqTimbre::load_file(path));
+}
+
+std::string VoiceTransfer::adopt_image(nn::ImageBlock image) {
+  return take(models::VqTimbre::adopt(std::move(image)));
+}
+
+std::string VoiceTransfer::take(models::VqTimbre::LoadResult loaded) {
   if (!loaded.model) return loaded.error;
   set_model(std::move(loaded.model));
   return "";

@@ -61,6 +61,8 @@ class MidiPlayer {
   // "" or the loader's message (the previous model stays on error).
   std::string load_model(const std::uint8_t* bytes, std::size_t size,
                          const NoteSynthSettings& settings = {});
+  // The same with a model image prepared elsewhere (models/prepared_model.h).
+  std::string adopt_image(nn::ImageBlock image, const NoteSynthSettings& settings = {});
   // Takes the model (null: none, output silent) and builds its synth; every
   // note stops. Throws std::invalid_argument for settings validate() rejects.
   void set_model(std::unique_ptr<models::CrossmodalVae> model,
@@ -99,6 +101,7 @@ class MidiPlayer {
   const MidiPlayerConfig& config() const { return config_; }
 
  private:
+  std::string take(models::CrossmodalVae::LoadResult loaded, const NoteSynthSettings& settings);
   void produce_hop() noexcept;
 
   MidiPlayerConfig config_;

@@ -109,6 +109,10 @@ class NoteFrameSynth {
   // carry scratch).
   NoteFrameSynth(models::CrossmodalVae& model, const NoteSynthSettings& settings = {});
   ~NoteFrameSynth();
+  // Another model (same rules), as if constructed anew: silence, every voice
+  // idle, the pad at its start. The model-independent parts (constant-Q
+  // tables, buffers) stay, so a switch builds nothing but the model's own state.
+  void set_model(models::CrossmodalVae& model, const NoteSynthSettings& settings = {});
   NoteFrameSynth(const NoteFrameSynth&) = delete;
   NoteFrameSynth& operator=(const NoteFrameSynth&) = delete;
 
@@ -155,7 +159,7 @@ class NoteFrameSynth {
   const float* voice_latent(int voice) const noexcept;
   const NoteSynthStats& stats() const { return stats_; }
   const NoteSynthSettings& settings() const { return settings_; }
-  const models::CrossmodalVae& model() const { return model_; }
+  const models::CrossmodalVae& model() const { return *model_; }
   const dsp::ConstantQ& constant_q() const { return cqt_; }
   long frames() const { return frames_; }
 
@@ -171,7 +175,7 @@ class NoteFrameSynth {
   void render_voice(Voice& voice, bool note_voice) noexcept;
   float next_gaussian() noexcept;
 
-  models::CrossmodalVae& model_;
+  models::CrossmodalVae* model_;
   NoteSynthSettings settings_;
   dsp::ConstantQ cqt_;
   int attack_frames_, release_frames_, transition_frames_;
@@ -198,6 +202,9 @@ class LiveNoteSynth {
 
   LiveNoteSynth(models::CrossmodalVae& model, const NoteSynthSettings& settings = {},
                 const dsp::RtpghiOptions& phase = {});
+  // NoteFrameSynth::set_model, and the phase reconstruction restarted (its FFT
+  // and windows are kept: a model switch builds no DSP set-up).
+  void set_model(models::CrossmodalVae& model, const NoteSynthSettings& settings = {});
 
   void note_on(int pitch, int velocity) noexcept { frames_.note_on(pitch, velocity); }
   void note_off(int pitch) noexcept { frames_.note_off(pitch); }

@@ -70,6 +70,9 @@ class VoiceTransfer {
   // keeps playing.
   std::string load_model(const std::uint8_t* bytes, std::size_t size);
   std::string load_model_file(const std::string& path);
+  // The same with a model image prepared elsewhere (models/prepared_model.h):
+  // the page's worklet adopts it in well under a millisecond.
+  std::string adopt_image(nn::ImageBlock image);
   // Takes a checked model (not null; throws std::invalid_argument otherwise),
   // gives it the current mode/octaves/seed and starts the crossfade. A model
   // set while another switch is under way waits for it to finish (a third one
@@ -125,6 +128,8 @@ class VoiceTransfer {
   const VoiceTransferConfig& config() const { return config_; }
 
  private:
+  // set_model() on success, else the loader's message.
+  std::string take(models::VqTimbre::LoadResult loaded);
   void process_hop(const float* hop_in, float* hop_out) noexcept;
   bool retire(std::unique_ptr<models::VqTimbre>& model) noexcept;
   void apply_parameters(models::VqTimbre& model) const noexcept;

@@ -19,12 +19,14 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "timbrel/nn/model_file.h"
+#include "timbrel/nn/model_image.h"
 
 namespace timbrel::models {
 
@@ -60,6 +62,17 @@ class CrossmodalVae {
   // Loads a .tmbl file (bytes or path) and checks it: never throws.
   static LoadResult load(const std::uint8_t* bytes, std::size_t size);
   static LoadResult load_file(const std::string& path);
+  // Adopts a model image (nn/model_image.h, written by models/prepared_model.h)
+  // and checks it as load() does; its stored anchors and pad level replace the
+  // graph runs that load() makes. Never throws.
+  static LoadResult adopt(nn::ImageBlock image);
+
+  // Names of the arrays a model image stores for this family (nn::Model::prepared):
+  // the anchors, (4 + kLatent) values each (pitch, dynamics, x, y, z), and the pad level.
+  static constexpr const char* kPreparedAnchors = "crossmodal_vae.latent_anchors";
+  static constexpr const char* kPreparedPadReference = "crossmodal_vae.pad_reference";
+  // What a model image of this model stores: the two arrays above.
+  std::map<std::string, std::vector<float>> prepared_arrays();
 
   // Throws std::invalid_argument with validate()'s message.
   explicit CrossmodalVae(std::unique_ptr<nn::Model> model);
@@ -112,6 +125,11 @@ class CrossmodalVae {
   // Real-time safe.
   static constexpr int kPadNeighbours = 4;
   void latent_from_point(float x, float y, float* z) const noexcept;
+  // The XY pad's reference level: the median over the mf anchors of the L2
+  // norm of their decoded constant-Q magnitudes (engine/note_synth.h
+  // normalises the pad to it). Decodes the anchors on first use (tens of graph
+  // runs) unless the model image stored it.
+  float pad_reference();
 
   // --- per frame (real-time safe) -------------------------------------------
   void encode_signal(const float* features, float* mean, float* logvar) noexcept;
@@ -137,6 +155,7 @@ class CrossmodalVae {
   LatentProjection projection_;
   std::vector<float> posterior_;  // 2 kLatent: an encoder's output
   std::vector<LatentAnchor> anchors_;
+  float pad_reference_ = -1.0f;  // < 0: not computed yet
 };
 
 }  // namespace timbrel::models

@@ -155,6 +155,9 @@ class DescriptorSynth {
   static LoadResult load(const std::uint8_t* bytes, std::size_t size,
                          bool analyse_if_missing = false);
   static LoadResult load_file(const std::string& path, bool analyse_if_missing = false);
+  // Adopts a model image (models/prepared_model.h: the table's columns and the
+  // codebook map come with it) as load(bytes, size, false) loads the file.
+  static LoadResult adopt(nn::ImageBlock image);
   // What to tell someone whose model has no table.
   static std::string missing_table_message(const std::string& model);
 
@@ -210,6 +213,7 @@ class DescriptorSynth {
   std::size_t rendered_hops() const { return render_hop_; }
 
  private:
+  static LoadResult with_table(VqTimbre::LoadResult loaded, bool analyse_if_missing);
   int mode_index() const { return settings_.mode == TransferMode::kNoise ? 1 : 0; }
   void synthesize(int code, const dsp::PitchEstimate& pitch, float loud, float gain,
                   float* out) noexcept;

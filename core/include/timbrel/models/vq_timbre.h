@@ -27,6 +27,7 @@
 #include "timbrel/dsp/fft.h"
 #include "timbrel/dsp/yin.h"
 #include "timbrel/nn/model_file.h"
+#include "timbrel/nn/model_image.h"
 
 namespace timbrel::nn {
 class VectorQuantizer;
@@ -66,6 +67,10 @@ class VqTimbre {
   // Loads a .tmbl file (bytes or path) and checks it: never throws.
   static LoadResult load(const std::uint8_t* bytes, std::size_t size);
   static LoadResult load_file(const std::string& path);
+  // Adopts a model image (nn/model_image.h, written by models/prepared_model.h)
+  // and checks it as load() does; a few small allocations, no weight copy.
+  // Never throws.
+  static LoadResult adopt(nn::ImageBlock image);
 
   // Throws std::invalid_argument with validate()'s message.
   explicit VqTimbre(std::unique_ptr<nn::Model> model);

@@ -1,10 +1,11 @@
-// Hot kernels of the inference engine. The default entry points pick an
-// explicit SIMD path (wasm_simd128 in WebAssembly, SSE on x86-64) and fall
-// back to plain loops elsewhere; the plain versions stay callable so tests can
-// compare the two.
+// Hot kernels shared by the inference engine (nn: every Linear, GRU and
+// convolution) and the DSP (dsp::Yin's cross term), so they sit below both.
+// The default entry points pick an explicit SIMD path (wasm_simd128 in
+// WebAssembly, SSE on x86-64) and fall back to plain loops elsewhere; the
+// plain versions stay callable so tests can compare the two.
 #pragma once
 
-namespace timbrel::nn {
+namespace timbrel::simd {
 
 // Which implementation the default kernels use in this build.
 const char* kernel_path();
@@ -19,4 +20,4 @@ float dot(const float* a, const float* b, int n) noexcept;
 void matvec_accumulate(const float* w, const float* x, float* y, int rows, int cols) noexcept;
 }  // namespace plain
 
-}  // namespace timbrel::nn
+}  // namespace timbrel::simd
