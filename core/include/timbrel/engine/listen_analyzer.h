@@ -20,6 +20,7 @@
 #include "timbrel/dsp/stft.h"
 #include "timbrel/dsp/yin.h"
 #include "timbrel/engine/device_stream.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::engine {
 
@@ -45,13 +46,13 @@ class ListenAnalyzer {
   explicit ListenAnalyzer(const ListenAnalyzerConfig& config);
 
   // Real-time safe. n <= max_block samples at the device rate; in and out may alias.
-  void process(const float* in, float* out, int n) noexcept;
+  void process(const float* in, float* out, int n) noexcept TIMBREL_REALTIME;
 
   // Real-time safe. Takes the oldest queued frame; spectrum_db (if not null)
   // receives spectrum_bins() values of 10 log10(P[k] + 1e-12). False when empty.
-  bool pop_frame(AnalysisFrame& frame, float* spectrum_db) noexcept;
+  bool pop_frame(AnalysisFrame& frame, float* spectrum_db) noexcept TIMBREL_REALTIME;
 
-  void set_monitor_gain(float gain) noexcept { monitor_gain_ = gain; }
+  void set_monitor_gain(float gain) noexcept TIMBREL_REALTIME { monitor_gain_ = gain; }
   int spectrum_bins() const { return config_.window / 2 + 1; }
   double frame_rate_hz() const { return config_.model_rate / config_.hop; }
   // Delay of the monitor path (device rate), input sample to output sample.
@@ -67,7 +68,7 @@ class ListenAnalyzer {
   const ListenAnalyzerConfig& config() const { return config_; }
 
  private:
-  void process_hop(const float* hop_in, float* hop_out) noexcept;
+  void process_hop(const float* hop_in, float* hop_out) noexcept TIMBREL_REALTIME;
 
   static constexpr int kQueueFrames = 32;
 

@@ -36,6 +36,7 @@
 #include "timbrel/engine/device_stream.h"
 #include "timbrel/engine/note_synth.h"
 #include "timbrel/models/crossmodal_vae.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::engine {
 
@@ -71,24 +72,24 @@ class MidiPlayer {
   const models::CrossmodalVae* model() const { return model_.get(); }
 
   // --- commands (real-time safe; ignored without a model) --------------------
-  void note_on(int pitch, int velocity) noexcept;  // velocity 0: note_off
-  void note_off(int pitch) noexcept;
-  void all_notes_off() noexcept;  // notes and pad released (they fade out)
+  void note_on(int pitch, int velocity) noexcept TIMBREL_REALTIME;  // velocity 0: note_off
+  void note_off(int pitch) noexcept TIMBREL_REALTIME;
+  void all_notes_off() noexcept TIMBREL_REALTIME;  // notes and pad released (they fade out)
   // The XY pad: z = projection mean + x axis 0 + y axis 1, sounding while on.
-  void set_pad(float x, float y, bool on) noexcept;
+  void set_pad(float x, float y, bool on) noexcept TIMBREL_REALTIME;
   // The morph slider: the pad voice between the posterior means of two notes,
   // position 0 (a) .. 1 (b), sounding while on. The two notes are encoded
   // only when they change; moving the position alone is a few multiply-adds.
   void set_morph(int pitch_a, int velocity_a, int pitch_b, int velocity_b, float position,
-                 bool on) noexcept;
-  void set_temperature(float temperature) noexcept;
-  void set_interpolation(Interpolation interpolation) noexcept;
+                 bool on) noexcept TIMBREL_REALTIME;
+  void set_temperature(float temperature) noexcept TIMBREL_REALTIME;
+  void set_interpolation(Interpolation interpolation) noexcept TIMBREL_REALTIME;
 
   // Real-time safe. n <= max_block samples at the device rate (larger n is
   // clamped: only max_block samples are written).
-  void process(float* out, int n) noexcept;
+  void process(float* out, int n) noexcept TIMBREL_REALTIME;
   // Silence now: voices idle, FIFO and resampler cleared.
-  void reset() noexcept;
+  void reset() noexcept TIMBREL_REALTIME;
 
   // See the header comment: from a command to the note's first frame centre.
   int latency_samples() const { return (min_latency_ + max_latency_) / 2; }
@@ -102,7 +103,7 @@ class MidiPlayer {
 
  private:
   std::string take(models::CrossmodalVae::LoadResult loaded, const NoteSynthSettings& settings);
-  void produce_hop() noexcept;
+  void produce_hop() noexcept TIMBREL_REALTIME;
 
   MidiPlayerConfig config_;
   std::unique_ptr<dsp::StreamingResampler> to_device_;  // null at 22050 Hz

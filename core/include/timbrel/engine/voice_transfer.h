@@ -37,6 +37,7 @@
 #include "timbrel/dsp/yin.h"
 #include "timbrel/engine/device_stream.h"
 #include "timbrel/models/vq_timbre.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::engine {
 
@@ -89,19 +90,19 @@ class VoiceTransfer {
   // --- audio ---------------------------------------------------------------
   // Real-time safe. n <= max_block samples at the device rate; in and out may
   // alias. Non-finite input samples are replaced by silence (and counted).
-  void process(const float* in, float* out, int n) noexcept;
+  void process(const float* in, float* out, int n) noexcept TIMBREL_REALTIME;
   // A new stream: clears filters, buffers, gate, meters and model state, and
   // finishes any switch at once. Keeps the parameters. Outside process().
   void reset();
 
   // --- parameters (real-time safe; take effect from the next block or hop) --
-  void set_mode(models::TransferMode mode) noexcept;
-  void set_octaves(int octaves) noexcept;  // clamped to [-3, 3]
-  void set_seed(std::uint32_t seed) noexcept;
-  void set_input_gain_db(float db) noexcept;   // clamped to [-60, 40]; ramps over a block
-  void set_gate_db(float db) noexcept;         // threshold; <= -100: off (the default)
-  void set_dry_wet(float mix) noexcept;        // 0 dry .. 1 wet (default 1); ramps over a block
-  void set_output_gain_db(float db) noexcept;  // clamped to [-60, 24]; ramps over a block
+  void set_mode(models::TransferMode mode) noexcept TIMBREL_REALTIME;
+  void set_octaves(int octaves) noexcept TIMBREL_REALTIME;  // clamped to [-3, 3]
+  void set_seed(std::uint32_t seed) noexcept TIMBREL_REALTIME;
+  void set_input_gain_db(float db) noexcept TIMBREL_REALTIME;   // clamped to [-60, 40]; ramps over a block
+  void set_gate_db(float db) noexcept TIMBREL_REALTIME;         // threshold; <= -100: off (the default)
+  void set_dry_wet(float mix) noexcept TIMBREL_REALTIME;        // 0 dry .. 1 wet (default 1); ramps over a block
+  void set_output_gain_db(float db) noexcept TIMBREL_REALTIME;  // clamped to [-60, 24]; ramps over a block
   models::TransferMode mode() const { return mode_; }
   int octaves() const { return octaves_; }
   std::uint32_t seed() const { return seed_; }
@@ -130,9 +131,9 @@ class VoiceTransfer {
  private:
   // set_model() on success, else the loader's message.
   std::string take(models::VqTimbre::LoadResult loaded);
-  void process_hop(const float* hop_in, float* hop_out) noexcept;
-  bool retire(std::unique_ptr<models::VqTimbre>& model) noexcept;
-  void apply_parameters(models::VqTimbre& model) const noexcept;
+  void process_hop(const float* hop_in, float* hop_out) noexcept TIMBREL_REALTIME;
+  bool retire(std::unique_ptr<models::VqTimbre>& model) noexcept TIMBREL_REALTIME;
+  void apply_parameters(models::VqTimbre& model) const noexcept TIMBREL_REALTIME;
   int compute_latency() const;
 
   static constexpr int kRetiredSlots = 4;

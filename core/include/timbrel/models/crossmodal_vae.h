@@ -27,6 +27,7 @@
 
 #include "timbrel/nn/model_file.h"
 #include "timbrel/nn/model_image.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::models {
 
@@ -124,7 +125,7 @@ class CrossmodalVae {
   // it plays that note.
   // Real-time safe.
   static constexpr int kPadNeighbours = 4;
-  void latent_from_point(float x, float y, float* z) const noexcept;
+  void latent_from_point(float x, float y, float* z) const noexcept TIMBREL_REALTIME;
   // The XY pad's reference level: the median over the mf anchors of the L2
   // norm of their decoded constant-Q magnitudes (engine/note_synth.h
   // normalises the pad to it). Decodes the anchors on first use (tens of graph
@@ -132,15 +133,15 @@ class CrossmodalVae {
   float pad_reference();
 
   // --- per frame (real-time safe) -------------------------------------------
-  void encode_signal(const float* features, float* mean, float* logvar) noexcept;
-  void decode_signal(const float* z, float* features) noexcept;
-  void encode_symbols(const float* one_hot, float* mean, float* logvar) noexcept;  // 24 M inputs
-  void decode_symbols(const float* z, float* logits) noexcept;                     // 24 M outputs
+  void encode_signal(const float* features, float* mean, float* logvar) noexcept TIMBREL_REALTIME;
+  void decode_signal(const float* z, float* features) noexcept TIMBREL_REALTIME;
+  void encode_symbols(const float* one_hot, float* mean, float* logvar) noexcept TIMBREL_REALTIME;  // 24 M inputs
+  void decode_symbols(const float* z, float* logits) noexcept TIMBREL_REALTIME;                     // 24 M outputs
   // labels: M entries (values clamped to their ranges); out: 24 M values.
-  void one_hot(const NoteLabel* labels, float* out) const noexcept;
+  void one_hot(const NoteLabel* labels, float* out) const noexcept TIMBREL_REALTIME;
   // Argmax per group (ties to the lowest index) and, per instrument, the
   // product of the softmax probabilities of its three winners.
-  void labels_from_logits(const float* logits, NoteLabel* labels, float* confidence) const noexcept;
+  void labels_from_logits(const float* logits, NoteLabel* labels, float* confidence) const noexcept TIMBREL_REALTIME;
 
  private:
   void compute_anchors();

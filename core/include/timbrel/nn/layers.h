@@ -8,6 +8,7 @@
 
 #include "timbrel/nn/layer.h"
 #include "timbrel/nn/weights.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::nn {
 
@@ -18,7 +19,7 @@ class Linear final : public Layer {
   std::string kind() const override { return "linear"; }
   int input_size() const override { return in_; }
   int output_size() const override { return out_; }
-  bool step(const float* in, float* out) noexcept override;
+  bool step(const float* in, float* out) noexcept TIMBREL_REALTIME override;
   const Weights& weight() const { return weight_; }
   const Weights& bias() const { return bias_; }
 
@@ -38,8 +39,8 @@ class Conv1d final : public Layer {
   std::string kind() const override { return "conv1d"; }
   int input_size() const override { return shape_.in; }
   int output_size() const override { return shape_.out; }
-  bool step(const float* in, float* out) noexcept override;
-  void reset() noexcept override;
+  bool step(const float* in, float* out) noexcept TIMBREL_REALTIME override;
+  void reset() noexcept TIMBREL_REALTIME override;
   bool streams() const override { return shape_.padding_right == 0; }
   Sequence forward(const Sequence& in) const override;
   const Shape& shape() const { return shape_; }
@@ -48,7 +49,7 @@ class Conv1d final : public Layer {
 
  private:
   bool stateless() const override { return false; }
-  void compute(const float* const* taps, float* out) const noexcept;
+  void compute(const float* const* taps, float* out) const noexcept TIMBREL_REALTIME;
 
   Shape shape_;
   Weights weight_, bias_;
@@ -65,8 +66,8 @@ class Gru final : public Layer {
   std::string kind() const override { return "gru"; }
   int input_size() const override { return in_; }
   int output_size() const override { return hidden_; }
-  bool step(const float* in, float* out) noexcept override;
-  void reset() noexcept override;
+  bool step(const float* in, float* out) noexcept TIMBREL_REALTIME override;
+  void reset() noexcept TIMBREL_REALTIME override;
   Sequence forward(const Sequence& in) const override;
   const float* state() const { return h_.data(); }
   const Weights& weight_ih() const { return weight_ih_; }
@@ -80,7 +81,7 @@ class Gru final : public Layer {
 
  private:
   bool stateless() const override { return false; }
-  void update(const float* x, float* h, float* gi, float* gh) const noexcept;
+  void update(const float* x, float* h, float* gi, float* gh) const noexcept TIMBREL_REALTIME;
 
   int in_, hidden_;
   Weights weight_ih_, weight_hh_, bias_ih_, bias_hh_;
@@ -93,7 +94,7 @@ class LayerNorm final : public Layer {
   std::string kind() const override { return "layer_norm"; }
   int input_size() const override { return channels_; }
   int output_size() const override { return channels_; }
-  bool step(const float* in, float* out) noexcept override;
+  bool step(const float* in, float* out) noexcept TIMBREL_REALTIME override;
   float eps() const { return eps_; }
   const Weights& weight() const { return weight_; }
   const Weights& bias() const { return bias_; }
@@ -112,8 +113,8 @@ class VectorQuantizer final : public Layer {
   std::string kind() const override { return "vq"; }
   int input_size() const override { return dim_; }
   int output_size() const override { return dim_; }
-  bool step(const float* in, float* out) noexcept override;
-  int nearest(const float* in) const noexcept;
+  bool step(const float* in, float* out) noexcept TIMBREL_REALTIME override;
+  int nearest(const float* in) const noexcept TIMBREL_REALTIME;
   int last_index() const { return last_index_; }
   int codes() const { return codes_; }
   const float* code(int index) const { return codebook_.data() + size_t(index) * size_t(dim_); }
@@ -134,7 +135,7 @@ class Activation final : public Layer {
   std::string kind() const override;
   int input_size() const override { return size_; }
   int output_size() const override { return size_; }
-  bool step(const float* in, float* out) noexcept override;
+  bool step(const float* in, float* out) noexcept TIMBREL_REALTIME override;
   ActivationKind activation() const { return kind_; }
   float a() const { return a_; }
   float b() const { return b_; }
@@ -152,7 +153,7 @@ class Flatten final : public Layer {
   std::string kind() const override { return "flatten"; }
   int input_size() const override { return channels_; }
   int output_size() const override { return frames_ * channels_; }
-  bool step(const float*, float*) noexcept override { return false; }
+  bool step(const float*, float*) noexcept TIMBREL_REALTIME override { return false; }
   bool streams() const override { return false; }
   Sequence forward(const Sequence& in) const override;
   int frames() const { return frames_; }
