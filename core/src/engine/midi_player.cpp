@@ -16,24 +16,15 @@ const MidiPlayerConfig& checked(const MidiPlayerConfig& config) {
 }  // namespace
 
 std::string MidiPlayer::validate(const MidiPlayerConfig& c) {
-  if (auto problem = validate_device_stream(c.device_rate, c.max_block); !problem.empty())
-    return problem;
-  return "";
+  return engine::validate(c);
 }
 
 MidiPlayer::MidiPlayer(const MidiPlayerConfig& config)
-    : config_(checked(config)),
-      to_device_(whole_rate(config.device_rate) == kModelRate
-                     ? nullptr
-                     : std::make_unique<dsp::StreamingResampler>(
-                           kModelRate, whole_rate(config.device_rate), kHop)),
-      hop_(size_t(kHop), 0.0f),
-      device_hop_(size_t(to_device_ ? to_device_->max_output(kHop) : kHop), 0.0f),
-      fifo_(size_t(config.max_block) + device_hop_.size() + 16) {
+    : config_(checked(config)), device_(config, kModelRate, kHop) {
   // The synth's frame centre and the upsampler's delay are fixed; the backlog
   // left in the FIFO by earlier hops adds 0 .. one device hop - 1.
   const double ratio = config_.device_rate / kModelRate;
-  const double up = to_device_ ? to_device_->latency_input_samples() : 0.0;
+  const double up = device_.resampler_delay();
   min_latency_ = int(std::lround((LiveNoteSynth::latency_samples() + up) * ratio));
   max_latency_ = min_latency_ + int(std::ceil(kHop * ratio)) - 1;
 }
@@ -122,19 +113,7 @@ void MidiPlayer::set_interpolation(Interpolation interpolation) noexcept {
 
 void MidiPlayer::reset() noexcept {
   if (synth_) synth_->reset();
-  if (to_device_) to_device_->reset();
-  fifo_.reset();
-}
-
-void MidiPlayer::produce_hop() noexcept {
-  synth_->process_hop(hop_.data());
-  const float* samples = hop_.data();
-  int count = kHop;
-  if (to_device_) {
-    count = to_device_->process(hop_.data(), kHop, device_hop_.data());
-    samples = device_hop_.data();
-  }
-  fifo_.push(samples, std::size_t(count));
+  device_.reset();
 }
 
 void MidiPlayer::process(float* out, int n) noexcept {
@@ -143,8 +122,7 @@ void MidiPlayer::process(float* out, int n) noexcept {
     std::fill(out, out + n, 0.0f);
     return;
   }
-  while (fifo_.size() < std::size_t(n)) produce_hop();
-  fifo_.pop(out, std::size_t(n));
+  device_.pull(out, n, [this](float* hop) { synth_->process_hop(hop); });
 }
 
 }  // namespace timbrel::engine

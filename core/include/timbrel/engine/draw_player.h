@@ -22,18 +22,15 @@
 #include <string>
 #include <vector>
 
-#include "timbrel/dsp/resampler.h"
-#include "timbrel/dsp/sample_fifo.h"
 #include "timbrel/engine/device_stream.h"
 #include "timbrel/models/descriptor_synth.h"
 #include "timbrel/realtime.h"
 
 namespace timbrel::engine {
 
-struct DrawPlayerConfig {
-  double device_rate = 48000.0;  // a whole number of Hz, 8000-192000; 22050: no resampling
-  int max_block = 128;           // the largest block process() will be given
-  std::size_t max_hops = 2600;   // the longest curve: 30 s at 22050 Hz / 256
+// The device (22050 Hz: no resampling) and the longest curve.
+struct DrawPlayerConfig : DeviceSpec {
+  std::size_t max_hops = 2600;  // 30 s at 22050 Hz / 256
 };
 
 class DrawPlayer {
@@ -90,11 +87,11 @@ class DrawPlayer {
   const DrawPlayerConfig& config() const { return config_; }
 
  private:
-  void produce_hop() noexcept TIMBREL_REALTIME;
+  void produce_hop(float* hop) noexcept TIMBREL_REALTIME;
   void start_pass() noexcept TIMBREL_REALTIME;
 
   DrawPlayerConfig config_;
-  std::unique_ptr<dsp::StreamingResampler> to_device_;  // null at 22050 Hz
+  HopsToDevice device_;
   std::unique_ptr<models::DescriptorSynth> synth_;
   models::DrawCurves active_, pending_;
   bool pending_ready_ = false;
@@ -104,8 +101,6 @@ class DrawPlayer {
   int code_ = 0;
   std::size_t position_ = 0;
   long passes_ = 0;
-  std::vector<float> hop_, device_hop_;
-  dsp::SampleFifo fifo_;
 };
 
 }  // namespace timbrel::engine

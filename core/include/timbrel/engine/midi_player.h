@@ -31,8 +31,6 @@
 #include <string>
 #include <vector>
 
-#include "timbrel/dsp/resampler.h"
-#include "timbrel/dsp/sample_fifo.h"
 #include "timbrel/engine/device_stream.h"
 #include "timbrel/engine/note_synth.h"
 #include "timbrel/models/crossmodal_vae.h"
@@ -40,10 +38,8 @@
 
 namespace timbrel::engine {
 
-struct MidiPlayerConfig {
-  double device_rate = 48000.0;  // a whole number of Hz, 8000-192000; 22050: no resampling
-  int max_block = 128;           // the largest block process() will be given
-};
+// The device's rate (22050 Hz: no resampling) and largest block.
+using MidiPlayerConfig = DeviceSpec;
 
 class MidiPlayer {
  public:
@@ -103,17 +99,13 @@ class MidiPlayer {
 
  private:
   std::string take(models::CrossmodalVae::LoadResult loaded, const NoteSynthSettings& settings);
-  void produce_hop() noexcept TIMBREL_REALTIME;
-
   MidiPlayerConfig config_;
-  std::unique_ptr<dsp::StreamingResampler> to_device_;  // null at 22050 Hz
+  HopsToDevice device_;
   std::unique_ptr<models::CrossmodalVae> model_;
   std::unique_ptr<LiveNoteSynth> synth_;  // refers to *model_
   int min_latency_ = 0, max_latency_ = 0;
   // The morph's two notes as last encoded (pitch a, velocity a, pitch b, velocity b).
   std::array<int, 4> morph_notes_{-1, -1, -1, -1};
-  std::vector<float> hop_, device_hop_;
-  dsp::SampleFifo fifo_;
 };
 
 }  // namespace timbrel::engine

@@ -31,9 +31,6 @@
 #include <string>
 #include <vector>
 
-#include "timbrel/dsp/framer.h"
-#include "timbrel/dsp/resampler.h"
-#include "timbrel/dsp/sample_fifo.h"
 #include "timbrel/dsp/yin.h"
 #include "timbrel/engine/device_stream.h"
 #include "timbrel/models/vq_timbre.h"
@@ -41,10 +38,8 @@
 
 namespace timbrel::engine {
 
-struct VoiceTransferConfig {
-  double device_rate = 48000.0;  // a whole number of Hz, 8000-192000; 22050: no resampling
-  int max_block = 128;           // the largest block process() will be given
-};
+// The device's rate (22050 Hz: no resampling) and largest block.
+using VoiceTransferConfig = DeviceSpec;
 
 class VoiceTransfer {
  public:
@@ -123,8 +118,8 @@ class VoiceTransfer {
   long nonfinite_inputs() const { return nonfinite_inputs_; }
   // Output samples that had to be silence because the resamplers fell behind,
   // and resampled samples dropped for lack of room: zero in steady state.
-  long underruns() const { return underruns_; }
-  long overruns() const { return overruns_; }
+  long underruns() const { return stream_.underruns(); }
+  long overruns() const { return stream_.overruns(); }
   long hops() const { return hops_; }
   const VoiceTransferConfig& config() const { return config_; }
 
@@ -134,17 +129,13 @@ class VoiceTransfer {
   void process_hop(const float* hop_in, float* hop_out) noexcept TIMBREL_REALTIME;
   bool retire(std::unique_ptr<models::VqTimbre>& model) noexcept TIMBREL_REALTIME;
   void apply_parameters(models::VqTimbre& model) const noexcept TIMBREL_REALTIME;
-  int compute_latency() const;
 
   static constexpr int kRetiredSlots = 4;
   static constexpr int kHop = models::VqTimbre::kHop;
   static constexpr int kWindow = models::VqTimbre::kWindow;
 
   VoiceTransferConfig config_;
-  bool resampling_;
-  std::unique_ptr<dsp::StreamingResampler> to_model_;   // null at 22050 Hz
-  std::unique_ptr<dsp::StreamingResampler> to_device_;  // null at 22050 Hz
-  dsp::BlockFramer framer_;
+  HopStream stream_;  // device <-> model-rate hops
   dsp::Yin yin_;
   int latency_samples_;
 
@@ -153,8 +144,6 @@ class VoiceTransfer {
   std::vector<float> device_in_;  // gated input block
   std::vector<float> dry_;        // delayed dry block
   std::vector<float> wet_;        // wet block at the device rate
-  std::vector<float> model_in_, model_out_, device_out_;
-  dsp::SampleFifo device_fifo_;
   std::vector<float> dry_line_;  // latency_samples_ + 1 samples
   size_t dry_write_ = 0;
 
@@ -183,8 +172,6 @@ class VoiceTransfer {
   float input_level_db_ = -120.0f;
   float output_level_db_ = -120.0f;
   long nonfinite_inputs_ = 0;
-  long underruns_ = 0;
-  long overruns_ = 0;
   long hops_ = 0;
 };
 
