@@ -24,8 +24,7 @@ class ImageStaging {
   // The block's address in the heap, or 0 (error() says why).
   std::uintptr_t begin(double byte_length) {
     block_ = nn::ImageBlock();  // an unfinished earlier one is dropped
-    const bool in_range = byte_length >= 1 &&
-                          byte_length <= double(nn::kMaxModelImageSize) &&
+    const bool in_range = byte_length >= 1 && byte_length <= double(nn::kMaxModelImageSize) &&
                           byte_length == std::floor(byte_length);
     if (in_range) block_ = nn::ImageBlock::allocate(std::size_t(byte_length));
     if (block_.empty()) {

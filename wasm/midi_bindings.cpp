@@ -130,7 +130,9 @@ std::string render_options(const val& options, int instruments,
 
 class MidiRenderKernel {
  public:
-  std::string load_model(const val& bytes) { return timbrel::wasm::load_crossmodal(bytes, &model_); }
+  std::string load_model(const val& bytes) {
+    return timbrel::wasm::load_crossmodal(bytes, &model_);
+  }
   bool has_model() const { return model_ != nullptr; }
   val describe() const { return timbrel::wasm::describe(model_.get()); }
 

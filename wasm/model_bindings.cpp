@@ -115,8 +115,8 @@ emscripten::val prepare_model(const emscripten::val& bytes, const std::string& f
     prepared = timbrel::models::prepare_model(data.data(), data.size(), family);
   emscripten::val out = emscripten::val::object();
   out.set("error", prepared.error);
-  out.set("image", emscripten::val(emscripten::typed_memory_view(prepared.image.size(),
-                                                                 prepared.image.data()))
+  out.set("image", emscripten::val(
+                       emscripten::typed_memory_view(prepared.image.size(), prepared.image.data()))
                        .call<emscripten::val>("slice"));
   out.set("info", prepared.info);
   return out;
@@ -126,8 +126,9 @@ emscripten::val prepare_model(const emscripten::val& bytes, const std::string& f
 
 EMSCRIPTEN_BINDINGS(timbrel_model) {
   emscripten::function("prepareModel", &prepare_model);
-  emscripten::function("kernelPath", emscripten::optional_override(
-                                         []() { return std::string(timbrel::simd::kernel_path()); }));
+  emscripten::function("kernelPath", emscripten::optional_override([]() {
+                         return std::string(timbrel::simd::kernel_path());
+                       }));
   emscripten::class_<ModelKernel>("ModelKernel")
       .constructor<>()
       .function("load", &ModelKernel::load)

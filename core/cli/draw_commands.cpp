@@ -1,5 +1,3 @@
-#include "commands.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "commands.h"
 #include "curve_file.h"
 #include "timbrel/io/wav.h"
 #include "timbrel/models/code_analysis.h"

@@ -1,5 +1,3 @@
-#include "commands.h"
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "commands.h"
 #include "timbrel/dsp/cqt.h"
 #include "timbrel/dsp/descriptors.h"
 #include "timbrel/dsp/phase_reconstruction.h"

@@ -1,11 +1,10 @@
-#include "commands.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
 
+#include "commands.h"
 #include "timbrel/engine/note_synth.h"
 #include "timbrel/io/wav.h"
 #include "timbrel/midi/smf.h"

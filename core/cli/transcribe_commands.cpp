@@ -1,11 +1,10 @@
-#include "commands.h"
-
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
 #include <string>
 
+#include "commands.h"
 #include "timbrel/dsp/resampler.h"
 #include "timbrel/engine/transcriber.h"
 #include "timbrel/io/wav.h"

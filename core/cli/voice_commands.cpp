@@ -1,10 +1,9 @@
-#include "commands.h"
-
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
 
+#include "commands.h"
 #include "timbrel/dsp/resampler.h"
 #include "timbrel/io/wav.h"
 #include "timbrel/models/vq_timbre.h"

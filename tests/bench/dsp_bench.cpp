@@ -24,8 +24,8 @@
 #include "timbrel/engine/draw_player.h"
 #include "timbrel/engine/listen_analyzer.h"
 #include "timbrel/engine/midi_player.h"
-#include "timbrel/engine/voice_transfer.h"
 #include "timbrel/engine/transcriber.h"
+#include "timbrel/engine/voice_transfer.h"
 #include "timbrel/models/crossmodal_vae.h"
 #include "timbrel/models/descriptor_synth.h"
 #include "timbrel/models/prepared_model.h"
@@ -160,13 +160,15 @@ void model_switch_table(const std::string& source, std::string* notes) {
   }
   static std::vector<float> in(128, 0.1f), out(128);
   switch_rows("voice, voice.tmbl", voice, "vq_timbre", [&] {
-    auto engine = std::make_shared<engine::VoiceTransfer>(engine::VoiceTransferConfig{48000.0, 128});
+    auto engine =
+        std::make_shared<engine::VoiceTransfer>(engine::VoiceTransferConfig{48000.0, 128});
     engine->load_model(voice.data(), voice.size());
     engine->reset();
-    return SwitchEngine{
-        [engine](const std::vector<std::uint8_t>& f) { return engine->load_model(f.data(), f.size()); },
-        [engine](nn::ImageBlock b) { return engine->adopt_image(std::move(b)); },
-        [engine] { engine->process(in.data(), out.data(), 128); }};
+    return SwitchEngine{[engine](const std::vector<std::uint8_t>& f) {
+                          return engine->load_model(f.data(), f.size());
+                        },
+                        [engine](nn::ImageBlock b) { return engine->adopt_image(std::move(b)); },
+                        [engine] { engine->process(in.data(), out.data(), 128); }};
   });
   switch_rows("draw, voice.tmbl", voice, "vq_timbre", [&] {
     auto player = std::make_shared<engine::DrawPlayer>(engine::DrawPlayerConfig{48000.0, 128});
@@ -185,18 +187,17 @@ void model_switch_table(const std::string& source, std::string* notes) {
   });
   switch_rows("midi, sax_violin.tmbl", mixture, "crossmodal_vae", [&] {
     auto player = std::make_shared<engine::MidiPlayer>(engine::MidiPlayerConfig{48000.0, 128});
-    return SwitchEngine{
-        [player](const std::vector<std::uint8_t>& f) {
-          auto error = player->load_model(f.data(), f.size());
-          player->note_on(69, 80);
-          return error;
-        },
-        [player](nn::ImageBlock b) {
-          auto error = player->adopt_image(std::move(b));
-          player->note_on(69, 80);
-          return error;
-        },
-        [player] { player->process(out.data(), 128); }};
+    return SwitchEngine{[player](const std::vector<std::uint8_t>& f) {
+                          auto error = player->load_model(f.data(), f.size());
+                          player->note_on(69, 80);
+                          return error;
+                        },
+                        [player](nn::ImageBlock b) {
+                          auto error = player->adopt_image(std::move(b));
+                          player->note_on(69, 80);
+                          return error;
+                        },
+                        [player] { player->process(out.data(), 128); }};
   });
 }
 
@@ -406,7 +407,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Model steps: argv[1] is a folder with the benchmark graphs (build/bench-models, from nn_golden
+  // Model steps: argv[1] is a folder with the benchmark graphs (build/bench-models, from
+  // timbrel.golden.nn
   // --bench).
   const std::string models = argc > 1 ? argv[1] : "";
   for (const char* name : {"decoder_hop256", "decoder_hop"}) {

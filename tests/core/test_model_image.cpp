@@ -452,8 +452,8 @@ TEST_CASE("Adopting an image allocates a few blocks, however large the weights",
   count(small, &small_bytes);  // warms up one-time tables (CRC, FFT plans)
   const long small_count = count(small, &small_bytes);
   const long large_count = count(large, &large_bytes);
-  INFO("allocations: " << small_count << " (" << small_bytes << " bytes) vs " << large_count
-                       << " (" << large_bytes << " bytes)");
+  INFO("allocations: " << small_count << " (" << small_bytes << " bytes) vs " << large_count << " ("
+                       << large_bytes << " bytes)");
   CHECK(large_bytes > 4 * small_bytes);
   CHECK(large_count == small_count);
   CHECK(small_count < 250);

@@ -31,8 +31,7 @@ void copy_curves(const models::DrawCurves& from, models::DrawCurves& to) noexcep
 }  // namespace
 
 std::string DrawPlayer::validate(const DrawPlayerConfig& c) {
-  if (auto problem = engine::validate(c); !problem.empty())
-    return problem;
+  if (auto problem = engine::validate(c); !problem.empty()) return problem;
   if (c.max_hops < 1 || c.max_hops > 100000)
     return "max_hops must be between 1 and 100000 (about 19 minutes)";
   return "";

@@ -6,8 +6,7 @@
 
 namespace timbrel::engine {
 std::string ListenAnalyzer::validate(const ListenAnalyzerConfig& c) {
-  if (auto problem = engine::validate(c); !problem.empty())
-    return problem;
+  if (auto problem = engine::validate(c); !problem.empty()) return problem;
   if (!(c.model_rate >= 8000.0 && c.model_rate <= 96000.0))
     return "model rate " + std::to_string(whole_rate(c.model_rate)) +
            " Hz is outside 8000-96000 Hz";

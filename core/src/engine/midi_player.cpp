@@ -15,9 +15,7 @@ const MidiPlayerConfig& checked(const MidiPlayerConfig& config) {
 
 }  // namespace
 
-std::string MidiPlayer::validate(const MidiPlayerConfig& c) {
-  return engine::validate(c);
-}
+std::string MidiPlayer::validate(const MidiPlayerConfig& c) { return engine::validate(c); }
 
 MidiPlayer::MidiPlayer(const MidiPlayerConfig& config)
     : config_(checked(config)), device_(config, kModelRate, kHop) {
@@ -87,8 +85,8 @@ void MidiPlayer::set_pad(float x, float y, bool on) noexcept {
     synth_->pad_off();
 }
 
-void MidiPlayer::set_morph(int pitch_a, int velocity_a, int pitch_b, int velocity_b,
-                               float position, bool on) noexcept {
+void MidiPlayer::set_morph(int pitch_a, int velocity_a, int pitch_b, int velocity_b, float position,
+                           bool on) noexcept {
   if (!synth_) return;
   const std::array<int, 4> notes{pitch_a, velocity_a, pitch_b, velocity_b};
   if (notes != morph_notes_) {

@@ -307,7 +307,7 @@ void NoteFrameSynth::pad_off() noexcept { voices_[kMaxVoices].held = false; }
 void NoteFrameSynth::set_latent_point(float x, float y) noexcept {
   pad_normalised_ = true;
   model_->latent_from_point(std::isfinite(x) ? x : 0.0f, std::isfinite(y) ? y : 0.0f,
-                           pad_target_.data());
+                            pad_target_.data());
 }
 
 void NoteFrameSynth::set_latent(const float* z) noexcept {

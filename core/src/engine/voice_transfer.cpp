@@ -28,9 +28,7 @@ const VoiceTransferConfig& checked(const VoiceTransferConfig& config) {
 
 }  // namespace
 
-std::string VoiceTransfer::validate(const VoiceTransferConfig& c) {
-  return engine::validate(c);
-}
+std::string VoiceTransfer::validate(const VoiceTransferConfig& c) { return engine::validate(c); }
 
 VoiceTransfer::VoiceTransfer(const VoiceTransferConfig& config)
     : config_(checked(config)),

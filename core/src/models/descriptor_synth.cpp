@@ -19,7 +19,8 @@ double percentile(std::vector<float> values, double share) {
   std::nth_element(values.begin(), at_below, values.end());
   const float low = *at_below;
   // The next order statistic: the least of what selection left above `below`.
-  const float high = below + 1 < values.size() ? *std::min_element(at_below + 1, values.end()) : low;
+  const float high =
+      below + 1 < values.size() ? *std::min_element(at_below + 1, values.end()) : low;
   const double fraction = position - double(below);
   return low + (high - low) * fraction;
 }

@@ -56,7 +56,8 @@ void Conv1d::compute(const float* const* taps, float* out) const noexcept {
   const size_t matrix = size_t(shape_.out) * size_t(shape_.in);
   for (int j = 0; j < shape_.kernel; ++j)
     if (taps[j])
-      simd::matvec_accumulate(weight_.data() + size_t(j) * matrix, taps[j], out, shape_.out, shape_.in);
+      simd::matvec_accumulate(weight_.data() + size_t(j) * matrix, taps[j], out, shape_.out,
+                              shape_.in);
 }
 
 bool Conv1d::step(const float* in, float* out) noexcept {
@@ -95,8 +96,7 @@ namespace {
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 }  // namespace
 
-Gru::Gru(int in, int hidden, Weights weight_ih, Weights weight_hh, Weights bias_ih,
-         Weights bias_hh)
+Gru::Gru(int in, int hidden, Weights weight_ih, Weights weight_hh, Weights bias_ih, Weights bias_hh)
     : in_(in),
       hidden_(hidden),
       weight_ih_(std::move(weight_ih)),

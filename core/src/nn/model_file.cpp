@@ -306,7 +306,6 @@ struct ModelLoader {
     if (kind == "vq") return s->size() == 2 ? (*s)[1] : 0;
     return 0;
   }
-
 };
 
 namespace detail {

@@ -99,7 +99,7 @@ LayerRecord record_of(const Layer& layer) {
   } else if (const auto* c = dynamic_cast<const Conv1d*>(&layer)) {
     const Conv1d::Shape& s = c->shape();
     r.kind = Kind::kConv1d;
-    const std::int32_t ints[] = {s.in,     s.out,      s.kernel,         s.stride,
+    const std::int32_t ints[] = {s.in,       s.out,          s.kernel,       s.stride,
                                  s.dilation, s.padding_left, s.padding_right};
     std::copy(std::begin(ints), std::end(ints), r.ints);
     r.tensors = {ref(c->weight()), ref(c->bias())};
@@ -196,8 +196,7 @@ class Reader {
     if (offset < next_free_) return "overlaps the data before it";
     if (offset > arena_size_ || count > (arena_size_ - offset) / 4)
       return "lies outside the image (offset " + std::to_string(offset) + ", " +
-             std::to_string(count) + " floats, arena of " + std::to_string(arena_size_) +
-             " bytes)";
+             std::to_string(count) + " floats, arena of " + std::to_string(arena_size_) + " bytes)";
     next_free_ = offset + count * 4;
     *out = Weights::view(reinterpret_cast<const float*>(image_ + arena_at_ + offset),
                          std::size_t(count));
@@ -252,8 +251,8 @@ std::unique_ptr<Layer> build_layer(const std::uint8_t* record, Reader& reader,
       break;
     case Kind::kGru:
       if (dims({0, 1}))
-        expected = {count({3, ints[1], ints[0]}), count({3, ints[1], ints[1]}),
-                    count({3, ints[1]}), count({3, ints[1]})};
+        expected = {count({3, ints[1], ints[0]}), count({3, ints[1], ints[1]}), count({3, ints[1]}),
+                    count({3, ints[1]})};
       break;
     case Kind::kLayerNorm:
       if (dims({0}) && reals[0] > 0.0f && std::isfinite(reals[0]))
@@ -359,7 +358,8 @@ std::vector<std::uint8_t> write_model_image(const Model& model, const ImageExtra
   for (const LayerRecord& r : layers) {
     w.u32(at + kKind, std::uint32_t(r.kind));
     w.u32(at + kTensorCount, std::uint32_t(r.tensors.size()));
-    for (int i = 0; i < kInts; ++i) w.u32(at + kIntsAt + 4 * std::size_t(i), std::uint32_t(r.ints[i]));
+    for (int i = 0; i < kInts; ++i)
+      w.u32(at + kIntsAt + 4 * std::size_t(i), std::uint32_t(r.ints[i]));
     for (int i = 0; i < kReals; ++i) w.f32(at + kRealsAt + 4 * std::size_t(i), r.reals[i]);
     for (std::size_t t = 0; t < r.tensors.size(); ++t) {
       w.u64(at + kTensorsAt + 16 * t, w.place(r.tensors[t]));
@@ -437,7 +437,8 @@ LoadResult adopt_model_image(ImageBlock block) {
     return fail("a header string lies outside the string pool");
   if (!detail::known_family(family)) return fail("unknown model family '" + family + "'");
   Json metadata = Json::parse(metadata_text, nullptr, false);
-  if (metadata.is_discarded() || !metadata.is_object()) return fail("metadata is not a JSON object");
+  if (metadata.is_discarded() || !metadata.is_object())
+    return fail("metadata is not a JSON object");
   if (std::string problem; !detail::check_metadata(metadata, family, &problem))
     return fail(problem);
 
@@ -458,8 +459,8 @@ LoadResult adopt_model_image(ImageBlock block) {
     int previous = 0;
     bool after_flatten = false;
     for (std::uint64_t i = first; i < first + count; ++i) {
-      const std::uint8_t* layer_record = p + kModelImageHeaderSize + kGraphRecord * graphs +
-                                         kLayerRecord * i;
+      const std::uint8_t* layer_record =
+          p + kModelImageHeaderSize + kGraphRecord * graphs + kLayerRecord * i;
       std::string problem;
       auto layer = build_layer(layer_record, reader, &problem);
       const std::string where = "graph '" + graph_name + "' layer " + std::to_string(i - first);

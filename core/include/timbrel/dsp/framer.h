@@ -21,7 +21,8 @@ class BlockFramer {
   // Real-time safe. process_hop(const float* hop_in, float* hop_out) is called
   // once per completed hop; out receives exactly n samples. n <= max_block.
   template <class HopProcessor>
-  void process(const float* in, float* out, int n, HopProcessor&& process_hop) noexcept TIMBREL_REALTIME;
+  void process(const float* in, float* out, int n,
+               HopProcessor&& process_hop) noexcept TIMBREL_REALTIME;
 
   int hop() const { return hop_; }
   int latency_samples() const { return hop_ - 1; }
@@ -40,7 +41,8 @@ class BlockFramer {
 };
 
 template <class HopProcessor>
-void BlockFramer::process(const float* in, float* out, int n, HopProcessor&& process_hop) noexcept TIMBREL_REALTIME {
+void BlockFramer::process(const float* in, float* out, int n,
+                          HopProcessor&& process_hop) noexcept TIMBREL_REALTIME {
   int consumed = 0;
   while (consumed < n) {
     const int take = std::min(n - consumed, hop_ - hop_fill_);

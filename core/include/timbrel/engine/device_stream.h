@@ -53,8 +53,8 @@ class HopStream {
   // process_hop(const float* hop_in, float* hop_out) per completed model-rate
   // hop; out receives n <= max_block device samples. in and out may alias.
   template <class ProcessHop>
-  void process(const float* in, float* out, int n, ProcessHop&& process_hop) noexcept
-      TIMBREL_REALTIME;
+  void process(const float* in, float* out, int n,
+               ProcessHop&& process_hop) noexcept TIMBREL_REALTIME;
   // Empties the resamplers, framer and FIFO (the FIFO keeps its head start).
   void reset() noexcept TIMBREL_REALTIME;
 
@@ -103,8 +103,8 @@ class HopsToDevice {
 };
 
 template <class ProcessHop>
-void HopStream::process(const float* in, float* out, int n, ProcessHop&& process_hop) noexcept
-    TIMBREL_REALTIME {
+void HopStream::process(const float* in, float* out, int n,
+                        ProcessHop&& process_hop) noexcept TIMBREL_REALTIME {
   if (!resampling_) {
     framer_.process(in, out, n, process_hop);
     return;

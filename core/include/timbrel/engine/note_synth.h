@@ -140,7 +140,8 @@ class NoteFrameSynth {
   void set_latent(const float* z) noexcept TIMBREL_REALTIME;
   // Morph between the posterior means of two notes (pitch, velocity) at
   // position 0 (a) .. 1 (b), linear in latent space.
-  void set_morph(int pitch_a, int velocity_a, int pitch_b, int velocity_b) noexcept TIMBREL_REALTIME;
+  void set_morph(int pitch_a, int velocity_a, int pitch_b,
+                 int velocity_b) noexcept TIMBREL_REALTIME;
   void set_morph_position(float position) noexcept TIMBREL_REALTIME;  // clamped to 0-1
 
   // Take effect from the next note.
@@ -167,9 +168,11 @@ class NoteFrameSynth {
  private:
   struct Voice;
   // The labels (M) of `pitch` in each instrument slot; true when any slot transposed it.
-  bool labels_for(int pitch, int velocity, models::NoteLabel* labels) const noexcept TIMBREL_REALTIME;
+  bool labels_for(int pitch, int velocity,
+                  models::NoteLabel* labels) const noexcept TIMBREL_REALTIME;
   // Posterior of `labels` and a draw from it at the current temperature.
-  void encode(const models::NoteLabel* labels, float* mean, float* point, bool draw) noexcept TIMBREL_REALTIME;
+  void encode(const models::NoteLabel* labels, float* mean, float* point,
+              bool draw) noexcept TIMBREL_REALTIME;
   Voice* allocate(int pitch) noexcept TIMBREL_REALTIME;
   void start_note(Voice& voice, bool join, const float* point) noexcept TIMBREL_REALTIME;
   // Advances the voice's latent and envelope by one frame; adds its magnitudes.
@@ -207,18 +210,27 @@ class LiveNoteSynth {
   // and windows are kept: a model switch builds no DSP set-up).
   void set_model(models::CrossmodalVae& model, const NoteSynthSettings& settings = {});
 
-  void note_on(int pitch, int velocity) noexcept TIMBREL_REALTIME { frames_.note_on(pitch, velocity); }
+  void note_on(int pitch, int velocity) noexcept TIMBREL_REALTIME {
+    frames_.note_on(pitch, velocity);
+  }
   void note_off(int pitch) noexcept TIMBREL_REALTIME { frames_.note_off(pitch); }
   void all_notes_off() noexcept TIMBREL_REALTIME { frames_.all_notes_off(); }
   void pad_on(float level) noexcept TIMBREL_REALTIME { frames_.pad_on(level); }
   void pad_off() noexcept TIMBREL_REALTIME { frames_.pad_off(); }
-  void set_latent_point(float x, float y) noexcept TIMBREL_REALTIME { frames_.set_latent_point(x, y); }
+  void set_latent_point(float x, float y) noexcept TIMBREL_REALTIME {
+    frames_.set_latent_point(x, y);
+  }
   void set_latent(const float* z) noexcept TIMBREL_REALTIME { frames_.set_latent(z); }
-  void set_morph(int pitch_a, int velocity_a, int pitch_b, int velocity_b) noexcept TIMBREL_REALTIME {
+  void set_morph(int pitch_a, int velocity_a, int pitch_b,
+                 int velocity_b) noexcept TIMBREL_REALTIME {
     frames_.set_morph(pitch_a, velocity_a, pitch_b, velocity_b);
   }
-  void set_morph_position(float position) noexcept TIMBREL_REALTIME { frames_.set_morph_position(position); }
-  void set_temperature(float temperature) noexcept TIMBREL_REALTIME { frames_.set_temperature(temperature); }
+  void set_morph_position(float position) noexcept TIMBREL_REALTIME {
+    frames_.set_morph_position(position);
+  }
+  void set_temperature(float temperature) noexcept TIMBREL_REALTIME {
+    frames_.set_temperature(temperature);
+  }
   void set_interpolation(Interpolation interpolation) noexcept TIMBREL_REALTIME {
     frames_.set_interpolation(interpolation);
   }

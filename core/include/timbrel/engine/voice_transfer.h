@@ -94,10 +94,14 @@ class VoiceTransfer {
   void set_mode(models::TransferMode mode) noexcept TIMBREL_REALTIME;
   void set_octaves(int octaves) noexcept TIMBREL_REALTIME;  // clamped to [-3, 3]
   void set_seed(std::uint32_t seed) noexcept TIMBREL_REALTIME;
-  void set_input_gain_db(float db) noexcept TIMBREL_REALTIME;   // clamped to [-60, 40]; ramps over a block
-  void set_gate_db(float db) noexcept TIMBREL_REALTIME;         // threshold; <= -100: off (the default)
-  void set_dry_wet(float mix) noexcept TIMBREL_REALTIME;        // 0 dry .. 1 wet (default 1); ramps over a block
-  void set_output_gain_db(float db) noexcept TIMBREL_REALTIME;  // clamped to [-60, 24]; ramps over a block
+  // Input gain, clamped to [-60, 40] dB, and output gain, clamped to [-60, 24]
+  // dB; both ramp over a block.
+  void set_input_gain_db(float db) noexcept TIMBREL_REALTIME;
+  void set_output_gain_db(float db) noexcept TIMBREL_REALTIME;
+  // Gate threshold; <= -100: off (the default).
+  void set_gate_db(float db) noexcept TIMBREL_REALTIME;
+  // 0 dry .. 1 wet (default 1); ramps over a block.
+  void set_dry_wet(float mix) noexcept TIMBREL_REALTIME;
   models::TransferMode mode() const { return mode_; }
   int octaves() const { return octaves_; }
   std::uint32_t seed() const { return seed_; }
@@ -144,7 +148,7 @@ class VoiceTransfer {
   std::vector<float> device_in_;  // gated input block
   std::vector<float> dry_;        // delayed dry block
   std::vector<float> wet_;        // wet block at the device rate
-  std::vector<float> dry_line_;  // latency_samples_ + 1 samples
+  std::vector<float> dry_line_;   // latency_samples_ + 1 samples
   size_t dry_write_ = 0;
 
   std::unique_ptr<models::VqTimbre> active_, incoming_, queued_;

@@ -135,13 +135,15 @@ class CrossmodalVae {
   // --- per frame (real-time safe) -------------------------------------------
   void encode_signal(const float* features, float* mean, float* logvar) noexcept TIMBREL_REALTIME;
   void decode_signal(const float* z, float* features) noexcept TIMBREL_REALTIME;
-  void encode_symbols(const float* one_hot, float* mean, float* logvar) noexcept TIMBREL_REALTIME;  // 24 M inputs
-  void decode_symbols(const float* z, float* logits) noexcept TIMBREL_REALTIME;                     // 24 M outputs
+  void encode_symbols(const float* one_hot, float* mean,
+                      float* logvar) noexcept TIMBREL_REALTIME;                  // 24 M inputs
+  void decode_symbols(const float* z, float* logits) noexcept TIMBREL_REALTIME;  // 24 M outputs
   // labels: M entries (values clamped to their ranges); out: 24 M values.
   void one_hot(const NoteLabel* labels, float* out) const noexcept TIMBREL_REALTIME;
   // Argmax per group (ties to the lowest index) and, per instrument, the
   // product of the softmax probabilities of its three winners.
-  void labels_from_logits(const float* logits, NoteLabel* labels, float* confidence) const noexcept TIMBREL_REALTIME;
+  void labels_from_logits(const float* logits, NoteLabel* labels,
+                          float* confidence) const noexcept TIMBREL_REALTIME;
 
  private:
   void compute_anchors();

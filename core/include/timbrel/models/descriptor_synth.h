@@ -72,12 +72,15 @@ class CodeSelector {
   }
   // targets and weights: kDescriptorCount values each (index_of order).
   // Real-time safe.
-  float distance(int code, const float* targets, const float* weights) const noexcept TIMBREL_REALTIME;
+  float distance(int code, const float* targets,
+                 const float* weights) const noexcept TIMBREL_REALTIME;
   // With no weight > 0 every code is at distance 0: code 0.
-  int nearest(const float* targets, const float* weights, float* distance = nullptr) const noexcept TIMBREL_REALTIME;
+  int nearest(const float* targets, const float* weights,
+              float* distance = nullptr) const noexcept TIMBREL_REALTIME;
   // Hysteresis: keeps `current` (a valid code) unless the nearest code is
   // nearer by more than `margin`; current < 0 (none yet): the nearest.
-  int choose(const float* targets, const float* weights, int current, float margin) const noexcept TIMBREL_REALTIME;
+  int choose(const float* targets, const float* weights, int current,
+             float margin) const noexcept TIMBREL_REALTIME;
 
  private:
   int codes_ = 0;

@@ -33,7 +33,6 @@ struct PreparedModel {
 
 // family: "vq_timbre" or "crossmodal_vae". Loads and checks the file as the
 // family's load() does. Never throws.
-PreparedModel prepare_model(const std::uint8_t* bytes, std::size_t size,
-                            const std::string& family);
+PreparedModel prepare_model(const std::uint8_t* bytes, std::size_t size, const std::string& family);
 
 }  // namespace timbrel::models

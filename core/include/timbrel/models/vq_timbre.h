@@ -83,17 +83,21 @@ class VqTimbre {
   // frame: the last kWindow input samples (oldest first; zeros before the
   // stream started); pitch: f0 and voicing of that frame; out: kHop samples,
   // out[e - 512, e - 256) of the contract.
-  void process_hop(const float* frame, const dsp::PitchEstimate& pitch, float* out) noexcept TIMBREL_REALTIME;
+  void process_hop(const float* frame, const dsp::PitchEstimate& pitch,
+                   float* out) noexcept TIMBREL_REALTIME;
   // The same, with the core's YIN (50-2000 Hz, threshold 0.15) on frame.
   void process_hop(const float* frame, float* out) noexcept TIMBREL_REALTIME;
-  dsp::PitchEstimate estimate_pitch(const float* frame) noexcept TIMBREL_REALTIME { return yin_.estimate(frame); }
+  dsp::PitchEstimate estimate_pitch(const float* frame) noexcept TIMBREL_REALTIME {
+    return yin_.estimate(frame);
+  }
   // Decoder-only hop, for descriptor synthesis and the code analysis: the
   // contract's steps 3-7 with codebook vector `code` (clamped to
   // [0, codes() - 1]) in place of the encoder and quantizer, and `loudness`
   // as the conditioning's loud value (clamped to [-1, 1]); pitch and mode as
   // in process_hop. A model without a codebook (quantized() false) decodes a
   // zero latent. Real-time safe.
-  void decode_hop(int code, const dsp::PitchEstimate& pitch, float loudness, float* out) noexcept TIMBREL_REALTIME;
+  void decode_hop(int code, const dsp::PitchEstimate& pitch, float loudness,
+                  float* out) noexcept TIMBREL_REALTIME;
   // Codebook vector k (latent() values), or null when not quantized / out of range.
   const float* code_vector(int code) const noexcept TIMBREL_REALTIME;
 

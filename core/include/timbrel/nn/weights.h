@@ -34,7 +34,10 @@ class Weights {
         view_(other.view_) {}
   // A moved vector keeps its buffer, so data_ stays valid.
   Weights(Weights&& other) noexcept
-      : owned_(std::move(other.owned_)), data_(other.data_), size_(other.size_), view_(other.view_) {
+      : owned_(std::move(other.owned_)),
+        data_(other.data_),
+        size_(other.size_),
+        view_(other.view_) {
     other.data_ = nullptr;
     other.size_ = 0;
   }

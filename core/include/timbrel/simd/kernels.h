@@ -15,11 +15,13 @@ const char* kernel_path();
 // sum_i a[i] b[i]
 float dot(const float* a, const float* b, int n) noexcept TIMBREL_REALTIME;
 // y[r] += sum_c w[r * cols + c] x[c]   (w row-major [rows, cols])
-void matvec_accumulate(const float* w, const float* x, float* y, int rows, int cols) noexcept TIMBREL_REALTIME;
+void matvec_accumulate(const float* w, const float* x, float* y, int rows,
+                       int cols) noexcept TIMBREL_REALTIME;
 
 namespace plain {
 float dot(const float* a, const float* b, int n) noexcept TIMBREL_REALTIME;
-void matvec_accumulate(const float* w, const float* x, float* y, int rows, int cols) noexcept TIMBREL_REALTIME;
+void matvec_accumulate(const float* w, const float* x, float* y, int rows,
+                       int cols) noexcept TIMBREL_REALTIME;
 }  // namespace plain
 
 }  // namespace timbrel::simd
