@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints the benchmarks in one run: the DSP and model steps natively and in
 # WebAssembly under node (with the WASM/native ratio), then one decoder hop in
-# the core against ONNX Runtime (node and web) on the same graph and weights.
+# the core against ONNX Runtime (node and web) on the same graph and weights, and
+# what a model switch costs the audio thread (file parsing vs model image).
 # Run after scripts/setup.sh.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -39,3 +40,15 @@ for g in decoder_hop256 decoder_hop; do
     printf "| %-15s | %9.1f | %9.1f | %8.2fx | %9.1f | %9.1f | %8.2fx | %9.2fx |\n",
            g, cn, on, on / cn, cw, ow, ow / cw, cw / cn }'
 done
+
+echo
+echo "Model switch on the audio thread (ms per call: median / worst of switches 2-12, then the"
+echo "first switch; the image steps replace 'load file': tests/bench/dsp_bench.cpp):"
+echo
+switches() { grep '^| switch '; }
+paste -d'\t' <(echo "$native" | switches) <(echo "$wasm" | switches) |
+  awk -F'\t' 'BEGIN { printf "| %-44s | %15s | %8s | %15s | %8s |\n|---|---:|---:|---:|---:|\n",
+                             "step", "native", "first", "wasm", "first" }
+              { split($1, a, "|"); split($2, b, "|"); gsub(/^ +| +$/, "", a[2]); sub(/^switch /, "", a[2]);
+                printf "| %-44s | %6.3f / %6.3f | %8.3f | %6.3f / %6.3f | %8.3f |\n",
+                       a[2], a[3], a[4], a[5], b[3], b[4], b[5] }'

@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-packages=(cmake ninja-build g++ pkg-config libkissfft-dev libspeexdsp-dev catch2 nlohmann-json3-dev emscripten
+packages=(cmake ninja-build g++ pkg-config clang-format libkissfft-dev libspeexdsp-dev catch2 nlohmann-json3-dev emscripten
           nodejs chromium python3-numpy python3-scipy python3-pytest sox espeak-ng
           python3-torch libopenblas0-pthread python3-mido fluidsynth fluid-soundfont-gm
           timgm6mb-soundfont musescore-general-soundfont-small)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: native (Catch2 via CTest, also under ASan+UBSan), Python
+# Runs every test: the C++ formatting, native (Catch2 via CTest, also under ASan+UBSan), Python
 # (pytest), the WebAssembly module under node, and the page in headless
 # Chromium; then prints the benchmark figures. Installs and builds what is
 # missing first. Exit status is non-zero if any suite fails.
@@ -16,6 +16,12 @@ run() {
 }
 
 run "lint (eslint: page, examples, server, JS tests)" npx --no-install eslint .
+# The C++ sources keep the repository's .clang-format (Google style, 100 columns).
+format_check() {
+  find core wasm tests/core tests/bench \( -name '*.h' -o -name '*.cpp' \) -print0 |
+    xargs -0 clang-format --dry-run --Werror
+}
+run "format (clang-format --dry-run --Werror)" format_check
 run "native tests (ctest)" ctest --test-dir build --output-on-failure -j2
 asan_tests() {
   [ -f build-asan/build.ninja ] || cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \

@@ -4,6 +4,10 @@
 //
 //   const k = new core.DrawKernel(sampleRate, 128, maxHops);  // after validateConfig()
 //   k.loadModel(uint8Array, analyseIfMissing) -> "" or the error
+//   or, parsed off the audio thread: prepareModel(bytes, 'vq_timbre') there, then
+//   k.beginImage(n) / copy into HEAPU8 / k.adoptImage() here (image_staging.h; a
+//   model without a descriptor table is refused, as loadModel(bytes, false) does)
+//   k.error() -> why the last beginImage returned 0
 //   k.descriptorRange("centroid") -> {min, max} (null: unknown name)
 //   k.tableJson() (the per-code table), k.codebookMap() (Float32Array x0, y0, x1, y1, ...)
 //   k.setHops(n); k.setTarget("centroid", Float32Array per hop, weight); k.setGain(...)
@@ -30,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "image_staging.h"
 #include "js_bytes.h"
 #include "timbrel/dsp/frame_analysis.h"
 #include "timbrel/engine/draw_player.h"
@@ -65,15 +70,13 @@ class DrawKernel {
   std::string load_model(const emscripten::val& bytes, bool analyse_if_missing) {
     const auto data = timbrel::wasm::bytes_from_js(bytes);
     if (data.empty()) return "no model bytes (expected a Uint8Array or ArrayBuffer)";
-    auto loaded = DescriptorSynth::load(data.data(), data.size(), analyse_if_missing);
-    if (!loaded.synth) return loaded.error;
-    map_ = timbrel::models::codebook_projection(loaded.synth->model());
-    loaded.synth->set_settings(settings_);
-    player_.set_synth(std::move(loaded.synth));
-    rendered_.clear();
-    rendered_codes_.clear();
-    return "";
+    return take(DescriptorSynth::load(data.data(), data.size(), analyse_if_missing));
   }
+  timbrel::wasm::ImageStaging& staging() { return staging_; }
+  std::string adopt(timbrel::nn::ImageBlock image) {
+    return take(DescriptorSynth::adopt(std::move(image)));
+  }
+  std::string error() const { return staging_.error(); }
   bool has_model() const { return player_.synth() != nullptr; }
   std::string model_info() const { return synth() ? synth()->model().info_json() : ""; }
   int codes() const { return synth() ? synth()->model().codes() : 0; }
@@ -232,6 +235,16 @@ class DrawKernel {
   int last_code() const { return synth() ? synth()->last_code() : -1; }
 
  private:
+  // The player's synth on success, else the loader's message.
+  std::string take(DescriptorSynth::LoadResult loaded) {
+    if (!loaded.synth) return loaded.error;
+    map_ = timbrel::models::codebook_projection(loaded.synth->model());
+    loaded.synth->set_settings(settings_);
+    player_.set_synth(std::move(loaded.synth));
+    rendered_.clear();
+    rendered_codes_.clear();
+    return "";
+  }
   DescriptorSynth* synth() { return player_.synth(); }
   const DescriptorSynth* synth() const { return player_.synth(); }
   void apply() {
@@ -258,15 +271,18 @@ class DrawKernel {
   std::vector<float> rendered_;
   std::vector<int> rendered_codes_;
   bool rendering_ = false;
+  timbrel::wasm::ImageStaging staging_;
 };
 
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(timbrel_draw) {
-  emscripten::class_<DrawKernel>("DrawKernel")
-      .constructor<double, int, int>()
+  auto kernel = emscripten::class_<DrawKernel>("DrawKernel");
+  timbrel::wasm::bind_image_api(kernel);
+  kernel.constructor<double, int, int>()
       .class_function("validateConfig", &validate_config)
       .function("loadModel", &DrawKernel::load_model)
+      .function("error", &DrawKernel::error)
       .function("hasModel", &DrawKernel::has_model)
       .function("modelInfo", &DrawKernel::model_info)
       .function("codes", &DrawKernel::codes)

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "crossmodal_js.h"
+#include "image_staging.h"
 #include "timbrel/engine/midi_player.h"
 #include "timbrel/engine/note_synth.h"
 #include "timbrel/midi/smf.h"
@@ -129,7 +130,9 @@ std::string render_options(const val& options, int instruments,
 
 class MidiRenderKernel {
  public:
-  std::string load_model(const val& bytes) { return timbrel::wasm::load_crossmodal(bytes, &model_); }
+  std::string load_model(const val& bytes) {
+    return timbrel::wasm::load_crossmodal(bytes, &model_);
+  }
   bool has_model() const { return model_ != nullptr; }
   val describe() const { return timbrel::wasm::describe(model_.get()); }
 
@@ -204,7 +207,7 @@ class MidiKernel {
                     : nullptr),
         output_(std::size_t(player_ ? max_block : 1), 0.0f) {}
 
-  std::string error() const { return config_error_; }
+  std::string error() const { return config_error_.empty() ? staging_.error() : config_error_; }
   std::string load_model(const val& bytes) {
     if (!player_) return config_error_;
     const auto data = file_bytes(bytes);
@@ -212,6 +215,10 @@ class MidiKernel {
     return player_->load_model(data.data(), data.size());
   }
   bool has_model() const { return player_ && player_->has_model(); }
+  timbrel::wasm::ImageStaging& staging() { return staging_; }
+  std::string adopt(timbrel::nn::ImageBlock image) {
+    return player_ ? player_->adopt_image(std::move(image)) : config_error_;
+  }
 
   // --- real-time safe ---------------------------------------------------------
   void note_on(int pitch, int velocity) {
@@ -257,6 +264,7 @@ class MidiKernel {
   std::string config_error_;
   std::unique_ptr<MidiPlayer> player_;
   std::vector<float> output_;
+  timbrel::wasm::ImageStaging staging_;
 };
 
 }  // namespace
@@ -269,8 +277,9 @@ EMSCRIPTEN_BINDINGS(timbrel_midi) {
       .function("hasModel", &MidiRenderKernel::has_model)
       .function("describe", &MidiRenderKernel::describe)
       .function("renderMidi", &MidiRenderKernel::render_midi);
-  emscripten::class_<MidiKernel>("MidiKernel")
-      .constructor<double, int>()
+  auto live = emscripten::class_<MidiKernel>("MidiKernel");
+  timbrel::wasm::bind_image_api(live);
+  live.constructor<double, int>()
       .function("error", &MidiKernel::error)
       .function("loadModel", &MidiKernel::load_model)
       .function("hasModel", &MidiKernel::has_model)

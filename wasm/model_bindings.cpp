@@ -1,7 +1,16 @@
 // Embind bindings of the inference engine: load a .tmbl model from bytes and
 // run its graphs, step by step (real time) or over a sequence (offline). Used
 // by the parity tests and benchmarks under node, and by the page's panels.
+//
+// prepareModel(bytes, family) (family 'vq_timbre' | 'crossmodal_vae'), in a
+// Worker or on the main thread: reads and checks a .tmbl file as the kernels'
+// loadModel would and returns {error: "" | message, image: Uint8Array (a
+// JS-owned copy; empty on error), info: the JSON text of what the kernel says
+// about the model once loaded (VoiceKernel/DrawKernel modelInfo(), MidiRenderKernel
+// describe())}. The worklet's kernels adopt the image with beginImage /
+// adoptImage (image_staging.h) instead of parsing the file on the audio thread.
 #include <emscripten/bind.h>
+#include <emscripten/val.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -9,8 +18,10 @@
 #include <string>
 #include <vector>
 
-#include "timbrel/nn/kernels.h"
+#include "js_bytes.h"
+#include "timbrel/models/prepared_model.h"
 #include "timbrel/nn/model_file.h"
+#include "timbrel/simd/kernels.h"
 
 namespace {
 
@@ -94,11 +105,30 @@ class ModelKernel {
   std::vector<float> input_, output_, sequence_in_, sequence_out_;
 };
 
+emscripten::val prepare_model(const emscripten::val& bytes, const std::string& family) {
+  const auto data =
+      bytes.isString() ? std::vector<std::uint8_t>() : timbrel::wasm::bytes_from_js(bytes);
+  timbrel::models::PreparedModel prepared;
+  if (data.empty())
+    prepared.error = "no model bytes (expected a Uint8Array or ArrayBuffer)";
+  else
+    prepared = timbrel::models::prepare_model(data.data(), data.size(), family);
+  emscripten::val out = emscripten::val::object();
+  out.set("error", prepared.error);
+  out.set("image", emscripten::val(
+                       emscripten::typed_memory_view(prepared.image.size(), prepared.image.data()))
+                       .call<emscripten::val>("slice"));
+  out.set("info", prepared.info);
+  return out;
+}
+
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(timbrel_model) {
-  emscripten::function("kernelPath", emscripten::optional_override(
-                                         []() { return std::string(timbrel::nn::kernel_path()); }));
+  emscripten::function("prepareModel", &prepare_model);
+  emscripten::function("kernelPath", emscripten::optional_override([]() {
+                         return std::string(timbrel::simd::kernel_path());
+                       }));
   emscripten::class_<ModelKernel>("ModelKernel")
       .constructor<>()
       .function("load", &ModelKernel::load)

@@ -3,6 +3,9 @@
 //
 //   const k = new core.VoiceKernel(sampleRate, 128);   // after validateRate()
 //   k.loadModel(uint8Array)  -> "" or the error (the current model keeps playing)
+//   or, parsed off the audio thread: prepareModel(bytes, 'vq_timbre') there, then
+//   k.beginImage(n) / copy into HEAPU8 / k.adoptImage() here (image_staging.h)
+//   k.error() -> why the last beginImage returned 0
 //   per quantum: HEAPF32.set(input, k.inputPtr() >> 2); k.process(128);
 //                output.set(HEAPF32.subarray(k.outputPtr() >> 2, ...))
 //   k.collect() outside process (frees the model a switch retired)
@@ -25,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "image_staging.h"
 #include "js_bytes.h"
 #include "timbrel/engine/voice_transfer.h"
 #include "timbrel/models/vq_timbre.h"
@@ -84,6 +88,9 @@ class VoiceKernel {
     const auto data = timbrel::wasm::bytes_from_js(bytes);
     return engine_.load_model(data.data(), data.size());
   }
+  timbrel::wasm::ImageStaging& staging() { return staging_; }
+  std::string adopt(timbrel::nn::ImageBlock image) { return engine_.adopt_image(std::move(image)); }
+  std::string error() const { return staging_.error(); }
   void collect() { engine_.collect(); }
   bool has_model() const { return engine_.has_model(); }
   bool switching() const { return engine_.switching(); }
@@ -122,20 +129,23 @@ class VoiceKernel {
  private:
   VoiceTransfer engine_;
   std::vector<float> input_, output_;
+  timbrel::wasm::ImageStaging staging_;
 };
 
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(timbrel_transfer) {
   emscripten::function("renderTransfer", &render_transfer);
-  emscripten::class_<VoiceKernel>("VoiceKernel")
-      .constructor<double, int>()
+  auto kernel = emscripten::class_<VoiceKernel>("VoiceKernel");
+  timbrel::wasm::bind_image_api(kernel);
+  kernel.constructor<double, int>()
       .class_function("validateRate", &validate_rate)
       .function("inputPtr", &VoiceKernel::input_ptr)
       .function("outputPtr", &VoiceKernel::output_ptr)
       .function("maxBlock", &VoiceKernel::max_block)
       .function("process", &VoiceKernel::process)
       .function("loadModel", &VoiceKernel::load_model)
+      .function("error", &VoiceKernel::error)
       .function("collect", &VoiceKernel::collect)
       .function("hasModel", &VoiceKernel::has_model)
       .function("switching", &VoiceKernel::switching)

@@ -1,10 +1,15 @@
 // Throughput of the streaming DSP blocks, printed as a table. Built natively
 // and for WebAssembly (node); scripts/bench.sh runs both and shows them side by side.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <complex>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <functional>
+#include <iterator>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -16,14 +21,18 @@
 #include "timbrel/dsp/resampler.h"
 #include "timbrel/dsp/stft.h"
 #include "timbrel/dsp/yin.h"
+#include "timbrel/engine/draw_player.h"
 #include "timbrel/engine/listen_analyzer.h"
 #include "timbrel/engine/midi_player.h"
-#include "timbrel/engine/voice_transfer.h"
 #include "timbrel/engine/transcriber.h"
+#include "timbrel/engine/voice_transfer.h"
 #include "timbrel/models/crossmodal_vae.h"
+#include "timbrel/models/descriptor_synth.h"
+#include "timbrel/models/prepared_model.h"
 #include "timbrel/models/vq_timbre.h"
-#include "timbrel/nn/kernels.h"
 #include "timbrel/nn/model_file.h"
+#include "timbrel/nn/model_image.h"
+#include "timbrel/simd/kernels.h"
 
 using namespace timbrel;
 
@@ -63,6 +72,135 @@ std::vector<float> noise(size_t n) {
   return x;
 }
 
+// --- model switching on the audio thread -------------------------------------------
+// What switching models costs the thread that plays (the AudioWorklet's), in
+// ms per call: parsing the .tmbl file there (loadModel, as the page did), or
+// the model-image steps that replace it (models/prepared_model.h): allocating
+// the staging block (beginImage), copying one 256 KiB slice of the image into
+// it (the page copies one per render quantum), adopting it (adoptImage: the
+// model built on the image and crossfaded or swapped in), and the process()
+// calls after it (the worst of the next 8 quanta: the new model's first hops).
+struct SwitchEngine {
+  std::function<std::string(const std::vector<std::uint8_t>&)> load;
+  std::function<std::string(nn::ImageBlock)> adopt;
+  std::function<void()> process;  // one 128-sample quantum (after a note or code starts)
+};
+
+std::vector<std::uint8_t> read_bytes(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+double seconds_of(const std::function<void()>& call) {
+  const auto start = std::chrono::steady_clock::now();
+  call();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void switch_rows(const std::string& label, const std::vector<std::uint8_t>& file,
+                 const std::string& family, const std::function<SwitchEngine()>& make) {
+  const auto prepared = models::prepare_model(file.data(), file.size(), family);
+  if (!prepared.error.empty()) {
+    std::printf("| switch %-36s | %s |\n", label.c_str(), prepared.error.c_str());
+    return;
+  }
+  const auto& image = prepared.image;
+  constexpr int kRuns = 12;
+  constexpr std::size_t kSlice = 256 * 1024;
+  std::vector<double> load, begin, slice, adopt, after;
+  for (int run = 0; run < kRuns; ++run) {
+    {
+      SwitchEngine engine = make();
+      load.push_back(seconds_of([&] { g_sink = float(engine.load(file).size()); }));
+    }
+    SwitchEngine engine = make();
+    nn::ImageBlock block;
+    begin.push_back(seconds_of([&] { block = nn::ImageBlock::allocate(image.size()); }));
+    const std::size_t first = std::min(kSlice, image.size());
+    slice.push_back(seconds_of([&] { std::memcpy(block.data(), image.data(), first); }));
+    std::memcpy(block.data() + first, image.data() + first, image.size() - first);
+    std::string error;
+    adopt.push_back(seconds_of([&] { error = engine.adopt(std::move(block)); }));
+    if (!error.empty()) {
+      std::printf("| switch %-36s | %s |\n", label.c_str(), error.c_str());
+      return;
+    }
+    double worst = 0.0;
+    for (int q = 0; q < 8; ++q) worst = std::max(worst, seconds_of(engine.process));
+    after.push_back(worst);
+  }
+  // The first switch runs colder code and touches fresh memory: shown apart.
+  auto row_of = [&](const char* step, const std::vector<double>& t) {
+    std::vector<double> later(t.begin() + 1, t.end());
+    std::sort(later.begin(), later.end());
+    char name[96];
+    std::snprintf(name, sizeof name, "%s: %s", label.c_str(), step);
+    std::printf("| switch %-50s | %9.3f | %9.3f | %9.3f |\n", name, 1e3 * later[later.size() / 2],
+                1e3 * later.back(), 1e3 * t.front());
+  };
+  row_of("load file", load);
+  row_of("begin image", begin);
+  row_of("copy 256 KiB slice", slice);
+  row_of("adopt image", adopt);
+  row_of("process x8 after", after);
+}
+
+void model_switch_table(const std::string& source, std::string* notes) {
+  std::printf(
+      "\nModel switch on the audio thread (ms per call: median and worst of switches 2-12, and "
+      "the first)\n\n");
+  std::printf("| %-57s | %9s | %9s | %9s |\n|---|---:|---:|---:|\n", "step", "median", "worst",
+              "first");
+  // The largest shipped model of each family (voice 3.2 MB; sax_violin 9.0 MB).
+  const auto voice = read_bytes(source + "/models/voice/voice.tmbl");
+  const auto mixture = read_bytes(source + "/models/crossmodal/sax_violin/sax_violin.tmbl");
+  if (voice.empty() || mixture.empty()) {
+    *notes += "(model switch rows skipped: models/voice or models/crossmodal/sax_violin missing)\n";
+    return;
+  }
+  static std::vector<float> in(128, 0.1f), out(128);
+  switch_rows("voice, voice.tmbl", voice, "vq_timbre", [&] {
+    auto engine =
+        std::make_shared<engine::VoiceTransfer>(engine::VoiceTransferConfig{48000.0, 128});
+    engine->load_model(voice.data(), voice.size());
+    engine->reset();
+    return SwitchEngine{[engine](const std::vector<std::uint8_t>& f) {
+                          return engine->load_model(f.data(), f.size());
+                        },
+                        [engine](nn::ImageBlock b) { return engine->adopt_image(std::move(b)); },
+                        [engine] { engine->process(in.data(), out.data(), 128); }};
+  });
+  switch_rows("draw, voice.tmbl", voice, "vq_timbre", [&] {
+    auto player = std::make_shared<engine::DrawPlayer>(engine::DrawPlayerConfig{48000.0, 128});
+    auto take = [player](models::DescriptorSynth::LoadResult loaded) {
+      if (!loaded.synth) return loaded.error;
+      player->set_synth(std::move(loaded.synth));
+      player->play_code(7);
+      return std::string();
+    };
+    return SwitchEngine{
+        [take](const std::vector<std::uint8_t>& f) {
+          return take(models::DescriptorSynth::load(f.data(), f.size()));
+        },
+        [take](nn::ImageBlock b) { return take(models::DescriptorSynth::adopt(std::move(b))); },
+        [player] { player->process(out.data(), 128); }};
+  });
+  switch_rows("midi, sax_violin.tmbl", mixture, "crossmodal_vae", [&] {
+    auto player = std::make_shared<engine::MidiPlayer>(engine::MidiPlayerConfig{48000.0, 128});
+    return SwitchEngine{[player](const std::vector<std::uint8_t>& f) {
+                          auto error = player->load_model(f.data(), f.size());
+                          player->note_on(69, 80);
+                          return error;
+                        },
+                        [player](nn::ImageBlock b) {
+                          auto error = player->adopt_image(std::move(b));
+                          player->note_on(69, 80);
+                          return error;
+                        },
+                        [player] { player->process(out.data(), 128); }};
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -71,7 +209,7 @@ int main(int argc, char** argv) {
 #else
   const char* platform = "native";
 #endif
-  std::printf("timbrel DSP benchmark, %s, kernels: %s\n\n", platform, nn::kernel_path());
+  std::printf("timbrel DSP benchmark, %s, kernels: %s\n\n", platform, simd::kernel_path());
   std::printf("| %-44s | %10s | %12s | %11s |\n", "step", "us / call", "RT factor", "x realtime");
   std::printf("|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(12, '-').c_str(),
               std::string(14, '-').c_str(), std::string(13, '-').c_str());
@@ -269,7 +407,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Model steps: argv[1] is a folder with the benchmark graphs (build/bench-models, from nn_golden
+  // Model steps: argv[1] is a folder with the benchmark graphs (build/bench-models, from
+  // timbrel.golden.nn
   // --bench).
   const std::string models = argc > 1 ? argv[1] : "";
   for (const char* name : {"decoder_hop256", "decoder_hop"}) {
@@ -311,5 +450,9 @@ int main(int argc, char** argv) {
     std::printf("| %-18s | %14.5f dB | %17.1f dB | %16s |\n", conversion, q.passband_ripple_db,
                 q.worst_spurious_db, alias);
   }
+
+  std::string switch_notes;
+  model_switch_table(TIMBREL_SOURCE_DIR, &switch_notes);
+  if (!switch_notes.empty()) std::printf("\n%s", switch_notes.c_str());
   return 0;
 }

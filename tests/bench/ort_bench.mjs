@@ -1,5 +1,5 @@
 // Times one decoder hop (the single-step ONNX graphs decoder_hop*.main.step.onnx
-// in build/bench-models, written by `python3 -m timbrel.nn_golden --bench`: Linear 64 -> H, GRU H, Linear H -> 513, GRU state fed
+// in build/bench-models, written by `python3 -m timbrel.golden.nn --bench`: Linear 64 -> H, GRU H, Linear H -> 513, GRU state fed
 // back each call) with onnxruntime-node and onnxruntime-web (WASM), one thread
 // each. Prints one JSON line per engine and graph on stdout:
 //   {"engine":"onnxruntime-node","graph":"decoder_hop","us":140.2,"median_us":...,"runs":2000,"threads":1}

@@ -1,4 +1,4 @@
-// Reads the .npy golden files written by scripts/timbrel/golden_dsp.py
+// Reads the .npy golden files written by scripts/timbrel/golden/dsp.py
 // (little-endian float32 '<f4', float64 '<f8' or int32 '<i4', C order).
 #pragma once
 

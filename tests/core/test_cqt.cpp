@@ -1,5 +1,5 @@
 // dsp::ConstantQ against the contract, scripts/timbrel/cqt.py, through the
-// golden files of scripts/timbrel/cqt_golden.py (tests/golden/cqt).
+// golden files of scripts/timbrel/golden/cqt.py (tests/golden/cqt).
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>

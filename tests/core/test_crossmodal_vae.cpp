@@ -73,7 +73,7 @@ TEST_CASE("CrossmodalVae matches the PyTorch golden outputs of all four graphs",
   if (!fs::is_directory(root))
     FAIL("crossmodal golden folder " << root.string()
                                      << " is missing: PYTHONPATH=scripts /usr/bin/python3 -m "
-                                        "timbrel.crossmodal_golden writes it");
+                                        "timbrel.golden --only crossmodal writes it");
   const Tolerance tol = read_tolerance();
   for (const std::string which : {"solo", "mixture"}) {
     SECTION(which) {

@@ -1,7 +1,7 @@
 // Descriptor-based synthesis: the code table (models/code_analysis.h), code
 // selection and streaming (models/descriptor_synth.h), the device-rate player
 // (engine/draw_player.h), and the golden render of tests/golden/draw (written
-// by `python -m timbrel.draw_golden` through the native tool).
+// by `python -m timbrel.golden --only draw` through the native tool).
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -48,7 +48,7 @@ std::unique_ptr<DescriptorSynth> draw_golden_synth() {
   const fs::path file = draw_golden_dir() / "model.tmbl";
   if (!fs::exists(file))
     FAIL(file.string() << " is missing: `PYTHONPATH=scripts /usr/bin/python3 -m "
-                          "timbrel.draw_golden --out tests/golden/draw` writes it");
+                          "timbrel.golden --only draw` writes it");
   auto loaded = DescriptorSynth::load_file(file.string());
   INFO(loaded.error);
   REQUIRE(loaded.synth);

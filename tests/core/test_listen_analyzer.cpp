@@ -56,7 +56,8 @@ TEST_CASE("Listen analyzer finds the f0 of a tone at device rates, without alloc
   }
 }
 
-TEST_CASE("Listen analyzer monitor path: delayed copy of the input at the stated latency", "[listen]") {
+TEST_CASE("Listen analyzer monitor path: delayed copy of the input at the stated latency",
+          "[listen]") {
   for (double rate : {44100.0, 48000.0}) {
     for (int block : {128, 100}) {
       engine::ListenAnalyzer analyzer({rate, block});
@@ -84,7 +85,8 @@ TEST_CASE("Listen analyzer monitor path: delayed copy of the input at the stated
   }
 }
 
-TEST_CASE("Listen analyzer is silent with monitoring off and rejects bad configurations", "[listen]") {
+TEST_CASE("Listen analyzer is silent with monitoring off and rejects bad configurations",
+          "[listen]") {
   engine::ListenAnalyzer analyzer({44100.0, 128});
   const auto x = test::harmonic_tone(440, 44100, 0.2);
   const auto r = run(analyzer, x, 128);

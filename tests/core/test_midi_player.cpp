@@ -142,8 +142,7 @@ TEST_CASE("MidiPlayer: a note at 48 kHz has its pitch, then falls silent, withou
   CHECK(after < 1e-4 * level);
 }
 
-TEST_CASE("MidiPlayer: successive notes at several block sizes and rates",
-          "[midi_player]") {
+TEST_CASE("MidiPlayer: successive notes at several block sizes and rates", "[midi_player]") {
   for (double rate : {22050.0, 44100.0, 48000.0}) {
     for (int block : {1, 128, 500}) {
       auto player = oracle_player(rate, block);
@@ -308,8 +307,7 @@ TEST_CASE("MidiPlayer: stated latency at common device rates", "[midi_player]") 
 
 // The shipped violin (models/crossmodal/violin, trained on FluidR3 notes):
 // what the page plays. Measured: within 3 cents over its range.
-TEST_CASE("MidiPlayer: a trained model's notes at 48 kHz have their pitch",
-          "[midi_player]") {
+TEST_CASE("MidiPlayer: a trained model's notes at 48 kHz have their pitch", "[midi_player]") {
   auto violin = load_shipped_violin();
   const double rate = 48000.0;
   MidiPlayer player({rate, kBlock});
@@ -331,8 +329,7 @@ TEST_CASE("MidiPlayer: a trained model's notes at 48 kHz have their pitch",
 // on the shipped violin's pad the level stays within 12 dB of a played A4 mf
 // and within 6 dB of itself (the plain linear projection, unnormalised, was
 // 6-35 dB quieter than the note and spread over 29 dB).
-TEST_CASE("MidiPlayer: the XY pad of a trained model is about as loud as a note",
-          "[midi_player]") {
+TEST_CASE("MidiPlayer: the XY pad of a trained model is about as loud as a note", "[midi_player]") {
   auto violin = load_shipped_violin();
   const auto extent = violin->latent_projection().extent;
   const double rate = 48000.0;

@@ -634,7 +634,7 @@ TEST_CASE("SMF golden files and the file reader", "[smf]") {
   const auto song = midi::read_smf_file(TIMBREL_GOLDEN_DIR "/midi/two_tracks.mid");
   INFO(song.error);
   REQUIRE(song.ok());
-  // Written by scripts/timbrel/midi_fixtures.py: see its docstring.
+  // Written by scripts/timbrel/golden/midi.py: see its docstring.
   CHECK(song.song.format == 1);
   CHECK(song.song.tracks == 2);
   CHECK(song.song.track_names == std::vector<std::string>{"Tempo", "Violin"});

@@ -135,7 +135,7 @@ def test_trainer_stops_resumes_and_exports(trained):
 
 @pytest.mark.parametrize("which,instruments", [("solo", ["violin"]), ("mix", ["alto_sax", "violin"])])
 def test_exported_file_meets_the_contract(trained, which, instruments):
-    from timbrel.export.tmbl import read_tmbl
+    from timbrel.tmbl import read_tmbl
     f = read_tmbl(trained[which])
     m = f.metadata
     assert f.family == "crossmodal_vae"
@@ -173,7 +173,7 @@ def test_numpy_forward_pass_matches_the_trained_pytorch_model(trained):
 
 
 def test_load_model_refuses_files_outside_the_contract(trained, tmp_path):
-    from timbrel.export.tmbl import read_tmbl, write_tmbl
+    from timbrel.tmbl import read_tmbl, write_tmbl
     f = read_tmbl(trained["solo"])
 
     def rewrite(family=f.family, metadata=f.metadata, graphs=f.graphs, tensors=f.tensors):

@@ -15,7 +15,7 @@ import pytest
 
 from timbrel.eval import core, draw_quality
 from timbrel.export import code_table
-from timbrel.export.tmbl import read_tmbl
+from timbrel.tmbl import read_tmbl
 
 GOLDEN = core.REPO / "tests" / "golden"
 

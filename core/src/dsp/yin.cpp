@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "timbrel/nn/kernels.h"
+#include "timbrel/simd/kernels.h"
 
 namespace timbrel::dsp {
 
@@ -39,7 +39,7 @@ PitchEstimate Yin::estimate(const float* x) noexcept {
   d[0] = 0.0;
   for (int tau = 1; tau <= tau_max_; ++tau) {
     shifted += double(x[tau + w - 1]) * x[tau + w - 1] - double(x[tau - 1]) * x[tau - 1];
-    const double cross = nn::dot(x, x + tau, w);
+    const double cross = simd::dot(x, x + tau, w);
     d[tau] = std::max(0.0, head + shifted - 2.0 * cross);
   }
   // Step 3: cumulative mean normalised difference, in place.

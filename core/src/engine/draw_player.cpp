@@ -31,22 +31,14 @@ void copy_curves(const models::DrawCurves& from, models::DrawCurves& to) noexcep
 }  // namespace
 
 std::string DrawPlayer::validate(const DrawPlayerConfig& c) {
-  if (auto problem = validate_device_stream(c.device_rate, c.max_block); !problem.empty())
-    return problem;
+  if (auto problem = engine::validate(c); !problem.empty()) return problem;
   if (c.max_hops < 1 || c.max_hops > 100000)
     return "max_hops must be between 1 and 100000 (about 19 minutes)";
   return "";
 }
 
 DrawPlayer::DrawPlayer(const DrawPlayerConfig& config)
-    : config_(checked(config)),
-      to_device_(whole_rate(config.device_rate) == kModelRate
-                     ? nullptr
-                     : std::make_unique<dsp::StreamingResampler>(
-                           kModelRate, whole_rate(config.device_rate), kHop)),
-      hop_(size_t(kHop), 0.0f),
-      device_hop_(size_t(to_device_ ? to_device_->max_output(kHop) : kHop), 0.0f),
-      fifo_(size_t(config.max_block) + device_hop_.size() + 16) {
+    : config_(checked(config)), device_(config, kModelRate, kHop) {
   reserve(active_, config.max_hops);
   reserve(pending_, config.max_hops);
 }
@@ -57,7 +49,7 @@ void DrawPlayer::set_synth(std::unique_ptr<models::DescriptorSynth> synth) {
   synth_ = std::move(synth);
   state_ = State::kStopped;
   fading_out_ = false;
-  fifo_.reset();
+  device_.reset();
 }
 
 std::string DrawPlayer::commit() noexcept {
@@ -84,8 +76,7 @@ void DrawPlayer::start_pass() noexcept {
 void DrawPlayer::play() noexcept {
   if (!synth_) return;
   synth_->reset();
-  if (to_device_) to_device_->reset();
-  fifo_.reset();
+  device_.reset();
   passes_ = 0;
   start_pass();
   fading_out_ = false;
@@ -96,8 +87,7 @@ void DrawPlayer::play_code(int code) noexcept {
   if (!synth_) return;
   if (state_ != State::kHoldingCode) {
     synth_->reset();
-    if (to_device_) to_device_->reset();
-    fifo_.reset();
+    device_.reset();
   }
   code_ = std::clamp(code, 0, synth_->model().codes() - 1);
   fading_out_ = false;
@@ -111,16 +101,16 @@ void DrawPlayer::stop() noexcept {
 void DrawPlayer::stop_now() noexcept {
   state_ = State::kStopped;
   fading_out_ = false;
-  fifo_.reset();
+  device_.reset();
 }
 
-void DrawPlayer::produce_hop() noexcept {
+void DrawPlayer::produce_hop(float* hop) noexcept {
   if (state_ == State::kStopped || !synth_) {
-    std::fill(hop_.begin(), hop_.end(), 0.0f);
+    std::fill(hop, hop + kHop, 0.0f);
   } else if (state_ == State::kHoldingCode) {
-    synth_->process_code_hop(code_, 1.0f, hop_.data());
+    synth_->process_code_hop(code_, 1.0f, hop);
   } else {
-    synth_->process_hop(active_.at(position_), hop_.data());
+    synth_->process_hop(active_.at(position_), hop);
     if (++position_ >= active_.hops) {
       ++passes_;
       if (loop_)
@@ -130,27 +120,20 @@ void DrawPlayer::produce_hop() noexcept {
     }
   }
   if (fading_out_ && state_ != State::kStopped) {
-    for (int i = 0; i < kHop; ++i) hop_[size_t(i)] *= 1.0f - float(i + 1) / float(kHop);
+    for (int i = 0; i < kHop; ++i) hop[i] *= 1.0f - float(i + 1) / float(kHop);
     state_ = State::kStopped;
     fading_out_ = false;
   }
-  if (!to_device_) {
-    fifo_.push(hop_.data(), std::size_t(kHop));
-    return;
-  }
-  const int produced = to_device_->process(hop_.data(), kHop, device_hop_.data());
-  fifo_.push(device_hop_.data(), std::size_t(produced));
 }
 
 void DrawPlayer::process(float* out, int n) noexcept {
   n = std::clamp(n, 0, config_.max_block);
   // Stopped with nothing left to play out: silence, and the synth stays idle.
-  if (state_ == State::kStopped && fifo_.empty()) {
+  if (state_ == State::kStopped && device_.empty()) {
     std::fill(out, out + n, 0.0f);
     return;
   }
-  while (fifo_.size() < std::size_t(n)) produce_hop();
-  fifo_.pop(out, std::size_t(n));
+  device_.pull(out, n, [this](float* hop) { produce_hop(hop); });
 }
 
 }  // namespace timbrel::engine

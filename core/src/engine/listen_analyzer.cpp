@@ -5,17 +5,8 @@
 #include <stdexcept>
 
 namespace timbrel::engine {
-namespace {
-
-// Head start of the device-rate output FIFO: absorbs the +-1-2 samples by
-// which the resamplers' output per block wanders around the block size.
-constexpr int kDeviceFifoHeadStart = 8;
-
-}  // namespace
-
 std::string ListenAnalyzer::validate(const ListenAnalyzerConfig& c) {
-  if (auto problem = validate_device_stream(c.device_rate, c.max_block); !problem.empty())
-    return problem;
+  if (auto problem = engine::validate(c); !problem.empty()) return problem;
   if (!(c.model_rate >= 8000.0 && c.model_rate <= 96000.0))
     return "model rate " + std::to_string(whole_rate(c.model_rate)) +
            " Hz is outside 8000-96000 Hz";
@@ -33,36 +24,19 @@ const ListenAnalyzerConfig& checked(const ListenAnalyzerConfig& config) {
   return config;
 }
 
-int model_block_capacity(const ListenAnalyzerConfig& c) {
-  return int(std::ceil(c.max_block * c.model_rate / c.device_rate)) + 4;
-}
 }  // namespace
 
 ListenAnalyzer::ListenAnalyzer(const ListenAnalyzerConfig& config)
     : config_(checked(config)),
-      to_model_(whole_rate(config.device_rate), whole_rate(config.model_rate), config.max_block),
-      to_device_(whole_rate(config.model_rate), whole_rate(config.device_rate),
-                 model_block_capacity(config)),
-      framer_(config.hop, model_block_capacity(config)),
+      stream_(config, whole_rate(config.model_rate), config.hop),
       stft_({config.window, config.hop}),
       descriptors_(config.window, config.model_rate),
       yin_({config.model_rate, config.window, 50.0, 2000.0, 0.15}),
       device_in_(size_t(config.max_block), 0.0f),
-      model_in_(size_t(model_block_capacity(config)), 0.0f),
-      model_out_(size_t(model_block_capacity(config)), 0.0f),
-      device_out_(size_t(to_device_.max_output(model_block_capacity(config))), 0.0f),
-      device_fifo_(size_t(4 * config.max_block + 64 + kDeviceFifoHeadStart)),
-      queue_spectra_(size_t(kQueueFrames) * size_t(config.window / 2 + 1), 0.0f) {
-  device_fifo_.reset(kDeviceFifoHeadStart);
-}
+      queue_spectra_(size_t(kQueueFrames) * size_t(config.window / 2 + 1), 0.0f) {}
 
-int ListenAnalyzer::monitor_latency_samples() const {
-  const double ratio = config_.device_rate / config_.model_rate;
-  const double down = to_model_.latency_input_samples();         // device samples
-  const double framer = framer_.latency_samples() * ratio;       // model -> device
-  const double up = to_device_.latency_input_samples() * ratio;  // model -> device
-  return int(std::lround(down + framer + up + kDeviceFifoHeadStart));
-}
+// The monitor hears each hop as it came in: only the stream's own delay.
+int ListenAnalyzer::monitor_latency_samples() const { return stream_.latency_samples(0); }
 
 void ListenAnalyzer::process(const float* in, float* out, int n) noexcept {
   n = std::clamp(n, 0, config_.max_block);
@@ -72,14 +46,8 @@ void ListenAnalyzer::process(const float* in, float* out, int n) noexcept {
     nonfinite_inputs_ += finite ? 0 : 1;
     device_in_[size_t(i)] = finite ? in[i] : 0.0f;
   }
-  const int model_count = to_model_.process(device_in_.data(), n, model_in_.data());
-  framer_.process(model_in_.data(), model_out_.data(), model_count,
+  stream_.process(device_in_.data(), out, n,
                   [this](const float* hop_in, float* hop_out) { process_hop(hop_in, hop_out); });
-  const int produced = to_device_.process(model_out_.data(), model_count, device_out_.data());
-
-  // A drop cannot happen with the sizes above; it is counted if it does.
-  if (device_fifo_.push(device_out_.data(), size_t(produced)) < size_t(produced)) ++fifo_overruns_;
-  fifo_underruns_ += long(device_fifo_.pop(out, size_t(n)));
   const float gain = monitor_gain_;
   for (int i = 0; i < n; ++i) out[i] *= gain;
 }

@@ -15,25 +15,14 @@ const MidiPlayerConfig& checked(const MidiPlayerConfig& config) {
 
 }  // namespace
 
-std::string MidiPlayer::validate(const MidiPlayerConfig& c) {
-  if (auto problem = validate_device_stream(c.device_rate, c.max_block); !problem.empty())
-    return problem;
-  return "";
-}
+std::string MidiPlayer::validate(const MidiPlayerConfig& c) { return engine::validate(c); }
 
 MidiPlayer::MidiPlayer(const MidiPlayerConfig& config)
-    : config_(checked(config)),
-      to_device_(whole_rate(config.device_rate) == kModelRate
-                     ? nullptr
-                     : std::make_unique<dsp::StreamingResampler>(
-                           kModelRate, whole_rate(config.device_rate), kHop)),
-      hop_(size_t(kHop), 0.0f),
-      device_hop_(size_t(to_device_ ? to_device_->max_output(kHop) : kHop), 0.0f),
-      fifo_(size_t(config.max_block) + device_hop_.size() + 16) {
+    : config_(checked(config)), device_(config, kModelRate, kHop) {
   // The synth's frame centre and the upsampler's delay are fixed; the backlog
   // left in the FIFO by earlier hops adds 0 .. one device hop - 1.
   const double ratio = config_.device_rate / kModelRate;
-  const double up = to_device_ ? to_device_->latency_input_samples() : 0.0;
+  const double up = device_.resampler_delay();
   min_latency_ = int(std::lround((LiveNoteSynth::latency_samples() + up) * ratio));
   max_latency_ = min_latency_ + int(std::ceil(kHop * ratio)) - 1;
 }
@@ -41,19 +30,34 @@ MidiPlayer::MidiPlayer(const MidiPlayerConfig& config)
 MidiPlayer::~MidiPlayer() = default;
 
 std::string MidiPlayer::load_model(const std::uint8_t* bytes, std::size_t size,
-                                       const NoteSynthSettings& settings) {
+                                   const NoteSynthSettings& settings) {
   if (auto problem = engine::validate(settings); !problem.empty()) return problem;
-  auto loaded = models::CrossmodalVae::load(bytes, size);
+  return take(models::CrossmodalVae::load(bytes, size), settings);
+}
+
+std::string MidiPlayer::adopt_image(nn::ImageBlock image, const NoteSynthSettings& settings) {
+  if (auto problem = engine::validate(settings); !problem.empty()) return problem;
+  return take(models::CrossmodalVae::adopt(std::move(image)), settings);
+}
+
+std::string MidiPlayer::take(models::CrossmodalVae::LoadResult loaded,
+                             const NoteSynthSettings& settings) {
   if (!loaded.model) return loaded.error;
   set_model(std::move(loaded.model), settings);
   return "";
 }
 
 void MidiPlayer::set_model(std::unique_ptr<models::CrossmodalVae> model,
-                               const NoteSynthSettings& settings) {
-  synth_.reset();  // it refers to the old model
-  model_ = std::move(model);
-  if (model_) synth_ = std::make_unique<LiveNoteSynth>(*model_, settings);
+                           const NoteSynthSettings& settings) {
+  // The synth is kept across models (its constant-Q tables and RTPGHI set-up
+  // do not depend on the model), so a switch costs only the new model's state.
+  if (model && synth_)
+    synth_->set_model(*model, settings);
+  else if (model)
+    synth_ = std::make_unique<LiveNoteSynth>(*model, settings);
+  else
+    synth_.reset();
+  model_ = std::move(model);  // the old model is freed once nothing refers to it
   morph_notes_ = {-1, -1, -1, -1};
   reset();
 }
@@ -81,8 +85,8 @@ void MidiPlayer::set_pad(float x, float y, bool on) noexcept {
     synth_->pad_off();
 }
 
-void MidiPlayer::set_morph(int pitch_a, int velocity_a, int pitch_b, int velocity_b,
-                               float position, bool on) noexcept {
+void MidiPlayer::set_morph(int pitch_a, int velocity_a, int pitch_b, int velocity_b, float position,
+                           bool on) noexcept {
   if (!synth_) return;
   const std::array<int, 4> notes{pitch_a, velocity_a, pitch_b, velocity_b};
   if (notes != morph_notes_) {
@@ -107,19 +111,7 @@ void MidiPlayer::set_interpolation(Interpolation interpolation) noexcept {
 
 void MidiPlayer::reset() noexcept {
   if (synth_) synth_->reset();
-  if (to_device_) to_device_->reset();
-  fifo_.reset();
-}
-
-void MidiPlayer::produce_hop() noexcept {
-  synth_->process_hop(hop_.data());
-  const float* samples = hop_.data();
-  int count = kHop;
-  if (to_device_) {
-    count = to_device_->process(hop_.data(), kHop, device_hop_.data());
-    samples = device_hop_.data();
-  }
-  fifo_.push(samples, std::size_t(count));
+  device_.reset();
 }
 
 void MidiPlayer::process(float* out, int n) noexcept {
@@ -128,8 +120,7 @@ void MidiPlayer::process(float* out, int n) noexcept {
     std::fill(out, out + n, 0.0f);
     return;
   }
-  while (fifo_.size() < std::size_t(n)) produce_hop();
-  fifo_.pop(out, std::size_t(n));
+  device_.pull(out, n, [this](float* hop) { synth_->process_hop(hop); });
 }
 
 }  // namespace timbrel::engine

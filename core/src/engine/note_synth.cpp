@@ -104,7 +104,7 @@ struct NoteFrameSynth::Voice {
 };
 
 NoteFrameSynth::NoteFrameSynth(CrossmodalVae& model, const NoteSynthSettings& settings)
-    : model_(model),
+    : model_(&model),
       settings_(settings),
       cqt_(dsp::ConstantQConfig{}),
       attack_frames_(0),
@@ -112,16 +112,22 @@ NoteFrameSynth::NoteFrameSynth(CrossmodalVae& model, const NoteSynthSettings& se
       transition_frames_(0),
       pad_glide_(1.0f),
       voices_(kMaxVoices + 1),
-      one_hot_(size_t(model.symbols()), 0.0f),
       mean_(kLatent, 0.0f),
       logvar_(kLatent, 0.0f),
       features_(kBins, 0.0f),
       cqt_sum_(kBins, 0.0f),
       random_state_(kDefaultSeed) {
-  if (auto problem = validate(settings); !problem.empty())
-    throw std::invalid_argument("note synth: " + problem);
   if (cqt_.bins() != kBins || cqt_.fft_bins() != kFftBins)
     throw std::invalid_argument("note synth: the constant-Q front end does not have 409 bins");
+  for (Voice& v : voices_) v.cqt.assign(kBins, 0.0f);
+  set_model(model, settings);
+}
+
+void NoteFrameSynth::set_model(CrossmodalVae& model, const NoteSynthSettings& settings) {
+  if (auto problem = validate(settings); !problem.empty())
+    throw std::invalid_argument("note synth: " + problem);
+  model_ = &model;
+  settings_ = settings;
   if (settings_.seed == 0) settings_.seed = kDefaultSeed;
   attack_frames_ = frames_of(settings_.attack_s);
   release_frames_ = frames_of(settings_.release_s);
@@ -129,23 +135,15 @@ NoteFrameSynth::NoteFrameSynth(CrossmodalVae& model, const NoteSynthSettings& se
   pad_glide_ = settings_.pad_glide_s <= 0.0
                    ? 1.0f
                    : float(1.0 - std::exp(-1.0 / (settings_.pad_glide_s * kFrameRate)));
-  for (Voice& v : voices_) v.cqt.assign(kBins, 0.0f);
-  model_.latent_from_point(0.0f, 0.0f, pad_target_.data());
-  // The pad's reference level: the median over the anchors at mf (loads only).
-  std::vector<float> sums;
-  std::vector<float> magnitudes(static_cast<size_t>(kBins));
-  for (const auto& anchor : model_.latent_anchors()) {
-    if (anchor.dynamics != 1) continue;
-    model_.decode_signal(anchor.z.data(), features_.data());
-    cqt_.magnitudes_from_features(features_.data(), magnitudes.data());
-    float sum = 0.0f;
-    for (float m : magnitudes) sum += m * m;
-    sums.push_back(std::sqrt(sum));
-  }
-  if (!sums.empty()) {
-    std::nth_element(sums.begin(), sums.begin() + long(sums.size() / 2), sums.end());
-    pad_reference_ = sums[sums.size() / 2];
-  }
+  one_hot_.assign(size_t(model.symbols()), 0.0f);
+  model_->latent_from_point(0.0f, 0.0f, pad_target_.data());
+  morph_a_.fill(0.0f);
+  morph_b_.fill(0.0f);
+  morph_position_ = 0.0f;
+  pad_normalised_ = false;
+  pad_norm_ = 1.0f;
+  // The pad's reference level (computed once per model, or stored in its image).
+  pad_reference_ = model_->pad_reference();
   reset();
 }
 
@@ -193,9 +191,9 @@ float NoteFrameSynth::next_gaussian() noexcept {
 
 bool NoteFrameSynth::labels_for(int pitch, int velocity, NoteLabel* labels) const noexcept {
   bool transposed = false;
-  const auto& velocities = model_.dynamics_velocity();
-  for (int i = 0; i < model_.instruments(); ++i) {
-    const auto [low, high] = model_.pitch_range(i);
+  const auto& velocities = model_->dynamics_velocity();
+  for (int i = 0; i < model_->instruments(); ++i) {
+    const auto [low, high] = model_->pitch_range(i);
     const int p = transpose_into(pitch, low, high);
     transposed = transposed || p != pitch;
     labels[i] = models::label_from_midi(p, velocity, velocities);
@@ -205,8 +203,8 @@ bool NoteFrameSynth::labels_for(int pitch, int velocity, NoteLabel* labels) cons
 
 void NoteFrameSynth::encode(const NoteLabel* labels, float* mean, float* point,
                             bool draw) noexcept {
-  model_.one_hot(labels, one_hot_.data());
-  model_.encode_symbols(one_hot_.data(), mean_.data(), logvar_.data());
+  model_->one_hot(labels, one_hot_.data());
+  model_->encode_symbols(one_hot_.data(), mean_.data(), logvar_.data());
   const float temperature = draw ? settings_.temperature : 0.0f;
   for (int i = 0; i < kLatent; ++i) {
     const float m = mean_[size_t(i)];
@@ -277,7 +275,7 @@ void NoteFrameSynth::note_on(int pitch, int velocity) noexcept {
   v->pitch = midi_from_label(labels[0]);
   v->order = ++order_;
   const int dynamics = labels[0].dynamics;
-  v->gain = float(velocity) / float(model_.dynamics_velocity()[size_t(dynamics)]);
+  v->gain = float(velocity) / float(model_->dynamics_velocity()[size_t(dynamics)]);
   ++stats_.notes;
 }
 
@@ -308,8 +306,8 @@ void NoteFrameSynth::pad_off() noexcept { voices_[kMaxVoices].held = false; }
 
 void NoteFrameSynth::set_latent_point(float x, float y) noexcept {
   pad_normalised_ = true;
-  model_.latent_from_point(std::isfinite(x) ? x : 0.0f, std::isfinite(y) ? y : 0.0f,
-                           pad_target_.data());
+  model_->latent_from_point(std::isfinite(x) ? x : 0.0f, std::isfinite(y) ? y : 0.0f,
+                            pad_target_.data());
 }
 
 void NoteFrameSynth::set_latent(const float* z) noexcept {
@@ -359,7 +357,7 @@ void NoteFrameSynth::render_voice(Voice& v, bool note_voice) noexcept {
   }
   // 2. Decode only when z moved.
   if (!v.decoded || v.z != v.decoded_z) {
-    model_.decode_signal(v.z.data(), features_.data());
+    model_->decode_signal(v.z.data(), features_.data());
     cqt_.magnitudes_from_features(features_.data(), v.cqt.data());
     if (!note_voice) {
       float sum = 0.0f;
@@ -415,6 +413,11 @@ LiveNoteSynth::LiveNoteSynth(CrossmodalVae& model, const NoteSynthSettings& sett
     : frames_(model, settings),
       phase_(frames_.constant_q().stft_config(), phase),
       magnitude_(NoteFrameSynth::kFftBins, 0.0f) {}
+
+void LiveNoteSynth::set_model(CrossmodalVae& model, const NoteSynthSettings& settings) {
+  frames_.set_model(model, settings);
+  phase_.reset();
+}
 
 void LiveNoteSynth::process_hop(float* out) noexcept {
   frames_.next_frame(magnitude_.data());

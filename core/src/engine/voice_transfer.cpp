@@ -7,10 +7,6 @@
 namespace timbrel::engine {
 namespace {
 
-// Head start of the device-rate output FIFO when resampling: absorbs the
-// +-1-2 samples by which the resamplers' output per block wanders around the
-// block size (as in the listen analyzer).
-constexpr int kDeviceFifoHeadStart = 8;
 // Noise gate timing.
 constexpr double kGateEnvelopeReleaseS = 0.020;  // peak envelope decay time constant
 constexpr double kGateHoldS = 0.100;             // stays open this long under the threshold
@@ -30,44 +26,21 @@ const VoiceTransferConfig& checked(const VoiceTransferConfig& config) {
   return config;
 }
 
-bool same_rate(const VoiceTransferConfig& c) {
-  return whole_rate(c.device_rate) == VoiceTransfer::kModelRate;
-}
-
-int model_block_capacity(const VoiceTransferConfig& c) {
-  if (same_rate(c)) return c.max_block;
-  return int(std::ceil(c.max_block * double(VoiceTransfer::kModelRate) / c.device_rate)) + 4;
-}
-
 }  // namespace
 
-std::string VoiceTransfer::validate(const VoiceTransferConfig& c) {
-  return validate_device_stream(c.device_rate, c.max_block);
-}
+std::string VoiceTransfer::validate(const VoiceTransferConfig& c) { return engine::validate(c); }
 
 VoiceTransfer::VoiceTransfer(const VoiceTransferConfig& config)
     : config_(checked(config)),
-      resampling_(!same_rate(config)),
-      to_model_(resampling_ ? std::make_unique<dsp::StreamingResampler>(
-                                  whole_rate(config.device_rate), kModelRate, config.max_block)
-                            : nullptr),
-      to_device_(resampling_
-                     ? std::make_unique<dsp::StreamingResampler>(
-                           kModelRate, whole_rate(config.device_rate), model_block_capacity(config))
-                     : nullptr),
-      framer_(kHop, model_block_capacity(config)),
+      stream_(config, kModelRate, kHop),
       yin_(dsp::YinConfig{double(kModelRate), kWindow, 50.0, 2000.0, 0.15}),
-      latency_samples_(compute_latency()),
+      // The model adds the overlap-add's 256 samples to the framer's (see below).
+      latency_samples_(stream_.latency_samples(models::VqTimbre::kSynthesisWindow - kHop)),
       frame_(kWindow, 0.0f),
       fade_hop_(kHop, 0.0f),
       device_in_(size_t(config.max_block), 0.0f),
       dry_(size_t(config.max_block), 0.0f),
       wet_(size_t(config.max_block), 0.0f),
-      model_in_(size_t(model_block_capacity(config)), 0.0f),
-      model_out_(size_t(model_block_capacity(config)), 0.0f),
-      device_out_(resampling_ ? size_t(to_device_->max_output(model_block_capacity(config))) : 0,
-                  0.0f),
-      device_fifo_(resampling_ ? size_t(4 * config.max_block + 64 + kDeviceFifoHeadStart) : 0),
       dry_line_(size_t(latency_samples_) + 1, 0.0f) {
   const double rate = config.device_rate;
   envelope_decay_ = float(std::exp(-1.0 / (kGateEnvelopeReleaseS * rate)));
@@ -97,26 +70,23 @@ VoiceTransfer::~VoiceTransfer() = default;
 // uses the newest samples. Hop-locked structure (the noise and harmonic
 // excitation's fine structure) starts at the stream's start, so it lags the
 // offline render by the same amount minus d.
-int VoiceTransfer::compute_latency() const {
-  constexpr int model_delay = (kHop - 1) + (models::VqTimbre::kSynthesisWindow - kHop);
-  if (!resampling_) return model_delay;
-  const double ratio = config_.device_rate / kModelRate;
-  const double down = to_model_->latency_input_samples();
-  const double up = to_device_->latency_input_samples() * ratio;
-  return int(std::lround(down + model_delay * ratio + up + kDeviceFifoHeadStart));
-}
+// (HopStream::latency_samples sums it.)
 
 // --- models -----------------------------------------------------------------
 
 std::string VoiceTransfer::load_model(const std::uint8_t* bytes, std::size_t size) {
-  auto loaded = models::VqTimbre::load(bytes, size);
-  if (!loaded.model) return loaded.error;
-  set_model(std::move(loaded.model));
-  return "";
+  return take(models::VqTimbre::load(bytes, size));
 }
 
 std::string VoiceTransfer::load_model_file(const std::string& path) {
-  auto loaded = models::VqTimbre::load_file(path);
+  return take(models::VqTimbre::load_file(path));
+}
+
+std::string VoiceTransfer::adopt_image(nn::ImageBlock image) {
+  return take(models::VqTimbre::adopt(std::move(image)));
+}
+
+std::string VoiceTransfer::take(models::VqTimbre::LoadResult loaded) {
   if (!loaded.model) return loaded.error;
   set_model(std::move(loaded.model));
   return "";
@@ -169,13 +139,10 @@ bool VoiceTransfer::retire(std::unique_ptr<models::VqTimbre>& model) noexcept {
 }
 
 void VoiceTransfer::reset() {
-  if (to_model_) to_model_->reset();
-  if (to_device_) to_device_->reset();
-  framer_.reset();
+  stream_.reset();
   std::fill(frame_.begin(), frame_.end(), 0.0f);
   std::fill(dry_line_.begin(), dry_line_.end(), 0.0f);
   dry_write_ = 0;
-  device_fifo_.reset(resampling_ ? kDeviceFifoHeadStart : 0);
   // Finish any switch at once: the newest model plays.
   if (incoming_) active_ = std::move(incoming_);
   if (queued_) active_ = std::move(queued_);
@@ -273,17 +240,8 @@ void VoiceTransfer::process(const float* in, float* out, int n) noexcept {
   input_gain_ = input_gain_target_;
   input_level_db_ = level_db(in_energy, n);
 
-  auto hop = [this](const float* hop_in, float* hop_out) { process_hop(hop_in, hop_out); };
-  if (!resampling_) {
-    framer_.process(device_in_.data(), wet_.data(), n, hop);
-  } else {
-    const int model_count = to_model_->process(device_in_.data(), n, model_in_.data());
-    framer_.process(model_in_.data(), model_out_.data(), model_count, hop);
-    const int produced = to_device_->process(model_out_.data(), model_count, device_out_.data());
-    // Drops cannot happen with the sizes above; they are counted if they do.
-    overruns_ += produced - long(device_fifo_.push(device_out_.data(), size_t(produced)));
-    underruns_ += long(device_fifo_.pop(wet_.data(), size_t(n)));
-  }
+  stream_.process(device_in_.data(), wet_.data(), n,
+                  [this](const float* hop_in, float* hop_out) { process_hop(hop_in, hop_out); });
 
   const float mix_from = mix_, mix_step = (mix_target_ - mix_) / float(n);
   const float out_from = output_gain_, out_step = (output_gain_target_ - output_gain_) / float(n);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "model_loading.h"
 #include "timbrel/dsp/frame_analysis.h"
 
 namespace timbrel::models {
@@ -61,8 +62,27 @@ std::string read_column(const Json& mode, const std::string& where, const char* 
   return "";
 }
 
-std::string read_mode(const Json& table, const char* name, int codes, CodeDescriptors* out) {
+// From a model image's columns (CodeDescriptors::columns()).
+std::string read_columns(const nn::Weights& stored, const std::string& where, int codes,
+                         CodeDescriptors* out) {
+  constexpr int kColumns = kDescriptorCount + 1;
+  if (stored.size() != size_t(kColumns) * size_t(codes))
+    return where + " holds " + std::to_string(stored.size()) + " values, expected " +
+           std::to_string(kColumns) + " columns of " + std::to_string(codes) + " codes";
+  for (int c = 0; c < kColumns; ++c) {
+    auto& column = c < kDescriptorCount ? out->values[size_t(c)] : out->voiced_share;
+    column.assign(stored.begin() + size_t(c) * size_t(codes),
+                  stored.begin() + size_t(c + 1) * size_t(codes));
+    for (float v : column)
+      if (!std::isfinite(v)) return where + " holds a value that is not a finite number";
+  }
+  return "";
+}
+
+std::string read_mode(const Json& table, const char* name, int codes, const nn::Weights* stored,
+                      CodeDescriptors* out) {
   const std::string where = std::string("descriptor_table.") + name;
+  if (stored) return read_columns(*stored, where, codes, out);
   const auto it = table.find(name);
   if (it == table.end() || !it->is_object())
     return "descriptor_table has no '" + std::string(name) + "' object";
@@ -106,8 +126,12 @@ std::string CodeAnalysis::to_json() const {
   return table.dump();
 }
 
-std::string CodeAnalysis::from_json(const std::string& text, int codes, CodeAnalysis* out) {
-  const Json table = Json::parse(text, nullptr, false);
+namespace {
+
+// The table's JSON object, with the columns from `pitch` and `noise` when
+// given (a model image) instead of from the JSON.
+std::string read_table(const Json& table, int codes, const nn::Weights* pitch,
+                       const nn::Weights* noise, CodeAnalysis* out) {
   if (!table.is_object()) return "descriptor_table is not a JSON object";
   const auto version = table.find("version");
   if (version == table.end() || !version->is_number() || version->get<double>() != kTableVersion)
@@ -126,20 +150,36 @@ std::string CodeAnalysis::from_json(const std::string& text, int codes, CodeAnal
     return "descriptor_table.reference.f0_hz is missing or not positive";
   if (!(result.reference.loudness >= -1.0 && result.reference.loudness <= 1.0))
     return "descriptor_table.reference.loudness is not in [-1, 1]";
-  if (auto p = read_mode(table, "pitch", codes, &result.pitch); !p.empty()) return p;
-  if (auto p = read_mode(table, "noise", codes, &result.noise); !p.empty()) return p;
+  if (auto p = read_mode(table, "pitch", codes, pitch, &result.pitch); !p.empty()) return p;
+  if (auto p = read_mode(table, "noise", codes, noise, &result.noise); !p.empty()) return p;
   *out = std::move(result);
   return "";
 }
 
+}  // namespace
+
+std::vector<float> CodeDescriptors::columns() const {
+  std::vector<float> out;
+  for (const auto& column : values) out.insert(out.end(), column.begin(), column.end());
+  out.insert(out.end(), voiced_share.begin(), voiced_share.end());
+  return out;
+}
+
+std::string CodeAnalysis::from_json(const std::string& text, int codes, CodeAnalysis* out) {
+  return read_table(Json::parse(text, nullptr, false), codes, nullptr, nullptr, out);
+}
+
 std::string CodeAnalysis::from_model(const VqTimbre& model, CodeAnalysis* out, bool* present) {
   *present = false;
-  const Json meta = Json::parse(model.model().metadata_json(), nullptr, false);
+  const Json& meta = detail::metadata_of(model.model());
   const auto it = meta.is_object() ? meta.find("descriptor_table") : meta.end();
   if (!meta.is_object() || it == meta.end()) return "the model has no descriptor_table";
   *present = true;
   if (!model.quantized()) return "the model has a descriptor_table but no codebook";
-  if (auto problem = from_json(it->dump(), model.codes(), out); !problem.empty())
+  const nn::Model& m = model.model();
+  const auto* pitch = m.prepared(kPreparedPitch);
+  const auto* noise = m.prepared(kPreparedNoise);
+  if (auto problem = read_table(*it, model.codes(), pitch, noise, out); !problem.empty())
     return "model '" + model.name() + "': " + problem;
   return "";
 }
@@ -234,6 +274,9 @@ std::vector<float> codebook_projection(const VqTimbre& model) {
   const int codes = model.codes(), dim = model.latent();
   std::vector<float> xy(size_t(2) * size_t(std::max(codes, 0)), 0.0f);
   if (!model.quantized() || codes <= 0) return xy;
+  if (const auto* stored = model.model().prepared(kPreparedCodebookMap);
+      stored && stored->size() == xy.size())
+    return std::vector<float>(stored->begin(), stored->end());
   // Centred codebook and its covariance (dim x dim), in double.
   std::vector<double> mean(static_cast<size_t>(dim), 0.0);
   std::vector<double> centred(static_cast<size_t>(codes) * static_cast<size_t>(dim), 0.0);

@@ -58,6 +58,26 @@ std::string check_projection(const Json& meta) {
   return "";
 }
 
+constexpr int kAnchorValues = 4 + CrossmodalVae::kLatent;  // pitch, dynamics, x, y, z
+
+// Empty when a model image's stored anchors and pad level fit the model's
+// first pitch range (one anchor per pitch and dynamics, in order), else the problem.
+std::string check_prepared(const nn::Model& model, int lowest, int highest) {
+  const auto* anchors = model.prepared(CrossmodalVae::kPreparedAnchors);
+  const auto* level = model.prepared(CrossmodalVae::kPreparedPadReference);
+  if (!anchors && !level) return "";
+  const size_t count = size_t(highest - lowest + 1) * CrossmodalVae::kDynamics;
+  if (!anchors || !level || level->size() != 1 || anchors->size() != count * kAnchorValues)
+    return "the model image's stored anchors do not fit its pitch range";
+  for (size_t i = 0; i < count; ++i) {
+    const float* a = anchors->data() + i * kAnchorValues;
+    if (a[0] != float(lowest + int(i) / CrossmodalVae::kDynamics) ||
+        a[1] != float(int(i) % CrossmodalVae::kDynamics))
+      return "the model image's stored anchors are not in label order";
+  }
+  return "";
+}
+
 // Pointwise in time: the engine calls every graph once per frame, in any order
 // and on unrelated frames, so a graph with state (GRU, convolution) would mix them.
 bool pointwise(const nn::Graph& graph) {
@@ -91,7 +111,7 @@ std::string CrossmodalVae::validate(const nn::Model& model) {
   if (model.family() != "crossmodal_vae")
     return "model family is '" + model.family() +
            "', not 'crossmodal_vae': this is not a cross-modal (MIDI / transcription) model";
-  const Json meta = metadata_of(model);
+  const Json& meta = metadata_of(model);
   struct Fixed {
     const char* key;
     double value;
@@ -154,6 +174,9 @@ std::string CrossmodalVae::validate(const nn::Model& model) {
              " <= low <= high <= " + std::to_string(kHighestPitch) + " (octaves 0-8)";
   }
   if (auto problem = check_projection(meta); !problem.empty()) return prefix + problem;
+  if (auto problem = check_prepared(model, (*ranges)[0][0].get<int>(), (*ranges)[0][1].get<int>());
+      !problem.empty())
+    return prefix + problem;
 
   const int symbols = m * kSymbolsPerInstrument;
   struct Expected {
@@ -187,6 +210,10 @@ CrossmodalVae::LoadResult CrossmodalVae::load_file(const std::string& path) {
   return detail::validated<CrossmodalVae>(nn::load_model_file(path), path + ": ");
 }
 
+CrossmodalVae::LoadResult CrossmodalVae::adopt(nn::ImageBlock image) {
+  return detail::validated<CrossmodalVae>(nn::adopt_model_image(std::move(image)), "");
+}
+
 CrossmodalVae::CrossmodalVae(std::unique_ptr<nn::Model> model)
     : model_((detail::checked<CrossmodalVae>(model, "crossmodal_vae"), std::move(model))),
       signal_encoder_(&model_->graph("signal_encoder")),
@@ -194,7 +221,7 @@ CrossmodalVae::CrossmodalVae(std::unique_ptr<nn::Model> model)
       symbol_encoder_(&model_->graph("symbol_encoder")),
       symbol_decoder_(&model_->graph("symbol_decoder")),
       posterior_(2 * kLatent, 0.0f) {
-  const Json meta = metadata_of(*model_);
+  const Json& meta = metadata_of(*model_);
   for (const auto& n : meta["instruments"]) instrument_names_.push_back(n.get<std::string>());
   for (const auto& r : meta["pitch_ranges"])
     pitch_ranges_.emplace_back(r[0].get<int>(), r[1].get<int>());
@@ -208,7 +235,51 @@ CrossmodalVae::CrossmodalVae(std::unique_ptr<nn::Model> model)
   for (int a = 0; a < 2; ++a)
     for (int k = 0; k < 2; ++k)
       projection_.extent[size_t(a)][size_t(k)] = p["extent"][size_t(a)][size_t(k)].get<float>();
-  compute_anchors();
+  // validate() checked the stored arrays' sizes and order.
+  if (const auto* stored = model_->prepared(kPreparedAnchors)) {
+    anchors_.resize(stored->size() / kAnchorValues);
+    for (size_t i = 0; i < anchors_.size(); ++i) {
+      const float* a = stored->data() + i * kAnchorValues;
+      anchors_[i] = {int(a[0]), int(a[1]), a[2], a[3], {}};
+      std::copy(a + 4, a + kAnchorValues, anchors_[i].z.begin());
+    }
+    pad_reference_ = (*model_->prepared(kPreparedPadReference))[0];
+  } else {
+    compute_anchors();
+  }
+}
+
+float CrossmodalVae::pad_reference() {
+  if (pad_reference_ >= 0.0f) return pad_reference_;
+  // As dsp::ConstantQ::magnitudes_from_features with the front end's log floor.
+  const float floor = static_cast<float>(1e-4);
+  std::vector<float> sums, features(kBins);
+  for (const auto& anchor : anchors_) {
+    if (anchor.dynamics != 1) continue;
+    decode_signal(anchor.z.data(), features.data());
+    float sum = 0.0f;
+    for (float f : features) {
+      const float m = f > 0.0f ? floor * std::expm1(f) : 0.0f;
+      sum += m * m;
+    }
+    sums.push_back(std::sqrt(sum));
+  }
+  pad_reference_ = 0.0f;
+  if (!sums.empty()) {
+    std::nth_element(sums.begin(), sums.begin() + long(sums.size() / 2), sums.end());
+    pad_reference_ = sums[sums.size() / 2];
+  }
+  return pad_reference_;
+}
+
+std::map<std::string, std::vector<float>> CrossmodalVae::prepared_arrays() {
+  std::vector<float> anchors;
+  anchors.reserve(anchors_.size() * kAnchorValues);
+  for (const auto& a : anchors_) {
+    anchors.insert(anchors.end(), {float(a.pitch), float(a.dynamics), a.x, a.y});
+    anchors.insert(anchors.end(), a.z.begin(), a.z.end());
+  }
+  return {{kPreparedAnchors, std::move(anchors)}, {kPreparedPadReference, {pad_reference()}}};
 }
 
 void CrossmodalVae::compute_anchors() {

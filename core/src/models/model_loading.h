@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "../nn/model_access.h"
 #include "timbrel/nn/model_file.h"
 
 namespace timbrel::models::detail {
@@ -20,10 +21,10 @@ inline std::string text_of(double v) {
   return std::to_string(v);
 }
 
-// The model's metadata object (the loader checked that it is one).
-inline nlohmann::json metadata_of(const nn::Model& model) {
-  nlohmann::json meta = nlohmann::json::parse(model.metadata_json(), nullptr, false);
-  return meta.is_object() ? meta : nlohmann::json::object();
+// The model's metadata object (both loaders check that it is one), read in
+// place: no text round trip, which would cost allocations per JSON node.
+inline const nlohmann::json& metadata_of(const nn::Model& model) {
+  return nn::detail::ModelAccess::metadata(model);
 }
 
 // The loaded file as a Model (its LoadResult), or the loader's or

@@ -54,7 +54,7 @@ std::string VqTimbre::validate(const nn::Model& model) {
   if (model.family() != "vq_timbre")
     return "model family is '" + model.family() +
            "', not 'vq_timbre': this is not a timbre transfer model";
-  const Json meta = metadata_of(model);
+  const Json& meta = metadata_of(model);
   struct Fixed {
     const char* key;
     int value;
@@ -121,6 +121,10 @@ VqTimbre::LoadResult VqTimbre::load(const std::uint8_t* bytes, std::size_t size)
 
 VqTimbre::LoadResult VqTimbre::load_file(const std::string& path) {
   return detail::validated<VqTimbre>(nn::load_model_file(path), path + ": ");
+}
+
+VqTimbre::LoadResult VqTimbre::adopt(nn::ImageBlock image) {
+  return detail::validated<VqTimbre>(nn::adopt_model_image(std::move(image)), "");
 }
 
 VqTimbre::VqTimbre(std::unique_ptr<nn::Model> model)
@@ -395,7 +399,7 @@ std::string VqTimbre::instrument() const {
 }
 
 std::string VqTimbre::info_json() const {
-  const Json meta = metadata_of(*model_);
+  const Json& meta = metadata_of(*model_);
   Json info = Json::object();
   info["instrument"] = instrument();
   info["name"] = model_->name();

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "timbrel/nn/kernels.h"
+#include "timbrel/simd/kernels.h"
 
 namespace timbrel::nn {
 
@@ -20,28 +20,31 @@ Sequence Layer::forward(const Sequence& in) const {
 
 // --- Linear ---------------------------------------------------------------
 
-Linear::Linear(int in, int out, std::vector<float> weight, std::vector<float> bias)
-    : in_(in), out_(out), weight_(std::move(weight)), bias_(std::move(bias)) {
-  if (bias_.empty()) bias_.assign(size_t(out), 0.0f);
+namespace {
+// An absent bias (the op named none) is zeros: stored, so every step adds it.
+Weights or_zeros(Weights bias, int size) {
+  return bias.empty() ? Weights(std::vector<float>(size_t(size), 0.0f)) : std::move(bias);
 }
+}  // namespace
+
+Linear::Linear(int in, int out, Weights weight, Weights bias)
+    : in_(in), out_(out), weight_(std::move(weight)), bias_(or_zeros(std::move(bias), out)) {}
 
 bool Linear::step(const float* in, float* out) noexcept {
   std::copy(bias_.begin(), bias_.end(), out);
-  matvec_accumulate(weight_.data(), in, out, out_, in_);
+  simd::matvec_accumulate(weight_.data(), in, out, out_, in_);
   return true;
 }
 
 // --- Conv1d ---------------------------------------------------------------
 
-Conv1d::Conv1d(const Shape& shape, std::vector<float> weight, std::vector<float> bias)
+Conv1d::Conv1d(const Shape& shape, Weights weight, Weights bias)
     : shape_(shape),
       weight_(std::move(weight)),
-      bias_(std::move(bias)),
+      bias_(or_zeros(std::move(bias), shape.out)),
       span_((shape.kernel - 1) * shape.dilation + 1),
       history_(size_t(span_) * size_t(shape.in), 0.0f),
-      taps_(size_t(shape.kernel), nullptr) {
-  if (bias_.empty()) bias_.assign(size_t(shape.out), 0.0f);
-}
+      taps_(size_t(shape.kernel), nullptr) {}
 
 void Conv1d::reset() noexcept {
   std::fill(history_.begin(), history_.end(), 0.0f);
@@ -53,7 +56,8 @@ void Conv1d::compute(const float* const* taps, float* out) const noexcept {
   const size_t matrix = size_t(shape_.out) * size_t(shape_.in);
   for (int j = 0; j < shape_.kernel; ++j)
     if (taps[j])
-      matvec_accumulate(weight_.data() + size_t(j) * matrix, taps[j], out, shape_.out, shape_.in);
+      simd::matvec_accumulate(weight_.data() + size_t(j) * matrix, taps[j], out, shape_.out,
+                              shape_.in);
 }
 
 bool Conv1d::step(const float* in, float* out) noexcept {
@@ -92,20 +96,16 @@ namespace {
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 }  // namespace
 
-Gru::Gru(int in, int hidden, std::vector<float> weight_ih, std::vector<float> weight_hh,
-         std::vector<float> bias_ih, std::vector<float> bias_hh)
+Gru::Gru(int in, int hidden, Weights weight_ih, Weights weight_hh, Weights bias_ih, Weights bias_hh)
     : in_(in),
       hidden_(hidden),
       weight_ih_(std::move(weight_ih)),
       weight_hh_(std::move(weight_hh)),
-      bias_ih_(std::move(bias_ih)),
-      bias_hh_(std::move(bias_hh)),
+      bias_ih_(or_zeros(std::move(bias_ih), 3 * hidden)),
+      bias_hh_(or_zeros(std::move(bias_hh), 3 * hidden)),
       h_(size_t(hidden), 0.0f),
       gi_(size_t(3 * hidden), 0.0f),
-      gh_(size_t(3 * hidden), 0.0f) {
-  if (bias_ih_.empty()) bias_ih_.assign(size_t(3 * hidden), 0.0f);
-  if (bias_hh_.empty()) bias_hh_.assign(size_t(3 * hidden), 0.0f);
-}
+      gh_(size_t(3 * hidden), 0.0f) {}
 
 void Gru::reset() noexcept { std::fill(h_.begin(), h_.end(), 0.0f); }
 
@@ -113,8 +113,8 @@ void Gru::update(const float* x, float* h, float* gi, float* gh) const noexcept 
   const int n = hidden_;
   std::copy(bias_ih_.begin(), bias_ih_.end(), gi);
   std::copy(bias_hh_.begin(), bias_hh_.end(), gh);
-  matvec_accumulate(weight_ih_.data(), x, gi, 3 * n, in_);
-  matvec_accumulate(weight_hh_.data(), h, gh, 3 * n, n);
+  simd::matvec_accumulate(weight_ih_.data(), x, gi, 3 * n, in_);
+  simd::matvec_accumulate(weight_hh_.data(), h, gh, 3 * n, n);
   for (int k = 0; k < n; ++k) {
     const float r = sigmoid(gi[k] + gh[k]);
     const float z = sigmoid(gi[n + k] + gh[n + k]);
@@ -164,7 +164,7 @@ std::unique_ptr<Gru> Gru::fold_input_projection(const Linear& projection) const 
 
 // --- LayerNorm ------------------------------------------------------------
 
-LayerNorm::LayerNorm(int channels, float eps, std::vector<float> weight, std::vector<float> bias)
+LayerNorm::LayerNorm(int channels, float eps, Weights weight, Weights bias)
     : channels_(channels), eps_(eps), weight_(std::move(weight)), bias_(std::move(bias)) {}
 
 bool LayerNorm::step(const float* in, float* out) noexcept {
@@ -182,7 +182,7 @@ bool LayerNorm::step(const float* in, float* out) noexcept {
 
 // --- VectorQuantizer ------------------------------------------------------
 
-VectorQuantizer::VectorQuantizer(int codes, int dim, std::vector<float> codebook)
+VectorQuantizer::VectorQuantizer(int codes, int dim, Weights codebook)
     : codes_(codes), dim_(dim), codebook_(std::move(codebook)) {}
 
 int VectorQuantizer::nearest(const float* in) const noexcept {

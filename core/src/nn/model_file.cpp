@@ -7,18 +7,20 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "model_access.h"
 #include "timbrel/nn/layers.h"
 
 namespace timbrel::nn {
 
 using Json = nlohmann::json;
 
-struct Model::Metadata {
-  Json json = Json::object();
-};
-
 Model::Model() : metadata_(std::make_unique<Metadata>()) {}
 Model::~Model() = default;
+
+const Weights* Model::prepared(const std::string& name) const {
+  const auto it = prepared_.find(name);
+  return it == prepared_.end() ? nullptr : &it->second;
+}
 
 std::vector<std::string> Model::graph_names() const {
   std::vector<std::string> names;
@@ -59,7 +61,7 @@ std::string Model::metadata_json() const { return metadata_->json.dump(); }
 // Slicing-by-8 (eight 256-entry tables, 8 bytes per step): about 5x the
 // byte-at-a-time loop, which matters in the page, where a model is loaded on
 // the audio thread and the checksum was most of a 5 MB model's load time.
-std::uint32_t crc32(const std::uint8_t* bytes, std::size_t size) {
+std::uint32_t crc32(const std::uint8_t* bytes, std::size_t size, std::uint32_t previous) {
   static const auto tables = [] {
     std::vector<std::uint32_t> t(8 * 256);
     for (std::uint32_t i = 0; i < 256; ++i) {
@@ -73,7 +75,7 @@ std::uint32_t crc32(const std::uint8_t* bytes, std::size_t size) {
     return t;
   }();
   const std::uint32_t* t = tables.data();
-  std::uint32_t crc = 0xFFFFFFFFu;
+  std::uint32_t crc = previous ^ 0xFFFFFFFFu;
   for (; size >= 8; size -= 8, bytes += 8) {
     const std::uint32_t one = crc ^ (std::uint32_t(bytes[0]) | std::uint32_t(bytes[1]) << 8 |
                                      std::uint32_t(bytes[2]) << 16 | std::uint32_t(bytes[3]) << 24);
@@ -304,35 +306,54 @@ struct ModelLoader {
     if (kind == "vq") return s->size() == 2 ? (*s)[1] : 0;
     return 0;
   }
-
-  static bool check_metadata(const Json& meta, const std::string& family, std::string* problem) {
-    auto number = [&](const char* key, double* value) {
-      const auto it = meta.find(key);
-      if (it == meta.end()) return false;
-      if (!it->is_number()) {
-        *problem = std::string("metadata '") + key + "' must be a number";
-        return false;
-      }
-      *value = it->get<double>();
-      return true;
-    };
-    double rate = 0, window = 0, hop = 0;
-    if (number("sample_rate", &rate) && !(rate >= 8000 && rate <= 96000))
-      return *problem = "metadata out of range: sample_rate " + std::to_string(rate) +
-                        " Hz is outside 8000-96000 Hz",
-             false;
-    const bool has_window = number("window", &window);
-    const bool has_hop = number("hop", &hop);
-    if (!problem->empty()) return false;
-    if (has_window && !(window >= 2 && window <= 65536 && std::floor(window) == window))
-      return *problem = "metadata out of range: window must be a whole number in 2-65536", false;
-    if (has_hop && !(hop >= 1 && std::floor(hop) == hop && (!has_window || hop <= window)))
-      return *problem = "metadata out of range: hop must be a whole number in 1..window", false;
-    if (family == "vq_timbre" && (!has_window || !has_hop || rate == 0))
-      return *problem = "vq_timbre metadata needs sample_rate, window and hop", false;
-    return true;
-  }
 };
+
+namespace detail {
+
+namespace {
+// The graphs every file of a family has; the family's validate() (models/)
+// checks the rest of its contract (models/README.md).
+const std::map<std::string, std::vector<std::string>>& required_graphs() {
+  static const std::map<std::string, std::vector<std::string>> graphs = {
+      {"vq_timbre", {"encoder", "decoder", "gain"}},
+      {"crossmodal_vae", {"signal_encoder", "signal_decoder", "symbol_encoder", "symbol_decoder"}},
+      {"gmvae", {"pitch_encoder", "timbre_encoder", "decoder"}},
+      {"test", {}}};
+  return graphs;
+}
+}  // namespace
+
+bool known_family(const std::string& family) { return required_graphs().count(family) != 0; }
+
+bool check_metadata(const Json& meta, const std::string& family, std::string* problem) {
+  auto number = [&](const char* key, double* value) {
+    const auto it = meta.find(key);
+    if (it == meta.end()) return false;
+    if (!it->is_number()) {
+      *problem = std::string("metadata '") + key + "' must be a number";
+      return false;
+    }
+    *value = it->get<double>();
+    return true;
+  };
+  double rate = 0, window = 0, hop = 0;
+  if (number("sample_rate", &rate) && !(rate >= 8000 && rate <= 96000))
+    return *problem = "metadata out of range: sample_rate " + std::to_string(rate) +
+                      " Hz is outside 8000-96000 Hz",
+           false;
+  const bool has_window = number("window", &window);
+  const bool has_hop = number("hop", &hop);
+  if (!problem->empty()) return false;
+  if (has_window && !(window >= 2 && window <= 65536 && std::floor(window) == window))
+    return *problem = "metadata out of range: window must be a whole number in 2-65536", false;
+  if (has_hop && !(hop >= 1 && std::floor(hop) == hop && (!has_window || hop <= window)))
+    return *problem = "metadata out of range: hop must be a whole number in 1..window", false;
+  if (family == "vq_timbre" && (!has_window || !has_hop || rate == 0))
+    return *problem = "vq_timbre metadata needs sample_rate, window and hop", false;
+  return true;
+}
+
+}  // namespace detail
 
 LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOptions& options) {
   LoadResult result;
@@ -364,20 +385,14 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
     return fail("'graphs' must be a non-empty object");
   if (!header["tensors"].is_array()) return fail("'tensors' must be an array");
   const std::string family = header["family"].get<std::string>();
-  static const std::map<std::string, std::vector<std::string>> required_graphs = {
-      // The graphs every vq_timbre file has; models::VqTimbre::validate checks
-      // the rest of the synthesis contract (models/README.md).
-      {"vq_timbre", {"encoder", "decoder", "gain"}},
-      {"crossmodal_vae", {"signal_encoder", "signal_decoder", "symbol_encoder", "symbol_decoder"}},
-      {"gmvae", {"pitch_encoder", "timbre_encoder", "decoder"}},
-      {"test", {}}};
-  const auto family_graphs = required_graphs.find(family);
-  if (family_graphs == required_graphs.end()) return fail("unknown model family '" + family + "'");
+  const auto family_graphs = detail::required_graphs().find(family);
+  if (family_graphs == detail::required_graphs().end())
+    return fail("unknown model family '" + family + "'");
 
   const Json metadata = header.contains("metadata") ? header["metadata"] : Json::object();
   if (!metadata.is_object()) return fail("'metadata' must be an object");
   std::string problem;
-  if (!ModelLoader::check_metadata(metadata, family, &problem)) return fail(problem);
+  if (!detail::check_metadata(metadata, family, &problem)) return fail(problem);
 
   const std::uint64_t data_start = (12 + header_length + 15) / 16 * 16;
   const std::uint64_t data_end = size - 4;
@@ -413,12 +428,12 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
     loader.tensors.emplace(name, std::move(t));
   }
 
-  std::unique_ptr<Model> model(new Model());
-  model->family_ = family;
-  model->name_ = header.contains("name") && header["name"].is_string()
-                     ? header["name"].get<std::string>()
-                     : "";
-  model->metadata_->json = metadata;
+  auto model = detail::ModelAccess::make();
+  detail::ModelAccess::set(*model, family,
+                           header.contains("name") && header["name"].is_string()
+                               ? header["name"].get<std::string>()
+                               : "",
+                           metadata);
   for (const auto& required : family_graphs->second)
     if (!header["graphs"].contains(required))
       return fail(family + " model has no '" + required + "' graph");
@@ -440,7 +455,7 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
       graph.add(std::move(layer));
     }
     if (options.fuse) graph.fuse_linear_into_gru();
-    model->graphs_.emplace(graph_name, std::move(graph));
+    detail::ModelAccess::add_graph(*model, graph_name, std::move(graph));
   }
   for (const auto& [name, tensor] : loader.tensors)
     if (!loader.used.count(name)) return fail("extra tensor '" + name + "' is not used by any op");

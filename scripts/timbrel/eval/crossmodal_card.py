@@ -194,7 +194,7 @@ def _check_graph(name: str, ops: List[Dict], tensors: Dict, size_in: int, size_o
 
 def load_model(path) -> CrossmodalModel:
     """Reads a .tmbl file and checks it against the crossmodal_vae contract (ValueError)."""
-    from timbrel.export.tmbl import read_tmbl
+    from timbrel.tmbl import read_tmbl
     path = Path(path)
     data = path.read_bytes()
     f = read_tmbl(data)

@@ -38,7 +38,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from timbrel.eval import core, metrics
-from timbrel.export.tmbl import read_tmbl
+from timbrel.tmbl import read_tmbl
 
 DESCRIPTORS = ("centroid", "f0", "loudness", "bandwidth")
 COLUMN = {"centroid": "centroid_hz", "bandwidth": "bandwidth_hz", "rolloff": "rolloff_hz",

@@ -354,7 +354,7 @@ def mixture_items(data: Path, instruments: Sequence[str], workdir: Path,
 # --- evaluation --------------------------------------------------------------------
 
 def model_metadata(model: Path) -> dict:
-    from timbrel.export.tmbl import read_tmbl
+    from timbrel.tmbl import read_tmbl
     meta = read_tmbl(model, check_references=False).metadata or {}
     names = meta.get("instruments")
     if not isinstance(names, list) or not names:

@@ -47,7 +47,7 @@ MODES = ("pitch", "noise")
 
 
 def read_model(path: Path) -> dict:
-    from timbrel.export.tmbl import read_tmbl
+    from timbrel.tmbl import read_tmbl
     f = read_tmbl(path)
     params = int(sum(np.asarray(t).size for t in f.tensors.values()))
     return dict(family=f.family, metadata=f.metadata, parameters=params,

@@ -18,7 +18,7 @@ from torch import nn
 
 from .graph import UnsupportedModuleError, graph_to_ops, graphs_to_ops, input_size, steppable_with_state, streams
 from .onnx_export import OPSET, export_sequence_onnx, export_step_onnx
-from .tmbl import TmblError, TmblFile, read_tmbl, write_tmbl
+from ..tmbl import TmblError, TmblFile, read_tmbl, write_tmbl
 
 __all__ = ["OPSET", "TmblError", "TmblFile", "UnsupportedModuleError", "export_model",
            "graph_to_ops", "graphs_to_ops", "read_tmbl", "write_tmbl"]

@@ -25,7 +25,7 @@ from typing import Optional
 import numpy as np
 
 from timbrel.eval.core import cli_path
-from timbrel.export.tmbl import read_tmbl, write_tmbl
+from timbrel.tmbl import read_tmbl, write_tmbl
 
 TABLE_KEY = "descriptor_table"
 

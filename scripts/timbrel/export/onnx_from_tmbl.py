@@ -20,7 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional
 
-from timbrel.export import export_model, read_tmbl
+from timbrel.export import export_model
+from timbrel.tmbl import read_tmbl
 
 
 def load_module(path: Path):

@@ -84,7 +84,7 @@ class CrossmodalVAE(nn.Module):
         metadata, weights as stored (the core's linear layout is PyTorch's)."""
         import numpy as np
 
-        from timbrel.export import read_tmbl
+        from timbrel.tmbl import read_tmbl
         f = read_tmbl(source)
         if f.family != cls.family:
             raise ValueError(f"not a crossmodal_vae model (family {f.family!r})")

@@ -370,7 +370,7 @@ class VQTimbre(nn.Module):
     def from_tmbl(cls, source: Union[str, Path, bytes]) -> "VQTimbre":
         """Loads an exported .tmbl back into PyTorch (eval mode): sizes from the tensors,
         weights from the core layout (identical to PyTorch's for every op used here)."""
-        from timbrel.export import read_tmbl
+        from timbrel.tmbl import read_tmbl
         f = read_tmbl(source)
         if f.family != cls.family:
             raise ValueError(f"not a vq_timbre model (family {f.family!r})")

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "timbrel/dsp/stft.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::dsp {
 
@@ -39,17 +40,19 @@ class ConstantQ {
 
   // Real-time safe. spectrum: fft_bins() bins of the Hann-windowed frame (as
   // StftAnalyzer or stft() give them); writes bins() magnitudes.
-  void magnitudes_from_spectrum(const std::complex<float>* spectrum, float* cqt) const noexcept;
+  void magnitudes_from_spectrum(const std::complex<float>* spectrum,
+                                float* cqt) const noexcept TIMBREL_REALTIME;
   // Real-time safe. log1p(cqt / log_floor), bins() values (in and out may alias).
-  void features_from_magnitudes(const float* cqt, float* features) const noexcept;
+  void features_from_magnitudes(const float* cqt, float* features) const noexcept TIMBREL_REALTIME;
   // Real-time safe. log_floor * expm1(max(f, 0)); a decoder may output
   // negative or non-finite values, which map to silence (in and out may alias).
-  void magnitudes_from_features(const float* features, float* cqt) const noexcept;
+  void magnitudes_from_features(const float* features, float* cqt) const noexcept TIMBREL_REALTIME;
   // Real-time safe. The transpose of the pooling, normalised per FFT bin:
   // m_j = sum_k W_kj c_k / sum_k W_kj, 0 for the FFT bins no row reads (below
   // ~25 Hz and above ~11 kHz). Writes fft_bins() magnitudes in the same
   // 2 / sum(w) scale (what griffin_lim and RtpghiSynth take).
-  void stft_magnitude_from_cqt(const float* cqt, float* stft_magnitude) const noexcept;
+  void stft_magnitude_from_cqt(const float* cqt,
+                               float* stft_magnitude) const noexcept TIMBREL_REALTIME;
 
   // Offline: features of a whole signal, one vector of bins() per
   // dsp::stft frame (ceil(length / hop) frames, the same alignment).

@@ -28,6 +28,8 @@
 #include <complex>
 #include <vector>
 
+#include "timbrel/realtime.h"
+
 namespace timbrel::dsp {
 
 struct SpectralDescriptors {
@@ -52,7 +54,7 @@ class DescriptorAnalyzer {
   // Real-time safe. frame: N raw samples; spectrum: the N/2+1 bins of the
   // Hann-windowed frame (as produced by Stft::analyse).
   SpectralDescriptors compute(const float* frame,
-                              const std::complex<float>* spectrum) const noexcept;
+                              const std::complex<float>* spectrum) const noexcept TIMBREL_REALTIME;
 
   int window() const { return window_; }
   int bins() const { return window_ / 2 + 1; }

@@ -11,6 +11,8 @@
 #include <memory>
 #include <vector>
 
+#include "timbrel/realtime.h"
+
 namespace timbrel::dsp {
 
 class RealFft {
@@ -21,10 +23,10 @@ class RealFft {
   RealFft& operator=(RealFft&&) noexcept;
 
   // Real-time safe. in and out must not overlap.
-  void forward(const float* in, std::complex<float>* out) const noexcept;
+  void forward(const float* in, std::complex<float>* out) const noexcept TIMBREL_REALTIME;
   // Real-time safe. Uses an internal scratch buffer, so one RealFft must not
   // run two inverse transforms at once.
-  void inverse(const std::complex<float>* in, float* out) noexcept;
+  void inverse(const std::complex<float>* in, float* out) noexcept TIMBREL_REALTIME;
 
   int size() const { return size_; }
   int bins() const { return size_ / 2 + 1; }

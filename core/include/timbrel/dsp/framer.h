@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "timbrel/realtime.h"
+
 namespace timbrel::dsp {
 
 class BlockFramer {
@@ -19,14 +21,15 @@ class BlockFramer {
   // Real-time safe. process_hop(const float* hop_in, float* hop_out) is called
   // once per completed hop; out receives exactly n samples. n <= max_block.
   template <class HopProcessor>
-  void process(const float* in, float* out, int n, HopProcessor&& process_hop) noexcept;
+  void process(const float* in, float* out, int n,
+               HopProcessor&& process_hop) noexcept TIMBREL_REALTIME;
 
   int hop() const { return hop_; }
   int latency_samples() const { return hop_ - 1; }
-  void reset() noexcept;
+  void reset() noexcept TIMBREL_REALTIME;
 
  private:
-  void push_output(const float* samples, int count) noexcept;
+  void push_output(const float* samples, int count) noexcept TIMBREL_REALTIME;
 
   int hop_;
   std::vector<float> hop_in_;
@@ -38,7 +41,8 @@ class BlockFramer {
 };
 
 template <class HopProcessor>
-void BlockFramer::process(const float* in, float* out, int n, HopProcessor&& process_hop) noexcept {
+void BlockFramer::process(const float* in, float* out, int n,
+                          HopProcessor&& process_hop) noexcept TIMBREL_REALTIME {
   int consumed = 0;
   while (consumed < n) {
     const int take = std::min(n - consumed, hop_ - hop_fill_);

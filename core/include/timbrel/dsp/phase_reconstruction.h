@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "timbrel/dsp/stft.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::dsp {
 
@@ -61,12 +62,12 @@ class RtpghiPhase {
   // Real-time safe. magnitude: window/2 + 1 values (negative or non-finite
   // values count as 0). Returns true when a frame's phase is ready: the frame
   // just pushed, or with look-ahead the one before it (never on the first push).
-  bool push(const float* magnitude) noexcept;
+  bool push(const float* magnitude) noexcept TIMBREL_REALTIME;
   // The ready frame, window/2 + 1 values each; phases wrapped to [-pi, pi], and
   // 0 or pi at DC and Nyquist (bins that must be real).
   const double* phase() const { return phase_.data(); }
   const float* magnitude() const { return magnitude_[slot(target_)].data(); }
-  void reset() noexcept;
+  void reset() noexcept TIMBREL_REALTIME;
 
   int bins() const { return bins_; }
   int frames_of_delay() const { return options_.lookahead ? 1 : 0; }
@@ -78,10 +79,10 @@ class RtpghiPhase {
     bool operator<(const HeapEntry& other) const { return magnitude < other.magnitude; }
   };
   size_t slot(long frame) const { return size_t(((frame % 3) + 3) % 3); }
-  void integrate() noexcept;
-  void heap_push(float magnitude, int id) noexcept;
-  HeapEntry heap_pop() noexcept;
-  double random_phase() noexcept;
+  void integrate() noexcept TIMBREL_REALTIME;
+  void heap_push(float magnitude, int id) noexcept TIMBREL_REALTIME;
+  HeapEntry heap_pop() noexcept TIMBREL_REALTIME;
+  double random_phase() noexcept TIMBREL_REALTIME;
 
   StftConfig config_;
   RtpghiOptions options_;
@@ -108,8 +109,8 @@ class RtpghiSynth {
 
   // Real-time safe. magnitude: window/2 + 1 values (2 / sum(w) scale);
   // writes config.hop samples. Silence until look-ahead is filled.
-  void push_magnitude(const float* magnitude, float* hop_out) noexcept;
-  void reset() noexcept;
+  void push_magnitude(const float* magnitude, float* hop_out) noexcept TIMBREL_REALTIME;
+  void reset() noexcept TIMBREL_REALTIME;
   // Output sample s reproduces analysis-time sample s - latency_samples():
   // window - hop (the overlap-add's, as dsp::istft), plus hop with look-ahead.
   // A frame starts to sound on the call that emits it (Hann fade-in) and its

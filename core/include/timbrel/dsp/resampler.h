@@ -8,6 +8,8 @@
 
 #include <memory>
 
+#include "timbrel/realtime.h"
+
 namespace timbrel::dsp {
 
 class StreamingResampler {
@@ -20,7 +22,7 @@ class StreamingResampler {
 
   // Real-time safe. Consumes all n <= max_input_block samples, writes up to
   // max_output(n) samples to out and returns how many.
-  int process(const float* in, int n, float* out) noexcept;
+  int process(const float* in, int n, float* out) noexcept TIMBREL_REALTIME;
 
   // Upper bound of process()'s output for n input samples.
   int max_output(int n) const;
@@ -29,7 +31,7 @@ class StreamingResampler {
   double latency_input_samples() const;
   int input_rate() const { return input_rate_; }
   int output_rate() const { return output_rate_; }
-  void reset() noexcept;
+  void reset() noexcept TIMBREL_REALTIME;
 
  private:
   struct State;

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "timbrel/realtime.h"
+
 namespace timbrel::dsp {
 
 class SampleFifo {
@@ -18,14 +20,14 @@ class SampleFifo {
 
   // Appends as many of the count samples as fit; returns how many did (the
   // rest are dropped).
-  std::size_t push(const float* samples, std::size_t count) noexcept;
+  std::size_t push(const float* samples, std::size_t count) noexcept TIMBREL_REALTIME;
   // Writes n samples to out, oldest first; when fewer than n are queued, the
   // missing ones are silence at the end of out. Returns the number of silent
   // samples written (the underrun), 0 when the FIFO held n or more.
-  std::size_t pop(float* out, std::size_t n) noexcept;
+  std::size_t pop(float* out, std::size_t n) noexcept TIMBREL_REALTIME;
   // Empties the FIFO and queues `leading_silence` zeros (at most the
   // capacity): a head start that absorbs jitter in what is pushed per block.
-  void reset(std::size_t leading_silence = 0) noexcept;
+  void reset(std::size_t leading_silence = 0) noexcept TIMBREL_REALTIME;
 
   std::size_t size() const { return count_; }
   std::size_t capacity() const { return ring_.size(); }

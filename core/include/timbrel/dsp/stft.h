@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "timbrel/dsp/fft.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::dsp {
 
@@ -34,12 +35,12 @@ class StftAnalyzer {
 
   // Real-time safe. hop_in: config.hop samples. Returns window/2 + 1 bins,
   // valid until the next call.
-  const std::complex<float>* push_hop(const float* hop_in) noexcept;
+  const std::complex<float>* push_hop(const float* hop_in) noexcept TIMBREL_REALTIME;
   // The last `window` input samples (oldest first), after push_hop.
   const float* frame() const { return history_.data(); }
 
   const StftConfig& config() const { return config_; }
-  void reset() noexcept;
+  void reset() noexcept TIMBREL_REALTIME;
 
  private:
   StftConfig config_;
@@ -55,10 +56,10 @@ class OverlapAdd {
   explicit OverlapAdd(const StftConfig& config);
 
   // Real-time safe. spectrum: window/2 + 1 bins; writes config.hop samples.
-  void push_spectrum(const std::complex<float>* spectrum, float* hop_out) noexcept;
+  void push_spectrum(const std::complex<float>* spectrum, float* hop_out) noexcept TIMBREL_REALTIME;
 
   const StftConfig& config() const { return config_; }
-  void reset() noexcept;
+  void reset() noexcept TIMBREL_REALTIME;
 
  private:
   StftConfig config_;

@@ -17,6 +17,8 @@
 
 #include <vector>
 
+#include "timbrel/realtime.h"
+
 namespace timbrel::dsp {
 
 struct PitchEstimate {
@@ -38,7 +40,7 @@ class Yin {
   explicit Yin(const YinConfig& config);  // allocates the lag buffers
 
   // Real-time safe: frame holds config.frame_size samples.
-  PitchEstimate estimate(const float* frame) noexcept;
+  PitchEstimate estimate(const float* frame) noexcept TIMBREL_REALTIME;
 
   const YinConfig& config() const { return config_; }
   int tau_min() const { return tau_min_; }

@@ -22,17 +22,15 @@
 #include <string>
 #include <vector>
 
-#include "timbrel/dsp/resampler.h"
-#include "timbrel/dsp/sample_fifo.h"
 #include "timbrel/engine/device_stream.h"
 #include "timbrel/models/descriptor_synth.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::engine {
 
-struct DrawPlayerConfig {
-  double device_rate = 48000.0;  // a whole number of Hz, 8000-192000; 22050: no resampling
-  int max_block = 128;           // the largest block process() will be given
-  std::size_t max_hops = 2600;   // the longest curve: 30 s at 22050 Hz / 256
+// The device (22050 Hz: no resampling) and the longest curve.
+struct DrawPlayerConfig : DeviceSpec {
+  std::size_t max_hops = 2600;  // 30 s at 22050 Hz / 256
 };
 
 class DrawPlayer {
@@ -63,37 +61,37 @@ class DrawPlayer {
   models::DrawCurves& pending() { return pending_; }
   // "" or what is wrong (a curve longer than max_hops, hops 0 or too many);
   // on error nothing changes.
-  std::string commit() noexcept;
+  std::string commit() noexcept TIMBREL_REALTIME;
   const models::DrawCurves& playing() const { return active_; }
 
   // --- transport (real-time safe) ----------------------------------------------
-  void set_loop(bool loop) noexcept { loop_ = loop; }
+  void set_loop(bool loop) noexcept TIMBREL_REALTIME { loop_ = loop; }
   bool loop() const { return loop_; }
   // From hop 0 of the committed curves (the synth starts from reset()).
-  void play() noexcept;
+  void play() noexcept TIMBREL_REALTIME;
   // Holds one code until stop() or play(); a second call changes the code
   // without a reset (the decoder glides from one to the other).
-  void play_code(int code) noexcept;
+  void play_code(int code) noexcept TIMBREL_REALTIME;
   // Fades out over one hop, then silence.
-  void stop() noexcept;
+  void stop() noexcept TIMBREL_REALTIME;
   // Silence from now on, without the fade (before the synth is used for
   // something else, such as an offline render).
-  void stop_now() noexcept;
+  void stop_now() noexcept TIMBREL_REALTIME;
   State state() const { return state_; }
   std::size_t position_hop() const { return position_; }  // the next hop to play
   long passes() const { return passes_; }                 // passes finished since play()
 
   // Real-time safe. n <= max_block samples at the device rate.
-  void process(float* out, int n) noexcept;
+  void process(float* out, int n) noexcept TIMBREL_REALTIME;
 
   const DrawPlayerConfig& config() const { return config_; }
 
  private:
-  void produce_hop() noexcept;
-  void start_pass() noexcept;
+  void produce_hop(float* hop) noexcept TIMBREL_REALTIME;
+  void start_pass() noexcept TIMBREL_REALTIME;
 
   DrawPlayerConfig config_;
-  std::unique_ptr<dsp::StreamingResampler> to_device_;  // null at 22050 Hz
+  HopsToDevice device_;
   std::unique_ptr<models::DescriptorSynth> synth_;
   models::DrawCurves active_, pending_;
   bool pending_ready_ = false;
@@ -103,8 +101,6 @@ class DrawPlayer {
   int code_ = 0;
   std::size_t position_ = 0;
   long passes_ = 0;
-  std::vector<float> hop_, device_hop_;
-  dsp::SampleFifo fifo_;
 };
 
 }  // namespace timbrel::engine

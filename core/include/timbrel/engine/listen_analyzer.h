@@ -14,12 +14,10 @@
 #include <vector>
 
 #include "timbrel/dsp/descriptors.h"
-#include "timbrel/dsp/framer.h"
-#include "timbrel/dsp/resampler.h"
-#include "timbrel/dsp/sample_fifo.h"
 #include "timbrel/dsp/stft.h"
 #include "timbrel/dsp/yin.h"
 #include "timbrel/engine/device_stream.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::engine {
 
@@ -28,9 +26,7 @@ struct AnalysisFrame {
   dsp::PitchEstimate pitch;
 };
 
-struct ListenAnalyzerConfig {
-  double device_rate = 48000.0;
-  int max_block = 128;  // the largest block process() will be given
+struct ListenAnalyzerConfig : DeviceSpec {
   double model_rate = 22050.0;
   int window = 1024;
   int hop = 256;
@@ -45,13 +41,13 @@ class ListenAnalyzer {
   explicit ListenAnalyzer(const ListenAnalyzerConfig& config);
 
   // Real-time safe. n <= max_block samples at the device rate; in and out may alias.
-  void process(const float* in, float* out, int n) noexcept;
+  void process(const float* in, float* out, int n) noexcept TIMBREL_REALTIME;
 
   // Real-time safe. Takes the oldest queued frame; spectrum_db (if not null)
   // receives spectrum_bins() values of 10 log10(P[k] + 1e-12). False when empty.
-  bool pop_frame(AnalysisFrame& frame, float* spectrum_db) noexcept;
+  bool pop_frame(AnalysisFrame& frame, float* spectrum_db) noexcept TIMBREL_REALTIME;
 
-  void set_monitor_gain(float gain) noexcept { monitor_gain_ = gain; }
+  void set_monitor_gain(float gain) noexcept TIMBREL_REALTIME { monitor_gain_ = gain; }
   int spectrum_bins() const { return config_.window / 2 + 1; }
   double frame_rate_hz() const { return config_.model_rate / config_.hop; }
   // Delay of the monitor path (device rate), input sample to output sample.
@@ -60,31 +56,23 @@ class ListenAnalyzer {
   long dropped_frames() const { return dropped_frames_; }
   // Output samples that had to be silence because the resamplers fell behind
   // (zero in steady state; a test holds it to zero).
-  long fifo_underruns() const { return fifo_underruns_; }
-  long fifo_overruns() const { return fifo_overruns_; }
+  long fifo_underruns() const { return stream_.underruns(); }
+  long fifo_overruns() const { return stream_.overruns(); }
   // Input samples that were NaN or infinite (replaced by silence).
   long nonfinite_inputs() const { return nonfinite_inputs_; }
   const ListenAnalyzerConfig& config() const { return config_; }
 
  private:
-  void process_hop(const float* hop_in, float* hop_out) noexcept;
+  void process_hop(const float* hop_in, float* hop_out) noexcept TIMBREL_REALTIME;
 
   static constexpr int kQueueFrames = 32;
 
   ListenAnalyzerConfig config_;
-  dsp::StreamingResampler to_model_;
-  dsp::StreamingResampler to_device_;
-  dsp::BlockFramer framer_;
+  HopStream stream_;  // device <-> model-rate hops
   dsp::StftAnalyzer stft_;
   dsp::DescriptorAnalyzer descriptors_;
   dsp::Yin yin_;
   std::vector<float> device_in_;  // sanitised input block
-  std::vector<float> model_in_;   // resampled block at the model rate
-  std::vector<float> model_out_;  // framer output at the model rate
-  std::vector<float> device_out_;
-  dsp::SampleFifo device_fifo_;  // device-rate samples waiting for output
-  long fifo_underruns_ = 0;
-  long fifo_overruns_ = 0;
   long nonfinite_inputs_ = 0;
   std::array<AnalysisFrame, kQueueFrames> queue_{};
   std::vector<float> queue_spectra_;  // kQueueFrames x spectrum_bins()

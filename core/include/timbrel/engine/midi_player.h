@@ -31,18 +31,15 @@
 #include <string>
 #include <vector>
 
-#include "timbrel/dsp/resampler.h"
-#include "timbrel/dsp/sample_fifo.h"
 #include "timbrel/engine/device_stream.h"
 #include "timbrel/engine/note_synth.h"
 #include "timbrel/models/crossmodal_vae.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::engine {
 
-struct MidiPlayerConfig {
-  double device_rate = 48000.0;  // a whole number of Hz, 8000-192000; 22050: no resampling
-  int max_block = 128;           // the largest block process() will be given
-};
+// The device's rate (22050 Hz: no resampling) and largest block.
+using MidiPlayerConfig = DeviceSpec;
 
 class MidiPlayer {
  public:
@@ -61,6 +58,8 @@ class MidiPlayer {
   // "" or the loader's message (the previous model stays on error).
   std::string load_model(const std::uint8_t* bytes, std::size_t size,
                          const NoteSynthSettings& settings = {});
+  // The same with a model image prepared elsewhere (models/prepared_model.h).
+  std::string adopt_image(nn::ImageBlock image, const NoteSynthSettings& settings = {});
   // Takes the model (null: none, output silent) and builds its synth; every
   // note stops. Throws std::invalid_argument for settings validate() rejects.
   void set_model(std::unique_ptr<models::CrossmodalVae> model,
@@ -69,24 +68,24 @@ class MidiPlayer {
   const models::CrossmodalVae* model() const { return model_.get(); }
 
   // --- commands (real-time safe; ignored without a model) --------------------
-  void note_on(int pitch, int velocity) noexcept;  // velocity 0: note_off
-  void note_off(int pitch) noexcept;
-  void all_notes_off() noexcept;  // notes and pad released (they fade out)
+  void note_on(int pitch, int velocity) noexcept TIMBREL_REALTIME;  // velocity 0: note_off
+  void note_off(int pitch) noexcept TIMBREL_REALTIME;
+  void all_notes_off() noexcept TIMBREL_REALTIME;  // notes and pad released (they fade out)
   // The XY pad: z = projection mean + x axis 0 + y axis 1, sounding while on.
-  void set_pad(float x, float y, bool on) noexcept;
+  void set_pad(float x, float y, bool on) noexcept TIMBREL_REALTIME;
   // The morph slider: the pad voice between the posterior means of two notes,
   // position 0 (a) .. 1 (b), sounding while on. The two notes are encoded
   // only when they change; moving the position alone is a few multiply-adds.
   void set_morph(int pitch_a, int velocity_a, int pitch_b, int velocity_b, float position,
-                 bool on) noexcept;
-  void set_temperature(float temperature) noexcept;
-  void set_interpolation(Interpolation interpolation) noexcept;
+                 bool on) noexcept TIMBREL_REALTIME;
+  void set_temperature(float temperature) noexcept TIMBREL_REALTIME;
+  void set_interpolation(Interpolation interpolation) noexcept TIMBREL_REALTIME;
 
   // Real-time safe. n <= max_block samples at the device rate (larger n is
   // clamped: only max_block samples are written).
-  void process(float* out, int n) noexcept;
+  void process(float* out, int n) noexcept TIMBREL_REALTIME;
   // Silence now: voices idle, FIFO and resampler cleared.
-  void reset() noexcept;
+  void reset() noexcept TIMBREL_REALTIME;
 
   // See the header comment: from a command to the note's first frame centre.
   int latency_samples() const { return (min_latency_ + max_latency_) / 2; }
@@ -99,17 +98,14 @@ class MidiPlayer {
   const MidiPlayerConfig& config() const { return config_; }
 
  private:
-  void produce_hop() noexcept;
-
+  std::string take(models::CrossmodalVae::LoadResult loaded, const NoteSynthSettings& settings);
   MidiPlayerConfig config_;
-  std::unique_ptr<dsp::StreamingResampler> to_device_;  // null at 22050 Hz
+  HopsToDevice device_;
   std::unique_ptr<models::CrossmodalVae> model_;
   std::unique_ptr<LiveNoteSynth> synth_;  // refers to *model_
   int min_latency_ = 0, max_latency_ = 0;
   // The morph's two notes as last encoded (pitch a, velocity a, pitch b, velocity b).
   std::array<int, 4> morph_notes_{-1, -1, -1, -1};
-  std::vector<float> hop_, device_hop_;
-  dsp::SampleFifo fifo_;
 };
 
 }  // namespace timbrel::engine

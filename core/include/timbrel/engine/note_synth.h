@@ -64,6 +64,7 @@
 #include "timbrel/dsp/phase_reconstruction.h"
 #include "timbrel/midi/smf.h"
 #include "timbrel/models/crossmodal_vae.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::engine {
 
@@ -109,20 +110,24 @@ class NoteFrameSynth {
   // carry scratch).
   NoteFrameSynth(models::CrossmodalVae& model, const NoteSynthSettings& settings = {});
   ~NoteFrameSynth();
+  // Another model (same rules), as if constructed anew: silence, every voice
+  // idle, the pad at its start. The model-independent parts (constant-Q
+  // tables, buffers) stay, so a switch builds nothing but the model's own state.
+  void set_model(models::CrossmodalVae& model, const NoteSynthSettings& settings = {});
   NoteFrameSynth(const NoteFrameSynth&) = delete;
   NoteFrameSynth& operator=(const NoteFrameSynth&) = delete;
 
   // pitch 0-127 and velocity 1-127 (clamped); velocity 0 is a key-up.
-  void note_on(int pitch, int velocity) noexcept;
+  void note_on(int pitch, int velocity) noexcept TIMBREL_REALTIME;
   // Releases the held voice of this key that started first (none: ignored).
-  void note_off(int pitch) noexcept;
-  void all_notes_off() noexcept;
+  void note_off(int pitch) noexcept TIMBREL_REALTIME;
+  void all_notes_off() noexcept TIMBREL_REALTIME;
 
   // The pad voice (not one of the kMaxVoices, never stolen): sounds the latent
   // point set last by set_latent_point / set_latent / the morph, at `level`
   // (0-1) while on, with the note envelope.
-  void pad_on(float level) noexcept;
-  void pad_off() noexcept;
+  void pad_on(float level) noexcept TIMBREL_REALTIME;
+  void pad_off() noexcept TIMBREL_REALTIME;
   // XY pad: CrossmodalVae::latent_from_point (among the labels' posterior
   // means). The pad's level is normalised to the model's median mf note
   // (boost at most kPadMaxBoostDb): the labels' own levels span ~50 dB (a
@@ -130,48 +135,51 @@ class NoteFrameSynth {
   // timbre, not mostly the loudness. The morph and set_latent are not
   // normalised (a morph from pp to ff should get louder).
   static constexpr float kPadMaxBoostDb = 30.0f;
-  void set_latent_point(float x, float y) noexcept;
+  void set_latent_point(float x, float y) noexcept TIMBREL_REALTIME;
   // z: kLatent values (non-finite values are taken as 0).
-  void set_latent(const float* z) noexcept;
+  void set_latent(const float* z) noexcept TIMBREL_REALTIME;
   // Morph between the posterior means of two notes (pitch, velocity) at
   // position 0 (a) .. 1 (b), linear in latent space.
-  void set_morph(int pitch_a, int velocity_a, int pitch_b, int velocity_b) noexcept;
-  void set_morph_position(float position) noexcept;  // clamped to 0-1
+  void set_morph(int pitch_a, int velocity_a, int pitch_b,
+                 int velocity_b) noexcept TIMBREL_REALTIME;
+  void set_morph_position(float position) noexcept TIMBREL_REALTIME;  // clamped to 0-1
 
   // Take effect from the next note.
-  void set_temperature(float temperature) noexcept;  // clamped to 0-4
-  void set_interpolation(Interpolation interpolation) noexcept;
+  void set_temperature(float temperature) noexcept TIMBREL_REALTIME;  // clamped to 0-4
+  void set_interpolation(Interpolation interpolation) noexcept TIMBREL_REALTIME;
 
   // The next frame: kFftBins STFT magnitudes.
-  void next_frame(float* stft_magnitude) noexcept;
+  void next_frame(float* stft_magnitude) noexcept TIMBREL_REALTIME;
   // Silence, every voice idle, the pad off, the latent draws restarted at the
   // seed, stats cleared.
-  void reset() noexcept;
+  void reset() noexcept TIMBREL_REALTIME;
 
-  int sounding_voices() const noexcept;  // held or releasing (pad not counted)
+  int sounding_voices() const noexcept TIMBREL_REALTIME;  // held or releasing (pad not counted)
   // The latent point voice i (0 .. kMaxVoices - 1; kMaxVoices: the pad)
   // decoded in the last frame, kLatent values; null while it is silent. For
   // showing the voices on the XY pad, and for tests of the latent path.
-  const float* voice_latent(int voice) const noexcept;
+  const float* voice_latent(int voice) const noexcept TIMBREL_REALTIME;
   const NoteSynthStats& stats() const { return stats_; }
   const NoteSynthSettings& settings() const { return settings_; }
-  const models::CrossmodalVae& model() const { return model_; }
+  const models::CrossmodalVae& model() const { return *model_; }
   const dsp::ConstantQ& constant_q() const { return cqt_; }
   long frames() const { return frames_; }
 
  private:
   struct Voice;
   // The labels (M) of `pitch` in each instrument slot; true when any slot transposed it.
-  bool labels_for(int pitch, int velocity, models::NoteLabel* labels) const noexcept;
+  bool labels_for(int pitch, int velocity,
+                  models::NoteLabel* labels) const noexcept TIMBREL_REALTIME;
   // Posterior of `labels` and a draw from it at the current temperature.
-  void encode(const models::NoteLabel* labels, float* mean, float* point, bool draw) noexcept;
-  Voice* allocate(int pitch) noexcept;
-  void start_note(Voice& voice, bool join, const float* point) noexcept;
+  void encode(const models::NoteLabel* labels, float* mean, float* point,
+              bool draw) noexcept TIMBREL_REALTIME;
+  Voice* allocate(int pitch) noexcept TIMBREL_REALTIME;
+  void start_note(Voice& voice, bool join, const float* point) noexcept TIMBREL_REALTIME;
   // Advances the voice's latent and envelope by one frame; adds its magnitudes.
-  void render_voice(Voice& voice, bool note_voice) noexcept;
-  float next_gaussian() noexcept;
+  void render_voice(Voice& voice, bool note_voice) noexcept TIMBREL_REALTIME;
+  float next_gaussian() noexcept TIMBREL_REALTIME;
 
-  models::CrossmodalVae& model_;
+  models::CrossmodalVae* model_;
   NoteSynthSettings settings_;
   dsp::ConstantQ cqt_;
   int attack_frames_, release_frames_, transition_frames_;
@@ -198,26 +206,38 @@ class LiveNoteSynth {
 
   LiveNoteSynth(models::CrossmodalVae& model, const NoteSynthSettings& settings = {},
                 const dsp::RtpghiOptions& phase = {});
+  // NoteFrameSynth::set_model, and the phase reconstruction restarted (its FFT
+  // and windows are kept: a model switch builds no DSP set-up).
+  void set_model(models::CrossmodalVae& model, const NoteSynthSettings& settings = {});
 
-  void note_on(int pitch, int velocity) noexcept { frames_.note_on(pitch, velocity); }
-  void note_off(int pitch) noexcept { frames_.note_off(pitch); }
-  void all_notes_off() noexcept { frames_.all_notes_off(); }
-  void pad_on(float level) noexcept { frames_.pad_on(level); }
-  void pad_off() noexcept { frames_.pad_off(); }
-  void set_latent_point(float x, float y) noexcept { frames_.set_latent_point(x, y); }
-  void set_latent(const float* z) noexcept { frames_.set_latent(z); }
-  void set_morph(int pitch_a, int velocity_a, int pitch_b, int velocity_b) noexcept {
+  void note_on(int pitch, int velocity) noexcept TIMBREL_REALTIME {
+    frames_.note_on(pitch, velocity);
+  }
+  void note_off(int pitch) noexcept TIMBREL_REALTIME { frames_.note_off(pitch); }
+  void all_notes_off() noexcept TIMBREL_REALTIME { frames_.all_notes_off(); }
+  void pad_on(float level) noexcept TIMBREL_REALTIME { frames_.pad_on(level); }
+  void pad_off() noexcept TIMBREL_REALTIME { frames_.pad_off(); }
+  void set_latent_point(float x, float y) noexcept TIMBREL_REALTIME {
+    frames_.set_latent_point(x, y);
+  }
+  void set_latent(const float* z) noexcept TIMBREL_REALTIME { frames_.set_latent(z); }
+  void set_morph(int pitch_a, int velocity_a, int pitch_b,
+                 int velocity_b) noexcept TIMBREL_REALTIME {
     frames_.set_morph(pitch_a, velocity_a, pitch_b, velocity_b);
   }
-  void set_morph_position(float position) noexcept { frames_.set_morph_position(position); }
-  void set_temperature(float temperature) noexcept { frames_.set_temperature(temperature); }
-  void set_interpolation(Interpolation interpolation) noexcept {
+  void set_morph_position(float position) noexcept TIMBREL_REALTIME {
+    frames_.set_morph_position(position);
+  }
+  void set_temperature(float temperature) noexcept TIMBREL_REALTIME {
+    frames_.set_temperature(temperature);
+  }
+  void set_interpolation(Interpolation interpolation) noexcept TIMBREL_REALTIME {
     frames_.set_interpolation(interpolation);
   }
 
   // Real-time safe: kHop samples.
-  void process_hop(float* out) noexcept;
-  void reset() noexcept;
+  void process_hop(float* out) noexcept TIMBREL_REALTIME;
+  void reset() noexcept TIMBREL_REALTIME;
 
   // From a note_on before process_hop() to the centre of its first frame in
   // that call's output onwards: window / 2 = 1024 samples (46 ms); the frame
@@ -279,6 +299,6 @@ RenderResult render_song(models::CrossmodalVae& model, const midi::Song& song,
                          const RenderOptions& options, const RenderProgress& progress = {});
 
 // Frame index at which an event at time t applies (see "Timing" above).
-long frame_of_time(double t_s) noexcept;
+long frame_of_time(double t_s) noexcept TIMBREL_REALTIME;
 
 }  // namespace timbrel::engine

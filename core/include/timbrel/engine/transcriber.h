@@ -52,6 +52,7 @@
 #include "timbrel/dsp/stft.h"
 #include "timbrel/midi/smf.h"
 #include "timbrel/models/crossmodal_vae.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::engine {
 
@@ -94,12 +95,12 @@ class LevelGate {
  public:
   explicit LevelGate(float open_db = -50.0f, float close_db = -56.0f)
       : open_db_(open_db), close_db_(close_db) {}
-  bool update(float level_db) noexcept {
+  bool update(float level_db) noexcept TIMBREL_REALTIME {
     active_ = active_ ? level_db >= close_db_ : level_db > open_db_;
     return active_;
   }
   bool active() const { return active_; }
-  void reset() noexcept { active_ = false; }
+  void reset() noexcept TIMBREL_REALTIME { active_ = false; }
 
  private:
   float open_db_, close_db_;
@@ -148,8 +149,8 @@ class Transcriber {
   // --- streaming (real-time safe) ------------------------------------------
   // hop: kHop new samples (non-finite ones are taken as silence). Returns the
   // frame whose window ends with this hop, valid until the next call.
-  const TranscriptionFrame& push_hop(const float* hop) noexcept;
-  void reset() noexcept;
+  const TranscriptionFrame& push_hop(const float* hop) noexcept TIMBREL_REALTIME;
+  void reset() noexcept TIMBREL_REALTIME;
 
   int instruments() const { return model_.instruments(); }
   const TranscriberSettings& settings() const { return settings_; }

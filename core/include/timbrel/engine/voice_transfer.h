@@ -31,19 +31,15 @@
 #include <string>
 #include <vector>
 
-#include "timbrel/dsp/framer.h"
-#include "timbrel/dsp/resampler.h"
-#include "timbrel/dsp/sample_fifo.h"
 #include "timbrel/dsp/yin.h"
 #include "timbrel/engine/device_stream.h"
 #include "timbrel/models/vq_timbre.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::engine {
 
-struct VoiceTransferConfig {
-  double device_rate = 48000.0;  // a whole number of Hz, 8000-192000; 22050: no resampling
-  int max_block = 128;           // the largest block process() will be given
-};
+// The device's rate (22050 Hz: no resampling) and largest block.
+using VoiceTransferConfig = DeviceSpec;
 
 class VoiceTransfer {
  public:
@@ -70,6 +66,9 @@ class VoiceTransfer {
   // keeps playing.
   std::string load_model(const std::uint8_t* bytes, std::size_t size);
   std::string load_model_file(const std::string& path);
+  // The same with a model image prepared elsewhere (models/prepared_model.h):
+  // the page's worklet adopts it in well under a millisecond.
+  std::string adopt_image(nn::ImageBlock image);
   // Takes a checked model (not null; throws std::invalid_argument otherwise),
   // gives it the current mode/octaves/seed and starts the crossfade. A model
   // set while another switch is under way waits for it to finish (a third one
@@ -86,19 +85,23 @@ class VoiceTransfer {
   // --- audio ---------------------------------------------------------------
   // Real-time safe. n <= max_block samples at the device rate; in and out may
   // alias. Non-finite input samples are replaced by silence (and counted).
-  void process(const float* in, float* out, int n) noexcept;
+  void process(const float* in, float* out, int n) noexcept TIMBREL_REALTIME;
   // A new stream: clears filters, buffers, gate, meters and model state, and
   // finishes any switch at once. Keeps the parameters. Outside process().
   void reset();
 
   // --- parameters (real-time safe; take effect from the next block or hop) --
-  void set_mode(models::TransferMode mode) noexcept;
-  void set_octaves(int octaves) noexcept;  // clamped to [-3, 3]
-  void set_seed(std::uint32_t seed) noexcept;
-  void set_input_gain_db(float db) noexcept;   // clamped to [-60, 40]; ramps over a block
-  void set_gate_db(float db) noexcept;         // threshold; <= -100: off (the default)
-  void set_dry_wet(float mix) noexcept;        // 0 dry .. 1 wet (default 1); ramps over a block
-  void set_output_gain_db(float db) noexcept;  // clamped to [-60, 24]; ramps over a block
+  void set_mode(models::TransferMode mode) noexcept TIMBREL_REALTIME;
+  void set_octaves(int octaves) noexcept TIMBREL_REALTIME;  // clamped to [-3, 3]
+  void set_seed(std::uint32_t seed) noexcept TIMBREL_REALTIME;
+  // Input gain, clamped to [-60, 40] dB, and output gain, clamped to [-60, 24]
+  // dB; both ramp over a block.
+  void set_input_gain_db(float db) noexcept TIMBREL_REALTIME;
+  void set_output_gain_db(float db) noexcept TIMBREL_REALTIME;
+  // Gate threshold; <= -100: off (the default).
+  void set_gate_db(float db) noexcept TIMBREL_REALTIME;
+  // 0 dry .. 1 wet (default 1); ramps over a block.
+  void set_dry_wet(float mix) noexcept TIMBREL_REALTIME;
   models::TransferMode mode() const { return mode_; }
   int octaves() const { return octaves_; }
   std::uint32_t seed() const { return seed_; }
@@ -119,26 +122,24 @@ class VoiceTransfer {
   long nonfinite_inputs() const { return nonfinite_inputs_; }
   // Output samples that had to be silence because the resamplers fell behind,
   // and resampled samples dropped for lack of room: zero in steady state.
-  long underruns() const { return underruns_; }
-  long overruns() const { return overruns_; }
+  long underruns() const { return stream_.underruns(); }
+  long overruns() const { return stream_.overruns(); }
   long hops() const { return hops_; }
   const VoiceTransferConfig& config() const { return config_; }
 
  private:
-  void process_hop(const float* hop_in, float* hop_out) noexcept;
-  bool retire(std::unique_ptr<models::VqTimbre>& model) noexcept;
-  void apply_parameters(models::VqTimbre& model) const noexcept;
-  int compute_latency() const;
+  // set_model() on success, else the loader's message.
+  std::string take(models::VqTimbre::LoadResult loaded);
+  void process_hop(const float* hop_in, float* hop_out) noexcept TIMBREL_REALTIME;
+  bool retire(std::unique_ptr<models::VqTimbre>& model) noexcept TIMBREL_REALTIME;
+  void apply_parameters(models::VqTimbre& model) const noexcept TIMBREL_REALTIME;
 
   static constexpr int kRetiredSlots = 4;
   static constexpr int kHop = models::VqTimbre::kHop;
   static constexpr int kWindow = models::VqTimbre::kWindow;
 
   VoiceTransferConfig config_;
-  bool resampling_;
-  std::unique_ptr<dsp::StreamingResampler> to_model_;   // null at 22050 Hz
-  std::unique_ptr<dsp::StreamingResampler> to_device_;  // null at 22050 Hz
-  dsp::BlockFramer framer_;
+  HopStream stream_;  // device <-> model-rate hops
   dsp::Yin yin_;
   int latency_samples_;
 
@@ -147,9 +148,7 @@ class VoiceTransfer {
   std::vector<float> device_in_;  // gated input block
   std::vector<float> dry_;        // delayed dry block
   std::vector<float> wet_;        // wet block at the device rate
-  std::vector<float> model_in_, model_out_, device_out_;
-  dsp::SampleFifo device_fifo_;
-  std::vector<float> dry_line_;  // latency_samples_ + 1 samples
+  std::vector<float> dry_line_;   // latency_samples_ + 1 samples
   size_t dry_write_ = 0;
 
   std::unique_ptr<models::VqTimbre> active_, incoming_, queued_;
@@ -177,8 +176,6 @@ class VoiceTransfer {
   float input_level_db_ = -120.0f;
   float output_level_db_ = -120.0f;
   long nonfinite_inputs_ = 0;
-  long underruns_ = 0;
-  long overruns_ = 0;
   long hops_ = 0;
 };
 

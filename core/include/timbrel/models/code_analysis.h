@@ -53,6 +53,9 @@ struct CodeDescriptors {
   const std::vector<float>& operator[](Descriptor d) const { return values[size_t(index_of(d))]; }
   std::vector<float>& operator[](Descriptor d) { return values[size_t(index_of(d))]; }
   int codes() const { return int(voiced_share.size()); }
+  // The columns end to end (the six descriptors in kAllDescriptors order, then
+  // voiced_share): how a model image stores them.
+  std::vector<float> columns() const;
 };
 
 // The loud conditioning the codes are analysed (and, unless the loudness is
@@ -86,9 +89,16 @@ struct CodeAnalysis {
   // codes: "" and *out filled, or what is wrong (a missing key, an entry
   // count other than `codes`, a value that is not a finite number).
   static std::string from_json(const std::string& json, int codes, CodeAnalysis* out);
-  // The table stored in the model's metadata. Returns "" and fills *out, or
-  // what is wrong; *present says whether the metadata has one at all.
+  // The table stored in the model's metadata (its columns in the model
+  // image's prepared arrays below, when the model came from one). Returns ""
+  // and fills *out, or what is wrong; *present says whether the metadata has
+  // one at all.
   static std::string from_model(const VqTimbre& model, CodeAnalysis* out, bool* present);
+
+  // The prepared arrays (nn::Model::prepared) of a model image: each mode's
+  // columns(); the metadata's table then keeps only "version" and "reference".
+  static constexpr const char* kPreparedPitch = "vq_timbre.descriptor_table.pitch";
+  static constexpr const char* kPreparedNoise = "vq_timbre.descriptor_table.noise";
 };
 
 // Frames (1024 samples, hop 256) measured per code: those lying wholly inside
@@ -107,6 +117,8 @@ CodeAnalysis analyse_codes(VqTimbre& model, const CodeAnalysisSettings& settings
 // their first two principal components, x0, y0, x1, y1, ... (2 K values),
 // each axis scaled to [-1, 1]. Deterministic: power iteration from a fixed
 // start, each axis's sign chosen so that its largest component is positive.
+// A model image stores it (kPreparedCodebookMap), and it is then read back.
 std::vector<float> codebook_projection(const VqTimbre& model);
+constexpr const char* kPreparedCodebookMap = "vq_timbre.codebook_map";
 
 }  // namespace timbrel::models

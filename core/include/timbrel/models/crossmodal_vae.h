@@ -19,12 +19,15 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "timbrel/nn/model_file.h"
+#include "timbrel/nn/model_image.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::models {
 
@@ -60,6 +63,17 @@ class CrossmodalVae {
   // Loads a .tmbl file (bytes or path) and checks it: never throws.
   static LoadResult load(const std::uint8_t* bytes, std::size_t size);
   static LoadResult load_file(const std::string& path);
+  // Adopts a model image (nn/model_image.h, written by models/prepared_model.h)
+  // and checks it as load() does; its stored anchors and pad level replace the
+  // graph runs that load() makes. Never throws.
+  static LoadResult adopt(nn::ImageBlock image);
+
+  // Names of the arrays a model image stores for this family (nn::Model::prepared):
+  // the anchors, (4 + kLatent) values each (pitch, dynamics, x, y, z), and the pad level.
+  static constexpr const char* kPreparedAnchors = "crossmodal_vae.latent_anchors";
+  static constexpr const char* kPreparedPadReference = "crossmodal_vae.pad_reference";
+  // What a model image of this model stores: the two arrays above.
+  std::map<std::string, std::vector<float>> prepared_arrays();
 
   // Throws std::invalid_argument with validate()'s message.
   explicit CrossmodalVae(std::unique_ptr<nn::Model> model);
@@ -111,18 +125,25 @@ class CrossmodalVae {
   // it plays that note.
   // Real-time safe.
   static constexpr int kPadNeighbours = 4;
-  void latent_from_point(float x, float y, float* z) const noexcept;
+  void latent_from_point(float x, float y, float* z) const noexcept TIMBREL_REALTIME;
+  // The XY pad's reference level: the median over the mf anchors of the L2
+  // norm of their decoded constant-Q magnitudes (engine/note_synth.h
+  // normalises the pad to it). Decodes the anchors on first use (tens of graph
+  // runs) unless the model image stored it.
+  float pad_reference();
 
   // --- per frame (real-time safe) -------------------------------------------
-  void encode_signal(const float* features, float* mean, float* logvar) noexcept;
-  void decode_signal(const float* z, float* features) noexcept;
-  void encode_symbols(const float* one_hot, float* mean, float* logvar) noexcept;  // 24 M inputs
-  void decode_symbols(const float* z, float* logits) noexcept;                     // 24 M outputs
+  void encode_signal(const float* features, float* mean, float* logvar) noexcept TIMBREL_REALTIME;
+  void decode_signal(const float* z, float* features) noexcept TIMBREL_REALTIME;
+  void encode_symbols(const float* one_hot, float* mean,
+                      float* logvar) noexcept TIMBREL_REALTIME;                  // 24 M inputs
+  void decode_symbols(const float* z, float* logits) noexcept TIMBREL_REALTIME;  // 24 M outputs
   // labels: M entries (values clamped to their ranges); out: 24 M values.
-  void one_hot(const NoteLabel* labels, float* out) const noexcept;
+  void one_hot(const NoteLabel* labels, float* out) const noexcept TIMBREL_REALTIME;
   // Argmax per group (ties to the lowest index) and, per instrument, the
   // product of the softmax probabilities of its three winners.
-  void labels_from_logits(const float* logits, NoteLabel* labels, float* confidence) const noexcept;
+  void labels_from_logits(const float* logits, NoteLabel* labels,
+                          float* confidence) const noexcept TIMBREL_REALTIME;
 
  private:
   void compute_anchors();
@@ -137,6 +158,7 @@ class CrossmodalVae {
   LatentProjection projection_;
   std::vector<float> posterior_;  // 2 kLatent: an encoder's output
   std::vector<LatentAnchor> anchors_;
+  float pad_reference_ = -1.0f;  // < 0: not computed yet
 };
 
 }  // namespace timbrel::models

@@ -36,6 +36,7 @@
 
 #include "timbrel/models/code_analysis.h"
 #include "timbrel/models/vq_timbre.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::models {
 
@@ -71,12 +72,15 @@ class CodeSelector {
   }
   // targets and weights: kDescriptorCount values each (index_of order).
   // Real-time safe.
-  float distance(int code, const float* targets, const float* weights) const noexcept;
+  float distance(int code, const float* targets,
+                 const float* weights) const noexcept TIMBREL_REALTIME;
   // With no weight > 0 every code is at distance 0: code 0.
-  int nearest(const float* targets, const float* weights, float* distance = nullptr) const noexcept;
+  int nearest(const float* targets, const float* weights,
+              float* distance = nullptr) const noexcept TIMBREL_REALTIME;
   // Hysteresis: keeps `current` (a valid code) unless the nearest code is
   // nearer by more than `margin`; current < 0 (none yet): the nearest.
-  int choose(const float* targets, const float* weights, int current, float margin) const noexcept;
+  int choose(const float* targets, const float* weights, int current,
+             float margin) const noexcept TIMBREL_REALTIME;
 
  private:
   int codes_ = 0;
@@ -121,7 +125,7 @@ struct DrawCurves {
   std::vector<float>& curve(Descriptor d) { return target[size_t(index_of(d))]; }
   const std::vector<float>& curve(Descriptor d) const { return target[size_t(index_of(d))]; }
   // Real-time safe.
-  DrawTargets at(std::size_t hop) const noexcept;
+  DrawTargets at(std::size_t hop) const noexcept TIMBREL_REALTIME;
 };
 
 struct DrawSettings {
@@ -155,6 +159,9 @@ class DescriptorSynth {
   static LoadResult load(const std::uint8_t* bytes, std::size_t size,
                          bool analyse_if_missing = false);
   static LoadResult load_file(const std::string& path, bool analyse_if_missing = false);
+  // Adopts a model image (models/prepared_model.h: the table's columns and the
+  // codebook map come with it) as load(bytes, size, false) loads the file.
+  static LoadResult adopt(nn::ImageBlock image);
   // What to tell someone whose model has no table.
   static std::string missing_table_message(const std::string& model);
 
@@ -179,18 +186,18 @@ class DescriptorSynth {
 
   // Real-time safe; take effect from the next hop. A mode change resets the
   // smoothing and the current code.
-  void set_settings(const DrawSettings& settings) noexcept;
+  void set_settings(const DrawSettings& settings) noexcept TIMBREL_REALTIME;
   const DrawSettings& settings() const { return settings_; }
 
   // --- streaming (real-time safe) ------------------------------------------
   // out: 256 samples, the output of the hop before (as VqTimbre::process_hop:
   // 256 samples of delay).
-  void process_hop(const DrawTargets& targets, float* out) noexcept;
+  void process_hop(const DrawTargets& targets, float* out) noexcept TIMBREL_REALTIME;
   // Holds one code (auditioning the codebook map) at the reference f0 and
   // loudness, times gain.
-  void process_code_hop(int code, float gain, float* out) noexcept;
+  void process_code_hop(int code, float gain, float* out) noexcept TIMBREL_REALTIME;
   // Back to the state before hop 0 (model, smoothing, code, gain ramp).
-  void reset() noexcept;
+  void reset() noexcept TIMBREL_REALTIME;
   int last_code() const { return code_; }
   float last_loudness_conditioning() const { return last_loud_; }
   float last_f0_hz() const { return last_f0_; }
@@ -210,9 +217,10 @@ class DescriptorSynth {
   std::size_t rendered_hops() const { return render_hop_; }
 
  private:
+  static LoadResult with_table(VqTimbre::LoadResult loaded, bool analyse_if_missing);
   int mode_index() const { return settings_.mode == TransferMode::kNoise ? 1 : 0; }
   void synthesize(int code, const dsp::PitchEstimate& pitch, float loud, float gain,
-                  float* out) noexcept;
+                  float* out) noexcept TIMBREL_REALTIME;
 
   std::unique_ptr<VqTimbre> model_;
   CodeAnalysis table_;

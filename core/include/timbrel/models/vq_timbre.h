@@ -27,6 +27,8 @@
 #include "timbrel/dsp/fft.h"
 #include "timbrel/dsp/yin.h"
 #include "timbrel/nn/model_file.h"
+#include "timbrel/nn/model_image.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::nn {
 class VectorQuantizer;
@@ -66,6 +68,10 @@ class VqTimbre {
   // Loads a .tmbl file (bytes or path) and checks it: never throws.
   static LoadResult load(const std::uint8_t* bytes, std::size_t size);
   static LoadResult load_file(const std::string& path);
+  // Adopts a model image (nn/model_image.h, written by models/prepared_model.h)
+  // and checks it as load() does; a few small allocations, no weight copy.
+  // Never throws.
+  static LoadResult adopt(nn::ImageBlock image);
 
   // Throws std::invalid_argument with validate()'s message.
   explicit VqTimbre(std::unique_ptr<nn::Model> model);
@@ -77,29 +83,33 @@ class VqTimbre {
   // frame: the last kWindow input samples (oldest first; zeros before the
   // stream started); pitch: f0 and voicing of that frame; out: kHop samples,
   // out[e - 512, e - 256) of the contract.
-  void process_hop(const float* frame, const dsp::PitchEstimate& pitch, float* out) noexcept;
+  void process_hop(const float* frame, const dsp::PitchEstimate& pitch,
+                   float* out) noexcept TIMBREL_REALTIME;
   // The same, with the core's YIN (50-2000 Hz, threshold 0.15) on frame.
-  void process_hop(const float* frame, float* out) noexcept;
-  dsp::PitchEstimate estimate_pitch(const float* frame) noexcept { return yin_.estimate(frame); }
+  void process_hop(const float* frame, float* out) noexcept TIMBREL_REALTIME;
+  dsp::PitchEstimate estimate_pitch(const float* frame) noexcept TIMBREL_REALTIME {
+    return yin_.estimate(frame);
+  }
   // Decoder-only hop, for descriptor synthesis and the code analysis: the
   // contract's steps 3-7 with codebook vector `code` (clamped to
   // [0, codes() - 1]) in place of the encoder and quantizer, and `loudness`
   // as the conditioning's loud value (clamped to [-1, 1]); pitch and mode as
   // in process_hop. A model without a codebook (quantized() false) decodes a
   // zero latent. Real-time safe.
-  void decode_hop(int code, const dsp::PitchEstimate& pitch, float loudness, float* out) noexcept;
+  void decode_hop(int code, const dsp::PitchEstimate& pitch, float loudness,
+                  float* out) noexcept TIMBREL_REALTIME;
   // Codebook vector k (latent() values), or null when not quantized / out of range.
-  const float* code_vector(int code) const noexcept;
+  const float* code_vector(int code) const noexcept TIMBREL_REALTIME;
 
   // Back to the state before hop 0 (GRU, excitation, overlap-add, noise seed).
-  void reset() noexcept;
+  void reset() noexcept TIMBREL_REALTIME;
 
   // Take effect from the next hop.
-  void set_mode(TransferMode mode) noexcept { mode_ = mode; }
-  void set_octaves(int octaves) noexcept;  // clamped to [-3, 3]
+  void set_mode(TransferMode mode) noexcept TIMBREL_REALTIME { mode_ = mode; }
+  void set_octaves(int octaves) noexcept TIMBREL_REALTIME;  // clamped to [-3, 3]
   // Restarts the noise generator at `seed` now (and at every reset()). Seed 0
   // would leave xorshift32 stuck at 0, so it selects kDefaultSeed.
-  void set_seed(std::uint32_t seed) noexcept;
+  void set_seed(std::uint32_t seed) noexcept TIMBREL_REALTIME;
   TransferMode mode() const { return mode_; }
   int octaves() const { return octaves_; }
   std::uint32_t seed() const { return seed_; }
@@ -152,8 +162,8 @@ class VqTimbre {
 
  private:
   // Steps 3-7 on q_ and loudness_.
-  void decode_and_synthesize(const dsp::PitchEstimate& pitch, float* out) noexcept;
-  void synthesize_excitation(bool voiced, double f) noexcept;
+  void decode_and_synthesize(const dsp::PitchEstimate& pitch, float* out) noexcept TIMBREL_REALTIME;
+  void synthesize_excitation(bool voiced, double f) noexcept TIMBREL_REALTIME;
 
   std::unique_ptr<nn::Model> model_;
   nn::Graph* encoder_;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "timbrel/nn/layer.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::nn {
 
@@ -31,8 +32,8 @@ class Graph {
 
   // Real-time safe: one time step through every layer. False when a layer
   // produced no output this step (strided convolution); out is then untouched.
-  bool step(const float* in, float* out) noexcept;
-  void reset() noexcept;
+  bool step(const float* in, float* out) noexcept TIMBREL_REALTIME;
+  void reset() noexcept TIMBREL_REALTIME;
   // Offline, from a zero state.
   Sequence forward(const Sequence& in) const;
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "timbrel/realtime.h"
+
 namespace timbrel::nn {
 
 // A time-major sequence [frames, channels].
@@ -35,8 +37,8 @@ class Layer {
   // Real-time safe. in: input_size() values, out: output_size() values.
   // Returns false when this step produced no output (a strided convolution
   // between outputs); later layers are then skipped for this step.
-  virtual bool step(const float* in, float* out) noexcept = 0;
-  virtual void reset() noexcept {}
+  virtual bool step(const float* in, float* out) noexcept TIMBREL_REALTIME = 0;
+  virtual void reset() noexcept TIMBREL_REALTIME {}
   virtual bool streams() const { return true; }
 
   // Offline, from a zero state. Default: step() over every frame of a copy.

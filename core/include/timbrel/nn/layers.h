@@ -7,23 +7,25 @@
 #include <vector>
 
 #include "timbrel/nn/layer.h"
+#include "timbrel/nn/weights.h"
+#include "timbrel/realtime.h"
 
 namespace timbrel::nn {
 
-// y = W x + b, W [out, in].
+// y = W x + b, W [out, in]. An empty bias is zeros.
 class Linear final : public Layer {
  public:
-  Linear(int in, int out, std::vector<float> weight, std::vector<float> bias);
+  Linear(int in, int out, Weights weight, Weights bias);
   std::string kind() const override { return "linear"; }
   int input_size() const override { return in_; }
   int output_size() const override { return out_; }
-  bool step(const float* in, float* out) noexcept override;
-  const std::vector<float>& weight() const { return weight_; }
-  const std::vector<float>& bias() const { return bias_; }
+  bool step(const float* in, float* out) noexcept TIMBREL_REALTIME override;
+  const Weights& weight() const { return weight_; }
+  const Weights& bias() const { return bias_; }
 
  private:
   int in_, out_;
-  std::vector<float> weight_, bias_;
+  Weights weight_, bias_;
 };
 
 // PyTorch Conv1d over channels (groups 1) after F.pad(x, (left, right)).
@@ -33,21 +35,24 @@ class Conv1d final : public Layer {
   struct Shape {
     int in = 0, out = 0, kernel = 1, stride = 1, dilation = 1, padding_left = 0, padding_right = 0;
   };
-  Conv1d(const Shape& shape, std::vector<float> weight, std::vector<float> bias);
+  Conv1d(const Shape& shape, Weights weight, Weights bias);
   std::string kind() const override { return "conv1d"; }
   int input_size() const override { return shape_.in; }
   int output_size() const override { return shape_.out; }
-  bool step(const float* in, float* out) noexcept override;
-  void reset() noexcept override;
+  bool step(const float* in, float* out) noexcept TIMBREL_REALTIME override;
+  void reset() noexcept TIMBREL_REALTIME override;
   bool streams() const override { return shape_.padding_right == 0; }
   Sequence forward(const Sequence& in) const override;
+  const Shape& shape() const { return shape_; }
+  const Weights& weight() const { return weight_; }
+  const Weights& bias() const { return bias_; }
 
  private:
   bool stateless() const override { return false; }
-  void compute(const float* const* taps, float* out) const noexcept;
+  void compute(const float* const* taps, float* out) const noexcept TIMBREL_REALTIME;
 
   Shape shape_;
-  std::vector<float> weight_, bias_;
+  Weights weight_, bias_;
   int span_;                    // (kernel - 1) dilation + 1 inputs
   std::vector<float> history_;  // span_ x in, slot = input index mod span_
   std::vector<const float*> taps_;
@@ -57,15 +62,18 @@ class Conv1d final : public Layer {
 // One-layer GRU, PyTorch gate order (r, z, n), h0 = 0.
 class Gru final : public Layer {
  public:
-  Gru(int in, int hidden, std::vector<float> weight_ih, std::vector<float> weight_hh,
-      std::vector<float> bias_ih, std::vector<float> bias_hh);
+  Gru(int in, int hidden, Weights weight_ih, Weights weight_hh, Weights bias_ih, Weights bias_hh);
   std::string kind() const override { return "gru"; }
   int input_size() const override { return in_; }
   int output_size() const override { return hidden_; }
-  bool step(const float* in, float* out) noexcept override;
-  void reset() noexcept override;
+  bool step(const float* in, float* out) noexcept TIMBREL_REALTIME override;
+  void reset() noexcept TIMBREL_REALTIME override;
   Sequence forward(const Sequence& in) const override;
   const float* state() const { return h_.data(); }
+  const Weights& weight_ih() const { return weight_ih_; }
+  const Weights& weight_hh() const { return weight_hh_; }
+  const Weights& bias_ih() const { return bias_ih_; }
+  const Weights& bias_hh() const { return bias_hh_; }
   // A Linear straight before a GRU (no activation between) folds into its
   // input weights: W_ih' = W_ih W, b_ih' = W_ih b + b_ih (computed in double).
   // Returns the fused GRU, or null when that would not save arithmetic.
@@ -73,44 +81,48 @@ class Gru final : public Layer {
 
  private:
   bool stateless() const override { return false; }
-  void update(const float* x, float* h, float* gi, float* gh) const noexcept;
+  void update(const float* x, float* h, float* gi, float* gh) const noexcept TIMBREL_REALTIME;
 
   int in_, hidden_;
-  std::vector<float> weight_ih_, weight_hh_, bias_ih_, bias_hh_;
+  Weights weight_ih_, weight_hh_, bias_ih_, bias_hh_;
   std::vector<float> h_, gi_, gh_;
 };
 
 class LayerNorm final : public Layer {
  public:
-  LayerNorm(int channels, float eps, std::vector<float> weight, std::vector<float> bias);
+  LayerNorm(int channels, float eps, Weights weight, Weights bias);
   std::string kind() const override { return "layer_norm"; }
   int input_size() const override { return channels_; }
   int output_size() const override { return channels_; }
-  bool step(const float* in, float* out) noexcept override;
+  bool step(const float* in, float* out) noexcept TIMBREL_REALTIME override;
+  float eps() const { return eps_; }
+  const Weights& weight() const { return weight_; }
+  const Weights& bias() const { return bias_; }
 
  private:
   int channels_;
   float eps_;
-  std::vector<float> weight_, bias_;
+  Weights weight_, bias_;
 };
 
 // Nearest code by squared Euclidean distance; ties go to the lowest index, as
 // torch.argmin does. Outputs the code vector; last_index() tells which.
 class VectorQuantizer final : public Layer {
  public:
-  VectorQuantizer(int codes, int dim, std::vector<float> codebook);
+  VectorQuantizer(int codes, int dim, Weights codebook);
   std::string kind() const override { return "vq"; }
   int input_size() const override { return dim_; }
   int output_size() const override { return dim_; }
-  bool step(const float* in, float* out) noexcept override;
-  int nearest(const float* in) const noexcept;
+  bool step(const float* in, float* out) noexcept TIMBREL_REALTIME override;
+  int nearest(const float* in) const noexcept TIMBREL_REALTIME;
   int last_index() const { return last_index_; }
   int codes() const { return codes_; }
   const float* code(int index) const { return codebook_.data() + size_t(index) * size_t(dim_); }
+  const Weights& codebook() const { return codebook_; }
 
  private:
   int codes_, dim_;
-  std::vector<float> codebook_;
+  Weights codebook_;
   int last_index_ = -1;
 };
 
@@ -123,7 +135,10 @@ class Activation final : public Layer {
   std::string kind() const override;
   int input_size() const override { return size_; }
   int output_size() const override { return size_; }
-  bool step(const float* in, float* out) noexcept override;
+  bool step(const float* in, float* out) noexcept TIMBREL_REALTIME override;
+  ActivationKind activation() const { return kind_; }
+  float a() const { return a_; }
+  float b() const { return b_; }
 
  private:
   ActivationKind kind_;
@@ -138,7 +153,7 @@ class Flatten final : public Layer {
   std::string kind() const override { return "flatten"; }
   int input_size() const override { return channels_; }
   int output_size() const override { return frames_ * channels_; }
-  bool step(const float*, float*) noexcept override { return false; }
+  bool step(const float*, float*) noexcept TIMBREL_REALTIME override { return false; }
   bool streams() const override { return false; }
   Sequence forward(const Sequence& in) const override;
   int frames() const { return frames_; }

@@ -11,13 +11,16 @@
 #include <vector>
 
 #include "timbrel/nn/graph.h"
+#include "timbrel/nn/weights.h"
 
 namespace timbrel::nn {
 
 constexpr std::uint32_t kModelFileVersion = 1;
 
-struct LoadResult;
-struct LoadOptions;
+class ImageBlock;  // nn/model_image.h
+namespace detail {
+struct ModelAccess;
+}
 
 class Model {
  public:
@@ -36,14 +39,22 @@ class Model {
   std::vector<float> numbers(const std::string& key) const;
   std::string metadata_json() const;
 
+  // Arrays a model family computed for this model ahead of time and stored in
+  // its model image (nn/model_image.h, models/prepared_model.h); null when absent.
+  const Weights* prepared(const std::string& name) const;
+  const std::map<std::string, Weights>& prepared_arrays() const { return prepared_; }
+
  private:
-  friend LoadResult load_model(const std::uint8_t* bytes, std::size_t size,
-                               const LoadOptions& options);
+  friend struct detail::ModelAccess;
   Model();
   struct Metadata;
   std::string family_, name_;
+  // An adopted image: the block its layers' weights view. Declared before the
+  // graphs, so it is freed after them.
+  std::unique_ptr<ImageBlock> image_;
   std::map<std::string, Graph> graphs_;
   std::unique_ptr<Metadata> metadata_;
+  std::map<std::string, Weights> prepared_;
 };
 
 struct LoadResult {
@@ -60,7 +71,8 @@ struct LoadOptions {
 LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOptions& options = {});
 LoadResult load_model_file(const std::string& path, const LoadOptions& options = {});
 
-// CRC-32 (IEEE 802.3, as zlib's crc32) of a byte range.
-std::uint32_t crc32(const std::uint8_t* bytes, std::size_t size);
+// CRC-32 (IEEE 802.3, as zlib's crc32) of a byte range; chained like zlib's:
+// crc32(b, n, crc32(a, m)) is the CRC of a followed by b.
+std::uint32_t crc32(const std::uint8_t* bytes, std::size_t size, std::uint32_t previous = 0);
 
 }  // namespace timbrel::nn

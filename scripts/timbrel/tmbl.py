@@ -1,5 +1,8 @@
 """Writer and validating reader of the core's ``.tmbl`` model file, version 1.
 
+numpy only (no torch): evaluation and tooling read model files without the
+training stack. The exporter (``timbrel.export``) writes through it.
+
 Layout (models/README.md): magic ``TMBL``, uint32 version 1, uint32 header
 length H, H bytes of compact UTF-8 JSON, zero padding to a multiple of 16 from
 the file start (the data start D), float32 little-endian tensors at D + offset

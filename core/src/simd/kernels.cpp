@@ -1,4 +1,4 @@
-#include "timbrel/nn/kernels.h"
+#include "timbrel/simd/kernels.h"
 
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
@@ -8,7 +8,7 @@
 #define TIMBREL_KERNELS_SSE 1
 #endif
 
-namespace timbrel::nn {
+namespace timbrel::simd {
 
 namespace plain {
 float dot(const float* a, const float* b, int n) noexcept {
@@ -78,4 +78,4 @@ void matvec_accumulate(const float* w, const float* x, float* y, int rows, int c
   for (int r = 0; r < rows; ++r) y[r] += dot(w + static_cast<long>(r) * cols, x, cols);
 }
 
-}  // namespace timbrel::nn
+}  // namespace timbrel::simd

@@ -1,0 +1,116 @@
+#include "args.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <stdexcept>
+
+namespace timbrel::cli {
+
+namespace {
+// Options that take no value.
+bool is_flag(const std::string& a) { return a == "--analyse" || a == "--analyze"; }
+
+}  // namespace
+
+Args parse(int argc, char** argv) {
+  Args args;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (is_flag(a)) {
+      args.flags.push_back(a);
+    } else if (a.size() > 1 && a[0] == '-') {
+      if (i + 1 >= argc) throw std::runtime_error("option " + a + " needs a value");
+      args.options[a] = argv[++i];
+      args.all_options.emplace_back(a, args.options[a]);
+    } else {
+      args.positional.push_back(a);
+    }
+  }
+  return args;
+}
+
+bool has_flag(const Args& args, const std::string& a, const std::string& b) {
+  return std::find(args.flags.begin(), args.flags.end(), a) != args.flags.end() ||
+         std::find(args.flags.begin(), args.flags.end(), b) != args.flags.end();
+}
+
+std::vector<std::string> options_named(const Args& args, const std::string& name) {
+  std::vector<std::string> values;
+  for (const auto& [key, value] : args.all_options)
+    if (key == name) values.push_back(value);
+  return values;
+}
+
+std::string option(const Args& args, const std::string& a, const std::string& b,
+                   const std::string& fallback) {
+  if (auto it = args.options.find(a); it != args.options.end()) return it->second;
+  if (auto it = args.options.find(b); it != args.options.end()) return it->second;
+  return fallback;
+}
+
+long parse_long(const std::string& text, const char* what) {
+  size_t used = 0;
+  long value = 0;
+  try {
+    value = std::stol(text, &used, 0);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty())
+    throw std::runtime_error(std::string(what) + " must be a whole number, got '" + text + "'");
+  return value;
+}
+
+double parse_double(const std::string& text, const std::string& what) {
+  size_t used = 0;
+  double value = 0.0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || !std::isfinite(value))
+    throw std::runtime_error(what + " must be a number, got '" + text + "'");
+  return value;
+}
+
+std::string resolve_model(const std::string& name_or_path, const std::string& family) {
+  namespace fs = std::filesystem;
+  if (fs::is_regular_file(name_or_path)) return name_or_path;
+  // Where each family's shipped models live (models/README.md).
+  static const std::map<std::string, fs::path> folders = {
+      {"vq_timbre", fs::path("models")}, {"crossmodal_vae", fs::path("models") / "crossmodal"}};
+  std::vector<std::string> tried = {name_or_path};
+  const bool plain_name =
+      name_or_path.find('/') == std::string::npos && fs::path(name_or_path).extension() != ".tmbl";
+  const auto folder = folders.find(family);
+  if (plain_name && folder != folders.end()) {
+    const fs::path relative = folder->second / name_or_path / (name_or_path + ".tmbl");
+    std::vector<fs::path> candidates = {relative};
+#ifdef TIMBREL_SOURCE_DIR
+    candidates.push_back(fs::path(TIMBREL_SOURCE_DIR) / relative);
+#endif
+    for (const auto& c : candidates) {
+      if (fs::is_regular_file(c)) return c.string();
+      tried.push_back(c.string());
+    }
+  }
+  std::string message = "model '" + name_or_path + "' not found (tried ";
+  for (size_t i = 0; i < tried.size(); ++i) message += (i ? ", " : "") + tried[i];
+  throw std::runtime_error(message + ")");
+}
+
+std::string note_name(int pitch) {
+  static const char* kNames[12] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
+  return kNames[pitch % 12] + std::to_string(pitch / 12 - 1);
+}
+
+void print_compute(const char* what, double compute_s, double audio_s, const std::string& detail) {
+  std::printf("%s: %.3f s of compute for %.2f s of audio%s, real-time factor %.4f\n", what,
+              compute_s, audio_s, detail.c_str(), audio_s > 0 ? compute_s / audio_s : 0.0);
+}
+
+}  // namespace timbrel::cli
