@@ -138,6 +138,8 @@ class MidiRenderKernel {
 
   // The song's pitched notes through the model (engine::render_song), with
   // progress(fraction 0-1, stage "frames" | "phase" | "done") along the way.
+  // options.onChunk(Float32Array, offset): the samples as they are finished
+  // (before normalisation), so the page can play the render while it runs.
   val render_midi(const val& midi_bytes, const val& options, const val& progress) {
     if (!model_) return error_object("no model loaded");
     const auto data = file_bytes(midi_bytes);
@@ -148,11 +150,15 @@ class MidiRenderKernel {
     if (auto problem = render_options(options, model_->instruments(), &render); !problem.empty())
       return error_object(problem);
     const bool report_progress = progress.typeOf().as<std::string>() == "function";
+    const val on_chunk = options.typeOf().as<std::string>() == "object" ? options["onChunk"] : val::undefined();
+    const bool streaming = on_chunk.typeOf().as<std::string>() == "function";
     // With Griffin-Lim its iterations take almost all the time (the frames
-    // of the shipped violin: 1 %); RTPGHI runs within the frames.
-    const double frames_share =
-        render.phase == timbrel::engine::PhaseMethod::kGriffinLim && render.iterations > 0 ? 0.05
-                                                                                           : 1.0;
+    // of the shipped violin: 1 %); RTPGHI runs within the frames, and so does
+    // Griffin-Lim in segments when the render streams.
+    const double frames_share = render.phase == timbrel::engine::PhaseMethod::kGriffinLim &&
+                                        render.iterations > 0 && !streaming
+                                    ? 0.05
+                                    : 1.0;
     double reported = 0.0;
     timbrel::engine::RenderProgress on_progress;
     if (report_progress)
@@ -166,7 +172,14 @@ class MidiRenderKernel {
         progress(reported, std::string(stage));
         return true;
       };
-    const auto result = timbrel::engine::render_song(*model_, parsed.song, render, on_progress);
+    timbrel::engine::RenderChunk chunk;
+    if (streaming)
+      chunk = [&](const float* samples, size_t offset, size_t count) {
+        const val view(emscripten::typed_memory_view(count, samples));
+        on_chunk(view.call<val>("slice"), double(offset));
+      };
+    const auto result =
+        timbrel::engine::render_song(*model_, parsed.song, render, on_progress, chunk);
     if (report_progress) progress(1.0, std::string("done"));
     const auto& r = result.report;
     val report = val::object();

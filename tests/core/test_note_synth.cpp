@@ -111,6 +111,52 @@ TEST_CASE("A rendered note has the MIDI pitch (oracle model, both phase methods)
   }
 }
 
+TEST_CASE("A render streams its samples while it runs: every sample once, the same result",
+          "[note_synth][stream]") {
+  auto model = test::load_oracle_model();
+  std::vector<midi::Note> notes;
+  for (int i = 0; i < 8; ++i) notes.push_back(note(57 + 2 * i, 0.1 + 0.5 * i, 0.5 + 0.5 * i));
+  for (const PhaseMethod phase : {PhaseMethod::kGriffinLim, PhaseMethod::kRtpghi}) {
+    std::vector<float> streamed;
+    int chunks = 0;
+    size_t frames_at_first_chunk = 0;
+    long frames_done = 0;
+    const auto progress = [&](const char*, int done, int) {
+      frames_done = done;
+      return true;
+    };
+    const auto result = engine::render_song(
+        *model, song_of(notes), options_with(phase), progress,
+        [&](const float* samples, size_t offset, size_t count) {
+          REQUIRE(offset == streamed.size());  // in order, each sample once
+          if (chunks++ == 0) frames_at_first_chunk = size_t(frames_done);
+          streamed.insert(streamed.end(), samples, samples + count);
+        });
+    INFO(engine::phase_method_name(phase) << ": " << chunks << " chunks, the first after "
+                                          << frames_at_first_chunk << " of " << result.report.frames
+                                          << " frames");
+    REQUIRE(streamed.size() == result.samples.size());
+    // Nothing clipped here, so the streamed samples are the result's.
+    REQUIRE_FALSE(result.report.normalised);
+    CHECK(streamed == result.samples);
+    // The first chunk came long before the render's end.
+    CHECK(chunks >= 3);
+    CHECK(frames_at_first_chunk < size_t(result.report.frames) / 2);
+  }
+  // Griffin-Lim in segments sounds like the whole-buffer run: same pitch, same level.
+  const auto whole = engine::render_song(*model, song_of(notes), options_with(PhaseMethod::kGriffinLim));
+  std::vector<float> streamed;
+  engine::render_song(*model, song_of(notes), options_with(PhaseMethod::kGriffinLim), {},
+                      [&](const float* samples, size_t, size_t count) {
+                        streamed.insert(streamed.end(), samples, samples + count);
+                      });
+  for (int i = 0; i < 8; ++i) {
+    const double from = 0.25 + 0.5 * i, to = 0.45 + 0.5 * i;
+    CHECK(std::fabs(cents(median_f0(streamed, from, to), median_f0(whole.samples, from, to))) < 10.0);
+    CHECK(rms(streamed, from, to) == Approx(rms(whole.samples, from, to)).epsilon(0.1));
+  }
+}
+
 TEST_CASE("Notes outside the model's range are moved by octaves into it, and counted",
           "[note_synth]") {
   auto model = test::load_oracle_model();  // range 48-84

@@ -362,6 +362,54 @@ std::vector<Spectrum> initial_spectra(const MagnitudeFrames& magnitude, const St
   return spectra;
 }
 
+// The iterations of (fast) Griffin-Lim on frames [first, first + spectra.size())
+// of `magnitude`, from `spectra` (their starting spectra, in the synthesis
+// scale); returns the samples of those frames (istft alignment, from the
+// first frame's start).
+std::vector<float> iterate(const MagnitudeFrames& magnitude, size_t first,
+                           std::vector<Spectrum> spectra, const StftConfig& config,
+                           const GriffinLimOptions& options, float scale) {
+  const size_t frames = spectra.size();
+  const size_t bins = size_t(config.window / 2 + 1);
+  const float alpha = float(options.momentum);
+  // x_n = ISTFT(X_n); C_n = STFT(x_n); T_n = C_n + alpha (C_n - C_{n-1});
+  // X_{n+1} = |M| T_n / |T_n| (Perraudin et al. 2013; alpha 0: Griffin & Lim).
+  std::vector<Spectrum> previous(options.momentum > 0.0 ? frames : 0, Spectrum(bins));
+  ConsistencyProjection projection(config, frames);
+  Spectrum consistent(bins);
+  for (int iteration = 0; iteration < options.iterations; ++iteration) {
+    projection.synthesise(spectra);
+    for (size_t m = 0; m < frames; ++m) {
+      projection.analyse(m, consistent.data());
+      const std::vector<float>& target_magnitude = magnitude[first + m];
+      for (size_t k = 0; k < bins; ++k) {
+        std::complex<float> target = consistent[k];
+        if (alpha > 0.0f) {
+          if (iteration > 0) target += alpha * (consistent[k] - previous[m][k]);
+          previous[m][k] = consistent[k];
+        }
+        // sqrt(norm), not std::abs: hypot's overflow care costs a third of an iteration.
+        const float power = std::norm(target);
+        const float wanted = target_magnitude[k] * scale;
+        spectra[m][k] =
+            power > 0.0f ? target * (wanted / std::sqrt(power)) : std::complex<float>(wanted);
+      }
+    }
+    if (options.progress && !options.progress(iteration + 1, options.iterations))
+      throw Cancelled("griffin_lim: cancelled after " + std::to_string(iteration + 1) + " of " +
+                      std::to_string(options.iterations) + " iterations");
+  }
+  return projection.synthesise(spectra);
+}
+
+void check_options(const char* what, const GriffinLimOptions& options) {
+  if (options.iterations < 0)
+    throw std::invalid_argument(std::string(what) + ": iterations must be >= 0, got " +
+                                std::to_string(options.iterations));
+  if (!(options.momentum >= 0.0 && options.momentum < 1.0))
+    throw std::invalid_argument(std::string(what) + ": momentum must be in [0, 1)");
+}
+
 }  // namespace
 
 std::vector<float> griffin_lim(const MagnitudeFrames& magnitude, const StftConfig& config,
@@ -376,45 +424,100 @@ std::vector<float> griffin_lim(const MagnitudeFrames& magnitude, const StftConfi
                                const GriffinLimOptions& options) {
   checked(config);
   check_magnitude("griffin_lim", magnitude, config, true);
-  if (options.iterations < 0)
-    throw std::invalid_argument("griffin_lim: iterations must be >= 0, got " +
-                                std::to_string(options.iterations));
-  if (!(options.momentum >= 0.0 && options.momentum < 1.0))
-    throw std::invalid_argument("griffin_lim: momentum must be in [0, 1)");
+  check_options("griffin_lim", options);
   if (magnitude.empty()) return {};
   const float scale = float(window_sum(config.window) / 2.0);
-  const size_t frames = magnitude.size();
-  const size_t bins = size_t(config.window / 2 + 1);
-  const float alpha = float(options.momentum);
+  return iterate(magnitude, 0, initial_spectra(magnitude, config, options, scale), config, options,
+                 scale);
+}
 
-  // x_n = ISTFT(X_n); C_n = STFT(x_n); T_n = C_n + alpha (C_n - C_{n-1});
-  // X_{n+1} = |M| T_n / |T_n| (Perraudin et al. 2013; alpha 0: Griffin & Lim).
-  std::vector<Spectrum> spectra = initial_spectra(magnitude, config, options, scale);
-  std::vector<Spectrum> previous(options.momentum > 0.0 ? frames : 0, Spectrum(bins));
-  ConsistencyProjection projection(config, frames);
-  Spectrum consistent(bins);
-  for (int iteration = 0; iteration < options.iterations; ++iteration) {
-    projection.synthesise(spectra);
-    for (size_t m = 0; m < frames; ++m) {
-      projection.analyse(m, consistent.data());
-      for (size_t k = 0; k < bins; ++k) {
-        std::complex<float> target = consistent[k];
-        if (alpha > 0.0f) {
-          if (iteration > 0) target += alpha * (consistent[k] - previous[m][k]);
-          previous[m][k] = consistent[k];
-        }
-        // sqrt(norm), not std::abs: hypot's overflow care costs a third of an iteration.
-        const float power = std::norm(target);
-        const float wanted = magnitude[m][k] * scale;
-        spectra[m][k] =
-            power > 0.0f ? target * (wanted / std::sqrt(power)) : std::complex<float>(wanted);
-      }
-    }
-    if (options.progress && !options.progress(iteration + 1, options.iterations))
-      throw Cancelled("griffin_lim: cancelled after " + std::to_string(iteration + 1) + " of " +
-                      std::to_string(options.iterations) + " iterations");
+// --- Griffin-Lim in segments ---------------------------------------------------
+
+StreamingGriffinLim::StreamingGriffinLim(const StftConfig& config, const Options& options,
+                                         Emit emit)
+    : config_(checked(config)),
+      options_(options),
+      emit_(std::move(emit)),
+      scale_(float(window_sum(config.window) / 2.0)),
+      rtpghi_(config, options.gl.rtpghi),
+      silence_(size_t(config.window / 2 + 1), 0.0f) {
+  check_options("StreamingGriffinLim", options.gl);
+  // Full overlap-add support around a segment's core and its crossfade needs
+  // window / hop frames, plus a few more for the iterations to settle.
+  const int support = config.window / config.hop + (options.crossfade_samples + config.hop - 1) / config.hop;
+  if (options.segment_frames < 1 || options.margin_frames < support ||
+      options.crossfade_samples < 0 || options.crossfade_samples % 2 != 0 ||
+      options.crossfade_samples > options.segment_frames * config.hop)
+    throw std::invalid_argument(
+        "StreamingGriffinLim: segments of >= 1 frame, a margin of >= " + std::to_string(support) +
+        " frames and an even crossfade no longer than a segment");
+  if (options.gl.init != PhaseInit::rtpghi)
+    throw std::invalid_argument("StreamingGriffinLim: segments start from the RTPGHI phase");
+}
+
+void StreamingGriffinLim::push(const float* magnitude) {
+  const size_t bins = silence_.size();
+  for (size_t k = 0; k < bins; ++k)
+    if (!(magnitude[k] >= 0.0f) || !std::isfinite(magnitude[k]))
+      throw std::invalid_argument("StreamingGriffinLim: magnitudes must be finite and >= 0");
+  magnitude_.emplace_back(magnitude, magnitude + bins);
+  start_phase(magnitude);
+  // A segment is done once its margin after it has its starting phase.
+  const size_t a = next_segment_ * size_t(options_.segment_frames);
+  if (start_.size() >= a + size_t(options_.segment_frames + options_.margin_frames))
+    run_segment(false);
+}
+
+void StreamingGriffinLim::finish() {
+  if (finished_) return;
+  finished_ = true;
+  if (magnitude_.empty()) return;
+  while (start_.size() < magnitude_.size()) start_phase(silence_.data());  // look-ahead's flush
+  while (next_segment_ * size_t(options_.segment_frames) < magnitude_.size() || !emitted_all_)
+    run_segment(true);
+}
+
+void StreamingGriffinLim::start_phase(const float* pushed) {
+  if (!rtpghi_.push(pushed)) return;
+  const size_t m = start_.size();
+  if (m >= magnitude_.size()) return;
+  const size_t bins = silence_.size();
+  Spectrum spectrum(bins);
+  for (size_t k = 0; k < bins; ++k)
+    spectrum[k] = std::polar(magnitude_[m][k] * scale_, float(rtpghi_.phase()[k]));
+  start_.push_back(std::move(spectrum));
+}
+
+void StreamingGriffinLim::run_segment(bool last_allowed) {
+  const size_t frames = magnitude_.size();
+  const size_t segment = size_t(options_.segment_frames), margin = size_t(options_.margin_frames);
+  const size_t hop = size_t(config_.hop), half = size_t(options_.crossfade_samples / 2);
+  const size_t a = next_segment_ * segment;
+  const size_t b = std::min(a + segment, frames);
+  const bool last = last_allowed && b >= frames;
+  const size_t lo = a > margin ? a - margin : 0;
+  const size_t hi = last ? frames : std::min(b + margin, start_.size());
+  std::vector<Spectrum> spectra(start_.begin() + long(lo), start_.begin() + long(hi));
+  const std::vector<float> y = iterate(magnitude_, lo, std::move(spectra), config_, options_.gl, scale_);
+  const size_t origin = lo * hop;  // y[0] is sample origin
+  // This segment's samples: from where the last one stopped (crossfading its
+  // tail) to the next crossfade's start, or to the end.
+  const size_t total = (frames - 1) * hop + size_t(config_.window);
+  const size_t from = emitted_;
+  const size_t to = last ? total : b * hop - half;
+  std::vector<float> out(to - from);
+  for (size_t t = from; t < to; ++t) out[t - from] = y[t - origin];
+  for (size_t i = 0; i < tail_.size() && i < out.size(); ++i) {
+    const float w = float(i + 1) / float(tail_.size() + 1);
+    out[i] = (1.0f - w) * tail_[i] + w * out[i];
   }
-  return projection.synthesise(spectra);
+  tail_.clear();
+  if (!last)
+    for (size_t t = to; t < to + 2 * half; ++t) tail_.push_back(y[t - origin]);
+  emitted_ = to;
+  emitted_all_ = last;
+  ++next_segment_;
+  if (!out.empty()) emit_(out.data(), out.size());
 }
 
 double spectral_convergence(const MagnitudeFrames& target_magnitude,

@@ -450,7 +450,7 @@ constexpr int kProgressBlock = 64;  // frames between progress reports
 }  // namespace
 
 RenderResult render_song(CrossmodalVae& model, const midi::Song& song, const RenderOptions& options,
-                         const RenderProgress& progress) {
+                         const RenderProgress& progress, const RenderChunk& chunk) {
   if (auto problem = validate(options.synth); !problem.empty())
     throw std::invalid_argument("render options: " + problem);
   if (options.iterations < 0 || options.iterations > 1000)
@@ -501,9 +501,30 @@ RenderResult render_song(CrossmodalVae& model, const midi::Song& song, const Ren
   dsp::MagnitudeFrames magnitudes;
   std::vector<float> magnitude(NoteFrameSynth::kFftBins);
   std::unique_ptr<dsp::RtpghiSynth> rtpghi;
+  std::unique_ptr<dsp::StreamingGriffinLim> segmented;
+  // The samples finished so far (raw, in istft alignment), handed on in output
+  // time: output sample n is raw[n + lag], for n < length.
+  size_t delivered = 0;
+  auto deliver = [&](size_t raw_ready) {
+    if (!chunk) return;
+    const size_t ready = raw_ready > size_t(lag) ? std::min(raw_ready - size_t(lag), size_t(length)) : 0;
+    if (ready <= delivered) return;
+    chunk(raw.data() + lag + delivered, delivered, ready - delivered);
+    delivered = ready;
+  };
   if (options.phase == PhaseMethod::kRtpghi) {
     rtpghi = std::make_unique<dsp::RtpghiSynth>(config, options.rtpghi);
     raw.resize(size_t(frames) * NoteFrameSynth::kHop);
+  } else if (chunk) {
+    dsp::StreamingGriffinLim::Options segments;
+    segments.gl.iterations = options.iterations;
+    segments.gl.rtpghi = options.rtpghi;
+    raw.reserve(size_t(frames - 1) * NoteFrameSynth::kHop + NoteFrameSynth::kWindow);
+    segmented = std::make_unique<dsp::StreamingGriffinLim>(
+        config, segments, [&](const float* samples, size_t count) {
+          raw.insert(raw.end(), samples, samples + count);
+          deliver(raw.size());
+        });
   } else {
     magnitudes.reserve(size_t(frames));
   }
@@ -517,13 +538,19 @@ RenderResult render_song(CrossmodalVae& model, const midi::Song& song, const Ren
         synth.note_off(e.pitch);
     }
     synth.next_frame(magnitude.data());
-    if (rtpghi)
+    if (rtpghi) {
       rtpghi->push_magnitude(magnitude.data(), raw.data() + m * NoteFrameSynth::kHop);
-    else
+      deliver(size_t(m + 1) * NoteFrameSynth::kHop);
+    } else if (segmented) {
+      segmented->push(magnitude.data());
+    } else {
       magnitudes.push_back(magnitude);
+    }
     if ((m + 1) % kProgressBlock == 0 || m + 1 == frames) report_frames(m + 1);
   }
-  if (!rtpghi) {
+  if (segmented) {
+    segmented->finish();
+  } else if (!rtpghi) {
     dsp::GriffinLimOptions gl;
     gl.iterations = options.iterations;
     gl.rtpghi = options.rtpghi;
@@ -535,6 +562,9 @@ RenderResult render_song(CrossmodalVae& model, const midi::Song& song, const Ren
   result.samples.assign(size_t(length), 0.0f);
   for (long n = 0; n < length && n + lag < long(raw.size()); ++n)
     result.samples[size_t(n)] = raw[size_t(n + lag)];
+  // The tail past the last frame's samples (silence), so every sample is streamed.
+  if (chunk && delivered < size_t(length))
+    chunk(result.samples.data() + delivered, delivered, size_t(length) - delivered);
   float peak = 0.0f;
   for (float v : result.samples) peak = std::max(peak, std::fabs(v));
   report.peak = peak;

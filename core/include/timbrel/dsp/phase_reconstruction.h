@@ -29,6 +29,7 @@
 // default) 0.0065 / 0.0074.
 #pragma once
 
+#include <complex>
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
@@ -161,6 +162,52 @@ std::vector<float> griffin_lim(const MagnitudeFrames& magnitude, const StftConfi
                                int iterations = 30, const ProgressCallback& progress = {});
 std::vector<float> griffin_lim(const MagnitudeFrames& magnitude, const StftConfig& config,
                                const GriffinLimOptions& options);
+
+// Griffin-Lim in segments, for a render heard while it is made: frames are
+// pushed one by one (each gets its RTPGHI starting phase as it comes); every
+// segment_frames frames, that segment and margin_frames on either side are
+// iterated on their own (the same options as griffin_lim), and the samples of
+// the segment's core are emitted, crossfaded over crossfade_samples with the
+// segment before. emit(samples, count) receives every sample once, in order,
+// in dsp::istft's alignment: (frames - 1) hop + window in all once finish()
+// returns. The segments overlap by their margins, so the iterations cost
+// (segment + 2 margin) / segment times griffin_lim's; the spectral convergence
+// stays within a few % of griffin_lim's on the whole buffer (test). Offline:
+// push() and finish() allocate.
+class StreamingGriffinLim {
+ public:
+  struct Options {
+    GriffinLimOptions gl;       // init must be PhaseInit::rtpghi; progress is per segment
+    int segment_frames = 128;   // 1.5 s at hop 256, 22050 Hz
+    int margin_frames = 16;     // >= window / hop + crossfade / hop
+    int crossfade_samples = 512;
+  };
+  using Emit = std::function<void(const float* samples, size_t count)>;
+
+  StreamingGriffinLim(const StftConfig& config, const Options& options, Emit emit);
+  void push(const float* magnitude);  // window/2 + 1 values; throws on bad values
+  void finish();                      // emits all that is left
+  size_t emitted() const { return emitted_; }
+
+ private:
+  using Spectrum = std::vector<std::complex<float>>;
+  void start_phase(const float* pushed);
+  void run_segment(bool last_allowed);
+
+  StftConfig config_;
+  Options options_;
+  Emit emit_;
+  float scale_;
+  RtpghiPhase rtpghi_;
+  std::vector<float> silence_;
+  MagnitudeFrames magnitude_;
+  std::vector<Spectrum> start_;  // starting spectra of the frames whose phase is ready
+  std::vector<float> tail_;      // the last segment's samples past what it emitted
+  size_t next_segment_ = 0;
+  size_t emitted_ = 0;
+  bool emitted_all_ = false;
+  bool finished_ = false;
+};
 
 // || |STFT(audio)| - M ||_F / ||M||_F with |STFT| in the 2 / sum(w) scale and
 // audio in dsp::istft's alignment (frame m = audio[m hop, m hop + window),

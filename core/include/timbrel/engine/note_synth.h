@@ -291,12 +291,21 @@ struct RenderResult {
 // Return false to cancel: render_song then throws dsp::Cancelled.
 using RenderProgress = std::function<bool(const char* stage, int done, int total)>;
 
+// Finished samples while the render runs, so it can be heard before it ends:
+// samples [offset, offset + count) of RenderResult::samples, in order, each
+// once, before any normalisation (report.gain is known only at the end).
+using RenderChunk = std::function<void(const float* samples, size_t offset, size_t count)>;
+
 // Renders every pitched note of `song` (drum channel skipped) until the later
 // of its duration and the last note's end + release, plus one window of tail.
 // Throws std::invalid_argument on bad options (settings, iterations 0-1000).
 // The model is used, not changed, and must not be shared with a running synth.
+// With `chunk`, Griffin-Lim runs in segments (dsp::StreamingGriffinLim, 1.5 s
+// each: the render streams, within a few % of the whole-buffer result) and
+// progress reports stage "frames" only; RTPGHI streams as it is.
 RenderResult render_song(models::CrossmodalVae& model, const midi::Song& song,
-                         const RenderOptions& options, const RenderProgress& progress = {});
+                         const RenderOptions& options, const RenderProgress& progress = {},
+                         const RenderChunk& chunk = {});
 
 // Frame index at which an event at time t applies (see "Timing" above).
 long frame_of_time(double t_s) noexcept TIMBREL_REALTIME;
