@@ -6,6 +6,8 @@
 //   or, parsed off the audio thread: prepareModel(bytes, 'vq_timbre') there, then
 //   k.beginImage(n) / copy into HEAPU8 / k.adoptImage() here (image_staging.h)
 //   k.error() -> why the last beginImage returned 0
+//   k.setNextModelGainDb(db): the level of the models loaded from now on (each
+//       keeps its own through its crossfade; the page evens instruments out)
 //   per quantum: HEAPF32.set(input, k.inputPtr() >> 2); k.process(128);
 //                output.set(HEAPF32.subarray(k.outputPtr() >> 2, ...))
 //   k.collect() outside process (frees the model a switch retired)
@@ -109,6 +111,7 @@ class VoiceKernel {
   void set_gate_db(float db) { engine_.set_gate_db(db); }
   void set_dry_wet(float mix) { engine_.set_dry_wet(mix); }
   void set_output_gain_db(float db) { engine_.set_output_gain_db(db); }
+  void set_next_model_gain_db(float db) { engine_.set_next_model_gain_db(db); }
   // A JS number (0 .. 2^32 - 1; 0 selects the default 0x9E3779B9).
   void set_seed(double seed) {
     engine_.set_seed(std::isfinite(seed) ? std::uint32_t(std::int64_t(seed)) : 0u);
@@ -157,6 +160,7 @@ EMSCRIPTEN_BINDINGS(timbrel_transfer) {
       .function("setGateDb", &VoiceKernel::set_gate_db)
       .function("setDryWet", &VoiceKernel::set_dry_wet)
       .function("setOutputGainDb", &VoiceKernel::set_output_gain_db)
+      .function("setNextModelGainDb", &VoiceKernel::set_next_model_gain_db)
       .function("setSeed", &VoiceKernel::set_seed)
       .function("latencySamples", &VoiceKernel::latency_samples)
       .function("latencyMs", &VoiceKernel::latency_ms)

@@ -329,6 +329,46 @@ TEST_CASE("Voice transfer switches models without a click", "[transfer]") {
   CHECK_THROWS_AS(engine.set_model(nullptr), std::invalid_argument);
 }
 
+TEST_CASE("Voice transfer: each model keeps its own level, and changes it without a click",
+          "[transfer]") {
+  const double rate = 48000.0;
+  const auto x = test::harmonic_tone(220.0, rate, 2.0, 4, 0.4);
+  auto render = [&](float model_db, float second_db) {
+    VoiceTransfer engine({rate, 128});
+    engine.set_next_model_gain_db(model_db);
+    engine.set_model(test_model());
+    std::vector<float> out(x.size());
+    for (size_t pos = 0; pos + 128 <= x.size(); pos += 128) {
+      if (pos == 128 * 400) {  // the same model again, at another level
+        engine.set_next_model_gain_db(second_db);
+        engine.set_model(test_model());
+      }
+      engine.process(x.data() + pos, out.data() + pos, 128);
+    }
+    return out;
+  };
+  const auto plain = render(0.0f, 0.0f);
+  const auto louder = render(6.0f, 6.0f);
+  const auto rising = render(0.0f, 12.0f);
+  // +6 dB on every model: the output is twice as loud, sample for sample.
+  double err = 0.0, peak = 0.0;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    err = std::max(err, double(std::fabs(louder[i] - 1.9952623f * plain[i])));
+    peak = std::max(peak, double(std::fabs(plain[i])));
+  }
+  CHECK(err < 1e-4 * std::max(peak, 1.0));
+  // A switch to the same model 12 dB up: four times as loud after it, and the
+  // level moves over the crossfade with no step beyond the waveform's own.
+  const size_t at = 128 * 400, after = at + 24000;
+  CHECK(rms(rising, after, after + 9600) == Approx(3.981 * rms(plain, after, after + 9600)).epsilon(1e-3));
+  double step_during = 0.0, step_after = 0.0;
+  for (size_t i = at; i < at + 9600; ++i)
+    step_during = std::max(step_during, double(std::fabs(rising[i] - rising[i - 1])));
+  for (size_t i = after; i < after + 9600; ++i)
+    step_after = std::max(step_after, double(std::fabs(rising[i] - rising[i - 1])));
+  CHECK(step_during <= 1.2 * step_after);
+}
+
 TEST_CASE("Voice transfer in pitch mode follows the singer's f0 at device rates", "[transfer]") {
   for (double rate : {48000.0, 44100.0}) {
     for (int octaves : {0, 1}) {

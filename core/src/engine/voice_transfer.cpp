@@ -105,11 +105,18 @@ void VoiceTransfer::set_model(std::unique_ptr<models::VqTimbre> model) {
   model->reset();
   if (incoming_) {
     queued_ = std::move(model);  // frees any model that was waiting (outside process)
+    queued_gain_ = next_gain_;
     return;
   }
   incoming_ = std::move(model);
+  incoming_gain_ = next_gain_;
   warmup_left_ = kWarmupHops;
   fade_done_ = 0;
+}
+
+void VoiceTransfer::set_next_model_gain_db(float db) noexcept {
+  if (std::isnan(db)) return;
+  next_gain_ = db_to_gain(std::clamp(db, -24.0f, 24.0f));
 }
 
 void VoiceTransfer::collect() {
@@ -144,8 +151,14 @@ void VoiceTransfer::reset() {
   std::fill(dry_line_.begin(), dry_line_.end(), 0.0f);
   dry_write_ = 0;
   // Finish any switch at once: the newest model plays.
-  if (incoming_) active_ = std::move(incoming_);
-  if (queued_) active_ = std::move(queued_);
+  if (incoming_) {
+    active_ = std::move(incoming_);
+    active_gain_ = incoming_gain_;
+  }
+  if (queued_) {
+    active_ = std::move(queued_);
+    active_gain_ = queued_gain_;
+  }
   collect();
   if (active_) active_->reset();
   warmup_left_ = 0;
@@ -269,10 +282,12 @@ void VoiceTransfer::process_hop(const float* hop_in, float* hop_out) noexcept {
     return;
   }
   last_pitch_ = yin_.estimate(frame_.data());
-  if (active_)
+  if (active_) {
     active_->process_hop(frame_.data(), last_pitch_, hop_out);
-  else
+    for (int i = 0; i < kHop; ++i) hop_out[i] *= active_gain_;
+  } else {
     std::fill(hop_out, hop_out + kHop, 0.0f);
+  }
   if (!incoming_) return;
 
   incoming_->process_hop(frame_.data(), last_pitch_, fade_hop_.data());
@@ -282,13 +297,15 @@ void VoiceTransfer::process_hop(const float* hop_in, float* hop_out) noexcept {
   }
   for (int i = 0; i < kHop; ++i) {
     const float w = std::min(1.0f, float(fade_done_ + i + 1) / float(kCrossfadeSamples));
-    hop_out[i] = (1.0f - w) * hop_out[i] + w * fade_hop_[size_t(i)];
+    hop_out[i] = (1.0f - w) * hop_out[i] + w * incoming_gain_ * fade_hop_[size_t(i)];
   }
   fade_done_ = std::min(fade_done_ + kHop, kCrossfadeSamples);
   if (fade_done_ < kCrossfadeSamples || !retire(active_)) return;
   active_ = std::move(incoming_);
+  active_gain_ = incoming_gain_;
   if (queued_) {
     incoming_ = std::move(queued_);
+    incoming_gain_ = queued_gain_;
     warmup_left_ = kWarmupHops;
     fade_done_ = 0;
   }

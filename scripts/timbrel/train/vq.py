@@ -197,10 +197,16 @@ def export(model: VQTimbre, out: Path, name: str, instrument: str, training: Dic
     card = write_card(out, name, instrument, meta, extra)
     if index is not None:
         rel = lambda p: Path(p).resolve().relative_to(index.parent.resolve()).as_posix()
-        update_index(index, {"id": name, "instrument": instrument, "file": rel(paths["tmbl"]),
-                             "card": rel(card), "f0_range_hz": meta["f0_range_hz"],
-                             "quantized": meta["quantized"], "descriptor_table": bool(has_table),
-                             "size_bytes": size})
+        entry = {"id": name, "instrument": instrument, "file": rel(paths["tmbl"]),
+                 "card": rel(card), "f0_range_hz": meta["f0_range_hz"],
+                 "quantized": meta["quantized"], "descriptor_table": bool(has_table),
+                 "size_bytes": size}
+        try:  # the page evens out the models' levels (timbrel.eval.levels)
+            from timbrel.eval.levels import output_level_db
+            entry["output_level_db"] = round(output_level_db(paths["tmbl"]), 2)
+        except FileNotFoundError as error:  # no core CLI built: the page plays it as it is
+            print(f"note: {error}; output_level_db not measured")
+        update_index(index, entry)
     return {"tmbl": paths["tmbl"], "card": card, "size_bytes": size}
 
 

@@ -74,6 +74,11 @@ class VoiceTransfer {
   // set while another switch is under way waits for it to finish (a third one
   // replaces the waiting one).
   void set_model(std::unique_ptr<models::VqTimbre> model);
+  // The level of the models loaded from now on, in dB (clamped to [-24, 24];
+  // default 0): each model keeps its own through its crossfade, so the page can
+  // even out instruments whose training data differed in level without a jump
+  // at the switch. The dry path is not affected.
+  void set_next_model_gain_db(float db) noexcept TIMBREL_REALTIME;
   // Frees the models that process() retired after their crossfade.
   void collect();
   bool has_model() const { return active_ || incoming_ || queued_; }
@@ -152,6 +157,8 @@ class VoiceTransfer {
   size_t dry_write_ = 0;
 
   std::unique_ptr<models::VqTimbre> active_, incoming_, queued_;
+  float active_gain_ = 1.0f, incoming_gain_ = 1.0f, queued_gain_ = 1.0f;  // each model's level
+  float next_gain_ = 1.0f;                                                // for set_model()
   std::array<std::unique_ptr<models::VqTimbre>, kRetiredSlots> retired_;
   int warmup_left_ = 0;
   int fade_done_ = 0;  // crossfade samples done
