@@ -8,8 +8,16 @@
 //   /models/ -> the repository's models/ (read-only; only .json, .tmbl and .md files)
 //
 // Every response carries COOP/COEP/CORP so the page is cross-origin isolated
-// (SharedArrayBuffer for the worklet's ring buffer). Port 0 picks a free port.
+// (SharedArrayBuffer for the worklet's ring buffer), and a strict
+// Content-Security-Policy (same-origin scripts, workers and requests only,
+// WebAssembly compilation allowed; no framing). Port 0 picks a free port.
 // Environment: PORT, TIMBREL_CORE_DIR, TIMBREL_MODELS_DIR (arguments win).
+//
+// Hardened for a visitor's browser on a shared machine: files are served
+// only from inside their root (symbolic links that lead out are refused),
+// a directory's redirect goes to its own canonical path on this origin, and
+// only requests addressed to this server's own host name are answered (a
+// page elsewhere cannot reach it through DNS rebinding).
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -43,10 +51,30 @@ export const MIME_TYPES = {
 // (no training checkpoints, no .onnx graphs the page does not use).
 export const MODEL_EXTENSIONS = new Set(['.json', '.tmbl', '.md']);
 
+// The page loads only its own scripts, workers, models and clips; the core is
+// WebAssembly compiled from bytes ('wasm-unsafe-eval'); downloads and decoded
+// clips are blob: URLs; nothing may frame it.
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data: blob:",
+  "media-src 'self' blob:",
+  "style-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
 const SECURITY_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
   'Cross-Origin-Resource-Policy': 'same-origin',
+  'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
   'X-Content-Type-Options': 'nosniff',
   'Cache-Control': 'no-cache',
 };
@@ -69,6 +97,11 @@ function parseArgs(argv) {
   return out;
 }
 
+const inside = (root, full) => {
+  const rel = path.relative(root, full);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+};
+
 // Resolves a URL path under root; null when it escapes root or is malformed.
 function resolveUnder(root, urlPath) {
   let decoded;
@@ -79,9 +112,19 @@ function resolveUnder(root, urlPath) {
   }
   if (decoded.includes('\0')) return null;
   const full = path.resolve(root, '.' + path.posix.normalize('/' + decoded));
-  const rel = path.relative(root, full);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) return null;
-  return full;
+  return inside(root, full) ? full : null;
+}
+
+// The file's real path (links followed) if it stays inside the root's; null otherwise.
+function realUnder(rootReal, file, callback) {
+  fs.realpath(file, (err, real) => callback(err ? null : inside(rootReal, real) ? real : null));
+}
+
+// Host headers this server answers: its own address and localhost, on its port.
+export function allowedHost(host, port) {
+  if (typeof host !== 'string') return false;
+  const m = /^(127\.0\.0\.1|localhost|\[::1\])(?::(\d+))?$/i.exec(host.trim());
+  return !!m && (m[2] === undefined ? port === 80 : Number(m[2]) === port);
 }
 
 function send(res, status, body, headers = {}) {
@@ -104,8 +147,19 @@ export function createServer({ webRoot = WEB_ROOT, coreDir, modelsDir } = {}) {
     },
     { prefix: '/', dir: path.resolve(webRoot) },
   ];
+  for (const root of roots) {
+    try {
+      root.real = fs.realpathSync(root.dir);
+    } catch {
+      root.real = root.dir; // not there (yet): every file under it is a 404
+    }
+  }
 
-  return http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
+    if (!allowedHost(req.headers.host, server.address()?.port)) {
+      send(res, 421, 'Misdirected request: this server answers only to 127.0.0.1 and localhost\n');
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       send(res, 405, 'Method not allowed\n', { Allow: 'GET, HEAD' });
       return;
@@ -118,25 +172,42 @@ export function createServer({ webRoot = WEB_ROOT, coreDir, modelsDir } = {}) {
       return;
     }
     const root = roots.find((r) => pathname.startsWith(r.prefix));
-    let file = resolveUnder(root.dir, pathname.slice(root.prefix.length));
-    if (file === null || (root.allow && !root.allow(file))) {
+    const file = resolveUnder(root.dir, pathname.slice(root.prefix.length));
+    if (file === null || (root.allow && !root.allow(file) && !pathname.endsWith('/'))) {
       send(res, 404, 'Not found\n');
       return;
     }
-    fs.stat(file, (err, stat) => {
-      if (!err && stat.isDirectory()) {
-        if (!pathname.endsWith('/')) {
-          res.writeHead(301, { ...SECURITY_HEADERS, Location: pathname + '/' });
-          res.end();
-          return;
-        }
-        file = path.join(file, 'index.html');
-        fs.stat(file, (err2, stat2) => serveFile(req, res, file, err2, stat2));
+    realUnder(root.real, file, (real) => {
+      if (real === null) {
+        send(res, 404, 'Not found\n');
         return;
       }
-      serveFile(req, res, file, err, stat);
+      fs.stat(real, (err, stat) => {
+        if (!err && stat.isDirectory()) {
+          if (!pathname.endsWith('/')) {
+            // The directory's own path on this origin, built from what was resolved
+            // (never from the request: "/.//evil.example/.." must not leave it).
+            const rel = path.relative(root.real, real).split(path.sep).filter(Boolean).map(encodeURIComponent);
+            res.writeHead(301, { ...SECURITY_HEADERS, Location: `${root.prefix}${rel.map((p) => `${p}/`).join('')}` });
+            res.end();
+            return;
+          }
+          const index = path.join(real, 'index.html');
+          realUnder(root.real, index, (realIndex) => {
+            if (realIndex === null) send(res, 404, 'Not found\n');
+            else fs.stat(realIndex, (err2, stat2) => serveFile(req, res, realIndex, err2, stat2));
+          });
+          return;
+        }
+        if (root.allow && !root.allow(real)) {
+          send(res, 404, 'Not found\n');
+          return;
+        }
+        serveFile(req, res, real, err, stat);
+      });
     });
   });
+  return server;
 }
 
 function serveFile(req, res, file, err, stat) {
