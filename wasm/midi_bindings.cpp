@@ -150,7 +150,8 @@ class MidiRenderKernel {
     if (auto problem = render_options(options, model_->instruments(), &render); !problem.empty())
       return error_object(problem);
     const bool report_progress = progress.typeOf().as<std::string>() == "function";
-    const val on_chunk = options.typeOf().as<std::string>() == "object" ? options["onChunk"] : val::undefined();
+    const val on_chunk =
+        options.typeOf().as<std::string>() == "object" ? options["onChunk"] : val::undefined();
     const bool streaming = on_chunk.typeOf().as<std::string>() == "function";
     // With Griffin-Lim its iterations take almost all the time (the frames
     // of the shipped violin: 1 %); RTPGHI runs within the frames, and so does

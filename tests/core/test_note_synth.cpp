@@ -125,16 +125,16 @@ TEST_CASE("A render streams its samples while it runs: every sample once, the sa
       frames_done = done;
       return true;
     };
-    const auto result = engine::render_song(
-        *model, song_of(notes), options_with(phase), progress,
-        [&](const float* samples, size_t offset, size_t count) {
-          REQUIRE(offset == streamed.size());  // in order, each sample once
-          if (chunks++ == 0) frames_at_first_chunk = size_t(frames_done);
-          streamed.insert(streamed.end(), samples, samples + count);
-        });
-    INFO(engine::phase_method_name(phase) << ": " << chunks << " chunks, the first after "
-                                          << frames_at_first_chunk << " of " << result.report.frames
-                                          << " frames");
+    const auto result =
+        engine::render_song(*model, song_of(notes), options_with(phase), progress,
+                            [&](const float* samples, size_t offset, size_t count) {
+                              REQUIRE(offset == streamed.size());  // in order, each sample once
+                              if (chunks++ == 0) frames_at_first_chunk = size_t(frames_done);
+                              streamed.insert(streamed.end(), samples, samples + count);
+                            });
+    INFO(engine::phase_method_name(phase)
+         << ": " << chunks << " chunks, the first after " << frames_at_first_chunk << " of "
+         << result.report.frames << " frames");
     REQUIRE(streamed.size() == result.samples.size());
     // Nothing clipped here, so the streamed samples are the result's.
     REQUIRE_FALSE(result.report.normalised);
@@ -144,7 +144,8 @@ TEST_CASE("A render streams its samples while it runs: every sample once, the sa
     CHECK(frames_at_first_chunk < size_t(result.report.frames) / 2);
   }
   // Griffin-Lim in segments sounds like the whole-buffer run: same pitch, same level.
-  const auto whole = engine::render_song(*model, song_of(notes), options_with(PhaseMethod::kGriffinLim));
+  const auto whole =
+      engine::render_song(*model, song_of(notes), options_with(PhaseMethod::kGriffinLim));
   std::vector<float> streamed;
   engine::render_song(*model, song_of(notes), options_with(PhaseMethod::kGriffinLim), {},
                       [&](const float* samples, size_t, size_t count) {
@@ -152,7 +153,8 @@ TEST_CASE("A render streams its samples while it runs: every sample once, the sa
                       });
   for (int i = 0; i < 8; ++i) {
     const double from = 0.25 + 0.5 * i, to = 0.45 + 0.5 * i;
-    CHECK(std::fabs(cents(median_f0(streamed, from, to), median_f0(whole.samples, from, to))) < 10.0);
+    CHECK(std::fabs(cents(median_f0(streamed, from, to), median_f0(whole.samples, from, to))) <
+          10.0);
     CHECK(rms(streamed, from, to) == Approx(rms(whole.samples, from, to)).epsilon(0.1));
   }
 }

@@ -123,7 +123,8 @@ TEST_CASE("Griffin-Lim in segments streams a render as good as the whole-buffer 
   std::vector<float> x = vibrato_tone(4.0);
   for (size_t n = 0; n < x.size(); ++n) x[n] *= n % 22050 < 19000 ? 1.0f : 0.1f;
   const auto target = magnitudes(x);
-  const double whole = dsp::spectral_convergence(target, dsp::griffin_lim(target, kConfig), kConfig);
+  const double whole =
+      dsp::spectral_convergence(target, dsp::griffin_lim(target, kConfig), kConfig);
   for (int segment : {32, 128}) {
     dsp::StreamingGriffinLim::Options options;
     options.segment_frames = segment;

@@ -360,7 +360,8 @@ TEST_CASE("Voice transfer: each model keeps its own level, and changes it withou
   // A switch to the same model 12 dB up: four times as loud after it, and the
   // level moves over the crossfade with no step beyond the waveform's own.
   const size_t at = 128 * 400, after = at + 24000;
-  CHECK(rms(rising, after, after + 9600) == Approx(3.981 * rms(plain, after, after + 9600)).epsilon(1e-3));
+  CHECK(rms(rising, after, after + 9600) ==
+        Approx(3.981 * rms(plain, after, after + 9600)).epsilon(1e-3));
   double step_during = 0.0, step_after = 0.0;
   for (size_t i = at; i < at + 9600; ++i)
     step_during = std::max(step_during, double(std::fabs(rising[i] - rising[i - 1])));

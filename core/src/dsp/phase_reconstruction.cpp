@@ -444,7 +444,8 @@ StreamingGriffinLim::StreamingGriffinLim(const StftConfig& config, const Options
   check_options("StreamingGriffinLim", options.gl);
   // Full overlap-add support around a segment's core and its crossfade needs
   // window / hop frames, plus a few more for the iterations to settle.
-  const int support = config.window / config.hop + (options.crossfade_samples + config.hop - 1) / config.hop;
+  const int support =
+      config.window / config.hop + (options.crossfade_samples + config.hop - 1) / config.hop;
   if (options.segment_frames < 1 || options.margin_frames < support ||
       options.crossfade_samples < 0 || options.crossfade_samples % 2 != 0 ||
       options.crossfade_samples > options.segment_frames * config.hop)
@@ -498,7 +499,8 @@ void StreamingGriffinLim::run_segment(bool last_allowed) {
   const size_t lo = a > margin ? a - margin : 0;
   const size_t hi = last ? frames : std::min(b + margin, start_.size());
   std::vector<Spectrum> spectra(start_.begin() + long(lo), start_.begin() + long(hi));
-  const std::vector<float> y = iterate(magnitude_, lo, std::move(spectra), config_, options_.gl, scale_);
+  const std::vector<float> y =
+      iterate(magnitude_, lo, std::move(spectra), config_, options_.gl, scale_);
   const size_t origin = lo * hop;  // y[0] is sample origin
   // This segment's samples: from where the last one stopped (crossfading its
   // tail) to the next crossfade's start, or to the end.

@@ -507,7 +507,8 @@ RenderResult render_song(CrossmodalVae& model, const midi::Song& song, const Ren
   size_t delivered = 0;
   auto deliver = [&](size_t raw_ready) {
     if (!chunk) return;
-    const size_t ready = raw_ready > size_t(lag) ? std::min(raw_ready - size_t(lag), size_t(length)) : 0;
+    const size_t ready =
+        raw_ready > size_t(lag) ? std::min(raw_ready - size_t(lag), size_t(length)) : 0;
     if (ready <= delivered) return;
     chunk(raw.data() + lag + delivered, delivered, ready - delivered);
     delivered = ready;

@@ -177,9 +177,9 @@ std::vector<float> griffin_lim(const MagnitudeFrames& magnitude, const StftConfi
 class StreamingGriffinLim {
  public:
   struct Options {
-    GriffinLimOptions gl;       // init must be PhaseInit::rtpghi; progress is per segment
-    int segment_frames = 128;   // 1.5 s at hop 256, 22050 Hz
-    int margin_frames = 16;     // >= window / hop + crossfade / hop
+    GriffinLimOptions gl;      // init must be PhaseInit::rtpghi; progress is per segment
+    int segment_frames = 128;  // 1.5 s at hop 256, 22050 Hz
+    int margin_frames = 16;    // >= window / hop + crossfade / hop
     int crossfade_samples = 512;
   };
   using Emit = std::function<void(const float* samples, size_t count)>;
