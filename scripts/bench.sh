@@ -52,3 +52,8 @@ paste -d'\t' <(echo "$native" | switches) <(echo "$wasm" | switches) |
               { split($1, a, "|"); split($2, b, "|"); gsub(/^ +| +$/, "", a[2]); sub(/^switch /, "", a[2]);
                 printf "| %-44s | %6.3f / %6.3f | %8.3f | %6.3f / %6.3f | %8.3f |\n",
                        a[2], a[3], a[4], a[5], b[3], b[4], b[5] }'
+
+echo
+# The page's own worklet processors under node, switching models while they
+# stream: the longest time any one step holds the audio thread.
+node tests/bench/model_switch_bench.mjs

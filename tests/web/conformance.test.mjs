@@ -4,13 +4,16 @@
 //   harmless; nothing answers after it), and a second one starts after it;
 // - every panel starts a sound, stops it, rests when left (the page suspends the
 //   device, without a false "Audio is paused" warning on return), and disposes
-//   its engine; the whole page makes one AudioContext.
+//   its engine; the whole page makes one AudioContext;
+// - meanwhile every request the page, its Workers and worklets make is
+//   same-origin (Chromium's net log sees them all), and the server's
+//   Content-Security-Policy reports no violation.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { BASE_ARGS, CHROMIUM, LOCAL_ONLY_ARGS, OUTPUT_DIR, coreHas, recordErrors, startServer } from './harness.mjs';
+import { BASE_ARGS, CHROMIUM, LOCAL_ONLY_ARGS, OUTPUT_DIR, coreHas, makeTempDir, netLogArgs, readNetLog, recordErrors, startServer } from './harness.mjs';
 
 const TIMEOUT = 240000;
 const hasCore = await coreHas('VoiceKernel').catch(() => false);
@@ -30,8 +33,10 @@ after(async () => {
   await server?.stop();
 });
 
-// Counts the AudioContexts the page makes.
+// Counts the AudioContexts the page makes, and records CSP violations.
 const countContexts = () => {
+  globalThis.cspViolations = [];
+  document.addEventListener('securitypolicyviolation', (e) => globalThis.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
   const Native = globalThis.AudioContext;
   globalThis.audioContextsMade = 0;
   globalThis.AudioContext = class extends Native {
@@ -144,8 +149,13 @@ const PANELS = [
 ];
 
 describe('panels', { skip: !hasCore }, () => {
-  test('every panel starts and stops a sound, rests when left, and disposes its engine', { timeout: TIMEOUT * 2 }, async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  test('every panel starts and stops a sound, rests when left, and disposes its engine; same-origin only, no CSP violation', { timeout: TIMEOUT * 2 }, async () => {
+    const netLog = path.join(makeTempDir(), 'net-log.json');
+    const logged = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [...BASE_ARGS, ...LOCAL_ONLY_ARGS, '--autoplay-policy=no-user-gesture-required', ...netLogArgs(netLog)],
+    });
+    const context = await logged.newContext({ viewport: { width: 1280, height: 900 } });
     await context.addInitScript(countContexts);
     const page = await context.newPage();
     const errors = recordErrors(page);
@@ -185,7 +195,15 @@ describe('panels', { skip: !hasCore }, () => {
       return names.map((n) => globalThis.timbrel[n].engine);
     });
     assert.deepEqual(disposed, [null, null, null, null, null], 'every panel let its engine go');
+    assert.deepEqual(await page.evaluate(() => globalThis.cspViolations), [], 'the Content-Security-Policy reports no violation');
     assert.deepEqual(errors, []);
     await context.close();
+    await logged.close();
+    const origin = new URL(server.url).origin;
+    const requests = readNetLog(netLog).filter((r) => r.initiator !== 'not an origin');
+    console.log(`# ${requests.length} requests from the page, its Workers and worklets`);
+    assert.ok(requests.some((r) => r.url.endsWith('/core/timbrel-core.mjs')), 'the net log saw the core being loaded');
+    assert.deepEqual(requests.filter((r) => !r.url.startsWith(`${origin}/`) && !/^(blob|data):/.test(r.url)).map((r) => r.url), [],
+      'every request is same-origin');
   });
 });

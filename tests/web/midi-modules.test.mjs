@@ -19,7 +19,7 @@ import { MidiFileError, describeReport, keyboardLow, readMidiFile } from '../../
 import { describeRecordError } from '../../web/src/transcribe/transcribe-audio.js';
 import { describeRanges, instrumentLabel } from '../../web/src/midi/midi-catalog.js';
 import { pitchView, timeTicks } from '../../web/src/ui/piano-roll.js';
-import { FRAME, exampleMelody, framesToCurve, matchNotes } from '../../web/src/transcribe/transcribe-panel.js';
+import { FRAME, MOVING_PITCH, exampleMelody, framesToCurve, matchNotes, pitchChangeRate } from '../../web/src/transcribe/transcribe-panel.js';
 import { CORE_DIR, REPO, coreHas } from './harness.mjs';
 
 describe('notes and symbols', () => {
@@ -224,6 +224,19 @@ describe('report and ranges in words', () => {
 });
 
 describe('piano roll and transcription helpers', () => {
+  test('a moving pitch (speech, glides) is told from held notes', () => {
+    // frames: [time, pitch, dynamics, confidence, active] per frame
+    const frames = (pitches) => Float32Array.from(pitches.flatMap((p, i) => [i / 86, p, 1, 0.9, p > 0 ? 1 : 0]));
+    const held = [...Array(40).fill(60), ...Array(40).fill(64), ...Array(10).fill(0), ...Array(40).fill(67)];
+    const moving = Array.from({ length: 130 }, (_, i) => 60 + Math.round(4 * Math.sin(i / 2)));
+    const a = pitchChangeRate(frames(held));
+    const b = pitchChangeRate(frames(moving));
+    assert.equal(a.active, 120);
+    assert.ok(a.rate < MOVING_PITCH, `held notes: ${a.rate}`);
+    assert.ok(b.rate > MOVING_PITCH, `moving pitch: ${b.rate}`);
+    assert.deepEqual(pitchChangeRate(new Float32Array(0)), { active: 0, rate: 0 });
+  });
+
   test('the rows shown: the notes with a margin, at least 14 semitones; ranges when there are no notes', () => {
     assert.deepEqual(pitchView([{ pitch: 60 }, { pitch: 64 }]), { lo: 55, hi: 69 });
     assert.deepEqual(pitchView([{ pitch: 40 }, { pitch: 90 }]), { lo: 38, hi: 92 });

@@ -12,7 +12,9 @@ import { decodeWav, encodeWav, FORMAT } from '../../web/src/audio/wav.js';
 import { AudioRingReader, AudioRingWriter, STATUS, createAudioRing } from '../../web/src/worklet/audio-ring.js';
 import { suggestOctaves } from '../../web/src/voice/voice-meters.js';
 import { checkModelBytes } from '../../web/src/audio/model-catalog.js';
-import { makeTempDir, startServer } from './harness.mjs';
+import { formatBytes, formatNoteRange, plainCardFacts } from '../../web/src/ui/model-picker.js';
+import { levelTrimDb } from '../../web/src/voice/voice-panel.js';
+import { REPO, makeTempDir, startServer } from './harness.mjs';
 
 describe('WAV writer', () => {
   const signal = Float32Array.from({ length: 1000 }, (_, i) => 0.9 * Math.sin(i / 7));
@@ -141,6 +143,27 @@ describe('model files', () => {
     const ok = new Uint8Array(64);
     ok.set([0x54, 0x4d, 0x42, 0x4c]);
     assert.doesNotThrow(() => checkModelBytes(ok.buffer));
+  });
+});
+
+describe('model facts in plain words', () => {
+  test('sizes, note ranges and the card\'s figures', () => {
+    assert.equal(formatBytes(150), '150 bytes');
+    assert.equal(formatBytes(3 * 1024 * 1024), '3.0 MB');
+    assert.equal(formatNoteRange([220, 440]), 'A3 – A4 (220 Hz – 440 Hz)');
+    const card = fs.readFileSync(path.join(REPO, 'models', 'violin', 'MODEL_CARD.md'), 'utf8');
+    const facts = Object.fromEntries(plainCardFacts(card, 'Violin'));
+    assert.match(facts['Learned from'], /^\d+ minutes of violin playing$/);
+    assert.match(facts['Keeps your melody'], /^within \d+ cents/);
+    assert.match(facts['Sounds like it'], /^\d+ % of the time/);
+    assert.deepEqual(plainCardFacts('# no figures here', 'Violin'), []);
+  });
+
+  test('the volume evens out the models\' levels, within 12 dB', () => {
+    assert.equal(levelTrimDb({ outputLevelDb: -26 }), 6);
+    assert.equal(levelTrimDb({ outputLevelDb: -45 }), 12);
+    assert.equal(levelTrimDb({ outputLevelDb: null }), 0);
+    assert.equal(levelTrimDb(null), 0);
   });
 });
 

@@ -78,26 +78,3 @@ export async function decodeAudioFile(context, file) {
   }
   return buffer;
 }
-
-// Plays mono samples (at `rate`) once into `destination`; onEnded runs when
-// they have played out (not after stopClip). Returns the source node.
-export function playClip(context, destination, samples, rate, onEnded) {
-  const buffer = context.createBuffer(1, Math.max(1, samples.length), rate);
-  buffer.copyToChannel(samples, 0);
-  const source = context.createBufferSource();
-  source.buffer = buffer;
-  source.connect(destination);
-  source.onended = onEnded;
-  source.start();
-  return source;
-}
-
-export function stopClip(source) {
-  source.onended = null;
-  try {
-    source.stop();
-  } catch {
-    // already stopped
-  }
-  source.disconnect();
-}

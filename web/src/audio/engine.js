@@ -15,38 +15,19 @@
 // Every engine can also play finished clips (renders, recordings) through its
 // output: playBuffer().
 //
+// Models never reach the audio thread as files: loadModel(bytes) has the
+// core check and lay the file out in a Worker (model-preparer.js), then
+// hands the processor the flat image, which its kernel copies in slices of
+// at most 256 KiB, one per message, and adopts (worklet/core-processor.js).
+//
 // The AudioContext belongs to the caller (the page shares one: SharedAudio).
+
+import { CoreError, EngineLoadError, ModelLoadError } from './errors.js';
+import { modelPreparer } from './model-preparer.js';
 
 export const MODEL_RATE = 22050;
 
-// Thrown when the C++ core refuses to run (e.g. an unsupported sample rate).
-export class CoreError extends Error {
-  constructor(message, sampleRate) {
-    super(message);
-    this.name = 'CoreError';
-    this.sampleRate = sampleRate;
-  }
-}
-
-// Thrown when the worklet module (or the WASM core it imports) cannot be loaded.
-export class EngineLoadError extends Error {
-  constructor(message, cause) {
-    super(message);
-    this.name = 'EngineLoadError';
-    this.cause = cause;
-  }
-}
-
-// Thrown when a kernel rejects a model; the previous model keeps playing.
-export class ModelLoadError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'ModelLoadError';
-  }
-}
-
-// Whether an error means the engine itself is gone (not one request failing).
-export const isEngineFailure = (error) => error instanceof CoreError || error?.name === 'EngineLoadError';
+export { CoreError, EngineLoadError, ModelLoadError, isEngineFailure } from './errors.js';
 
 // Mono in, mono out: the context mixes stereo sources down to one channel.
 export const MONO_NODE_OPTIONS = Object.freeze({
@@ -102,6 +83,8 @@ export class PendingReplies {
 export class Engine {
   // {url, name, label}: the AudioWorkletProcessor this engine runs; null for none.
   static processor = null;
+  // The model family its kernel plays ('vq_timbre' | 'crossmodal_vae'); null for none.
+  static modelFamily = null;
   // Default options; the constructor's options override them.
   static defaults = {};
   static readyTimeoutMs = 15000;
@@ -117,6 +100,8 @@ export class Engine {
     this.started = null;
     this.pending = new PendingReplies();
     this.nextToken = 1;
+    this.modelId = null; // what useModel() last loaded
+    this.modelQueue = Promise.resolve();
     this.clip = null; // {source, samples, start}: a clip being played
     this.onError = null; // (CoreError) => void, for failures after start
     this.onBufferEnded = null; // () => void, when a clip has played out
@@ -164,7 +149,13 @@ export class Engine {
       );
     }
     if (this.disposed) throw new EngineLoadError('stopped');
-    const node = new AudioWorkletNode(this.context, name, this.nodeOptions());
+    let node;
+    try {
+      node = new AudioWorkletNode(this.context, name, this.nodeOptions());
+    } catch (error) {
+      // The module loaded but registered no processor: its code failed to run.
+      throw new EngineLoadError(`The ${this.label} could not start its audio code (${error.message}). Reload the page and try again.`, error);
+    }
     this.node = node;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -203,9 +194,14 @@ export class Engine {
   handleMessage(data) {
     if (data?.type === 'error') {
       this.fail(new CoreError(data.message, data.sampleRate));
-      return;
+    } else if (data?.type === 'model-slice') {
+      // The kernel copied a slice of a model image: the next one, in its own message.
+      if (this.pending.requests.has(data.token)) this.post({ type: 'model-slice', token: data.token });
+    } else if (data?.type === 'model') {
+      this.settle(data.token, data, (message) => new ModelLoadError(message));
+    } else {
+      this.onMessage(data);
     }
-    this.onMessage(data);
   }
 
   fail(error) {
@@ -258,6 +254,39 @@ export class Engine {
     return this.nextToken++;
   }
 
+  // Loads a model into the kernel (subclasses: loadModel(bytes)) unless it
+  // already holds `id`; loads run one after another. Resolves the reply, or
+  // null when nothing had to be loaded.
+  useModel(id, bytes) {
+    const load = this.modelQueue.catch(() => {}).then(async () => {
+      if (this.modelId === id) return null;
+      const reply = await this.loadModel(bytes);
+      this.modelId = id;
+      return reply;
+    });
+    this.modelQueue = load;
+    return load;
+  }
+
+  // A .tmbl file (ArrayBuffer; copied, the caller keeps it) for the kernel:
+  // prepared off the audio thread, then adopted between quanta. Resolves the
+  // processor's reply plus `info` (the model's facts); rejects with
+  // ModelLoadError (the previous model keeps playing).
+  // extra: more fields of the 'model' message (e.g. the voice model's gainDb).
+  async loadModel(bytes, { preparer = modelPreparer(), ...extra } = {}) {
+    const family = this.constructor.modelFamily;
+    if (!family) throw new ModelLoadError(`the ${this.label} plays no model`);
+    const { image, info } = await preparer.prepare(bytes, family);
+    return { ...(await this.loadImage(image, extra)), info };
+  }
+
+  // A prepared image (ArrayBuffer, transferred) to the processor.
+  loadImage(image, extra = {}) {
+    if (!this.node || this.disposed) return Promise.reject(new ModelLoadError(`the ${this.label} is not running`));
+    const token = this.token();
+    return this.request(token, { ...extra, type: 'model', token, image }, [image]);
+  }
+
   // The panel that owns this engine is shown (true) or left (false): a resting
   // processor outputs silence without running its kernel.
   setActive(on) {
@@ -269,44 +298,87 @@ export class Engine {
   // Plays mono samples (at `rate`, the model rate by default) once through the
   // output; returns the duration in seconds.
   playBuffer(samples, rate = MODEL_RATE) {
+    const stream = this.playStream(rate, { lead: 0 });
+    stream.push(samples, 0);
+    stream.end();
+    return samples.length / rate;
+  }
+
+  // Plays samples that arrive in pieces, a render heard while it runs:
+  // push(samples, offset) in order (offset in samples from the start), end()
+  // after the last. Playback starts `lead` seconds after the first piece; a
+  // piece that arrives too late to play on time delays what follows (counted
+  // in `late`). Samples are kept inside [-1, 1] (a render's pieces come before
+  // its normalisation). onBufferEnded once all has played.
+  playStream(rate = MODEL_RATE, { lead = 0.3 } = {}) {
     this.stopBuffer();
-    const buffer = this.context.createBuffer(1, Math.max(1, samples.length), rate);
-    buffer.copyToChannel(samples, 0);
+    const clip = { sources: new Set(), start: NaN, rate, lead, ended: false, late: 0 };
+    this.clip = clip;
+    const engine = this;
+    return {
+      push: (samples, offset) => this.pushClip(clip, samples, offset),
+      end: () => {
+        clip.ended = true;
+        this.clipEnded(clip);
+      },
+      get late() {
+        return clip.late;
+      },
+      // Stopped (stopBuffer(), another clip): later pieces are dropped.
+      get stopped() {
+        return engine.clip !== clip;
+      },
+    };
+  }
+
+  pushClip(clip, samples, offset) {
+    if (this.clip !== clip || !samples.length) return;
+    const now = this.context.currentTime;
+    if (!Number.isFinite(clip.start)) clip.start = now + clip.lead - offset / clip.rate;
+    let at = clip.start + offset / clip.rate;
+    if (at < now) {
+      clip.late++;
+      clip.start += now - at;
+      at = now;
+    }
+    const buffer = this.context.createBuffer(1, samples.length, clip.rate);
+    const data = buffer.getChannelData(0);
+    for (let i = 0; i < samples.length; i++) data[i] = Math.max(-1, Math.min(1, samples[i]));
     const source = this.context.createBufferSource();
     source.buffer = buffer;
     source.connect(this.output);
-    const clip = { source, samples, start: this.context.currentTime };
     source.onended = () => {
-      if (this.clip !== clip) return;
-      this.clip = null;
-      this.onBufferEnded?.();
+      clip.sources.delete(source);
+      this.clipEnded(clip);
     };
-    source.start();
-    this.clip = clip;
-    return buffer.duration;
+    clip.sources.add(source);
+    source.start(at);
   }
 
-  // The samples being played, or null.
-  get playingClip() {
-    return this.clip?.samples ?? null;
+  clipEnded(clip) {
+    if (this.clip !== clip || !clip.ended || clip.sources.size > 0) return;
+    this.clip = null;
+    this.onBufferEnded?.();
   }
 
-  // Seconds into the clip being played, or -1.
+  // Seconds into the clip being played (negative before it starts), or -1.
   get bufferTime() {
-    return this.clip ? this.context.currentTime - this.clip.start : -1;
+    return this.clip && Number.isFinite(this.clip.start) ? this.context.currentTime - this.clip.start : -1;
   }
 
   stopBuffer() {
     const clip = this.clip;
     if (!clip) return;
     this.clip = null;
-    clip.source.onended = null;
-    try {
-      clip.source.stop();
-    } catch {
-      // already stopped
+    for (const source of clip.sources) {
+      source.onended = null;
+      try {
+        source.stop();
+      } catch {
+        // already stopped
+      }
+      source.disconnect();
     }
-    clip.source.disconnect();
   }
 
   // Frees the kernel and detaches everything; the context is the caller's.

@@ -2,6 +2,8 @@
 // web/assets/make-example-voice.sh), played through the analyser instead of the
 // microphone. It is also heard directly, unless the monitor already plays it.
 
+import { BufferPlayer } from './clip-player.js';
+
 export const EXAMPLE_URL = new URL('../../assets/example-voice.wav', import.meta.url);
 
 const decoded = new WeakMap(); // AudioContext -> Promise<AudioBuffer>
@@ -21,23 +23,14 @@ export function loadExample(context, url = EXAMPLE_URL) {
   return promise;
 }
 
-export class ExamplePlayer {
+// The example clip as a source: heard directly too, unless the monitor plays it.
+export class ExamplePlayer extends BufferPlayer {
   // direct: whether the clip is also heard directly (not only through the monitor).
   constructor(context, buffer, { direct = true } = {}) {
-    this.context = context;
-    this.buffer = buffer;
-    this.node = context.createBufferSource();
-    this.node.buffer = buffer;
+    super(context, buffer, { loop: false, label: 'example clip' });
     this.dry = context.createGain();
     this.dry.gain.value = direct ? 1 : 0;
     this.node.connect(this.dry).connect(context.destination);
-    this.onEnded = null;
-    this.node.onended = () => this.onEnded?.();
-    this.started = false;
-  }
-
-  get duration() {
-    return this.buffer.duration;
   }
 
   // When the monitor plays the core's output, the direct sound is muted (no doubling).
@@ -47,21 +40,8 @@ export class ExamplePlayer {
     g.setTargetAtTime(on ? 1 : 0, this.context.currentTime, 0.01);
   }
 
-  start() {
-    this.started = true;
-    this.node.start();
-  }
-
   dispose() {
-    this.node.onended = null;
-    if (this.started) {
-      try {
-        this.node.stop();
-      } catch {
-        // already stopped
-      }
-    }
-    this.node.disconnect();
+    super.dispose();
     this.dry.disconnect();
   }
 }

@@ -1,7 +1,10 @@
 // The shipped instrument models: models/index.json (written by the trainer), each
 // entry {id, instrument, file, card, f0_range_hz, quantized, size_bytes} with paths
 // relative to models/. Fetches model bytes (cached) and model cards on the main
-// thread; the worklet receives the bytes by message.
+// thread. A visitor's own file is checked by the core (in a Worker) when it is
+// dropped, before it becomes a tile: a damaged or foreign file is refused then.
+
+import { modelPreparer } from './model-preparer.js';
 
 export const MODELS_URL = new URL('../../models/', import.meta.url);
 export const MAX_MODEL_BYTES = 64 * 1024 * 1024;
@@ -28,6 +31,8 @@ function normaliseEntry(raw, index) {
     f0RangeHz: range,
     quantized: raw.quantized ?? null,
     sizeBytes: Number.isFinite(raw.size_bytes) ? raw.size_bytes : null,
+    // How loud it plays the page's example clip (timbrel.eval.levels), for evening out.
+    outputLevelDb: Number.isFinite(raw.output_level_db) ? raw.output_level_db : null,
     source: 'shipped',
   };
 }
@@ -60,8 +65,11 @@ export function checkModelBytes(bytes, name = 'the file') {
 }
 
 export class ModelCatalog {
-  constructor(baseUrl = MODELS_URL) {
+  // family: the kernel family its models belong to ('vq_timbre' | 'crossmodal_vae').
+  constructor(baseUrl = MODELS_URL, { family = 'vq_timbre', preparer = null } = {}) {
     this.baseUrl = baseUrl;
+    this.family = family;
+    this.preparer = preparer;
     this.bytes = new Map(); // id -> Promise<ArrayBuffer>
     this.cards = new Map(); // id -> Promise<string>
   }
@@ -87,10 +95,15 @@ export class ModelCatalog {
     return promise;
   }
 
-  // A user's own file (File/Blob) becomes an entry whose bytes are already here.
+  // A user's own file (File/Blob) becomes an entry whose bytes are already here,
+  // once the core has checked it; rejects with the reason otherwise.
   async addFile(file) {
+    if (file.size > MAX_MODEL_BYTES) {
+      throw new ModelFileError(`“${file.name}” is ${(file.size / 1048576).toFixed(0)} MB; models up to ${MAX_MODEL_BYTES / 1048576} MB can be loaded.`);
+    }
     const bytes = await file.arrayBuffer();
     checkModelBytes(bytes, `“${file.name}”`);
+    await (this.preparer ?? modelPreparer()).prepare(bytes, this.family);
     const id = `file:${file.name}:${file.size}:${Date.now()}`;
     const entry = {
       id,

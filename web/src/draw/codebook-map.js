@@ -11,15 +11,15 @@
 //   map.onPlay = (code, how) => ...   // how: 'click' | 'hover' | 'key'
 //   map.onStop = () => ...
 
-import { fitCanvasToBox, cssValues, drawTooltip } from '../ui/canvas.js';
+import { CanvasWidget, cssValues, drawTooltip } from '../ui/canvas.js';
 import { colourAt } from './draw-curves.js';
 
 const PAD = 14;
 const HIT_PX = 12;
 
-export class CodebookMap {
+export class CodebookMap extends CanvasWidget {
   constructor(canvas, { announce = null } = {}) {
-    this.canvas = canvas;
+    super(canvas);
     this.announceEl = announce;
     this.points = new Float32Array(0);
     this.values = [];
@@ -32,9 +32,8 @@ export class CodebookMap {
     this.focused = false;
     this.onPlay = null;
     this.onStop = null;
-    this.frame = 0;
 
-    this.handlers = {
+    this.listen({
       pointermove: (e) => this.pointerMove(e),
       pointerleave: () => this.pointerLeave(),
       pointerdown: (e) => this.pointerDown(e),
@@ -48,10 +47,7 @@ export class CodebookMap {
         this.focused = false;
         this.requestRender();
       },
-    };
-    for (const [type, handler] of Object.entries(this.handlers)) canvas.addEventListener(type, handler);
-    this.resizeObserver = new ResizeObserver(() => this.resize());
-    this.resizeObserver.observe(canvas);
+    });
     this.resize();
   }
 
@@ -83,13 +79,6 @@ export class CodebookMap {
   }
 
   // ---------- geometry ----------
-
-  resize() {
-    const { width, height } = fitCanvasToBox(this.canvas);
-    this.cssWidth = width;
-    this.cssHeight = height;
-    this.render();
-  }
 
   // The view: the points' bounding box, centred, one scale for both axes (so
   // distances on the map keep their meaning).
@@ -252,24 +241,14 @@ export class CodebookMap {
 
   // ---------- drawing ----------
 
-  requestRender() {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.render();
-    });
-  }
-
   render() {
-    const ctx = this.canvas.getContext('2d');
-    if (!ctx || !this.cssWidth) return;
-    const dpr = this.canvas.width / this.cssWidth;
+    const ctx = this.context2d();
+    if (!ctx) return;
     const get = cssValues(this.canvas);
     const ring = get('--map-ring', '#1a1930');
     const focus = get('--plot-cursor', '#0a66d8');
     const text = get('--plot-axis', '#1a1930');
     const bg = get('--plot-bg', '#fff');
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, this.cssWidth, this.cssHeight);
     if (!this.count || !this.scale) return;
     const r = Math.max(2.5, Math.min(5, Math.sqrt((this.cssWidth * this.cssHeight) / this.count) * 0.22));
@@ -315,11 +294,5 @@ export class CodebookMap {
       const p = this.position(tip);
       drawTooltip(ctx, this.describe(tip), p, this.cssWidth, { gap: 12, rise: 30, drop: 14, background: bg, border: ring, text });
     }
-  }
-
-  dispose() {
-    for (const [type, handler] of Object.entries(this.handlers)) this.canvas.removeEventListener(type, handler);
-    this.resizeObserver.disconnect();
-    cancelAnimationFrame(this.frame);
   }
 }

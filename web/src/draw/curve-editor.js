@@ -10,7 +10,7 @@
 //   editor.onInput = () => ...   // while drawing (each move)
 //   editor.onChange = () => ...  // a stroke ended, a key nudged, a preset was set
 
-import { fitCanvasToBox, cssValues } from '../ui/canvas.js';
+import { CanvasWidget, cssValues } from '../ui/canvas.js';
 import { HOP_SECONDS, drawSegment, linearTicks, noteName, nudgeCurve } from './draw-curves.js';
 
 const KEY_STEP_SECONDS = 0.1;
@@ -18,9 +18,9 @@ const KEY_NUDGE = 0.03;
 const KEY_NUDGE_BIG = 0.12;
 const NUDGE_RADIUS_SECONDS = 0.25;
 
-export class CurveEditor {
+export class CurveEditor extends CanvasWidget {
   constructor(canvas, { scale, seconds, values, label = 'Curve', compact = false, announce = null, colour = '--plot-target', hint = '' }) {
-    this.canvas = canvas;
+    super(canvas);
     this.scale = scale;
     this.seconds = seconds;
     this.values = Float32Array.from(values);
@@ -39,10 +39,9 @@ export class CurveEditor {
     this.focused = false;
     this.onInput = null;
     this.onChange = null;
-    this.frame = 0;
     this.announceTimer = 0;
 
-    this.handlers = {
+    this.listen({
       pointerdown: (e) => this.pointerDown(e),
       pointermove: (e) => this.pointerMove(e),
       pointerup: (e) => this.pointerUp(e),
@@ -60,10 +59,7 @@ export class CurveEditor {
         this.focused = false;
         this.requestRender();
       },
-    };
-    for (const [type, handler] of Object.entries(this.handlers)) canvas.addEventListener(type, handler);
-    this.resizeObserver = new ResizeObserver(() => this.resize());
-    this.resizeObserver.observe(canvas);
+    });
     this.resize();
     this.updateAria();
   }
@@ -131,13 +127,6 @@ export class CurveEditor {
   get pad() {
     const left = this.leftPad ?? 64;
     return this.compact ? { left, right: 14, top: 8, bottom: 22 } : { left, right: 14, top: 12, bottom: 30 };
-  }
-
-  resize() {
-    const { width, height } = fitCanvasToBox(this.canvas);
-    this.cssWidth = width;
-    this.cssHeight = height;
-    this.render();
   }
 
   plotBox() {
@@ -318,14 +307,6 @@ export class CurveEditor {
 
   // ---------- drawing ----------
 
-  requestRender() {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.render();
-    });
-  }
-
   colours() {
     const get = cssValues(this.canvas);
     return {
@@ -342,13 +323,11 @@ export class CurveEditor {
   }
 
   render() {
-    const ctx = this.canvas.getContext('2d');
-    if (!ctx || !this.cssWidth) return;
-    const dpr = this.canvas.width / this.cssWidth;
+    const ctx = this.context2d();
+    if (!ctx) return;
     const c = this.colours();
     const { scale } = this;
     const font = this.compact ? 11 : 12;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.font = `${font}px system-ui, sans-serif`;
     const plotHeight = this.plotBox().h;
     const yTicks = this.compact ? [scale.min, (scale.min + scale.max) / 2, scale.max] : scale.ticks(Math.max(3, Math.min(7, Math.floor(plotHeight / 45))));
@@ -519,9 +498,7 @@ export class CurveEditor {
   }
 
   dispose() {
-    for (const [type, handler] of Object.entries(this.handlers)) this.canvas.removeEventListener(type, handler);
-    this.resizeObserver.disconnect();
-    cancelAnimationFrame(this.frame);
+    super.dispose();
     clearTimeout(this.announceTimer);
   }
 }

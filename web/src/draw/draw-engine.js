@@ -23,6 +23,7 @@ export class DrawEngine extends Engine {
     name: 'timbrel-draw',
     label: 'drawing engine',
   };
+  static modelFamily = 'vq_timbre';
   static defaults = { maxBlock: 128, maxHops: MAX_HOPS };
 
   constructor(context, options) {
@@ -52,16 +53,14 @@ export class DrawEngine extends Engine {
   }
 
   onMessage(data) {
-    if (data?.type === 'model') this.settle(data.token, data);
-    else if (data?.type === 'curves') this.settle(`curves:${data.version}`, data);
+    if (data?.type === 'curves') this.settle(`curves:${data.version}`, data);
   }
 
-  // A .tmbl file that carries its descriptor table (ArrayBuffer; copied).
-  loadModel(bytes) {
-    const token = this.token();
-    const copy = bytes.slice(0);
+  // A .tmbl file that carries its descriptor table (ArrayBuffer; copied): the
+  // loop stops first (it played the old instrument).
+  loadModel(bytes, options) {
     this.stopLoop();
-    return this.request(token, { type: 'model', token, bytes: copy }, [copy]);
+    return super.loadModel(bytes, options);
   }
 
   // Curves for the next pass (or the next play): resolves once committed.

@@ -33,7 +33,7 @@ import {
 } from './draw-curves.js';
 import { DrawRenderer } from './draw-renderer.js';
 import { ModelCatalog } from '../audio/model-catalog.js';
-import { ModelPicker, formatBytes } from '../ui/model-picker.js';
+import { ModelPicker, formatBytes, modelErrorMessage } from '../ui/model-picker.js';
 import { StatusArea } from '../ui/status.js';
 import { encodeWav, float32Base64 } from '../audio/wav.js';
 import { Panel } from '../ui/panel.js';
@@ -128,8 +128,6 @@ export class DrawPanel extends Panel {
     this.version = 0; // curve versions sent to the worklet
     this.versions = new Map(); // version -> {descriptor, target (units), gain}
     this.passResults = [];
-    this.workletModel = null; // entry id loaded in the worklet
-    this.workletQueue = Promise.resolve();
     this.playing = 'idle'; // idle | render | loop | code
     this.codeTimer = 0;
     this.hoverCode = -1;
@@ -171,11 +169,8 @@ export class DrawPanel extends Panel {
     this.el.mapBar.style.background = COLOUR_GRADIENT;
 
     this.picker.onChoose = (entry) => this.chooseModel(entry);
-    this.picker.onFileError = (error, file) => this.status.set('model-error', {
-      kind: 'error',
-      title: `“${file?.name ?? 'The file'}” could not be used as an instrument.`,
-      text: `${error.message}${this.model ? ' The current instrument stays loaded.' : ''}`,
-    });
+    this.picker.onFileError = (error, file) => this.status.set('model-error', modelErrorMessage({ source: 'file', file: file?.name ?? 'The file' }, error,
+      this.model ? `${title(this.model.entry.instrument)} stays loaded.` : ''));
 
     const on = (element, type, handler) => this.on(element, type, handler);
     for (const input of this.el.descriptors) on(input, 'change', () => this.setDescriptor(input.value));
@@ -470,6 +465,14 @@ export class DrawPanel extends Panel {
 
   // ---------- audio (AudioContext, worklet) ----------
 
+  // The device starts with the engine, not after the model's load into the
+  // worklet: a loop or a code sounds as soon as the model is in.
+  ensureEngine() {
+    const ready = super.ensureEngine();
+    this.resumeAudio();
+    return ready;
+  }
+
   createEngine(context) {
     const engine = new DrawEngine(context).toDestination();
     engine.onPass = (pass) => this.onPass(pass);
@@ -479,38 +482,8 @@ export class DrawPanel extends Panel {
     return engine;
   }
 
-  engineStarted(engine, info) {
-    this.el.sampleRate.textContent = `${Number((info.sampleRate / 1000).toFixed(3))} kHz`;
-    this.el.sampleRate.dataset.hz = String(info.sampleRate);
-  }
-
-  // The loaded model, in the worklet too (loads run one after another).
-  ensureWorkletModel() {
-    this.workletQueue = this.workletQueue.catch(() => {}).then(async () => {
-      await this.engineReady;
-      const model = this.model;
-      if (!model) throw new Error('no instrument is loaded yet');
-      if (this.workletModel === model.entry.id) return model;
-      await this.engine.loadModel(model.bytes);
-      this.workletModel = model.entry.id;
-      return model;
-    });
-    return this.workletQueue;
-  }
-
-  async playRender() {
-    const ready = this.ensureEngine();
-    try {
-      await ready;
-    } catch {
-      return; // reported by onEngineFailure
-    }
-    if (!this.rendered || this.renderedEdit !== this.edited) {
-      const done = await this.render();
-      if (!done) return;
-    }
-    this.startBuffer();
-    this.checkRunning();
+  get renderIsCurrent() {
+    return !!this.rendered && this.renderedEdit === this.edited;
   }
 
   startBuffer() {
@@ -541,7 +514,7 @@ export class DrawPanel extends Panel {
     this.el.loop.querySelector('span').textContent = 'Starting…';
     try {
       await ready;
-      await this.ensureWorkletModel();
+      await this.loadEngineModel();
       await this.sendCurves();
     } catch (error) {
       this.el.loop.setAttribute('aria-pressed', 'false');
@@ -601,13 +574,13 @@ export class DrawPanel extends Panel {
     if (how === 'hover') {
       // Hover auditions only once sound is on, and never interrupts a loop or a render.
       if (!this.engine?.node || this.engine.state !== 'running' || this.playing === 'loop' || this.playing === 'render') return;
-      if (this.workletModel !== this.model.entry.id) return;
+      if (this.engine.modelId !== this.model.entry.id) return;
       this.hoverCode = code;
       this.startCode(code, 0);
       return;
     }
     this.ensureEngine()
-      .then(() => this.ensureWorkletModel())
+      .then(() => this.loadEngineModel())
       .then(() => {
         this.hoverCode = -1;
         this.startCode(code, CLICK_PLAY_MS);
@@ -714,7 +687,6 @@ export class DrawPanel extends Panel {
   }
 
   engineLost() {
-    this.workletModel = null;
     this.setPlaying('idle');
   }
 
@@ -798,7 +770,7 @@ export class DrawPanel extends Panel {
     if (this.engine?.node) {
       const wasLooping = this.playing === 'loop';
       if (wasLooping || this.playing === 'code') this.stop();
-      this.ensureWorkletModel()
+      this.loadEngineModel()
         .then(async () => {
           if (wasLooping) await this.toggleLoop();
         })
@@ -807,21 +779,8 @@ export class DrawPanel extends Panel {
   }
 
   modelFailed(entry, error) {
-    this.picker.setState(entry, 'error');
-    const keep = this.model && this.model.entry !== entry;
-    const reason = String(error?.message || error).replace(/\.$/, '');
-    const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
-    this.status.set('model-error', {
-      kind: 'error',
-      title: entry.source === 'file' ? `“${entry.file}” could not be loaded.` : `The ${entry.instrument} model could not be loaded.`,
-      text: `${capital(reason)}.${keep ? ` ${title(this.model.entry.instrument)} stays loaded.` : ''}`,
-    });
-    if (entry.source === 'file') this.picker.reject(entry);
-    if (keep) {
-      this.wanted = this.model.entry;
-      this.picker.select(this.model.entry);
-      this.picker.setState(this.model.entry, 'playing');
-    }
+    const keeping = this.model ? `${title(this.model.entry.instrument)} stays loaded.` : '';
+    this.wanted = this.picker.refuse(entry, error, { status: this.status, current: this.model?.entry, keeping }) ?? this.wanted;
   }
 
   // ---------- the codebook map ----------

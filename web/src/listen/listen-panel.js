@@ -1,19 +1,16 @@
 // The "Listen" panel: start/stop the microphone or the example clip, route it through
 // the analyser engine, and show what it measures (readouts + spectrogram).
 
-import { CoreError, isEngineFailure } from '../audio/engine.js';
+import { CoreError } from '../audio/engine.js';
 import { ExamplePlayer, loadExample } from '../audio/example-clip.js';
-import { MicInput, describeMicError } from '../audio/microphone.js';
-import { Panel } from '../ui/panel.js';
+import { InputPanel } from '../ui/input-panel.js';
 import { StatusArea } from '../ui/status.js';
 import { FIELD } from '../worklet/frame-ring.js';
 import { ListenEngine } from './listen-engine.js';
 import { Readouts } from './readouts.js';
 import { Spectrogram } from './spectrogram.js';
 
-const MIC_MESSAGES = ['mic-denied', 'mic-missing', 'mic-busy', 'mic-unsupported', 'mic-error'];
-
-export class ListenPanel extends Panel {
+export class ListenPanel extends InputPanel {
   constructor(root, { audio, capabilities }) {
     super(root, { audio, capabilities, name: 'listen' });
     const $ = (id) => this.$(id);
@@ -32,9 +29,6 @@ export class ListenPanel extends Panel {
     this.status = new StatusArea($('status'));
     this.readouts = new Readouts(root.ownerDocument);
     this.spectrogram = new Spectrogram($('spectrogram'));
-    this.source = null; // MicInput | ExamplePlayer
-    this.sourceMode = 'idle'; // idle | starting | mic | example
-    this.operation = 0; // bumps on every start/stop; stale async steps give up
 
     this.on(this.el.start, 'click', () => this.startMicrophone());
     this.on(this.el.example, 'click', () => this.playExample());
@@ -44,19 +38,11 @@ export class ListenPanel extends Panel {
     this.updateButtons();
   }
 
-  get isPlaying() {
-    return this.sourceMode !== 'idle';
-  }
-
   get monitorOn() {
     return this.el.monitor.checked;
   }
 
-  // mode: idle | starting | mic | example; starting: which source is being started.
-  setMode(mode, starting = null) {
-    this.sourceMode = mode;
-    this.starting = starting;
-    this.root.dataset.mode = mode;
+  showSourceMode() {
     this.updateButtons();
   }
 
@@ -83,6 +69,7 @@ export class ListenPanel extends Panel {
   }
 
   engineStarted(engine, info) {
+    super.engineStarted(engine, info);
     this.showEngineInfo(info);
     this.applyMonitor();
     this.startFrameLoop();
@@ -100,97 +87,35 @@ export class ListenPanel extends Panel {
     return error instanceof CoreError ? { ...message, title: 'The analyser cannot run on this audio device.' } : message;
   }
 
-  async startMicrophone() {
-    const op = ++this.operation;
-    for (const key of MIC_MESSAGES) this.status.clear(key);
+  startMicrophone() {
     this.status.clear('finished');
-    const ready = this.ensureEngine();
-    const previousMode = this.sourceMode;
-    this.setMode('starting', 'mic');
-    try {
-      await ready;
-    } catch {
-      return; // reported by the panel base
-    }
-    let mic;
-    try {
-      mic = await MicInput.open(this.engine.context);
-    } catch (error) {
-      if (op !== this.operation) return;
-      const message = describeMicError(error);
-      this.status.set(message.key, { kind: 'error', title: message.title, text: message.text });
-      this.setMode(this.source ? previousMode : 'idle');
-      if (!this.source) this.pauseAudio();
-      return;
-    }
-    if (op !== this.operation) {
-      mic.dispose();
-      return;
-    }
-    this.useSource(mic, 'mic');
-    mic.onEnded = () => {
-      if (this.source !== mic) return;
-      this.status.set('mic-ended', { kind: 'warning', title: 'The microphone stopped.', text: 'It may have been unplugged or its permission revoked. Press Start microphone to try again.' });
-      this.stop();
-    };
-    this.status.clear('mic-ended');
-    await this.checkRunning();
+    return super.startMicrophone();
   }
 
   async playExample() {
-    const op = ++this.operation;
     this.status.clear('finished');
     this.status.clear('example-error');
-    const ready = this.ensureEngine();
-    const previousMode = this.sourceMode;
-    this.setMode('starting', 'example');
-    let buffer;
-    try {
-      await ready;
-      buffer = await loadExample(this.engine.context);
-    } catch (error) {
-      if (op !== this.operation) return;
-      if (!isEngineFailure(error)) {
-        this.status.set('example-error', { kind: 'error', title: 'The example clip could not be played.', text: String(error?.message || error) });
-        this.setMode(this.source ? previousMode : 'idle');
-      }
-      return;
-    }
-    if (op !== this.operation) return;
-    const player = new ExamplePlayer(this.engine.context, buffer, { direct: !this.monitorOn });
-    this.useSource(player, 'example');
+    const player = await this.startSource(
+      'example',
+      async (context) => new ExamplePlayer(context, await loadExample(context), { direct: !this.monitorOn }),
+      InputPanel.clipError('example-error', 'The example clip could not be played.'),
+    );
+    if (!player) return;
     player.onEnded = () => {
       if (this.source !== player) return;
       this.stop();
       this.status.set('finished', { kind: 'info', title: 'The example has finished.', text: 'Play it again, or press Start microphone to try your own voice.' });
     };
-    player.start();
-    await this.checkRunning();
   }
 
-  useSource(source, mode) {
-    this.disposeSource();
-    this.source = source;
-    source.node.connect(this.engine.input);
+  sourceStarted() {
     this.readouts.reset();
     this.el.empty.hidden = true;
-    this.setMode(mode);
-  }
-
-  disposeSource() {
-    if (this.source) {
-      this.source.dispose();
-      this.source = null;
-    }
   }
 
   stop() {
-    this.operation++;
-    this.disposeSource();
-    this.pauseAudio();
+    super.stop();
     this.readouts.showIdle();
-    this.status.clear('suspended');
-    this.setMode('idle');
   }
 
   applyMonitor() {
@@ -200,9 +125,7 @@ export class ListenPanel extends Panel {
   }
 
   showEngineInfo(info) {
-    const { sampleRate, analysisRate, latency, seconds } = this.el;
-    sampleRate.textContent = `${Number((info.sampleRate / 1000).toFixed(3))} kHz`;
-    sampleRate.dataset.hz = String(info.sampleRate);
+    const { analysisRate, latency, seconds } = this.el;
     analysisRate.textContent = `${(info.modelRate / 1000).toFixed(2)} kHz · ${info.frameRateHz.toFixed(1)} frames/s`;
     analysisRate.dataset.hz = String(info.modelRate);
     const ms = this.engine.latencyMs;
@@ -235,8 +158,6 @@ export class ListenPanel extends Panel {
   }
 
   dispose() {
-    this.operation++;
-    this.disposeSource();
     this.stopFrameLoop();
     super.dispose();
     this.spectrogram.dispose();

@@ -10,7 +10,7 @@
 //   pad.setData({points: [{pitch, dynamics, x, y}], extent: [[x0, x1], [y0, y1]]});
 //   pad.onMove = (x, y, on) => ...   // latent-projection coordinates
 
-import { fitCanvasToBox, cssValues, drawTooltip } from '../ui/canvas.js';
+import { CanvasWidget, cssValues, drawTooltip } from '../ui/canvas.js';
 import { colourAt } from '../draw/draw-curves.js';
 import { DYNAMICS, PITCH_CLASS_NAMES, noteName, octaveOf } from '../audio/midi-file.js';
 
@@ -22,9 +22,9 @@ export function pitchClassColour(pitch, dark = false) {
   return `hsl(${Math.round((pc * 360) / 12)}, ${dark ? 75 : 70}%, ${dark ? 62 : 45}%)`;
 }
 
-export class LatentPad {
+export class LatentPad extends CanvasWidget {
   constructor(canvas, { announce = null } = {}) {
-    this.canvas = canvas;
+    super(canvas);
     this.announceEl = announce;
     this.points = [];
     this.extent = [[-1, 1], [-1, 1]];
@@ -34,8 +34,7 @@ export class LatentPad {
     this.pointerId = null;
     this.focused = false;
     this.onMove = null; // (x, y, on) => void
-    this.frame = 0;
-    this.handlers = {
+    this.listen({
       pointerdown: (e) => this.pointerDown(e),
       pointermove: (e) => this.pointerMove(e),
       pointerup: (e) => this.pointerUp(e),
@@ -53,10 +52,7 @@ export class LatentPad {
         this.stop();
         this.requestRender();
       },
-    };
-    for (const [type, handler] of Object.entries(this.handlers)) canvas.addEventListener(type, handler);
-    this.resizeObserver = new ResizeObserver(() => this.resize());
-    this.resizeObserver.observe(canvas);
+    });
     this.resize();
   }
 
@@ -89,13 +85,6 @@ export class LatentPad {
   }
 
   // ---------- geometry ----------
-
-  resize() {
-    const { width, height } = fitCanvasToBox(this.canvas);
-    this.cssWidth = width;
-    this.cssHeight = height;
-    this.render();
-  }
 
   toCanvas(x, y) {
     const [[x0, x1], [y0, y1]] = this.extent;
@@ -232,23 +221,14 @@ export class LatentPad {
 
   // ---------- drawing ----------
 
-  requestRender() {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.render();
-    });
-  }
-
   colourOf(point, dark) {
     if (this.colourBy === 'octave') return colourAt((octaveOf(point.pitch) - 0) / 8);
     return pitchClassColour(point.pitch, dark);
   }
 
   render() {
-    const ctx = this.canvas.getContext('2d');
-    if (!ctx || !this.cssWidth) return;
-    const dpr = this.canvas.width / this.cssWidth;
+    const ctx = this.context2d();
+    if (!ctx) return;
     const get = cssValues(this.canvas);
     const dark = globalThis.matchMedia?.('(prefers-color-scheme: dark)').matches ?? false;
     const grid = get('--plot-grid', '#e7e5f1');
@@ -257,7 +237,6 @@ export class LatentPad {
     const text = get('--plot-axis', '#1a1930');
     const bg = get('--plot-bg', '#fff');
     const playing = get('--plot-playhead', '#2b8a3e');
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, this.cssWidth, this.cssHeight);
     // Axes through the centre of the projection (the labels' mean).
     const o = this.toCanvas(0, 0);
@@ -301,11 +280,5 @@ export class LatentPad {
     const present = new Set(this.points.map((p) => ((p.pitch % 12) + 12) % 12));
     return PITCH_CLASS_NAMES.map((name, pc) => ({ label: name, colour: pitchClassColour(pc, dark), present: present.has(pc) }))
       .filter((e) => e.present);
-  }
-
-  dispose() {
-    for (const [type, handler] of Object.entries(this.handlers)) this.canvas.removeEventListener(type, handler);
-    this.resizeObserver.disconnect();
-    cancelAnimationFrame(this.frame);
   }
 }

@@ -4,6 +4,7 @@
 // plus the facts that matter for notes: which instruments, which notes.
 
 import { ModelCatalog } from '../audio/model-catalog.js';
+import { factRow } from '../ui/facts.js';
 import { ModelPicker } from '../ui/model-picker.js';
 import { hzFromMidi, noteName } from '../audio/midi-file.js';
 
@@ -40,8 +41,8 @@ function normalise(raw, index, baseUrl) {
 }
 
 export class CrossmodalCatalog extends ModelCatalog {
-  constructor(baseUrl = CROSSMODAL_URL) {
-    super(baseUrl);
+  constructor(baseUrl = CROSSMODAL_URL, options = {}) {
+    super(baseUrl, { family: 'crossmodal_vae', ...options });
   }
 
   // Resolves [entries] (empty when no index is installed); rejects on a malformed index.
@@ -94,14 +95,8 @@ export class CrossmodalPicker extends ModelPicker {
     ].filter(([, value]) => value);
     const doc = this.el.facts.ownerDocument;
     for (const [term, value] of extra.reverse()) {
-      const div = doc.createElement('div');
-      const dt = doc.createElement('dt');
-      dt.textContent = term;
-      const dd = doc.createElement('dd');
-      dd.textContent = value;
-      div.append(dt, dd);
       // Right after the instrument's name.
-      this.el.facts.insertBefore(div, this.el.facts.children[1] ?? null);
+      this.el.facts.insertBefore(factRow(doc, term, value), this.el.facts.children[1] ?? null);
     }
     // "Notes it plays" in Hz says less than note names: drop it.
     for (const div of [...this.el.facts.children]) {

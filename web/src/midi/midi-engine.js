@@ -2,7 +2,7 @@
 // the engine base) and the "timbrel-midi" AudioWorkletNode (the C++ MidiKernel)
 // for live playing: notes, the latent XY pad, morphs between two notes.
 //
-// Options: {maxBlock: 128}. Models: loadModel(bytes) of a cross-modal .tmbl.
+// Options: {maxBlock: 128}. Models: loadModel(bytes) of a cross-modal .tmbl (the engine base).
 
 import { Engine, MODEL_RATE, SOURCE_NODE_OPTIONS } from '../audio/engine.js';
 import { NOTES, createNotesStatus, notesStatusViews } from '../worklet/midi-status.js';
@@ -15,6 +15,7 @@ export class MidiEngine extends Engine {
     name: 'timbrel-midi',
     label: 'live note engine',
   };
+  static modelFamily = 'crossmodal_vae';
   static defaults = { maxBlock: 128 };
 
   constructor(context, options) {
@@ -32,15 +33,11 @@ export class MidiEngine extends Engine {
     ({ floats: this.floats, ints: this.ints } = notesStatusViews(this.statusBuffer));
   }
 
-  onMessage(data) {
-    if (data?.type === 'model') this.settle(data.token, data);
-  }
-
-  // A cross-modal .tmbl (ArrayBuffer; copied): resolves once the worklet holds it.
-  loadModel(bytes) {
-    const token = this.token();
-    const copy = bytes.slice(0);
-    return this.request(token, { type: 'model', token, bytes: copy }, [copy]);
+  // A cross-modal .tmbl (ArrayBuffer; copied): resolves once the worklet holds
+  // it. Held notes end first (they belong to the old instrument).
+  loadModel(bytes, options) {
+    this.allNotesOff();
+    return super.loadModel(bytes, options);
   }
 
   noteOn(pitch, velocity) {

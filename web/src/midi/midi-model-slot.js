@@ -4,10 +4,8 @@
 // counts, and a failed choice leaves the model before it loaded.
 
 import { CrossmodalPicker, instrumentLabel } from './midi-catalog.js';
-import { formatBytes } from '../ui/model-picker.js';
-
-const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
-const sentence = (error) => capital(String(error?.message || error).replace(/\.$/, ''));
+import { formatBytes, modelErrorMessage } from '../ui/model-picker.js';
+import { capital } from '../ui/panel.js';
 
 export class CrossmodalModelSlot {
   // label: the element that names the loaded model; status: the panel's
@@ -27,11 +25,8 @@ export class CrossmodalModelSlot {
     this.queue = Promise.resolve();
     this.ready = null;
     this.picker.onChoose = (entry) => this.choose(entry);
-    this.picker.onFileError = (error, file) => this.status.set('model-error', {
-      kind: 'error',
-      title: `“${file?.name ?? 'The file'}” could not be used as an instrument.`,
-      text: `${error.message}${this.model ? ' The current instrument stays loaded.' : ''}`,
-    });
+    this.picker.onFileError = (error, file) => this.status.set('model-error', modelErrorMessage({ source: 'file', file: file?.name ?? 'The file' }, error,
+      this.model ? `${this.name} stays loaded.` : ''));
   }
 
   // Starts the Worker and lists the models (once); the first one is chosen.
@@ -93,20 +88,10 @@ export class CrossmodalModelSlot {
   }
 
   fail(entry, error) {
-    this.picker.setState(entry, 'error');
-    const keep = this.model && this.model.entry !== entry;
-    this.status.set('model-error', {
-      kind: 'error',
-      title: entry.source === 'file' ? `“${entry.file}” could not be loaded.` : `The ${entry.instrument} model could not be loaded.`,
-      text: `${sentence(error)}.${keep ? ` ${this.name} stays loaded.` : ''}`,
-    });
-    if (entry.source === 'file') this.picker.reject(entry);
-    if (keep) {
-      this.wanted = this.model.entry;
-      this.picker.select(this.model.entry);
-      this.picker.setState(this.model.entry, 'playing');
-    }
+    const keeping = this.model ? `${this.name} stays loaded.` : '';
+    this.wanted = this.picker.refuse(entry, error, { status: this.status, current: this.model?.entry, keeping }) ?? this.wanted;
   }
+
 
   dispose() {
     this.picker.dispose();

@@ -23,6 +23,7 @@ import { formatBytes } from '../ui/model-picker.js';
 import { StatusArea } from '../ui/status.js';
 import { encodeWav, float32Base64 } from '../audio/wav.js';
 import { Panel, sentence } from '../ui/panel.js';
+import { showFacts } from '../ui/facts.js';
 import { acceptFiles } from '../ui/file-drop.js';
 
 export const MAX_MIDI_BYTES = 4 * 1024 * 1024;
@@ -136,8 +137,6 @@ export class MidiPanel extends Panel {
     this.renderJob = 0;
     this.rendering = false;
     this.settingsVersion = 0;
-    this.workletModel = null;
-    this.workletQueue = Promise.resolve();
     this.playing = 'idle'; // idle | render
     this.morphOn = false;
     this.padOn = false;
@@ -244,7 +243,7 @@ export class MidiPanel extends Panel {
     this.showModel();
     this.clearRender('not rendered yet');
     this.updateButtons();
-    if (this.engine?.node) this.ensureWorkletModel().catch((error) => this.onLiveError(error));
+    if (this.engine?.node) this.loadEngineModel().catch((error) => this.onLiveError(error));
   }
 
   // The loaded model's range, labels and instruments, everywhere they show.
@@ -377,17 +376,8 @@ export class MidiPanel extends Panel {
       ['Tracks with notes', `${tracks.length}`],
       ['Length', `${parsed.durationS.toFixed(1)} s`],
       ['Tempo', Number.isFinite(parsed.tempoBpm) && parsed.tempoBpm > 0 ? `${Math.round(parsed.tempoBpm)} BPM` : ''],
-    ].filter(([, v]) => v);
-    this.el.songFacts.replaceChildren(...facts.map(([term, value]) => {
-      const div = document.createElement('div');
-      const dt = document.createElement('dt');
-      dt.textContent = term;
-      const dd = document.createElement('dd');
-      dd.textContent = value;
-      div.append(dt, dd);
-      return div;
-    }));
-    this.el.songFacts.hidden = false;
+    ];
+    showFacts(this.el.songFacts, facts);
     this.el.songNote.hidden = true;
     // Legend: one colour per track.
     this.el.rollLegend.replaceChildren(...tracks.map((track) => {
@@ -440,7 +430,9 @@ export class MidiPanel extends Panel {
     return !!this.rendered && this.rendered.settingsVersion === this.settingsVersion && this.rendered.song === this.song && this.rendered.model === this.model;
   }
 
-  async render({ andPlay = false } = {}) {
+  // stream: play the render while it runs (the Play button, when there is no
+  // current render): the Worker's chunks go to the engine as they come.
+  async render({ andPlay = false, stream = false } = {}) {
     if (!this.model) {
       this.audioStatus.set('no-model', { kind: 'info', title: 'No instrument is loaded yet.', text: 'Pick one in step 1 (or wait until it has loaded), then render.' });
       return null;
@@ -463,14 +455,21 @@ export class MidiPanel extends Panel {
     this.root.dataset.render = 'running';
     this.rendering = true;
     this.updateButtons();
+    const playing = stream && this.engine ? this.engine.playStream() : null;
     let result;
     try {
       result = await this.worker.render(song.bytes, options, {
-        onProgress: (fraction, stage) => job === this.renderJob && this.setProgress(fraction, 'running', null, stage),
+        onProgress: (fraction, stage) => job === this.renderJob && this.setProgress(fraction, 'running', null, playing ? 'playing while rendering' : stage),
+        onChunk: playing && ((samples, offset) => {
+          if (job !== this.renderJob || playing.stopped) return;
+          playing.push(samples, offset);
+          if (this.playing !== 'render') this.setPlaying('render');
+        }),
       });
     } catch (error) {
       if (job !== this.renderJob) return null;
       this.rendering = false;
+      if (playing) this.stopBuffer();
       if (error instanceof CancelledError) {
         this.root.dataset.render = 'cancelled';
         this.setProgress(0, 'idle', 'cancelled');
@@ -489,6 +488,7 @@ export class MidiPanel extends Panel {
     }
     if (job !== this.renderJob) return null;
     this.rendering = false;
+    playing?.end();
     this.rendered = { ...result, options, song, model, settingsVersion };
     this.setProgress(1, 'done', '100 % · done');
     this.root.dataset.render = 'done';
@@ -557,8 +557,7 @@ export class MidiPanel extends Panel {
   }
 
   engineStarted(engine, info) {
-    this.el.sampleRate.textContent = `${Number((info.sampleRate / 1000).toFixed(3))} kHz`;
-    this.el.sampleRate.dataset.hz = String(info.sampleRate);
+    super.engineStarted(engine, info);
     const ms = engine.latencyMs;
     if (Number.isFinite(ms)) {
       this.el.latency.textContent = `${Math.round(ms)} ms`;
@@ -567,40 +566,22 @@ export class MidiPanel extends Panel {
     this.startMeter();
   }
 
-  // The loaded model, in the worklet too.
-  ensureWorkletModel() {
-    this.workletQueue = this.workletQueue.catch(() => {}).then(async () => {
-      await this.engineReady;
-      const model = this.model;
-      if (!model) throw new Error('no instrument is loaded yet');
-      if (this.workletModel === model.entry.id) return model;
-      this.engine.allNotesOff();
-      await this.engine.loadModel(model.bytes);
-      this.workletModel = model.entry.id;
-      return model;
-    });
-    return this.workletQueue;
-  }
-
+  // The render if it is current; else a new one, heard while it is made.
   async playRender() {
-    const ready = this.ensureEngine();
     try {
-      await ready;
+      await this.ensureEngine();
     } catch {
       return; // reported by the panel base
     }
-    if (!this.renderIsCurrent) {
-      const done = await this.render();
-      if (!done) return;
-    }
-    this.startBuffer();
+    this.checkRunning();
+    if (this.renderIsCurrent) this.startBuffer();
+    else await this.render({ stream: true });
   }
 
   startBuffer() {
     if (!this.engine?.node || !this.rendered) return;
     this.engine.playBuffer(this.rendered.samples);
     this.setPlaying('render');
-    this.checkRunning();
   }
 
   stopBuffer() {
@@ -670,7 +651,6 @@ export class MidiPanel extends Panel {
   }
 
   engineLost() {
-    this.workletModel = null;
     clearInterval(this.meterTimer);
     this.setPlaying('idle');
   }
@@ -706,12 +686,12 @@ export class MidiPanel extends Panel {
       this.onLiveError(error);
       return;
     }
-    if (this.engine && this.workletModel === this.model.entry.id && this.engine.node) {
+    if (this.engine?.node && this.engine.modelId === this.model.entry.id) {
       fn(this.engine);
       return;
     }
     ready
-      .then(() => this.ensureWorkletModel())
+      .then(() => this.loadEngineModel())
       .then(() => {
         if (!this.engine) return;
         fn(this.engine);

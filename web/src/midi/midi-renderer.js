@@ -5,7 +5,7 @@
 // the next call starts a fresh one (and loads the model into it again from
 // the bytes kept here).
 
-import { startCoreWorker } from '../audio/core-worker.js';
+import { CoreWorkerClient } from '../audio/core-worker.js';
 
 const WORKER_URL = new URL('./midi-worker.js', import.meta.url);
 
@@ -16,61 +16,37 @@ export class CancelledError extends Error {
   }
 }
 
-export class CrossmodalWorker {
+export class CrossmodalWorker extends CoreWorkerClient {
+  static events = ['progress', 'chunk'];
+
   constructor({ name = 'timbrel-crossmodal' } = {}) {
-    this.name = name;
-    this.worker = null;
-    this.ready = null;
-    this.pending = new Map(); // token -> {resolve, reject, onProgress}
-    this.nextToken = 1;
+    super({ url: WORKER_URL, name, engine: 'note engine' });
     this.modelBytes = null; // the model to have loaded (ArrayBuffer, ours)
     this.loadedModel = null; // the bytes the running Worker holds
     this.description = null;
-    this.disposed = false;
   }
 
-  // Resolves once the core runs in a Worker; rejects with a message for a visitor.
-  start() {
-    if (this.ready) return this.ready;
-    ({ worker: this.worker, ready: this.ready } = startCoreWorker(WORKER_URL, {
-      name: this.name,
-      engine: 'note engine',
-      onMessage: (data) => this.onMessage(data),
-      onCrash: () => {
-        this.failAll(new Error('the note engine stopped with an internal error; reload the page'));
-        this.restart();
-      },
-    }));
-    return this.ready;
+  onCrash() {
+    super.onCrash();
+    this.restart();
   }
 
   onMessage(data) {
-    const request = this.pending.get(data?.token);
-    if (!request) return;
-    if (data.type === 'progress') {
-      request.onProgress?.(data.fraction, data.stage);
-      return;
-    }
-    this.pending.delete(data.token);
-    if (data.error) request.reject(new Error(data.error));
-    else request.resolve(data);
-    if (data.fatal) {
+    super.onMessage(data);
+    if (data?.fatal) {
       // The core threw inside this Worker: drop it (its other jobs with it).
       this.failAll(new Error('the note engine had to restart after an internal error; try again'));
       this.restart();
     }
   }
 
-  failAll(error) {
-    for (const request of this.pending.values()) request.reject(error);
-    this.pending.clear();
+  stoppedError() {
+    return new CancelledError();
   }
 
   // Drops the running Worker (its jobs end as cancelled); the next call starts another.
   restart() {
-    this.worker?.terminate();
-    this.worker = null;
-    this.ready = null;
+    super.restart();
     this.loadedModel = null;
   }
 
@@ -80,20 +56,6 @@ export class CrossmodalWorker {
     this.failAll(new CancelledError());
     this.restart();
     return true;
-  }
-
-  get busy() {
-    return this.pending.size > 0;
-  }
-
-  async call(message, { transfer = [], onProgress = null } = {}) {
-    await this.start();
-    if (this.disposed) throw new CancelledError();
-    const token = this.nextToken++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(token, { resolve, reject, onProgress });
-      this.worker.postMessage({ ...message, token }, transfer);
-    });
   }
 
   // Loads a model (ArrayBuffer; copied) and resolves its description
@@ -127,24 +89,26 @@ export class CrossmodalWorker {
     return result.song;
   }
 
-  // Resolves {samples: Float32Array at 22050 Hz, report, ms}.
-  async render(midi, options, { onProgress } = {}) {
+  // Resolves {samples: Float32Array at 22050 Hz, report, ms}. onChunk(samples,
+  // offset): the samples as they are finished (before normalisation), to play
+  // the render while it runs.
+  async render(midi, options, { onProgress, onChunk } = {}) {
     await this.ensureModel();
     const copy = toArrayBuffer(midi);
-    return this.call({ type: 'render', midi: copy, options }, { transfer: [copy], onProgress });
+    return this.call({ type: 'render', midi: copy, options, stream: !!onChunk }, {
+      transfer: [copy],
+      on: {
+        progress: (data) => onProgress?.(data.fraction, data.stage),
+        chunk: (data) => onChunk?.(data.samples, data.offset),
+      },
+    });
   }
 
   // audio: Float32Array at 22050 Hz (copied). Resolves {notes, frames, midi, summary, ms}.
   async transcribe(audio, { onProgress } = {}) {
     await this.ensureModel();
     const copy = Float32Array.from(audio);
-    return this.call({ type: 'transcribe', audio: copy }, { transfer: [copy.buffer], onProgress });
-  }
-
-  dispose() {
-    this.disposed = true;
-    this.failAll(new CancelledError());
-    this.restart();
+    return this.call({ type: 'transcribe', audio: copy }, { transfer: [copy.buffer], on: { progress: (data) => onProgress?.(data.fraction, data.stage) } });
   }
 }
 

@@ -7,8 +7,10 @@
 // Messages (page -> worker), answered with the same token:
 //   {type: 'load', token, bytes: ArrayBuffer}     -> {type: 'loaded', token, error | description}
 //   {type: 'parse', token, bytes: ArrayBuffer}    -> {type: 'parsed', token, error | song}
-//   {type: 'render', token, midi: ArrayBuffer, options}
+//   {type: 'render', token, midi: ArrayBuffer, options, stream}
 //        -> {type: 'progress', token, fraction, stage} ... -> {type: 'rendered', token, error | samples, report, ms}
+//        with stream: also {type: 'chunk', token, offset, samples} as the samples
+//        are finished (before normalisation: the page plays the render while it runs)
 //   {type: 'transcribe', token, audio: Float32Array at 22050 Hz}
 //        -> {type: 'progress', token, fraction: null} -> {type: 'transcribed', token, error | notes, frames, midi, summary, ms}
 // Before anything: {type: 'ready'} or {type: 'error', message} (core not loadable).
@@ -80,9 +82,13 @@ function parse({ token, bytes }) {
   self.postMessage({ type: 'parsed', token, song });
 }
 
-function render({ token, midi, options }) {
+function render({ token, midi, options, stream }) {
   const t0 = performance.now();
-  const result = kernel.renderMidi(new Uint8Array(midi), options ?? {}, progress(token));
+  const settings = { ...(options ?? {}) };
+  if (stream) {
+    settings.onChunk = (samples, offset) => self.postMessage({ type: 'chunk', token, offset, samples }, [samples.buffer]);
+  }
+  const result = kernel.renderMidi(new Uint8Array(midi), settings, progress(token));
   if (result?.error) return self.postMessage({ type: 'rendered', token, error: result.error });
   const samples = result.samples;
   self.postMessage({ type: 'rendered', token, samples, report: result.report ?? null, ms: performance.now() - t0 }, [samples.buffer]);

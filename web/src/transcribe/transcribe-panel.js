@@ -24,6 +24,7 @@ import { Panel, sentence } from '../ui/panel.js';
 import { StatusArea } from '../ui/status.js';
 import { TranscribeEngine } from './transcribe-engine.js';
 import { MODEL_RATE, MicRecorder, decodeClip, describeRecordError } from './transcribe-audio.js';
+import { showFacts } from '../ui/facts.js';
 import { acceptFiles } from '../ui/file-drop.js';
 
 // Per-frame values the core returns (kernel.transcribe().frames).
@@ -66,6 +67,29 @@ export function framesToCurve(frames) {
     confidence[i] = active ? frames[f + FRAME.CONFIDENCE] : NaN;
   }
   return { times, pitch, confidence };
+}
+
+// How often the decoded pitch changes between successive sounding frames. An
+// instrument playing notes holds each pitch for many frames (0.02-0.04 changes
+// per frame on the performance corpus's violin phrases, in FluidR3 and
+// TimGM6mb); speech (0.20), sung glides and sirens (0.09-0.14) move all the
+// time, and their "notes" are a rough guess. Measured with `timbrel transcribe
+// --frames` and the violin model; the page says so above MOVING_PITCH.
+export const MOVING_PITCH = 0.08;
+export function pitchChangeRate(frames) {
+  const n = Math.floor((frames?.length ?? 0) / FRAME.STRIDE);
+  let active = 0;
+  let changes = 0;
+  let last = null;
+  for (let i = 0; i < n; i++) {
+    const f = i * FRAME.STRIDE;
+    if (!(frames[f + FRAME.ACTIVE] > 0.5)) continue;
+    const p = frames[f + FRAME.PITCH];
+    if (last !== null && p !== last) changes++;
+    last = p;
+    active++;
+  }
+  return { active, rate: active > 1 ? changes / (active - 1) : 0 };
 }
 
 // How many reference notes the transcription got right: a reference note
@@ -243,16 +267,7 @@ export class TranscribePanel extends Panel {
       ['Length', `${clip.seconds.toFixed(1)} s`],
       ['Loudest sample', clip.peak > 0 ? `${(20 * Math.log10(clip.peak)).toFixed(1)} dBFS` : 'silent'],
     ];
-    this.el.clipFacts.replaceChildren(...facts.map(([term, value]) => {
-      const div = document.createElement('div');
-      const dt = document.createElement('dt');
-      dt.textContent = term;
-      const dd = document.createElement('dd');
-      dd.textContent = value;
-      div.append(dt, dd);
-      return div;
-    }));
-    this.el.clipFacts.hidden = false;
+    showFacts(this.el.clipFacts, facts);
     this.el.clipNote.hidden = clip.peak > 0.003;
     this.el.clipNote.textContent = clip.peak > 0.003 ? '' : 'This clip is almost silent: the transcription may find no notes.';
     this.roll.setNotes([], { duration: clip.seconds });
@@ -479,6 +494,17 @@ export class TranscribePanel extends Panel {
       this.root.dataset.matched = `${matched}/${total}`;
     }
     this.el.summary.textContent = summary;
+    const moving = pitchChangeRate(frames);
+    this.root.dataset.pitchChanges = moving.rate.toFixed(3);
+    if (moving.active >= 50 && moving.rate > MOVING_PITCH) {
+      this.runStatus.set('not-notes', {
+        kind: 'warning',
+        title: 'This does not sound like one instrument playing notes.',
+        text: 'Its pitch keeps moving, as in speech, glides or several sounds at once, so the notes below are a rough guess. Transcription works best on one instrument playing one note at a time.',
+      });
+    } else {
+      this.runStatus.clear('not-notes');
+    }
     this.showTable(notes);
     this.makeDownload();
   }
@@ -514,6 +540,7 @@ export class TranscribePanel extends Panel {
   clearResult(text) {
     this.result = null;
     this.playback = null;
+    this.runStatus.clear('not-notes');
     this.el.summary.textContent = '';
     this.el.downloadRow.hidden = true;
     this.el.notesDetails.hidden = true;
@@ -555,39 +582,54 @@ export class TranscribePanel extends Panel {
     this.setPlaying('clip');
   }
 
-  // The notes found, rendered back through the model, then played.
+  // The notes found, rendered back through the model: heard while they are
+  // rendered the first time, from the render after that.
   async playNotes() {
     const result = this.result;
     if (!result?.notes.length) return;
     const player = this.ensurePlayer(); // inside the click
     if (!player) return;
-    if (this.playback?.result !== result) {
-      if (this.busy) this.cancel();
-      const job = ++this.job;
-      this.busy = 'playback';
-      this.updateButtons();
-      this.setProgress(0, 'running', 'rendering the notes…');
-      let rendered;
-      try {
-        rendered = await this.worker.render(result.midi, PLAYBACK_OPTIONS, {
-          onProgress: (f) => job === this.job && this.setProgress(f, 'running', `rendering the notes: ${Math.round(f * 100)} %`),
-        });
-      } catch (error) {
-        if (job !== this.job) return;
-        this.busy = '';
-        if (!(error instanceof CancelledError)) this.runStatus.set('run-error', { kind: 'error', title: 'The notes could not be played.', text: `${sentence(error)}.` });
-        this.setProgress(1, 'done', '100 % · done');
-        this.updateButtons();
-        return;
-      }
+    if (this.playback?.result === result) {
+      player.playBuffer(this.playback.samples);
+      this.setPlaying('notes');
+      return;
+    }
+    if (this.busy) this.cancel();
+    const job = ++this.job;
+    this.busy = 'playback';
+    this.updateButtons();
+    this.setProgress(0, 'running', 'rendering the notes…');
+    const playing = player.playStream();
+    let rendered;
+    try {
+      rendered = await this.worker.render(result.midi, PLAYBACK_OPTIONS, {
+        onProgress: (f) => {
+          if (job !== this.job) return;
+          this.setProgress(f, 'running', `playing the notes while they are rendered: ${Math.round(f * 100)} %`);
+          this.showPlayNotesLabel(f);
+        },
+        onChunk: (samples, offset) => {
+          if (job !== this.job || playing.stopped) return;
+          playing.push(samples, offset);
+          if (this.playing !== 'notes') this.setPlaying('notes');
+        },
+      });
+    } catch (error) {
       if (job !== this.job) return;
       this.busy = '';
-      this.playback = { samples: rendered.samples, result };
+      player.stopBuffer();
+      this.setPlaying('idle');
+      if (!(error instanceof CancelledError)) this.runStatus.set('run-error', { kind: 'error', title: 'The notes could not be played.', text: `${sentence(error)}.` });
       this.setProgress(1, 'done', '100 % · done');
+      this.updateButtons();
+      return;
     }
-    if (player !== this.engine) return; // the player failed meanwhile
-    player.playBuffer(this.playback.samples);
-    this.setPlaying('notes');
+    if (job !== this.job) return;
+    playing.end();
+    this.busy = '';
+    this.playback = { samples: rendered.samples, result };
+    this.setProgress(1, 'done', '100 % · done');
+    this.updateButtons();
   }
 
   stop() {
@@ -625,6 +667,14 @@ export class TranscribePanel extends Panel {
     record.disabled = !this.caps.audio;
     playClip.setAttribute('aria-pressed', String(this.playing === 'clip'));
     playNotes.setAttribute('aria-pressed', String(this.playing === 'notes'));
+    this.showPlayNotesLabel();
+  }
+
+  // The button says that the notes are being rendered for it, and how far.
+  showPlayNotesLabel(fraction = 0) {
+    const preparing = this.busy === 'playback';
+    this.el.playNotes.setAttribute('aria-busy', String(preparing));
+    this.el.playNotes.querySelector('span').textContent = preparing ? `Rendering the notes… ${Math.round(fraction * 100)} %` : 'Play the notes';
   }
 
   // ---------- for tests and debugging ----------

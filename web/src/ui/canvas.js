@@ -43,3 +43,57 @@ export function drawTooltip(ctx, label, anchor, width, { gap, rise, drop, backgr
   ctx.textBaseline = 'middle';
   ctx.fillText(label, x + 6, y + 10);
 }
+
+// The base of the canvas widgets: sized to its CSS box (resize() on every
+// change of it), redrawn at most once per animation frame (requestRender()),
+// drawn in CSS pixels (context2d()), with its listeners released by dispose().
+// Subclasses implement render() and call this.resize() once their state exists.
+export class CanvasWidget {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.cssWidth = 0;
+    this.cssHeight = 0;
+    this.frame = 0;
+    this.handlers = {};
+    this.resizeObserver = new ResizeObserver(() => this.resize());
+    this.resizeObserver.observe(canvas);
+  }
+
+  // Listens on the canvas ({type: handler}); dispose() removes them.
+  listen(handlers) {
+    Object.assign(this.handlers, handlers);
+    for (const [type, handler] of Object.entries(handlers)) this.canvas.addEventListener(type, handler);
+  }
+
+  resize() {
+    const { width, height } = fitCanvasToBox(this.canvas);
+    this.cssWidth = width;
+    this.cssHeight = height;
+    this.render();
+  }
+
+  requestRender() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.render();
+    });
+  }
+
+  // The 2D context scaled to CSS pixels, or null while the canvas has no size.
+  context2d() {
+    const ctx = this.canvas.getContext('2d');
+    if (!ctx || !this.cssWidth) return null;
+    const dpr = this.canvas.width / this.cssWidth;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    return ctx;
+  }
+
+  render() {}
+
+  dispose() {
+    for (const [type, handler] of Object.entries(this.handlers)) this.canvas.removeEventListener(type, handler);
+    this.resizeObserver.disconnect();
+    cancelAnimationFrame(this.frame);
+  }
+}

@@ -110,12 +110,3 @@ export function renderMarkdown(text, { doc = document, headingOffset = 2 } = {})
   }
   return root;
 }
-
-// The text of the first line matching `pattern` (e.g. /codebook usage/i), without
-// Markdown list markers and emphasis, or ''.
-export function findLine(text, pattern) {
-  for (const line of String(text).split('\n')) {
-    if (pattern.test(line)) return line.replace(/^\s*([-*+]|\d+[.)])\s+/, '').replace(/\*\*|`/g, '').trim();
-  }
-  return '';
-}

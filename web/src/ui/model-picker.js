@@ -3,13 +3,17 @@
 // a drop zone / file input for a visitor's model. It only reports choices
 // (onChoose(entry)); the panel loads them.
 
-import { findLine, renderMarkdown } from './markdown.js';
+import { showFacts } from './facts.js';
+import { noteFromHz } from '../audio/pitch.js';
+import { renderMarkdown } from './markdown.js';
+import { sentence } from './panel.js';
 
 const MIB = 1024 * 1024;
 
 export function formatBytes(n) {
   if (!Number.isFinite(n)) return '';
-  return n >= MIB ? `${(n / MIB).toFixed(n >= 10 * MIB ? 0 : 1)} MB` : `${Math.max(1, Math.round(n / 1024))} kB`;
+  if (n < 1024) return `${n} bytes`;
+  return n >= MIB ? `${(n / MIB).toFixed(n >= 10 * MIB ? 0 : 1)} MB` : `${Math.round(n / 1024)} kB`;
 }
 
 export function formatHzRange(range) {
@@ -18,7 +22,54 @@ export function formatHzRange(range) {
   return `${f(range[0])} – ${f(range[1])}`;
 }
 
+// "C♯3 – F♯5 (155 Hz – 748 Hz)": notes first, for a musician.
+export function formatNoteRange(range) {
+  if (!range) return '';
+  const note = (hz) => noteFromHz(hz)?.name ?? '';
+  return `${note(range[0])} – ${note(range[1])} (${formatHzRange(range)})`;
+}
+
+// A Markdown table of the card (the first whose header row names `column`)
+// as rows of {header: cell}.
+export function cardTable(text, column) {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => /^\s*\|/.test(l) && l.split('|').some((c) => c.trim() === column));
+  if (start < 0) return [];
+  const cells = (line) => line.split('|').slice(1, -1).map((c) => c.trim());
+  const header = cells(lines[start]);
+  const rows = [];
+  for (let i = start + 2; i < lines.length && /^\s*\|/.test(lines[i]); i++) {
+    rows.push(Object.fromEntries(cells(lines[i]).map((value, k) => [header[k], value])));
+  }
+  return rows;
+}
+
+// What a visitor wants to know from a model card, in plain words: how much
+// playing it learned from, how well it keeps the melody, how much it sounds
+// like the instrument. The numbers stay in the card itself.
+export function plainCardFacts(text, instrument) {
+  const facts = [];
+  const minutes = /^\s*[-*]\s*data:[^\n]*?([\d.]+)\s*min\b/im.exec(text)?.[1];
+  if (minutes) facts.push(['Learned from', `${Math.max(1, Math.round(Number(minutes)))} minutes of ${instrument.toLowerCase()} playing`]);
+  const row = cardTable(text, 'mode').find((r) => /^pitch/i.test(r.mode ?? ''));
+  const cents = Number(row?.['f0 err voice (c)']);
+  const heard = Number(row?.['acc. voice']);
+  if (Number.isFinite(cents)) facts.push(['Keeps your melody', `within ${Math.max(1, Math.round(cents))} cents (hundredths of a semitone) on sung and spoken input`]);
+  if (Number.isFinite(heard)) facts.push(['Sounds like it', `${Math.round(heard * 100)} % of the time, as judged by a separate instrument recogniser`]);
+  return facts;
+}
+
 const title = (text) => text.replace(/[_-]+/g, ' ').replace(/^\w/, (c) => c.toUpperCase());
+
+// The message for a model that could not be loaded (a shipped one, or a
+// visitor's file refused on drop or by the kernel); `keeping` says what plays on.
+export function modelErrorMessage(entry, error, keeping = '') {
+  return {
+    kind: 'error',
+    title: entry.source === 'file' ? `“${entry.file}” could not be loaded.` : `The ${title(entry.instrument).toLowerCase()} model could not be loaded.`,
+    text: `${sentence(error)}.${keeping ? ` ${keeping}` : ''}`,
+  };
+}
 
 function describeTraining(training) {
   if (training == null || training === '') return '';
@@ -189,27 +240,15 @@ export class ModelPicker {
     const range = entry.f0RangeHz ?? (Array.isArray(info.f0_range_hz) ? info.f0_range_hz : null);
     const facts = [
       ['Instrument', title(entry.source === 'file' ? info.instrument || entry.instrument : entry.instrument)],
-      ['Size', formatBytes(entry.sizeBytes)],
-      ['Notes it plays', range ? formatHzRange(range) : ''],
-      ['Codebook', (info.quantized ?? entry.quantized) === false
-        ? 'none (the paper’s baseline auto-encoder)'
-        : info.codes ? `${info.codes} sound codes of ${info.latent ?? '?'} numbers` : ''],
-      ['Network', info.hidden ? `GRU of ${info.hidden} units` : ''],
-      ['Training', describeTraining(info.training)],
+      ['Notes it plays', formatNoteRange(range)],
+      ['Sounds it knows', (info.quantized ?? entry.quantized) === false
+        ? 'no fixed set (the paper’s comparison model, without a codebook)'
+        : info.codes ? `${info.codes}, the building blocks it plays your voice with` : ''],
       ...(this.cardFacts.get(entry.id) ?? []),
+      ['Training', this.cardFacts.has(entry.id) ? '' : describeTraining(info.training)],
+      ['Size', formatBytes(entry.sizeBytes)],
     ].filter(([, value]) => value);
-    const doc = this.el.facts.ownerDocument;
-    const nodes = facts.map(([term, value]) => {
-      const div = doc.createElement('div');
-      const dt = doc.createElement('dt');
-      dt.textContent = term;
-      const dd = doc.createElement('dd');
-      dd.textContent = value.length > 160 ? `${value.slice(0, 157)}…` : value;
-      div.append(dt, dd);
-      return div;
-    });
-    this.el.facts.replaceChildren(...nodes);
-    this.el.facts.hidden = nodes.length === 0;
+    showFacts(this.el.facts, facts.map(([term, value]) => [term, value.length > 160 ? `${value.slice(0, 157)}…` : value]));
   }
 
   async showCard(entry) {
@@ -223,15 +262,8 @@ export class ModelPicker {
     if (request !== this.cardRequest || !text) return;
     cardBody.replaceChildren(renderMarkdown(text, { doc: cardBody.ownerDocument, headingOffset: 2 }));
     card.hidden = false;
-    // Key lines of the card, shown without opening it: training data and time,
-    // codebook use, quality figures.
-    const strip = (line, prefix) => line.replace(prefix, '');
-    this.cardFacts.set(entry.id, [
-      ['Trained on', strip(findLine(text, /^\s*[-*]?\s*(\*\*)?(data|training data|corpus)\b/i), /^(data|training data|corpus)\s*:\s*/i)],
-      ['Training time', strip(findLine(text, /training time|trained (for|in)|^\s*[-*]\s*time:/i), /^[^:]*time\s*:\s*/i)],
-      ['Codebook use', strip(findLine(text, /codebook (usage|use)|perplexity/i), /^codebook (usage|use)\s*:\s*/i)],
-      ['Quality', findLine(text, /transfer accuracy|\bLSD\b|f0 error/i)],
-    ]);
+    // The card's key figures in plain words, without opening it.
+    this.cardFacts.set(entry.id, plainCardFacts(text, title(entry.instrument)));
     if (this.selected?.id === entry.id) this.showFacts(entry);
   }
 
@@ -251,7 +283,22 @@ export class ModelPicker {
     return entry;
   }
 
-  // Removes a visitor's model that the kernel refused (a shipped one stays listed).
+  // A model that could not be loaded: said in `status` with what plays on
+  // (`keeping`, when `current` is another model), a visitor's file taken off the
+  // list, and `current` shown as chosen again. Returns the entry that stays
+  // chosen (current, or null).
+  refuse(entry, error, { status, current, keeping }) {
+    this.setState(entry, 'error');
+    const other = current && current !== entry ? current : null;
+    status.set('model-error', modelErrorMessage(entry, error, other ? keeping : ''));
+    this.reject(entry);
+    if (!other) return null;
+    this.select(other);
+    this.setState(other, 'playing');
+    return other;
+  }
+
+  // Removes a visitor's model that was refused (a shipped one stays listed).
   reject(entry) {
     if (entry.source !== 'file') return;
     this.entries = this.entries.filter((e) => e !== entry);

@@ -15,7 +15,8 @@
 
 import { CoreError } from '../audio/engine.js';
 
-const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+// First letter up.
+export const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 
 // "The file is bad" from an Error (or anything): first letter up, no full stop
 // (the caller ends the sentence).
@@ -51,7 +52,7 @@ export class Panel {
   showProblems(status, { skip = [] } = {}) {
     for (const problem of this.caps.problems) {
       if (skip.includes(problem.key)) continue;
-      status.set(problem.key, { kind: problem.fatal ? 'error' : 'warning', title: problem.title, text: problem.text });
+      status.set(problem.key, { kind: problem.fatal ? 'error' : 'warning', title: problem.title, text: problem.text, sticky: true });
     }
   }
 
@@ -81,8 +82,36 @@ export class Panel {
     return this.caps.canRun;
   }
 
-  // The engine started (info: its processor's 'ready' message).
-  engineStarted() {}
+  // The engine started (info: its processor's 'ready' message): the device
+  // rate shows where the panel has a place for it (this.el.sampleRate).
+  engineStarted(engine, info) {
+    const out = this.el?.sampleRate;
+    if (!out || !info?.sampleRate) return;
+    out.textContent = `${Number((info.sampleRate / 1000).toFixed(3))} kHz`;
+    out.dataset.hz = String(info.sampleRate);
+  }
+
+  // The panel's model ({entry, bytes}: this.model) in the engine's kernel too.
+  async loadEngineModel() {
+    await this.engineReady;
+    const model = this.model;
+    if (!model) throw new Error('no instrument is loaded yet');
+    await this.engine.useModel(model.entry.id, model.bytes);
+    return model;
+  }
+
+  // Plays the panel's render (startBuffer()), rendering first when there is
+  // none or it is stale (renderIsCurrent, render()).
+  async playRender() {
+    try {
+      await this.ensureEngine();
+    } catch {
+      return; // reported by onEngineFailure
+    }
+    if (!this.renderIsCurrent && !(await this.render())) return;
+    this.startBuffer();
+    this.checkRunning();
+  }
 
   // The engine failed and is gone: reset what depended on it.
   engineLost() {}
@@ -136,7 +165,7 @@ export class Panel {
 
   onEngineFailure(error) {
     const { title, text } = this.describeEngineFailure(error);
-    this.engineStatus.set('core-error', { kind: 'error', title, text });
+    this.engineStatus.set('core-error', { kind: 'error', title, text, sticky: true });
     const engine = this.engine;
     this.engine = null;
     this.engineReady = null;

@@ -10,7 +10,7 @@
 //   roll.setRanges([[55, 96]]); roll.setPlayhead(seconds | -1);
 //   roll.setCurve({times, pitch, confidence} | null); roll.setReference(notes | null)
 
-import { fitCanvasToBox, cssValues } from './canvas.js';
+import { CanvasWidget, cssValues } from './canvas.js';
 import { noteName } from '../audio/midi-file.js';
 
 export const TRACK_COLOURS = ['#3b2fc9', '#d9480f', '#0b7285', '#2b8a3e', '#ae3ec9', '#e67700', '#1971c2', '#c2255c'];
@@ -62,9 +62,9 @@ export function pitchView(notes, ranges = [], reference = []) {
   return { lo: Math.max(0, lo), hi: Math.min(127, hi) };
 }
 
-export class PianoRoll {
+export class PianoRoll extends CanvasWidget {
   constructor(canvas, { label = 'Piano roll', empty = '' } = {}) {
-    this.canvas = canvas;
+    super(canvas);
     this.label = label;
     this.empty = empty;
     this.notes = [];
@@ -73,9 +73,6 @@ export class PianoRoll {
     this.curve = null;
     this.duration = 0;
     this.playhead = -1;
-    this.frame = 0;
-    this.resizeObserver = new ResizeObserver(() => this.resize());
-    this.resizeObserver.observe(canvas);
     this.resize();
   }
 
@@ -135,13 +132,6 @@ export class PianoRoll {
 
   // ---------- geometry ----------
 
-  resize() {
-    const { width, height } = fitCanvasToBox(this.canvas);
-    this.cssWidth = width;
-    this.cssHeight = height;
-    this.render();
-  }
-
   layout() {
     const view = pitchView(this.notes, this.ranges, this.reference);
     const lane = this.curve ? LANE : 0;
@@ -168,18 +158,9 @@ export class PianoRoll {
 
   // ---------- drawing ----------
 
-  requestRender() {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.render();
-    });
-  }
-
   render() {
-    const ctx = this.canvas.getContext('2d');
-    if (!ctx || !this.cssWidth) return;
-    const dpr = this.canvas.width / this.cssWidth;
+    const ctx = this.context2d();
+    if (!ctx) return;
     const get = cssValues(this.canvas);
     const dark = get('color-scheme', 'light').includes('dark') || matchMedia?.('(prefers-color-scheme: dark)').matches;
     const bg = get('--plot-bg', '#fff');
@@ -189,7 +170,6 @@ export class PianoRoll {
     const outside = get('--roll-outside', 'rgba(79, 77, 102, 0.16)');
     const playheadColour = get('--plot-playhead', '#2b8a3e');
     const curveColour = get('--plot-measured', '#d9480f');
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, this.cssWidth, this.cssHeight);
     const g = this.layout();
     const { plot } = g;
@@ -329,10 +309,5 @@ export class PianoRoll {
       ctx.fillStyle = playheadColour;
       ctx.fillRect(Math.round(x) - 1, plot.y, 2, plot.h + (g.lane ? g.lane.h + 4 : 0));
     }
-  }
-
-  dispose() {
-    this.resizeObserver.disconnect();
-    cancelAnimationFrame(this.frame);
   }
 }

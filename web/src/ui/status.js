@@ -1,5 +1,8 @@
 // The visible status area (role="status", aria-live): friendly messages keyed by topic,
-// each with an optional action button (e.g. "Resume audio").
+// each with an optional action button (e.g. "Resume audio"). An area shows one
+// error at a time: a new one replaces the last (old errors would pile up and
+// describe things the visitor has moved on from), except sticky ones (what
+// the browser cannot do, an engine that failed), which stay until cleared.
 
 export class StatusArea {
   constructor(element) {
@@ -8,10 +11,16 @@ export class StatusArea {
   }
 
   // kind: 'info' | 'warning' | 'error' | 'success'
-  set(key, { kind = 'info', title = '', text = '', action = null }) {
+  set(key, { kind = 'info', title = '', text = '', action = null, sticky = false }) {
     const old = this.messages.get(key);
-    this.messages.set(key, { kind, title, text, action });
-    const same = old && old.kind === kind && old.title === title && old.text === text &&
+    let replaced = false;
+    if (kind === 'error') {
+      for (const [other, m] of this.messages) {
+        if (other !== key && m.kind === 'error' && !m.sticky) replaced = this.messages.delete(other);
+      }
+    }
+    this.messages.set(key, { kind, title, text, action, sticky });
+    const same = !replaced && old && old.kind === kind && old.title === title && old.text === text &&
       old.action?.id === action?.id && old.action?.label === action?.label;
     if (!same) {
       this.render();

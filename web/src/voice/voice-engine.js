@@ -7,10 +7,11 @@
 //
 // Options: {monitorGain: 0..1 (ramped in the worklet; the recording is taken
 // before it), params: the VoiceKernel's settings (mode, octaves, inputGainDb,
-// gateDb, dryWet, outputGainDb, seed)}. Models come by loadModel(bytes); the
-// kernel crossfades the new one in and the page frees the old one after that.
+// gateDb, dryWet, outputGainDb, seed)}. Models come by loadModel(bytes) (the
+// engine base); the kernel crossfades the new one in and the page frees the
+// old one after that.
 
-import { Engine, ModelLoadError } from '../audio/engine.js';
+import { Engine } from '../audio/engine.js';
 import { AudioRingReader, createAudioRing } from '../worklet/audio-ring.js';
 
 // The kernel crossfades a new model in; the retired one is freed after that.
@@ -22,6 +23,7 @@ export class VoiceEngine extends Engine {
     name: 'timbrel-voice',
     label: 'voice engine',
   };
+  static modelFamily = 'vq_timbre';
   static defaults = { monitorGain: 0, params: {}, maxBlock: 128 };
 
   constructor(context, options) {
@@ -43,15 +45,6 @@ export class VoiceEngine extends Engine {
     this.setMonitorGain(this.options.monitorGain);
   }
 
-  onMessage(data) {
-    if (data?.type !== 'model') return;
-    if (!data.error) this.latencySamples = data.latencySamples;
-    const settled = this.settle(data.token, data, (message) => new ModelLoadError(message));
-    if (settled && !data.error) {
-      for (const ms of COLLECT_AFTER_MS) this.later(ms, () => this.post({ type: 'collect' }));
-    }
-  }
-
   later(ms, fn) {
     const id = setTimeout(() => {
       this.timers.delete(id);
@@ -60,20 +53,16 @@ export class VoiceEngine extends Engine {
     this.timers.add(id);
   }
 
-  // Sends a .tmbl file to the kernel. bytes: ArrayBuffer (copied, the caller keeps it).
-  // Resolves {info, ringFrame, latencySamples}; rejects with ModelLoadError.
-  async loadModel(bytes) {
-    if (!this.node) throw new ModelLoadError('the voice engine is not running');
-    const token = this.token();
-    const copy = bytes.slice(0);
-    const reply = await this.request(token, { type: 'model', token, bytes: copy }, [copy]);
-    let info;
-    try {
-      info = reply.info ? JSON.parse(reply.info) : {};
-    } catch {
-      info = {}; // a model card without facts
-    }
-    return { info, ringFrame: reply.ringFrame, latencySamples: reply.latencySamples };
+  // A .tmbl file (ArrayBuffer; copied, the caller keeps it): prepared off the
+  // audio thread, then crossfaded in by the kernel; the old model is freed a
+  // little later. options.gainDb: the model's own level (it keeps it through
+  // the crossfade). Resolves {info, ringFrame, latencySamples}; rejects with
+  // ModelLoadError (the previous model keeps playing).
+  async loadModel(bytes, options) {
+    const reply = await super.loadModel(bytes, options);
+    this.latencySamples = reply.latencySamples;
+    for (const ms of COLLECT_AFTER_MS) this.later(ms, () => this.post({ type: 'collect' }));
+    return { info: reply.info, ringFrame: reply.ringFrame, latencySamples: reply.latencySamples };
   }
 
   setParams(values) {

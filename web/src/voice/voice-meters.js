@@ -122,7 +122,7 @@ export class VoiceMeters {
       this.f0s[this.f0Head] = voiced && f0 > 0 ? f0 : 0;
       this.f0Head = (this.f0Head + 1) % F0_HISTORY;
     }
-    if (now - this.lastRender < REFRESH_MS) return;
+    if (this.idle || now - this.lastRender < REFRESH_MS) return;
     this.lastRender = now;
     this.render(reader);
   }
@@ -237,7 +237,16 @@ export class VoiceMeters {
     if (this.hintButton.hidden === offer) this.hintButton.hidden = !offer;
   }
 
+  // Sound flows again: the readouts follow it.
+  wake() {
+    this.idle = false;
+    this.reset();
+  }
+
+  // Nothing plays: the readouts say so, and stay so (the worklet's last
+  // meter values, published after a stop, are not shown).
   showIdle() {
+    this.idle = true;
     const el = this.el;
     for (const [meter, fill, value] of [[el.inMeter, el.inFill, el.inValue], [el.outMeter, el.outFill, el.outValue]]) {
       setMeter(meter, fill, FLOOR_DB);

@@ -2,28 +2,35 @@
 // picker, the input sources (microphone, example clip, a visitor's file), the
 // sound controls, the meters and the recorder to a TransferEngine.
 
-import { AudioFileError, BufferPlayer, decodeAudioFile } from '../audio/clip-player.js';
-import { CoreError, ModelLoadError, isEngineFailure } from '../audio/engine.js';
+import { BufferPlayer, decodeAudioFile } from '../audio/clip-player.js';
+import { CoreError } from '../audio/engine.js';
 import { loadExample } from '../audio/example-clip.js';
-import { MicInput, describeMicError } from '../audio/microphone.js';
 import { ModelCatalog } from '../audio/model-catalog.js';
 import { Recorder } from '../audio/recorder.js';
 import { float32Base64 } from '../audio/wav.js';
-import { ModelPicker, formatBytes } from '../ui/model-picker.js';
-import { Panel } from '../ui/panel.js';
+import { ModelPicker, formatBytes, modelErrorMessage } from '../ui/model-picker.js';
+import { InputPanel } from '../ui/input-panel.js';
 import { StatusArea } from '../ui/status.js';
 import { VoiceControls } from './voice-controls.js';
 import { VoiceEngine } from './voice-engine.js';
 import { VoiceMeters } from './voice-meters.js';
 
-const MIC_MESSAGES = ['mic-denied', 'mic-missing', 'mic-busy', 'mic-unsupported', 'mic-error'];
+// Every instrument plays the example clip this loud (A-weighted dB): each model
+// is loaded with its difference to it (models/index.json output_level_db),
+// within +-12 dB, on its own path (the voice's dry path is left alone), so
+// switching instruments does not jump the level.
+export const LEVEL_TARGET_DB = -20;
+export const levelTrimDb = (entry) => (Number.isFinite(entry?.outputLevelDb)
+  ? Math.max(-12, Math.min(12, LEVEL_TARGET_DB - entry.outputLevelDb)) : 0);
+
+const title = (text) => text.replace(/[_-]+/g, ' ').replace(/^\w/, (c) => c.toUpperCase());
 
 const clock = (seconds) => {
   const s = Math.floor(seconds);
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 };
 
-export class VoicePanel extends Panel {
+export class VoicePanel extends InputPanel {
   constructor(root, { audio, capabilities, catalog = new ModelCatalog() }) {
     super(root, { audio, capabilities, name: 'voice' });
     const $ = (id) => this.$(id);
@@ -36,6 +43,9 @@ export class VoicePanel extends Panel {
       source: $('voice-source'),
       monitor: $('voice-monitor'),
       headphones: $('voice-monitor-note'),
+      soundOff: $('voice-sound-off'),
+      soundOffText: $('voice-sound-off-text'),
+      soundOn: $('voice-sound-on-button'),
       record: $('record-button'),
       recordTime: $('record-time'),
       download: $('record-download'),
@@ -51,20 +61,13 @@ export class VoicePanel extends Panel {
     this.controls = new VoiceControls(root);
     this.meters = new VoiceMeters(root);
     this.recorder = null;
-    this.source = null; // MicInput | BufferPlayer
-    this.sourceMode = 'idle'; // idle | starting | mic | example | file
-    this.operation = 0; // bumps on every start/stop; stale async steps give up
     this.current = null; // the model entry the kernel plays
     this.wanted = null; // the model entry last chosen
     this.modelQueue = Promise.resolve();
     this.recordTimer = 0;
 
     this.picker.onChoose = (entry) => this.chooseModel(entry);
-    this.picker.onFileError = (error, file) => this.status.set('model-error', {
-      kind: 'error',
-      title: `“${file?.name ?? 'The file'}” could not be used as an instrument.`,
-      text: `${error.message}${this.current ? ' The current instrument keeps playing.' : ''}`,
-    });
+    this.picker.onFileError = (error, file) => this.status.set('model-error', modelErrorMessage({ source: 'file', file: file?.name ?? 'The file' }, error, this.keepingText()));
     this.controls.onChange = (values) => {
       this.engine?.setParams(values);
       this.meters.setOctaves(values.octaves);
@@ -86,6 +89,10 @@ export class VoicePanel extends Panel {
     });
     this.on(this.el.stop, 'click', () => this.stop());
     this.on(this.el.monitor, 'change', () => this.applyMonitor());
+    this.on(this.el.soundOn, 'click', () => {
+      this.el.monitor.checked = true;
+      this.applyMonitor();
+    });
     this.on(this.el.record, 'click', () => this.toggleRecording());
     this.on(this.el.format, 'change', () => this.makeDownload());
     this.showProblems(this.status);
@@ -110,19 +117,12 @@ export class VoicePanel extends Panel {
     return this.el.monitor.checked;
   }
 
-  setMode(mode, starting = null) {
-    this.sourceMode = mode;
-    this.starting = starting;
-    this.root.dataset.mode = mode;
+  showSourceMode() {
     this.updateButtons();
   }
 
   get playing() {
     return this.sourceMode === 'mic' || this.sourceMode === 'example' || this.sourceMode === 'file';
-  }
-
-  get isPlaying() {
-    return this.sourceMode !== 'idle';
   }
 
   updateButtons() {
@@ -163,6 +163,7 @@ export class VoicePanel extends Panel {
   }
 
   engineStarted(engine, info) {
+    super.engineStarted(engine, info);
     this.recorder = new Recorder(engine.reader, engine.sampleRate);
     this.recorder.onLimit = () => {
       this.finishRecording();
@@ -170,15 +171,8 @@ export class VoicePanel extends Panel {
     };
     this.applyMonitor();
     this.meters.attach(engine.reader);
-    this.showEngineInfo(info);
+    this.meters.showLatency(engine.latency());
     if (this.wanted) this.loadModel(this.wanted);
-  }
-
-  showEngineInfo(info) {
-    const { sampleRate } = this.el;
-    sampleRate.textContent = `${Number((info.sampleRate / 1000).toFixed(3))} kHz`;
-    sampleRate.dataset.hz = String(info.sampleRate);
-    this.meters.showLatency(this.engine.latency());
   }
 
   // ---------- models ----------
@@ -209,7 +203,7 @@ export class VoicePanel extends Panel {
       this.picker.setState(entry, 'loading');
       try {
         const bytes = await this.catalog.fetchBytes(entry);
-        const result = await engine.loadModel(bytes);
+        const result = await engine.loadModel(bytes, { gainDb: levelTrimDb(entry) });
         if (engine !== this.engine) return;
         this.current = entry;
         this.picker.setState(entry, 'playing');
@@ -233,144 +227,47 @@ export class VoicePanel extends Panel {
     return this.modelQueue;
   }
 
+  // What plays on when a model is refused, in words.
+  keepingText() {
+    return this.current ? `${title(this.current.instrument)} keeps playing.` : '';
+  }
+
   modelFailed(entry, error) {
-    this.picker.setState(entry, 'error');
-    const keep = this.current && this.current !== entry;
-    const name = (e) => e.instrument.replace(/[_-]+/g, ' ');
-    const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
-    const reason = String(error?.message || error).replace(/\.$/, '');
-    this.status.set('model-error', {
-      kind: 'error',
-      title: entry.source === 'file' ? `“${entry.file}” could not be loaded.` : `The ${name(entry)} model could not be loaded.`,
-      text: `${capital(reason)}.${keep ? ` ${capital(name(this.current))} keeps playing.` : ''}`,
-    });
-    if (error instanceof ModelLoadError || entry.source === 'file') this.picker.reject(entry);
-    if (keep) {
-      this.wanted = this.current;
-      this.picker.select(this.current);
-      this.picker.setState(this.current, 'playing');
-    }
+    this.wanted = this.picker.refuse(entry, error, { status: this.status, current: this.current, keeping: this.keepingText() }) ?? this.wanted;
   }
 
   // ---------- sources ----------
 
-  async startMicrophone() {
-    const op = ++this.operation;
-    for (const key of MIC_MESSAGES) this.status.clear(key);
-    const ready = this.ensureEngine();
-    const previousMode = this.sourceMode;
-    this.setMode('starting', 'mic');
-    try {
-      await ready;
-    } catch {
-      return; // reported by the panel base
-    }
-    let mic;
-    try {
-      mic = await MicInput.open(this.engine.context);
-    } catch (error) {
-      if (op !== this.operation) return;
-      const message = describeMicError(error);
-      this.status.set(message.key, { kind: 'error', title: message.title, text: message.text });
-      this.setMode(this.source ? previousMode : 'idle');
-      if (!this.source) this.pauseAudio();
-      return;
-    }
-    if (op !== this.operation) {
-      mic.dispose();
-      return;
-    }
-    this.useSource(mic, 'mic');
-    mic.onEnded = () => {
-      if (this.source !== mic) return;
-      this.status.set('mic-ended', { kind: 'warning', title: 'The microphone stopped.', text: 'It may have been unplugged or its permission revoked. Press Start microphone to try again.' });
-      this.stop();
-    };
-    this.status.clear('mic-ended');
-    await this.checkRunning();
-  }
-
-  async playExample() {
-    const op = ++this.operation;
+  playExample() {
     this.status.clear('file-error');
-    const ready = this.ensureEngine();
-    const previousMode = this.sourceMode;
-    this.setMode('starting', 'example');
-    let buffer;
-    try {
-      await ready;
-      buffer = await loadExample(this.engine.context);
-    } catch (error) {
-      if (op !== this.operation) return;
-      if (!isEngineFailure(error)) {
-        this.status.set('file-error', { kind: 'error', title: 'The example clip could not be played.', text: String(error?.message || error) });
-        this.setMode(this.source ? previousMode : 'idle');
-      }
-      return;
-    }
-    if (op !== this.operation) return;
-    this.playBuffer(buffer, 'example', 'example clip');
-    await this.checkRunning();
+    return this.startSource(
+      'example',
+      async (context) => new BufferPlayer(context, await loadExample(context), { loop: true, label: 'example clip' }),
+      InputPanel.clipError('file-error', 'The example clip could not be played.'),
+    );
   }
 
-  async playFile(file) {
-    const op = ++this.operation;
+  playFile(file) {
     this.status.clear('file-error');
-    const ready = this.ensureEngine();
-    const previousMode = this.sourceMode;
-    this.setMode('starting', 'file');
-    let buffer;
-    try {
-      await ready;
-      buffer = await decodeAudioFile(this.engine.context, file);
-    } catch (error) {
-      if (op !== this.operation) return;
-      if (isEngineFailure(error)) return; // reported by the panel base
-      const { title, text } = error instanceof AudioFileError
-        ? error
-        : { title: `“${file.name}” could not be played.`, text: String(error?.message || error) };
-      this.status.set('file-error', { kind: 'error', title, text });
-      this.setMode(this.source ? previousMode : 'idle');
-      if (!this.source) this.pauseAudio();
-      return;
-    }
-    if (op !== this.operation) return;
-    this.playBuffer(buffer, 'file', file.name);
-    await this.checkRunning();
+    return this.startSource(
+      'file',
+      async (context) => new BufferPlayer(context, await decodeAudioFile(context, file), { loop: true, label: file.name }),
+      InputPanel.clipError('file-error', `“${file.name}” could not be played.`),
+    );
   }
 
-  playBuffer(buffer, mode, label) {
-    const player = new BufferPlayer(this.engine.context, buffer, { loop: true, label });
-    this.useSource(player, mode);
-    player.start();
-  }
-
-  useSource(source, mode) {
-    this.disposeSource();
-    this.source = source;
-    source.node.connect(this.engine.input);
-    this.setMode(mode);
+  sourceStarted() {
+    this.meters.wake();
     this.applyMonitor();
     if (!this.wanted) {
       this.status.set('no-model', { kind: 'info', title: 'No instrument is loaded.', text: 'Pick an instrument, or load your own model, to hear your voice transformed.' });
     }
   }
 
-  disposeSource() {
-    if (this.source) {
-      this.source.dispose();
-      this.source = null;
-    }
-  }
-
   stop() {
-    this.operation++;
     if (this.recorder?.recording) this.finishRecording();
-    this.disposeSource();
-    this.pauseAudio();
+    super.stop();
     this.meters.showIdle();
-    this.status.clear('suspended');
-    this.setMode('idle');
     this.applyMonitor();
   }
 
@@ -401,11 +298,17 @@ export class VoicePanel extends Panel {
     this.setMode('idle');
   }
 
-  // The headphones note is emphasised while the sound is on with the microphone.
+  // The headphones note is emphasised while the sound is on with the microphone;
+  // playing with the sound off is said beside the buttons just pressed (the
+  // sound starts off so that a microphone cannot howl through speakers).
   applyMonitor() {
     const on = this.monitorOn;
     this.engine?.setMonitorGain(on ? 1 : 0);
     this.el.headphones.toggleAttribute('data-alert', on && this.sourceMode === 'mic');
+    this.el.soundOff.hidden = on || !this.playing;
+    this.el.soundOffText.textContent = this.sourceMode === 'mic'
+      ? 'You hear nothing yet: the sound is off, so that the microphone cannot howl through speakers. Put headphones on, then'
+      : 'You hear nothing yet: the sound is off (step 3).';
   }
 
   // ---------- recording ----------
@@ -458,9 +361,7 @@ export class VoicePanel extends Panel {
   }
 
   dispose() {
-    this.operation++;
     clearInterval(this.recordTimer);
-    this.disposeSource();
     this.recorder?.dispose();
     this.recorder = null;
     this.meters.dispose();

@@ -10,7 +10,7 @@
 // (kernel.state() returns a string, so it is not called in process()).
 //
 // Messages (main -> worklet), handled between quanta:
-//   {type: 'model', token, bytes: ArrayBuffer}    kernel.loadModel(bytes, false): the file
+//   {type: 'model', token, image: ArrayBuffer}    (core-processor.js): the model
 //                                                 must carry its descriptor table (the
 //                                                 page's Worker adds one when missing)
 //   {type: 'curves', version, hops, name, values: Float32Array, gain: Float32Array|null}
@@ -18,7 +18,7 @@
 //                                                 a loop picks them up at its next pass
 //   {type: 'play', loop} {type: 'loop', loop} {type: 'stop'} {type: 'code', code}
 //   {type: 'settings', smoothing, hysteresis}
-//   {type: 'dispose'}
+//   {type: 'active', on} {type: 'dispose'}        (core-processor.js)
 // Messages (worklet -> main):
 //   {type: 'ready', sampleRate, maxBlock}
 //   {type: 'model', token, error, codes}
@@ -86,12 +86,6 @@ class DrawProcessor extends CoreProcessor {
     Atomics.store(this.status, DRAW.PASS_FRAME, (this.ring.frames + this.hopDelay) | 0);
     Atomics.store(this.status, DRAW.PASS_VERSION, this.committedVersion);
     Atomics.store(this.status, DRAW.PASS_INDEX, index);
-  }
-
-  // The loop player never analyses a model's codes itself: the page sends files
-  // with their descriptor table.
-  loadModel(bytes) {
-    return this.kernel.loadModel(bytes, false);
   }
 
   modelReply() {

@@ -85,22 +85,7 @@ class ListenProcessor extends CoreProcessor {
 
     const input = inputs[0];
     const n = output.length > 0 ? output[0].length : input.length > 0 ? input[0].length : QUANTUM;
-    const inBase = this.inputIndex;
-    if (input.length > 0) {
-      const channel = input[0];
-      for (let i = 0; i < n; i++) heap[inBase + i] = channel[i];
-      // Mix extra channels (a stereo source) to mono.
-      if (input.length > 1) {
-        const scale = 1 / input.length;
-        for (let c = 1; c < input.length; c++) {
-          const other = input[c];
-          for (let i = 0; i < n; i++) heap[inBase + i] += other[i];
-        }
-        for (let i = 0; i < n; i++) heap[inBase + i] *= scale;
-      }
-    } else {
-      for (let i = 0; i < n; i++) heap[inBase + i] = 0; // no source connected: silence
-    }
+    this.copyInput(input, heap, this.inputIndex, 0, n);
 
     if (this.gain !== this.targetGain) {
       const d = this.targetGain - this.gain;

@@ -10,7 +10,7 @@
 // grew. Models are loaded in the message handler, between quanta.
 //
 // Messages (main -> worklet):
-//   {type: 'model', token, bytes: ArrayBuffer}   (core-processor.js)
+//   {type: 'model', token, image: ArrayBuffer}   (core-processor.js)
 //   {type: 'on', pitch, velocity} {type: 'off', pitch} {type: 'all-off'}
 //   {type: 'pad', x, y, on}
 //   {type: 'morph', pitchA, velocityA, pitchB, velocityB, position, on}

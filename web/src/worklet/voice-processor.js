@@ -9,7 +9,7 @@
 // re-made only if the WASM memory grew (a cheap buffer identity check).
 //
 // Messages (main -> worklet), handled between quanta, where allocation is allowed:
-//   {type: 'model', token, bytes: ArrayBuffer}   (core-processor.js) the old model
+//   {type: 'model', token, image: ArrayBuffer}   (core-processor.js) the old model
 //                                                keeps playing until the new one
 //                                                crossfades in (the kernel's job)
 //   {type: 'params', values: {mode, octaves, inputGainDb, gateDb, dryWet, outputGainDb, seed}}
@@ -18,7 +18,7 @@
 //   {type: 'active', on} {type: 'dispose'}       (core-processor.js)
 // Messages (worklet -> main):
 //   {type: 'ready', sampleRate, latencySamples, maxBlock}
-//   {type: 'model', token, error, info, latencySamples, ringFrame}
+//   {type: 'model', token, error, latencySamples, ringFrame}
 //   {type: 'error', message, sampleRate}          (once; the processor then outputs silence)
 
 import createTimbrelCore from '/core/timbrel-core.mjs';
@@ -95,6 +95,12 @@ class VoiceProcessor extends CoreProcessor {
     }
   }
 
+  // The model's own level (its 'model' message's gainDb) goes with it.
+  adoptImage(message) {
+    this.kernel.setNextModelGainDb(Number.isFinite(message.gainDb) ? message.gainDb : 0);
+    return super.adoptImage(message);
+  }
+
   // Every message is also a moment to free models the kernel has crossfaded out.
   receive(data) {
     super.receive(data);
@@ -106,7 +112,6 @@ class VoiceProcessor extends CoreProcessor {
     this.ring.add(STATUS.MODEL_LOADS, 1);
     this.latency = kernel.latencySamples();
     return {
-      info: kernel.modelInfo(),
       latencySamples: this.latency,
       ringFrame: this.ring.frames, // the first frame the new model contributes to
     };
@@ -157,22 +162,7 @@ class VoiceProcessor extends CoreProcessor {
       const m = Math.min(this.maxBlock, n - offset);
       this.refreshViews(); // memory grew
       let heap = this.heap;
-      const inBase = this.inputIndex;
-      if (input.length > 0) {
-        const first = input[0];
-        for (let i = 0; i < m; i++) heap[inBase + i] = first[offset + i];
-        if (input.length > 1) {
-          // Mix extra channels (a stereo file) to mono.
-          for (let c = 1; c < input.length; c++) {
-            const other = input[c];
-            for (let i = 0; i < m; i++) heap[inBase + i] += other[offset + i];
-          }
-          const scale = 1 / input.length;
-          for (let i = 0; i < m; i++) heap[inBase + i] *= scale;
-        }
-      } else {
-        for (let i = 0; i < m; i++) heap[inBase + i] = 0; // no source connected: silence
-      }
+      this.copyInput(input, heap, this.inputIndex, offset, m);
 
       try {
         kernel.process(m);
