@@ -1,6 +1,6 @@
 """Write the golden DSP files for the C++ Catch2 tests.
 
-    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.golden_dsp --out tests/golden/dsp
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.golden --only dsp
 
 Deterministic: one numpy default_rng(SEED), drawn in a fixed order (the noise
 signal first, then the harmonic signal's noise). Values come from
@@ -9,8 +9,6 @@ timbrel.dsp_reference, computed in float64 from the float32 signals.
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +57,7 @@ def _save(path: Path, array: np.ndarray, dtype: str) -> None:
 
 
 def generate(out: Path) -> dict:
-    """Write all golden files and the manifest into out; return the manifest."""
+    """Write the golden files into out; return the manifest's facts (timbrel.golden writes it)."""
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(SEED)
     signals = make_signals(rng)
@@ -95,7 +93,7 @@ def generate(out: Path) -> dict:
 
     tau_min, tau_max = ref.yin_lags(SAMPLE_RATE, YIN_PARAMS["f0_min_hz"], YIN_PARAMS["f0_max_hz"])
     manifest = {
-        "generator": "scripts/timbrel/golden_dsp.py (reference: scripts/timbrel/dsp_reference.py)",
+        "reference": "scripts/timbrel/dsp_reference.py",
         "conventions": ["core/include/timbrel/dsp/descriptors.h",
                         "core/include/timbrel/dsp/yin.h"],
         "numpy_version": np.__version__,
@@ -111,20 +109,4 @@ def generate(out: Path) -> dict:
         "yin": dict(YIN_PARAMS, sample_rate=SAMPLE_RATE, tau_min=tau_min, tau_max=tau_max),
         "files": files,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("tests/golden/dsp"),
-                        help="output directory (default: tests/golden/dsp)")
-    args = parser.parse_args(argv)
-    manifest = generate(args.out)
-    total = sum((args.out / f).stat().st_size for f in manifest["files"])
-    print(f"wrote {len(manifest['files'])} files + manifest.json to {args.out} ({total} bytes)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

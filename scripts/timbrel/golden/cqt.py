@@ -1,6 +1,6 @@
 """Write the golden constant-Q files for the core's Catch2 tests (tests/core/test_cqt.cpp).
 
-    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.cqt_golden --out tests/golden/cqt
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.golden --only cqt
 
 Deterministic: one numpy default_rng(SEED), drawn in a fixed order (the harmonic
 tone's noise, then the noise burst). Values come from timbrel.cqt (the contract),
@@ -10,8 +10,6 @@ keeps ~5e-7, far under the test's 1e-4 tolerance).
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +68,7 @@ def _save(path: Path, array: np.ndarray, dtype: str) -> None:
 
 
 def generate(out: Path) -> dict:
-    """Write all golden files and the manifest into out; return the manifest."""
+    """Write the golden files into out; return the manifest's facts (timbrel.golden writes it)."""
     out.mkdir(parents=True, exist_ok=True)
     signals = make_signals(np.random.default_rng(SEED))
     files: dict[str, str] = {}
@@ -100,7 +98,7 @@ def generate(out: Path) -> dict:
         f"float64 [{len(weights)}] the nonzero weights, row after row")
 
     manifest = {
-        "generator": "scripts/timbrel/cqt_golden.py (contract: scripts/timbrel/cqt.py)",
+        "contract": "scripts/timbrel/cqt.py",
         "conventions": ["core/include/timbrel/dsp/cqt.h"],
         "numpy_version": np.__version__,
         "seed": SEED,
@@ -119,20 +117,4 @@ def generate(out: Path) -> dict:
                     "zeros outside, ceil(samples / hop) frames"),
         "files": files,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("tests/golden/cqt"),
-                        help="output directory (default: tests/golden/cqt)")
-    args = parser.parse_args(argv)
-    manifest = generate(args.out)
-    total = sum((args.out / f).stat().st_size for f in manifest["files"])
-    print(f"wrote {len(manifest['files'])} files + manifest.json to {args.out} ({total} bytes)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
