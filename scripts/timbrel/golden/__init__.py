@@ -54,6 +54,12 @@ GENERATORS = ("dsp", "cqt", "nn", "vq", "crossmodal", "draw", "midi")
 GOLDEN_ROOT = Path(__file__).resolve().parents[3] / "tests" / "golden"
 
 
+def save_npy(path: Path, array: np.ndarray, dtype: str) -> None:
+    """Saves array as little-endian `dtype` (numpy's dtype code, e.g. "f4"), no pickle."""
+    np.save(path, np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")),
+            allow_pickle=False)
+
+
 def _npy_header(path: Path) -> Dict[str, Any]:
     a = np.load(path, mmap_mode="r", allow_pickle=False)
     return {"shape": list(a.shape), "dtype": a.dtype.str}

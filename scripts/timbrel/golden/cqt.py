@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from timbrel import cqt
+from timbrel.golden import save_npy
 
 SEED = 20261207
 DURATION_S = 0.5
@@ -62,11 +63,6 @@ def pooling_rows() -> tuple[np.ndarray, np.ndarray]:
     return np.array(rows, dtype=np.int32), np.concatenate(weights)
 
 
-def _save(path: Path, array: np.ndarray, dtype: str) -> None:
-    np.save(path, np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")),
-            allow_pickle=False)
-
-
 def generate(out: Path) -> dict:
     """Write the golden files into out; return the manifest's facts (timbrel.golden writes it)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -75,25 +71,25 @@ def generate(out: Path) -> dict:
     frames = None
     for name in SIGNAL_NAMES:
         x = signals[name]
-        _save(out / f"signal_{name}.npy", x, "f4")
+        save_npy(out / f"signal_{name}.npy", x, "f4")
         files[f"signal_{name}.npy"] = (
             f"float32 [{len(x)}] at {cqt.SAMPLE_RATE} Hz: {SIGNAL_DESCRIPTIONS[name]}")
         magnitude = cqt.cqt_magnitude(x.astype(np.float64))
         frames = magnitude.shape[0]
-        _save(out / f"features_{name}.npy", cqt.to_features(magnitude), "f4")
+        save_npy(out / f"features_{name}.npy", cqt.to_features(magnitude), "f4")
         files[f"features_{name}.npy"] = (
             f"float32 [{frames}, {cqt.N_BINS}] cqt.features(signal_{name})")
         if name in BACK_PROJECTED:
-            _save(out / f"back_projection_{name}.npy", cqt.stft_magnitude_from_cqt(magnitude),
+            save_npy(out / f"back_projection_{name}.npy", cqt.stft_magnitude_from_cqt(magnitude),
                   "f4")
             files[f"back_projection_{name}.npy"] = (
                 f"float32 [{frames}, {cqt.FFT_BINS}] cqt.stft_magnitude_from_cqt("
                 f"cqt.cqt_magnitude(signal_{name}))")
     rows, weights = pooling_rows()
-    _save(out / "pooling_rows.npy", rows, "i4")
+    save_npy(out / "pooling_rows.npy", rows, "i4")
     files["pooling_rows.npy"] = (
         f"int32 [{cqt.N_BINS}, 2] (first FFT bin, count) of each pooling row's nonzeros")
-    _save(out / "pooling_weights.npy", weights, "f8")
+    save_npy(out / "pooling_weights.npy", weights, "f8")
     files["pooling_weights.npy"] = (
         f"float64 [{len(weights)}] the nonzero weights, row after row")
 

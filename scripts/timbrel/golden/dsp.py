@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from timbrel import dsp_reference as ref
+from timbrel.golden import save_npy
 
 SEED = 20261122
 SAMPLE_RATE = 22050
@@ -51,11 +52,6 @@ def make_signals(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {k: v.astype(np.float32) for k, v in signals.items()}
 
 
-def _save(path: Path, array: np.ndarray, dtype: str) -> None:
-    np.save(path, np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")),
-            allow_pickle=False)
-
-
 def generate(out: Path) -> dict:
     """Write the golden files into out; return the manifest's facts (timbrel.golden writes it)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -66,27 +62,27 @@ def generate(out: Path) -> dict:
 
     for name in SIGNAL_NAMES:
         sig32 = signals[name]
-        _save(out / f"signal_{name}.npy", sig32, "f4")
+        save_npy(out / f"signal_{name}.npy", sig32, "f4")
         files[f"signal_{name}.npy"] = (
             f"float32 [{len(sig32)}] at {SAMPLE_RATE} Hz: {SIGNAL_DESCRIPTIONS[name]}")
 
         x = sig32.astype(np.float64)
         desc = ref.signal_descriptors(x, SAMPLE_RATE, WINDOW, HOP)
         frames = desc.shape[0]
-        _save(out / f"descriptors_{name}.npy", desc, "f8")
+        save_npy(out / f"descriptors_{name}.npy", desc, "f8")
         files[f"descriptors_{name}.npy"] = (
             f"float64 [{frames}, 6] ({', '.join(ref.DESCRIPTOR_NAMES)}) of signal_{name}")
 
         pitch = ref.signal_yin(x, SAMPLE_RATE, YIN_PARAMS["frame_size"], HOP,
                                YIN_PARAMS["f0_min_hz"], YIN_PARAMS["f0_max_hz"],
                                YIN_PARAMS["threshold"])
-        _save(out / f"yin_{name}.npy", pitch, "f8")
+        save_npy(out / f"yin_{name}.npy", pitch, "f8")
         files[f"yin_{name}.npy"] = (
             f"float64 [{frames}, 3] (f0_hz, confidence, voiced 1/0) YIN of signal_{name}")
 
         if name == "noise":
             X = ref.stft_frames(x, WINDOW, HOP)
-            _save(out / "stft_noise.npy", np.stack([X.real, X.imag], axis=-1), "f4")
+            save_npy(out / "stft_noise.npy", np.stack([X.real, X.imag], axis=-1), "f4")
             files["stft_noise.npy"] = (
                 f"float32 [{X.shape[0]}, {X.shape[1]}, 2] (re, im) Hann-windowed rfft "
                 "of signal_noise frames (computed in float64)")
