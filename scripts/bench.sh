@@ -11,7 +11,7 @@ cd "$root"
 # Benchmark graphs (real-sized weights, not committed): written once, seeded.
 models=build/bench-models
 [ -f "$models/manifest.json" ] ||
-  PYTHONPATH=scripts /usr/bin/python3 -m timbrel.nn_golden --bench --out "$models" >/dev/null
+  PYTHONPATH=scripts /usr/bin/python3 -m timbrel.golden.nn --bench --out "$models" >/dev/null
 
 native="$(build/tests/timbrel_bench "$models")"
 wasm="$(node build-wasm/tests/timbrel_bench.cjs "$models")"

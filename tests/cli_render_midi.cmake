@@ -6,7 +6,7 @@
 # real-time factor.
 if(NOT EXISTS "${MODEL}")
   message(FATAL_ERROR "model ${MODEL} is missing (tests/golden/crossmodal/ is written by "
-                      "PYTHONPATH=scripts python3 -m timbrel.crossmodal_golden)")
+                      "PYTHONPATH=scripts python3 -m timbrel.golden --only crossmodal)")
 endif()
 file(MAKE_DIRECTORY "${WORK}")
 foreach(phase griffin-lim rtpghi)

@@ -1,7 +1,7 @@
 """The constant-Q front end of the cross-modal VAE: the contract shared with the core.
 
 The core implements the same transform in ``core/include/timbrel/dsp/cqt.h``; a golden
-file written from this module (``timbrel.cqt_golden``) and a Catch2 test keep the two
+file written from this module (``timbrel.golden.cqt``) and a Catch2 test keep the two
 equal. Everything here is float64 numpy, plus a float32 torch path for training on the
 fly (mixtures).
 

@@ -4,7 +4,7 @@ This module is the float64 reference for the C++ core: it implements exactly
 the conventions documented in core/include/timbrel/dsp/descriptors.h and
 core/include/timbrel/dsp/yin.h (same formulas, epsilons and thresholds).
 The golden files in tests/golden/dsp/ are produced from it by
-timbrel.golden_dsp, and the C++ Catch2 tests compare the core against them.
+timbrel.golden.dsp, and the C++ Catch2 tests compare the core against them.
 
 Everything is computed in float64 with numpy.
 """

@@ -117,37 +117,51 @@ std::vector<fs::path> crossmodal_files() {
   return files;
 }
 
-void check_vq_image(const std::vector<std::uint8_t>& file) {
-  const auto p = prepared(file, "vq_timbre");
-  auto loaded = models::VqTimbre::load(file.data(), file.size());
+// A file loaded by its family and the same file's image adopted, after the
+// checks every family shares: the same description (also prepare_model's), the
+// adopted model re-written to the same image byte for byte, the same graph
+// outputs bit for bit.
+template <class Family>
+struct LoadedAndAdopted {
+  std::unique_ptr<Family> loaded, adopted;
+  std::vector<std::uint8_t> image;
+};
+
+template <class Family>
+LoadedAndAdopted<Family> load_and_adopt(const std::vector<std::uint8_t>& file,
+                                        const std::string& family) {
+  auto p = prepared(file, family);
+  auto loaded = Family::load(file.data(), file.size());
   REQUIRE(loaded.model);
-  auto adopted = models::VqTimbre::adopt(block_of(p.image));
+  auto adopted = Family::adopt(block_of(p.image));
   INFO(adopted.error);
   REQUIRE(adopted.model);
-
   CHECK(p.info == loaded.model->info_json());
   CHECK(adopted.model->info_json() == loaded.model->info_json());
-  // Re-writing the adopted model gives the same image, byte for byte.
   CHECK(nn::write_model_image(adopted.model->model()) == p.image);
-  // The adopted layers view the image: no weight was copied.
-  const auto& first = adopted.model->model().graph("encoder").layer(0);
-  REQUIRE(dynamic_cast<const nn::Linear*>(&first));
-  CHECK(dynamic_cast<const nn::Linear&>(first).weight().is_view());
-
   require_same_graphs(const_cast<nn::Model&>(loaded.model->model()),
                       const_cast<nn::Model&>(adopted.model->model()));
+  return {std::move(loaded.model), std::move(adopted.model), std::move(p.image)};
+}
+
+void check_vq_image(const std::vector<std::uint8_t>& file) {
+  auto [loaded, adopted, image] = load_and_adopt<models::VqTimbre>(file, "vq_timbre");
+  // The adopted layers view the image: no weight was copied.
+  const auto& first = adopted->model().graph("encoder").layer(0);
+  REQUIRE(dynamic_cast<const nn::Linear*>(&first));
+  CHECK(dynamic_cast<const nn::Linear&>(first).weight().is_view());
   const auto x = voice_input();
   for (auto mode : {models::TransferMode::kPitch, models::TransferMode::kNoise}) {
     models::VqTimbre::RenderOptions options;
     options.mode = mode;
     options.octaves = mode == models::TransferMode::kPitch ? 1 : 0;
-    CHECK(same_bits(loaded.model->render(x.data(), x.size(), options),
-                    adopted.model->render(x.data(), x.size(), options)));
+    CHECK(same_bits(loaded->render(x.data(), x.size(), options),
+                    adopted->render(x.data(), x.size(), options)));
   }
 
   // Descriptor drawing, when the file has a table.
   auto synth_loaded = models::DescriptorSynth::load(file.data(), file.size());
-  auto synth_adopted = models::DescriptorSynth::adopt(block_of(p.image));
+  auto synth_adopted = models::DescriptorSynth::adopt(block_of(image));
   REQUIRE((synth_loaded.synth != nullptr) == (synth_adopted.synth != nullptr));
   if (!synth_loaded.synth) {
     CHECK(synth_adopted.error == synth_loaded.error);
@@ -188,23 +202,11 @@ std::vector<float> play(engine::MidiPlayer& player) {
 }
 
 void check_crossmodal_image(const std::vector<std::uint8_t>& file) {
-  const auto p = prepared(file, "crossmodal_vae");
-  auto loaded = models::CrossmodalVae::load(file.data(), file.size());
-  REQUIRE(loaded.model);
-  auto adopted = models::CrossmodalVae::adopt(block_of(p.image));
-  INFO(adopted.error);
-  REQUIRE(adopted.model);
-
-  CHECK(p.info == loaded.model->info_json());
-  CHECK(adopted.model->info_json() == loaded.model->info_json());
-  CHECK(nn::write_model_image(adopted.model->model()) == p.image);
-  CHECK(adopted.model->pad_reference() == loaded.model->pad_reference());
-  require_same_graphs(const_cast<nn::Model&>(loaded.model->model()),
-                      const_cast<nn::Model&>(adopted.model->model()));
-
+  auto [loaded, adopted, image] = load_and_adopt<models::CrossmodalVae>(file, "crossmodal_vae");
+  CHECK(adopted->pad_reference() == loaded->pad_reference());
   engine::MidiPlayer a({48000.0, 128}), b({48000.0, 128});
-  a.set_model(std::move(loaded.model));
-  b.set_model(std::move(adopted.model));
+  a.set_model(std::move(loaded));
+  b.set_model(std::move(adopted));
   CHECK(same_bits(play(a), play(b)));
 }
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from timbrel import dsp_reference as ref
-from timbrel import golden_dsp
+from timbrel import golden
+from timbrel.golden import dsp as golden_dsp
 
 SR = 22050.0
 N = 1024
@@ -207,7 +208,7 @@ def test_golden_files_shapes_and_content():
 
 
 def test_golden_files_reproduce_bit_exactly(tmp_path):
-    golden_dsp.main(["--out", str(tmp_path)])
+    golden.write("dsp", tmp_path)
     committed = json.loads((GOLDEN / "manifest.json").read_text())
     fresh = json.loads((tmp_path / "manifest.json").read_text())
     assert fresh == committed

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from timbrel import nn_golden
+from timbrel.golden import nn as nn_golden
 from timbrel.export import (TmblError, UnsupportedModuleError, export_model, graph_to_ops, read_tmbl,
                             write_tmbl)
 from timbrel.export import layout

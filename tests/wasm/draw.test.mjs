@@ -1,7 +1,7 @@
 // The WebAssembly build of descriptor-based synthesis (DrawKernel,
 // wasm/draw_bindings.cpp), as the page's Worker and AudioWorklet drive it,
 // against the native golden render of tests/golden/draw (written through the
-// native tool by `python -m timbrel.draw_golden`).
+// native tool by `python -m timbrel.golden --only draw`).
 //
 //   TIMBREL_CORE_DIR=build-wasm/web node --test tests/wasm/
 import { test, before } from 'node:test';
@@ -47,7 +47,7 @@ function readFloatWav(file) {
 before(async () => {
   assert.ok(fs.existsSync(CORE_FILE), `${CORE_FILE} not found: build it (cmake --build build-wasm) or set TIMBREL_CORE_DIR`);
   assert.ok(fs.existsSync(path.join(GOLDEN, 'model.tmbl')),
-    'tests/golden/draw/ is missing: PYTHONPATH=scripts /usr/bin/python3 -m timbrel.draw_golden --out tests/golden/draw');
+    'tests/golden/draw/ is missing: PYTHONPATH=scripts /usr/bin/python3 -m timbrel.golden --only draw');
   const { default: createTimbrelCore } = await import(pathToFileURL(CORE_FILE).href);
   core = await createTimbrelCore();
   modelBytes = new Uint8Array(fs.readFileSync(path.join(GOLDEN, 'model.tmbl')));

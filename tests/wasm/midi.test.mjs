@@ -13,13 +13,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CORE_DIR = process.env.TIMBREL_CORE_DIR
-  ? path.resolve(process.env.TIMBREL_CORE_DIR)
-  : path.join(REPO, 'build-wasm', 'web');
-const CORE_FILE = path.join(CORE_DIR, 'timbrel-core.mjs');
+import { REPO, loadCore, repoBytes } from './core.mjs';
+
 const NATIVE_CLI = process.env.TIMBREL_NATIVE_CLI
   ? path.resolve(process.env.TIMBREL_NATIVE_CLI)
   : path.join(REPO, 'build', 'core', 'timbrel');
@@ -39,12 +35,10 @@ let mixtureBytes;
 let violinBytes;
 
 before(async () => {
-  assert.ok(fs.existsSync(CORE_FILE), `${CORE_FILE} not found: build it (cmake --build build-wasm) or set TIMBREL_CORE_DIR`);
-  const { default: createTimbrelCore } = await import(pathToFileURL(CORE_FILE).href);
-  core = await createTimbrelCore();
-  soloBytes = new Uint8Array(fs.readFileSync(SOLO_MODEL));
-  mixtureBytes = new Uint8Array(fs.readFileSync(MIXTURE_MODEL));
-  violinBytes = new Uint8Array(fs.readFileSync(VIOLIN_MODEL));
+  core = await loadCore();
+  soloBytes = repoBytes(SOLO_MODEL);
+  mixtureBytes = repoBytes(MIXTURE_MODEL);
+  violinBytes = repoBytes(VIOLIN_MODEL);
 });
 
 // --- Standard MIDI File bytes ---------------------------------------------------

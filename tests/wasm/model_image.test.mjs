@@ -6,16 +6,9 @@
 //   TIMBREL_CORE_DIR=build-wasm/web node --test tests/wasm/
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CORE_DIR = process.env.TIMBREL_CORE_DIR
-  ? path.resolve(process.env.TIMBREL_CORE_DIR)
-  : path.join(REPO, 'build-wasm', 'web');
-const CORE_FILE = path.join(CORE_DIR, 'timbrel-core.mjs');
-const file = (...parts) => new Uint8Array(fs.readFileSync(path.join(REPO, ...parts)));
+import { loadCore, repoBytes as file } from './core.mjs';
+
 const BLOCK = 128;
 const SLICE = 256 * 1024; // what the page copies per render quantum
 
@@ -23,9 +16,7 @@ let core;
 let models;
 
 before(async () => {
-  assert.ok(fs.existsSync(CORE_FILE), `${CORE_FILE} not found: build it (cmake --build build-wasm) or set TIMBREL_CORE_DIR`);
-  const { default: createTimbrelCore } = await import(pathToFileURL(CORE_FILE).href);
-  core = await createTimbrelCore();
+  core = await loadCore();
   models = {
     vqGolden: file('tests', 'golden', 'vq', 'model.tmbl'),
     drawGolden: file('tests', 'golden', 'draw', 'model.tmbl'),

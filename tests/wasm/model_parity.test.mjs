@@ -1,5 +1,5 @@
 // The WASM build of the inference engine against the PyTorch goldens
-// (tests/golden/nn, written by scripts/timbrel/nn_golden.py), and its loader's
+// (tests/golden/nn, written by scripts/timbrel/golden/nn.py), and its loader's
 // errors surfacing as messages, not crashes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,6 +1,6 @@
 // ONNX Runtime (node native and web/WASM, one thread) against the PyTorch
 // goldens: every ONNX graph in tests/golden/nn (written with the .tmbl files
-// from the same weights by scripts/timbrel/nn_golden.py) reproduces
+// from the same weights by scripts/timbrel/golden/nn.py) reproduces
 // <case>.<graph>.output.npy from <case>.<graph>.input.npy within the manifest's
 // tolerance. Sequence graphs run once over [1, T, C]; step graphs run T times,
 // feeding 'state_out' back as 'state' from zeros.

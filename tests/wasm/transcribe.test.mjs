@@ -6,17 +6,9 @@
 //   TIMBREL_CORE_DIR=build-wasm/web node --test tests/wasm/
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CORE_DIR = process.env.TIMBREL_CORE_DIR
-  ? path.resolve(process.env.TIMBREL_CORE_DIR)
-  : path.join(REPO, 'build-wasm', 'web');
-const CORE_FILE = path.join(CORE_DIR, 'timbrel-core.mjs');
-const GOLDEN = path.join(REPO, 'tests', 'golden', 'crossmodal');
-const VQ_MODEL = path.join(REPO, 'tests', 'golden', 'vq', 'model.tmbl');
+import { loadCore, repoBytes } from './core.mjs';
+
 const RATE = 22050;
 const HOP = 256;
 
@@ -25,19 +17,18 @@ let soloBytes;
 let mixtureBytes;
 
 before(async () => {
-  assert.ok(fs.existsSync(CORE_FILE), `${CORE_FILE} not found: build it (cmake --build build-wasm) or set TIMBREL_CORE_DIR`);
-  const { default: createTimbrelCore } = await import(pathToFileURL(CORE_FILE).href);
-  core = await createTimbrelCore();
-  soloBytes = new Uint8Array(fs.readFileSync(path.join(GOLDEN, 'solo', 'model.tmbl')));
-  mixtureBytes = new Uint8Array(fs.readFileSync(path.join(GOLDEN, 'mixture', 'model.tmbl')));
+  core = await loadCore();
+  soloBytes = repoBytes('tests', 'golden', 'crossmodal', 'solo', 'model.tmbl');
+  mixtureBytes = repoBytes('tests', 'golden', 'crossmodal', 'mixture', 'model.tmbl');
 });
 
 // Node 20 can deadlock at the end of a test file (gdb: the main thread in
-// NodePlatform::DrainTasks waits for a background TurboFan job that waits for a
+// NodePlatform::DrainTasks waits for a concurrent TurboFan job that waits for a
 // garbage collection only the main thread can run), and this short file hit it
-// often under `node --test`. Keeping the event loop busy a moment lets such
-// jobs finish first.
-after(() => new Promise((resolve) => setTimeout(resolve, 200)));
+// often under `node --test`: a moment with the event loop alive lets such jobs
+// finish first (scripts/test.sh also passes --no-concurrent-recompilation,
+// which removes the cause).
+after(() => new Promise((resolve) => setTimeout(resolve, 1000)));
 
 function withKernel(fn, bytes = soloBytes) {
   const k = new core.TranscribeKernel();
@@ -52,7 +43,7 @@ function withKernel(fn, bytes = soloBytes) {
 test('loadModel explains bad files: truncated, wrong family, not bytes', () => {
   withKernel((k) => {
     assert.match(k.loadModel(soloBytes.subarray(0, 1000)), /truncated/);
-    assert.match(k.loadModel(new Uint8Array(fs.readFileSync(VQ_MODEL))), /family is 'vq_timbre', not 'crossmodal_vae'/);
+    assert.match(k.loadModel(repoBytes('tests', 'golden', 'vq', 'model.tmbl')), /family is 'vq_timbre', not 'crossmodal_vae'/);
     assert.match(k.loadModel('not bytes'), /no model bytes/);
     assert.match(k.loadModel(null), /no model bytes/);
     assert.equal(k.hasModel(), false);

@@ -7,12 +7,6 @@
 namespace timbrel::engine {
 namespace {
 
-const DrawPlayerConfig& checked(const DrawPlayerConfig& config) {
-  if (auto problem = DrawPlayer::validate(config); !problem.empty())
-    throw std::invalid_argument(problem);
-  return config;
-}
-
 // Every curve of a set gets room for max_hops values up front.
 void reserve(models::DrawCurves& curves, std::size_t max_hops) {
   for (auto& c : curves.target) c.reserve(max_hops);
@@ -38,7 +32,7 @@ std::string DrawPlayer::validate(const DrawPlayerConfig& c) {
 }
 
 DrawPlayer::DrawPlayer(const DrawPlayerConfig& config)
-    : config_(checked(config)), device_(config, kModelRate, kHop) {
+    : config_(checked_config<DrawPlayer>(config)), device_(config, kModelRate, kHop) {
   reserve(active_, config.max_hops);
   reserve(pending_, config.max_hops);
 }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 namespace timbrel::engine {
+
 std::string ListenAnalyzer::validate(const ListenAnalyzerConfig& c) {
   if (auto problem = engine::validate(c); !problem.empty()) return problem;
   if (!(c.model_rate >= 8000.0 && c.model_rate <= 96000.0))
@@ -17,17 +18,8 @@ std::string ListenAnalyzer::validate(const ListenAnalyzerConfig& c) {
   return "";
 }
 
-namespace {
-const ListenAnalyzerConfig& checked(const ListenAnalyzerConfig& config) {
-  if (auto problem = ListenAnalyzer::validate(config); !problem.empty())
-    throw std::invalid_argument(problem);
-  return config;
-}
-
-}  // namespace
-
 ListenAnalyzer::ListenAnalyzer(const ListenAnalyzerConfig& config)
-    : config_(checked(config)),
+    : config_(checked_config<ListenAnalyzer>(config)),
       stream_(config, whole_rate(config.model_rate), config.hop),
       stft_({config.window, config.hop}),
       descriptors_(config.window, config.model_rate),

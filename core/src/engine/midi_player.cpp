@@ -5,20 +5,11 @@
 #include <stdexcept>
 
 namespace timbrel::engine {
-namespace {
-
-const MidiPlayerConfig& checked(const MidiPlayerConfig& config) {
-  if (auto problem = MidiPlayer::validate(config); !problem.empty())
-    throw std::invalid_argument(problem);
-  return config;
-}
-
-}  // namespace
 
 std::string MidiPlayer::validate(const MidiPlayerConfig& c) { return engine::validate(c); }
 
 MidiPlayer::MidiPlayer(const MidiPlayerConfig& config)
-    : config_(checked(config)), device_(config, kModelRate, kHop) {
+    : config_(checked_config<MidiPlayer>(config)), device_(config, kModelRate, kHop) {
   // The synth's frame centre and the upsampler's delay are fixed; the backlog
   // left in the FIFO by earlier hops adds 0 .. one device hop - 1.
   const double ratio = config_.device_rate / kModelRate;

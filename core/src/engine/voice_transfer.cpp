@@ -20,18 +20,12 @@ float level_db(double energy, int n) {
   return float(20.0 * std::log10(std::max(rms, 1e-6)));
 }
 
-const VoiceTransferConfig& checked(const VoiceTransferConfig& config) {
-  if (auto problem = VoiceTransfer::validate(config); !problem.empty())
-    throw std::invalid_argument(problem);
-  return config;
-}
-
 }  // namespace
 
 std::string VoiceTransfer::validate(const VoiceTransferConfig& c) { return engine::validate(c); }
 
 VoiceTransfer::VoiceTransfer(const VoiceTransferConfig& config)
-    : config_(checked(config)),
+    : config_(checked_config<VoiceTransfer>(config)),
       stream_(config, kModelRate, kHop),
       yin_(dsp::YinConfig{double(kModelRate), kWindow, 50.0, 2000.0, 0.15}),
       // The model adds the overlap-add's 256 samples to the framer's (see below).

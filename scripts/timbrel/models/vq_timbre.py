@@ -3,7 +3,7 @@
 
 The contract is implemented here literally, step by step, so that the core's streaming
 engine (core/include/timbrel/models/vq_timbre.h) can be held to it by the golden files
-in tests/golden/vq/ (written by ``timbrel.vq_golden``). Everything is vectorised over
+in tests/golden/vq/ (written by ``timbrel.golden.vq``). Everything is vectorised over
 batch and time (training runs the same code); the only sequential piece is the xorshift32
 noise, used for parity renders only (training draws ``torch.rand`` noise).
 

@@ -20,6 +20,7 @@
 #include <cmath>
 #include <cstddef>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,15 @@ inline int whole_rate(double rate) { return int(std::lround(rate)); }
 // Empty when the device rate is a whole number of Hz from 8000 to 192000 and
 // max_block is 1-8192 samples, else what is wrong.
 std::string validate(const DeviceSpec& device);
+
+// For the engines' constructors: the configuration, or std::invalid_argument
+// with Engine::validate()'s message.
+template <class Engine, class Config>
+const Config& checked_config(const Config& config) {
+  if (auto problem = Engine::validate(config); !problem.empty())
+    throw std::invalid_argument(problem);
+  return config;
+}
 
 class HopStream {
  public:

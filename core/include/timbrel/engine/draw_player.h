@@ -30,7 +30,10 @@ namespace timbrel::engine {
 
 // The device (22050 Hz: no resampling) and the longest curve.
 struct DrawPlayerConfig : DeviceSpec {
-  std::size_t max_hops = 2600;  // 30 s at 22050 Hz / 256
+  // A constructor rather than brace elision into the base (which clang warns about).
+  DrawPlayerConfig(double rate = 48000.0, int block = 128, std::size_t hops = 2600)
+      : DeviceSpec{rate, block}, max_hops(hops) {}
+  std::size_t max_hops;  // the longest curve; 2600: 30 s at 22050 Hz / 256
 };
 
 class DrawPlayer {

@@ -27,6 +27,8 @@ struct AnalysisFrame {
 };
 
 struct ListenAnalyzerConfig : DeviceSpec {
+  // A constructor rather than brace elision into the base (which clang warns about).
+  ListenAnalyzerConfig(double rate = 48000.0, int block = 128) : DeviceSpec{rate, block} {}
   double model_rate = 22050.0;
   int window = 1024;
   int hop = 256;

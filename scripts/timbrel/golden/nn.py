@@ -1,6 +1,7 @@
 """Write the golden files of the inference engine (C++ core, WASM, ONNX Runtime parity).
 
-    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.nn_golden --out tests/golden/nn
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.golden --only nn
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.golden.nn --bench --out build/bench-models
 
 For each case: ``<case>.tmbl`` (timbrel.export), ``<case>.<graph>.onnx`` (sequence
 form, same weights), ``<case>.<graph>.step.onnx`` (single step with explicit GRU
@@ -17,7 +18,6 @@ regenerates identical files.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -314,7 +314,6 @@ def generate(out: Path, cases: Optional[List[str]] = None, bench: bool = False) 
     if unknown:
         raise SystemExit(f"unknown case(s) {unknown}; known: {list(known)}")
     manifest = {
-        "generator": "PYTHONPATH=scripts /usr/bin/python3 -m timbrel.nn_golden --out tests/golden/nn",
         "seed": SEED, "torch": torch.__version__.split("+")[0], "onnx_opset": OPSET,
         "tolerance": dict(TOLERANCE, rule="|got - want| <= abs + rel * |want|, elementwise"),
         "layout": "inputs/outputs [T, C] float32 time-major; ONNX sequence graphs take "
@@ -324,7 +323,6 @@ def generate(out: Path, cases: Optional[List[str]] = None, bench: bool = False) 
     }
     for name in names:
         manifest["cases"][name] = generate_case(name, out)
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
 
 
@@ -336,7 +334,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                     help="write the benchmark graphs (decoder_hop*) instead of the parity cases")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    from timbrel.golden import write_manifest
     manifest = generate(args.out, args.cases or None, bench=args.bench)
+    write_manifest(args.out, "nn", SEED, manifest)
     total = sum(p.stat().st_size for p in args.out.iterdir() if p.is_file())
     print(f"wrote {len(manifest['cases'])} cases to {args.out} ({total / 1e6:.2f} MB)")
 

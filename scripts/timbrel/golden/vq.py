@@ -1,6 +1,6 @@
 """Golden files for the core's ``vq_timbre`` parity test (models/README.md, synthesis contract).
 
-    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.vq_golden --out tests/golden/vq
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.golden --only vq
 
 A small random-weight model with the real bin counts (513 features, 257 filter bins;
 encoder 32, D 8, K 16, GRU 24) and a 1.5 s test input (a voiced glide, unvoiced noise,
@@ -27,10 +27,9 @@ float32 engine could flip).
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict
 
 import numpy as np
 import torch
@@ -143,7 +142,7 @@ def generate(out: Path) -> Dict:
         renders[f"{name}.npy"] = dict(opts, seed=NOISE_SEED, peak=float(np.abs(y).max()))
     voiced = pitch[:, 1] > 0.5
     meta = {
-        "generator": "PYTHONPATH=scripts /usr/bin/python3 -m timbrel.vq_golden --out tests/golden/vq",
+        "generator": "PYTHONPATH=scripts /usr/bin/python3 -m timbrel.golden --only vq",
         "contract": "models/README.md, section 'Family vq_timbre' (synthesis contract)",
         "seed": SEED, "torch": torch.__version__.split("+")[0],
         "sample_rate": SAMPLE_RATE, "samples": int(len(x)), "hops": int(T),
@@ -165,19 +164,4 @@ def generate(out: Path) -> Dict:
         "files": files,
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-    return meta
-
-
-def main(argv: Optional[List[str]] = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("tests/golden/vq"))
-    args = ap.parse_args(argv)
-    torch.set_num_threads(1)
-    meta = generate(args.out)
-    total = sum(p.stat().st_size for p in args.out.iterdir() if p.is_file())
-    print(f"wrote {len(meta['files']) + 2} files to {args.out} ({total / 1e6:.2f} MB), "
-          f"{meta['hops']} hops, {meta['voiced_hops']} voiced")
-
-
-if __name__ == "__main__":
-    main()
+    return {}  # the facts live in meta.json, which the tests read

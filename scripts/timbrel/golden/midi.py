@@ -2,7 +2,7 @@
 that they hold what the core's reader must handle: running status, note-on at
 velocity 0 as note-off, a tempo change mid-song).
 
-    PYTHONPATH=scripts python3 -m timbrel.midi_fixtures [OUT_DIR]
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.golden --only midi
 
 two_tracks.mid: format 1, 480 ticks per quarter note. Track 0 "Tempo": 120 BPM,
 then 150 BPM from tick 1920 (2.0 s). Track 1 "Violin": eight quarter notes
@@ -17,7 +17,6 @@ more than the file holds.
 from __future__ import annotations
 
 import struct
-import sys
 from pathlib import Path
 
 DIVISION = 480
@@ -74,13 +73,11 @@ def truncated() -> bytes:
     return bytes(data)
 
 
-def main(out_dir: str = "tests/golden/midi") -> None:
-    out = Path(out_dir)
+SEED = None  # nothing random: every byte is written by hand
+
+
+def generate(out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     (out / "two_tracks.mid").write_bytes(two_tracks())
     (out / "truncated.mid").write_bytes(truncated())
-    print(f"wrote {out}/two_tracks.mid, {out}/truncated.mid")
-
-
-if __name__ == "__main__":
-    main(*sys.argv[1:])
+    return {}

@@ -1,6 +1,6 @@
 """Write the golden constant-Q files for the core's Catch2 tests (tests/core/test_cqt.cpp).
 
-    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.cqt_golden --out tests/golden/cqt
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.golden --only cqt
 
 Deterministic: one numpy default_rng(SEED), drawn in a fixed order (the harmonic
 tone's noise, then the noise burst). Values come from timbrel.cqt (the contract),
@@ -10,13 +10,12 @@ keeps ~5e-7, far under the test's 1e-4 tolerance).
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from timbrel import cqt
+from timbrel.golden import save_npy
 
 SEED = 20261207
 DURATION_S = 0.5
@@ -64,43 +63,38 @@ def pooling_rows() -> tuple[np.ndarray, np.ndarray]:
     return np.array(rows, dtype=np.int32), np.concatenate(weights)
 
 
-def _save(path: Path, array: np.ndarray, dtype: str) -> None:
-    np.save(path, np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")),
-            allow_pickle=False)
-
-
 def generate(out: Path) -> dict:
-    """Write all golden files and the manifest into out; return the manifest."""
+    """Write the golden files into out; return the manifest's facts (timbrel.golden writes it)."""
     out.mkdir(parents=True, exist_ok=True)
     signals = make_signals(np.random.default_rng(SEED))
     files: dict[str, str] = {}
     frames = None
     for name in SIGNAL_NAMES:
         x = signals[name]
-        _save(out / f"signal_{name}.npy", x, "f4")
+        save_npy(out / f"signal_{name}.npy", x, "f4")
         files[f"signal_{name}.npy"] = (
             f"float32 [{len(x)}] at {cqt.SAMPLE_RATE} Hz: {SIGNAL_DESCRIPTIONS[name]}")
         magnitude = cqt.cqt_magnitude(x.astype(np.float64))
         frames = magnitude.shape[0]
-        _save(out / f"features_{name}.npy", cqt.to_features(magnitude), "f4")
+        save_npy(out / f"features_{name}.npy", cqt.to_features(magnitude), "f4")
         files[f"features_{name}.npy"] = (
             f"float32 [{frames}, {cqt.N_BINS}] cqt.features(signal_{name})")
         if name in BACK_PROJECTED:
-            _save(out / f"back_projection_{name}.npy", cqt.stft_magnitude_from_cqt(magnitude),
+            save_npy(out / f"back_projection_{name}.npy", cqt.stft_magnitude_from_cqt(magnitude),
                   "f4")
             files[f"back_projection_{name}.npy"] = (
                 f"float32 [{frames}, {cqt.FFT_BINS}] cqt.stft_magnitude_from_cqt("
                 f"cqt.cqt_magnitude(signal_{name}))")
     rows, weights = pooling_rows()
-    _save(out / "pooling_rows.npy", rows, "i4")
+    save_npy(out / "pooling_rows.npy", rows, "i4")
     files["pooling_rows.npy"] = (
         f"int32 [{cqt.N_BINS}, 2] (first FFT bin, count) of each pooling row's nonzeros")
-    _save(out / "pooling_weights.npy", weights, "f8")
+    save_npy(out / "pooling_weights.npy", weights, "f8")
     files["pooling_weights.npy"] = (
         f"float64 [{len(weights)}] the nonzero weights, row after row")
 
     manifest = {
-        "generator": "scripts/timbrel/cqt_golden.py (contract: scripts/timbrel/cqt.py)",
+        "contract": "scripts/timbrel/cqt.py",
         "conventions": ["core/include/timbrel/dsp/cqt.h"],
         "numpy_version": np.__version__,
         "seed": SEED,
@@ -119,20 +113,4 @@ def generate(out: Path) -> dict:
                     "zeros outside, ceil(samples / hop) frames"),
         "files": files,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("tests/golden/cqt"),
-                        help="output directory (default: tests/golden/cqt)")
-    args = parser.parse_args(argv)
-    manifest = generate(args.out)
-    total = sum((args.out / f).stat().st_size for f in manifest["files"])
-    print(f"wrote {len(manifest['files'])} files + manifest.json to {args.out} ({total} bytes)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """Write the golden DSP files for the C++ Catch2 tests.
 
-    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.golden_dsp --out tests/golden/dsp
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.golden --only dsp
 
 Deterministic: one numpy default_rng(SEED), drawn in a fixed order (the noise
 signal first, then the harmonic signal's noise). Values come from
@@ -9,13 +9,12 @@ timbrel.dsp_reference, computed in float64 from the float32 signals.
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from timbrel import dsp_reference as ref
+from timbrel.golden import save_npy
 
 SEED = 20261122
 SAMPLE_RATE = 22050
@@ -53,13 +52,8 @@ def make_signals(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {k: v.astype(np.float32) for k, v in signals.items()}
 
 
-def _save(path: Path, array: np.ndarray, dtype: str) -> None:
-    np.save(path, np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")),
-            allow_pickle=False)
-
-
 def generate(out: Path) -> dict:
-    """Write all golden files and the manifest into out; return the manifest."""
+    """Write the golden files into out; return the manifest's facts (timbrel.golden writes it)."""
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(SEED)
     signals = make_signals(rng)
@@ -68,34 +62,34 @@ def generate(out: Path) -> dict:
 
     for name in SIGNAL_NAMES:
         sig32 = signals[name]
-        _save(out / f"signal_{name}.npy", sig32, "f4")
+        save_npy(out / f"signal_{name}.npy", sig32, "f4")
         files[f"signal_{name}.npy"] = (
             f"float32 [{len(sig32)}] at {SAMPLE_RATE} Hz: {SIGNAL_DESCRIPTIONS[name]}")
 
         x = sig32.astype(np.float64)
         desc = ref.signal_descriptors(x, SAMPLE_RATE, WINDOW, HOP)
         frames = desc.shape[0]
-        _save(out / f"descriptors_{name}.npy", desc, "f8")
+        save_npy(out / f"descriptors_{name}.npy", desc, "f8")
         files[f"descriptors_{name}.npy"] = (
             f"float64 [{frames}, 6] ({', '.join(ref.DESCRIPTOR_NAMES)}) of signal_{name}")
 
         pitch = ref.signal_yin(x, SAMPLE_RATE, YIN_PARAMS["frame_size"], HOP,
                                YIN_PARAMS["f0_min_hz"], YIN_PARAMS["f0_max_hz"],
                                YIN_PARAMS["threshold"])
-        _save(out / f"yin_{name}.npy", pitch, "f8")
+        save_npy(out / f"yin_{name}.npy", pitch, "f8")
         files[f"yin_{name}.npy"] = (
             f"float64 [{frames}, 3] (f0_hz, confidence, voiced 1/0) YIN of signal_{name}")
 
         if name == "noise":
             X = ref.stft_frames(x, WINDOW, HOP)
-            _save(out / "stft_noise.npy", np.stack([X.real, X.imag], axis=-1), "f4")
+            save_npy(out / "stft_noise.npy", np.stack([X.real, X.imag], axis=-1), "f4")
             files["stft_noise.npy"] = (
                 f"float32 [{X.shape[0]}, {X.shape[1]}, 2] (re, im) Hann-windowed rfft "
                 "of signal_noise frames (computed in float64)")
 
     tau_min, tau_max = ref.yin_lags(SAMPLE_RATE, YIN_PARAMS["f0_min_hz"], YIN_PARAMS["f0_max_hz"])
     manifest = {
-        "generator": "scripts/timbrel/golden_dsp.py (reference: scripts/timbrel/dsp_reference.py)",
+        "reference": "scripts/timbrel/dsp_reference.py",
         "conventions": ["core/include/timbrel/dsp/descriptors.h",
                         "core/include/timbrel/dsp/yin.h"],
         "numpy_version": np.__version__,
@@ -111,20 +105,4 @@ def generate(out: Path) -> dict:
         "yin": dict(YIN_PARAMS, sample_rate=SAMPLE_RATE, tau_min=tau_min, tau_max=tau_max),
         "files": files,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("tests/golden/dsp"),
-                        help="output directory (default: tests/golden/dsp)")
-    args = parser.parse_args(argv)
-    manifest = generate(args.out)
-    total = sum((args.out / f).stat().st_size for f in manifest["files"])
-    print(f"wrote {len(manifest['files'])} files + manifest.json to {args.out} ({total} bytes)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
