@@ -70,6 +70,9 @@ def test_smoke_training_exports_and_resumes(smoke_corpus, tmp_path):
         assert p.read_bytes() == (out / p.name).read_bytes(), p.name
     assert "## Training" in (out / "MODEL_CARD.md").read_text()
     index = json.loads((tmp_path / "models" / "index.json").read_text())
+    # how loud it plays the page's example clip, measured by the core (timbrel.eval.levels)
+    level = index[0].pop("output_level_db")
+    assert -90.0 < level < 10.0
     assert index == [{"id": "violin", "instrument": "violin", "file": "violin/violin.tmbl",
                       "card": "violin/MODEL_CARD.md", "f0_range_hz": [lo, hi], "quantized": True,
                       "descriptor_table": True, "size_bytes": (out / "violin.tmbl").stat().st_size}]
