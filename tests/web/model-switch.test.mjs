@@ -59,11 +59,11 @@ test(`${SWITCHES} model switches while streaming lose nothing`, { skip, timeout:
       const next = models[(models.findIndex((m) => m.id === current) + 1) % models.length].id;
       await page.locator(`#voice input[name="voice-model"][value="${next}"]`).check({ force: true });
       await page.waitForFunction((id) => document.getElementById('voice').dataset.model === id, next, { timeout: 20000 });
-      // The loudest output over the next 0.6 s: the crossfade, then the new
-      // instrument (the input has pauses, so one reading may fall in one).
+      // The loudest output over the next 1.2 s: the crossfade, then the new
+      // instrument (the input's longest pause, at its loop point, is 0.8 s).
       levels.push(await page.evaluate(async (field) => {
         let loudest = -120;
-        for (let i = 0; i < 12; i++) {
+        for (let i = 0; i < 24; i++) {
           await new Promise((resolve) => setTimeout(resolve, 50));
           loudest = Math.max(loudest, globalThis.timbrel.voice.engine.reader.meter(field));
         }
