@@ -11,9 +11,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  BASE_ARGS, CHROMIUM, LOCAL_ONLY_ARGS, OUTPUT_DIR, REPO, coreHas, fakeMicArgs, makeTempDir, recordErrors, startServer, writeWav,
+  BASE_ARGS, CHROMIUM, LOCAL_ONLY_ARGS, OUTPUT_DIR, REPO, coreHas, fakeMicArgs, makeTempDir, recordErrors, startServer,
 } from './harness.mjs';
-import { voiceLikeSignal } from './signal.mjs';
+import { writeVoiceLikeWav } from './signal.mjs';
 import { METER, STATUS } from '../../web/src/worklet/audio-ring.js';
 
 const SWITCHES = 10;
@@ -30,8 +30,7 @@ before(async () => {
   if (skip) return;
   fs.mkdirSync(OUTPUT_DIR, { recursive: true });
   tmp = makeTempDir();
-  voiceWav = path.join(tmp, 'voice-like-48k.wav');
-  writeWav(voiceWav, voiceLikeSignal({ seconds: 12, rate: 48000 }), 48000);
+  voiceWav = writeVoiceLikeWav(tmp);
   server = await startServer();
 });
 

@@ -1,6 +1,16 @@
 // Signal helpers of the browser tests: a voice-like test signal and the measures
 // the Voice panel's test applies to what the page recorded.
 
+import path from 'node:path';
+import { writeWav } from './harness.mjs';
+
+// The voice-like signal as the fake microphone's 48 kHz WAV in dir; returns its path.
+export function writeVoiceLikeWav(dir) {
+  const file = path.join(dir, 'voice-like-48k.wav');
+  writeWav(file, voiceLikeSignal({ seconds: 12, rate: 48000 }), 48000);
+  return file;
+}
+
 // A vowel-like sung phrase at `rate`: notes with pitch glides, 5.5 Hz vibrato and
 // attack/release envelopes, separated by short silences, at different loudness.
 // Harmonics are shaped by three formants (an /a/ vowel), plus a little breath noise.

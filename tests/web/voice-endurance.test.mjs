@@ -4,6 +4,8 @@
 // missed, no non-finite output (issue 5: "a 60 s run with no lost quanta").
 //
 //   node --test tests/web/voice-endurance.test.mjs
+//   TIMBREL_ENDURANCE_SECONDS=300 node --test tests/web/voice-endurance.test.mjs
+//       the 5-minute run (the recorder keeps its first 5 minutes)
 //   TIMBREL_SKIP_LONG=1 skips it (e.g. for a quick local run of tests/web/).
 //
 // Models and core as in voice-transfer.test.mjs.
@@ -24,12 +26,12 @@ import {
   makeTempDir,
   recordErrors,
   startServer,
-  writeWav,
 } from './harness.mjs';
-import { voiceLikeSignal } from './signal.mjs';
+import { writeVoiceLikeWav } from './signal.mjs';
 import { STATUS } from '../../web/src/worklet/audio-ring.js';
 
-const SECONDS = 60;
+const SECONDS = Number(process.env.TIMBREL_ENDURANCE_SECONDS) || 60;
+const RECORDER_LIMIT_S = 300; // the page's recorder stops at 5 minutes
 const TEST_MODEL = path.join(REPO, 'tests', 'golden', 'vq', 'model.tmbl');
 
 const hasKernel = await coreHas('VoiceKernel').catch(() => false);
@@ -46,8 +48,7 @@ before(async () => {
   if (skip) return;
   fs.mkdirSync(OUTPUT_DIR, { recursive: true });
   tmp = makeTempDir();
-  voiceWav = path.join(tmp, 'voice-like-48k.wav');
-  writeWav(voiceWav, voiceLikeSignal({ seconds: 12, rate: 48000 }), 48000);
+  voiceWav = writeVoiceLikeWav(tmp);
   let modelsDir = null;
   if (!fs.existsSync(path.join(REPO, 'models', 'index.json'))) {
     modelsDir = path.join(tmp, 'models');
@@ -85,7 +86,8 @@ test(`LONG: ${SECONDS} s of voice transfer from the microphone with nothing lost
       const now = await status();
       console.log(`# ${s} s: quanta ${now[STATUS.QUANTA] - start[STATUS.QUANTA]}, lost ${now[STATUS.LOST_QUANTA]}, underruns ${now[STATUS.UNDERRUNS]}, recorder laps ${now[STATUS.RECORD_LAPS]}`);
     }
-    await page.getByRole('button', { name: 'Stop recording' }).click();
+    const stopRecording = page.getByRole('button', { name: 'Stop recording' });
+    if (await stopRecording.count()) await stopRecording.click();
     const end = await status();
     const take = await page.evaluate(() => {
       const t = globalThis.timbrel.voice.recorder.take;
@@ -103,7 +105,7 @@ test(`LONG: ${SECONDS} s of voice transfer from the microphone with nothing lost
     console.log(`# recorded ${take.seconds.toFixed(2)} s at ${rate} Hz (${take.db.toFixed(1)} dBFS); ${quanta} quanta for ~${expected.toFixed(0)} expected`);
     await page.screenshot({ path: path.join(OUTPUT_DIR, 'voice-endurance.png') });
 
-    assert.ok(take.seconds >= SECONDS - 1, `recorded ${take.seconds} s`);
+    assert.ok(take.seconds >= Math.min(SECONDS, RECORDER_LIMIT_S) - 1, `recorded ${take.seconds} s`);
     assert.equal(end[STATUS.LOST_QUANTA], 0, `lost quanta (last gap ${end[STATUS.LAST_GAP]} frames at quantum ${end[STATUS.LAST_GAP_QUANTUM]})`);
     assert.equal(end[STATUS.UNDERRUNS], 0, 'kernel underruns');
     assert.equal(end[STATUS.OVERRUNS], 0, 'kernel overruns');
@@ -112,7 +114,7 @@ test(`LONG: ${SECONDS} s of voice transfer from the microphone with nothing lost
     assert.equal(take.bad, 0);
     assert.ok(take.db > -45, `output is not silent (${take.db.toFixed(1)} dBFS)`);
     // Every quantum of the wall-clock run was processed (the recording is as long as the run).
-    assert.ok(Math.abs(quanta - expected) / expected < 0.05, `quanta ${quanta} vs ${expected}`);
+    if (SECONDS < RECORDER_LIMIT_S) assert.ok(Math.abs(quanta - expected) / expected < 0.05, `quanta ${quanta} vs ${expected}`);
     assert.deepEqual(errors, []);
     await context.close();
   } finally {

@@ -33,7 +33,7 @@ import {
   startServer,
   writeWav,
 } from './harness.mjs';
-import { allFinite, frameDb, maxJump, pearson, rmsDb, shapeLsdDb, shapeSpectrum, voiceLikeSignal } from './signal.mjs';
+import { allFinite, frameDb, maxJump, pearson, rmsDb, shapeLsdDb, shapeSpectrum, voiceLikeSignal, writeVoiceLikeWav } from './signal.mjs';
 import { decodeWav } from '../../web/src/audio/wav.js';
 import { STATUS } from '../../web/src/worklet/audio-ring.js';
 
@@ -82,8 +82,7 @@ before(async () => {
   if (skip) return;
   fs.mkdirSync(OUTPUT_DIR, { recursive: true });
   tmp = makeTempDir();
-  voiceWav = path.join(tmp, 'voice-like-48k.wav');
-  writeWav(voiceWav, voiceLikeSignal({ seconds: 12, rate: 48000 }), 48000);
+  voiceWav = writeVoiceLikeWav(tmp);
   const shipped = path.join(REPO, 'models', 'index.json');
   let modelsDir = null;
   const list = fs.existsSync(shipped) ? JSON.parse(fs.readFileSync(shipped, 'utf8')) : [];
