@@ -463,3 +463,40 @@ def test_augmentation_is_seeded_and_keep_matches_the_full_convolution():
     assert float((full - kept).abs().max()) < 1e-3 * float(full.abs().max())
     y = A.augment_np(x[0].numpy(), np.random.default_rng(0))
     assert y.dtype == np.float32 and y.shape == (x.shape[1],)
+
+
+def test_performance_variation_shift_vibrato_tremolo():
+    """The player's variations (augment.PERFORMANCE): a shifted sine lands on the drawn pitch,
+    a vibrato swings by the drawn depth, a tremolo by the drawn level; off by default."""
+    import torch
+    from scipy.signal import hilbert
+    from timbrel.train import augment as A
+    assert A.DEFAULT.p_shift == A.DEFAULT.p_vibrato == A.DEFAULT.p_tremolo == 0.0
+    sr = 22050
+    t = torch.arange(3 * sr, dtype=torch.float64) / sr
+    sine = (0.3 * torch.sin(2 * np.pi * 440 * t))[None].repeat(6, 1)
+    quiet = dict(p_room=0.0, p_tilt=0.0, p_noise=0.0, gain_db=(0.0, 0.0), peak=1e9)
+    gen = torch.Generator().manual_seed(2)
+
+    def f0_of(seg):
+        spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), 1 << 19))
+        k = int(np.argmax(spec))
+        a, b, c = np.log(spec[k - 1:k + 2])
+        return (k + 0.5 * (a - c) / (a - 2 * b + c)) * sr / (1 << 19)
+
+    y, prm = A.augment(sine, gen, A.AugmentConfig(p_shift=1.0, **quiet), return_params=True)
+    for row, cents in zip(y.numpy(), prm["shift_cents"].numpy()):
+        assert abs(cents) <= 100.0
+        assert 1200 * np.log2(f0_of(row[-sr:]) / 440) == pytest.approx(cents, abs=0.5)
+    y, prm = A.augment(sine, gen, A.AugmentConfig(p_vibrato=1.0, vibrato_hz=(5.0, 5.0), **quiet),
+                       return_params=True)
+    for row, depth in zip(y.numpy(), prm["vibrato_cents"].numpy()):
+        # instantaneous frequency from the analytic phase
+        inst = np.diff(np.unwrap(np.angle(hilbert(row[sr // 2:-sr // 2])))) * sr / (2 * np.pi)
+        swing = 1200 * np.log2(np.percentile(inst, 99) / np.percentile(inst, 1)) / 2
+        assert swing == pytest.approx(depth, rel=0.15, abs=1.0)
+    y, prm = A.augment(sine, gen, A.AugmentConfig(p_tremolo=1.0, tremolo_hz=(4.0, 4.0), **quiet),
+                       return_params=True)
+    for row, db in zip(y.numpy(), prm["tremolo_db"].numpy()):
+        env = np.abs(hilbert(row))[sr // 2:-sr // 2]
+        assert 20 * np.log10(env.max() / env.min()) == pytest.approx(db, abs=0.2)

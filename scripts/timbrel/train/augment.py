@@ -3,6 +3,12 @@
 A soundfont render is dry, close and clean; a visitor's instrument or voice reaches the
 model through a room and a microphone. Each item of a batch gets, in this order:
 
+0. optionally (off by default: the player, not the room) a performance variation: a
+   pitch shift of up to +-`shift_cents` (a slightly larger or smaller instrument: its
+   resonances move with the pitch), a vibrato (`vibrato_hz`, up to `vibrato_cents`) and
+   a tremolo (`tremolo_hz`, up to `tremolo_db` peak to peak), by a time warp read with
+   4-point cubic interpolation, anchored at the item's end;
+
 1. a synthetic room response (probability `p_room`): a direct path (1 at lag 0) plus an
    exponentially decaying Gaussian-noise tail after a 1-5 ms pre-delay, decaying by
    60 dB over RT60 (0.1-0.6 s, uniform), scaled so the direct-to-reverberant energy
@@ -35,6 +41,14 @@ SAMPLE_RATE = 22050
 
 @dataclass(frozen=True)
 class AugmentConfig:
+    p_shift: float = 0.0
+    shift_cents: float = 100.0
+    p_vibrato: float = 0.0
+    vibrato_hz: tuple = (4.0, 7.5)
+    vibrato_cents: tuple = (5.0, 35.0)
+    p_tremolo: float = 0.0
+    tremolo_hz: tuple = (3.0, 9.0)
+    tremolo_db: tuple = (1.0, 6.0)
     p_room: float = 0.7
     rt60: tuple = (0.1, 0.6)            # seconds
     drr_db: tuple = (0.0, 15.0)         # direct-to-reverberant energy ratio
@@ -49,7 +63,14 @@ class AugmentConfig:
     peak: float = 0.99
 
     def describe(self) -> str:
-        return (f"room response (p {self.p_room}: noise RIR, RT60 {self.rt60[0]}-{self.rt60[1]} s, "
+        perf = ""
+        if self.p_shift or self.p_vibrato or self.p_tremolo:
+            perf = (f"pitch shift (p {self.p_shift}: up to +-{self.shift_cents:.0f} cents), vibrato "
+                    f"(p {self.p_vibrato}: {self.vibrato_hz[0]}-{self.vibrato_hz[1]} Hz, "
+                    f"{self.vibrato_cents[0]:.0f}-{self.vibrato_cents[1]:.0f} cents), tremolo "
+                    f"(p {self.p_tremolo}: {self.tremolo_hz[0]}-{self.tremolo_hz[1]} Hz, "
+                    f"{self.tremolo_db[0]:.0f}-{self.tremolo_db[1]:.0f} dB), then ")
+        return perf + (f"room response (p {self.p_room}: noise RIR, RT60 {self.rt60[0]}-{self.rt60[1]} s, "
                 f"DRR {self.drr_db[0]:.0f}-{self.drr_db[1]:.0f} dB), EQ tilt (p {self.p_tilt}: "
                 f"{self.tilt_db_per_decade[0]:+.0f}..{self.tilt_db_per_decade[1]:+.0f} dB/decade), "
                 f"noise floor (p {self.p_noise}: {self.noise_db[0]:.0f}..{self.noise_db[1]:.0f} dB "
@@ -60,11 +81,64 @@ class AugmentConfig:
 
 
 DEFAULT = AugmentConfig()
+# the room and microphone plus the player's variations (what the reference classifier uses)
+PERFORMANCE = AugmentConfig(p_shift=0.3, p_vibrato=0.3, p_tremolo=0.3)
 
 
 def context_for(cfg: AugmentConfig = DEFAULT, sample_rate: int = SAMPLE_RATE) -> int:
     """Samples of past audio an excerpt needs for the longest room tail to be complete."""
     return int(math.ceil(cfg.rt60[1] * sample_rate))
+
+
+def _cubic_read(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """x[b, pos[b, n]] by 4-point (Catmull-Rom) interpolation; zero outside x."""
+    B, N = x.shape
+    xp = torch.nn.functional.pad(x, (2, 3))
+    i = torch.floor(pos)
+    t = (pos - i).to(x.dtype)
+    i = i.long() + 2
+    ok = (pos >= 0) & (pos <= N - 1)
+    i = i.clamp(1, N + 2)
+    p0, p1 = torch.gather(xp, 1, i - 1), torch.gather(xp, 1, i)
+    p2, p3 = torch.gather(xp, 1, i + 1), torch.gather(xp, 1, i + 2)
+    y = p1 + 0.5 * t * (p2 - p0 + t * (2 * p0 - 5 * p1 + 4 * p2 - p3 + t * (3 * (p1 - p2) + p3 - p0)))
+    return torch.where(ok, y, torch.zeros_like(y))
+
+
+def performance_variation(x: torch.Tensor, gen: torch.Generator, cfg: AugmentConfig,
+                          sample_rate: int = SAMPLE_RATE):
+    """Pitch shift, vibrato and tremolo of [B, N] audio; returns (audio, parameters)."""
+    B, N = x.shape
+    f64 = torch.float64
+    use_shift = torch.rand((B, 1), generator=gen, dtype=f64) < cfg.p_shift
+    shift = _uniform(gen, (B, 1), -cfg.shift_cents, cfg.shift_cents) * use_shift
+    use_vib = torch.rand((B, 1), generator=gen, dtype=f64) < cfg.p_vibrato
+    vib_hz = _uniform(gen, (B, 1), *cfg.vibrato_hz)
+    vib_c = _uniform(gen, (B, 1), *cfg.vibrato_cents) * use_vib
+    use_trem = torch.rand((B, 1), generator=gen, dtype=f64) < cfg.p_tremolo
+    trem_hz = _uniform(gen, (B, 1), *cfg.tremolo_hz)
+    trem_db = _uniform(gen, (B, 1), *cfg.tremolo_db) * use_trem
+    phase = _uniform(gen, (B, 2), 0.0, 2 * math.pi)
+    params = dict(shift_cents=shift[:, 0], vibrato_cents=vib_c[:, 0], tremolo_db=trem_db[:, 0])
+    y = x
+    t = torch.arange(N, dtype=torch.float32)[None, :] / sample_rate
+    warp = torch.nonzero((use_shift | use_vib)[:, 0]).flatten()          # only the rows that use it
+    if len(warp):
+        cents = (shift[warp] + vib_c[warp] * torch.sin(2 * math.pi * vib_hz[warp] * t.double()
+                                                        + phase[warp, :1])).float()
+        rate = torch.exp2(cents / 1200.0).double()         # input samples read per output sample
+        # read positions anchored at the end: pos[N-1] = N-1, steps of `rate` backwards
+        steps = torch.flip(torch.cumsum(torch.flip(rate[:, 1:], [1]), 1), [1])
+        pos = torch.cat([(N - 1) - steps, torch.full((len(warp), 1), float(N - 1), dtype=f64)], 1)
+        y = y.clone()
+        y[warp] = _cubic_read(x[warp], pos)
+    trem = torch.nonzero(use_trem[:, 0]).flatten()
+    if len(trem):
+        g = 10.0 ** (0.5 * trem_db[trem].float() * torch.sin(2 * math.pi * trem_hz[trem].float() * t
+                                                            + phase[trem, 1:].float()) / 20.0)
+        y = y.clone() if y is x else y
+        y[trem] = y[trem] * g.to(y.dtype)
+    return y, params
 
 
 def _uniform(gen, shape, lo, hi):
@@ -128,6 +202,7 @@ def augment(x, gen: torch.Generator, cfg: AugmentConfig = DEFAULT,
     xb = (x[None] if squeeze else x).to(dtype)
     B, N = xb.shape
     keep = N if keep is None else int(keep)
+    xb, perf = performance_variation(xb, gen, cfg, sample_rate)
     use_room = torch.rand((B, 1), generator=gen, dtype=torch.float64) < cfg.p_room
     rt60 = _uniform(gen, (B, 1), *cfg.rt60)
     h = room_responses(gen, B, cfg, sample_rate, rt60=rt60)
@@ -154,7 +229,7 @@ def augment(x, gen: torch.Generator, cfg: AugmentConfig = DEFAULT,
     y = y * torch.where(peak > cfg.peak, cfg.peak / peak.clamp_min(1e-12), torch.ones_like(peak)).to(dtype)
     y = y[0] if squeeze else y
     if return_params:
-        return y, dict(room=use_room[:, 0], rt60=rt60[:, 0], tilt_db_per_decade=slope[:, 0],
+        return y, dict(perf, room=use_room[:, 0], rt60=rt60[:, 0], tilt_db_per_decade=slope[:, 0],
                        noise=use_noise[:, 0], noise_db=noise_db[:, 0], gain_db=gain_db[:, 0])
     return y
 
