@@ -402,7 +402,7 @@ def test_sampler_pitch_level_and_release(tmp_path):
         f = peak_hz(x[int(a * sr):int(b * sr)])
         want = 440.0 * 2 ** ((midi - 69) / 12)
         assert abs(1200 * np.log2(f / want)) < 1.0                  # 89/84 is 0.1 cent sharp
-    rms = lambda a, b: 10 * np.log10(np.mean(x[int(a * sr):int(b * sr)] ** 2))
+    rms = lambda a, b: 10 * np.log10(np.mean(x[int(a * sr):int(b * sr)] ** 2) + 1e-30)
     assert rms(0.3, 1.0) - rms(1.8, 2.5) == pytest.approx(40 * np.log10(3), abs=0.3)   # (120/40)^2
     # released at 1.1 s: -8.69 dB per time constant (80 ms), so ~24 dB down 0.2-0.25 s later
     assert rms(0.9, 1.0) - rms(1.3, 1.35) == pytest.approx(8.69 * 0.225 / sampler.RELEASE_TAU_S, abs=3)
@@ -500,3 +500,16 @@ def test_performance_variation_shift_vibrato_tremolo():
     for row, db in zip(y.numpy(), prm["tremolo_db"].numpy()):
         env = np.abs(hilbert(row))[sr // 2:-sr // 2]
         assert 20 * np.log10(env.max() / env.min()) == pytest.approx(db, abs=0.2)
+
+
+def test_pack_all_sources(multi_source, tmp_path):
+    from timbrel.data.__main__ import main
+    root, _ = multi_source
+    assert main(["pack", "--data", str(root), "--out", str(tmp_path / "b"), "--instruments", "flute",
+                 "--sources", "all"]) == 0
+    items = load_bundle(tmp_path / "b")
+    have = set(S.available()) - {"salamander"}
+    assert {i["source"] for i in items} == have
+    for i in items:                       # one array per source (the reference keeps old names)
+        assert (i["source"] in i["array"]) == (i["source"] != "fluidr3")
+        assert (i["split"] == "heldout") == (i["source"] in S.NEVER_TRAIN)

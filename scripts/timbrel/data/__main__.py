@@ -86,7 +86,7 @@ def cmd_pack(a) -> int:
     data = a.data or str(_full())
     s = pack(data, a.out, corpora=tuple(_list(a.corpora)), instruments=_list(a.instruments),
              splits=_list(a.splits), max_mib=a.max_mib, strip_silence=a.strip_silence,
-             sources=_list(a.sources) or "default")
+             sources="all" if a.sources == "all" else (_list(a.sources) or "default"))
     print(f"{len(s['parts'])} part(s) in {a.out}; carry one per call, e.g. "
           f"carry=[\"{a.out.rstrip('/')}/{s['parts'][0]['part']}\"]" if s["parts"] else "nothing packed")
     return 0
