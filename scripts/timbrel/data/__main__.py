@@ -170,13 +170,14 @@ def measured_markdown(data: Path) -> str:
              f"seed {rep['seed']}, {rep['workers']} workers, this 2-core machine), "
              f"from `{rep_path.relative_to(data.parent) if data.parent in rep_path.parents else rep_path}`:",
              "",
-             "| corpus | files | audio (min) | train (min) | test (min) | size (MiB) | render time (s, summed over units) | peak |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| corpus | files | audio (min) | train (min) | test (min) | heldout (min) | size (MiB) "
+             "| render time (s, summed over units) | peak |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for c, s in rep["corpora"].items():
         sp = s.get("splits", {})
         lines.append(f"| {c} | {s['files']} | {s['audio_minutes']:.1f} | {sp.get('train', '-')} | "
-                     f"{sp.get('test', '-')} | {s['bytes'] / 2**20:.1f} | {s['render_seconds']:.0f} | "
-                     f"{s['peak']} |")
+                     f"{sp.get('test', '-')} | {sp.get('heldout', '-')} | {s['bytes'] / 2**20:.1f} | "
+                     f"{s['render_seconds']:.0f} | {s['peak']} |")
     lines += ["", f"Wall-clock time of the whole build: {rep['wall_seconds']:.0f} s "
                   f"({len(rep['built'])} units built, {len(rep['skipped'])} skipped"
                   f"{', ' + str(len(rep.get('kept', []))) + ' kept from earlier builds' if rep.get('kept') else ''})."]
