@@ -9,7 +9,8 @@ cd "$root"
 packages=(cmake ninja-build g++ pkg-config clang-format libkissfft-dev libspeexdsp-dev catch2 nlohmann-json3-dev emscripten
           nodejs chromium python3-numpy python3-scipy python3-pytest sox espeak-ng
           python3-torch libopenblas0-pthread python3-mido fluidsynth fluid-soundfont-gm
-          timgm6mb-soundfont musescore-general-soundfont-small)
+          timgm6mb-soundfont musescore-general-soundfont-small
+          csound-soundfont freepats timidity)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,6 @@
-"""Timbrel's training corpora, rendered here from Debian's FluidR3 soundfont.
+"""Timbrel's training corpora, rendered here from every independent General MIDI sample set.
 
-    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data build [--smoke] [--out DIR]
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data build [--smoke] [--out DIR] [--sources ...]
     PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data pack --out data/bundle [...]
     PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data report [--readme]
 

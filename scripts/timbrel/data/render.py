@@ -1,4 +1,4 @@
-"""Rendering with fluidsynth (instruments) and espeak-ng + sox (voice-like inputs).
+"""Rendering with fluidsynth, timidity or the sampler (instruments) and espeak-ng + sox (voice-like inputs).
 
 fluidsynth settings (one place): `fluidsynth -ni -g 0.8 -r 22050 -R 0 -C 0
 -O float -F OUT.wav FONT.sf2 IN.mid`, i.e. DESIGN.md §4's command with reverb
@@ -10,6 +10,7 @@ by the tests), which is what makes the corpus deterministic.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -32,6 +33,7 @@ def require(tool: str) -> str:
     return path
 
 
+@functools.lru_cache(maxsize=None)
 def tool_version(tool: str) -> str:
     try:
         out = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=20)
@@ -43,7 +45,23 @@ def tool_version(tool: str) -> str:
 
 def render_midi(midi_path, font: str = DEFAULT_FONT, gain: float = FLUIDSYNTH_GAIN,
                 sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Renders a MIDI file; returns mono float32 at sample_rate."""
+    """Renders a MIDI file; returns mono float32 at sample_rate.
+
+    `font` is a SoundFont path (fluidsynth) or the name of a source in
+    timbrel.data.sources.SOURCES ("fluidr3", "timgm6mb", "csound_gm", "freepats",
+    "salamander"), rendered by that source's tool."""
+    from .sources import SOURCES
+    if font in SOURCES:
+        src = SOURCES[font]
+        where = src.locate()
+        if where is None:
+            raise RuntimeError(f"source '{font}' is not installed ({src.package})")
+        if src.kind == "gus":
+            return render_timidity(midi_path, where, sample_rate)
+        if src.kind == "samples":
+            from .sampler import render as render_samples
+            return render_samples(midi_path, where, sample_rate)
+        font = str(where)
     require("fluidsynth")
     if not Path(font).exists():
         raise RuntimeError(f"soundfont {font} is missing (Debian package fluid-soundfont-gm)")
@@ -57,6 +75,40 @@ def render_midi(midi_path, font: str = DEFAULT_FONT, gain: float = FLUIDSYNTH_GA
         x, sr = read_wav(out, mono=True)
     if sr != sample_rate:  # pragma: no cover
         raise RuntimeError(f"fluidsynth wrote {sr} Hz, expected {sample_rate}")
+    return x
+
+
+# timidity settings (one place): mono 16-bit at the corpus rate, reverb, chorus and
+# noise shaping off (dry, deterministic), anti-aliasing of the patches on (they are
+# sampled at ~31-44 kHz and played at 22050 Hz). -idv makes timidity name every
+# instrument it loads, which is how a fallback is caught (below).
+TIMIDITY_ARGS = ("-idv", "-Ow", "--output-mono", "--output-16bit", "--reverb=d", "--chorus=d",
+                 "--noise-shaping=0", "--anti-alias")
+
+
+def render_timidity(midi_path, cfg, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Renders with timidity and the GUS patches of `cfg` only.
+
+    Debian's timidity always reads /etc/timidity/timidity.cfg too, which maps every
+    program to FluidR3_GM.sf2: a program the patch set lacks would silently sound
+    as FluidR3. The corpora never ask for such a program (sources.py checks coverage
+    first); if one slips through, timidity logs "Loading SF ..." and this fails."""
+    require("timidity")
+    with tempfile.TemporaryDirectory(prefix="timbrel-tm-") as tmp:
+        out = Path(tmp) / "out.wav"
+        cmd = ["timidity", "-c", str(cfg), *TIMIDITY_ARGS, "-s", str(sample_rate), "-o", str(out),
+               str(midi_path)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        log = proc.stdout + proc.stderr
+        if proc.returncode != 0 or not out.exists():
+            raise RuntimeError(f"timidity failed ({proc.returncode}): {log.strip()[-500:]}")
+        if "Loading SF" in log or "Init soundfonts" in log:
+            lines = [l for l in log.splitlines() if "SF" in l or "soundfont" in l]
+            raise RuntimeError(f"timidity fell back to a SoundFont for a program {cfg} lacks: "
+                               + "; ".join(lines[:4]))
+        x, sr = read_wav(out, mono=True)
+    if sr != sample_rate:  # pragma: no cover
+        raise RuntimeError(f"timidity wrote {sr} Hz, expected {sample_rate}")
     return x
 
 
