@@ -183,9 +183,14 @@ def yin_cmnd(frame, tau_max: int) -> np.ndarray:
 
 
 def yin(frame, sample_rate: float = 22050.0, f0_min: float = 50.0,
-        f0_max: float = 2000.0, threshold: float = 0.15):
-    """YIN pitch of one raw frame: (f0_hz, confidence, voiced)."""
+        f0_max: float = 2000.0, threshold: float = 0.15, at_end: bool = False):
+    """YIN pitch of one raw frame: (f0_hz, confidence, voiced).
+
+    at_end: YIN on the frame reversed, so that the estimate describes the frame's
+    last samples rather than its first (dsp::YinConfig::estimate_at_end)."""
     x = np.asarray(frame, dtype=np.float64)
+    if at_end:
+        x = x[::-1]
     if np.mean(x * x) < SILENCE_POWER:
         return 0.0, 0.0, False
     tau_min, tau_max = yin_lags(sample_rate, f0_min, f0_max)
@@ -213,6 +218,36 @@ def yin(frame, sample_rate: float = 22050.0, f0_min: float = 50.0,
     f0 = sample_rate / refined
     confidence = min(1.0, max(0.0, 1.0 - dp[tau]))
     return float(f0), float(confidence), voiced
+
+
+class PitchHold:
+    """dsp::PitchHold: a voiced f0 more than jump semitones from the last voiced one is
+    held for one hop (the last f0 is reported) unless the next hop confirms the leap
+    (within confirm semitones of it); an unvoiced hop clears the memory."""
+
+    def __init__(self, jump_semitones: float = 7.0, confirm_semitones: float = 1.0):
+        self.jump, self.confirm = jump_semitones, confirm_semitones
+        self.reset()
+
+    def reset(self) -> None:
+        self.last = None
+        self.pending = None
+
+    def next(self, f0: float, voiced: bool) -> float:
+        """The f0 to use for this hop (voicing passes through unchanged)."""
+        if not voiced or not f0 > 0.0:
+            self.reset()
+            return f0
+        f0_32 = float(np.float32(f0))  # the core keeps these in float
+        def semis(a, b):
+            return abs(12.0 * np.log2(a / b))
+        leap = self.last is not None and semis(f0_32, self.last) > self.jump
+        confirmed = self.pending is not None and semis(f0_32, self.pending) <= self.confirm
+        if not leap or confirmed:
+            self.last, self.pending = f0_32, None
+            return f0
+        self.pending = f0_32
+        return self.last
 
 
 def signal_yin(signal, sample_rate: float = 22050.0, frame_size: int = 1024,

@@ -65,3 +65,61 @@ TEST_CASE("YIN calls white noise unvoiced and silence silent, without allocating
   CHECK(silent.f0_hz == 0.0f);
   CHECK_THROWS(dsp::Yin({22050.0, 256, 50.0, 2000.0, 0.15}));  // too short for 50 Hz
 }
+
+TEST_CASE("YIN at the frame's end describes the newest samples", "[yin]") {
+  // First half 220 Hz, second half 330 Hz: the start estimate hears the first,
+  // the end estimate the second (what a streaming engine outputs next).
+  const auto a = test::harmonic_tone(220.0, 22050.0, 0.05, 3);
+  const auto b = test::harmonic_tone(330.0, 22050.0, 0.05, 3);
+  std::vector<float> frame(1024);
+  std::copy(a.begin(), a.begin() + 512, frame.begin());
+  std::copy(b.begin(), b.begin() + 512, frame.begin() + 512);
+  dsp::Yin start({22050.0, 1024, 50.0, 2000.0, 0.15});
+  dsp::YinConfig config{22050.0, 1024, 50.0, 2000.0, 0.15};
+  config.estimate_at_end = true;
+  dsp::Yin end(config);
+  CHECK(start.estimate(frame.data()).f0_hz == Approx(220.0).epsilon(0.02));
+  CHECK(end.estimate(frame.data()).f0_hz == Approx(330.0).epsilon(0.02));
+  // A steady tone reads the same both ways.
+  const auto steady = test::harmonic_tone(261.6, 22050.0, 0.05, 5);
+  CHECK(end.estimate(steady.data()).f0_hz ==
+        Approx(start.estimate(steady.data()).f0_hz).epsilon(1e-3));
+}
+
+TEST_CASE("PitchHold holds a one-hop octave error and takes a confirmed leap", "[yin]") {
+  dsp::PitchHold hold;
+  auto voiced = [](float f0) { return dsp::PitchEstimate{f0, 0.9f, true}; };
+  CHECK(hold.next(voiced(262.0f)).f0_hz == 262.0f);
+  // A single 65 Hz frame (two octaves down) inside a 262 Hz note is held.
+  const auto outlier = hold.next(voiced(65.0f));
+  CHECK(outlier.f0_hz == 262.0f);
+  CHECK(outlier.voiced);
+  CHECK(hold.holding());
+  CHECK(hold.next(voiced(263.0f)).f0_hz == 263.0f);
+  CHECK_FALSE(hold.holding());
+  // Small steps (a glide 262 -> 330 Hz in 4-semitone steps) pass untouched.
+  CHECK(hold.next(voiced(330.0f)).f0_hz == 330.0f);
+  // A real leap of an octave: one hop late, then taken.
+  CHECK(hold.next(voiced(660.0f)).f0_hz == 330.0f);
+  CHECK(hold.next(voiced(661.0f)).f0_hz == 661.0f);
+  // Unvoiced clears the memory: the next note may start anywhere.
+  CHECK_FALSE(hold.next(dsp::PitchEstimate{}).voiced);
+  CHECK(hold.next(voiced(110.0f)).f0_hz == 110.0f);
+  hold.reset();
+  CHECK(hold.next(voiced(1500.0f)).f0_hz == 1500.0f);
+}
+
+TEST_CASE("PitchTracker: YIN at the end through the hold, without allocating", "[yin][realtime]") {
+  dsp::PitchTracker tracker({22050.0, 1024, 50.0, 2000.0, 0.15});
+  CHECK(tracker.yin().config().estimate_at_end);
+  const auto note = test::harmonic_tone(262.0, 22050.0, 0.1, 5);
+  const auto low = test::harmonic_tone(65.0, 22050.0, 0.1, 5);
+  test::AllocationCounter counter;
+  const auto first = tracker.next(note.data());
+  const auto error = tracker.next(low.data());  // what YIN's octave error looks like
+  const auto after = tracker.next(note.data() + 256);
+  CHECK(counter.count() == 0);
+  CHECK(first.f0_hz == Approx(262.0).epsilon(0.01));
+  CHECK(error.f0_hz == first.f0_hz);
+  CHECK(after.f0_hz == Approx(262.0).epsilon(0.01));
+}

@@ -218,3 +218,23 @@ def test_golden_files_reproduce_bit_exactly(tmp_path):
         b = np.load(tmp_path / name)
         assert a.dtype == b.dtype and a.shape == b.shape, name
         assert a.tobytes() == b.tobytes(), name
+
+
+def test_yin_at_end_hears_the_frame_end():
+    # First half 220 Hz, second half 330 Hz (dsp::YinConfig::estimate_at_end).
+    frame = 0.3 * np.concatenate([harmonic_tone(220.0, 1024, harmonics=3)[:512],
+                                  harmonic_tone(330.0, 1024, harmonics=3)[:512]])
+    assert abs(ref.yin(frame)[0] / 220.0 - 1) < 0.02
+    assert abs(ref.yin(frame, at_end=True)[0] / 330.0 - 1) < 0.02
+
+
+def test_pitch_hold_matches_the_core_rules():
+    hold = ref.PitchHold()
+    assert hold.next(262.0, True) == 262.0
+    assert abs(hold.next(65.0, True) - 262.0) < 1e-3     # one-hop octave error held
+    assert hold.next(263.0, True) == 263.0
+    assert hold.next(330.0, True) == 330.0                # 4 semitones: passes
+    assert abs(hold.next(660.0, True) - 330.0) < 1e-3     # a real leap: one hop late...
+    assert hold.next(661.0, True) == 661.0                # ...then taken
+    assert hold.next(0.0, False) == 0.0                   # unvoiced clears the memory
+    assert hold.next(110.0, True) == 110.0

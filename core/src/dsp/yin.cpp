@@ -19,11 +19,16 @@ Yin::Yin(const YinConfig& config) : config_(config) {
     throw std::invalid_argument("YIN frame is too short for the lowest f0: it needs more than " +
                                 std::to_string(tau_max_ + 1) + " samples");
   difference_.assign(size_t(tau_max_) + 2, 0.0);
+  if (config.estimate_at_end) reversed_.assign(size_t(config.frame_size), 0.0f);
 }
 
 PitchEstimate Yin::estimate(const float* x) noexcept {
   PitchEstimate result;
   const int n = config_.frame_size;
+  if (config_.estimate_at_end) {
+    std::reverse_copy(x, x + n, reversed_.begin());
+    x = reversed_.data();
+  }
   double energy = 0.0;
   for (int j = 0; j < n; ++j) energy += double(x[j]) * x[j];
   if (energy / n < 1e-10) return result;  // silent
@@ -74,6 +79,48 @@ PitchEstimate Yin::estimate(const float* x) noexcept {
   result.f0_hz = float(config_.sample_rate / refined);
   result.confidence = float(std::clamp(1.0 - d[best], 0.0, 1.0));
   return result;
+}
+
+namespace {
+double semitones(double a, double b) { return std::fabs(12.0 * std::log2(a / b)); }
+}  // namespace
+
+PitchEstimate PitchHold::next(const PitchEstimate& raw) noexcept {
+  if (!raw.voiced || !(raw.f0_hz > 0.0f)) {
+    have_last_ = pending_ = false;
+    return raw;
+  }
+  const bool leap = have_last_ && semitones(raw.f0_hz, last_f0_) > config_.jump_semitones;
+  const bool confirmed = pending_ && semitones(raw.f0_hz, pending_f0_) <= config_.confirm_semitones;
+  if (!leap || confirmed) {
+    have_last_ = true;
+    last_f0_ = raw.f0_hz;
+    pending_ = false;
+    return raw;
+  }
+  pending_ = true;
+  pending_f0_ = raw.f0_hz;
+  PitchEstimate held = raw;
+  held.f0_hz = last_f0_;
+  return held;
+}
+
+void PitchHold::reset() noexcept {
+  have_last_ = pending_ = false;
+  last_f0_ = pending_f0_ = 0.0f;
+}
+
+namespace {
+YinConfig at_end(YinConfig config) {
+  config.estimate_at_end = true;
+  return config;
+}
+}  // namespace
+
+PitchTracker::PitchTracker(YinConfig config) : yin_(at_end(config)) {}
+
+PitchEstimate PitchTracker::next(const float* frame) noexcept {
+  return hold_.next(yin_.estimate(frame));
 }
 
 }  // namespace timbrel::dsp

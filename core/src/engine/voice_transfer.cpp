@@ -27,7 +27,7 @@ std::string VoiceTransfer::validate(const VoiceTransferConfig& c) { return engin
 VoiceTransfer::VoiceTransfer(const VoiceTransferConfig& config)
     : config_(checked_config<VoiceTransfer>(config)),
       stream_(config, kModelRate, kHop),
-      yin_(dsp::YinConfig{double(kModelRate), kWindow, 50.0, 2000.0, 0.15}),
+      pitch_(dsp::YinConfig{double(kModelRate), kWindow, 50.0, 2000.0, 0.15}),
       // The model adds the overlap-add's 256 samples to the framer's (see below).
       latency_samples_(stream_.latency_samples(models::VqTimbre::kSynthesisWindow - kHop)),
       frame_(kWindow, 0.0f),
@@ -141,6 +141,7 @@ bool VoiceTransfer::retire(std::unique_ptr<models::VqTimbre>& model) noexcept {
 
 void VoiceTransfer::reset() {
   stream_.reset();
+  pitch_.reset();
   std::fill(frame_.begin(), frame_.end(), 0.0f);
   std::fill(dry_line_.begin(), dry_line_.end(), 0.0f);
   dry_write_ = 0;
@@ -275,7 +276,7 @@ void VoiceTransfer::process_hop(const float* hop_in, float* hop_out) noexcept {
     std::fill(hop_out, hop_out + kHop, 0.0f);
     return;
   }
-  last_pitch_ = yin_.estimate(frame_.data());
+  last_pitch_ = pitch_.next(frame_.data());
   if (active_) {
     active_->process_hop(frame_.data(), last_pitch_, hop_out);
     for (int i = 0; i < kHop; ++i) hop_out[i] *= active_gain_;

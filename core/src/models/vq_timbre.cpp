@@ -142,7 +142,7 @@ VqTimbre::VqTimbre(std::unique_ptr<nn::Model> model)
       hidden_(decoder_->output_size()),
       analysis_fft_(kWindow),
       synthesis_fft_(kSynthesisWindow),
-      yin_(dsp::YinConfig{double(kSampleRate), kWindow, 50.0, 2000.0, 0.15}),
+      pitch_(dsp::YinConfig{double(kSampleRate), kWindow, 50.0, 2000.0, 0.15}),
       analysis_window_(dsp::periodic_hann(kWindow)),
       synthesis_window_(dsp::periodic_hann(kSynthesisWindow)),
       windowed_(kWindow, 0.0f),
@@ -187,6 +187,7 @@ void VqTimbre::reset() noexcept {
   loudness_ = -1.0f;
   last_code_ = -1;
   hops_ = 0;
+  pitch_.reset();
 }
 
 void VqTimbre::set_octaves(int octaves) noexcept {
@@ -219,7 +220,7 @@ void VqTimbre::decode_hop(int code, const dsp::PitchEstimate& pitch, float loudn
 }
 
 void VqTimbre::process_hop(const float* frame, float* out) noexcept {
-  process_hop(frame, yin_.estimate(frame), out);
+  process_hop(frame, pitch_.next(frame), out);
 }
 
 void VqTimbre::process_hop(const float* frame, const dsp::PitchEstimate& pitch,
@@ -347,10 +348,12 @@ std::vector<dsp::PitchEstimate> VqTimbre::pitch_track(const float* x, std::size_
                                                       std::size_t hops) {
   std::vector<dsp::PitchEstimate> track(hops);
   std::vector<float> frame(kWindow);
+  pitch_.reset();
   for (std::size_t t = 0; t < hops; ++t) {
     analysis_frame(x, n, (t + 1) * kHop, frame.data());
-    track[t] = yin_.estimate(frame.data());
+    track[t] = pitch_.next(frame.data());
   }
+  pitch_.reset();
   return track;
 }
 
@@ -379,7 +382,7 @@ std::vector<float> VqTimbre::render(const float* x, std::size_t n, const RenderO
     const std::size_t e = (t + 1) * kHop;
     analysis_frame(x, n, e, frame.data());
     const dsp::PitchEstimate pitch =
-        options.pitch.empty() ? yin_.estimate(frame.data()) : options.pitch[t];
+        options.pitch.empty() ? pitch_.next(frame.data()) : options.pitch[t];
     process_hop(frame.data(), pitch, chunk.data());
     if (options.trace) options.trace->push_back({last_code(), last_gain(), last_loudness()});
     place(chunk.data(), static_cast<long long>(e) - kSynthesisWindow);

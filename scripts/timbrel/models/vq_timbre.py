@@ -87,17 +87,19 @@ def loudness(frames: torch.Tensor) -> torch.Tensor:
 
 
 def pitch_track(x: np.ndarray, hops: Optional[int] = None) -> np.ndarray:
-    """Reference YIN (timbrel.dsp_reference, held equal to the core's dsp::Yin) on every
-    analysis frame: float64 [T, 2] = (f0 Hz, voiced 0/1). Unvoiced hops keep YIN's f0
-    estimate (the contract ignores it)."""
+    """The contract's pitch tracker (timbrel.dsp_reference, held equal to the core's
+    dsp::PitchTracker): YIN at the end of every analysis frame, leaps held one hop.
+    float64 [T, 2] = (f0 Hz, voiced 0/1). Unvoiced hops keep YIN's f0 estimate (the
+    contract ignores it)."""
     from timbrel import dsp_reference as ref
     x = np.asarray(x, dtype=np.float64)
     T = hop_count(len(x)) if hops is None else int(hops)
     padded = np.concatenate([np.zeros(WINDOW - HOP), x[:T * HOP], np.zeros(max(0, T * HOP - len(x)))])
     out = np.zeros((T, 2))
+    hold = ref.PitchHold()
     for t in range(T):
-        f0, _, voiced = ref.yin(padded[t * HOP:t * HOP + WINDOW])
-        out[t] = (f0, 1.0 if voiced else 0.0)
+        f0, _, voiced = ref.yin(padded[t * HOP:t * HOP + WINDOW], at_end=True)
+        out[t] = (hold.next(f0, voiced), 1.0 if voiced else 0.0)
     return out
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from timbrel.models.vq_timbre import HOP, SAMPLE_RATE, WINDOW, hop_count, pitch_track
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: pitch at the frame end, leaps held (dsp::PitchTracker)
 CONTEXT = WINDOW - HOP  # samples of real past each excerpt carries into its first frame
 
 
@@ -46,10 +46,13 @@ def read_audio(path) -> np.ndarray:
 
 
 def corpus_files(data_root, instrument: str, split: Optional[str]) -> List[dict]:
-    """Performance-corpus rows of one instrument (and split). A corpus whose split holds
-    nothing (the one-phrase smoke corpus puts it in test) falls back to every phrase."""
+    """Performance-corpus rows of one instrument (and split) from every training source
+    (timbrel.data.sources.TRAINING_SOURCES: never the held-out font). A corpus whose split
+    holds nothing (the one-phrase smoke corpus puts it in test) falls back to every phrase."""
     from timbrel.data.corpus import read_manifest, select
-    rows = select(read_manifest(data_root, "performance"), instruments={instrument})
+    from timbrel.data.sources import TRAINING_SOURCES
+    rows = select(read_manifest(data_root, "performance", sources=TRAINING_SOURCES),
+                  instruments={instrument}, sources=set(TRAINING_SOURCES))
     if not rows:
         raise SystemExit(f"no performance phrases for instrument '{instrument}' in {data_root}")
     chosen = select(rows, split=split) if split else rows

@@ -13,6 +13,11 @@
 //   f0 = sr / tau_refined, confidence = clamp(1 - d'(tau*), 0, 1).
 //   A frame with mean_n x[n]^2 < 1e-10 (below -100 dBFS) is silent:
 //   f0 = 0, confidence = 0, voiced = false.
+// The sum runs over the frame's first W + tau samples, so the estimate
+// describes the frame's start. estimate_at_end runs the same steps on the
+// frame reversed (the pitch of a periodic signal is the same backwards): the
+// estimate then describes the frame's last W + tau samples, where a streaming
+// engine's newest output lies (the voice engine: see PitchTracker).
 #pragma once
 
 #include <vector>
@@ -33,6 +38,7 @@ struct YinConfig {
   double f0_min_hz = 50.0;
   double f0_max_hz = 2000.0;
   double threshold = 0.15;
+  bool estimate_at_end = false;  // YIN on the reversed frame (above)
 };
 
 class Yin {
@@ -51,6 +57,51 @@ class Yin {
   int tau_min_;
   int tau_max_;
   std::vector<double> difference_;  // d(tau), then d'(tau)
+  std::vector<float> reversed_;     // the frame backwards, for estimate_at_end
+};
+
+// One-hop hold of f0 leaps. YIN's octave errors come one frame at a time
+// (e.g. 65 Hz for one hop while a voice glides from 262 to 330 Hz); heard as
+// they are, they make a pulse train of four times as many harmonics for a hop:
+// a click. A voiced f0 more than jump_semitones from the last voiced one is
+// held for one hop (the last f0 is reported, voiced); if the next hop confirms
+// the leap (within confirm_semitones of it), it is taken. A real leap is thus
+// heard one hop (11.6 ms) late; everything else passes untouched. An unvoiced
+// hop clears the memory: a new note may start anywhere.
+class PitchHold {
+ public:
+  struct Config {
+    double jump_semitones = 7.0;
+    double confirm_semitones = 1.0;
+  };
+  PitchHold() = default;
+  explicit PitchHold(const Config& config) : config_(config) {}
+  PitchEstimate next(const PitchEstimate& raw) noexcept TIMBREL_REALTIME;
+  void reset() noexcept TIMBREL_REALTIME;
+  bool holding() const { return pending_; }
+
+ private:
+  Config config_;
+  bool have_last_ = false;
+  float last_f0_ = 0.0f;
+  bool pending_ = false;
+  float pending_f0_ = 0.0f;
+};
+
+// The voice engine's pitch: YIN at the end of each analysis frame, through a
+// PitchHold. The contract of family vq_timbre (models/README.md); the numpy
+// twin is timbrel.dsp_reference.PitchTracker.
+class PitchTracker {
+ public:
+  // config.estimate_at_end is set here.
+  explicit PitchTracker(YinConfig config);
+  PitchEstimate next(const float* frame) noexcept TIMBREL_REALTIME;
+  void reset() noexcept TIMBREL_REALTIME { hold_.reset(); }
+  const Yin& yin() const { return yin_; }
+
+ private:
+  Yin yin_;
+  PitchHold hold_;
 };
 
 }  // namespace timbrel::dsp

@@ -144,8 +144,8 @@ class VoiceTransfer {
   static constexpr int kWindow = models::VqTimbre::kWindow;
 
   VoiceTransferConfig config_;
-  HopStream stream_;  // device <-> model-rate hops
-  dsp::Yin yin_;
+  HopStream stream_;         // device <-> model-rate hops
+  dsp::PitchTracker pitch_;  // the vq_timbre contract's tracker
   int latency_samples_;
 
   std::vector<float> frame_;      // analysis ring: the last kWindow model-rate samples

@@ -85,11 +85,9 @@ class VqTimbre {
   // out[e - 512, e - 256) of the contract.
   void process_hop(const float* frame, const dsp::PitchEstimate& pitch,
                    float* out) noexcept TIMBREL_REALTIME;
-  // The same, with the core's YIN (50-2000 Hz, threshold 0.15) on frame.
+  // The same, with the contract's pitch tracker (dsp::PitchTracker: YIN
+  // 50-2000 Hz, threshold 0.15, at the frame's end, leaps held a hop) on frame.
   void process_hop(const float* frame, float* out) noexcept TIMBREL_REALTIME;
-  dsp::PitchEstimate estimate_pitch(const float* frame) noexcept TIMBREL_REALTIME {
-    return yin_.estimate(frame);
-  }
   // Decoder-only hop, for descriptor synthesis and the code analysis: the
   // contract's steps 3-7 with codebook vector `code` (clamped to
   // [0, codes() - 1]) in place of the encoder and quantizer, and `loudness`
@@ -178,7 +176,7 @@ class VqTimbre {
 
   dsp::RealFft analysis_fft_;
   dsp::RealFft synthesis_fft_;
-  dsp::Yin yin_;
+  dsp::PitchTracker pitch_;
   std::vector<float> analysis_window_, synthesis_window_;
   std::vector<float> windowed_;                        // kWindow
   std::vector<std::complex<float>> spectrum_;          // kFeatures
