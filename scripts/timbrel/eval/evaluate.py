@@ -42,18 +42,26 @@ COLUMNS = ("acc_instr", "acc_voice", "acc_self", "f0_err_cents", "dtw_f0", "dtw_
 
 
 def gather_sources(data_root, per_instrument: int = 2, voice: int = 12,
-                   max_seconds: float = 12.0, instruments=None) -> list[dict]:
+                   max_seconds: float = 12.0, instruments=None, split: str = "test",
+                   kind: str = "instrument") -> list[dict]:
+    """The first `per_instrument` phrases of each instrument in `split` ("test": the
+    training fonts' test phrases; "heldout": the held-out font's, which no model saw),
+    labelled `kind`, then the first `voice` voice-like inputs."""
     from timbrel.data.corpus import load_audio, read_manifest
     from timbrel.data.instruments import PERFORMANCE_INSTRUMENTS
     root = Path(data_root)
     n_max = int(max_seconds * 22050)
     sources = []
-    rows = read_manifest(root, "performance")
+    if split == "heldout":
+        from timbrel.data.sources import HELDOUT_SOURCE
+        rows = read_manifest(root, "performance", sources=HELDOUT_SOURCE)
+    else:
+        rows = read_manifest(root, "performance")  # FluidR3's: the reference font
     for inst in instruments or PERFORMANCE_INSTRUMENTS:
-        test = sorted((r for r in rows if r["instrument"] == inst and r["split"] == "test"),
+        test = sorted((r for r in rows if r["instrument"] == inst and r["split"] == split),
                       key=lambda r: r["phrase"])
         for r in test[:per_instrument]:
-            sources.append(dict(id=Path(r["file"]).stem, kind="instrument", instrument=inst,
+            sources.append(dict(id=Path(r["file"]).stem, kind=kind, instrument=inst,
                                 file=r["file"], audio=load_audio(root, r)[:n_max]))
     if voice:
         try:

@@ -173,6 +173,41 @@ def f0_error_cents(f0_ref, voiced_ref, f0_est, voiced_est) -> float:
     return float(np.median(np.abs(1200.0 * np.log2(fe[both] / fr[both]))))
 
 
+def f0_within_cents(f0_ref, voiced_ref, f0_est, voiced_est, cents: float = 50.0) -> float:
+    """Share of the frames voiced in both whose |f0 error| is within `cents`."""
+    n = min(len(f0_ref), len(f0_est))
+    fr = np.asarray(f0_ref, dtype=np.float64)[:n]
+    fe = np.asarray(f0_est, dtype=np.float64)[:n]
+    both = (np.asarray(voiced_ref, dtype=bool)[:n] & np.asarray(voiced_est, dtype=bool)[:n]
+            & (fr > 0) & (fe > 0))
+    if not both.any():
+        return math.nan
+    return float(np.mean(np.abs(1200.0 * np.log2(fe[both] / fr[both])) <= cents))
+
+
+def f0_lag_frames(f0_ref, voiced_ref, f0_est, voiced_est, max_lag: int = 8) -> int | None:
+    """The shift (frames; positive: the estimate lags) that minimises the median |cents|
+    between the two f0 tracks; None when no shift leaves 20 frames voiced in both. On
+    a steady tone every shift ties and 0 wins (smallest |shift| first)."""
+    fr, fe = np.asarray(f0_ref, dtype=np.float64), np.asarray(f0_est, dtype=np.float64)
+    vr, ve = np.asarray(voiced_ref, dtype=bool), np.asarray(voiced_est, dtype=bool)
+    best, best_err = None, math.inf
+    for lag in sorted(range(-max_lag, max_lag + 1), key=abs):
+        if lag >= 0:
+            a, b = slice(0, len(fr) - lag), slice(lag, len(fr))
+        else:
+            a, b = slice(-lag, len(fr)), slice(0, len(fr) + lag)
+        r, e, v_r, v_e = fr[a], fe[b], vr[a], ve[b]
+        n = min(len(r), len(e))
+        both = v_r[:n] & v_e[:n] & (r[:n] > 0) & (e[:n] > 0)
+        if both.sum() < 20:
+            continue
+        err = float(np.median(np.abs(1200.0 * np.log2(e[:n][both] / r[:n][both]))))
+        if err < best_err - 1e-9:
+            best, best_err = lag, err
+    return best
+
+
 # --- descriptor tracking and transfer -----------------------------------------------
 
 def pearson_r(x, y) -> float:

@@ -255,7 +255,11 @@ def train(args) -> Dict:
             build(data, smoke=True, workers=1)
         sources = load_corpus(data, instrument, "train", args.cache, log)
         tests = load_corpus(data, instrument, "test", args.cache, log)
-        corpus = f"{data}/performance/{instrument} (train split)"
+        from timbrel.data.sources import TRAINING_SOURCES
+        found = sorted({part for s in sources for part in Path(s.name).parts}
+                       & set(TRAINING_SOURCES))
+        corpus = (f"{data}/performance/<source>/{instrument} (train split; sources "
+                  f"{', '.join(found) or 'fluidr3'}; held-out font never)")
     log(f"data: {describe(sources)}; test {describe(tests)}; device {device}")
 
     torch.manual_seed(args.seed)
