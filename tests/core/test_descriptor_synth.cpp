@@ -163,6 +163,25 @@ TEST_CASE("CodeSelector: nearest code by weighted, normalised distance", "[draw]
   CHECK(s.nearest(target.value.data(), target.weight.data()) == 4);
 }
 
+TEST_CASE("CodeSelector: a code far under the median code is silence, on no spectral axis",
+          "[draw][selection]") {
+  // The alto sax's case: its brightest codes decode near -80 dBFS while the
+  // typical code is at -37. Above -90 dB they used to count, so drawing
+  // brightness up went silent.
+  CodeDescriptors t = flat_table(6);
+  t[Descriptor::kCentroid] = {1000, 1200, 1400, 1600, 2600, 2800};
+  t[Descriptor::kLoudness] = {-36, -37, -35, -38, -80, -75};
+  const CodeSelector s(t);
+  CHECK(s.range(Descriptor::kCentroid).max == 1600.0f);  // codes 4, 5: silent
+  CHECK(s.range(Descriptor::kLoudness).min == -80.0f);   // loudness still offers them
+  DrawTargets bright;
+  bright.set(Descriptor::kCentroid, 2700.0f);
+  CHECK(s.nearest(bright.value.data(), bright.weight.data()) == 3);
+  // Within 30 dB of the median: audible.
+  t[Descriptor::kLoudness] = {-36, -37, -35, -38, -60, -64};
+  CHECK(CodeSelector(t).range(Descriptor::kCentroid).max == 2800.0f);
+}
+
 TEST_CASE("CodeSelector: ties go to the lowest index, hysteresis keeps a code within its margin",
           "[draw][selection]") {
   CodeDescriptors t = flat_table(5);

@@ -132,7 +132,7 @@ describe('comparison', () => {
     assert.ok(c.times[0] >= 0.05 && c.times.at(-1) <= 2 - 0.05, 'the edges are left out');
   });
 
-  test('silent, unvoiced and gated frames are left out; a flat target has no r', () => {
+  test('unvoiced and gated frames are left out, silent ones count as misses; a flat target has no r', () => {
     const hops = hopsFor(2);
     const target = new Float32Array(hops).fill(200);
     const m = frames(2, (t) => ({ F0: 200, VOICED: t > 1 ? 0 : 1 }));
@@ -140,10 +140,19 @@ describe('comparison', () => {
     assert.ok(c.times.every((t) => t <= 1));
     assert.ok(Number.isNaN(c.r));
     assert.equal(c.mae, 0);
+    // Sound that goes silent halfway while the curve asks for sound: a miss.
     const quiet = frames(2, (t) => ({ CENTROID: 1500, LOUDNESS: t > 1 ? -100 : -30 }));
-    assert.ok(compareMeasured(quiet, new Float32Array(hops).fill(1500), 'centroid').times.every((t) => t <= 1));
+    const missed = compareMeasured(quiet, new Float32Array(hops).fill(1500), 'centroid');
+    assert.ok(missed.times.some((t) => t > 1.1), 'silent frames are kept');
+    assert.ok(missed.silentShare > 0.4 && missed.silentShare < 0.6, `silent share ${missed.silentShare}`);
+    assert.ok(missed.mae > 600, `a silent frame is far from the target: mae ${missed.mae}`);
+    const ramp = Float32Array.from({ length: hops }, (_, i) => 1000 + i * 5);
+    const followsThenStops = frames(2, (t) => ({ CENTROID: 1000 + (t / HOP_SECONDS) * 5, LOUDNESS: t > 1.2 ? -100 : -30 }));
+    assert.ok(compareMeasured(followsThenStops, ramp, 'centroid').r < 0.5, 'going silent cannot read as very close');
+    // Silence that the volume curve asks for is left out.
     const gain = Float32Array.from({ length: hops }, (_, i) => (i < hops / 2 ? 1 : 0));
-    assert.ok(compareMeasured(quiet, new Float32Array(hops).fill(1500), 'centroid', { gain }).times.every((t) => t < 1.01));
+    const gated = compareMeasured(quiet, new Float32Array(hops).fill(1500), 'centroid', { gain });
+    assert.ok(gated.times.every((t) => t < 1.01));
   });
 
   test('a drawn loudness is expected with the volume curve added', () => {

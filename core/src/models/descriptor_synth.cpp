@@ -45,8 +45,10 @@ CodeSelector::CodeSelector(const CodeDescriptors& table) : codes_(table.codes())
   int audible_count = codes_;
   if (int(loudness.size()) == codes_) {
     audible_count = 0;
+    const float floor_db =
+        std::max(kAudibleFloorDb, float(percentile(loudness, 0.5)) - kAudibleRangeDb);
     for (size_t k = 0; k < loudness.size(); ++k) {
-      audible_[k] = loudness[k] >= kAudibleFloorDb;
+      audible_[k] = loudness[k] >= floor_db;
       audible_count += audible_[k];
     }
     if (audible_count == 0) audible_.assign(size_t(codes_), 1);  // all silent: keep them all

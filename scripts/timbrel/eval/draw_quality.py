@@ -73,7 +73,16 @@ def resolve(model: str) -> Path:
     raise FileNotFoundError(f"model {model!r} not found (a .tmbl path or a name under models/)")
 
 
+SILENCE_DB = -60.0        # frame rms under this is silence (the page's compareMeasured too)
 AUDIBLE_FLOOR_DB = -90.0  # kAudibleFloorDb in core/include/timbrel/models/descriptor_synth.h
+AUDIBLE_RANGE_DB = 30.0   # kAudibleRangeDb: a code this far under the median code is silent
+
+
+def audible_codes(loudness_db) -> np.ndarray:
+    """The core's CodeSelector rule: codes not silent at the table's reference loudness."""
+    loud = np.asarray(loudness_db, dtype=np.float64)
+    floor = max(AUDIBLE_FLOOR_DB, float(np.median(loud)) - AUDIBLE_RANGE_DB) if loud.size else 0.0
+    return loud >= floor
 
 
 def target_range(metadata: dict, descriptor: str) -> tuple[float, float]:
@@ -85,7 +94,7 @@ def target_range(metadata: dict, descriptor: str) -> tuple[float, float]:
     values = np.asarray(table[COLUMN[descriptor]], dtype=np.float64)
     if descriptor != "loudness":
         # silent codes have no spectrum (the core's CodeSelector leaves them out too)
-        audible = np.asarray(table["loudness_db"], dtype=np.float64) >= AUDIBLE_FLOOR_DB
+        audible = audible_codes(table["loudness_db"])
         values = values[audible] if audible.any() else values
     low, high = np.percentile(values, [5, 95])
     return float(low), float(high)
@@ -125,13 +134,18 @@ def draw_and_measure(model: Path, descriptor: str, times: np.ndarray, values: np
         raise RuntimeError(f"timbrel draw failed: {proc.stderr.strip()}")
     measured = core.analyse_file(wav)
     t = measured["time_s"]
-    keep = (t >= EDGE_S) & (t <= times[-1] - EDGE_S)
-    if descriptor == "f0":
-        keep &= measured["voiced"]
+    inside = (t >= EDGE_S) & (t <= times[-1] - EDGE_S)
+    # A silent frame where the curve asks for sound is a miss, not a gap: it counts
+    # with the value silence has (0: no brightness, no pitch), as on the page.
+    silent = measured["rms_db"] < SILENCE_DB
+    keep = inside & (measured["voiced"] | silent) if descriptor == "f0" else inside
+    got = np.array(measured[COLUMN[descriptor]], dtype=np.float64)
+    if descriptor != "loudness":
+        got[silent] = 0.0
     target = np.interp(t[keep], times, values)
-    got = measured[COLUMN[descriptor]][keep]
-    result = metrics.descriptor_tracking(target, got)
-    result.update(frames=int(keep.sum()), frames_total=int(len(t)))
+    result = metrics.descriptor_tracking(target, got[keep])
+    result.update(frames=int(keep.sum()), frames_total=int(len(t)),
+                  silent_share=float(np.mean(silent[inside])) if inside.any() else 0.0)
     if descriptor == "f0":
         result["voiced_share"] = float(np.mean(measured["voiced"][(t >= EDGE_S) & (t <= times[-1] - EDGE_S)]))
     return result
@@ -165,6 +179,9 @@ def evaluate(models: Sequence[Path], descriptors: Sequence[str] = DESCRIPTORS, s
                     "range": [round(low, 4), round(high, 4)], "unit": UNIT[d],
                     "r_ramps": _mean(r["r"] for r in ramps), "r_random": _mean(r["r"] for r in randoms),
                     "r_min": min(r["r"] for r in rows), "mae": _mean(r["mae"] for r in rows),
+                    "silent_share": _mean(r["silent_share"] for r in rows),
+                    "span_octaves": (round(math.log2(high / low), 3)
+                                     if d in ("centroid", "f0") and low > 0 else None),
                     "seconds": round(time.perf_counter() - started, 2), "curves": rows}
                 summary["goal_met"] = bool(summary["r_min"] >= GOAL_R)
                 per_model["descriptors"][d] = summary
@@ -185,14 +202,19 @@ def markdown(report: dict) -> str:
              f"smooth; seed {s['seed']}) rendered by `timbrel draw` "
              f"{' '.join(s['draw_options']) or '(default settings)'} and measured by the core; "
              f"Pearson r and mean absolute error, goal r >= {s['goal_r']}.", "",
-             "| model | descriptor | range | r (ramps) | r (random) | r (min) | MAE | goal |",
-             "|---|---|---|---|---|---|---|---|"]
+             "Silent frames where the curve asks for sound count as misses; span: the "
+             "range in octaves (centroid: over the codes that are not silent, 5th-95th "
+             "percentile, at the reference f0).", "",
+             "| model | descriptor | range | span (oct) | r (ramps) | r (random) | r (min) | MAE | silent | goal |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, m in report["models"].items():
         for d, x in m["descriptors"].items():
             unit = f" {x['unit']}" if x["unit"] else ""
+            span = "" if x.get("span_octaves") is None else f"{x['span_octaves']:.2f}"
             lines.append(f"| {name} | {d} | {x['range'][0]:.4g} to {x['range'][1]:.4g}{unit} | "
-                         f"{x['r_ramps']:.3f} | {x['r_random']:.3f} | {x['r_min']:.3f} | "
-                         f"{x['mae']:.3g}{unit} | {'yes' if x['goal_met'] else 'no'} |")
+                         f"{span} | {x['r_ramps']:.3f} | {x['r_random']:.3f} | {x['r_min']:.3f} | "
+                         f"{x['mae']:.3g}{unit} | {x.get('silent_share', 0) * 100:.0f} % | "
+                         f"{'yes' if x['goal_met'] else 'no'} |")
     return "\n".join(lines) + "\n"
 
 

@@ -311,18 +311,23 @@ export function pearson(a, b) {
 // The measured descriptor against the target it was rendered from.
 //   frames: DrawKernel.measure() output (8 values per frame)
 //   target: values in real units, one per hop (what setTarget got)
-//   gain: the gain curve (frames where it is ~0 are silent: left out; a
+//   gain: the gain curve (frames where it is ~0 were drawn silent: left out; a
 //         drawn loudness is expected with the gain's level added)
-// Frames whose analysis window reaches past either end (edgeSeconds), silent
-// frames and, for pitch, unvoiced frames are left out.
-// Returns {times, measured, expected, r, mae, count} (r NaN for a flat target).
-export function compareMeasured(frames, target, descriptor, { gain = null, edgeSeconds = 0.05, silenceDb = -80 } = {}) {
+// Frames whose analysis window reaches past either end (edgeSeconds) and, for
+// pitch, unvoiced but audible frames are left out. A frame that should sound
+// but is silent (below silenceDb) is a miss, not a gap: it counts with the
+// value the analysis gives silence, 0 (no brightness, no pitch), so a render
+// that goes quiet halfway cannot score "very close".
+// Returns {times, measured, expected, r, mae, count, silent, silentShare}
+// (r NaN for a flat target).
+export function compareMeasured(frames, target, descriptor, { gain = null, edgeSeconds = 0.05, silenceDb = -60 } = {}) {
   const d = typeof descriptor === 'string' ? DESCRIPTORS[descriptor] : descriptor;
   const S = MEASURE.STRIDE;
   const seconds = target.length * HOP_SECONDS;
   const times = [];
   const measured = [];
   const expected = [];
+  let silent = 0;
   const at = (curve, time) => {
     const h = time / HOP_SECONDS;
     const a = Math.min(curve.length - 1, Math.max(0, Math.floor(h)));
@@ -333,11 +338,16 @@ export function compareMeasured(frames, target, descriptor, { gain = null, edgeS
   for (let i = 0; i + S <= frames.length; i += S) {
     const time = frames[i + MEASURE.TIME];
     if (time < edgeSeconds || time > seconds - edgeSeconds) continue;
-    const value = frames[i + d.measure];
-    if (!Number.isFinite(value)) continue;
-    if (d.name !== 'loudness' && frames[i + MEASURE.LOUDNESS] < silenceDb) continue;
     if (gain && at(gain, time) < 0.02) continue;
-    if (d.name === 'f0' && !(frames[i + MEASURE.VOICED] > 0.5 && value > 0)) continue;
+    let value = frames[i + d.measure];
+    const quiet = !(frames[i + MEASURE.LOUDNESS] >= silenceDb);
+    if (d.name !== 'loudness' && quiet) {
+      value = 0;
+      silent += 1;
+    } else {
+      if (!Number.isFinite(value)) continue;
+      if (d.name === 'f0' && !(frames[i + MEASURE.VOICED] > 0.5 && value > 0)) continue;
+    }
     times.push(time);
     measured.push(value);
     // The volume curve scales the sound after the codes are chosen: a drawn
@@ -347,7 +357,8 @@ export function compareMeasured(frames, target, descriptor, { gain = null, edgeS
   let mae = 0;
   for (let i = 0; i < measured.length; i++) mae += Math.abs(measured[i] - expected[i]);
   mae = measured.length ? mae / measured.length : NaN;
-  return { times, measured, expected, r: pearson(expected, measured), mae, count: measured.length };
+  const count = measured.length;
+  return { times, measured, expected, r: pearson(expected, measured), mae, count, silent, silentShare: count ? silent / count : 0 };
 }
 
 // ---------- colour scale (viridis, perceptually even, readable in grey) ----------

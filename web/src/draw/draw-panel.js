@@ -437,11 +437,14 @@ export class DrawPanel extends Panel {
     this.el.results.hidden = false;
     const { r, mae } = comparison;
     this.el.r.dataset.r = Number.isFinite(r) ? r.toFixed(4) : '';
+    this.el.r.dataset.silent = String(comparison.silentShare ?? 0);
     this.el.mae.dataset.mae = Number.isFinite(mae) ? mae.toFixed(3) : '';
     this.el.r.textContent = Number.isFinite(r) ? `r = ${r.toFixed(2)}` : 'r: —';
     this.el.mae.textContent = Number.isFinite(mae) ? formatValue(mae, d.unit, { precise: d.unit === 'dB' }) : '—';
     let verdict;
-    if (!Number.isFinite(r)) verdict = 'A flat curve has no ups and downs to compare: see the average distance instead.';
+    const silentPct = Math.round(100 * (comparison.silentShare || 0));
+    if (silentPct >= 5) verdict = `${silentPct} % of the sound is silent where your curve asks for sound: those moments count as misses. Keep the curve inside the range the instrument reaches.`;
+    else if (!Number.isFinite(r)) verdict = 'A flat curve has no ups and downs to compare: see the average distance instead.';
     else if (r >= 0.9) verdict = 'Very close: the sound goes up and down with your curve.';
     else if (r >= 0.6) verdict = 'Roughly: the sound follows the main moves of your curve.';
     else verdict = 'Not much: try a curve with bigger, slower moves, or another instrument.';

@@ -51,9 +51,15 @@ struct DescriptorRange {
 // full range where that is 0, else 1). So D is measured in "typical ranges of
 // the model": a margin of 0.05 is 5 % of it. Ties go to the lowest index (as
 // the quantizer's argmin).
-// Codes quieter than this (pitch or noise table's loudness_db) count as
-// silent: no spectral target chooses them (CodeSelector).
+// A code counts as silent when its loudness_db (at the table's reference
+// loudness) is below kAudibleFloorDb, or more than kAudibleRangeDb below the
+// median code's: every code is decoded at the same conditioning, so one that
+// comes out 30 dB under the typical code is, next to it, silence (the alto
+// sax's brightest codes decode near -80 dBFS where the median is -37). No
+// spectral target chooses a silent code and the spectral axes' ranges leave
+// them out (CodeSelector), so a drawn brightness never asks for silence.
 constexpr float kAudibleFloorDb = -90.0f;
+constexpr float kAudibleRangeDb = 30.0f;
 constexpr bool is_spectral(Descriptor d) {
   return d == Descriptor::kCentroid || d == Descriptor::kBandwidth || d == Descriptor::kRolloff ||
          d == Descriptor::kFlatness;
@@ -87,7 +93,7 @@ class CodeSelector {
   std::array<std::vector<float>, kDescriptorCount> normalised_;  // v_d(k) / s_d
   std::array<float, kDescriptorCount> scale_{};
   std::array<DescriptorRange, kDescriptorCount> range_{};
-  std::vector<unsigned char> audible_;  // per code: louder than kAudibleFloorDb
+  std::vector<unsigned char> audible_;  // per code: not silent (kAudibleFloorDb, kAudibleRangeDb)
 };
 
 enum class LoudnessControl {
