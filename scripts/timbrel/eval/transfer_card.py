@@ -245,7 +245,7 @@ def card_section(result: dict, baseline: dict | None, command: str) -> str:
         "- loudness r: Pearson r of input and output loudness over frames above -60 dBFS.",
         "- LSD self / held-out: log-spectral distance of the instrument's own test phrase "
         "(training fonts / held-out font) and its reconstruction.",
-        "- peak: the largest |sample| of any output (the CLI's output guard keeps it within 1).",
+        "- peak: the largest |sample| of any output of `timbrel transfer`.",
         f"- CLI render speed: real-time factor {_fmt(s['pitch']['rtf_cli'], '.3f')} "
         "(process start included; streaming figures: README).",
     ]
