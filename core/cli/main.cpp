@@ -2,7 +2,7 @@
 //   timbrel analyse IN.wav [-o OUT.csv] [--window N] [--hop H]
 //   timbrel resample IN.wav --rate HZ -o OUT.wav
 //   timbrel transfer IN.wav --model NAME_OR_PATH -o OUT.wav [--mode pitch|noise]
-//                   [--octaves N] [--seed S]
+//                   [--octaves auto|N] [--seed S]
 //   timbrel analyse-codes NAME_OR_PATH [-o TABLE.json]
 //   timbrel draw --model NAME_OR_PATH --target DESCRIPTOR=CURVE.csv ... -o OUT.wav
 //   timbrel transcribe IN.wav --model NAME_OR_PATH -o OUT.mid [--frames FRAMES.csv] [--gate DB]
@@ -26,8 +26,10 @@ const char* kUsage =
     "      per-frame descriptors at 22050 Hz (frame m = samples [m hop, m hop + window))\n"
     "  timbrel resample IN.wav --rate HZ -o OUT.wav\n"
     "  timbrel transfer IN.wav --model NAME_OR_PATH -o OUT.wav [--mode pitch|noise]\n"
-    "                  [--octaves N] [--seed S]\n"
-    "      voice -> instrument with a vq_timbre model; NAME is models/NAME/NAME.tmbl under\n"
+    "                  [--octaves auto|N] [--seed S]\n"
+    "      voice -> instrument with a vq_timbre model (--octaves auto, the default: the input's\n"
+    "      median pitch moved nearest the middle of the model's range, as the page suggests);\n"
+    "      NAME is models/NAME/NAME.tmbl under\n"
     "      the current directory, else under the source tree; the output keeps IN's rate\n"
     "  timbrel analyse-codes NAME_OR_PATH [-o TABLE.json]\n"
     "      decode every code of a vq_timbre model on its own and measure it (pitch and noise\n"

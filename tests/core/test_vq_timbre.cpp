@@ -402,3 +402,18 @@ TEST_CASE("A one-hop YIN octave error does not change the excitation's level", "
   CHECK(held < 3.0);
   CHECK(raw > held + 3.0);  // the test sees the click it guards against
 }
+
+TEST_CASE("suggest_octaves: the median voiced f0 nearest the middle of the model's range", "[vq]") {
+  auto model = test_model();  // f0_range_hz 196-1568 Hz: centre 554 Hz
+  auto track = [](std::initializer_list<float> f0) {
+    std::vector<dsp::PitchEstimate> t;
+    for (float f : f0) t.push_back({f, 0.9f, f > 0.0f});
+    return t;
+  };
+  CHECK(model->suggest_octaves(track({550.0f, 560.0f, 0.0f})) == 0);
+  CHECK(model->suggest_octaves(track({120.0f, 140.0f, 130.0f, 0.0f})) == 2);  // 130 -> 520 Hz
+  CHECK(model->suggest_octaves(track({2200.0f, 2300.0f})) == -2);
+  CHECK(model->suggest_octaves(track({10.0f, 10.0f})) == 3);  // clamped
+  CHECK(model->suggest_octaves(track({0.0f, 0.0f})) == 0);    // nothing voiced
+  CHECK(model->suggest_octaves({}) == 0);
+}

@@ -126,10 +126,11 @@ describe('shared sample ring', () => {
 });
 
 describe('octave suggestion', () => {
-  test('moves the voice into the range with the smallest shift', () => {
-    assert.equal(suggestOctaves(220, [196, 2637]), 0); // violin: A3 is in range
-    assert.equal(suggestOctaves(110, [196, 2637]), 1);
-    assert.equal(suggestOctaves(440, [41, 330]), -1); // contrabass-like range
+  test('moves the voice nearest the middle of the range (the CLI and the cards do the same)', () => {
+    assert.equal(suggestOctaves(550, [208, 1490]), 0); // violin: centre 557 Hz
+    assert.equal(suggestOctaves(220, [208, 1490]), 1); // A3 -> A4, not the range's bottom edge
+    assert.equal(suggestOctaves(110, [208, 1490]), 2);
+    assert.equal(suggestOctaves(440, [41, 330]), -2); // contrabass-like range, centre 116 Hz
     assert.equal(suggestOctaves(110, [1000, 4000]), 3); // as near as -3..3 gets
     assert.equal(suggestOctaves(0, [100, 800]), null);
     assert.equal(suggestOctaves(220, null), null);
@@ -155,7 +156,11 @@ describe('model facts in plain words', () => {
     const facts = Object.fromEntries(plainCardFacts(card, 'Violin'));
     assert.match(facts['Learned from'], /^\d+ minutes of violin playing$/);
     assert.match(facts['Keeps your melody'], /^within \d+ cents/);
-    assert.match(facts['Sounds like it'], /^\d+ % of the time/);
+    assert.match(facts['Unseen sounds'], /melody kept within \d+ cents$/);
+    // Transfer accuracy is quoted only once the judge passes its bar on the held-out font.
+    const judge = JSON.parse(fs.readFileSync(path.join(REPO, 'models', 'classifier', 'metrics.json'), 'utf8'));
+    if (judge.passed) assert.match(facts['Sounds like it'], /^\d+ % of the time/);
+    else assert.equal(facts['Sounds like it'], undefined, 'no accuracy from a judge under its bar');
     assert.deepEqual(plainCardFacts('# no figures here', 'Violin'), []);
   });
 

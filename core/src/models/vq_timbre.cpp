@@ -357,6 +357,23 @@ std::vector<dsp::PitchEstimate> VqTimbre::pitch_track(const float* x, std::size_
   return track;
 }
 
+int VqTimbre::suggest_octaves(const std::vector<dsp::PitchEstimate>& track) const {
+  const Json& meta = metadata_of(*model_);
+  const auto range = meta.find("f0_range_hz");
+  if (range == meta.end() || !range->is_array() || range->size() != 2 || !(*range)[0].is_number() ||
+      !(*range)[1].is_number())
+    return 0;
+  const double low = (*range)[0].get<double>(), high = (*range)[1].get<double>();
+  std::vector<float> voiced;
+  for (const auto& p : track)
+    if (p.voiced && p.f0_hz > 0.0f) voiced.push_back(p.f0_hz);
+  if (voiced.empty() || !(low > 0.0) || !(high > 0.0)) return 0;
+  auto middle = voiced.begin() + std::ptrdiff_t(voiced.size() / 2);
+  std::nth_element(voiced.begin(), middle, voiced.end());
+  const double shift = std::round(std::log2(std::sqrt(low * high) / double(*middle)));
+  return int(std::clamp(shift, double(-kMaxOctaves), double(kMaxOctaves)));
+}
+
 std::vector<float> VqTimbre::render(const float* x, std::size_t n, const RenderOptions& options) {
   const TransferMode mode = mode_;
   const int octaves = octaves_;

@@ -17,23 +17,15 @@ const signed = (v, digits = 1) => {
   return v < 0 && Number(text) !== 0 ? MINUS + text : text;
 };
 
-// The octave shift (-3..3) that brings f0 into [lo, hi] with the smallest move, or,
-// when none does, the one that gets nearest (in octaves). null without an f0 or range.
+// The octave shift (-3..3) that brings f0 nearest the middle (geometric centre)
+// of the model's range [lo, hi], where it plays best: the same rule as the
+// command line's `--octaves auto` and the model cards' measurements
+// (VqTimbre::suggest_octaves, timbrel.eval.transfer_card.auto_octaves).
+// null without an f0 or range.
 export function suggestOctaves(f0, range) {
-  if (!(f0 > 0) || !range) return null;
-  const [lo, hi] = range;
-  let best = 0;
-  let bestCost = Infinity;
-  for (let k = -3; k <= 3; k++) {
-    const hz = f0 * 2 ** k;
-    const outside = hz < lo ? Math.log2(lo / hz) : hz > hi ? Math.log2(hz / hi) : 0;
-    const cost = outside * 10 + Math.abs(k); // being in range matters most, then moving little
-    if (cost < bestCost) {
-      bestCost = cost;
-      best = k;
-    }
-  }
-  return best;
+  if (!(f0 > 0) || !range || !(range[0] > 0) || !(range[1] > 0)) return null;
+  const centre = Math.sqrt(range[0] * range[1]);
+  return Math.max(-3, Math.min(3, Math.round(Math.log2(centre / f0))));
 }
 
 function setMeter(meter, fill, db) {

@@ -144,6 +144,11 @@ class VqTimbre {
   std::vector<float> render(const float* x, std::size_t n, const RenderOptions& options);
   // YIN pitch of every hop of an n-sample input, as render() computes it.
   std::vector<dsp::PitchEstimate> pitch_track(const float* x, std::size_t n, std::size_t hops);
+  // The octave shift (-3..3) that brings the median voiced f0 of a pitch track
+  // nearest the geometric centre of the model's f0_range_hz, where it plays best
+  // (the page's suggestion and `timbrel transfer --octaves auto`); 0 without a
+  // voiced hop or a range.
+  int suggest_octaves(const std::vector<dsp::PitchEstimate>& track) const;
 
   // --- description ----------------------------------------------------------
   const nn::Model& model() const { return *model_; }
