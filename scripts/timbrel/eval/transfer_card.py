@@ -275,18 +275,22 @@ def merge_card(path: Path, section: str, title: str) -> str:
 
 
 def summary_table(models_dir: Path) -> str:
-    """One row per model folder holding an evaluation.json (for the README)."""
-    lines = ["| model | size MB | f0 err voice, pitch mode (c) | voiced kept | acc. voice | "
-             "acc. other instr. | acc. voice, noise mode | loudness r | LSD self (dB) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    """One row per model folder holding an evaluation.json (for the docs), pitch mode."""
+    lines = ["| model | size MB | trained on | f0 err voice (c) | within 50 c | f0 lag (hops) | "
+             "voiced kept | loudness r | f0 err held-out (c) | LSD self (dB) | LSD held-out (dB) | peak |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for path in sorted(models_dir.glob("*/evaluation.json")):
         r = json.loads(path.read_text())["result"]
-        p, n = r["summary"]["pitch"], r["summary"]["noise"]
+        p = r["summary"]["pitch"]
+        corpus = str(r["info"]["metadata"].get("training", {}).get("corpus", ""))
+        trained = ("FluidR3 + Freepats" if "freepats" in corpus
+                   else "FluidR3" if corpus else "?")
         lines.append(
-            f"| {path.parent.name} | {r['info']['size_bytes'] / 1e6:.1f} | "
-            f"{_fmt(p['f0_err_voice'], '.1f')} | {_fmt(p['voiced_share_voice'])} | "
-            f"{_fmt(p['acc_voice'])} | {_fmt(p['acc_instruments'])} | {_fmt(n['acc_voice'])} | "
-            f"{_fmt(p['loudness_r_voice'])} | {_fmt(p['lsd_self'])} |")
+            f"| {path.parent.name} | {r['info']['size_bytes'] / 1e6:.1f} | {trained} | "
+            f"{_fmt(p['f0_err_voice'], '.1f')} | {_fmt(p.get('f0_within_50_voice'))} | "
+            f"{_fmt(p.get('f0_lag_voice'), '.0f')} | {_fmt(p['voiced_share_voice'])} | "
+            f"{_fmt(p['loudness_r_voice'])} | {_fmt(p.get('f0_err_heldout'), '.1f')} | "
+            f"{_fmt(p['lsd_self'])} | {_fmt(p.get('lsd_heldout'))} | {_fmt(p.get('peak_max'))} |")
     return "\n".join(lines)
 
 
