@@ -17,6 +17,11 @@ export class ModelFileError extends Error {
   }
 }
 
+// A .wav path inside the models folder, or null (an index is data, not a URL list).
+function relativeWav(value) {
+  return typeof value === 'string' && /^[\w-]+(\/[\w.-]+)*\.wav$/.test(value) && !value.includes('..') ? value : null;
+}
+
 function normaliseEntry(raw, index) {
   if (!raw || typeof raw !== 'object' || typeof raw.file !== 'string') return null;
   const id = String(raw.id ?? raw.file.replace(/\.tmbl$/i, '') ?? `model-${index}`);
@@ -33,6 +38,9 @@ function normaliseEntry(raw, index) {
     sizeBytes: Number.isFinite(raw.size_bytes) ? raw.size_bytes : null,
     // How loud it plays the page's example clip (timbrel.eval.levels), for evening out.
     outputLevelDb: Number.isFinite(raw.output_level_db) ? raw.output_level_db : null,
+    // A short example (timbrel.eval.examples): the same sung phrase through every model.
+    example: relativeWav(raw.example),
+    exampleInput: relativeWav(raw.example_input),
     source: 'shipped',
   };
 }

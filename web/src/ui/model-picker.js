@@ -55,6 +55,8 @@ export function plainCardFacts(text, instrument) {
   const cents = Number(row?.['f0 err voice (c)']);
   const heard = Number(row?.['acc. voice']);
   if (Number.isFinite(cents)) facts.push(['Keeps your melody', `within ${Math.max(1, Math.round(cents))} cents (hundredths of a semitone) on sung and spoken input`]);
+  const held = Number(row?.['f0 err held-out (c)']);
+  if (Number.isFinite(held)) facts.push(['Unseen sounds', `other instruments from a sound set no model learned from: melody kept within ${Math.max(1, Math.round(held))} cents`]);
   if (Number.isFinite(heard)) facts.push(['Sounds like it', `${Math.round(heard * 100)} % of the time, as judged by a separate instrument recogniser`]);
   return facts;
 }
@@ -104,6 +106,9 @@ export class ModelPicker {
       list: $('model-list'),
       note: $('model-list-note'),
       facts: $('model-facts'),
+      example: $('model-example'),
+      exampleOutput: $('model-example-output'),
+      exampleInput: $('model-example-input'),
       card: $('model-card'),
       cardBody: $('model-card-body'),
       drop: $('model-drop'),
@@ -217,6 +222,7 @@ export class ModelPicker {
       input.checked = input.value === entry.id;
     }
     this.showFacts(entry);
+    this.showExample(entry);
     this.showCard(entry);
   }
 
@@ -249,6 +255,22 @@ export class ModelPicker {
       ['Size', formatBytes(entry.sizeBytes)],
     ].filter(([, value]) => value);
     showFacts(this.el.facts, facts.map(([term, value]) => [term, value.length > 160 ? `${value.slice(0, 157)}…` : value]));
+  }
+
+  // The model's example: the same sung phrase through every model, to compare by ear.
+  showExample(entry) {
+    const { example, exampleOutput, exampleInput } = this.el;
+    if (!example || !exampleOutput) return;
+    const base = entry.baseUrl ?? this.catalog.baseUrl;
+    example.hidden = !entry.example;
+    for (const audio of [exampleOutput, exampleInput]) audio?.pause();
+    if (!entry.example) {
+      exampleOutput.removeAttribute('src');
+      return;
+    }
+    exampleOutput.src = String(new URL(entry.example, base));
+    exampleOutput.setAttribute('aria-label', `The example phrase played by the ${title(entry.instrument).toLowerCase()} model`);
+    if (exampleInput && entry.exampleInput) exampleInput.src = String(new URL(entry.exampleInput, base));
   }
 
   async showCard(entry) {
