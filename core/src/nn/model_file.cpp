@@ -111,6 +111,7 @@ std::uint32_t read_u32(const std::uint8_t* p) {
 struct Tensor {
   std::vector<int> shape;
   std::vector<float> data;
+  int uses = 0;  // ops naming it, counted before any is built: the last one takes the data
 };
 
 std::string shape_text(const std::vector<int>& shape) {
@@ -154,8 +155,14 @@ struct ModelLoader {
       return fail(where + ": the ops' weights hold more than " +
                   std::to_string(limits::kMaxParameters) +
                   " values in all (limit; a tensor named twice counts twice)");
+    if (t->second.data.empty())  // every tensor holds >= 1 value: taken by an op already
+      return fail(where + ": tensor '" + name + "' is named by more ops than were counted");
     used.insert(name);
-    *out = t->second.data;
+    // The last op to name it takes the data (no copy); earlier ones copy it.
+    if (--t->second.uses <= 0)
+      *out = std::move(t->second.data);
+    else
+      *out = t->second.data;
     return true;
   }
 
@@ -547,6 +554,16 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
                            metadata);
   for (const auto& required : family_graphs->second)
     if (!graphs.contains(required)) return fail(family + " model has no '" + required + "' graph");
+  // How many ops name each tensor (at most kMaxLayers x 4 look-ups).
+  for (const auto& [graph_name, ops] : graphs.items())
+    for (const auto& op : ops)
+      if (op.is_object())
+        for (const char* field :
+             {"weight", "bias", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "codebook"})
+          if (const auto it = op.find(field); it != op.end() && it->is_string())
+            if (const auto t = loader.tensors.find(it->get<std::string>());
+                t != loader.tensors.end())
+              ++t->second.uses;
   std::uint64_t fusion_budget = limits::kMaxFusionWork;
   for (const auto& [graph_name, ops] : graphs.items()) {
     Graph graph;
