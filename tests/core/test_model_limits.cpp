@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "crossmodal_test_model.h"
 #include "timbrel/models/crossmodal_vae.h"
 #include "timbrel/models/vq_timbre.h"
 #include "timbrel/nn/layers.h"
@@ -225,6 +226,40 @@ TEST_CASE("Family limits bound what set-up computes", "[nn][limits][models]") {
                                                {"g", filled({1, 8})}});
   const auto r = models::VqTimbre::load(bytes.data(), bytes.size());
   CHECK(r.error == "vq_timbre model: metadata 'latent' 50000 exceeds the limit of 256");
+}
+
+TEST_CASE("crossmodal_vae set-up graphs are limited in size", "[nn][limits][models]") {
+  // Set-up runs symbol_encoder 324 times and signal_decoder 108 times: 2.5 M
+  // weights there would cost ~0.6 G multiply-adds per load; the limit is 2 M.
+  std::map<std::string, test::TestTensor> t;
+  t["se.weight"] = test::zero_tensor({64, 409});
+  t["se.bias"] = test::zero_tensor({64});
+  t["ye0.weight"] = test::zero_tensor({8192, 24});
+  t["ye0.bias"] = test::zero_tensor({8192});
+  t["ye1.weight"] = test::zero_tensor({64, 8192});
+  t["ye1.bias"] = test::zero_tensor({64});
+  t["yd.weight"] = test::zero_tensor({24, 32});
+  t["yd.bias"] = test::zero_tensor({24});
+  t["sd0.weight"] = test::zero_tensor({4096, 32});
+  t["sd0.bias"] = test::zero_tensor({4096});
+  t["sd1.weight"] = test::zero_tensor({409, 4096});
+  t["sd1.bias"] = test::zero_tensor({409});
+  std::vector<float> mean(32, 0.0f), x(32, 0.0f), y(32, 0.0f);
+  x[0] = y[1] = 1.0f;
+  const json projection = {{"mean", mean}, {"axes", {x, y}}, {"extent", {{-1, 1}, {-1, 1}}}};
+  const json header = {
+      {"family", "crossmodal_vae"},
+      {"metadata", test::crossmodal_metadata({"violin"}, {{55, 96}}, projection)},
+      {"graphs",
+       {{"signal_encoder", {test::linear_op("se")}},
+        {"signal_decoder", {test::linear_op("sd0"), {{"op", "relu"}}, test::linear_op("sd1")}},
+        {"symbol_encoder", {test::linear_op("ye0"), {{"op", "relu"}}, test::linear_op("ye1")}},
+        {"symbol_decoder", {test::linear_op("yd")}}}}};
+  const auto bytes = test::write_tmbl(header, t);
+  const auto r = models::CrossmodalVae::load(bytes.data(), bytes.size());
+  CHECK(r.error ==
+        "crossmodal_vae model: graphs 'symbol_encoder' and 'signal_decoder' hold 2539993 weights, "
+        "more than the limit of 2097152");
 }
 
 TEST_CASE("A file at the limits loads in bounded time", "[nn][limits][slow]") {
