@@ -10,7 +10,8 @@ packages=(cmake ninja-build g++ pkg-config clang-format libkissfft-dev libspeexd
           nodejs chromium python3-numpy python3-scipy python3-pytest sox espeak-ng
           python3-torch libopenblas0-pthread python3-mido fluidsynth fluid-soundfont-gm
           timgm6mb-soundfont musescore-general-soundfont-small
-          csound-soundfont freepats timidity)
+          csound-soundfont freepats timidity
+          clang libclang-rt-14-dev)  # the libFuzzer targets (tests/fuzz): clang 14 and its libFuzzer
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

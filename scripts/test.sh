@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: the C++ formatting, native (Catch2 via CTest, also under ASan+UBSan), Python
+# Runs every test: the C++ formatting, native (Catch2 via CTest, also under ASan+UBSan), the
+# fuzz targets for a short bounded time, Python
 # (pytest), the WebAssembly module under node, and the page in headless
 # Chromium; then prints the benchmark figures. Installs and builds what is
 # missing first. Exit status is non-zero if any suite fails.
@@ -18,7 +19,7 @@ run() {
 run "lint (eslint: page, examples, server, JS tests)" npx --no-install eslint .
 # The C++ sources keep the repository's .clang-format (Google style, 100 columns).
 format_check() {
-  find core wasm tests/core tests/bench \( -name '*.h' -o -name '*.cpp' \) -print0 |
+  find core wasm tests/core tests/bench tests/fuzz \( -name '*.h' -o -name '*.cpp' \) -print0 |
     xargs -0 clang-format --dry-run --Werror
 }
 run "format (clang-format --dry-run --Werror)" format_check
@@ -29,6 +30,8 @@ asan_tests() {
   cmake --build build-asan && ctest --test-dir build-asan --output-on-failure -j2
 }
 run "native tests under ASan+UBSan" asan_tests
+# Each libFuzzer target (tests/fuzz) for 25 s (the 10-minute runs: scripts/fuzz.sh).
+run "fuzz targets (libFuzzer, 25 s each)" scripts/fuzz.sh "${TIMBREL_FUZZ_SECONDS:-25}"
 run "python tests (pytest)" env PYTHONPATH=scripts /usr/bin/python3 -m pytest -q tests/python
 # --no-concurrent-recompilation: Node 20 can deadlock at a test file's exit (its
 # main thread waits for a background TurboFan job that waits for a garbage

@@ -26,6 +26,43 @@ VERSION = 1
 ALIGN = 16
 F32 = np.dtype("<f4")
 
+# What a file may ask for: the core's limits (core/include/timbrel/nn/model_limits.h,
+# models/README.md "Limits"), held by read_tmbl (and the page's reader,
+# web/src/audio/model-file.js) with the core's messages.
+LIMITS = {
+    "max_file_bytes": 64 << 20,
+    "max_header_bytes": 4 << 20,
+    "max_json_depth": 32,
+    "max_tensors": 4096,
+    "max_graphs": 64,
+    "max_layers": 1024,
+    "max_rank": 4,
+    "max_dimension": 65536,
+    "max_parameters": 1 << 24,
+}
+
+
+def json_depth_problem(text: bytes) -> str:
+    """The core's scan before parsing: "" or the problem (strings skipped)."""
+    depth, in_string, escaped = 0, False, False
+    for i, c in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:
+                escaped = True
+            elif c == 0x22:
+                in_string = False
+        elif c == 0x22:
+            in_string = True
+        elif c in (0x5B, 0x7B):
+            depth += 1
+            if depth > LIMITS["max_json_depth"]:
+                return f"header JSON nests deeper than {LIMITS['max_json_depth']} levels (at byte {i})"
+        elif c in (0x5D, 0x7D) and depth > 0:
+            depth -= 1
+    return ""
+
 # Fields of each op that name tensors (README op table).
 TENSOR_FIELDS = {
     "linear": ("weight", "bias"),
@@ -128,6 +165,8 @@ def write_tmbl(path: Union[str, Path], family: str, name: str, metadata: Mapping
 def read_tmbl(source: Union[str, Path, bytes], check_references: bool = True) -> TmblFile:
     """Reads and validates a .tmbl file (path or bytes); raises TmblError naming the problem."""
     data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else Path(source).read_bytes()
+    if len(data) > LIMITS["max_file_bytes"]:
+        raise TmblError(f"the file has {len(data)} bytes, more than the limit of {LIMITS['max_file_bytes']}")
     if len(data) < 16:
         raise TmblError(f"truncated ({len(data)} bytes)")
     if data[:4] != MAGIC:
@@ -137,9 +176,14 @@ def read_tmbl(source: Union[str, Path, bytes], check_references: bool = True) ->
         raise TmblError(f"unknown version {version} (this reader reads version {VERSION})")
     if 12 + header_length + 4 > len(data):
         raise TmblError(f"truncated: header of {header_length} bytes does not fit in {len(data)} bytes")
+    if header_length > LIMITS["max_header_bytes"]:
+        raise TmblError(f"header of {header_length} bytes exceeds the limit of {LIMITS['max_header_bytes']}")
     (stored_crc,) = struct.unpack_from("<I", data, len(data) - 4)
     if zlib.crc32(data[:-4]) & 0xFFFFFFFF != stored_crc:
         raise TmblError("checksum mismatch: the file is truncated or corrupted")
+    problem = json_depth_problem(data[12:12 + header_length])
+    if problem:
+        raise TmblError(problem)
     try:
         header = json.loads(data[12:12 + header_length].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -155,19 +199,42 @@ def read_tmbl(source: Union[str, Path, bytes], check_references: bool = True) ->
     data_end = len(data) - 4
     if data_start > data_end:
         raise TmblError("truncated: no room for tensor data")
+    entries = header["tensors"] if isinstance(header["tensors"], list) else []
+    if len(entries) > LIMITS["max_tensors"]:
+        raise TmblError(f"the file lists {len(entries)} tensors, more than the limit of {LIMITS['max_tensors']}")
+    if len(header["graphs"]) > LIMITS["max_graphs"]:
+        raise TmblError(f"the file has {len(header['graphs'])} graphs, more than the limit of {LIMITS['max_graphs']}")
+    layers = sum(len(ops) if isinstance(ops, list) else 0 for ops in header["graphs"].values())
+    if layers > LIMITS["max_layers"]:
+        raise TmblError(f"the graphs hold {layers} ops in all, more than the limit of {LIMITS['max_layers']}")
     tensors: Dict[str, np.ndarray] = {}
-    for entry in header["tensors"]:
+    total = 0
+    for entry in entries:
         try:
             tname, shape, offset = entry["name"], entry["shape"], entry["offset"]
         except (KeyError, TypeError):
             raise TmblError("a tensor entry lacks name, shape or offset") from None
-        if not shape or any((not isinstance(d, int)) or d <= 0 for d in shape):
-            raise TmblError(f"tensor '{tname}' has an invalid shape {shape}")
+        if not isinstance(shape, list) or not shape or len(shape) > LIMITS["max_rank"]:
+            n = len(shape) if isinstance(shape, list) else 0
+            raise TmblError(f"tensor '{tname}' has {n} dimensions, expected 1-{LIMITS['max_rank']}")
+        if any((not isinstance(d, int)) or d <= 0 or d > LIMITS["max_dimension"] for d in shape):
+            raise TmblError(f"tensor '{tname}' has an invalid shape: each dimension must be "
+                            f"1-{LIMITS['max_dimension']}")
+        count = 1
+        for i, d in enumerate(shape):
+            count *= d
+            if count > LIMITS["max_parameters"]:
+                seen = ", ".join(str(v) for v in shape[:i + 1])
+                raise TmblError(f"tensor '{tname}' has shape [{seen}]...: more values than the "
+                                f"limit of {LIMITS['max_parameters']}")
         if not isinstance(offset, int) or offset < 0 or offset % ALIGN:
             raise TmblError(f"tensor '{tname}' is not 16-byte aligned (offset {offset})")
-        count = math.prod(shape)
         if data_start + offset + 4 * count > data_end:
-            raise TmblError(f"truncated: tensor '{tname}' lies outside the file")
+            raise TmblError(f"truncated: tensor '{tname}' ({4 * count} bytes) lies outside the "
+                            f"file's {data_end - data_start} bytes of tensor data")
+        total += count
+        if total > LIMITS["max_parameters"]:
+            raise TmblError(f"the tensors hold more than {LIMITS['max_parameters']} values in all (limit)")
         if tname in tensors:
             raise TmblError(f"tensor '{tname}' appears twice")
         a = np.frombuffer(data, dtype=F32, count=count, offset=data_start + offset).reshape(shape)

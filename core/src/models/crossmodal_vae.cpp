@@ -199,6 +199,11 @@ std::string CrossmodalVae::validate(const nn::Model& model) {
       return prefix + "graph '" + name +
              "' must be pointwise in time (linear, layer_norm and activations only)";
   }
+  const std::uint64_t setup =
+      model.graph("symbol_encoder").parameters() + model.graph("signal_decoder").parameters();
+  if (setup > kMaxSetupParameters)
+    return prefix + "graphs 'symbol_encoder' and 'signal_decoder' hold " + std::to_string(setup) +
+           " weights, more than the limit of " + std::to_string(kMaxSetupParameters);
   return "";
 }
 

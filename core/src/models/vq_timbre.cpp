@@ -76,6 +76,13 @@ std::string VqTimbre::validate(const nn::Model& model) {
     return prefix + "metadata 'latent' (latent size D) is missing or not a whole number";
   if (hidden == 0)
     return prefix + "metadata 'hidden' (GRU size H) is missing or not a whole number";
+  // What set-up costs scales with these (the codebook's 2D map: codes x latent^2).
+  if (latent > kMaxLatent)
+    return prefix + "metadata 'latent' " + std::to_string(latent) + " exceeds the limit of " +
+           std::to_string(kMaxLatent);
+  if (hidden > kMaxHidden)
+    return prefix + "metadata 'hidden' " + std::to_string(hidden) + " exceeds the limit of " +
+           std::to_string(kMaxHidden);
 
   struct Expected {
     const char* graph;
@@ -108,6 +115,9 @@ std::string VqTimbre::validate(const nn::Model& model) {
     const auto* vq = find_vq(model.graph("quantizer"));
     if (!vq) return prefix + "graph 'quantizer' has no vq op";
     const int codes = whole(meta, "codes");
+    if (vq->codes() > kMaxCodes)
+      return prefix + "the codebook has " + std::to_string(vq->codes()) +
+             " codes, more than the limit of " + std::to_string(kMaxCodes);
     if (codes != vq->codes())
       return prefix + "metadata 'codes' is " + (codes ? std::to_string(codes) : "missing") +
              " but the codebook has " + std::to_string(vq->codes()) + " codes";

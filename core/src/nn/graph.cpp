@@ -22,12 +22,17 @@ void Graph::add(std::unique_ptr<Layer> layer) {
   layers_.push_back(std::move(layer));
 }
 
-int Graph::fuse_linear_into_gru() {
+int Graph::fuse_linear_into_gru(std::uint64_t* budget) {
   int fused = 0;
   for (size_t i = 0; i + 1 < layers_.size(); ++i) {
     auto* linear = dynamic_cast<Linear*>(layers_[i].get());
     auto* gru = dynamic_cast<Gru*>(layers_[i + 1].get());
     if (!linear || !gru) continue;
+    if (budget) {
+      const std::uint64_t work = gru->fusion_work(*linear);
+      if (work > *budget) continue;
+      *budget -= work;
+    }
     if (auto merged = gru->fold_input_projection(*linear)) {
       layers_[i] = std::move(merged);
       layers_.erase(layers_.begin() + long(i) + 1);
@@ -39,6 +44,24 @@ int Graph::fuse_linear_into_gru() {
 
 int Graph::input_size() const { return layers_.empty() ? 0 : layers_.front()->input_size(); }
 int Graph::output_size() const { return layers_.empty() ? 0 : layers_.back()->output_size(); }
+
+std::uint64_t Graph::parameters() const {
+  std::uint64_t n = 0;
+  for (const auto& l : layers_) {
+    if (const auto* a = dynamic_cast<const Linear*>(l.get()))
+      n += a->weight().size() + a->bias().size();
+    else if (const auto* c = dynamic_cast<const Conv1d*>(l.get()))
+      n += c->weight().size() + c->bias().size();
+    else if (const auto* g = dynamic_cast<const Gru*>(l.get()))
+      n +=
+          g->weight_ih().size() + g->weight_hh().size() + g->bias_ih().size() + g->bias_hh().size();
+    else if (const auto* m = dynamic_cast<const LayerNorm*>(l.get()))
+      n += m->weight().size() + m->bias().size();
+    else if (const auto* q = dynamic_cast<const VectorQuantizer*>(l.get()))
+      n += q->codebook().size();
+  }
+  return n;
+}
 
 bool Graph::streams() const {
   return std::all_of(layers_.begin(), layers_.end(), [](const auto& l) { return l->streams(); });

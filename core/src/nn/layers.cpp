@@ -42,7 +42,8 @@ Conv1d::Conv1d(const Shape& shape, Weights weight, Weights bias)
     : shape_(shape),
       weight_(std::move(weight)),
       bias_(or_zeros(std::move(bias), shape.out)),
-      span_((shape.kernel - 1) * shape.dilation + 1),
+      // Checked against nn::limits by both loaders; computed wide all the same.
+      span_(int(std::int64_t(shape.kernel - 1) * shape.dilation + 1)),
       history_(size_t(span_) * size_t(shape.in), 0.0f),
       taps_(size_t(shape.kernel), nullptr) {}
 
@@ -61,28 +62,30 @@ void Conv1d::compute(const float* const* taps, float* out) const noexcept {
 }
 
 bool Conv1d::step(const float* in, float* out) noexcept {
-  const long i = received_++;
-  std::copy(in, in + shape_.in, history_.begin() + (i % span_) * shape_.in);
+  const std::int64_t i = received_++;
+  std::copy(in, in + shape_.in, history_.begin() + size_t(i % span_) * size_t(shape_.in));
   // Output t reads inputs t stride - padding_left + j dilation; the newest is i.
-  const long first = i - long(span_ - 1);  // input index of tap 0
-  const long shifted = first + shape_.padding_left;
+  const std::int64_t first = i - std::int64_t(span_ - 1);  // input index of tap 0
+  const std::int64_t shifted = first + shape_.padding_left;
   if (shifted < 0 || shifted % shape_.stride != 0) return false;
   for (int j = 0; j < shape_.kernel; ++j) {
-    const long index = first + long(j) * shape_.dilation;
-    taps_[size_t(j)] = index < 0 ? nullptr : history_.data() + (index % span_) * shape_.in;
+    const std::int64_t index = first + std::int64_t(j) * shape_.dilation;
+    taps_[size_t(j)] =
+        index < 0 ? nullptr : history_.data() + size_t(index % span_) * size_t(shape_.in);
   }
   compute(taps_.data(), out);
   return true;
 }
 
 Sequence Conv1d::forward(const Sequence& in) const {
-  const long padded = long(in.frames) + shape_.padding_left + shape_.padding_right;
-  const long frames = padded < span_ ? 0 : (padded - span_) / shape_.stride + 1;
+  const std::int64_t padded = std::int64_t(in.frames) + shape_.padding_left + shape_.padding_right;
+  const std::int64_t frames = padded < span_ ? 0 : (padded - span_) / shape_.stride + 1;
   Sequence out(int(frames), shape_.out);
   std::vector<const float*> taps(size_t(shape_.kernel));
-  for (long t = 0; t < frames; ++t) {
+  for (std::int64_t t = 0; t < frames; ++t) {
     for (int j = 0; j < shape_.kernel; ++j) {
-      const long index = t * shape_.stride - shape_.padding_left + long(j) * shape_.dilation;
+      const std::int64_t index =
+          t * shape_.stride - shape_.padding_left + std::int64_t(j) * shape_.dilation;
       taps[size_t(j)] = (index < 0 || index >= in.frames) ? nullptr : in.frame(int(index));
     }
     compute(taps.data(), out.frame(int(t)));
@@ -139,10 +142,16 @@ Sequence Gru::forward(const Sequence& in) const {
   return out;
 }
 
+std::uint64_t Gru::fusion_work(const Linear& projection) const {
+  return 3 * std::uint64_t(hidden_) * std::uint64_t(projection.input_size()) * std::uint64_t(in_);
+}
+
 std::unique_ptr<Gru> Gru::fold_input_projection(const Linear& projection) const {
   const int rows = 3 * hidden_, inner = in_, in = projection.input_size();
   if (projection.output_size() != in_) return nullptr;
-  const long before = long(inner) * in + long(rows) * inner, after = long(rows) * in;
+  // 64-bit: `long` is 32 bits in WebAssembly, where these products overflowed.
+  const std::int64_t before = std::int64_t(inner) * in + std::int64_t(rows) * inner,
+                     after = std::int64_t(rows) * in;
   if (after >= before) return nullptr;
   std::vector<float> weight(size_t(rows) * size_t(in)), bias(static_cast<size_t>(rows));
   const auto& w = projection.weight();

@@ -9,10 +9,21 @@
 
 #include "model_access.h"
 #include "timbrel/nn/layers.h"
+#include "timbrel/nn/model_limits.h"
 
 namespace timbrel::nn {
 
 using Json = nlohmann::json;
+
+namespace {
+// A JSON number as float: beyond float's range is +-Inf (a plain cast of such
+// a double is undefined behaviour), which every check then rejects.
+float to_float(double v) {
+  if (v > 3.4028234663852886e38) return HUGE_VALF;
+  if (v < -3.4028234663852886e38) return -HUGE_VALF;
+  return static_cast<float>(v);
+}
+}  // namespace
 
 Model::Model() : metadata_(std::make_unique<Metadata>()) {}
 Model::~Model() = default;
@@ -52,7 +63,7 @@ std::vector<float> Model::numbers(const std::string& key) const {
   const auto it = metadata_->json.find(key);
   if (it == metadata_->json.end() || !it->is_array()) return out;
   for (const auto& v : *it)
-    if (v.is_number()) out.push_back(v.get<float>());
+    if (v.is_number()) out.push_back(to_float(v.get<double>()));
   return out;
 }
 
@@ -100,6 +111,7 @@ std::uint32_t read_u32(const std::uint8_t* p) {
 struct Tensor {
   std::vector<int> shape;
   std::vector<float> data;
+  int uses = 0;  // ops naming it, counted before any is built: the last one takes the data
 };
 
 std::string shape_text(const std::vector<int>& shape) {
@@ -116,6 +128,7 @@ struct ModelLoader {
   std::map<std::string, Tensor> tensors;
   std::set<std::string> used;
   std::string error;
+  std::uint64_t parameters = 0;  // floats the ops' weights hold so far (limits::kMaxParameters)
 
   bool fail(const std::string& message) {
     if (error.empty()) error = message;
@@ -137,8 +150,19 @@ struct ModelLoader {
     if (t->second.shape != expected)
       return fail(where + ": tensor '" + name + "' has wrong shape " + shape_text(t->second.shape) +
                   ", expected " + shape_text(expected));
+    if (!limits::checked_add(parameters, t->second.data.size(), &parameters) ||
+        parameters > limits::kMaxParameters)
+      return fail(where + ": the ops' weights hold more than " +
+                  std::to_string(limits::kMaxParameters) +
+                  " values in all (limit; a tensor named twice counts twice)");
+    if (t->second.data.empty())  // every tensor holds >= 1 value: taken by an op already
+      return fail(where + ": tensor '" + name + "' is named by more ops than were counted");
     used.insert(name);
-    *out = t->second.data;
+    // The last op to name it takes the data (no copy); earlier ones copy it.
+    if (--t->second.uses <= 0)
+      *out = std::move(t->second.data);
+    else
+      *out = t->second.data;
     return true;
   }
 
@@ -150,13 +174,34 @@ struct ModelLoader {
     return t == tensors.end() ? nullptr : &t->second.shape;
   }
 
-  static int integer(const Json& op, const char* field, int fallback) {
+  // An op's whole-number field: `fallback` when absent or null; false (and the
+  // error set) when present but not a whole number in low..high.
+  bool integer(const Json& op, const char* field, const std::string& where, std::int64_t fallback,
+               std::int64_t low, std::int64_t high, std::int64_t* out) {
     const auto it = op.find(field);
-    return it != op.end() && it->is_number_integer() ? it->get<int>() : fallback;
+    if (it == op.end() || it->is_null()) {
+      *out = fallback;
+      return true;
+    }
+    bool whole = false;
+    std::int64_t value = 0;
+    if (it->is_number_unsigned()) {
+      const auto u = it->get<std::uint64_t>();
+      whole = u <= std::uint64_t(high);
+      value = whole ? std::int64_t(u) : high;
+    } else if (it->is_number_integer()) {
+      value = it->get<std::int64_t>();
+      whole = value <= high;
+    }
+    if (!whole || value < low)
+      return fail(where + ": '" + field + "' must be a whole number in " + std::to_string(low) +
+                  "-" + std::to_string(high));
+    *out = value;
+    return true;
   }
   static float real(const Json& op, const char* field, float fallback) {
     const auto it = op.find(field);
-    return it != op.end() && it->is_number() ? it->get<float>() : fallback;
+    return it != op.end() && it->is_number() ? to_float(it->get<double>()) : fallback;
   }
 
   // previous: output size of the previous op (0 at the start of a graph);
@@ -200,17 +245,26 @@ struct ModelLoader {
     if (kind == "conv1d") {
       const auto* s = ranked("weight", 3);
       if (!s) return nullptr;
+      limits::ConvSizes sizes;
+      sizes.kernel = (*s)[0];
+      sizes.out = (*s)[1];
+      sizes.in = (*s)[2];
+      const auto top = std::int64_t(limits::kMaxDimension);
+      if (!integer(op, "stride", where, 1, 1, top, &sizes.stride) ||
+          !integer(op, "dilation", where, 1, 1, top, &sizes.dilation) ||
+          !integer(op, "padding_left", where, 0, 0, top, &sizes.padding_left) ||
+          !integer(op, "padding_right", where, 0, 0, top, &sizes.padding_right))
+        return nullptr;
+      if (auto problem = limits::conv1d_problem(sizes); !problem.empty())
+        return fail(where + ": " + problem), nullptr;
       Conv1d::Shape shape;
-      shape.kernel = (*s)[0];
-      shape.out = (*s)[1];
-      shape.in = (*s)[2];
-      shape.stride = integer(op, "stride", 1);
-      shape.dilation = integer(op, "dilation", 1);
-      shape.padding_left = integer(op, "padding_left", 0);
-      shape.padding_right = integer(op, "padding_right", 0);
-      if (shape.stride < 1 || shape.dilation < 1 || shape.padding_left < 0 ||
-          shape.padding_right < 0)
-        return fail(where + ": conv1d stride/dilation must be >= 1 and paddings >= 0"), nullptr;
+      shape.kernel = int(sizes.kernel);
+      shape.out = int(sizes.out);
+      shape.in = int(sizes.in);
+      shape.stride = int(sizes.stride);
+      shape.dilation = int(sizes.dilation);
+      shape.padding_left = int(sizes.padding_left);
+      shape.padding_right = int(sizes.padding_right);
       if (previous > 0 && previous != shape.in)
         return fail(where + ": conv1d weight has wrong shape " + shape_text(*s) + " for " +
                     std::to_string(previous) + " input channels"),
@@ -264,14 +318,18 @@ struct ModelLoader {
     }
     if (kind == "flatten") {
       if (!need_previous()) return nullptr;
-      int frames = integer(op, "frames", 0);
+      std::int64_t frames = 0;
+      if (!integer(op, "frames", where, 0, 1, std::int64_t(limits::kMaxDimension), &frames))
+        return nullptr;
       if (frames <= 0 && next_input > 0 && next_input % previous == 0)
         frames = next_input / previous;
       if (frames <= 0)
         return fail(where + ": flatten needs 'frames' (or a following op whose input is frames x " +
                     std::to_string(previous) + ")"),
                nullptr;
-      return std::make_unique<Flatten>(frames, previous);
+      if (auto problem = limits::flatten_problem(frames, previous); !problem.empty())
+        return fail(where + ": " + problem), nullptr;
+      return std::make_unique<Flatten>(int(frames), previous);
     }
     static const std::map<std::string, ActivationKind> activations = {
         {"relu", ActivationKind::kRelu},       {"leaky_relu", ActivationKind::kLeakyRelu},
@@ -362,20 +420,30 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
     return std::move(result);
   };
   if (!bytes || size < 16) return fail("truncated (" + std::to_string(size) + " bytes)");
+  if (std::uint64_t(size) > limits::kMaxFileBytes)
+    return fail("the file has " + std::to_string(size) + " bytes, more than the limit of " +
+                std::to_string(limits::kMaxFileBytes));
   if (std::memcmp(bytes, "TMBL", 4) != 0)
     return fail("bad magic: not a Timbrel model (.tmbl) file");
   const std::uint32_t version = read_u32(bytes + 4);
   if (version != kModelFileVersion)
     return fail("unknown version " + std::to_string(version) + " (this build reads version " +
                 std::to_string(kModelFileVersion) + ")");
+  // size <= kMaxFileBytes and header_length < 2^32: no sum below wraps.
   const std::uint64_t header_length = read_u32(bytes + 8);
   if (12 + header_length + 4 > size)
     return fail("truncated: header of " + std::to_string(header_length) +
                 " bytes does not fit in " + std::to_string(size) + " bytes");
+  if (header_length > limits::kMaxHeaderBytes)
+    return fail("header of " + std::to_string(header_length) + " bytes exceeds the limit of " +
+                std::to_string(limits::kMaxHeaderBytes));
   const std::uint32_t stored_crc = read_u32(bytes + size - 4);
   if (crc32(bytes, size - 4) != stored_crc)
     return fail("checksum mismatch: the file is truncated or corrupted");
 
+  // The parser recurses once per level: bound the nesting before it runs.
+  if (auto problem = limits::json_depth_problem(bytes + 12, header_length); !problem.empty())
+    return fail(problem);
   const Json header = Json::parse(bytes + 12, bytes + 12 + header_length, nullptr, false);
   if (header.is_discarded() || !header.is_object()) return fail("header is not valid JSON");
   for (const char* key : {"family", "graphs", "tensors"})
@@ -394,38 +462,88 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
   std::string problem;
   if (!detail::check_metadata(metadata, family, &problem)) return fail(problem);
 
+  // Counts first: every loop below is then bounded.
+  const Json& entries = header["tensors"];
+  if (entries.size() > limits::kMaxTensors)
+    return fail("the file lists " + std::to_string(entries.size()) +
+                " tensors, more than the limit of " + std::to_string(limits::kMaxTensors));
+  const Json& graphs = header["graphs"];
+  if (graphs.size() > limits::kMaxGraphs)
+    return fail("the file has " + std::to_string(graphs.size()) +
+                " graphs, more than the limit of " + std::to_string(limits::kMaxGraphs));
+  std::uint64_t layer_count = 0;
+  for (const auto& [graph_name, ops] : graphs.items()) {
+    if (!ops.is_array() || ops.empty())
+      return fail("graph '" + graph_name + "' must be a non-empty list of ops");
+    layer_count += ops.size();  // each below 2^32 (header size), at most 64 of them
+  }
+  if (layer_count > limits::kMaxLayers)
+    return fail("the graphs hold " + std::to_string(layer_count) +
+                " ops in all, more than the limit of " + std::to_string(limits::kMaxLayers));
+
   const std::uint64_t data_start = (12 + header_length + 15) / 16 * 16;
   const std::uint64_t data_end = size - 4;
   if (data_start > data_end) return fail("truncated: no room for tensor data");
+  const std::uint64_t data_size = data_end - data_start;
 
-  ModelLoader loader;
-  for (const auto& entry : header["tensors"]) {
+  // Every entry is checked (shape, limits, bounds within the file) before any
+  // tensor is copied, so the copies below hold at most kMaxParameters floats.
+  struct Entry {
+    std::string name;
+    std::vector<int> shape;
+    std::uint64_t offset = 0, count = 0;
+  };
+  std::vector<Entry> checked;
+  checked.reserve(entries.size());
+  std::uint64_t total = 0;
+  for (const auto& entry : entries) {
     if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string() ||
         !entry.contains("shape") || !entry["shape"].is_array() || !entry.contains("offset") ||
         !entry["offset"].is_number_unsigned())
       return fail("a tensor entry lacks name, shape or offset");
-    const std::string name = entry["name"].get<std::string>();
-    Tensor t;
-    std::uint64_t count = 1;
-    for (const auto& d : entry["shape"]) {
+    Entry e;
+    e.name = entry["name"].get<std::string>();
+    const Json& shape = entry["shape"];
+    if (shape.empty() || shape.size() > limits::kMaxRank)
+      return fail("tensor '" + e.name + "' has " + std::to_string(shape.size()) +
+                  " dimensions, expected 1-" + std::to_string(limits::kMaxRank));
+    e.count = 1;
+    for (const auto& d : shape) {
       if (!d.is_number_unsigned() || d.get<std::uint64_t>() == 0 ||
-          d.get<std::uint64_t>() > (1u << 28))
-        return fail("tensor '" + name + "' has an invalid shape");
-      t.shape.push_back(d.get<int>());
-      count *= d.get<std::uint64_t>();
+          d.get<std::uint64_t>() > limits::kMaxDimension)
+        return fail("tensor '" + e.name + "' has an invalid shape: each dimension must be 1-" +
+                    std::to_string(limits::kMaxDimension));
+      e.shape.push_back(int(d.get<std::uint64_t>()));
+      e.count *= d.get<std::uint64_t>();  // <= 2^24 x 2^16 (checked below): no wrap
+      if (e.count > limits::kMaxParameters)
+        return fail("tensor '" + e.name + "' has shape " + shape_text(e.shape) +
+                    "...: more values than the limit of " + std::to_string(limits::kMaxParameters));
     }
-    if (count > (std::uint64_t(1) << 28)) return fail("tensor '" + name + "' is too large");
-    const std::uint64_t offset = entry["offset"].get<std::uint64_t>();
-    if (offset % 16 != 0) return fail("tensor '" + name + "' is not 16-byte aligned");
-    if (data_start + offset + count * 4 > data_end)
-      return fail("truncated: tensor '" + name + "' lies outside the file");
-    if (loader.tensors.count(name)) return fail("tensor '" + name + "' appears twice");
-    t.data.resize(size_t(count));
-    std::memcpy(t.data.data(), bytes + data_start + offset,
-                size_t(count) * 4);  // little-endian hosts
+    e.offset = entry["offset"].get<std::uint64_t>();
+    if (e.offset % 16 != 0) return fail("tensor '" + e.name + "' is not 16-byte aligned");
+    // Checked without wrapping: offset and bytes each within the data.
+    if (e.offset > data_size || e.count * 4 > data_size - e.offset)
+      return fail("truncated: tensor '" + e.name + "' (" + std::to_string(e.count * 4) +
+                  " bytes) lies outside the file's " + std::to_string(data_size) +
+                  " bytes of tensor data");
+    total += e.count;  // at most 4096 entries of at most 2^24
+    if (total > limits::kMaxParameters)
+      return fail("the tensors hold more than " + std::to_string(limits::kMaxParameters) +
+                  " values in all (limit)");
+    checked.push_back(std::move(e));
+  }
+
+  ModelLoader loader;
+  for (Entry& e : checked) {
+    if (loader.tensors.count(e.name)) return fail("tensor '" + e.name + "' appears twice");
+    Tensor t;
+    t.shape = std::move(e.shape);
+    t.data.resize(size_t(e.count));
+    std::memcpy(t.data.data(), bytes + data_start + e.offset,
+                size_t(e.count) * 4);  // little-endian hosts
     for (float v : t.data)
-      if (!std::isfinite(v)) return fail("tensor '" + name + "' contains NaN or Inf");
-    loader.tensors.emplace(name, std::move(t));
+      if (!std::isfinite(v)) return fail("tensor '" + e.name + "' contains NaN or Inf");
+    loader.tensors.emplace(e.name, std::move(t));
   }
 
   auto model = detail::ModelAccess::make();
@@ -435,11 +553,19 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
                                : "",
                            metadata);
   for (const auto& required : family_graphs->second)
-    if (!header["graphs"].contains(required))
-      return fail(family + " model has no '" + required + "' graph");
-  for (const auto& [graph_name, ops] : header["graphs"].items()) {
-    if (!ops.is_array() || ops.empty())
-      return fail("graph '" + graph_name + "' must be a non-empty list of ops");
+    if (!graphs.contains(required)) return fail(family + " model has no '" + required + "' graph");
+  // How many ops name each tensor (at most kMaxLayers x 4 look-ups).
+  for (const auto& [graph_name, ops] : graphs.items())
+    for (const auto& op : ops)
+      if (op.is_object())
+        for (const char* field :
+             {"weight", "bias", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "codebook"})
+          if (const auto it = op.find(field); it != op.end() && it->is_string())
+            if (const auto t = loader.tensors.find(it->get<std::string>());
+                t != loader.tensors.end())
+              ++t->second.uses;
+  std::uint64_t fusion_budget = limits::kMaxFusionWork;
+  for (const auto& [graph_name, ops] : graphs.items()) {
     Graph graph;
     int previous = 0;
     for (size_t i = 0; i < ops.size(); ++i) {
@@ -447,14 +573,17 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
       const int next_input = i + 1 < ops.size() ? loader.input_size_of(ops[i + 1]) : 0;
       auto layer = loader.build(ops[i], where, previous, next_input);
       if (!layer) return fail(loader.error);
-      if (previous > 0 && layer->input_size() != previous &&
-          graph.layer(graph.size() - 1).kind() != "flatten")
+      // After a flatten too: its output is the next op's whole input.
+      if (previous > 0 && layer->input_size() != previous)
         return fail(where + ": wrong shape, expects " + std::to_string(layer->input_size()) +
                     " inputs but receives " + std::to_string(previous));
+      if (auto p = limits::dimension_problem(where + ": output size", layer->output_size());
+          !p.empty())
+        return fail(p);
       previous = layer->output_size();
       graph.add(std::move(layer));
     }
-    if (options.fuse) graph.fuse_linear_into_gru();
+    if (options.fuse) graph.fuse_linear_into_gru(&fusion_budget);
     detail::ModelAccess::add_graph(*model, graph_name, std::move(graph));
   }
   for (const auto& [name, tensor] : loader.tensors)

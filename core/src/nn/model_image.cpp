@@ -8,6 +8,7 @@
 
 #include "model_access.h"
 #include "timbrel/nn/layers.h"
+#include "timbrel/nn/model_limits.h"
 
 namespace timbrel::nn {
 
@@ -42,8 +43,9 @@ constexpr std::size_t kTotalSize = 8, kArenaOffset = 16, kArenaSize = 24, kStruc
                       kStringsSize = 52, kFamily = 56, kName = 64, kMetadata = 72;
 // Layer record fields.
 constexpr std::size_t kKind = 0, kTensorCount = 4, kIntsAt = 8, kRealsAt = 40, kTensorsAt = 64;
-// Sizes a tensor dimension may take (as the .tmbl loader).
-constexpr std::uint64_t kMaxDimension = std::uint64_t(1) << 28;
+// Sizes a layer dimension and a tensor may take: the .tmbl loader's limits.
+constexpr std::uint64_t kMaxDimension = limits::kMaxDimension;
+constexpr std::uint64_t kMaxTensorValues = limits::kMaxParameters;
 
 enum class Kind : std::uint32_t {
   kLinear = 1,
@@ -222,8 +224,8 @@ std::unique_ptr<Layer> build_layer(const std::uint8_t* record, Reader& reader,
     ints[i] = std::int32_t(u32_at(record + kIntsAt + 4 * std::size_t(i)));
   for (int i = 0; i < kReals; ++i) reals[i] = f32_at(record + kRealsAt + 4 * std::size_t(i));
 
-  // Expected float counts of the tensors, from the sizes; each count (and a
-  // convolution's history) must stay within kMaxDimension, as in the loader.
+  // Expected float counts of the tensors, from the sizes; each size within
+  // the loader's limits (nn/model_limits.h), each count within kMaxTensorValues.
   bool sizes_ok = true;
   auto dims = [&](std::initializer_list<int> which) {
     for (int d : which) sizes_ok = sizes_ok && dimension_ok(ints[d]);
@@ -232,8 +234,8 @@ std::unique_ptr<Layer> build_layer(const std::uint8_t* record, Reader& reader,
   auto count = [&](std::initializer_list<std::int64_t> factors) {
     std::uint64_t n = 1;
     for (std::int64_t f : factors) {
-      n *= std::uint64_t(f);  // n <= 2^28 and f <= 2^28 before: no wrap
-      if (n > kMaxDimension) sizes_ok = false, n = 1;
+      n *= std::uint64_t(f);  // n <= 2^24 and f <= 3 x 2^16 before: no wrap
+      if (n > kMaxTensorValues) sizes_ok = false, n = 1;
     }
     return n;
   };
@@ -243,11 +245,11 @@ std::unique_ptr<Layer> build_layer(const std::uint8_t* record, Reader& reader,
       if (dims({0, 1})) expected = {count({ints[0], ints[1]}), count({ints[1]})};
       break;
     case Kind::kConv1d:
-      if (dims({0, 1, 2, 3, 4}) && ints[5] >= 0 && ints[6] >= 0 &&
-          ints[5] <= std::int64_t(kMaxDimension) && ints[6] <= std::int64_t(kMaxDimension)) {
+      if (limits::conv1d_problem({ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], ints[6]})
+              .empty())
         expected = {count({ints[2], ints[1], ints[0]}), count({ints[1]})};
-        count({std::int64_t(count({ints[2] - 1, ints[4]})) + 1, ints[0]});  // streaming history
-      }
+      else
+        sizes_ok = false;
       break;
     case Kind::kGru:
       if (dims({0, 1}))
@@ -269,7 +271,7 @@ std::unique_ptr<Layer> build_layer(const std::uint8_t* record, Reader& reader,
                  (ActivationKind(ints[0]) != ActivationKind::kSoftplus || reals[0] > 0.0f);
       break;
     case Kind::kFlatten:
-      if (dims({0, 1})) count({ints[0], ints[1]});
+      sizes_ok = limits::flatten_problem(ints[0], ints[1]).empty();
       break;
     default:
       *problem = "unknown layer kind " + std::to_string(std::uint32_t(kind));
@@ -436,6 +438,10 @@ LoadResult adopt_model_image(ImageBlock block) {
       !reader.str(kMetadata, &metadata_text))
     return fail("a header string lies outside the string pool");
   if (!detail::known_family(family)) return fail("unknown model family '" + family + "'");
+  if (auto problem = limits::json_depth_problem(
+          reinterpret_cast<const std::uint8_t*>(metadata_text.data()), metadata_text.size());
+      !problem.empty())
+    return fail("metadata: " + problem);
   Json metadata = Json::parse(metadata_text, nullptr, false);
   if (metadata.is_discarded() || !metadata.is_object())
     return fail("metadata is not a JSON object");
@@ -457,7 +463,6 @@ LoadResult adopt_model_image(ImageBlock block) {
     next_layer += count;
     Graph graph;
     int previous = 0;
-    bool after_flatten = false;
     for (std::uint64_t i = first; i < first + count; ++i) {
       const std::uint8_t* layer_record =
           p + kModelImageHeaderSize + kGraphRecord * graphs + kLayerRecord * i;
@@ -466,11 +471,10 @@ LoadResult adopt_model_image(ImageBlock block) {
       const std::string where = "graph '" + graph_name + "' layer " + std::to_string(i - first);
       if (!layer) return fail(where + ": " + problem);
       // Graph::add would throw on a size mismatch: check first.
-      if (previous > 0 && !after_flatten && layer->input_size() != previous)
+      if (previous > 0 && layer->input_size() != previous)
         return fail(where + ": expects " + std::to_string(layer->input_size()) +
                     " inputs but receives " + std::to_string(previous));
       previous = layer->output_size();
-      after_flatten = layer->kind() == "flatten";
       graph.add(std::move(layer));
     }
     if (!detail::ModelAccess::add_graph(*model, graph_name, std::move(graph)))

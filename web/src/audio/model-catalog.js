@@ -4,10 +4,12 @@
 // thread. A visitor's own file is checked by the core (in a Worker) when it is
 // dropped, before it becomes a tile: a damaged or foreign file is refused then.
 
+import { MODEL_LIMITS } from './model-file.js';
 import { modelPreparer } from './model-preparer.js';
 
 export const MODELS_URL = new URL('../../models/', import.meta.url);
-export const MAX_MODEL_BYTES = 64 * 1024 * 1024;
+// The core's file-size limit (models/README.md, "Limits"), checked before a file is read.
+export const MAX_MODEL_BYTES = MODEL_LIMITS.maxFileBytes;
 
 // Thrown for a file that is not a Timbrel model; message written for a visitor.
 export class ModelFileError extends Error {

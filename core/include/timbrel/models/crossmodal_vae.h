@@ -51,6 +51,10 @@ class CrossmodalVae {
   static constexpr int kSampleRate = 22050, kWindow = 2048, kHop = 256;
   // Most instruments (triplets) a model may have: the paper mixes at most 3.
   static constexpr int kMaxInstruments = 8;
+  // Set-up runs symbol_encoder up to 324 times and signal_decoder up to 108
+  // times (the XY pad's anchors): their weights together are limited so that
+  // a load costs at most ~0.7 G multiply-adds (models/README.md, "Limits").
+  static constexpr std::uint64_t kMaxSetupParameters = std::uint64_t(1) << 21;
 
   // Empty when `model` satisfies the contract, else what is wrong (family,
   // metadata, a missing graph, a graph whose input/output size does not fit).

@@ -55,6 +55,9 @@ class VqTimbre {
   static constexpr int kFilterBins = kSynthesisWindow / 2 + 1;  // 257
   static constexpr int kConditioning = 3;
   static constexpr int kMaxOctaves = 3;
+  // Limits on what a file may declare (models/README.md, "Limits"): set-up
+  // work (the codebook's 2D map) grows as codes x latent^2.
+  static constexpr int kMaxLatent = 256, kMaxHidden = 4096, kMaxCodes = 4096;
   static constexpr std::uint32_t kDefaultSeed = 0x9E3779B9u;
 
   // Empty when `model` satisfies the contract, else what is wrong (family,

@@ -1,6 +1,7 @@
 // A named sequential graph of layers, as stored in a model file.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -20,12 +21,16 @@ class Graph {
 
   // Load time: folds each Linear that feeds a GRU directly into the GRU's input
   // weights where that saves arithmetic. Outputs change only by rounding.
-  // Returns how many pairs were fused.
-  int fuse_linear_into_gru();
+  // Returns how many pairs were fused. budget (optional): multiply-adds the
+  // fusion may spend, reduced by each pair fused; a pair costing more than is
+  // left stays unfused (Gru::fusion_work).
+  int fuse_linear_into_gru(std::uint64_t* budget = nullptr);
 
   int input_size() const;
   int output_size() const;
   bool streams() const;
+  // Weights (floats) the layers hold: what one step() costs in multiply-adds, roughly.
+  std::uint64_t parameters() const;
   size_t size() const { return layers_.size(); }
   Layer& layer(size_t i) { return *layers_[i]; }
   const Layer& layer(size_t i) const { return *layers_[i]; }

@@ -3,6 +3,7 @@
 // scripts/timbrel/export/layout.py, the one place that converts PyTorch's).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -56,7 +57,7 @@ class Conv1d final : public Layer {
   int span_;                    // (kernel - 1) dilation + 1 inputs
   std::vector<float> history_;  // span_ x in, slot = input index mod span_
   std::vector<const float*> taps_;
-  long received_ = 0;
+  std::int64_t received_ = 0;  // 64-bit: `long` is 32 bits in WebAssembly
 };
 
 // One-layer GRU, PyTorch gate order (r, z, n), h0 = 0.
@@ -78,6 +79,8 @@ class Gru final : public Layer {
   // input weights: W_ih' = W_ih W, b_ih' = W_ih b + b_ih (computed in double).
   // Returns the fused GRU, or null when that would not save arithmetic.
   std::unique_ptr<Gru> fold_input_projection(const Linear& projection) const;
+  // Multiply-adds fold_input_projection costs: 3 hidden x projection inputs x in.
+  std::uint64_t fusion_work(const Linear& projection) const;
 
  private:
   bool stateless() const override { return false; }

@@ -1,0 +1,176 @@
+#include "targets.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <vector>
+
+#include "curve_file.h"  // core/cli
+#include "timbrel/io/wav.h"
+#include "timbrel/midi/smf.h"
+#include "timbrel/models/crossmodal_vae.h"
+#include "timbrel/models/prepared_model.h"
+#include "timbrel/models/vq_timbre.h"
+#include "timbrel/nn/model_file.h"
+#include "timbrel/nn/model_image.h"
+
+namespace timbrel::fuzz {
+
+namespace {
+
+// A broken contract: stop as a sanitizer would, with the reason.
+[[noreturn]] void broken(const char* what) {
+  std::fprintf(stderr, "fuzz target: %s\n", what);
+  std::abort();
+}
+
+// Every graph of a loaded model: a few streaming steps (or one offline pass).
+void run_graphs(nn::Model& model) {
+  for (const auto& name : model.graph_names()) {
+    nn::Graph& g = model.graph(name);
+    const auto in = std::size_t(g.input_size()), out = std::size_t(g.output_size());
+    if (g.streams()) {
+      std::vector<float> x(in), y(out);
+      for (int step = 0; step < 3; ++step) {
+        for (std::size_t i = 0; i < in; ++i) x[i] = std::sin(0.37f * float(i + 7 * step));
+        g.step(x.data(), y.data());
+      }
+      g.reset();
+    } else {
+      nn::Sequence x(4, int(in));
+      for (std::size_t i = 0; i < x.data.size(); ++i) x.data[i] = std::cos(0.21f * float(i));
+      try {
+        (void)g.forward(x);
+      } catch (const std::invalid_argument&) {
+        // A flatten of a fixed frame count refuses other lengths: documented.
+      }
+    }
+  }
+}
+
+void run_vq_timbre(models::VqTimbre& model) {
+  std::vector<float> frame(models::VqTimbre::kWindow), out(models::VqTimbre::kHop);
+  for (std::size_t i = 0; i < frame.size(); ++i)
+    frame[i] = 0.5f * std::sin(2.0f * 3.14159265f * 220.0f * float(i) / 22050.0f);
+  for (int hop = 0; hop < 3; ++hop) model.process_hop(frame.data(), out.data());
+  dsp::PitchEstimate pitch;
+  pitch.f0_hz = 330.0f;
+  pitch.voiced = true;
+  model.decode_hop(1, pitch, 0.2f, out.data());
+}
+
+void run_crossmodal(models::CrossmodalVae& model) {
+  std::vector<float> z(models::CrossmodalVae::kLatent, 0.1f),
+      features(models::CrossmodalVae::kBins, 1.0f), mean(models::CrossmodalVae::kLatent),
+      logvar(models::CrossmodalVae::kLatent), logits(std::size_t(model.symbols()));
+  model.decode_signal(z.data(), features.data());
+  model.encode_signal(features.data(), mean.data(), logvar.data());
+  model.decode_symbols(mean.data(), logits.data());
+  model.latent_from_point(0.25f, -0.5f, z.data());
+  model.decode_signal(z.data(), features.data());
+}
+
+template <class Family, class Run>
+void run_family(const std::uint8_t* bytes, std::size_t size, const char* family, Run run) {
+  auto loaded = Family::load(bytes, size);
+  if (!loaded.model) {
+    if (loaded.error.empty()) broken("a family load failed without a message");
+    return;
+  }
+  run(*loaded.model);
+  const auto prepared = models::prepare_model(bytes, size, family);
+  if (!prepared.error.empty()) broken("a model that loads could not be prepared");
+  nn::ImageBlock block = nn::ImageBlock::allocate(prepared.image.size());
+  if (block.empty()) broken("no block for a prepared image");
+  std::copy(prepared.image.begin(), prepared.image.end(), block.data());
+  auto adopted = Family::adopt(std::move(block));
+  if (!adopted.model) broken("a prepared image was not adopted");
+  run(*adopted.model);
+}
+
+}  // namespace
+
+int model(const std::uint8_t* data, std::size_t size) {
+  std::vector<std::uint8_t> bytes(data, data + size);
+  if (bytes.size() >= 16) {
+    const std::uint32_t crc = nn::crc32(bytes.data(), bytes.size() - 4);
+    for (int i = 0; i < 4; ++i)
+      bytes[bytes.size() - 4 + std::size_t(i)] = std::uint8_t(crc >> (8 * i));
+  }
+  auto loaded = nn::load_model(bytes.data(), bytes.size());
+  if (!loaded.model) {
+    if (loaded.error.empty()) broken("a load failed without a message");
+    return 0;
+  }
+  run_graphs(*loaded.model);
+  const std::string family = loaded.model->family();
+  loaded.model.reset();
+  if (family == "vq_timbre")
+    run_family<models::VqTimbre>(bytes.data(), bytes.size(), "vq_timbre", run_vq_timbre);
+  else if (family == "crossmodal_vae")
+    run_family<models::CrossmodalVae>(bytes.data(), bytes.size(), "crossmodal_vae", run_crossmodal);
+  return 0;
+}
+
+int midi(const std::uint8_t* data, std::size_t size) {
+  const auto parsed = midi::parse_smf(data, size);
+  if (!parsed.ok()) return 0;
+  (void)parsed.song.drum_notes();
+  if (parsed.song.notes.size() > 4096) return 0;
+  // Notes with finite times inside the writer's range go back out and in.
+  std::vector<midi::Note> notes;
+  for (const auto& n : parsed.song.notes)
+    if (std::isfinite(n.start_s) && std::isfinite(n.end_s) && n.end_s < 3600.0) notes.push_back(n);
+  const auto written = midi::write_smf(notes);
+  const auto again = midi::parse_smf(written.data(), written.size());
+  if (!again.ok()) broken("a written song does not parse");
+  return 0;
+}
+
+int wav(const std::uint8_t* data, std::size_t size) {
+  try {
+    const auto audio = io::parse_wav(std::vector<std::uint8_t>(data, data + size), "fuzz.wav");
+    (void)audio;
+  } catch (const std::runtime_error&) {
+    // A named rejection: the reader's contract.
+  }
+  return 0;
+}
+
+int curve(const std::uint8_t* data, std::size_t size) {
+  // The reader takes a path: one scratch file per process.
+  static const std::string path = [] {
+    char name[] = "/tmp/timbrel-fuzz-curve-XXXXXX";
+    const int fd = mkstemp(name);
+    if (fd < 0) broken("no scratch file");
+    close(fd);
+    return std::string(name);
+  }();
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) broken("cannot write the scratch file");
+  if (size > 0 && std::fwrite(data, 1, size, f) != size) broken("short write");
+  std::fclose(f);
+  try {
+    const cli::Curve c = cli::read_curve_file(path);
+    const double hop_s = 256.0 / 22050.0;
+    const std::size_t hops = c.timed ? std::size_t(std::min(4095.0, c.duration_s() / hop_s)) + 1
+                                     : std::min<std::size_t>(4096, c.value.size());
+    (void)c.at_hops(hops, hop_s);
+  } catch (const std::runtime_error&) {
+  }
+  return 0;
+}
+
+Target target(const std::string& name) {
+  if (name == "model") return model;
+  if (name == "midi") return midi;
+  if (name == "wav") return wav;
+  if (name == "curve") return curve;
+  return nullptr;
+}
+
+}  // namespace timbrel::fuzz
