@@ -25,7 +25,7 @@ endfunction()
 # one at the slowest tempo with the longest delta (93 TB).
 expect_refusal(midi_hour "the song lasts 3600.0.* at most 600 s \\(10 minutes\\)"
                render-midi ${HOSTILE}/hour.mid --model flute --phase rtpghi -o ${out})
-expect_refusal(midi_slow "tempo of 3.57.*tempos of 10-1000 BPM"
+expect_refusal(midi_slow "tempo of 3.58 BPM.*tempos of 10-1000 BPM"
                render-midi ${HOSTILE}/slow.mid --model flute --phase rtpghi -o ${out})
 expect_refusal(midi_info_hour "at most 600 s" midi-info ${HOSTILE}/hour.mid)
 # A 17-byte curve that asked `draw` for 50 minutes.

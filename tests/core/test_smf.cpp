@@ -667,7 +667,7 @@ TEST_CASE("SMF limits: tiny files that ask for hours of audio are refused", "[sm
   TrackBytes slow;
   slow.tempo(0, 0xFFFFFF).on(0, 0, 60, 100).off(0x0FFFFFFF, 0, 60).end(0);
   CHECK_THAT(error_of(smf(0, 1, {slow})),
-             Catch::Contains("tempo of 3.57") && Catch::Contains("tempos of 10-1000 BPM"));
+             Catch::Contains("tempo of 3.58 BPM") && Catch::Contains("tempos of 10-1000 BPM"));
   // The longest delta at 120 BPM and one tick per quarter: no tempo event needed.
   TrackBytes far;
   far.on(0, 0, 60, 100).off(0x0FFFFFFF, 0, 60).end(0);

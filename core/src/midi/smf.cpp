@@ -14,6 +14,13 @@ namespace timbrel::midi {
 
 namespace {
 
+// A number with `digits` decimals, for messages ("3.58 BPM", "3600.0 s").
+std::string fixed(double value, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, value);
+  return text;
+}
+
 constexpr int kChannels = 16;
 constexpr int kPitches = 128;
 constexpr std::size_t kChunkHeaderBytes = 8;
@@ -129,7 +136,7 @@ class TrackReader {
           if (micros == 0) fail("tempo meta event of 0 microseconds per quarter note");
           const double bpm = 60e6 / double(micros);
           if (bpm < kMinTempoBpm || bpm > kMaxTempoBpm)
-            fail("tempo of " + std::to_string(bpm) + " BPM (" + std::to_string(micros) +
+            fail("tempo of " + fixed(bpm, 2) + " BPM (" + std::to_string(micros) +
                  " microseconds per quarter note): Timbrel plays tempos of " +
                  std::to_string(int(kMinTempoBpm)) + "-" + std::to_string(int(kMaxTempoBpm)) +
                  " BPM");
@@ -383,10 +390,9 @@ Song parse(const std::uint8_t* data, std::size_t size) {
   double last_s = song.duration_s;
   for (const Note& n : song.notes) last_s = std::max(last_s, n.end_s);
   if (!(last_s <= kMaxSongSeconds))
-    throw SmfError{"the song lasts " + std::to_string(last_s) + " s (" +
-                   std::to_string(last_s / 3600.0) + " hours): Timbrel plays at most " +
-                   std::to_string(int(kMaxSongSeconds)) + " s (" +
-                   std::to_string(int(kMaxSongSeconds / 60)) + " minutes) of a MIDI file"};
+    throw SmfError{"the song lasts " + fixed(last_s, 1) + " s (" + fixed(last_s / 3600.0, 1) +
+                   " hours): Timbrel plays at most " + std::to_string(int(kMaxSongSeconds)) +
+                   " s (" + std::to_string(int(kMaxSongSeconds / 60)) + " minutes) of a MIDI file"};
   return song;
 }
 
