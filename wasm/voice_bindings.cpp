@@ -32,6 +32,7 @@
 
 #include "image_staging.h"
 #include "js_bytes.h"
+#include "timbrel/dsp/output_guard.h"
 #include "timbrel/engine/voice_transfer.h"
 #include "timbrel/models/vq_timbre.h"
 
@@ -65,7 +66,12 @@ emscripten::val render_transfer(const emscripten::val& model_bytes, const emscri
     for (size_t t = 0; t < p.size() / 2; ++t)
       options.pitch.push_back({p[2 * t], p[2 * t + 1] > 0.5f ? 1.0f : 0.0f, p[2 * t + 1] > 0.5f});
   }
-  const auto y = loaded.model->render(x.data(), x.size(), options);
+  auto y = loaded.model->render(x.data(), x.size(), options);
+  // The engines' output guard, as the CLI's `transfer` (dsp/output_guard.h).
+  const auto guard = timbrel::dsp::guard_offline(y.data(), long(y.size()), VqTimbre::kSampleRate);
+  if (guard.muted)
+    return emscripten::val(std::string("the model produced invalid output (") + guard.mute_reason +
+                           " for more than 100 ms); muted");
   return emscripten::val(emscripten::typed_memory_view(y.size(), y.data()))
       .call<emscripten::val>("slice");
 }
@@ -128,6 +134,8 @@ class VoiceKernel {
   double underruns() const { return double(engine_.underruns()); }
   double overruns() const { return double(engine_.overruns()); }
   void reset() { engine_.reset(); }
+  // 0 clean, 1 limiting, 2 muted: the model's output was not sound (dsp/output_guard.h).
+  int guard_state() const { return int(engine_.guard_state()); }
 
  private:
   VoiceTransfer engine_;
@@ -172,5 +180,6 @@ EMSCRIPTEN_BINDINGS(timbrel_transfer) {
       .function("nonfiniteInputs", &VoiceKernel::nonfinite_inputs)
       .function("underruns", &VoiceKernel::underruns)
       .function("overruns", &VoiceKernel::overruns)
-      .function("reset", &VoiceKernel::reset);
+      .function("reset", &VoiceKernel::reset)
+      .function("guardState", &VoiceKernel::guard_state);
 }
