@@ -132,10 +132,12 @@ void write_guarded(const std::string& path, io::Audio audio) {
                  report.nonfinite);
   if (report.limited > 0)
     std::fprintf(stderr,
-                 "timbrel: note: peak %.3f (%+.1f dBFS) limited to -1 dBTP: %ld samples reduced, "
-                 "by at most %.1f dB\n",
+                 "timbrel: note: peak %.3f (%+.1f dBFS) limited to -1 dBTP: %ld samples reduced "
+                 "(%.1f %%; %.1f %% by more than 1 dB), by at most %.1f dB\n",
                  double(report.peak_in), 20.0 * std::log10(std::max(1e-9, double(report.peak_in))),
-                 report.limited, -double(report.min_gain_db));
+                 report.limited, 100.0 * double(report.limited) / double(audio.samples.size()),
+                 100.0 * double(report.limited_1db) / double(audio.samples.size()),
+                 -double(report.min_gain_db));
   io::write_wav(path, audio);
 }
 

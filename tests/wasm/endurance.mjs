@@ -21,7 +21,14 @@ export const ENGINES = ['voice', 'listen', 'draw', 'midi'];
 // heap (all the core's memory) must not move at all.
 export const RSS_SLACK_MB = 24;
 
-const model = (...parts) => new Uint8Array(fs.readFileSync(path.join(REPO, 'models', ...parts)));
+// Each model file read once, as the page's catalog keeps them (reading 3 MB
+// again at every switch only measured node's garbage collector).
+const modelCache = new Map();
+const model = (...parts) => {
+  const file = path.join(REPO, 'models', ...parts);
+  if (!modelCache.has(file)) modelCache.set(file, new Uint8Array(fs.readFileSync(file)));
+  return modelCache.get(file);
+};
 
 // A sung-like input with every few seconds something hostile: a NaN burst,
 // a +40 dB jump (clipped), DC, a full-scale square, silence.
@@ -142,7 +149,11 @@ export function runEngine(core, name, seconds, { log = () => {} } = {}) {
         start = memory(core); // after a second of warm-up
       }
       engine.tick(s);
-      if (s > 0 && s % 60 === 0) log(`  ${name}: ${s} s, rss ${memory(core).rssMB.toFixed(1)} MB`);
+      if (s > 0 && s % 60 === 0) {
+        global.gc?.();
+        const m = memory(core);
+        log(`  ${name}: ${s} s, WASM heap ${m.wasmBytes} bytes, rss ${m.rssMB.toFixed(1)} MB, JS heap ${m.jsHeapMB.toFixed(1)} MB`);
+      }
     }
     if (engine.quarter && q % (quantaPerSecond / 4 | 0) === 0) engine.quarter();
     if (engine.inPtr) {

@@ -38,7 +38,7 @@ void OutputGuard::reset() noexcept {
   gap_left_ = 0;
   state_ = GuardState::kClean;
   reason_ = "";
-  nonfinite_ = limited_ = 0;
+  nonfinite_ = limited_ = limited_1db_ = 0;
   peak_in_ = 0.0f;
 }
 
@@ -101,6 +101,7 @@ void OutputGuard::process(float* x, int n) noexcept {
     }
     if (gain_ < 1.0f) {
       ++limited_;
+      if (gain_ < 0.891251f) ++limited_1db_;
       min_gain_ = std::min(min_gain_, gain_);
       if (state_ == GuardState::kClean) state_ = GuardState::kLimiting;
     }
@@ -122,6 +123,7 @@ GuardReport guard_offline(float* samples, long n, double sample_rate) noexcept {
   report.mute_reason = guard.mute_reason();
   report.nonfinite = guard.nonfinite();
   report.limited = guard.limited();
+  report.limited_1db = guard.limited_1db();
   report.peak_in = guard.peak_in();
   report.min_gain_db = guard.min_gain_db();
   if (report.muted) std::fill(samples, samples + n, 0.0f);

@@ -71,6 +71,8 @@ class OutputGuard {
   // was below 1, and the largest finite |x| seen before the guard.
   long nonfinite() const { return nonfinite_; }
   long limited() const { return limited_; }
+  // Samples whose gain was more than 1 dB down: the audible part of limiting.
+  long limited_1db() const { return limited_1db_; }
   float peak_in() const { return peak_in_; }
   const OutputGuardConfig& config() const { return config_; }
 
@@ -95,6 +97,7 @@ class OutputGuard {
   const char* reason_ = "";
   long nonfinite_ = 0;
   long limited_ = 0;
+  long limited_1db_ = 0;
   float peak_in_ = 0.0f;
 };
 
@@ -106,6 +109,7 @@ struct GuardReport {
   const char* mute_reason = "";
   long nonfinite = 0;
   long limited = 0;
+  long limited_1db = 0;
   float peak_in = 0.0f;
   float min_gain_db = 0.0f;
 };
