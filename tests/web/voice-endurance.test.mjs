@@ -91,6 +91,9 @@ test(`LONG: ${SECONDS} s of voice transfer from the microphone with nothing lost
     const stopRecording = page.getByRole('button', { name: 'Stop recording' });
     if (await stopRecording.count()) await stopRecording.click();
     const end = await status();
+    // At 300 s the recorder stops by itself (its 5-minute limit) and finishes the take a
+    // moment later: wait for it rather than read it before it exists.
+    await page.waitForFunction(() => globalThis.timbrel.voice.recorder.take?.output, null, { timeout: 15000 });
     const take = await page.evaluate(() => {
       const t = globalThis.timbrel.voice.recorder.take;
       let bad = 0;
