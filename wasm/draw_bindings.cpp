@@ -37,6 +37,7 @@
 #include "image_staging.h"
 #include "js_bytes.h"
 #include "timbrel/dsp/frame_analysis.h"
+#include "timbrel/dsp/output_guard.h"
 #include "timbrel/engine/draw_player.h"
 #include "timbrel/models/code_analysis.h"
 #include "timbrel/models/descriptor_synth.h"
@@ -174,6 +175,7 @@ class DrawKernel {
     rendered_codes_.reserve(render_curves_.hops);
     synth()->begin_render();
     rendering_ = true;
+    render_error_.clear();
     return "";
   }
   bool render_some(int max_hops) {
@@ -183,6 +185,12 @@ class DrawKernel {
     if (done) {
       synth()->reset();
       rendering_ = false;
+      // The engines' output guard, as the CLI's `draw` (dsp/output_guard.h).
+      const auto guard = timbrel::dsp::guard_offline(rendered_.data(), long(rendered_.size()),
+                                                     DescriptorSynth::kSampleRate);
+      render_error_ = guard.muted ? std::string("the model produced invalid output (") +
+                                        guard.mute_reason + " for more than 100 ms); muted"
+                                  : std::string();
     }
     return done;
   }
@@ -190,7 +198,10 @@ class DrawKernel {
     const double total = double(render_curves_.hops + 1);
     return rendering_ && synth() ? double(synth()->rendered_hops()) / total : 1.0;
   }
-  emscripten::val render_result() const { return float_array(rendered_); }
+  // The samples, or (a string) why the guard muted them.
+  emscripten::val render_result() const {
+    return render_error_.empty() ? float_array(rendered_) : emscripten::val(render_error_);
+  }
   emscripten::val rendered_codes() const {
     return emscripten::val(
                emscripten::typed_memory_view(rendered_codes_.size(), rendered_codes_.data()))
@@ -233,6 +244,8 @@ class DrawKernel {
   int position() const { return int(player_.position_hop()); }
   double passes() const { return double(player_.passes()); }
   int last_code() const { return synth() ? synth()->last_code() : -1; }
+  // 0 clean, 1 limiting, 2 muted: the model's output was not sound (dsp/output_guard.h).
+  int guard_state() const { return int(player_.guard_state()); }
 
  private:
   // The player's synth on success, else the loader's message.
@@ -271,6 +284,7 @@ class DrawKernel {
   std::vector<float> rendered_;
   std::vector<int> rendered_codes_;
   bool rendering_ = false;
+  std::string render_error_;  // the guard muted the last render: why
   timbrel::wasm::ImageStaging staging_;
 };
 
@@ -319,5 +333,6 @@ EMSCRIPTEN_BINDINGS(timbrel_draw) {
       .function("state", &DrawKernel::state)
       .function("position", &DrawKernel::position)
       .function("passes", &DrawKernel::passes)
-      .function("lastCode", &DrawKernel::last_code);
+      .function("lastCode", &DrawKernel::last_code)
+      .function("guardState", &DrawKernel::guard_state);
 }

@@ -183,6 +183,9 @@ class MidiRenderKernel {
         timbrel::engine::render_song(*model_, parsed.song, render, on_progress, chunk);
     if (report_progress) progress(1.0, std::string("done"));
     const auto& r = result.report;
+    if (r.muted)
+      return error_object(std::string("the model produced invalid output (") + r.mute_reason +
+                          " for more than 100 ms); muted");
     val report = val::object();
     report.set("notes", r.notes);
     report.set("drumNotesSkipped", r.drum_notes_skipped);
@@ -195,6 +198,7 @@ class MidiRenderKernel {
     report.set("peak", r.peak);
     report.set("normalised", r.normalised);
     report.set("gain", r.gain);
+    report.set("limited", double(r.limited));
     // Mixture models play every note on all their instruments at once (the
     // core's contract, models/README.md): `instrument` cannot pick one.
     if (model_->instruments() > 1) report.set("mixturePlayedInUnison", true);
@@ -269,6 +273,8 @@ class MidiKernel {
   std::uintptr_t output_ptr() { return reinterpret_cast<std::uintptr_t>(output_.data()); }
   int max_block() const { return int(output_.size()); }
   int sounding_voices() const { return player_ ? player_->sounding_voices() : 0; }
+  // 0 clean, 1 limiting, 2 muted: the model's output was not sound (dsp/output_guard.h).
+  int guard_state() const { return player_ ? int(player_->guard_state()) : 0; }
 
   int latency_samples() const { return player_ ? player_->latency_samples() : 0; }
   int min_latency_samples() const { return player_ ? player_->min_latency_samples() : 0; }
@@ -308,6 +314,7 @@ EMSCRIPTEN_BINDINGS(timbrel_midi) {
       .function("outputPtr", &MidiKernel::output_ptr)
       .function("maxBlock", &MidiKernel::max_block)
       .function("soundingVoices", &MidiKernel::sounding_voices)
+      .function("guardState", &MidiKernel::guard_state)
       .function("latencySamples", &MidiKernel::latency_samples)
       .function("minLatencySamples", &MidiKernel::min_latency_samples)
       .function("maxLatencySamples", &MidiKernel::max_latency_samples);

@@ -16,7 +16,10 @@
 // render (VqTimbre::render) of a whole 22050 Hz clip, for a Worker (uploaded
 // clips) and the parity test: input a Float32Array, pitch null (the core's
 // YIN) or a Float32Array of [f0 Hz, voiced 0/1] per hop. Returns a
-// Float32Array time-aligned with the input, or a string saying what is wrong.
+// Float32Array time-aligned with the input, through the output guard
+// (dsp/output_guard.h), or a string saying what is wrong (or why it muted).
+// guardOffline(samples, rate): that guard over any Float32Array (a copy), or
+// the reason it muted them.
 //
 // The kernel owns its input/output buffers; the worklet makes Float32Array
 // views on them once, and again only if the heap grows (loadModel allocates,
@@ -32,6 +35,7 @@
 
 #include "image_staging.h"
 #include "js_bytes.h"
+#include "timbrel/dsp/output_guard.h"
 #include "timbrel/engine/voice_transfer.h"
 #include "timbrel/models/vq_timbre.h"
 
@@ -65,8 +69,27 @@ emscripten::val render_transfer(const emscripten::val& model_bytes, const emscri
     for (size_t t = 0; t < p.size() / 2; ++t)
       options.pitch.push_back({p[2 * t], p[2 * t + 1] > 0.5f ? 1.0f : 0.0f, p[2 * t + 1] > 0.5f});
   }
-  const auto y = loaded.model->render(x.data(), x.size(), options);
+  auto y = loaded.model->render(x.data(), x.size(), options);
+  // The engines' output guard, as the CLI's `transfer` (dsp/output_guard.h).
+  const auto guard = timbrel::dsp::guard_offline(y.data(), long(y.size()), VqTimbre::kSampleRate);
+  if (guard.muted)
+    return emscripten::val(std::string("the model produced invalid output (") + guard.mute_reason +
+                           " for more than 100 ms); muted");
   return emscripten::val(emscripten::typed_memory_view(y.size(), y.data()))
+      .call<emscripten::val>("slice");
+}
+
+// The output guard over samples made elsewhere (dsp/output_guard.h, as every
+// render's last stage): a guarded copy, or the reason it muted them.
+emscripten::val guard_offline(const emscripten::val& samples, double sample_rate) {
+  auto x = emscripten::convertJSArrayToNumberVector<float>(samples);
+  if (!(sample_rate >= 1000.0 && sample_rate <= 768000.0))
+    return emscripten::val(std::string("sample rate must be 1000-768000 Hz"));
+  const auto guard = timbrel::dsp::guard_offline(x.data(), long(x.size()), sample_rate);
+  if (guard.muted)
+    return emscripten::val(std::string("the model produced invalid output (") + guard.mute_reason +
+                           " for more than 100 ms); muted");
+  return emscripten::val(emscripten::typed_memory_view(x.size(), x.data()))
       .call<emscripten::val>("slice");
 }
 
@@ -128,6 +151,8 @@ class VoiceKernel {
   double underruns() const { return double(engine_.underruns()); }
   double overruns() const { return double(engine_.overruns()); }
   void reset() { engine_.reset(); }
+  // 0 clean, 1 limiting, 2 muted: the model's output was not sound (dsp/output_guard.h).
+  int guard_state() const { return int(engine_.guard_state()); }
 
  private:
   VoiceTransfer engine_;
@@ -139,6 +164,7 @@ class VoiceKernel {
 
 EMSCRIPTEN_BINDINGS(timbrel_transfer) {
   emscripten::function("renderTransfer", &render_transfer);
+  emscripten::function("guardOffline", &guard_offline);
   auto kernel = emscripten::class_<VoiceKernel>("VoiceKernel");
   timbrel::wasm::bind_image_api(kernel);
   kernel.constructor<double, int>()
@@ -172,5 +198,6 @@ EMSCRIPTEN_BINDINGS(timbrel_transfer) {
       .function("nonfiniteInputs", &VoiceKernel::nonfinite_inputs)
       .function("underruns", &VoiceKernel::underruns)
       .function("overruns", &VoiceKernel::overruns)
-      .function("reset", &VoiceKernel::reset);
+      .function("reset", &VoiceKernel::reset)
+      .function("guardState", &VoiceKernel::guard_state);
 }

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "timbrel/dsp/output_guard.h"
+
 namespace timbrel::cli {
 
 namespace {
@@ -106,6 +108,37 @@ std::string resolve_model(const std::string& name_or_path, const std::string& fa
 std::string note_name(int pitch) {
   static const char* kNames[12] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
   return kNames[pitch % 12] + std::to_string(pitch / 12 - 1);
+}
+
+io::Audio read_clip(const std::string& path) {
+  auto audio = io::read_wav(path);
+  const double seconds = double(audio.samples.size()) / audio.sample_rate;
+  if (seconds > kMaxClipSeconds)
+    throw std::runtime_error(path + ": the clip lasts " + std::to_string(int(seconds)) +
+                             " s; the commands take at most " +
+                             std::to_string(int(kMaxClipSeconds)) + " s (10 minutes)");
+  return audio;
+}
+
+void write_guarded(const std::string& path, io::Audio audio) {
+  const auto report =
+      dsp::guard_offline(audio.samples.data(), long(audio.samples.size()), audio.sample_rate);
+  if (report.muted)
+    throw std::runtime_error(std::string("the model produced invalid output (") +
+                             report.mute_reason +
+                             " for more than 100 ms); muted: nothing written to " + path);
+  if (report.nonfinite > 0)
+    std::fprintf(stderr, "timbrel: note: %ld non-finite samples replaced by silence\n",
+                 report.nonfinite);
+  if (report.limited > 0)
+    std::fprintf(stderr,
+                 "timbrel: note: peak %.3f (%+.1f dBFS) limited to -1 dBTP: %ld samples reduced "
+                 "(%.1f %%; %.1f %% by more than 1 dB), by at most %.1f dB\n",
+                 double(report.peak_in), 20.0 * std::log10(std::max(1e-9, double(report.peak_in))),
+                 report.limited, 100.0 * double(report.limited) / double(audio.samples.size()),
+                 100.0 * double(report.limited_1db) / double(audio.samples.size()),
+                 -double(report.min_gain_db));
+  io::write_wav(path, audio);
 }
 
 void print_compute(const char* what, double compute_s, double audio_s, const std::string& detail) {

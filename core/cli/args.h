@@ -9,9 +9,13 @@
 #include <utility>
 #include <vector>
 
+#include "timbrel/io/wav.h"
+
 namespace timbrel::cli {
 
 constexpr int kModelRate = 22050;
+// The longest input clip the commands take (README, "Reliability").
+constexpr double kMaxClipSeconds = 600.0;
 
 struct Args {
   std::vector<std::string> positional;
@@ -37,6 +41,14 @@ double parse_double(const std::string& text, const std::string& what);
 // crossmodal_vae models/crossmodal/NAME/NAME.tmbl (so `render-midi --model
 // flute` finds the cross-modal flute, `transfer --model flute` the voice one).
 // std::runtime_error listing what was tried.
+// read_wav, refused (with the file, its length and the limit) past kMaxClipSeconds.
+io::Audio read_clip(const std::string& path);
+// What a model made, through the engines' output guard (dsp/output_guard.h),
+// then written: finite, inside [-1, 1], true peak at most -1 dBTP. When the
+// guard mutes (the model's output stayed non-finite or above +12 dBFS for
+// 100 ms) nothing is written and it throws, naming the problem.
+void write_guarded(const std::string& path, io::Audio audio);
+
 std::string resolve_model(const std::string& name_or_path, const std::string& family);
 
 // "C4" for 60 (middle C; octave = key / 12 - 1).

@@ -1,10 +1,19 @@
-// Curve files of `timbrel draw`: either `time_s,value` rows (an optional
-// header line, times increasing, linearly interpolated to hops) or one value
-// per line (one value per hop). Blank lines and lines starting with '#' are
-// skipped. Errors name the file and the line.
+// Curve files of `timbrel draw`: either `time_s,value` rows (times
+// increasing, linearly interpolated to hops) or one value per line (one value
+// per hop). Blank lines and lines starting with '#' are skipped. Errors name
+// the file and the line.
+//
+// A header is allowed only as the first line, and only when every field is a
+// word: it starts with a letter and is not a number (`time_s,value`,
+// `time (s),brightness`); `nan`, `inf` and `1e3` are numbers, never a header.
+// Values and times must be finite (nan and inf are refused, not skipped);
+// times lie in 0..kMaxCurveSeconds, a per-hop curve has at most
+// kMaxCurveSeconds of hops, and a file at most kMaxCurveRows rows (README,
+// "Reliability").
 #pragma once
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <fstream>
@@ -13,6 +22,11 @@
 #include <vector>
 
 namespace timbrel::cli {
+
+constexpr double kMaxCurveSeconds = 600.0;  // 10 minutes: also draw's --duration limit
+constexpr std::size_t kMaxCurveRows = 100000;
+// A per-hop curve's hop: 256 samples at 22050 Hz.
+constexpr double kCurveHopSeconds = 256.0 / 22050.0;
 
 struct Curve {
   bool timed = false;          // time_s,value rows
@@ -54,16 +68,23 @@ inline std::string trimmed(const std::string& s) {
   return s.substr(begin, s.find_last_not_of(" \t\r") - begin + 1);
 }
 
-inline bool parse_number(const std::string& text, double* out) {
+enum class Field { kNumber, kNonFinite, kWord, kOther };
+
+// A number (finite), a non-finite number (nan, inf), a word (starts with a
+// letter) or anything else.
+inline Field parse_field(const std::string& text, double* out) {
   const std::string t = trimmed(text);
-  if (t.empty()) return false;
+  if (t.empty()) return Field::kOther;
   std::size_t used = 0;
   try {
     *out = std::stod(t, &used);
+  } catch (const std::out_of_range&) {
+    return Field::kNonFinite;  // 1e999: as good as infinite
   } catch (const std::exception&) {
-    return false;
+    used = 0;
   }
-  return used == t.size() && std::isfinite(*out);
+  if (used == t.size()) return std::isfinite(*out) ? Field::kNumber : Field::kNonFinite;
+  return std::isalpha(static_cast<unsigned char>(t[0])) ? Field::kWord : Field::kOther;
 }
 }  // namespace detail
 
@@ -72,37 +93,55 @@ inline Curve read_curve_file(const std::string& path) {
   if (!file) throw std::runtime_error("curve file " + path + ": cannot open it");
   Curve curve;
   int columns = 0;  // of the first data line
+  bool first = true;
   std::string line;
   for (int number = 1; std::getline(file, line); ++number) {
     const std::string text = detail::trimmed(line);
     if (text.empty() || text[0] == '#') continue;
-    const auto comma = text.find(',');
-    const int here = comma == std::string::npos ? 1 : 2;
-    double a = 0.0, b = 0.0;
-    const bool numbers = here == 1 ? detail::parse_number(text, &a)
-                                   : text.find(',', comma + 1) == std::string::npos &&
-                                         detail::parse_number(text.substr(0, comma), &a) &&
-                                         detail::parse_number(text.substr(comma + 1), &b);
+    const bool header_allowed = first;
+    first = false;
     const std::string where = "curve file " + path + " line " + std::to_string(number) + ": ";
-    if (!numbers) {
-      if (columns == 0 && curve.value.empty() && here == 2)
-        continue;  // a header such as time_s,value
+    const auto comma = text.find(',');
+    if (comma != std::string::npos && text.find(',', comma + 1) != std::string::npos)
       throw std::runtime_error(where + "expected `time_s,value` or one value per line, got '" +
                                text + "'");
-    }
+    const int here = comma == std::string::npos ? 1 : 2;
+    double a = 0.0, b = 0.0;
+    const detail::Field fa = detail::parse_field(here == 1 ? text : text.substr(0, comma), &a);
+    const detail::Field fb =
+        here == 1 ? detail::Field::kNumber : detail::parse_field(text.substr(comma + 1), &b);
+    if (header_allowed && fa == detail::Field::kWord && (here == 1 || fb == detail::Field::kWord))
+      continue;  // a header such as time_s,value
+    if (fa == detail::Field::kNonFinite || fb == detail::Field::kNonFinite)
+      throw std::runtime_error(where + "'" + text +
+                               "' is not finite: times and values must be finite numbers");
+    if (fa != detail::Field::kNumber || fb != detail::Field::kNumber)
+      throw std::runtime_error(where + "expected `time_s,value` or one value per line, got '" +
+                               text + "'");
     if (columns == 0) columns = here;
     if (here != columns)
       throw std::runtime_error(where + "has " + std::to_string(here) + " column(s), the lines " +
                                "before have " + std::to_string(columns));
+    if (curve.value.size() >= kMaxCurveRows)
+      throw std::runtime_error(where + "more than " + std::to_string(kMaxCurveRows) +
+                               " rows: a curve has at most " + std::to_string(kMaxCurveRows));
     if (here == 2) {
       if (a < 0.0)
         throw std::runtime_error(where + "negative time " + detail::trimmed(text.substr(0, comma)));
+      if (a > kMaxCurveSeconds)
+        throw std::runtime_error(where + "time " + detail::trimmed(text.substr(0, comma)) +
+                                 " s is past the longest curve, " +
+                                 std::to_string(int(kMaxCurveSeconds)) + " s (10 minutes)");
       if (!curve.time_s.empty() && a <= curve.time_s.back())
         throw std::runtime_error(where + "times must increase (" + std::to_string(a) + " s after " +
                                  std::to_string(curve.time_s.back()) + " s)");
       curve.time_s.push_back(a);
       curve.value.push_back(b);
     } else {
+      if (double(curve.value.size() + 1) * kCurveHopSeconds > kMaxCurveSeconds)
+        throw std::runtime_error(where + "a per-hop curve longer than " +
+                                 std::to_string(int(kMaxCurveSeconds)) + " s (" +
+                                 std::to_string(curve.value.size()) + " hops)");
       curve.value.push_back(a);
     }
   }

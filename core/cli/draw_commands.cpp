@@ -141,8 +141,9 @@ int draw_command(const Args& args) {
   size_t samples = 0;
   if (auto text = option(args, "--duration", "--duration", ""); !text.empty()) {
     const double seconds = parse_double(text, "--duration");
-    if (!(seconds > 0.0) || seconds > 3600.0)
-      throw std::runtime_error("--duration must lie in (0, 3600] seconds");
+    if (!(seconds > 0.0) || seconds > kMaxCurveSeconds)
+      throw std::runtime_error("--duration must lie in (0, " +
+                               std::to_string(int(kMaxCurveSeconds)) + "] seconds, got " + text);
     samples = size_t(std::lround(seconds * kModelRate));
   } else {
     double seconds = 0.0;
@@ -204,7 +205,7 @@ int draw_command(const Args& args) {
   auto y = synth.render(curves, &codes);
   const double compute = seconds_since(start);
   y.resize(samples);
-  timbrel::io::write_wav(out_path, timbrel::io::Audio{y, kModelRate});
+  write_guarded(out_path, timbrel::io::Audio{y, kModelRate});
   if (auto codes_path = option(args, "--codes", "--codes", ""); !codes_path.empty()) {
     std::ofstream file(codes_path);
     if (!file) throw std::runtime_error(codes_path + ": cannot create file");

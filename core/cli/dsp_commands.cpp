@@ -22,16 +22,22 @@ namespace timbrel::cli {
 
 int analyse_command(const Args& args) {
   if (args.positional.size() != 1) throw std::runtime_error("analyse needs one input file");
-  const int window = std::stoi(option(args, "--window", "-w", "1024"));
-  const int hop = std::stoi(option(args, "--hop", "-h", "256"));
+  const long window = parse_long(option(args, "--window", "-w", "1024"), "--window");
+  const long hop = parse_long(option(args, "--hop", "-h", "256"), "--hop");
+  // Checked before anything is read: a hop of 0 would divide by zero below.
+  if (window < 16 || window > 65536)
+    throw std::runtime_error("--window must be 16-65536 samples, got " + std::to_string(window));
+  if (hop < 1 || hop > window / 2)
+    throw std::runtime_error("--hop must be 1 to half the window (" + std::to_string(window / 2) +
+                             ") samples, got " + std::to_string(hop));
+  if (window % hop != 0) throw std::runtime_error("--window must be a multiple of --hop");
   const std::string out_path = option(args, "-o", "--output", "");
-  auto audio = timbrel::io::read_wav(args.positional[0]);
+  auto audio = read_clip(args.positional[0]);
   const auto x = timbrel::dsp::resample(audio.samples, audio.sample_rate, kModelRate);
 
-  if (window % hop != 0) throw std::runtime_error("--window must be a multiple of --hop");
-  timbrel::dsp::StftAnalyzer stft({window, hop});
-  timbrel::dsp::DescriptorAnalyzer descriptors(window, kModelRate);
-  timbrel::dsp::Yin yin({double(kModelRate), window, 50.0, 2000.0, 0.15});
+  timbrel::dsp::StftAnalyzer stft({int(window), int(hop)});
+  timbrel::dsp::DescriptorAnalyzer descriptors(int(window), kModelRate);
+  timbrel::dsp::Yin yin({double(kModelRate), int(window), 50.0, 2000.0, 0.15});
 
   std::ofstream file;
   if (!out_path.empty()) {
@@ -65,7 +71,7 @@ int resample_command(const Args& args) {
   const std::string out_path = option(args, "-o", "--output", "");
   if (out_path.empty()) throw std::runtime_error("resample needs -o OUT.wav");
   const int rate = std::stoi(option(args, "--rate", "-r", "22050"));
-  auto audio = timbrel::io::read_wav(args.positional[0]);
+  auto audio = read_clip(args.positional[0]);
   timbrel::io::Audio out{timbrel::dsp::resample(audio.samples, audio.sample_rate, rate), rate};
   timbrel::io::write_wav(out_path, out);
   return 0;
@@ -81,7 +87,7 @@ int phase_eval_command(const Args& args) {
   if (iterations < 0 || iterations > 10000)
     throw std::runtime_error("--iterations must be between 0 and 10000");
   const std::string csv_path = option(args, "--csv", "--csv", "");
-  const auto audio = timbrel::io::read_wav(args.positional[0]);
+  const auto audio = read_clip(args.positional[0]);
   const auto x = dsp::resample(audio.samples, audio.sample_rate, kModelRate);
   if (x.empty()) throw std::runtime_error(args.positional[0] + ": no samples");
 

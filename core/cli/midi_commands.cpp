@@ -90,9 +90,14 @@ int render_midi_command(const Args& args) {
       [&progress](const char* stage, int done, int total) { return progress(stage, done, total); });
   const double compute = seconds_since(start);
   progress.finish();
+  const auto& r = result.report;
+  if (r.muted)
+    throw std::runtime_error(std::string("the model produced invalid output (") + r.mute_reason +
+                             " for more than 100 ms); muted: nothing written to " + out_path);
+  if (r.limited > 0)
+    std::fprintf(stderr, "timbrel: note: %ld samples limited to -1 dBTP\n", r.limited);
   timbrel::io::write_wav(out_path, {result.samples, kModelRate});
 
-  const auto& r = result.report;
   std::string instruments;
   for (const auto& name : model.instrument_names())
     instruments += (instruments.empty() ? "" : ", ") + name;

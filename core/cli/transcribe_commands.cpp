@@ -34,7 +34,7 @@ int transcribe_command(const Args& args) {
   auto& model = *loaded.model;
   Transcriber transcriber(model, settings);
 
-  auto audio = timbrel::io::read_wav(args.positional[0]);
+  auto audio = read_clip(args.positional[0]);
   if (audio.samples.empty())
     throw std::runtime_error(args.positional[0] + ": the file holds no samples");
   const double seconds = double(audio.samples.size()) / audio.sample_rate;

@@ -41,7 +41,7 @@ int transfer_command(const Args& args) {
   if (!loaded.model) throw std::runtime_error(loaded.error);
   VqTimbre& model = *loaded.model;
 
-  auto audio = timbrel::io::read_wav(args.positional[0]);
+  auto audio = read_clip(args.positional[0]);
   const double seconds = double(audio.samples.size()) / audio.sample_rate;
   const auto x = timbrel::dsp::resample(audio.samples, audio.sample_rate, kModelRate);
   const auto start = std::chrono::steady_clock::now();
@@ -53,7 +53,7 @@ int transfer_command(const Args& args) {
   timbrel::io::Audio out{timbrel::dsp::resample(y, kModelRate, audio.sample_rate),
                          audio.sample_rate};
   out.samples.resize(audio.samples.size(), 0.0f);
-  timbrel::io::write_wav(out_path, out);
+  write_guarded(out_path, out);
 
   std::printf("model: %s (instrument %s, %s, %d codes, latent %d, hidden %d) from %s\n",
               model.name().c_str(), model.instrument().c_str(),

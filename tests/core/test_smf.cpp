@@ -518,8 +518,11 @@ TEST_CASE("SMF writer round trip: format 0 that reads back as the same notes", "
       const double micros = std::round(60e6 / bpm);
       const double tick = micros / (1e6 * division);
       std::mt19937 random(7);
-      std::uniform_int_distribution<int> pitch(21, 108), velocity(1, 127), start(0, 4000),
-          length(0, 500), channel(0, 15);
+      // At one tick per quarter a tick is half a second or more: fewer of
+      // them, so the song stays within the 10 minutes Timbrel reads.
+      std::uniform_int_distribution<int> pitch(21, 108), velocity(1, 127),
+          start(0, division == 1 ? 800 : 4000), length(0, division == 1 ? 100 : 500),
+          channel(0, 15);
       std::vector<midi::Note> notes;
       for (int i = 0; i < 300; ++i) {
         const int s = start(random);
@@ -650,4 +653,47 @@ TEST_CASE("SMF golden files and the file reader", "[smf]") {
                                               "byte 59 claims 200 bytes, only 74 remain"));
   CHECK(midi::read_smf_file("/nonexistent/song.mid").error ==
         "/nonexistent/song.mid: cannot open file");
+}
+
+TEST_CASE("SMF limits: tiny files that ask for hours of audio are refused", "[smf][limits]") {
+  // 36 bytes: one note held for an hour at 120 BPM (before: an hour of audio, 7.5 GB).
+  TrackBytes hour;
+  hour.on(0, 0, 60, 100).off(96 * 2 * 3600, 0, 60).end(0);
+  const Bytes one_hour = smf(0, 96, {hour});
+  CHECK(one_hour.size() < 43);
+  CHECK_THAT(error_of(one_hour), Catch::Contains("the song lasts 3600.0") &&
+                                     Catch::Contains("at most 600 s (10 minutes)"));
+  // The slowest tempo the format holds and the longest delta time (before: 93 TB asked).
+  TrackBytes slow;
+  slow.tempo(0, 0xFFFFFF).on(0, 0, 60, 100).off(0x0FFFFFFF, 0, 60).end(0);
+  CHECK_THAT(error_of(smf(0, 1, {slow})),
+             Catch::Contains("tempo of 3.58 BPM") && Catch::Contains("tempos of 10-1000 BPM"));
+  // The longest delta at 120 BPM and one tick per quarter: no tempo event needed.
+  TrackBytes far;
+  far.on(0, 0, 60, 100).off(0x0FFFFFFF, 0, 60).end(0);
+  CHECK_THAT(error_of(smf(0, 1, {far})), Catch::Contains("at most 600 s"));
+  // An end-of-track far away with no notes at all is as long.
+  TrackBytes late_end;
+  late_end.end(0x0FFFFFFF);
+  CHECK_THAT(error_of(smf(0, 1, {late_end})), Catch::Contains("at most 600 s"));
+  // A tempo too fast to play.
+  TrackBytes fast;
+  fast.tempo(0, 1000).on(0, 0, 60, 100).off(10, 0, 60).end(0);
+  CHECK_THAT(error_of(smf(0, 480, {fast})), Catch::Contains("tempo of 60000.0"));
+  // More notes than Timbrel plays, closed or left open.
+  TrackBytes many, open;
+  for (int i = 0; i <= midi::kMaxNotes; ++i) many.on(0, 0, 60, 100).off(1, 0, 60);
+  many.end(0);
+  CHECK_THAT(error_of(smf(0, 960, {many})), Catch::Contains("more than 50000 notes"));
+  for (int i = 0; i <= midi::kMaxNotes; ++i) open.on(1, 0, 60, 100);
+  open.end(0);
+  CHECK_THAT(error_of(smf(0, 960, {open})), Catch::Contains("more than 50000 notes"));
+  // At the limits: ten minutes and 50000 notes play.
+  TrackBytes ten;
+  ten.on(0, 0, 60, 100).off(2 * 600, 0, 60).end(0);
+  CHECK(parse_ok(smf(0, 1, {ten})).duration_s == Approx(600.0));
+  TrackBytes most;
+  for (int i = 0; i < midi::kMaxNotes; ++i) most.on(0, 0, 60, 100).off(1, 0, 60);
+  most.end(0);
+  CHECK(parse_ok(smf(0, 960, {most})).notes.size() == size_t(midi::kMaxNotes));
 }

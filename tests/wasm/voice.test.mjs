@@ -223,7 +223,10 @@ for (const [file, mode, octaves] of GOLDEN_CASES) {
     const abs = meta.tolerance?.abs ?? 0;
     const input = readNpy(path.join(GOLDEN, 'input.npy')).data;
     const pitch = readNpy(path.join(GOLDEN, 'pitch.npy')).data;
-    const want = readNpy(path.join(GOLDEN, file)).data;
+    // renderTransfer ends in the output guard (its random-weight model peaks at +10 dBFS):
+    // the same guard on the PyTorch render.
+    const want = core.guardOffline(readNpy(path.join(GOLDEN, file)).data, 22050);
+    assert.ok(want instanceof Float32Array, `guardOffline: ${want}`);
     const got = core.renderTransfer(modelBytes, input, pitch, mode, octaves, seed);
     assert.ok(got instanceof Float32Array, `renderTransfer: ${got}`);
     assert.equal(got.length, want.length);
@@ -242,4 +245,35 @@ test('renderTransfer explains bad arguments', () => {
   assert.match(core.renderTransfer(modelBytes, new Float32Array(10), null, 'banjo', 0, 1), /mode must be/);
   const y = core.renderTransfer(modelBytes, new Float32Array(1000), undefined, 'noise', 0, 1);
   assert.equal(y.length, 1000);
+});
+
+test('a NaN/Inf burst is a gap of silence to the engine; one window later the level is back; guard state reported', () => {
+  const rate = 48000;
+  const violin = new Uint8Array(fs.readFileSync(path.join(REPO, 'models', 'violin', 'violin.tmbl')));
+  const from = Math.round(0.8 * rate);
+  const to = from + Math.round(0.02 * rate);
+  const sing = tone(220, 0.5);
+  const burst = (t, r) => (t >= from && t < to ? (t % 2 ? Number.NaN : Infinity) : sing(t, r));
+  const gap = (t, r) => (t >= from && t < to ? 0 : sing(t, r));
+  const render = (signal) => {
+    const k = new core.VoiceKernel(rate, BLOCK);
+    try {
+      assert.equal(k.loadModel(violin), '');
+      k.reset(); // the switch-in crossfade finished at once
+      const out = run(k, rate, signal, 2.0);
+      return { out, latency: k.latencySamples(), guard: k.guardState() };
+    } finally {
+      k.delete();
+    }
+  };
+  const a = render(burst);
+  const b = render(gap);
+  const clean = render(sing);
+  assert.ok(a.out.every((v) => Number.isFinite(v) && Math.abs(v) <= 1), 'finite and inside [-1, 1]');
+  assert.deepEqual(a.out, b.out, 'the burst is exactly a gap of silence');
+  assert.notEqual(a.guard, 2, 'not muted');
+  const back = to + a.latency + Math.ceil((1024 * rate) / 22050); // one analysis window later
+  const level = (x) => Math.sqrt(x.subarray(back, back + rate / 2).reduce((s, v) => s + v * v, 0) / (rate / 2));
+  const db = 20 * Math.log10(level(a.out) / level(clean.out));
+  assert.ok(level(clean.out) > 1e-3 && Math.abs(db) < 1, `level after the burst ${db.toFixed(2)} dB from the clean run`);
 });

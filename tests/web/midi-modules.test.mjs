@@ -243,6 +243,14 @@ describe('piano roll and transcription helpers', () => {
     assert.deepEqual(pitchView([{ pitch: 36, drum: true }], [[55, 96]]), { lo: 53, hi: 98 });
     assert.deepEqual(timeTicks(14.5, 10), [0, 2, 4, 6, 8, 10, 12, 14]);
     assert.deepEqual(timeTicks(3, 10), [0, 0.5, 1, 1.5, 2, 2.5, 3]);
+    // A file's numbers never set the work: 4.5e10 s (a 107-byte MIDI file) once built 75 million ticks.
+    const huge = timeTicks(4.5e10, 10);
+    assert.ok(huge.length <= 11 && huge.length >= 2, `${huge.length} ticks`);
+    assert.equal(huge[0], 0);
+    assert.ok(huge.at(-1) <= 4.5e10);
+    assert.equal(timeTicks(3600, 10).length, 7); // 10-minute steps
+    assert.deepEqual(timeTicks(Infinity, 10), [0]);
+    assert.deepEqual(timeTicks(NaN, 10), [0]);
   });
 
   test('frames to curves: closed gate and no pitch are gaps', () => {

@@ -183,6 +183,17 @@ describe('MIDI panel: scores', { skip }, () => {
     assert.match(text, /stays/);
     assert.equal(await page.getAttribute('#midi', 'data-song'), before, 'the loaded score stays');
 
+    // Tiny files that asked for hours (issue 12): refused with the limit, in words, at once
+    // (the 44-byte one at 3.6 BPM once froze the tab building 75 million piano-roll ticks).
+    for (const [file, why] of [['hour.mid', /lasts 3600\.0 s \(1\.0 hours\).*at most 600 s \(10 minutes\)/], ['slow.mid', /tempo of 3\.58 BPM.*10-1000 BPM/]]) {
+      await page.setInputFiles('#midi-file', { name: file, mimeType: 'audio/midi', buffer: fs.readFileSync(path.join(REPO, 'tests', 'hostile', file)) });
+      await page.waitForFunction((name) => document.querySelector('#midi-status [data-key="midi-error"]')?.textContent.includes(name), file, { timeout: 10000 });
+      const said = await error.textContent();
+      console.log(`# ${file}: ${said}`);
+      assert.match(said, why);
+      assert.equal(await page.getAttribute('#midi', 'data-song'), before, 'the loaded score stays');
+    }
+
     // Not a MIDI file at all.
     await page.setInputFiles('#midi-file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('C D E F G') });
     await page.waitForFunction(() => /notes\.txt/.test(document.querySelector('#midi-status [data-key="midi-error"]')?.textContent ?? ''));

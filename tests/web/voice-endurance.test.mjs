@@ -1,7 +1,9 @@
 // LONG TEST (about 75 s): the Voice panel runs for 60 s in headless Chromium
 // from the fake microphone, recording all along, and must lose nothing: no lost
 // render quanta in the worklet, no kernel underruns, no samples the recorder
-// missed, no non-finite output (issue 5: "a 60 s run with no lost quanta").
+// missed, no non-finite output (issue 5: "a 60 s run with no lost quanta"),
+// and the output guard never muted the model, every recorded sample within
+// -1 dBTP (issue 12).
 //
 //   node --test tests/web/voice-endurance.test.mjs
 //   TIMBREL_ENDURANCE_SECONDS=300 node --test tests/web/voice-endurance.test.mjs
@@ -28,7 +30,7 @@ import {
   startServer,
 } from './harness.mjs';
 import { writeVoiceLikeWav } from './signal.mjs';
-import { STATUS } from '../../web/src/worklet/audio-ring.js';
+import { GUARD_STATE, STATUS } from '../../web/src/worklet/audio-ring.js';
 
 const SECONDS = Number(process.env.TIMBREL_ENDURANCE_SECONDS) || 60;
 const RECORDER_LIMIT_S = 300; // the page's recorder stops at 5 minutes
@@ -89,20 +91,25 @@ test(`LONG: ${SECONDS} s of voice transfer from the microphone with nothing lost
     const stopRecording = page.getByRole('button', { name: 'Stop recording' });
     if (await stopRecording.count()) await stopRecording.click();
     const end = await status();
+    // At 300 s the recorder stops by itself (its 5-minute limit) and finishes the take a
+    // moment later: wait for it rather than read it before it exists.
+    await page.waitForFunction(() => globalThis.timbrel.voice.recorder.take?.output, null, { timeout: 15000 });
     const take = await page.evaluate(() => {
       const t = globalThis.timbrel.voice.recorder.take;
       let bad = 0;
       let energy = 0;
+      let peak = 0;
       for (const v of t.output) {
         if (!Number.isFinite(v)) bad++;
         else energy += v * v;
+        if (Math.abs(v) > peak) peak = Math.abs(v);
       }
-      return { seconds: t.output.length / t.sampleRate, lapped: t.lapped, bad, db: 10 * Math.log10(energy / t.output.length + 1e-12) };
+      return { seconds: t.output.length / t.sampleRate, lapped: t.lapped, bad, peak, db: 10 * Math.log10(energy / t.output.length + 1e-12) };
     });
     const rate = await page.evaluate(() => globalThis.timbrel.voice.engine.sampleRate);
     const quanta = end[STATUS.QUANTA] - start[STATUS.QUANTA];
     const expected = (take.seconds * rate) / 128;
-    console.log(`# recorded ${take.seconds.toFixed(2)} s at ${rate} Hz (${take.db.toFixed(1)} dBFS); ${quanta} quanta for ~${expected.toFixed(0)} expected`);
+    console.log(`# recorded ${take.seconds.toFixed(2)} s at ${rate} Hz (${take.db.toFixed(1)} dBFS, peak ${take.peak.toFixed(3)}); ${quanta} quanta for ~${expected.toFixed(0)} expected; lost ${end[STATUS.LOST_QUANTA]}, guard ${end[STATUS.GUARD]}`);
     await page.screenshot({ path: path.join(OUTPUT_DIR, 'voice-endurance.png') });
 
     assert.ok(take.seconds >= Math.min(SECONDS, RECORDER_LIMIT_S) - 1, `recorded ${take.seconds} s`);
@@ -112,6 +119,8 @@ test(`LONG: ${SECONDS} s of voice transfer from the microphone with nothing lost
     assert.equal(end[STATUS.NONFINITE_OUTPUTS], 0, 'non-finite output samples');
     assert.equal(take.lapped, 0, 'the recorder missed no samples');
     assert.equal(take.bad, 0);
+    assert.notEqual(end[STATUS.GUARD], GUARD_STATE.MUTED, 'the output guard muted a shipped model');
+    assert.ok(take.peak <= 0.8913, `recorded peak ${take.peak} above -1 dBTP`);
     assert.ok(take.db > -45, `output is not silent (${take.db.toFixed(1)} dBFS)`);
     // Every quantum of the wall-clock run was processed (the recording is as long as the run).
     if (SECONDS < RECORDER_LIMIT_S) assert.ok(Math.abs(quanta - expected) / expected < 0.05, `quanta ${quanta} vs ${expected}`);

@@ -55,6 +55,18 @@ describe('WAV writer', () => {
     assert.equal(channels[0][12], 0);
   });
 
+  test('hostile WAVs are refused at once: 0 channels (once an endless loop), 0 bits, a short format chunk', () => {
+    const zero = fs.readFileSync(path.join(REPO, 'tests/hostile/zero_channels.wav'));
+    assert.throws(() => decodeWav(new Uint8Array(zero)), /WAV file with 0 channels \(1-64 can be read\)/);
+    const bytes = new Uint8Array(encodeWav([signal], 44100, FORMAT.PCM16));
+    const noBits = bytes.slice();
+    new DataView(noBits.buffer).setUint16(34, 0, true);
+    assert.throws(() => decodeWav(noBits), /unsupported WAV encoding \(format 1, 0 bits\)/);
+    const shortFormat = bytes.slice();
+    new DataView(shortFormat.buffer).setUint32(16, 4, true);
+    assert.throws(() => decodeWav(shortFormat), /WAV format chunk too short/);
+  });
+
   test('rejects what it cannot write', () => {
     assert.throws(() => encodeWav([], 48000));
     assert.throws(() => encodeWav([new Float32Array(2), new Float32Array(3)], 48000));

@@ -32,7 +32,9 @@ std::string DrawPlayer::validate(const DrawPlayerConfig& c) {
 }
 
 DrawPlayer::DrawPlayer(const DrawPlayerConfig& config)
-    : config_(checked_config<DrawPlayer>(config)), device_(config, kModelRate, kHop) {
+    : config_(checked_config<DrawPlayer>(config)),
+      device_(config, kModelRate, kHop),
+      guard_(config.device_rate) {
   reserve(active_, config.max_hops);
   reserve(pending_, config.max_hops);
 }
@@ -41,6 +43,7 @@ DrawPlayer::~DrawPlayer() = default;
 
 void DrawPlayer::set_synth(std::unique_ptr<models::DescriptorSynth> synth) {
   synth_ = std::move(synth);
+  guard_.reset();
   state_ = State::kStopped;
   fading_out_ = false;
   device_.reset();
@@ -128,6 +131,7 @@ void DrawPlayer::process(float* out, int n) noexcept {
     return;
   }
   device_.pull(out, n, [this](float* hop) { produce_hop(hop); });
+  guard_.process(out, n);
 }
 
 }  // namespace timbrel::engine

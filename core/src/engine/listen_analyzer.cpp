@@ -18,6 +18,18 @@ std::string ListenAnalyzer::validate(const ListenAnalyzerConfig& c) {
   return "";
 }
 
+namespace {
+
+// The monitor is the microphone, not a model: limited, never muted.
+dsp::OutputGuardConfig monitor_limiter(double rate) {
+  dsp::OutputGuardConfig c;
+  c.sample_rate = rate;
+  c.mute = false;
+  return c;
+}
+
+}  // namespace
+
 ListenAnalyzer::ListenAnalyzer(const ListenAnalyzerConfig& config)
     : config_(checked_config<ListenAnalyzer>(config)),
       stream_(config, whole_rate(config.model_rate), config.hop),
@@ -25,7 +37,8 @@ ListenAnalyzer::ListenAnalyzer(const ListenAnalyzerConfig& config)
       descriptors_(config.window, config.model_rate),
       yin_({config.model_rate, config.window, 50.0, 2000.0, 0.15}),
       device_in_(size_t(config.max_block), 0.0f),
-      queue_spectra_(size_t(kQueueFrames) * size_t(config.window / 2 + 1), 0.0f) {}
+      queue_spectra_(size_t(kQueueFrames) * size_t(config.window / 2 + 1), 0.0f),
+      monitor_guard_(monitor_limiter(config.device_rate)) {}
 
 // The monitor hears each hop as it came in: only the stream's own delay.
 int ListenAnalyzer::monitor_latency_samples() const { return stream_.latency_samples(0); }
@@ -42,6 +55,7 @@ void ListenAnalyzer::process(const float* in, float* out, int n) noexcept {
                   [this](const float* hop_in, float* hop_out) { process_hop(hop_in, hop_out); });
   const float gain = monitor_gain_;
   for (int i = 0; i < n; ++i) out[i] *= gain;
+  monitor_guard_.process(out, n);
 }
 
 void ListenAnalyzer::process_hop(const float* hop_in, float* hop_out) noexcept {

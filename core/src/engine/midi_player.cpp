@@ -9,7 +9,9 @@ namespace timbrel::engine {
 std::string MidiPlayer::validate(const MidiPlayerConfig& c) { return engine::validate(c); }
 
 MidiPlayer::MidiPlayer(const MidiPlayerConfig& config)
-    : config_(checked_config<MidiPlayer>(config)), device_(config, kModelRate, kHop) {
+    : config_(checked_config<MidiPlayer>(config)),
+      device_(config, kModelRate, kHop),
+      guard_(config.device_rate) {
   // The synth's frame centre and the upsampler's delay are fixed; the backlog
   // left in the FIFO by earlier hops adds 0 .. one device hop - 1.
   const double ratio = config_.device_rate / kModelRate;
@@ -50,6 +52,7 @@ void MidiPlayer::set_model(std::unique_ptr<models::CrossmodalVae> model,
     synth_.reset();
   model_ = std::move(model);  // the old model is freed once nothing refers to it
   morph_notes_ = {-1, -1, -1, -1};
+  guard_.reset();
   reset();
 }
 
@@ -112,6 +115,7 @@ void MidiPlayer::process(float* out, int n) noexcept {
     return;
   }
   device_.pull(out, n, [this](float* hop) { synth_->process_hop(hop); });
+  guard_.process(out, n);
 }
 
 }  // namespace timbrel::engine

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "timbrel/dsp/output_guard.h"
+
 namespace timbrel::engine {
 
 using models::CrossmodalVae;
@@ -481,6 +483,12 @@ RenderResult render_song(CrossmodalVae& model, const midi::Song& song, const Ren
   if (!events.empty())
     end_s = std::max(end_s, (double(events.back().frame) * NoteFrameSynth::kHop - kCentreOffset) /
                                 NoteFrameSynth::kSampleRate);
+  // parse_smf refuses longer files; a song built in code meets the same limit.
+  if (!(end_s <= midi::kMaxSongSeconds) || song.notes.size() > size_t(midi::kMaxNotes))
+    throw std::invalid_argument("render: the song lasts " + std::to_string(end_s) + " s with " +
+                                std::to_string(song.notes.size()) + " notes; at most " +
+                                std::to_string(int(midi::kMaxSongSeconds)) + " s and " +
+                                std::to_string(midi::kMaxNotes) + " notes are rendered");
   end_s += options.synth.release_s;
 
   // Output: [0, end_s) plus one window of tail, in analysis time; the phase
@@ -505,12 +513,19 @@ RenderResult render_song(CrossmodalVae& model, const midi::Song& song, const Ren
   // The samples finished so far (raw, in istft alignment), handed on in output
   // time: output sample n is raw[n + lag], for n < length.
   size_t delivered = 0;
+  dsp::OutputGuard chunk_guard{double(NoteFrameSynth::kSampleRate)};
+  std::vector<float> guarded;
+  auto send = [&](const float* samples, size_t offset, size_t count) {
+    guarded.assign(samples, samples + count);
+    chunk_guard.process(guarded.data(), int(count));
+    chunk(guarded.data(), offset, count);
+  };
   auto deliver = [&](size_t raw_ready) {
     if (!chunk) return;
     const size_t ready =
         raw_ready > size_t(lag) ? std::min(raw_ready - size_t(lag), size_t(length)) : 0;
     if (ready <= delivered) return;
-    chunk(raw.data() + lag + delivered, delivered, ready - delivered);
+    send(raw.data() + lag + delivered, delivered, ready - delivered);
     delivered = ready;
   };
   if (options.phase == PhaseMethod::kRtpghi) {
@@ -565,15 +580,21 @@ RenderResult render_song(CrossmodalVae& model, const midi::Song& song, const Ren
     result.samples[size_t(n)] = raw[size_t(n + lag)];
   // The tail past the last frame's samples (silence), so every sample is streamed.
   if (chunk && delivered < size_t(length))
-    chunk(result.samples.data() + delivered, delivered, size_t(length) - delivered);
+    send(result.samples.data() + delivered, delivered, size_t(length) - delivered);
   float peak = 0.0f;
-  for (float v : result.samples) peak = std::max(peak, std::fabs(v));
+  for (float v : result.samples)
+    if (std::isfinite(v)) peak = std::max(peak, std::fabs(v));
   report.peak = peak;
   if (peak > 1.0f) {
     report.normalised = true;
     report.gain = float(std::pow(10.0, -1.0 / 20.0)) / peak;
     for (float& v : result.samples) v *= report.gain;
   }
+  const dsp::GuardReport guard =
+      dsp::guard_offline(result.samples.data(), long(length), double(NoteFrameSynth::kSampleRate));
+  report.limited = guard.limited;
+  report.muted = guard.muted;
+  report.mute_reason = guard.mute_reason;
   const NoteSynthStats& stats = synth.stats();
   report.notes_transposed = stats.notes_transposed;
   report.voices_stolen = stats.voices_stolen;

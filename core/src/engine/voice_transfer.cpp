@@ -13,6 +13,20 @@ constexpr double kGateHoldS = 0.100;             // stays open this long under t
 constexpr double kGateAttackS = 0.002;           // gain 0 -> 1
 constexpr double kGateReleaseS = 0.080;          // gain 1 -> 0
 
+dsp::OutputGuardConfig model_watch() {
+  dsp::OutputGuardConfig c;
+  c.sample_rate = VoiceTransfer::kModelRate;
+  c.limit = false;
+  return c;
+}
+
+dsp::OutputGuardConfig output_limiter(double rate) {
+  dsp::OutputGuardConfig c;
+  c.sample_rate = rate;
+  c.mute = false;
+  return c;
+}
+
 float db_to_gain(float db) { return float(std::pow(10.0, double(db) / 20.0)); }
 
 float level_db(double energy, int n) {
@@ -35,7 +49,9 @@ VoiceTransfer::VoiceTransfer(const VoiceTransferConfig& config)
       device_in_(size_t(config.max_block), 0.0f),
       dry_(size_t(config.max_block), 0.0f),
       wet_(size_t(config.max_block), 0.0f),
-      dry_line_(size_t(latency_samples_) + 1, 0.0f) {
+      dry_line_(size_t(latency_samples_) + 1, 0.0f),
+      model_guard_(model_watch()),
+      output_guard_(output_limiter(config.device_rate)) {
   const double rate = config.device_rate;
   envelope_decay_ = float(std::exp(-1.0 / (kGateEnvelopeReleaseS * rate)));
   hold_samples_ = int(std::lround(kGateHoldS * rate));
@@ -97,6 +113,7 @@ void VoiceTransfer::set_model(std::unique_ptr<models::VqTimbre> model) {
   collect();
   apply_parameters(*model);
   model->reset();
+  model_guard_.reset();  // a new model gets a fresh watch
   if (incoming_) {
     queued_ = std::move(model);  // frees any model that was waiting (outside process)
     queued_gain_ = next_gain_;
@@ -166,6 +183,8 @@ void VoiceTransfer::reset() {
   gate_gain_ = gate_threshold_ > 0.0f ? 0.0f : 1.0f;
   last_pitch_ = {};
   input_level_db_ = output_level_db_ = -120.0f;
+  model_guard_.reset();
+  output_guard_.reset();
 }
 
 // --- parameters -------------------------------------------------------------
@@ -257,10 +276,10 @@ void VoiceTransfer::process(const float* in, float* out, int n) noexcept {
   for (int i = 0; i < n; ++i) {
     const float mix = mix_from + mix_step * float(i + 1);
     const float gain = out_from + out_step * float(i + 1);
-    const float y = gain * (mix * wet_[size_t(i)] + (1.0f - mix) * dry_[size_t(i)]);
-    out_energy += double(y) * double(y);
-    out[i] = y;
+    out[i] = gain * (mix * wet_[size_t(i)] + (1.0f - mix) * dry_[size_t(i)]);
   }
+  output_guard_.process(out, n);
+  for (int i = 0; i < n; ++i) out_energy += double(out[i]) * double(out[i]);
   mix_ = mix_target_;
   output_gain_ = output_gain_target_;
   output_level_db_ = level_db(out_energy, n);
@@ -271,7 +290,7 @@ void VoiceTransfer::process_hop(const float* hop_in, float* hop_out) noexcept {
   std::copy(frame_.begin() + kHop, frame_.end(), frame_.begin());
   std::copy(hop_in, hop_in + kHop, frame_.end() - kHop);
   ++hops_;
-  if (!active_ && !incoming_) {
+  if ((!active_ && !incoming_) || model_guard_.muted()) {
     last_pitch_ = {};
     std::fill(hop_out, hop_out + kHop, 0.0f);
     return;
@@ -283,17 +302,22 @@ void VoiceTransfer::process_hop(const float* hop_in, float* hop_out) noexcept {
   } else {
     std::fill(hop_out, hop_out + kHop, 0.0f);
   }
-  if (!incoming_) return;
+  if (!incoming_) {
+    model_guard_.process(hop_out, kHop);
+    return;
+  }
 
   incoming_->process_hop(frame_.data(), last_pitch_, fade_hop_.data());
   if (warmup_left_ > 0) {
     --warmup_left_;
+    model_guard_.process(hop_out, kHop);
     return;
   }
   for (int i = 0; i < kHop; ++i) {
     const float w = std::min(1.0f, float(fade_done_ + i + 1) / float(kCrossfadeSamples));
     hop_out[i] = (1.0f - w) * hop_out[i] + w * incoming_gain_ * fade_hop_[size_t(i)];
   }
+  model_guard_.process(hop_out, kHop);
   fade_done_ = std::min(fade_done_ + kHop, kCrossfadeSamples);
   if (fade_done_ < kCrossfadeSamples || !retire(active_)) return;
   active_ = std::move(incoming_);

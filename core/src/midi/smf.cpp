@@ -14,6 +14,13 @@ namespace timbrel::midi {
 
 namespace {
 
+// A number with `digits` decimals, for messages ("3.58 BPM", "3600.0 s").
+std::string fixed(double value, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, value);
+  return text;
+}
+
 constexpr int kChannels = 16;
 constexpr int kPitches = 128;
 constexpr std::size_t kChunkHeaderBytes = 8;
@@ -127,6 +134,12 @@ class TrackReader {
             fail("tempo meta event of " + std::to_string(length) + " bytes (expected 3)");
           const std::uint32_t micros = big_endian(data, 3);
           if (micros == 0) fail("tempo meta event of 0 microseconds per quarter note");
+          const double bpm = 60e6 / double(micros);
+          if (bpm < kMinTempoBpm || bpm > kMaxTempoBpm)
+            fail("tempo of " + fixed(bpm, 2) + " BPM (" + std::to_string(micros) +
+                 " microseconds per quarter note): Timbrel plays tempos of " +
+                 std::to_string(int(kMinTempoBpm)) + "-" + std::to_string(int(kMaxTempoBpm)) +
+                 " BPM");
           tempos->push_back({tick, micros});
         } else if (type == 0x03 && name->empty()) {
           name->assign(reinterpret_cast<const char*>(data), std::size_t(length));
@@ -143,6 +156,9 @@ class TrackReader {
       auto& queue = open_[std::size_t(key)];
       for (const OpenNote& open : queue) {
         notes->push_back({track_, key / kPitches, key % kPitches, open.velocity, open.tick, tick});
+        if (notes->size() > std::size_t(kMaxNotes))
+          fail("more than " + std::to_string(kMaxNotes) + " notes: Timbrel plays at most " +
+               std::to_string(kMaxNotes) + " notes of a file");
         ++*closed_at_end;
       }
       queue.clear();
@@ -200,6 +216,9 @@ class TrackReader {
     const int channel = int(status & 0x0F);
     auto& open = open_[std::size_t(channel * kPitches + int(first))];
     if (kind == 0x90 && second > 0) {
+      if (notes->size() + ++open_now_ > std::size_t(kMaxNotes))
+        fail("more than " + std::to_string(kMaxNotes) + " notes: Timbrel plays at most " +
+             std::to_string(kMaxNotes) + " notes of a file");
       open.push_back({tick, int(second)});
       return;
     }
@@ -209,7 +228,11 @@ class TrackReader {
       return;
     }
     notes->push_back({track_, channel, int(first), open.front().velocity, open.front().tick, tick});
+    if (notes->size() > std::size_t(kMaxNotes))
+      fail("more than " + std::to_string(kMaxNotes) + " notes: Timbrel plays at most " +
+           std::to_string(kMaxNotes) + " notes of a file");
     open.pop_front();
+    --open_now_;
   }
 
   const std::uint8_t* file_;
@@ -217,6 +240,7 @@ class TrackReader {
   std::size_t event_start_ = 0;
   int track_;
   std::uint64_t end_tick_ = 0;
+  std::size_t open_now_ = 0;  // notes of this track started and not ended yet
   std::vector<std::deque<OpenNote>>& open_;
 };
 
@@ -363,6 +387,12 @@ Song parse(const std::uint8_t* data, std::size_t size) {
            std::tie(b.start_s, b.track, b.channel, b.pitch, b.end_s, b.velocity);
   });
   song.duration_s = clock.seconds(end_tick);
+  double last_s = song.duration_s;
+  for (const Note& n : song.notes) last_s = std::max(last_s, n.end_s);
+  if (!(last_s <= kMaxSongSeconds))
+    throw SmfError{"the song lasts " + fixed(last_s, 1) + " s (" + fixed(last_s / 3600.0, 1) +
+                   " hours): Timbrel plays at most " + std::to_string(int(kMaxSongSeconds)) +
+                   " s (" + std::to_string(int(kMaxSongSeconds / 60)) + " minutes) of a MIDI file"};
   return song;
 }
 

@@ -3,6 +3,8 @@
 // engine's output (its dry/wet control mixes the voice back in).
 
 export const MAX_FILE_BYTES = 200 * 1024 * 1024;
+// The longest clip played into an engine (README, "Reliability"; the CLI's limit too).
+export const MAX_CLIP_SECONDS = 600;
 
 export class BufferPlayer {
   constructor(context, buffer, { loop = true, label = 'clip' } = {}) {
@@ -75,6 +77,9 @@ export async function decodeAudioFile(context, file) {
   }
   if (!(buffer.length > 0) || buffer.duration < 0.05) {
     throw new AudioFileError(`“${name}” holds almost no audio.`, 'Choose a longer recording.');
+  }
+  if (buffer.duration > MAX_CLIP_SECONDS) {
+    throw new AudioFileError(`“${name}” is ${Math.round(buffer.duration / 60)} minutes long.`, `Clips up to ${MAX_CLIP_SECONDS / 60} minutes can be played; cut a shorter piece.`);
   }
   return buffer;
 }

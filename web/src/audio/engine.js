@@ -107,6 +107,12 @@ export class Engine {
     this.onBufferEnded = null; // () => void, when a clip has played out
   }
 
+  // The core's output guard (GUARD_STATE in worklet/audio-ring.js): 2 when the
+  // model's output was not sound and is muted. Engines with a kernel override it.
+  get guardState() {
+    return 0;
+  }
+
   get label() {
     return this.constructor.processor?.label ?? 'audio engine';
   }

@@ -78,6 +78,7 @@ export function decodeWav(bytes) {
     const size = view.getUint32(offset + 4, true);
     const body = offset + 8;
     if (id === 'fmt ') {
+      if (size < 16 || body + 16 > buffer.byteLength) throw new Error('WAV format chunk too short');
       let tag = view.getUint16(body, true);
       if (tag === 0xfffe && size >= 40) tag = view.getUint16(body + 24, true); // WAVE_FORMAT_EXTENSIBLE
       fmt = {
@@ -89,6 +90,12 @@ export function decodeWav(bytes) {
     } else if (id === 'data') {
       if (!fmt) throw new Error('WAV data before its format chunk');
       const { tag, channels: count, bits } = fmt;
+      // Checked before the loop: 0 channels or 0 bits made it run forever.
+      if (!(count >= 1 && count <= 64)) throw new Error(`WAV file with ${count} channels (1-64 can be read)`);
+      if (!((tag === 1 && [8, 16, 24, 32].includes(bits)) || (tag === 3 && [32, 64].includes(bits)))) {
+        throw new Error(`unsupported WAV encoding (format ${tag}, ${bits} bits)`);
+      }
+      if (!(fmt.sampleRate >= 1000 && fmt.sampleRate <= 768000)) throw new Error(`WAV sample rate ${fmt.sampleRate} Hz (1000-768000 can be read)`);
       const bytesPer = bits / 8;
       const frames = Math.floor(Math.min(size, buffer.byteLength - body) / (bytesPer * count));
       const channels = Array.from({ length: count }, () => new Float32Array(frames));

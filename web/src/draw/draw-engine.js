@@ -89,6 +89,10 @@ export class DrawEngine extends Engine {
     return this.status ? Atomics.load(this.status, DRAW.POSITION) : 0;
   }
 
+  get guardState() {
+    return this.status ? Atomics.load(this.status, DRAW.GUARD) : 0;
+  }
+
   get lastCode() {
     return this.status ? Atomics.load(this.status, DRAW.LAST_CODE) : -1;
   }

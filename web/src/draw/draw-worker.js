@@ -125,6 +125,8 @@ async function render({ token, hops, target, gain, settings }) {
   }
   rendering = null;
   const audio = kernel.renderResult();
+  // A string: the output guard muted the render (the model's output was not sound).
+  if (typeof audio === 'string') return fail(audio);
   const codes = kernel.renderedCodes();
   const frames = kernel.measure(audio);
   self.postMessage({ type: 'progress', token, fraction: 1 });

@@ -73,6 +73,10 @@ export class MidiEngine extends Engine {
     return this.ints ? Atomics.load(this.ints, NOTES.QUANTA) : 0;
   }
 
+  get guardState() {
+    return this.ints ? Atomics.load(this.ints, NOTES.GUARD) : 0;
+  }
+
   get noteOns() {
     return this.ints ? Atomics.load(this.ints, NOTES.NOTE_ONS) : 0;
   }

@@ -14,6 +14,7 @@
 // isPlaying, stop().
 
 import { CoreError } from '../audio/engine.js';
+import { GUARD_STATE } from '../worklet/audio-ring.js';
 
 // First letter up.
 export const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
@@ -153,6 +154,7 @@ export class Panel {
       if (engine === this.engine) {
         engine.setActive(this.visible);
         this.engineStarted(engine, info);
+        this.watchGuard();
       }
       return info;
     });
@@ -161,6 +163,29 @@ export class Panel {
     });
     if (rested) this.resumeAudio();
     return this.engineReady;
+  }
+
+  // The core's output guard (core/include/timbrel/dsp/output_guard.h): when a
+  // model's output stays non-finite or far too loud, the kernel mutes it and
+  // the panel says so until another model plays. Polled 4 times a second.
+  watchGuard() {
+    clearInterval(this.guardTimer);
+    this.guardTimer = setInterval(() => this.showGuard(this.engine?.guardState ?? GUARD_STATE.CLEAN), 250);
+  }
+
+  showGuard(state) {
+    if (state === this.guardShown) return;
+    this.guardShown = state;
+    if (state === GUARD_STATE.MUTED) {
+      this.engineStatus?.set('model-guard', {
+        kind: 'error',
+        title: 'The model produced invalid output; muted.',
+        text: 'Its sound was not a number or far too loud (above +12 dBFS), so it was silenced to protect your ears and speakers. Choose another instrument or model to play again.',
+        sticky: true,
+      });
+    } else {
+      this.engineStatus?.clear('model-guard');
+    }
   }
 
   onEngineFailure(error) {
@@ -255,6 +280,7 @@ export class Panel {
     for (const [element, type, handler, options] of this.handlers) element.removeEventListener(type, handler, options);
     this.handlers = [];
     this.stopAnimation();
+    clearInterval(this.guardTimer);
     for (const url of this.downloads.values()) URL.revokeObjectURL(url);
     this.downloads.clear();
     this.unlistenAudio();

@@ -28,12 +28,17 @@ export function trackColour(track, dark = false) {
   return list[((track % list.length) + list.length) % list.length];
 }
 
-// Round numbers for a time axis of `seconds`.
+// Round numbers for a time axis of `seconds`: at most maxTicks + 1 of them,
+// however long the axis (its cost follows the width shown, never the file's
+// numbers: a 107-byte MIDI file once asked for 75 million ticks here).
 export function timeTicks(seconds, maxTicks = 10) {
-  const steps = [0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300];
-  const step = steps.find((s) => seconds / s <= maxTicks) ?? 600;
+  if (!(seconds >= 0) || !Number.isFinite(seconds)) return [0];
+  const most = Math.max(1, Math.floor(maxTicks));
+  const steps = [0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600];
+  // Past 10-minute steps: 600 s times a power of two.
+  const step = steps.find((s) => seconds / s <= most) ?? 600 * 2 ** Math.ceil(Math.log2(seconds / (600 * most)));
   const ticks = [];
-  for (let t = 0; t <= seconds + 1e-9; t += step) ticks.push(Number(t.toFixed(3)));
+  for (let i = 0; i <= most && i * step <= seconds + 1e-9; i++) ticks.push(Number((i * step).toFixed(3)));
   return ticks;
 }
 

@@ -12,7 +12,7 @@
 // old one after that.
 
 import { Engine } from '../audio/engine.js';
-import { AudioRingReader, createAudioRing } from '../worklet/audio-ring.js';
+import { AudioRingReader, STATUS, createAudioRing } from '../worklet/audio-ring.js';
 
 // The kernel crossfades a new model in; the retired one is freed after that.
 const COLLECT_AFTER_MS = [400, 1500];
@@ -70,6 +70,10 @@ export class VoiceEngine extends Engine {
   }
 
   // Speakers only (0..1, ramped in the worklet); the recording is taken before it.
+  get guardState() {
+    return this.reader ? this.reader.get(STATUS.GUARD) : 0;
+  }
+
   setMonitorGain(gain) {
     this.post({ type: 'monitor', gain });
   }

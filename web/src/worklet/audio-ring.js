@@ -26,8 +26,14 @@ export const STATUS = Object.freeze({
   LAST_GAP: 10, // frames skipped (or repeated, negative) at the last currentFrame jump
   LAST_GAP_QUANTUM: 11, // the quantum (QUANTA count) at which it happened
   OVERRUNS: 12, // the kernel's count of resampled samples dropped for lack of room
+  GUARD: 13, // the kernel's output guard: GUARD_STATE below
 });
 const STATUS_INTS = 16; // 64 bytes, keeps the float areas 16-byte aligned
+
+// The core's output guard (core/include/timbrel/dsp/output_guard.h), as the
+// kernels' guardState() reports it: MUTED means the model's output stayed
+// non-finite or above +12 dBFS for 100 ms and is silenced until another model.
+export const GUARD_STATE = Object.freeze({ CLEAN: 0, LIMITING: 1, MUTED: 2 });
 
 export const METER = Object.freeze({
   INPUT_DB: 0,

@@ -164,6 +164,7 @@ class DrawProcessor extends CoreProcessor {
     this.quanta++;
     Atomics.store(this.status, DRAW.QUANTA, this.quanta);
     Atomics.store(this.status, DRAW.NONFINITE, this.nonfinite);
+    if (this.quanta % 8 === 0 && typeof kernel.guardState === 'function') Atomics.store(this.status, DRAW.GUARD, kernel.guardState());
     return true;
   }
 }

@@ -15,6 +15,7 @@ export const DRAW = Object.freeze({
   QUANTA: 8, // render quanta processed
   NONFINITE: 9, // output samples that were NaN/Inf (replaced by 0)
   PLAYS: 10, // bumps at every play(): tells a new run from an old one
+  GUARD: 11, // the kernel's output guard (GUARD_STATE in audio-ring.js)
 });
 const DRAW_INTS = 16;
 

@@ -117,6 +117,7 @@ class MidiProcessor extends CoreProcessor {
     this.quanta++;
     Atomics.store(this.counters, NOTES.QUANTA, this.quanta);
     Atomics.store(this.counters, NOTES.NONFINITE, this.nonfinite);
+    if (this.quanta % 8 === 0 && typeof this.kernel?.guardState === 'function') Atomics.store(this.counters, NOTES.GUARD, this.kernel.guardState());
     return true;
   }
 }

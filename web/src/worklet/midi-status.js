@@ -10,6 +10,7 @@ export const NOTES = Object.freeze({
   QUANTA: 2,
   NONFINITE: 3,
   NOTE_ONS: 4,
+  GUARD: 5, // the kernel's output guard (GUARD_STATE in audio-ring.js)
 });
 
 const SLOTS = 8;

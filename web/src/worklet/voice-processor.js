@@ -203,6 +203,7 @@ class VoiceProcessor extends CoreProcessor {
     if (typeof kernel.overruns === 'function') ring.count(STATUS.OVERRUNS, kernel.overruns());
     ring.count(STATUS.NONFINITE_INPUTS, kernel.nonfiniteInputs());
     ring.count(STATUS.NONFINITE_OUTPUTS, this.nonfiniteOut);
+    if (typeof kernel.guardState === 'function') ring.count(STATUS.GUARD, kernel.guardState());
     ring.setMeters(kernel.inputLevelDb(), kernel.outputLevelDb(), kernel.lastF0(), kernel.lastVoiced() ? 1 : 0, this.latency);
   }
 }

@@ -3,7 +3,11 @@
 // single codes held for auditioning (hover/click on the codebook map).
 //
 //   curves (22050 Hz hops) -> DescriptorSynth hop -> resample to the device
-//   rate -> FIFO -> blocks of the caller's size
+//   rate -> FIFO -> blocks of the caller's size -> output guard
+//
+// The output guard (dsp/output_guard.h): a true-peak limiter at -1 dBTP keeps
+// the output inside [-1, 1]; a model whose output stays non-finite or above
+// +12 dBFS for 100 ms is muted until the next set_synth() (guard_state()).
 //
 // Redrawing while looping: the page writes the new curves into pending() and
 // calls commit(); the loop picks them up at the start of its next pass, so a
@@ -22,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "timbrel/dsp/output_guard.h"
 #include "timbrel/engine/device_stream.h"
 #include "timbrel/models/descriptor_synth.h"
 #include "timbrel/realtime.h"
@@ -88,6 +93,8 @@ class DrawPlayer {
   void process(float* out, int n) noexcept TIMBREL_REALTIME;
 
   const DrawPlayerConfig& config() const { return config_; }
+  dsp::GuardState guard_state() const { return guard_.state(); }
+  const dsp::OutputGuard& guard() const { return guard_; }
 
  private:
   void produce_hop(float* hop) noexcept TIMBREL_REALTIME;
@@ -95,6 +102,7 @@ class DrawPlayer {
 
   DrawPlayerConfig config_;
   HopsToDevice device_;
+  dsp::OutputGuard guard_;
   std::unique_ptr<models::DescriptorSynth> synth_;
   models::DrawCurves active_, pending_;
   bool pending_ready_ = false;

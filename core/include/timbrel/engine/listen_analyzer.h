@@ -3,7 +3,8 @@
 //
 //   in (device rate) -> resample to 22050 Hz -> framer (hop) -> STFT frame
 //     -> descriptors + YIN -> frame queue (popped by the caller)
-//   model-rate hop -> resample back to device rate -> x monitor gain -> out
+//   model-rate hop -> resample back to device rate -> x monitor gain
+//     -> limiter (dsp/output_guard.h, -1 dBTP, never mutes) -> out
 //
 // The constructor prepares everything; process() and pop_frame() never
 // allocate, lock, throw or log.
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "timbrel/dsp/descriptors.h"
+#include "timbrel/dsp/output_guard.h"
 #include "timbrel/dsp/stft.h"
 #include "timbrel/dsp/yin.h"
 #include "timbrel/engine/device_stream.h"
@@ -78,6 +80,7 @@ class ListenAnalyzer {
   long nonfinite_inputs_ = 0;
   std::array<AnalysisFrame, kQueueFrames> queue_{};
   std::vector<float> queue_spectra_;  // kQueueFrames x spectrum_bins()
+  dsp::OutputGuard monitor_guard_;    // the monitor's last stage: limiter at -1 dBTP
   int queue_head_ = 0;
   int queue_size_ = 0;
   long dropped_frames_ = 0;

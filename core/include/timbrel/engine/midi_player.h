@@ -4,6 +4,9 @@
 //
 //   commands -> LiveNoteSynth hop (22050 Hz, 256 samples) -> resample to the
 //   device rate -> FIFO -> blocks of the caller's size (any size up to max_block)
+//   -> output guard (dsp/output_guard.h: a true-peak limiter at -1 dBTP keeps
+//   the output inside [-1, 1]; a model whose output stays non-finite or above
+//   +12 dBFS for 100 ms is muted until the next set_model(): guard_state())
 //
 // Latency, from a command given before process() to the centre of the note's
 // first synthesis frame in the output, at the device rate R (r = 22050):
@@ -31,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "timbrel/dsp/output_guard.h"
 #include "timbrel/engine/device_stream.h"
 #include "timbrel/engine/note_synth.h"
 #include "timbrel/models/crossmodal_vae.h"
@@ -96,11 +100,14 @@ class MidiPlayer {
   int sounding_voices() const { return synth_ ? synth_->engine().sounding_voices() : 0; }
   const LiveNoteSynth* synth() const { return synth_.get(); }
   const MidiPlayerConfig& config() const { return config_; }
+  dsp::GuardState guard_state() const { return guard_.state(); }
+  const dsp::OutputGuard& guard() const { return guard_; }
 
  private:
   std::string take(models::CrossmodalVae::LoadResult loaded, const NoteSynthSettings& settings);
   MidiPlayerConfig config_;
   HopsToDevice device_;
+  dsp::OutputGuard guard_;
   std::unique_ptr<models::CrossmodalVae> model_;
   std::unique_ptr<LiveNoteSynth> synth_;  // refers to *model_
   int min_latency_ = 0, max_latency_ = 0;

@@ -279,6 +279,13 @@ struct RenderReport {
   // Only when the peak would clip (> 1): scaled to -1 dBFS (peak 0.891).
   bool normalised = false;
   float gain = 1.0f;
+  // The output guard (dsp/output_guard.h) after that: samples the limiter
+  // reduced, and `muted` when the model's output was not sound (non-finite or
+  // above +12 dBFS for 100 ms): the samples are then silence, and callers
+  // report it as an error (mute_reason says which).
+  long limited = 0;
+  bool muted = false;
+  const char* mute_reason = "";
 };
 
 struct RenderResult {
@@ -293,7 +300,8 @@ using RenderProgress = std::function<bool(const char* stage, int done, int total
 
 // Finished samples while the render runs, so it can be heard before it ends:
 // samples [offset, offset + count) of RenderResult::samples, in order, each
-// once, before any normalisation (report.gain is known only at the end).
+// once, before any normalisation (report.gain is known only at the end), each
+// through a streaming output guard (finite, inside [-1, 1]).
 using RenderChunk = std::function<void(const float* samples, size_t offset, size_t count)>;
 
 // Renders every pitched note of `song` (drum channel skipped) until the later

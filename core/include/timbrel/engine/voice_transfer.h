@@ -6,7 +6,13 @@
 //      -> VqTimbre hop (old and new model during a switch, crossfaded)
 //      -> resample back to the device rate -> wet
 //   in -> x input gain -> delay (latency_samples()) -> dry
-//   out = output gain x ((1 - dry/wet) dry + dry/wet wet)
+//   out = output gain x ((1 - dry/wet) dry + dry/wet wet) -> output guard
+//
+// Guards (dsp/output_guard.h): the models' hops pass a watch at 22050 Hz
+// (non-finite or above +12 dBFS for 100 ms: that model is muted until the next
+// model or reset(); guard_state() then says kMuted), and the mixed output a
+// true-peak limiter at -1 dBTP that keeps it inside [-1, 1]. Neither adds
+// latency; under the ceiling the output is unchanged.
 //
 // At a device rate of 22050 Hz both resamplers are skipped, and the output is
 // exactly the offline VqTimbre::render() delayed by latency_samples() (511).
@@ -31,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "timbrel/dsp/output_guard.h"
 #include "timbrel/dsp/yin.h"
 #include "timbrel/engine/device_stream.h"
 #include "timbrel/models/vq_timbre.h"
@@ -131,6 +138,13 @@ class VoiceTransfer {
   long overruns() const { return stream_.overruns(); }
   long hops() const { return hops_; }
   const VoiceTransferConfig& config() const { return config_; }
+  // kMuted when the model's output was not sound (see the header comment),
+  // else the output limiter's state (kLimiting once it reduced an over).
+  dsp::GuardState guard_state() const {
+    return model_guard_.muted() ? dsp::GuardState::kMuted : output_guard_.state();
+  }
+  const dsp::OutputGuard& model_guard() const { return model_guard_; }
+  const dsp::OutputGuard& output_guard() const { return output_guard_; }
 
  private:
   // set_model() on success, else the loader's message.
@@ -179,6 +193,8 @@ class VoiceTransfer {
   float gate_gain_ = 1.0f;
   float gate_attack_step_, gate_release_step_;
 
+  dsp::OutputGuard model_guard_;   // the models' hops: watch and mute, no limiting
+  dsp::OutputGuard output_guard_;  // the mixed output: limiter, never mutes
   dsp::PitchEstimate last_pitch_;
   float input_level_db_ = -120.0f;
   float output_level_db_ = -120.0f;

@@ -16,6 +16,12 @@
 //   of their track end there and are counted.
 // - sysex (F0/F7) skipped; unknown chunk types skipped; bytes after a track's
 //   end-of-track event ignored.
+// - limits on what Timbrel plays (the README's "Reliability" section): a
+//   file longer than kMaxSongSeconds, with more than kMaxNotes notes, or a
+//   tempo outside kMinTempoBpm-kMaxTempoBpm is refused with a message naming
+//   the limit, so no file of a few bytes can ask for hours of audio.
+//   Resolution: 1-32767 ticks per quarter note (the format's 15 bits) or SMPTE
+//   24/25/29.97/30 fps x 1-255 ticks per frame.
 #pragma once
 
 #include <cstddef>
@@ -28,6 +34,11 @@ namespace timbrel::midi {
 // Zero-based channel 9 is General MIDI channel 10: percussion.
 constexpr int kDrumChannel = 9;
 constexpr int kDefaultTempoMicrosPerQuarter = 500000;  // 120 BPM
+
+constexpr double kMaxSongSeconds = 600.0;  // 10 minutes: the last note's end and the last event
+constexpr int kMaxNotes = 50000;
+constexpr double kMinTempoBpm = 10.0;    // 6,000,000 microseconds per quarter note
+constexpr double kMaxTempoBpm = 1000.0;  // 60,000 microseconds per quarter note
 
 struct Note {
   int track = 0;     // index of the track chunk the note came from
