@@ -28,6 +28,7 @@ float32 engine could flip).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Dict
 
@@ -92,6 +93,10 @@ def _margins(model: VQTimbre, x: np.ndarray, T: int) -> np.ndarray:
 def build_model(x: np.ndarray, T: int) -> VQTimbre:
     model = VQTimbre(**SMALL).eval()
     with torch.no_grad():
+        # Quiet enough (peaks under -1 dBFS) that the engines' output guard, which
+        # limits above -1 dBTP, leaves the parity renders untouched.
+        model.gain[0].weight.mul_(0.1)
+        model.gain[0].bias.fill_(math.log(math.expm1(0.02)))
         frames = analysis_frames(torch.from_numpy(x).double()[None], T)
         z = model.encoder(features(frames).float())[0]
         for _ in range(100):
