@@ -1,7 +1,7 @@
 """One short audio example per timbre model: the same sung phrase through each.
 
     PYTHONPATH=scripts /usr/bin/python3 -m timbrel.eval.examples [--data /work/data/full]
-        [--item syllables_la_en-us+f3_rise_fall] [--seconds 4] [--models models]
+        [--item syllables_01_da_rise_fall] [--seconds 4] [--models models]
 
 The phrase is a voice-like input of the corpus (`timbrel.data`: espeak-ng syllables
 with a pitch glide; no recorded singing is installable here). Each model in
@@ -26,7 +26,7 @@ from timbrel.eval.transfer_card import SAMPLE_RATE, auto_octaves, transfer
 
 LEVEL_TARGET_DB = -20.0  # web/src/voice/voice-panel.js LEVEL_TARGET_DB
 LEVEL_RANGE_DB = 12.0
-DEFAULT_ITEM = "syllables_la_en-us+f3_rise_fall"
+DEFAULT_ITEM = "syllables_01_da_rise_fall"
 
 
 def load_item(data: Path, item: str, seconds: float) -> np.ndarray:
