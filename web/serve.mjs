@@ -5,7 +5,7 @@
 //
 //   /        -> web/                     (the page and its modules)
 //   /core/   -> the WebAssembly build dir (timbrel-core.mjs)
-//   /models/ -> the repository's models/ (read-only; only .json, .tmbl and .md files)
+//   /models/ -> the repository's models/ (read-only; only .json, .tmbl, .md and .wav files)
 //
 // Every response carries COOP/COEP/CORP so the page is cross-origin isolated
 // (SharedArrayBuffer for the worklet's ring buffer), and a strict
@@ -47,9 +47,10 @@ export const MIME_TYPES = {
   '.tmbl': 'application/octet-stream',
 };
 
-// What /models/ serves: the index, model files and model cards, nothing else
-// (no training checkpoints, no .onnx graphs the page does not use).
-export const MODEL_EXTENSIONS = new Set(['.json', '.tmbl', '.md']);
+// What /models/ serves: the index, model files, model cards and their short
+// audio examples, nothing else (no training checkpoints, no .onnx graphs the
+// page does not use).
+export const MODEL_EXTENSIONS = new Set(['.json', '.tmbl', '.md', '.wav']);
 
 // The page loads only its own scripts, workers, models and clips; the core is
 // WebAssembly compiled from bytes ('wasm-unsafe-eval'); downloads and decoded

@@ -35,6 +35,8 @@ describe('web/serve.mjs', () => {
     fs.mkdirSync(path.join(models, 'violin'), { recursive: true });
     fs.writeFileSync(path.join(models, 'index.json'), '[]');
     fs.writeFileSync(path.join(models, 'violin', 'violin.tmbl'), 'TMBL....');
+    fs.writeFileSync(path.join(models, 'violin', 'example.wav'), 'RIFF....WAVE');
+    fs.writeFileSync(path.join(models, 'violin', 'checkpoint.pt'), 'weights');
     fs.writeFileSync(path.join(tmp, 'secret.json'), '{"secret": true}');
     fs.mkdirSync(path.join(tmp, 'private'));
     fs.writeFileSync(path.join(tmp, 'private', 'index.json'), '{"private": true}');
@@ -54,6 +56,13 @@ describe('web/serve.mjs', () => {
     const alias = await get(server, '/models/alias.tmbl');
     assert.equal(alias.status, 200, 'a link that stays inside');
     assert.equal(alias.body, 'TMBL....');
+  });
+
+  test('models/ serves the index, models, cards and audio examples, nothing else', async () => {
+    const example = await get(server, '/models/violin/example.wav');
+    assert.equal(example.status, 200, 'a model\'s audio example');
+    assert.equal(example.headers['content-type'], 'audio/wav');
+    assert.equal((await get(server, '/models/violin/checkpoint.pt')).status, 404, 'no training checkpoint');
   });
 
   test('a directory redirects only to its own path on this origin', async () => {

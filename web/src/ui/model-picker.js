@@ -54,9 +54,10 @@ export function plainCardFacts(text, instrument) {
   const row = cardTable(text, 'mode').find((r) => /^pitch/i.test(r.mode ?? ''));
   const cents = Number(row?.['f0 err voice (c)']);
   const heard = Number(row?.['acc. voice']);
-  if (Number.isFinite(cents)) facts.push(['Keeps your melody', `within ${Math.max(1, Math.round(cents))} cents (hundredths of a semitone) on sung and spoken input`]);
+  const centsText = (c) => (Math.max(1, Math.round(c)) === 1 ? '1 cent' : `${Math.round(c)} cents`);
+  if (Number.isFinite(cents)) facts.push(['Keeps your melody', `within ${centsText(cents)} (hundredths of a semitone) on sung and spoken input`]);
   const held = Number(row?.['f0 err held-out (c)']);
-  if (Number.isFinite(held)) facts.push(['Unseen sounds', `other instruments from a sound set no model learned from: melody kept within ${Math.max(1, Math.round(held))} cents`]);
+  if (Number.isFinite(held)) facts.push(['Unseen sounds', `other instruments from a sound set no model learned from: melody kept within ${centsText(held)}`]);
   if (Number.isFinite(heard)) facts.push(['Sounds like it', `${Math.round(heard * 100)} % of the time, as judged by a separate instrument recogniser`]);
   return facts;
 }
