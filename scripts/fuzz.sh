@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer targets (tests/fuzz/README.md): scripts/fuzz.sh [SECONDS] [TARGET...]
-#   SECONDS  per target (default 600: the 10-minute runs; scripts/test.sh runs 25)
+#   SECONDS  per target (default 600: the 10-minute runs; scripts/test.sh runs 20)
 #   TARGET   model, midi, wav, curve (default: all four, one after the other)
-# Builds build-fuzz/ with clang (AddressSanitizer + UBSan + libFuzzer) when
-# missing. Each target starts from its committed seeds (tests/fuzz/corpus/<t>)
+# Builds its targets in build-fuzz/ (scripts/sanitized-build.sh: clang,
+# AddressSanitizer + UBSan + libFuzzer). Each target starts from its committed seeds (tests/fuzz/corpus/<t>)
 # and the regression files (tests/fuzz/regressions/<t>); new inputs go to
 # build-fuzz/corpus/<t>, a crash to build-fuzz/crashes/<t>/ (copy it to
 # tests/fuzz/regressions/<t>/ and fix it: ctest replays that folder). Prints a
@@ -17,11 +17,7 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(model midi wav curve)
 
-if [ ! -f build-fuzz/build.ninja ]; then
-  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DTIMBREL_FUZZ=ON -DTIMBREL_WERROR=ON \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 1
-fi
-cmake --build build-fuzz --target "${targets[@]/#/fuzz_}" || exit 1
+scripts/sanitized-build.sh "${targets[@]/#/fuzz_}" || exit 1
 
 failed=0
 summary=()

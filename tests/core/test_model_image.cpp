@@ -288,7 +288,7 @@ TEST_CASE("A MIDI player that switches models plays the new one as a fresh playe
 namespace {
 
 // Header and record fields (nn/model_image.h's layout), for the damaged images.
-constexpr size_t kHeader = 80, kGraphRecord = 16, kLayerRecord = 128;
+constexpr size_t kHeader = 80, kGraphRecord = 16;
 
 std::uint32_t get32(const std::vector<std::uint8_t>& b, size_t at) {
   std::uint32_t v;

@@ -33,6 +33,8 @@ test::TestTensor filled(std::vector<int> shape, float value = 0.01f) {
   return {shape, std::vector<float>(n, value)};
 }
 
+// ops: a JSON array (json::array({...}): a one-element braced list would be an
+// array with GCC but a copy of its element with clang).
 json one_graph(json ops) {
   return {{"family", "test"}, {"name", "hostile"}, {"graphs", {{"main", std::move(ops)}}}};
 }
@@ -58,7 +60,7 @@ std::vector<std::uint8_t> raw_file(const std::string& text, size_t data_bytes = 
 TEST_CASE("A tensor offset whose bounds check wrapped is outside the file", "[nn][limits]") {
   // Before: data_start + offset + bytes wrapped past 2^64 to a small number,
   // so the check passed and the copy read 16 bytes before the file buffer.
-  json header = one_graph({linear_op("w")});
+  json header = one_graph(json::array({linear_op("w")}));
   header["tensors"] = {{{"name", "w"},
                         {"shape", {2, 2}},
                         {"offset", std::numeric_limits<std::uint64_t>::max() - 15}}};
@@ -113,20 +115,20 @@ TEST_CASE("Deeply nested JSON is refused before it is parsed", "[nn][limits]") {
 
 TEST_CASE("Size products are checked before they can overflow", "[nn][limits]") {
   SECTION("a dimension over the limit") {
-    json header = one_graph({linear_op("w")});
+    json header = one_graph(json::array({linear_op("w")}));
     header["tensors"] = {
         {{"name", "w"}, {"shape", {268435456, 268435456, 268435456}}, {"offset", 0}}};
     CHECK_THAT(load_error(raw_file(header.dump(), 16)),
                Catch::Contains("tensor 'w' has an invalid shape: each dimension must be 1-65536"));
   }
   SECTION("too many dimensions") {
-    json header = one_graph({linear_op("w")});
+    json header = one_graph(json::array({linear_op("w")}));
     header["tensors"] = {{{"name", "w"}, {"shape", {1, 1, 1, 1, 1}}, {"offset", 0}}};
     CHECK_THAT(load_error(raw_file(header.dump(), 16)),
                Catch::Contains("tensor 'w' has 5 dimensions, expected 1-4"));
   }
   SECTION("a product over the parameter limit") {
-    json header = one_graph({linear_op("w")});
+    json header = one_graph(json::array({linear_op("w")}));
     header["tensors"] = {{{"name", "w"}, {"shape", {65536, 65536, 65536, 65536}}, {"offset", 0}}};
     // 2^64 values: the product wrapped to 0 before.
     CHECK(load_error(raw_file(header.dump(), 16)) ==
@@ -162,7 +164,7 @@ TEST_CASE("Size products are checked before they can overflow", "[nn][limits]") 
 TEST_CASE("Huge claims are refused before anything is allocated", "[nn][limits]") {
   SECTION("many tensor entries over one block of data") {
     // 4096 entries naming the same 4 MB: 16 GB of copies before.
-    json header = one_graph({linear_op("t0")});
+    json header = one_graph(json::array({linear_op("t0")}));
     header["tensors"] = json::array();
     for (int i = 0; i < 5; ++i)
       header["tensors"].push_back(
@@ -182,7 +184,7 @@ TEST_CASE("Huge claims are refused before anything is allocated", "[nn][limits]"
     for (int i = 0; i < 1025; ++i) ops.push_back({{"op", "relu"}});
     CHECK(load_error(test::write_tmbl(one_graph(ops), {})) ==
           "model file: the graphs hold 1025 ops in all, more than the limit of 1024");
-    json header = one_graph({linear_op("w")});
+    json header = one_graph(json::array({linear_op("w")}));
     header["tensors"] = json::array();
     for (int i = 0; i < 4097; ++i)
       header["tensors"].push_back({{"name", std::to_string(i)}, {"shape", {1}}, {"offset", 0}});
