@@ -58,6 +58,7 @@ POINTWISE_OPS = ("elu", "relu", "leaky_relu", "tanh", "sigmoid", "softplus", "lo
 MIXTURES = 3000
 BASELINE_TRAIN_MIXTURES = 20000
 SEED = 20261123
+LEVEL_CHANGES_DB = (-3.0, 3.0)
 CACHE_VERSION = 1
 
 # The paper's figures (DAFx 2019 Tables 1-2, as extracted in /work/shared/papers/DIGEST.md):
@@ -124,6 +125,12 @@ class CrossmodalModel:
     @property
     def instruments(self) -> List[str]:
         return list(self.metadata["instruments"])
+
+    @property
+    def sources(self) -> List[str]:
+        """The sources it was trained on (files written before the multi-source trainer
+        were trained on FluidR3 alone)."""
+        return list(self.metadata.get("training", {}).get("sources", ["fluidr3"]))
 
     @property
     def latent(self) -> int:
@@ -278,7 +285,8 @@ def items(model: CrossmodalModel, root, split: str, mixtures: int, seed: int):
     """Features [N, 409] and labels [N, 3 M] of a split: the notes' stationary frames (solo),
     or seeded random mixtures of the split's notes (mixture)."""
     from timbrel.train.crossmodal_data import load_frames, mixture_batch
-    sources = [load_frames(root, inst, split) for inst in model.instruments]
+    sources = [load_frames(root, inst, split, sources=None if split == "heldout" else model.sources)
+               for inst in model.instruments]
     if len(sources) == 1:
         return (sources[0].features.astype(np.float64), sources[0].labels,
                 {"notes": len(sources[0].segments), "frames": len(sources[0].features)})
@@ -287,14 +295,13 @@ def items(model: CrossmodalModel, root, split: str, mixtures: int, seed: int):
                                             "mixtures": mixtures}
 
 
-def split_overlap(root, instruments: Sequence[str]) -> Dict[str, Dict[str, int]]:
+def split_overlap(root, instruments: Sequence[str], sources=None) -> Dict[str, Dict[str, int]]:
     """Per instrument: how many test labels (pitch, dynamics) and test pitches occur in train."""
-    from timbrel.data.corpus import read_manifest, select
-    rows = read_manifest(root, "notes")
+    from timbrel.train.crossmodal_data import note_rows
     out = {}
     for inst in instruments:
-        train = select(rows, split="train", instruments={inst})
-        test = select(rows, split="test", instruments={inst})
+        train = note_rows(root, inst, "train", sources)
+        test = note_rows(root, inst, "test", sources)
         train_labels = {(r["midi_pitch"], r["dynamics"]) for r in train}
         train_pitches = {r["midi_pitch"] for r in train}
         test_labels = {(r["midi_pitch"], r["dynamics"]) for r in test}
@@ -306,10 +313,24 @@ def split_overlap(root, instruments: Sequence[str]) -> Dict[str, Dict[str, int]]
     return out
 
 
-def _data_key(root, instruments: Sequence[str]) -> str:
-    from timbrel.data.corpus import read_manifest, select
-    rows = select(read_manifest(root, "notes"), instruments=set(instruments))
-    return hashlib.sha256(json.dumps(sorted((r["split"], r["sha256"]) for r in rows)).encode()).hexdigest()
+def _data_key(root, instruments: Sequence[str], sources=None) -> str:
+    from timbrel.train.crossmodal_data import note_rows
+    rows = [(split, r["sha256"]) for inst in instruments for split in ("train", "test")
+            for r in note_rows(root, inst, split, sources)]
+    return hashlib.sha256(json.dumps(sorted(rows)).encode()).hexdigest()
+
+
+def with_gain(features: np.ndarray, gain_db: float) -> np.ndarray:
+    """The same frames played gain_db louder (constant-Q magnitudes scaled)."""
+    return cqt.to_features(cqt.from_features(features) * 10 ** (gain_db / 20))
+
+
+def level_robustness(model: CrossmodalModel, features: np.ndarray, labels: np.ndarray) -> Dict:
+    """Signal -> symbol accuracy per family with the input LEVEL_CHANGES_DB louder or quieter:
+    dynamics read from the level alone would move with it."""
+    return {f"{gain:+g}": family_accuracy(model.decode_labels(model.encode_signal(with_gain(features, gain))),
+                                          labels)
+            for gain in LEVEL_CHANGES_DB}
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -342,7 +363,7 @@ def baseline_result(model: CrossmodalModel, root, features: np.ndarray, labels: 
     file hash and settings."""
     from timbrel.eval import crossmodal_baseline as cb
     hidden = model.hidden("symbol_decoder")
-    settings = {"version": CACHE_VERSION, "model": model.sha256, "data": _data_key(root, model.instruments),
+    settings = {"version": CACHE_VERSION, "model": model.sha256, "data": _data_key(root, model.instruments, model.sources),
                 "items": hashlib.sha256(np.ascontiguousarray(features, np.float64).tobytes()
                                         + np.ascontiguousarray(labels, np.int64).tobytes()).hexdigest(),
                 "steps": steps, "seed": seed,
@@ -385,8 +406,16 @@ def evaluate(model_path, root="data/full", mixtures: int = MIXTURES, seed: int =
               "hidden": {g: model.hidden(g) for g in GRAPHS},
               "parameters": int(sum(t.size for t in model.tensors.values())),
               "size_bytes": Path(model_path).stat().st_size,
-              "split": split_overlap(root, model.instruments)}
+              "sources": model.sources,
+              "split": split_overlap(root, model.instruments, model.sources)}
     result.update(evaluate_model(model, features, labels))
+    result["level"] = level_robustness(model, features, labels)
+    from timbrel.train.crossmodal_data import note_rows
+    if all(note_rows(root, inst, "heldout") for inst in model.instruments):
+        held_x, held_y, held_info = items(model, root, "heldout", mixtures, seed + 2)
+        result["heldout"] = {"items": int(len(held_x)), "test": held_info, **evaluate_model(model, held_x, held_y)}
+    else:  # a data root without the held-out font (the smoke corpus)
+        log(f"{root} holds no held-out-font notes of {', '.join(model.instruments)}: not evaluated there")
     result["seconds"] = round(time.perf_counter() - start, 2)
     if baseline_steps >= 0:
         cache = Path(cache_dir) if cache_dir else Path(root).resolve().parent / "cache" / "crossmodal_eval"
@@ -439,6 +468,30 @@ def tables(result: Dict) -> str:
     return "\n".join(lines)
 
 
+def heldout_table(result: Dict) -> str:
+    """Signal -> symbol on the held-out font and with the input's level changed, in markdown."""
+    kind = "strict"
+    held = result.get("heldout")
+    level = result["level"]
+    what = "" if not held else (f"{held['items']} mixtures of its notes" if len(result["instruments"]) > 1
+                                else f"{held['test']['frames']} frames of {held['test']['notes']} notes")
+    lines = ["| signal -> symbol | pitch class | octave | dynamics | ISD reconstruction |",
+             "|---|---:|---:|---:|---:|",
+             f"| test split ({', '.join(result['sources'])}: what it trained on) | " + " | ".join(
+                 _pct(result["table2"]["signal_to_symbol"][f][kind]) for f in FAMILIES)
+             + f" | {result['table1']['reconstruction']['isd']:.3f} |"]
+    for gain, acc in level.items():
+        lines.append(f"| test split, input {gain} dB | " + " | ".join(_pct(acc[f][kind]) for f in FAMILIES)
+                     + " | - |")
+    if held:
+        lines.append(f"| **held-out font** (TimGM6mb, {what}; never trained on) | " + " | ".join(
+            _pct(held["table2"]["signal_to_symbol"][f][kind]) for f in FAMILIES)
+            + f" | {held['table1']['reconstruction']['isd']:.3f} |")
+    else:
+        lines.append("| held-out font | not in this data root | | | |")
+    return "\n".join(lines)
+
+
 def _hidden_text(result: Dict) -> str:
     h = result["hidden"]
     mixture = len(result["instruments"]) > 1
@@ -480,6 +533,8 @@ def card_section(result: Dict, command: str) -> str:
              f"The shipped `.tmbl` weights, run by a numpy forward pass of the file's four graphs "
              f"with posterior means (no sampling), on {data}.", "",
              tables(result), "",
+             "Held-out font and level changes (strict):", "",
+             heldout_table(result), "",
              "- ISD: mean over frames and bins of r - ln r - 1, r = (|X| + 1e-4) / (|X^| + 1e-4), "
              "on constant-Q magnitudes (`cqt.from_features`, decoded features clamped at 0): the "
              "thesis's formula on magnitudes, averaged per bin (not summed) so that it compares "
@@ -502,7 +557,8 @@ def card_section(result: Dict, command: str) -> str:
              *_per_slot_lines(result),
              "",
              "What differs from the paper:",
-             "- data: FluidR3 soundfont renders (`timbrel.data`), not Studio-On-Line recordings;",
+             f"- data: renders of {', '.join(result['sources'])} (`timbrel.data`), not Studio-On-Line "
+             "recordings; the held-out font (TimGM6mb) is never trained on;",
              "- front end: our pseudo-CQT (an STFT of 2048 samples pooled onto 409 log bins, "
              "48 per octave, 30-10861 Hz; `scripts/timbrel/cqt.py`) instead of the NSGT;",
              f"- smaller MLPs: {_hidden_text(result)}, so the baseline's MLP is smaller too;",
@@ -535,8 +591,9 @@ def write_card(result: Dict, card: Path, command: str) -> Path:
 def summary_table(results: List[Dict]) -> str:
     lines = ["| model | items | ISD recon. (paper) | ISD symbol -> signal (paper) | "
              "symbol -> symbol p / o / d | signal -> symbol p / o / d | "
-             "baseline signal -> symbol p / o / d | paper baseline p / o / d |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "baseline signal -> symbol p / o / d | paper baseline p / o / d | "
+             "held-out font signal -> symbol p / o / d | dynamics at -3 / 0 / +3 dB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         paper = PAPER.get(tuple(r["instruments"]), {})
         pi = paper.get("isd", (None, None))
@@ -551,8 +608,11 @@ def summary_table(results: List[Dict]) -> str:
                          if kind == "strict" else " | ")
             ref = " / ".join(_paper_pct(paper["baseline"][f]) for f in FAMILIES) \
                 if paper and kind == kinds[-1] else "-"
+            held = pod(r["heldout"]["table2"]["signal_to_symbol"]) if r.get("heldout") else "-"
+            dyn = (" / ".join(_pct(v["dynamics"][kind]) for v in (
+                r["level"]["-3"], r["table2"]["signal_to_symbol"], r["level"]["+3"])) if "level" in r else "-")
             lines.append(f"| {name} | {r['items']} | {isd_cells} | {pod(r['table2']['symbol_to_symbol'])} | "
-                         f"{pod(r['table2']['signal_to_symbol'])} | {pod(base)} | {ref} |")
+                         f"{pod(r['table2']['signal_to_symbol'])} | {pod(base)} | {ref} | {held} | {dyn} |")
     return "\n".join(lines)
 
 
@@ -564,7 +624,10 @@ def summary_section(results: List[Dict], command: str) -> str:
     pitches = sum(s["test_pitches"] for s in split.values())
     return "\n".join([
         SUMMARY_BEGIN, "## Evaluation summary (generated by `timbrel.eval.crossmodal_card --summary`)", "",
-        "Test split of the note corpus (mixture: seeded random mixtures of test notes); posterior "
+        "Test split of the note corpus of the sources each model trained on (the shipped models: "
+        "FluidR3) and, beside it, the same test notes rendered by the held-out font (TimGM6mb, "
+        "never trained on: an unseen font playing unseen (pitch, dynamics) labels) and the test "
+        "split played 3 dB quieter and louder (mixture: seeded random mixtures of notes); posterior "
         "means; ISD per bin on constant-Q magnitudes; success ratios per family p (pitch class), "
         "o (octave), d (dynamics); the baseline is PCA (32) + MLP of the symbol decoder's width. "
         "Paper: DAFx 2019 Tables 1-2 (Studio-On-Line recordings and an NSGT: its ISD is a "
@@ -622,7 +685,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             r = evaluate(model, args.data, args.mixtures, args.seed, args.baseline_steps,
                          args.baseline_mixtures, args.cache_dir)
             results.append(r)
-            print(tables(r) + "\n", flush=True)
+            print(tables(r) + "\n\n" + heldout_table(r) + "\n", flush=True)
             if args.write_card:
                 print(f"wrote {write_card(r, card, command)}")
     except (ValueError, FileNotFoundError) as e:

@@ -5,8 +5,9 @@
         [--phrases-from cello,violin] [--max-phrases N] [--json OUT.json] [--keep DIR]
 
 Material: the test split of the performance corpus (``performance/manifest.csv``,
-split == test): monophonic phrases rendered by fluidsynth from FluidR3, each with its
-own .mid holding the notes. A phrase's notes start 0.1 s into its .mid and its WAV is
+split == test): monophonic phrases rendered from every training source (FluidR3,
+Freepats), each with its own .mid holding the notes; ``--split heldout``: the same test
+phrases rendered by the held-out font (TimGM6mb), never trained on. A phrase's notes start 0.1 s into its .mid and its WAV is
 cut from that point (``timbrel.data.build``), so reference times are the .mid's minus
 ``PHRASE_START_S``.
 - piano has no performance corpus: the test .mid files of ``--phrases-from``
@@ -269,13 +270,23 @@ class Item:
     reference: List[List[Note]]     # per instrument slot
 
 
-def test_phrases(data: Path, instrument: str, split: str = "test") -> List[dict]:
+def test_phrases(data: Path, instrument: str, split: str = "test", sources=None) -> List[dict]:
+    """Phrases of one split: train or test (of `sources`, default every source a model may
+    learn from), or heldout: the held-out font's renders of the test phrases (an unseen
+    font playing unseen phrases)."""
+    from timbrel.data.sources import HELDOUT_SOURCE, NEVER_TRAIN
     manifest = data / "performance" / "manifest.csv"
     if not manifest.exists():
         raise FileNotFoundError(f"{manifest} is missing: build the corpus with "
                                 "`PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data build`")
     with open(manifest, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["instrument"] == instrument and r["split"] == split]
+        rows = [r for r in csv.DictReader(f) if r["instrument"] == instrument]
+    if split == "heldout":
+        rows = [r for r in rows if r.get("source") == HELDOUT_SOURCE and r["split"] == "heldout"
+                and r.get("plan_split") == "test"]
+    else:
+        rows = [r for r in rows if r["split"] == split and r.get("source") not in NEVER_TRAIN
+                and (sources is None or r.get("source", "fluidr3") in sources)]
     if not rows:
         raise ValueError(f"no {split} phrases of '{instrument}' in {manifest}")
     return sorted(rows, key=lambda r: int(r["phrase"]))
@@ -286,12 +297,13 @@ def _write_float_wav(path: Path, x: np.ndarray) -> None:
     wavfile.write(str(path), SAMPLE_RATE, np.asarray(x, dtype=np.float32))
 
 
-def piano_items(data: Path, sources: Sequence[str], workdir: Path,
-                max_phrases: Optional[int], split: str = "test") -> List[Item]:
+def piano_items(data: Path, phrases_from: Sequence[str], workdir: Path,
+                max_phrases: Optional[int], split: str = "test", sources=None) -> List[Item]:
     """Test phrases of `sources` re-rendered with GM program 0 (see the module doc)."""
     import mido
-    from timbrel.data.render import render_midi_files
-    rows = [r for s in sources for r in test_phrases(data, s, split)]
+    from timbrel.data.render import DEFAULT_FONT, render_midi_files
+    from timbrel.data.sources import HELDOUT_SOURCE, SOURCES
+    rows = [r for s in phrases_from for r in test_phrases(data, s, split, sources)]
     if max_phrases:
         rows = rows[:max_phrases]
     paths = []
@@ -306,7 +318,9 @@ def piano_items(data: Path, sources: Sequence[str], workdir: Path,
         path = workdir / ("piano_" + Path(r["midi"]).name)
         mid.save(str(path))
         paths.append(path)
-    audio = render_midi_files(paths)
+    # The held-out font plays the held-out phrases' piano too.
+    font = SOURCES[HELDOUT_SOURCE].path if split == "heldout" else DEFAULT_FONT
+    audio = render_midi_files(paths, font=font)
     items = []
     for r, path, x in zip(rows, paths, audio):
         wav = path.with_suffix(".wav")
@@ -317,8 +331,8 @@ def piano_items(data: Path, sources: Sequence[str], workdir: Path,
 
 
 def corpus_items(data: Path, instrument: str, max_phrases: Optional[int],
-                 split: str = "test") -> List[Item]:
-    rows = test_phrases(data, instrument, split)[:max_phrases or None]
+                 split: str = "test", sources=None) -> List[Item]:
+    rows = test_phrases(data, instrument, split, sources)[:max_phrases or None]
     items = []
     for r in rows:
         wav = data / r["file"]
@@ -328,10 +342,10 @@ def corpus_items(data: Path, instrument: str, max_phrases: Optional[int],
 
 
 def mixture_items(data: Path, instruments: Sequence[str], workdir: Path,
-                  max_phrases: Optional[int], split: str = "test") -> List[Item]:
+                  max_phrases: Optional[int], split: str = "test", sources=None) -> List[Item]:
     """Phrase i of each instrument summed over the shorter length (see the module doc)."""
     from timbrel.data.audio import read_wav
-    lists = [test_phrases(data, name, split) for name in instruments]
+    lists = [test_phrases(data, name, split, sources) for name in instruments]
     count = min(len(rows) for rows in lists)
     if max_phrases:
         count = min(count, max_phrases)
@@ -368,6 +382,8 @@ def evaluate(model: Path, data: Path, instrument: Optional[str] = None,
              split: str = "test") -> dict:
     meta = model_metadata(model)
     slots = [str(n) for n in meta["instruments"]]
+    # The test phrases of what it trained on (files before the multi-source trainer: FluidR3).
+    sources = meta.get("training", {}).get("sources", ["fluidr3"])
     velocities = tuple(meta.get("dynamics_velocity", DYNAMICS_VELOCITY))
     if instrument is None:
         instrument = slots[0] if len(slots) == 1 else "+".join(slots)
@@ -376,11 +392,11 @@ def evaluate(model: Path, data: Path, instrument: Optional[str] = None,
         workdir = Path(keep) if keep else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         if len(slots) > 1:
-            items = mixture_items(data, slots, workdir, max_phrases, split)
+            items = mixture_items(data, slots, workdir, max_phrases, split, sources)
         elif instrument == "piano":
-            items = piano_items(data, phrases_from, workdir, max_phrases, split)
+            items = piano_items(data, phrases_from, workdir, max_phrases, split, sources)
         else:
-            items = corpus_items(data, instrument, max_phrases, split)
+            items = corpus_items(data, instrument, max_phrases, split, sources)
         per_item = []
         totals = {s: dict(matched=0, reference=0, estimate=0, same_dynamics=0)
                   for s in range(len(slots))}
@@ -419,6 +435,7 @@ def evaluate(model: Path, data: Path, instrument: Optional[str] = None,
                    estimate=sum(t["estimate"] for t in totals.values()),
                    matched=sum(t["matched"] for t in totals.values()))
     return dict(model=str(model), instrument=instrument, split=split, phrases=len(items),
+                sources=["timgm6mb (held out)"] if split == "heldout" else list(sources),
                 audio_s=round(sum(i.duration_s for i in items), 2),
                 seconds=round(time.time() - started, 1), summary=summary, per_slot=per_slot,
                 per_item=per_item)
@@ -433,6 +450,7 @@ def table_row(result: dict) -> str:
     s = result["summary"]
     pct = (lambda v: "-" if v != v else f"{100 * v:.1f} %")
     return (f"| {Path(result['model']).name} | {result['instrument']} {result['split']} phrases "
+            f"({', '.join(result.get('sources', []))}) "
             f"| {result['phrases']} | {s['reference']} / {s['estimate']} "
             f"| {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} "
             f"| {pct(s['frame_pitch_accuracy'])} | {pct(s['pitch_class_accuracy'])} "
@@ -445,19 +463,24 @@ SUMMARY_BEGIN, SUMMARY_END = "<!-- transcription-summary:begin -->", "<!-- trans
 
 def write_summary(index: Path, data: Path, readme: Path) -> str:
     """Evaluates every model of ``index`` (models/crossmodal/index.json) on its own
-    instrument's test phrases and writes the table into ``readme`` between markers."""
+    instrument's test phrases, in the training sources and in the held-out font, and writes
+    the table into ``readme`` between markers."""
     rows = []
     for entry in json.loads(index.read_text()):
         model = index.parent / entry["file"]
-        result = evaluate(model, data, None, list(PIANO_PHRASES_FROM), None, None, "test")
-        rows.append(table_row(result))
-        print(rows[-1], flush=True)
+        for split in ("test", "heldout"):
+            result = evaluate(model, data, None, list(PIANO_PHRASES_FROM), None, None, split)
+            rows.append(table_row(result))
+            print(rows[-1], flush=True)
     section = "\n".join([
         SUMMARY_BEGIN, "## Transcription (generated by `timbrel.eval.transcription --summary`)", "",
         "Each model transcribes its own instrument's test phrases of the performance corpus "
-        "(FluidR3 renders of generated monophonic phrases with known notes; piano: the cello "
-        "and violin test phrases re-rendered with program 0; the mixture: sax and violin "
-        "phrases summed) through the core's `timbrel transcribe`. A note is found when its "
+        "through the core's `timbrel transcribe`: `test`, renders of generated monophonic "
+        "test phrases with known notes by the sources the model trained on (the shipped models: "
+        "FluidR3); `heldout`, the same phrases rendered by the held-out font (TimGM6mb), which "
+        "no model trained on "
+        "(piano: the cello and violin test phrases re-rendered with program 0 by FluidR3, or "
+        "by the held-out font; the mixture: sax and violin phrases summed). A note is found when its "
         "onset is within 50 ms and its MIDI pitch is equal (one-to-one matching); frame "
         "figures count frames where the reference plays one note.", "",
         TABLE_HEADER, *rows, "",
@@ -486,7 +509,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--phrases-from", default=",".join(PIANO_PHRASES_FROM),
                     help="piano only: instruments whose test .mid files are re-rendered")
     ap.add_argument("--max-phrases", type=int, default=None)
-    ap.add_argument("--split", default="test", choices=("test", "train"),
+    ap.add_argument("--split", default="test", choices=("test", "train", "heldout"),
                     help="performance-corpus split (train: for tuning the transcriber's "
                          "settings without looking at the test phrases)")
     ap.add_argument("--json", type=Path, default=None, help="write every figure here")

@@ -7,6 +7,12 @@ frames more than 60 dB under the note's loudest frame (the piano decays). Featur
 ``timbrel.cqt.features`` (the core's transform). Audio segments of that span are kept too,
 to build random mixtures on the fly.
 
+Splits: ``train`` and ``test`` are the notes of every training source
+(``timbrel.data.sources.TRAINING_SOURCES``: FluidR3, Freepats and, for the piano, the
+Salamander recordings); ``heldout`` is the held-out font's (TimGM6mb, never trained on)
+renders of the test notes: an unseen font playing (pitch, dynamics) labels that no
+training note has.
+
 Frames are cached per (instrument, split) in ``data/cache/crossmodal/`` (npz), keyed by the
 manifest rows' checksums, so a rerun does not recompute them.
 """
@@ -22,7 +28,8 @@ from typing import List
 import numpy as np
 
 from timbrel import cqt
-from timbrel.data.corpus import load_audio, read_manifest, select
+from timbrel.data.corpus import heldout_rows, load_audio, training_rows
+from timbrel.data.sources import HELDOUT_SOURCE
 
 ATTACK_S = 0.25
 RELEASE_S = 1.95
@@ -31,6 +38,7 @@ OCTAVES = list(range(9))           # octave = midi // 12 - 1: A0 (21) -> 0, C8 (
 DYNAMICS = ("pp", "mf", "ff")
 DYNAMICS_VELOCITY = (40, 80, 120)  # the note corpus's velocities (data/README.md)
 TRIPLET = 12 + len(OCTAVES) + len(DYNAMICS)  # 24
+SPLITS = ("train", "test", "heldout")
 
 
 @dataclass
@@ -70,11 +78,23 @@ def one_hot(labels: np.ndarray) -> np.ndarray:
     return out.reshape(n, m * TRIPLET)
 
 
-def load_frames(root, instrument: str, split: str, cache_dir=None) -> NoteFrames:
-    rows = select(read_manifest(root, "notes"), split=split, instruments={instrument})
+def note_rows(root, instrument: str, split: str, sources=None) -> list:
+    """The note corpus's rows of one instrument: ``train``/``test`` of the training sources
+    (or of those of them in ``sources``: what a model was trained on), or ``heldout`` (the
+    held-out font's renders of the test notes)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    if split == "heldout":
+        return heldout_rows(root, "notes", {instrument}, source=HELDOUT_SOURCE, plan_split="test")
+    rows = training_rows(root, "notes", {instrument}, split)
+    return rows if sources is None else [r for r in rows if r["source"] in sources]
+
+
+def load_frames(root, instrument: str, split: str, cache_dir=None, sources=None) -> NoteFrames:
+    rows = note_rows(root, instrument, split, sources)
     if not rows:
         raise ValueError(f"no {split} notes of '{instrument}' in {root}/notes/manifest.csv")
-    key = hashlib.sha256(json.dumps([r["sha256"] for r in rows] + [ATTACK_S, RELEASE_S, FLOOR_DB,
+    key = hashlib.sha256(json.dumps([r["sha256"] for r in rows] + [split, ATTACK_S, RELEASE_S, FLOOR_DB,
                                     cqt.N_BINS, cqt.WINDOW, cqt.HOP, cqt.LOG_FLOOR]).encode()).hexdigest()[:16]
     cache = Path(cache_dir or Path(root).parent / "cache" / "crossmodal") / f"{instrument}_{split}_{key}.npz"
     first, last = frame_span()
