@@ -23,6 +23,18 @@ FLOAT_COLUMNS = {"duration_s", "tempo", "vibrato_rate", "vibrato_cents"}
 DEFAULT = "default"
 
 
+def shown(text) -> str:
+    """`text` (a path or a command line) with this machine's data root written as
+    $TIMBREL_DATA, for cards and READMEs that other machines read."""
+    import os
+    text = str(text)
+    root = os.environ.get("TIMBREL_DATA")
+    if root:
+        for prefix in {str(Path(root)), str(Path(root).resolve())}:
+            text = text.replace(prefix, "$TIMBREL_DATA")
+    return text
+
+
 def read_manifest(root, corpus: str, sources=DEFAULT) -> list[dict]:
     """Rows of <root>/<corpus>/manifest.csv with numeric columns converted.
 

@@ -27,6 +27,8 @@ The judge is fit for quoting transfer accuracy when its held-out frame accuracy
 
 from __future__ import annotations
 
+from timbrel.data.corpus import shown
+
 import argparse
 import json
 import math
@@ -607,7 +609,7 @@ def model_card(meta: dict) -> str:
         "",
         "## Data",
         f"- Trained on the train split of the training sources {', '.join(f'`{s}`' for s in srcs)} "
-        f"(`{tr['data']}`; performance corpus{' and the note corpus' if tr.get('use_notes') else ''}): "
+        f"(`{shown(tr['data'])}`; performance corpus{' and the note corpus' if tr.get('use_notes') else ''}): "
         f"{tr['train_files']} files, {tr['train_frames']} non-silent frame positions (step 256).",
         f"- Never trained on: {', '.join(f'`{s}`' for s in tr.get('never_trained', []))} "
         "(`timbrel.data.sources.NEVER_TRAIN`: the held-out font and csound's GM bank, which "

@@ -666,8 +666,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
     if not args.model and not args.summary:
         ap.error("--model or --summary is required")
-    command = "PYTHONPATH=scripts /usr/bin/python3 -m timbrel.eval.crossmodal_card " + " ".join(
-        str(a) for a in (argv if argv is not None else sys.argv[1:]))
+    from timbrel.data.corpus import shown
+    command = shown("PYTHONPATH=scripts /usr/bin/python3 -m timbrel.eval.crossmodal_card " + " ".join(
+        str(a) for a in (argv if argv is not None else sys.argv[1:])))
     if args.model:
         targets = [(args.model, args.model.parent / "MODEL_CARD.md")]
     else:

@@ -321,8 +321,9 @@ def main(argv=None) -> int:
     if args.baseline:
         print(f"evaluating baseline {args.baseline}")
         baseline = evaluate(args.baseline, args.data, args.voice, args.per_instrument, classifier)
-    command = ("PYTHONPATH=scripts /usr/bin/python3 -m timbrel.eval.transfer_card "
-               + " ".join(str(a) for a in (argv if argv is not None else __import__('sys').argv[1:])))
+    from timbrel.data.corpus import shown
+    command = shown("PYTHONPATH=scripts /usr/bin/python3 -m timbrel.eval.transfer_card "
+                    + " ".join(str(a) for a in (argv if argv is not None else __import__('sys').argv[1:])))
     (out / "evaluation.json").write_text(json.dumps(
         dict(result=result, baseline=baseline), indent=1, default=float) + "\n")
     card = out / "MODEL_CARD.md"

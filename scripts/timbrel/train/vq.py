@@ -258,7 +258,8 @@ def train(args) -> Dict:
         from timbrel.data.sources import TRAINING_SOURCES
         found = sorted({part for s in sources for part in Path(s.name).parts}
                        & set(TRAINING_SOURCES))
-        corpus = (f"{data}/performance/<source>/{instrument} (train split; sources "
+        from timbrel.data.corpus import shown
+        corpus = (f"{shown(data)}/performance/<source>/{instrument} (train split; sources "
                   f"{', '.join(found) or 'fluidr3'}; held-out font never)")
     log(f"data: {describe(sources)}; test {describe(tests)}; device {device}")
 
