@@ -15,6 +15,8 @@ export class SharedAudio {
     this.latencyHint = latencyHint;
     this.ctx = null;
     this.suspendedByPage = false;
+    this.suspending = null; // the page's suspend() in flight
+    this.resuming = null; // and its resume()
     this.listeners = new Set(); // (state) => void
     this.handleStateChange = () => {
       const state = this.state;
@@ -58,26 +60,34 @@ export class SharedAudio {
   // Resolves the state after trying; never rejects (a refusal leaves it suspended).
   async resume() {
     if (!this.ctx || this.ctx.state === 'closed') return this.state;
+    // A suspend still in flight would land after this resume: let it finish first.
+    if (this.suspending) await this.suspending;
+    if (!this.ctx || this.ctx.state === 'closed') return this.state;
     this.suspendedByPage = false;
     if (this.ctx.state !== 'running') {
-      try {
-        await this.ctx.resume();
-      } catch {
+      const resuming = this.ctx.resume().catch(() => {
         // reported through the state
-      }
+      });
+      this.resuming = resuming;
+      await resuming;
+      if (this.resuming === resuming) this.resuming = null;
     }
     return this.state;
   }
 
   // Lets the audio device rest while nothing plays.
   async suspend() {
+    // A resume still in flight would land after this suspend: let it finish first.
+    if (this.resuming) await this.resuming;
     if (!this.ctx || this.ctx.state !== 'running') return this.state;
     this.suspendedByPage = true;
-    try {
-      await this.ctx.suspend();
-    } catch {
+    const ctx = this.ctx;
+    this.suspending = ctx.suspend().catch(() => {
       // closed meanwhile
-    }
+    });
+    const suspending = this.suspending;
+    await suspending;
+    if (this.suspending === suspending) this.suspending = null;
     return this.state;
   }
 

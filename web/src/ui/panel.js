@@ -200,12 +200,16 @@ export class Panel {
 
   // ---------- the audio device ----------
 
+  // Only a shown panel wakes the device: a start that completes after the visitor
+  // left (an engine or a model still loading) must not undo the rest deactivate() asked for.
   resumeAudio() {
+    if (!this.visible) return;
     this.audio.resume().then((state) => this.onContextState(state));
   }
 
   // Resumes the device for sound that starts now; reports a refusal.
   async checkRunning() {
+    if (!this.visible) return;
     this.onContextState(await this.audio.resume());
   }
 
