@@ -214,6 +214,12 @@ describe('report and ranges in words', () => {
       'something new: 2.50',
     ]);
     assert.deepEqual(describeReport(null), []);
+    // The output guard's limiter: said when it acted, silent (no raw "limited: 0") when not.
+    assert.deepEqual(describeReport({ notes: 1, notesRendered: 1, durationS: 2, limited: 0 }), ['1 note played, 2.0 s of sound.']);
+    assert.deepEqual(describeReport({ notes: 1, notesRendered: 1, durationS: 2, limited: 441 }), [
+      '1 note played, 2.0 s of sound.',
+      'The limiter softened 441 samples (1.0 % of the sound) to keep it under full scale.',
+    ]);
   });
 
   test('instrument names and ranges', () => {

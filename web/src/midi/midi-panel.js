@@ -874,8 +874,11 @@ export function describeReport(report) {
   if (drums) out.push(`${plural(drums, 'drum note')} (channel 10) skipped: no instrument here plays drums.`);
   if (report.mixturePlayedInUnison) out.push('A mixture model: every note was played by all its instruments at once.');
   if (report.normalised && gain !== null) out.push(`The mix would have clipped, so it was turned down by ${(-20 * Math.log10(gain)).toFixed(1)} dB.`);
+  // The output guard's limiter (samples it turned down to stay under -1 dBTP): said only when it acted.
+  const limited = num('limited');
+  if (limited) out.push(`The limiter softened ${plural(limited, 'sample')} (${seconds ? `${((100 * limited) / (seconds * MODEL_RATE)).toFixed(1)} % of the sound` : 'a few peaks'}) to keep it under full scale.`);
   const known = new Set(['notes', 'notesRendered', 'notes_rendered', 'durationS', 'duration_s', 'peakVoices', 'peak_voices', 'voicesStolen', 'voices_stolen',
-    'notesTransposed', 'notes_transposed', 'drumNotesSkipped', 'drum_notes_skipped', 'gain', 'normalised', 'peak', 'frames', 'mixturePlayedInUnison']);
+    'notesTransposed', 'notes_transposed', 'drumNotesSkipped', 'drum_notes_skipped', 'gain', 'normalised', 'peak', 'frames', 'mixturePlayedInUnison', 'limited']);
   for (const [key, value] of Object.entries(report)) {
     if (known.has(key) || value === null || typeof value === 'object' || value === '') continue;
     out.push(`${key.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/_/g, ' ').toLowerCase()}: ${typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(2) : value}`);
