@@ -73,6 +73,29 @@ def test_a_low_sine_peaks_within_two_bins():
     assert abs(int(np.argmax(feats[len(feats) // 2])) - k) <= 2
 
 
+def test_dynamics_shift_relabels_and_scales_by_the_level_step():
+    from timbrel.train import crossmodal
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1.0, 8.0, (400, cqt.N_BINS)).astype(np.float32)
+    y = np.stack([rng.integers(0, 12, 400), rng.integers(0, 9, 400), rng.integers(0, 3, 400)], 1)
+
+    def batches_with(p):  # only the augmentation's state (no frames needed)
+        b = crossmodal.Batches.__new__(crossmodal.Batches)
+        b.rng, b.dynamics_shift_p = np.random.default_rng(1), p
+        return b
+
+    batches = batches_with(0.5)
+    x2, y2 = batches.shift_dynamics(x, y)
+    assert np.array_equal(y[:, :2], y2[:, :2])  # pitch untouched
+    moved = y2[:, 2] != y[:, 2]
+    assert 0.2 < moved.mean() < 0.45  # half of the frames drew a dynamic, 2/3 of them another
+    steps = y2[:, 2] - y[:, 2]
+    gain_db = 20 * np.log10(cqt.from_features(x2).sum(1) / cqt.from_features(x).sum(1))
+    np.testing.assert_allclose(gain_db, steps * crossmodal.DYNAMICS_STEP_DB, atol=1e-3)
+    off = batches_with(0.0)  # nothing changes
+    assert all(a is b for a, b in zip(off.shift_dynamics(x, y), (x, y)))
+
+
 # ----------------------------------------------------------------------------- trained
 
 

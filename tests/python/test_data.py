@@ -283,6 +283,22 @@ def test_freepats_coverage_and_no_silent_fallback(tmp_path):
     assert cov[73]["covered"] is True and cov[73]["level_db"] > S.COVERAGE_FLOOR_DB
 
 
+@pytest.mark.parametrize("source", ["fluidr3", "freepats"])
+def test_a_render_keeps_the_midi_timing(tmp_path, source):
+    """A note 0.5 s into the MIDI sounds 0.5 s into the render (timidity drops the leading
+    silence unless told not to, which put the Freepats phrases 0.1-0.23 s early)."""
+    _need(source)
+    from timbrel.data.render import render_midi
+    tl = Timeline()
+    tl.reset(0.0, 73)
+    tl.note(0.5, 0.5, 72, 100)
+    tl.save(tmp_path / "late.mid")
+    x = render_midi(tmp_path / "late.mid", source)
+    env = np.sqrt(np.convolve(x.astype(np.float64) ** 2, np.ones(64) / 64, "same"))
+    onset = np.argmax(env > 0.1 * env.max()) / 22050
+    assert 0.48 <= onset <= 0.56, onset
+
+
 def test_csound_bank_is_not_independent_of_the_heldout_font():
     """The reason csound_gm is in NEVER_TRAIN: identical PCM recordings. And no training
     source plays a held-out recording for any class of the classifier."""

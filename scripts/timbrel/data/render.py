@@ -82,8 +82,10 @@ def render_midi(midi_path, font: str = DEFAULT_FONT, gain: float = FLUIDSYNTH_GA
 # noise shaping off (dry, deterministic), anti-aliasing of the patches on (they are
 # sampled at ~31-44 kHz and played at 22050 Hz). -idv makes timidity name every
 # instrument it loads, which is how a fallback is caught (below).
-TIMIDITY_ARGS = ("-idv", "-Ow", "--output-mono", "--output-16bit", "--reverb=d", "--chorus=d",
-                 "--noise-shaping=0", "--anti-alias")
+# --preserve-silence: timidity drops the leading silence by default, which put every
+# render ~0.1-0.23 s early against its MIDI (the phrases are cut from the MIDI's times).
+TIMIDITY_ARGS = ("-idv", "-Ow", "--preserve-silence", "--output-mono", "--output-16bit",
+                 "--reverb=d", "--chorus=d", "--noise-shaping=0", "--anti-alias")
 
 
 def render_timidity(midi_path, cfg, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

@@ -6,7 +6,12 @@
         --out models/crossmodal/sax_violin          # a mixture model (random mixtures)
 
 Data: the stationary frames of the note corpus's train split, every training source
-(``crossmodal_data``; ``--level-jitter-db`` plays each frame louder or quieter); a
+(``crossmodal_data``: FluidR3, Freepats; the piano also Salamander's recordings). Solo
+models see half of their frames shifted to another dynamic, scaled by the level step
+between the two (``--dynamics-shift-p``, ``shift_dynamics``): the note split keeps each
+(pitch, dynamics) label in one split only, and without the shift a two-source model learnt
+"the dynamics this pitch had in training" instead of the level (docs/notes.md).
+``--level-jitter-db`` plays each frame louder or quieter (off: it did not help); a
 mixture model draws, at every step, one random note of each instrument and sums one random
 2048-sample window of each (equal gains) before the constant-Q transform, so every
 combination is seen (the paper's random mixtures).
@@ -68,6 +73,12 @@ CONFIGS: Dict[str, Dict] = {
               "warmup_epochs": 1, "lr": 1e-3},
 }
 CROSS_WEIGHT = 10.0
+# Level step between neighbouring dynamics (pp/mf/ff at velocities 40/80/120): the sources'
+# ff - pp is 16-21 dB (scripts/timbrel/data/README.md, coverage), about 9.5 dB a step.
+DYNAMICS_STEP_DB = 9.5
+# Half of the frames shifted: without it, a model trained on two sources memorised the
+# dynamics each pitch had in training (held-out-font dynamics 4 %, docs/notes.md).
+DYNAMICS_SHIFT_P = 0.5
 LEVEL_JITTER_DB = 0.0  # off by default: +-3 dB did not make dynamics level-invariant (docs/notes.md)
 LOG_COLUMNS = ["epoch", "step", "seconds", "lr", "beta", "loss", "recon", "kl_x", "ce", "kl_y",
                "cross", "symbol_from_signal_acc"]
@@ -115,9 +126,10 @@ class Batches:
     """Epochs of shuffled frames (solo), or random mixtures of the same count (mixture)."""
 
     def __init__(self, sources: List[NoteFrames], batch: int, rng: np.random.Generator,
-                 level_jitter_db: float = 0.0):
+                 level_jitter_db: float = 0.0, dynamics_shift_p: float = 0.0):
         self.sources, self.batch, self.rng = sources, batch, rng
         self.level_jitter_db = level_jitter_db
+        self.dynamics_shift_p = dynamics_shift_p
         self.count = sum(len(s.features) for s in sources) if len(sources) > 1 else len(sources[0].features)
 
     def steps_per_epoch(self) -> int:
@@ -129,11 +141,29 @@ class Batches:
             order = self.rng.permutation(len(src.features))
             for i in range(self.steps_per_epoch()):
                 idx = order[i * self.batch:(i + 1) * self.batch]
-                yield self.jitter(torch.from_numpy(src.features[idx])), torch.from_numpy(src.labels[idx])
+                x, y = self.shift_dynamics(src.features[idx], src.labels[idx])
+                yield self.jitter(torch.from_numpy(x)), torch.from_numpy(y)
         else:
             for _ in range(self.steps_per_epoch()):
                 frames, labels = mixture_batch(self.sources, self.batch, self.rng)
                 yield self.jitter(cqt.torch_features(torch.from_numpy(frames))), torch.from_numpy(labels)
+
+    def shift_dynamics(self, features: np.ndarray, labels: np.ndarray):
+        """A share dynamics_shift_p of the frames relabelled to another dynamic and scaled by
+        the level step between the two (DYNAMICS_STEP_DB per step): every pitch is then seen
+        at every dynamic, so the model cannot learn "the dynamics this pitch had in
+        training" (the split holds out one (pitch, dynamics) label per note) and learns the
+        level rule instead."""
+        if self.dynamics_shift_p <= 0:
+            return features, labels
+        features, labels = features.copy(), labels.copy()
+        pick = np.flatnonzero(self.rng.random(len(labels)) < self.dynamics_shift_p)
+        target = self.rng.integers(0, len(DYNAMICS), len(pick))
+        steps = target - labels[pick, 2]
+        scale = 10 ** (steps * DYNAMICS_STEP_DB / 20)
+        features[pick] = cqt.to_features(cqt.from_features(features[pick]) * scale[:, None]).astype(features.dtype)
+        labels[pick, 2] = target
+        return features, labels
 
     def jitter(self, features: torch.Tensor) -> torch.Tensor:
         """Each frame played up to level_jitter_db louder or quieter: dynamics must then be
@@ -192,6 +222,9 @@ def write_card(out: Path, name: str, meta: Dict, extra: Dict) -> Path:
              f"{tr['frames']} frames of {tr['notes']} notes" +
              (f", each played up to {tr['level_jitter_db']:g} dB louder or quieter"
               if tr.get("level_jitter_db", 0) > 0 else "") +
+             (f"; {100 * tr['dynamics_shift_p']:g} % of the frames drawn at another dynamic, "
+              f"scaled by its level step ({DYNAMICS_STEP_DB:g} dB a step)"
+              if tr.get("dynamics_shift_p", 0) > 0 and len(meta["instruments"]) == 1 else "") +
              (" (random mixtures drawn every step)" if len(meta["instruments"]) > 1 else ""),
              f"- loss: signal ELBO + symbol ELBO + {CROSS_WEIGHT:g} KL(q(z|x)||q(z|y)); KL warm-up "
              f"over {cfg['warmup_epochs']} epochs; Adam lr {cfg['lr']} halved on 10-epoch plateaus; "
@@ -263,7 +296,7 @@ def train(args) -> Dict:
                           instruments=len(instruments)).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=10, min_lr=1e-5)
-    batches = Batches(sources, cfg["batch"], rng, args.level_jitter_db)
+    batches = Batches(sources, cfg["batch"], rng, args.level_jitter_db, args.dynamics_shift_p)
     state = {"epoch": 0, "step": 0, "seconds": 0.0}
     if ckpt_path.exists() and not args.fresh:
         ck = torch.load(ckpt_path, map_location=device)
@@ -336,7 +369,7 @@ def train(args) -> Dict:
                 "notes": sum(len(s.segments) for s in sources), "final": final, "seed": args.seed,
                 "sources": sorted({r["source"] for inst in instruments
                                    for r in note_rows(args.data, inst, "train")}),
-                "level_jitter_db": args.level_jitter_db}
+                "level_jitter_db": args.level_jitter_db, "dynamics_shift_p": args.dynamics_shift_p}
     model.eval()
     meta = metadata(instruments, sources, latent_projection(model.cpu(), sources, rng), training)
     index = None if args.no_index else Path(args.index)
@@ -360,6 +393,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--fresh", action="store_true")
     p.add_argument("--onnx", action="store_true", help="also write the ONNX graphs")
+    p.add_argument("--dynamics-shift-p", type=float, default=DYNAMICS_SHIFT_P,
+                   help="solo models: share of frames relabelled to another dynamic and scaled "
+                        "by its level step (0: none)")
     p.add_argument("--level-jitter-db", type=float, default=LEVEL_JITTER_DB,
                    help="each training frame played up to this many dB louder or quieter (0: none)")
     return p
