@@ -297,6 +297,8 @@ def plan_units(seed: int = DEFAULT_SEED, smoke: bool = False, sources=(S.REFEREN
                      tool=fp.get("tool", ""), gain=render.FLUIDSYNTH_GAIN, reverb=False,
                      chorus=False, cc7=VOLUME_CC7,
                      heldout=source in S.NEVER_TRAIN)
+        if src.kind == "gus":  # timidity's options change the audio (--preserve-silence)
+            synth["tool_args"] = list(render.TIMIDITY_ARGS)
         have = (set(covered_programs(coverage, source)) if coverage is not None
                 else {p for i in INSTRUMENTS.values() for p in i.programs})
         if "notes" in corpora:
