@@ -276,7 +276,9 @@ test('renderMidi equals the native core (timbrel render-midi) for the same song 
   try {
     const song = path.join(dir, 'three.mid');
     fs.writeFileSync(song, THREE_NOTES);
-    // RTPGHI is the same arithmetic on both sides (to float rounding).
+    // RTPGHI is the same arithmetic on both sides (to float rounding; the trained
+    // violin's sharper spectra, with more bins near zero where RTPGHI's log-magnitude
+    // gradients amplify rounding, reach 5e-4: measured 2026-12-02 after its retrain).
     // Griffin-Lim takes the phase of the STFT of its own output, which
     // amplifies rounding wherever that STFT is near zero: one iteration is
     // compared (after 30, x86 and WebAssembly differ by 16-75 %).
@@ -284,8 +286,8 @@ test('renderMidi equals the native core (timbrel render-midi) for the same song 
       [SOLO_MODEL, soloBytes, { phase: 'rtpghi' }, 1e-5],
       [SOLO_MODEL, soloBytes, { phase: 'rtpghi', temperature: 0.5, seed: 99, interpolation: 'linear' }, 1e-5],
       [SOLO_MODEL, soloBytes, { phase: 'griffin-lim', iterations: 1, interpolation: 'none' }, 5e-3],
-      [VIOLIN_MODEL, violinBytes, { phase: 'rtpghi' }, 1e-4],
-      [VIOLIN_MODEL, violinBytes, { phase: 'rtpghi', temperature: 0.5, seed: 7 }, 1e-4],
+      [VIOLIN_MODEL, violinBytes, { phase: 'rtpghi' }, 1e-3],
+      [VIOLIN_MODEL, violinBytes, { phase: 'rtpghi', temperature: 0.5, seed: 7 }, 1e-3],
       [VIOLIN_MODEL, violinBytes, { phase: 'griffin-lim', iterations: 1 }, 5e-3],
     ];
     for (const [model, bytes, options, tolerance] of cases) {
