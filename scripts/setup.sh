@@ -43,3 +43,9 @@ echo "== WebAssembly build (build-wasm/)"
 export NODE_PATH=/usr/share/nodejs
 [ -f build-wasm/build.ninja ] || emcmake cmake -S . -B build-wasm -G Ninja -DTIMBREL_WERROR="$werror"
 cmake --build build-wasm
+
+# The Notes panel's batch engine (ONNX Runtime Web) runs the note model's decoder
+# as ONNX, written from the shipped .tmbl (the repository ships only the .tmbl);
+# source.json names the file it came from, so the page uses it only with that model.
+echo "== ONNX graphs of the note model (build-onnx/)"
+scripts/export-onnx.sh || echo "warning: the note model's ONNX graphs were not written; the Notes panel decodes with the core only"

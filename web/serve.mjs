@@ -2,16 +2,21 @@
 // Timbrel's local static server: no dependencies, localhost only.
 //
 //   node web/serve.mjs [--port 8000] [--core-dir build-wasm/web] [--models-dir models]
+//                      [--onnx-dir build-onnx]
 //
 //   /        -> web/                     (the page and its modules)
 //   /core/   -> the WebAssembly build dir (timbrel-core.mjs)
 //   /models/ -> the repository's models/ (read-only; only .json, .tmbl, .md and .wav files)
+//   /onnx/   -> the ONNX graphs written from the shipped models at set-up
+//               (scripts/setup.sh: build-onnx/; only .onnx and .json files)
+//   /vendor/onnxruntime-web/ -> node_modules/onnxruntime-web/dist (only its .mjs
+//               modules and .wasm binaries: the Notes panel's batch engine)
 //
 // Every response carries COOP/COEP/CORP so the page is cross-origin isolated
 // (SharedArrayBuffer for the worklet's ring buffer), and a strict
 // Content-Security-Policy (same-origin scripts, workers and requests only,
 // WebAssembly compilation allowed; no framing). Port 0 picks a free port.
-// Environment: PORT, TIMBREL_CORE_DIR, TIMBREL_MODELS_DIR (arguments win).
+// Environment: PORT, TIMBREL_CORE_DIR, TIMBREL_MODELS_DIR, TIMBREL_ONNX_DIR (arguments win).
 //
 // Hardened for a visitor's browser on a shared machine: files are served
 // only from inside their root (symbolic links that lead out are refused),
@@ -51,6 +56,13 @@ export const MIME_TYPES = {
 // audio examples, nothing else (no training checkpoints, no .onnx graphs the
 // page does not use).
 export const MODEL_EXTENSIONS = new Set(['.json', '.tmbl', '.md', '.wav']);
+// What /onnx/ serves: the exported graphs and the note of which model file they
+// were written from.
+export const ONNX_EXTENSIONS = new Set(['.onnx', '.json']);
+// What /vendor/onnxruntime-web/ serves: ONNX Runtime Web's ES modules and the
+// WebAssembly binaries they load (no CommonJS builds, no source maps).
+export const VENDOR_EXTENSIONS = new Set(['.mjs', '.wasm']);
+const ORT_DIST = path.join(REPO_ROOT, 'node_modules', 'onnxruntime-web', 'dist');
 
 // The page loads only its own scripts, workers, models and clips; the core is
 // WebAssembly compiled from bytes ('wasm-unsafe-eval'); downloads and decoded
@@ -138,14 +150,22 @@ function send(res, status, body, headers = {}) {
   res.end(body);
 }
 
-export function createServer({ webRoot = WEB_ROOT, coreDir, modelsDir } = {}) {
+const allowed = (extensions) => (file) => extensions.has(path.extname(file).toLowerCase());
+
+export function createServer({ webRoot = WEB_ROOT, coreDir, modelsDir, onnxDir, ortDir = ORT_DIST } = {}) {
   const roots = [
     { prefix: '/core/', dir: path.resolve(coreDir ?? path.join(REPO_ROOT, 'build-wasm', 'web')) },
     {
       prefix: '/models/',
       dir: path.resolve(modelsDir ?? path.join(REPO_ROOT, 'models')),
-      allow: (file) => MODEL_EXTENSIONS.has(path.extname(file).toLowerCase()),
+      allow: allowed(MODEL_EXTENSIONS),
     },
+    {
+      prefix: '/onnx/',
+      dir: path.resolve(onnxDir ?? path.join(REPO_ROOT, 'build-onnx')),
+      allow: allowed(ONNX_EXTENSIONS),
+    },
+    { prefix: '/vendor/onnxruntime-web/', dir: path.resolve(ortDir), allow: allowed(VENDOR_EXTENSIONS) },
     { prefix: '/', dir: path.resolve(webRoot) },
   ];
   for (const root of roots) {
@@ -240,7 +260,7 @@ async function main() {
     process.exit(2);
   }
   if (args.help) {
-    console.log('usage: node web/serve.mjs [--port N] [--core-dir DIR] [--models-dir DIR]');
+    console.log('usage: node web/serve.mjs [--port N] [--core-dir DIR] [--models-dir DIR] [--onnx-dir DIR]');
     return;
   }
   const portText = args.port ?? process.env.PORT ?? '8000';
@@ -254,7 +274,8 @@ async function main() {
     console.warn(`serve.mjs: warning: ${coreDir}/timbrel-core.mjs not found; build it with emcmake (the page will report the missing core).`);
   }
   const modelsDir = path.resolve(args['models-dir'] ?? process.env.TIMBREL_MODELS_DIR ?? path.join(REPO_ROOT, 'models'));
-  const server = createServer({ coreDir, modelsDir });
+  const onnxDir = path.resolve(args['onnx-dir'] ?? process.env.TIMBREL_ONNX_DIR ?? path.join(REPO_ROOT, 'build-onnx'));
+  const server = createServer({ coreDir, modelsDir, onnxDir });
   server.on('error', (e) => {
     console.error(`serve.mjs: ${e.message}`);
     process.exit(1);

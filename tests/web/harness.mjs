@@ -92,10 +92,12 @@ export function makeTempDir() {
 }
 
 // Starts web/serve.mjs on a free port; resolves {url, stop()}. modelsDir: what
-// /models/ serves (default: the repository's models/).
-export function startServer({ coreDir = CORE_DIR, modelsDir = null } = {}) {
+// /models/ serves (default: the repository's models/); onnxDir: what /onnx/
+// serves (default: build-onnx/).
+export function startServer({ coreDir = CORE_DIR, modelsDir = null, onnxDir = null } = {}) {
   const args = [path.join(REPO, 'web', 'serve.mjs'), '--port', '0', '--core-dir', coreDir];
   if (modelsDir) args.push('--models-dir', modelsDir);
+  if (onnxDir) args.push('--onnx-dir', onnxDir);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {
       cwd: REPO,

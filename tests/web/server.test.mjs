@@ -43,7 +43,12 @@ describe('web/serve.mjs', () => {
     fs.symlinkSync(path.join(tmp, 'secret.json'), path.join(models, 'leak.json'));
     fs.symlinkSync(path.join(tmp, 'private'), path.join(models, 'elsewhere'));
     fs.symlinkSync(path.join(models, 'violin', 'violin.tmbl'), path.join(models, 'alias.tmbl'));
-    server = await startServer({ modelsDir: models });
+    const onnx = path.join(tmp, 'onnx', 'gmvae');
+    fs.mkdirSync(onnx, { recursive: true });
+    fs.writeFileSync(path.join(onnx, 'gmvae.decoder.onnx'), 'ONNX');
+    fs.writeFileSync(path.join(onnx, 'source.json'), '{}');
+    fs.writeFileSync(path.join(onnx, 'notes.txt'), 'not served');
+    server = await startServer({ modelsDir: models, onnxDir: path.join(tmp, 'onnx') });
   });
   after(async () => {
     await server?.stop();
@@ -63,6 +68,25 @@ describe('web/serve.mjs', () => {
     assert.equal(example.status, 200, 'a model\'s audio example');
     assert.equal(example.headers['content-type'], 'audio/wav');
     assert.equal((await get(server, '/models/violin/checkpoint.pt')).status, 404, 'no training checkpoint');
+  });
+
+  test('onnx/ serves the exported graphs and their source note; vendor/ only ONNX Runtime Web\'s modules and binaries', async () => {
+    const graph = await get(server, '/onnx/gmvae/gmvae.decoder.onnx');
+    assert.equal(graph.status, 200);
+    assert.equal(graph.headers['content-type'], 'application/octet-stream');
+    assert.equal((await get(server, '/onnx/gmvae/source.json')).status, 200);
+    assert.equal((await get(server, '/onnx/gmvae/notes.txt')).status, 404, 'nothing else from onnx/');
+    const ort = await get(server, '/vendor/onnxruntime-web/ort.wasm.min.mjs');
+    assert.equal(ort.status, 200, 'ONNX Runtime Web (npm ci)');
+    assert.equal(ort.headers['content-type'], 'text/javascript; charset=utf-8');
+    const wasm = await get(server, '/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm');
+    assert.equal(wasm.status, 200);
+    assert.equal(wasm.headers['content-type'], 'application/wasm');
+    assert.equal(wasm.headers['cross-origin-resource-policy'], 'same-origin');
+    for (const p of ['/vendor/onnxruntime-web/ort.min.js', '/vendor/onnxruntime-web/ort.wasm.min.mjs.map', '/vendor/onnxruntime-web/../package.json',
+      '/vendor/onnxruntime-web/%2e%2e/package.json', '/vendor/onnxruntime-node/', '/vendor/']) {
+      assert.equal((await get(server, p)).status, 404, p);
+    }
   });
 
   test('a directory redirects only to its own path on this origin', async () => {
