@@ -8,6 +8,7 @@ import { DrawPanel } from './draw/draw-panel.js';
 import { ListenPanel } from './listen/listen-panel.js';
 import { CrossmodalCatalog } from './midi/midi-catalog.js';
 import { MidiPanel } from './midi/midi-panel.js';
+import { NotesPanel } from './notes/notes-panel.js';
 import { TranscribePanel } from './transcribe/transcribe-panel.js';
 import { AppShell } from './ui/app-shell.js';
 import { VoicePanel } from './voice/voice-panel.js';
@@ -25,6 +26,7 @@ const panels = {
   draw: new DrawPanel(panel('draw'), { ...options, catalog }),
   midi: new MidiPanel(panel('midi'), { ...options, catalog: noteCatalog }),
   transcribe: new TranscribePanel(panel('transcribe'), { ...options, catalog: noteCatalog }),
+  notes: new NotesPanel(panel('notes'), options), // the GMVAE note model (models/gmvae/)
 };
 
 // Leaving a panel stops what it plays (one microphone user at a time; a recording
