@@ -17,6 +17,7 @@ the manifest carries besides the file list):
 - ``crossmodal``: the crossmodal_vae contract (solo and mixture models, graph outputs)
 - ``draw``: descriptor-based synthesis (needs the native tool, ``build/core/timbrel``)
 - ``midi``: Standard MIDI File fixtures, byte by byte
+- ``mel``: the GMVAE's log-mel features and their inverse (``timbrel.mel``)
 
 Every folder's ``manifest.json`` (format 1)::
 
@@ -50,7 +51,7 @@ from typing import Any, Dict, Mapping, Optional
 import numpy as np
 
 FORMAT = 1
-GENERATORS = ("dsp", "cqt", "nn", "vq", "crossmodal", "draw", "midi")
+GENERATORS = ("dsp", "cqt", "nn", "vq", "crossmodal", "draw", "midi", "mel")
 GOLDEN_ROOT = Path(__file__).resolve().parents[3] / "tests" / "golden"
 
 
