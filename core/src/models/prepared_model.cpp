@@ -5,6 +5,7 @@
 #include "model_loading.h"
 #include "timbrel/models/code_analysis.h"
 #include "timbrel/models/crossmodal_vae.h"
+#include "timbrel/models/gmvae.h"
 #include "timbrel/models/vq_timbre.h"
 #include "timbrel/nn/model_image.h"
 
@@ -41,13 +42,21 @@ PreparedModel prepare_crossmodal_vae(const std::uint8_t* bytes, std::size_t size
   return {nn::write_model_image(loaded.model->model(), extras), loaded.model->info_json(), ""};
 }
 
+PreparedModel prepare_gmvae(const std::uint8_t* bytes, std::size_t size) {
+  auto loaded = Gmvae::load(bytes, size);
+  if (!loaded.model) return {{}, "", loaded.error};
+  return {nn::write_model_image(loaded.model->model()), loaded.model->info_json(), ""};
+}
+
 }  // namespace
 
 PreparedModel prepare_model(const std::uint8_t* bytes, std::size_t size,
                             const std::string& family) {
   if (family == "vq_timbre") return prepare_vq_timbre(bytes, size);
   if (family == "crossmodal_vae") return prepare_crossmodal_vae(bytes, size);
-  return {{}, "", "unknown model family '" + family + "' (known: vq_timbre, crossmodal_vae)"};
+  if (family == "gmvae") return prepare_gmvae(bytes, size);
+  return {
+      {}, "", "unknown model family '" + family + "' (known: vq_timbre, crossmodal_vae, gmvae)"};
 }
 
 }  // namespace timbrel::models

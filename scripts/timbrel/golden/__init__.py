@@ -18,6 +18,7 @@ the manifest carries besides the file list):
 - ``draw``: descriptor-based synthesis (needs the native tool, ``build/core/timbrel``)
 - ``midi``: Standard MIDI File fixtures, byte by byte
 - ``mel``: the GMVAE's log-mel features and their inverse (``timbrel.mel``)
+- ``gmvae``: the gmvae contract (docs/gmvae.md): a hand-set oracle model, encoder/decoder parity
 
 Every folder's ``manifest.json`` (format 1)::
 
@@ -51,7 +52,7 @@ from typing import Any, Dict, Mapping, Optional
 import numpy as np
 
 FORMAT = 1
-GENERATORS = ("dsp", "cqt", "nn", "vq", "crossmodal", "draw", "midi", "mel")
+GENERATORS = ("dsp", "cqt", "nn", "vq", "crossmodal", "draw", "midi", "mel", "gmvae")
 GOLDEN_ROOT = Path(__file__).resolve().parents[3] / "tests" / "golden"
 
 
