@@ -84,7 +84,9 @@ std::string resolve_model(const std::string& name_or_path, const std::string& fa
   if (fs::is_regular_file(name_or_path)) return name_or_path;
   // Where each family's shipped models live (models/README.md).
   static const std::map<std::string, fs::path> folders = {
-      {"vq_timbre", fs::path("models")}, {"crossmodal_vae", fs::path("models") / "crossmodal"}};
+      {"vq_timbre", fs::path("models")},
+      {"crossmodal_vae", fs::path("models") / "crossmodal"},
+      {"gmvae", fs::path("models")}};
   std::vector<std::string> tried = {name_or_path};
   const bool plain_name =
       name_or_path.find('/') == std::string::npos && fs::path(name_or_path).extension() != ".tmbl";

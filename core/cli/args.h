@@ -38,8 +38,8 @@ double parse_double(const std::string& text, const std::string& what);
 // A model argument of a command whose engine takes models of `family`: an
 // existing file, else NAME's file in that family's folder of models/ under the
 // current directory, then under the source tree: vq_timbre models/NAME/NAME.tmbl,
-// crossmodal_vae models/crossmodal/NAME/NAME.tmbl (so `render-midi --model
-// flute` finds the cross-modal flute, `transfer --model flute` the voice one).
+// crossmodal_vae models/crossmodal/NAME/NAME.tmbl, gmvae models/NAME/NAME.tmbl (so `render-midi
+// --model flute` finds the cross-modal flute, `transfer --model flute` the voice one).
 // std::runtime_error listing what was tried.
 // read_wav, refused (with the file, its length and the limit) past kMaxClipSeconds.
 io::Audio read_clip(const std::string& path);

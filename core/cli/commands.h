@@ -4,6 +4,7 @@
 //   draw_commands.cpp        analyse-codes, draw
 //   midi_commands.cpp        render-midi, midi-info
 //   transcribe_commands.cpp  transcribe
+//   notes_commands.cpp       notes sample | transfer | info
 // Each returns the exit status and reports a problem by throwing
 // std::runtime_error (main.cpp prints it).
 #pragma once
@@ -21,5 +22,6 @@ int draw_command(const Args& args);
 int render_midi_command(const Args& args);
 int midi_info_command(const Args& args);
 int transcribe_command(const Args& args);
+int notes_command(const Args& args);
 
 }  // namespace timbrel::cli

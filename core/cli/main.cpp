@@ -72,7 +72,21 @@ const char* kUsage =
     "      from RTPGHI, classic or fast (momentum 0.99)\n"
     "  timbrel midi-info SONG.mid [--notes N]\n"
     "      a Standard MIDI File's format, tracks, timing, tempo map, duration, notes, pitch\n"
-    "      range and its first N notes (default 10; channels counted 1-16)\n";
+    "      range and its first N notes (default 10; channels counted 1-16)\n"
+    "  timbrel notes sample --model NAME_OR_PATH --instrument NAME --pitch NOTE -o OUT.wav\n"
+    "                       [--spread W] [--seed S] [--seconds HELD] [--velocity V]\n"
+    "                       [--phase griffin-lim|rtpghi] [--iterations N]\n"
+    "      a note of a GMVAE note model (NAME: models/NAME/NAME.tmbl, e.g. gmvae): pitch and\n"
+    "      timbre drawn from their components (--spread: 0, the default, is the components'\n"
+    "      means; --seed: of the draw), held --seconds (default 1) then released (150 ms),\n"
+    "      at 22050 Hz; prints its level and f0. NOTE: A4, C#3, Bb2 or a MIDI number\n"
+    "  timbrel notes transfer --model NAME_OR_PATH --in NOTE.wav --to INSTRUMENT -o OUT.wav\n"
+    "                         [--amount A] [--seconds HELD] [--velocity V] [--phase ...]\n"
+    "      a recorded note (its first sample the onset) encoded, its timbre moved from its\n"
+    "      nearest instrument component to INSTRUMENT's (--amount 0-1, default 1), its pitch\n"
+    "      kept, decoded and rendered (held for the input's length by default)\n"
+    "  timbrel notes info --model NAME_OR_PATH\n"
+    "      the model's instruments, pitches and sizes as JSON\n";
 
 struct Command {
   const char* name;
@@ -90,6 +104,7 @@ const Command kCommands[] = {
     {"render-midi", nullptr, timbrel::cli::render_midi_command},
     {"phase-eval", nullptr, timbrel::cli::phase_eval_command},
     {"midi-info", nullptr, timbrel::cli::midi_info_command},
+    {"notes", nullptr, timbrel::cli::notes_command},
 };
 
 }  // namespace
