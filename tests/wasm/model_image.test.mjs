@@ -87,7 +87,8 @@ test('prepareModel: an image and the facts the kernels give after loadModel', ()
 
 test('prepareModel explains bad input: family, damaged file, not bytes', () => {
   for (const [bytes, family, pattern] of [
-    [models.vqGolden, 'gmvae', /unknown model family 'gmvae'/],
+    [models.vqGolden, 'tuba', /unknown model family 'tuba'/],
+    [models.vqGolden, 'gmvae', /not 'gmvae'/],
     [models.vqGolden, 'crossmodal_vae', /not 'crossmodal_vae'/],
     [models.crossmodalSolo, 'vq_timbre', /not 'vq_timbre'/],
     [models.vqGolden.subarray(0, 500), 'vq_timbre', /truncated/],

@@ -295,8 +295,8 @@ GmvaeRender render_patch(Gmvae& model, const float* patch, double held_s,
   const long frames = held_frames + GmvaeSynth::kReleaseFrames;
   GmvaeSynth synth(model);
   synth.note_on_patch(60, std::clamp(options.velocity, 1, 127), patch);
-  dsp::MagnitudeFrames magnitudes(std::size_t(frames),
-                                  std::vector<float>(std::size_t(GmvaeSynth::kFftBins)));
+  const std::vector<float> silence(GmvaeSynth::kFftBins, 0.0f);
+  dsp::MagnitudeFrames magnitudes(static_cast<std::size_t>(frames), silence);
   for (long m = 0; m < frames; ++m) {
     if (m == held_frames) synth.note_off(60);
     synth.next_frame(magnitudes[std::size_t(m)].data());
