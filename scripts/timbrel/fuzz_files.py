@@ -114,6 +114,14 @@ def write_model_seeds(out: Path) -> None:
                                        "bias_ih": None, "bias_hh": None},
                         {"op": "sigmoid"}]}
     write_tmbl(out / "linear_gru.tmbl", "test", "seed", {"hop": 256, "window": 1024}, graphs, t)
+    # A dense layer unflattened into frames for a convolution (the GMVAE's decoder).
+    t = {"d.weight": _weights(rng, 8, 3), "d.bias": _weights(rng, 8),
+         "c.weight": _weights(rng, 3, 2, 2), "c.bias": _weights(rng, 2)}
+    graphs = {"decoder": [_linear("d"), {"op": "relu"}, {"op": "unflatten", "frames": 4},
+                          {"op": "conv1d", "weight": "c.weight", "bias": "c.bias", "stride": 1,
+                           "dilation": 1, "padding_left": 1, "padding_right": 1},
+                          {"op": "tanh"}]}
+    write_tmbl(out / "ops_unflatten.tmbl", "test", "seed", {}, graphs, t)
 
 
 # --- MIDI -----------------------------------------------------------------------
@@ -262,6 +270,11 @@ def write_hostile_models(out: Path) -> dict:
         _raw_tmbl(_header([lin, {"op": "flatten", "frames": 2**28}],
                           [{"name": "w", "shape": [16, 4], "offset": 0}]), w),
         "model file: graph 'main' op 1: 'frames' must be a whole number in 1-65536")
+    put("unflatten_frames_not_dividing.tmbl",
+        _raw_tmbl(_header([lin, {"op": "unflatten", "frames": 5}],
+                          [{"name": "w", "shape": [16, 4], "offset": 0}]), w),
+        "model file: graph 'main' op 1: unflatten input of 16 values is not a whole number of "
+        "5 frames")
     put("too_many_ops.tmbl", _raw_tmbl(_header([{"op": "relu"}] * 1025, [])),
         "model file: the graphs hold 1025 ops in all, more than the limit of 1024")
     put("too_many_tensors.tmbl",

@@ -71,8 +71,8 @@ TENSOR_FIELDS = {
     "layer_norm": ("weight", "bias"),
     "vq": ("codebook",),
 }
-KNOWN_OPS = set(TENSOR_FIELDS) | {"flatten", "relu", "tanh", "sigmoid", "log1p", "leaky_relu",
-                                  "elu", "softplus"}
+KNOWN_OPS = set(TENSOR_FIELDS) | {"flatten", "unflatten", "relu", "tanh", "sigmoid", "log1p",
+                                  "leaky_relu", "elu", "softplus"}
 
 
 class TmblError(ValueError):

@@ -16,6 +16,7 @@
 
 #include "allocation_counter.h"
 #include "crossmodal_test_model.h"
+#include "npy.h"
 #include "signals.h"
 #include "timbrel/engine/midi_player.h"
 #include "timbrel/engine/voice_transfer.h"
@@ -429,6 +430,42 @@ TEST_CASE("Damaged model images are refused with a message", "[model_image]") {
     auto crossmodal = models::CrossmodalVae::adopt(block_of(image));
     CHECK_THAT(crossmodal.error, Catch::Contains("not 'crossmodal_vae'"));
   }
+}
+
+TEST_CASE("An image of graphs that flatten and unflatten runs as the file does",
+          "[model_image][unflatten]") {
+  const auto file = read_file(kGolden / "nn" / "gmvae_small.tmbl");
+  auto loaded = nn::load_model(file.data(), file.size());
+  INFO(loaded.error);
+  REQUIRE(loaded.model);
+  const auto image = nn::write_model_image(*loaded.model);
+  auto adopted = nn::load_model_image(image.data(), image.size());
+  INFO(adopted.error);
+  REQUIRE(adopted.model);
+  for (const auto& name : loaded.model->graph_names()) {
+    INFO("graph " << name);
+    const auto input =
+        test::read_npy((kGolden / "nn" / ("gmvae_small." + name + ".input.npy")).string());
+    nn::Sequence x(int(input.rows()), int(input.columns()));
+    for (size_t i = 0; i < input.values.size(); ++i) x.data[i] = float(input.values[i]);
+    const auto want = loaded.model->graph(name).forward(x);
+    const auto got = adopted.model->graph(name).forward(x);
+    CHECK(got.frames == want.frames);
+    CHECK(same_bits(got.data, want.data));
+  }
+
+  // An unflatten record whose frames do not divide its input is refused.
+  const size_t layers_at = kHeader + kGraphRecord * get32(image, 40);
+  constexpr std::uint32_t kUnflattenKind = 8;  // nn/model_image.cpp's Kind::kUnflatten
+  size_t unflatten_at = 0;
+  for (size_t i = 0; i < get32(image, 44) && !unflatten_at; ++i)
+    if (get32(image, layers_at + 128 * i) == kUnflattenKind) unflatten_at = layers_at + 128 * i;
+  REQUIRE(unflatten_at != 0);
+  CHECK(get32(image, unflatten_at + 8) == 43);  // frames, then the input size
+  auto bad = image;
+  put32(bad, unflatten_at + 8, 5);
+  reseal(bad);
+  CHECK_THAT(adopt_error(bad), Catch::Contains("layer sizes or parameters out of range"));
 }
 
 TEST_CASE("Adopting an image allocates a few blocks, however large the weights",

@@ -2,12 +2,14 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "allocation_counter.h"
 #include "npy.h"
 #include "signals.h"
+#include "timbrel/nn/graph.h"
 #include "timbrel/nn/layers.h"
 #include "timbrel/nn/model_file.h"
 
@@ -128,4 +130,41 @@ TEST_CASE("Vector quantiser breaks ties towards the lowest index", "[nn][vq]") {
   vq.step(near_two, out);
   CHECK(vq.last_index() == 2);
   CHECK(out[1] == 5.0f);
+}
+
+TEST_CASE("Unflatten turns one frame of F x C values into F frames, the inverse of flatten",
+          "[nn][unflatten]") {
+  nn::Unflatten unflatten(3, 2);
+  CHECK(unflatten.input_size() == 6);
+  CHECK(unflatten.output_size() == 2);
+  CHECK_FALSE(unflatten.streams());
+  nn::Sequence one(1, 6);
+  one.data = {1, 2, 3, 4, 5, 6};
+  const auto frames = unflatten.forward(one);
+  REQUIRE(frames.frames == 3);
+  REQUIRE(frames.channels == 2);
+  CHECK(frames.data == std::vector<float>{1, 2, 3, 4, 5, 6});  // row-major, time outer
+  CHECK(frames.frame(2)[0] == 5.0f);
+  CHECK(nn::Flatten(3, 2).forward(frames).data == one.data);
+  float out[2] = {0, 0};
+  CHECK_FALSE(unflatten.step(one.data.data(), out));  // offline only
+  nn::Sequence two(2, 6);
+  CHECK_THROWS_WITH(unflatten.forward(two),
+                    Catch::Contains("unflatten expects 1 frame of 6 values, got 2 x 6"));
+}
+
+TEST_CASE("A graph with an unflatten runs offline and does not stream", "[nn][unflatten]") {
+  nn::Graph graph;
+  // Linear 2 -> 6 (y = [x0, x1, 2 x0, 2 x1, 3 x0, 3 x1]), unflatten to 3 x 2, Linear 2 -> 1 (sum).
+  graph.add(std::make_unique<nn::Linear>(
+      2, 6, std::vector<float>{1, 0, 0, 1, 2, 0, 0, 2, 3, 0, 0, 3}, std::vector<float>{}));
+  graph.add(std::make_unique<nn::Unflatten>(3, 2));
+  graph.add(std::make_unique<nn::Linear>(2, 1, std::vector<float>{1, 1}, std::vector<float>{}));
+  CHECK_FALSE(graph.streams());
+  nn::Sequence x(1, 2);
+  x.data = {1.0f, 0.5f};
+  const auto y = graph.forward(x);
+  REQUIRE(y.frames == 3);
+  REQUIRE(y.channels == 1);
+  CHECK(y.data == std::vector<float>{1.5f, 3.0f, 4.5f});
 }

@@ -148,6 +148,56 @@ TEST_CASE("The loader names what is wrong with a bad model file", "[nn][model_fi
   }
 }
 
+TEST_CASE("An unflatten op loads with its frames and refuses frames that do not divide",
+          "[nn][model_file][unflatten]") {
+  auto header_with = [](json unflatten) {
+    return json{{"family", "test"},
+                {"graphs",
+                 {{"main",
+                   {{{"op", "linear"}, {"weight", "fc.weight"}, {"bias", nullptr}},
+                    std::move(unflatten),
+                    {{"op", "conv1d"}, {"weight", "c.weight"}, {"bias", nullptr}}}}}}};
+  };
+  // Linear 2 -> 12, unflatten to 4 frames x 3, conv1d (kernel 1) 3 -> 1.
+  const std::map<std::string, test::TestTensor> tensors = {
+      {"fc.weight", {{12, 2}, std::vector<float>(24, 0.5f)}},
+      {"c.weight", {{1, 1, 3}, {1.0f, 1.0f, 1.0f}}}};
+  const auto bytes = test::write_tmbl(header_with({{"op", "unflatten"}, {"frames", 4}}), tensors);
+  auto r = nn::load_model(bytes.data(), bytes.size());
+  REQUIRE(r.error.empty());
+  auto& graph = r.model->graph("main");
+  CHECK_FALSE(graph.streams());
+  REQUIRE(graph.layer(1).kind() == "unflatten");
+  CHECK(graph.layer(1).output_size() == 3);
+  nn::Sequence x(1, 2);
+  x.data = {1.0f, 1.0f};
+  const auto y = graph.forward(x);
+  CHECK(y.frames == 4);
+  CHECK(y.channels == 1);
+  CHECK(y.data == std::vector<float>(4, 3.0f));
+
+  CHECK_THAT(
+      load_error(test::write_tmbl(header_with({{"op", "unflatten"}, {"frames", 5}}), tensors)),
+      Catch::Contains("graph 'main' op 1: unflatten input of 12 values is not a whole "
+                      "number of 5 frames"));
+  CHECK_THAT(load_error(test::write_tmbl(header_with({{"op", "unflatten"}}), tensors)),
+             Catch::Contains("op 1: unflatten needs 'frames'"));
+  CHECK_THAT(
+      load_error(test::write_tmbl(header_with({{"op", "unflatten"}, {"frames", 0}}), tensors)),
+      Catch::Contains("op 1: 'frames' must be a whole number in 1-65536"));
+  CHECK_THAT(load_error(test::write_tmbl(header_with({{"op", "unflatten"}, {"frames", 268435456}}),
+                                         tensors)),
+             Catch::Contains("op 1: 'frames' must be a whole number in 1-65536"));
+  // 12 values into 6 frames of 2 channels: the conv1d's 3 inputs no longer fit.
+  CHECK_THAT(
+      load_error(test::write_tmbl(header_with({{"op", "unflatten"}, {"frames", 6}}), tensors)),
+      Catch::Contains("op 2: conv1d weight has wrong shape [1, 1, 3] for 2 input channels"));
+  auto starts = header_with({{"op", "unflatten"}, {"frames", 4}});
+  starts["graphs"]["main"].erase(0);
+  CHECK_THAT(load_error(test::write_tmbl(starts, {{"c.weight", tensors.at("c.weight")}})),
+             Catch::Contains("op 0: unflatten cannot start a graph"));
+}
+
 TEST_CASE("Fusing Linear into the GRU changes outputs only by rounding", "[nn][model_file]") {
   json header = {{"family", "test"},
                  {"graphs",

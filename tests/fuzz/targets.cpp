@@ -41,12 +41,16 @@ void run_graphs(nn::Model& model) {
       }
       g.reset();
     } else {
-      nn::Sequence x(4, int(in));
-      for (std::size_t i = 0; i < x.data.size(); ++i) x.data[i] = std::cos(0.21f * float(i));
-      try {
-        (void)g.forward(x);
-      } catch (const std::invalid_argument&) {
-        // A flatten of a fixed frame count refuses other lengths: documented.
+      // 4 frames, and 1: what a graph that unflattens one dense frame takes.
+      for (int frames : {4, 1}) {
+        nn::Sequence x(frames, int(in));
+        for (std::size_t i = 0; i < x.data.size(); ++i) x.data[i] = std::cos(0.21f * float(i));
+        try {
+          (void)g.forward(x);
+        } catch (const std::invalid_argument&) {
+          // A flatten of a fixed frame count, an unflatten of more than one frame, refuses
+          // other lengths: documented.
+        }
       }
     }
   }

@@ -24,7 +24,7 @@ from timbrel.export import (TmblError, UnsupportedModuleError, export_model, gra
                             write_tmbl)
 from timbrel.export import layout
 from timbrel.models import CrossmodalVAE, GMVAE, VQTimbre
-from timbrel.models.layers import CausalPad, Flatten, Log1p, Pad1d, SequenceGraph, VectorQuantizer
+from timbrel.models.layers import CausalPad, Flatten, Log1p, Pad1d, SequenceGraph, Unflatten, VectorQuantizer
 
 GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden" / "nn"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
@@ -153,10 +153,116 @@ def test_graph_to_ops_names_and_padding():
     ([nn.ReLU(), nn.Linear(3, 3)], "cannot start with 'relu'"),
     ([nn.Linear(3, 3), nn.Sequential(nn.ReLU())], "nested"),
     ([nn.Linear(3, 3), nn.GELU()], "GELU.*not supported"),
+    ([nn.Linear(3, 3), nn.ReLU(), nn.BatchNorm1d(3)], r"g\.2 \(BatchNorm1d\): follows a ReLU.*directly after"),
+    ([nn.BatchNorm1d(3), nn.Linear(3, 3)], "follows the start of the graph"),
+    ([nn.Linear(3, 3), nn.BatchNorm1d(3), nn.BatchNorm1d(3)], "follows a BatchNorm1d"),
+    ([nn.Linear(3, 3), Flatten(2), nn.BatchNorm1d(6)], "follows a Flatten"),
+    ([nn.Linear(3, 4), nn.BatchNorm1d(5)], "normalises 5 channels, the layer gives 4"),
+    ([nn.Linear(3, 3), nn.BatchNorm1d(3, track_running_stats=False)], "no running statistics"),
+    ([Unflatten(2), nn.Linear(3, 3)], "cannot start with 'unflatten'"),
 ])
 def test_unsupported_modules_raise(modules, match):
     with pytest.raises(UnsupportedModuleError, match=match):
         graph_to_ops(modules, "g")
+
+
+def _random_batch_norm(norm: nn.BatchNorm1d, seed: int) -> nn.BatchNorm1d:
+    g = torch.Generator().manual_seed(seed)
+    n = norm.num_features
+    with torch.no_grad():
+        norm.running_mean.copy_(torch.randn(n, generator=g))
+        norm.running_var.copy_(0.2 + 2.0 * torch.rand(n, generator=g))
+        if norm.affine:
+            norm.weight.copy_(1.0 + 0.5 * torch.randn(n, generator=g))
+            norm.bias.copy_(0.5 * torch.randn(n, generator=g))
+    return norm
+
+
+def _run_ops(ops, tensors, x):
+    for op in ops:
+        x = apply_op(x, op, tensors)
+    return x
+
+
+@pytest.mark.parametrize("layer,norm", [
+    (nn.Linear(6, 5), nn.BatchNorm1d(5)),
+    (nn.Linear(6, 5, bias=False), nn.BatchNorm1d(5)),
+    (nn.Linear(6, 5), nn.BatchNorm1d(5, affine=False, eps=1e-3)),
+    (nn.Conv1d(6, 5, 3, padding=1), nn.BatchNorm1d(5)),
+    (nn.Conv1d(6, 5, 3, stride=2, bias=False), nn.BatchNorm1d(5)),
+], ids=["linear", "linear_nobias", "linear_no_affine", "conv1d", "conv1d_nobias_strided"])
+def test_batch_norm_folds_into_the_layer_before(layer, norm):
+    torch.manual_seed(3)
+    g = SequenceGraph(layer, nn.Dropout(0.2), _random_batch_norm(norm, 7), nn.ReLU()).eval()
+    ops, tensors = graph_to_ops(g, "g")
+    assert [o["op"] for o in ops] == [type(layer).__name__.lower(), "relu"]
+    assert ops[0]["weight"] == "g.0.weight" and ops[0]["bias"] == "g.0.bias"  # a bias is created
+    assert set(tensors) == {"g.0.weight", "g.0.bias"}
+    x = torch.randn(1, 11, 6)
+    with torch.no_grad():
+        want = g(x)[0].double().numpy()
+    got = _run_ops(ops, tensors, x[0].double().numpy())
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_batch_norm_folding_arithmetic():
+    w, b = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.5, -1.0])
+    fw, fb = layout.fold_batch_norm(w, b, running_mean=np.array([1.0, 2.0]),
+                                    running_var=np.array([3.0, 15.0]), gamma=np.array([2.0, 1.0]),
+                                    beta=np.array([0.25, 0.0]), eps=1.0)
+    np.testing.assert_allclose(fw, [[1.0, 2.0], [0.75, 1.0]])  # scales 2 / 2 and 1 / 4
+    np.testing.assert_allclose(fb, [(0.5 - 1.0) * 1.0 + 0.25, (-1.0 - 2.0) * 0.25])
+    assert fw.dtype == np.float32 and fb.dtype == np.float32
+    fw, fb = layout.fold_batch_norm(np.ones((2, 1, 3)), None, np.zeros(2), np.full(2, 4.0), None, None, 0.0)
+    np.testing.assert_allclose(fw, np.full((2, 1, 3), 0.5))
+    np.testing.assert_allclose(fb, [0.0, 0.0])
+
+
+def test_unflatten_exports_and_inverts_flatten(tmp_path):
+    torch.manual_seed(4)
+    g = SequenceGraph(nn.Linear(3, 20), nn.ReLU(), Unflatten(5), nn.Conv1d(4, 2, 3, padding=1),
+                      nn.Tanh()).eval()
+    ops, tensors = graph_to_ops(g, "dec")
+    assert ops[2] == {"op": "unflatten", "frames": 5}
+    x = torch.randn(1, 1, 3)
+    with torch.no_grad():
+        want = g(x)[0].double().numpy()
+    assert want.shape == (5, 2)
+    np.testing.assert_allclose(_run_ops(ops, tensors, x[0].double().numpy()), want, rtol=1e-5, atol=1e-6)
+    y = np.arange(12.0).reshape(4, 3)
+    np.testing.assert_array_equal(apply_op(apply_op(y, {"op": "flatten"}, {}),
+                                           {"op": "unflatten", "frames": 4}, {}), y)
+    paths = export_model({"decoder": g}, "test", "unflat", {}, tmp_path)
+    info = paths["graphs"]["decoder"]
+    assert not info["streams"] and info["step_onnx"] is None and info["onnx"].stat().st_size > 0
+    assert read_tmbl(paths["tmbl"]).graphs["decoder"][2] == {"op": "unflatten", "frames": 5}
+
+
+def test_gmvae_rebuilt_from_its_file_exports_the_same_bytes(tmp_path):
+    """The .tmbl holds the BatchNorms folded; from_tmbl builds a module without them that
+    computes the same and exports back byte for byte (onnx_from_tmbl's check)."""
+    from timbrel.export.onnx_from_tmbl import write_onnx
+    torch.manual_seed(5)
+    model = GMVAE(mel=8, frames=7, channels=6, dense=10, latent=3, pitches=4, instruments=2, seed=5)
+    for i, m in enumerate(model.modules()):
+        if isinstance(m, nn.BatchNorm1d):
+            _random_batch_norm(m, i)
+    model.eval()
+    meta = {"frames": 7, "pitch_means": model.pitch_means.tolist(),
+            "timbre_means": model.timbre_means.tolist()}
+    path = export_model(model.graphs(), "gmvae", "g", meta, tmp_path / "a", onnx_graphs=[])["tmbl"]
+    rebuilt = GMVAE.from_tmbl(path)
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in rebuilt.modules())
+    torch.testing.assert_close(rebuilt.pitch_means, model.pitch_means)
+    mel = torch.rand(2, 7, 8) * 2 - 1
+    with torch.no_grad():
+        for name in ("pitch_encoder", "timbre_encoder"):
+            torch.testing.assert_close(getattr(rebuilt, name)(mel), getattr(model, name)(mel),
+                                       rtol=1e-5, atol=1e-6)
+        z = torch.randn(2, 1, 6)
+        torch.testing.assert_close(rebuilt.decoder(z), model.decoder(z), rtol=1e-5, atol=1e-6)
+    written = write_onnx(path, tmp_path / "onnx")
+    assert sorted(p.name for p in written) == [f"g.{n}.onnx" for n in sorted(GMVAE.graph_names)]
 
 
 # --- model families ---------------------------------------------------------------
@@ -286,6 +392,9 @@ def apply_op(x: np.ndarray, op: dict, t: dict) -> np.ndarray:
         return book[np.argmin(d, axis=1)]  # first minimum on ties
     if kind == "flatten":
         return x.reshape(1, -1)
+    if kind == "unflatten":
+        assert x.shape[0] == 1
+        return x.reshape(op["frames"], -1)
     if kind == "relu":
         return np.maximum(x, 0)
     if kind == "leaky_relu":

@@ -83,7 +83,9 @@ std::string check_prepared(const nn::Model& model, int lowest, int highest) {
 bool pointwise(const nn::Graph& graph) {
   for (size_t i = 0; i < graph.size(); ++i) {
     const std::string kind = graph.layer(i).kind();
-    if (kind == "gru" || kind == "conv1d" || kind == "flatten" || kind == "vq") return false;
+    if (kind == "gru" || kind == "conv1d" || kind == "flatten" || kind == "unflatten" ||
+        kind == "vq")
+      return false;
   }
   return true;
 }

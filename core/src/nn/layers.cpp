@@ -284,4 +284,16 @@ Sequence Flatten::forward(const Sequence& in) const {
   return out;
 }
 
+// --- Unflatten ------------------------------------------------------------
+
+Sequence Unflatten::forward(const Sequence& in) const {
+  if (in.frames != 1 || in.channels != frames_ * channels_)
+    throw std::invalid_argument("unflatten expects 1 frame of " +
+                                std::to_string(frames_ * channels_) + " values, got " +
+                                std::to_string(in.frames) + " x " + std::to_string(in.channels));
+  Sequence out(frames_, channels_);
+  out.data = in.data;  // row-major [1, F C] is already [F, C], time outer
+  return out;
+}
+
 }  // namespace timbrel::nn

@@ -331,6 +331,18 @@ struct ModelLoader {
         return fail(where + ": " + problem), nullptr;
       return std::make_unique<Flatten>(int(frames), previous);
     }
+    if (kind == "unflatten") {
+      if (!need_previous()) return nullptr;
+      std::int64_t frames = 0;
+      if (!integer(op, "frames", where, 0, 1, std::int64_t(limits::kMaxDimension), &frames))
+        return nullptr;
+      // Unlike flatten's, the frame count cannot be inferred: the next op's input is C alone.
+      if (frames <= 0)
+        return fail(where + ": unflatten needs 'frames' (F of its [F, C] output)"), nullptr;
+      if (auto problem = limits::unflatten_problem(frames, previous); !problem.empty())
+        return fail(where + ": " + problem), nullptr;
+      return std::make_unique<Unflatten>(int(frames), previous / int(frames));
+    }
     static const std::map<std::string, ActivationKind> activations = {
         {"relu", ActivationKind::kRelu},       {"leaky_relu", ActivationKind::kLeakyRelu},
         {"elu", ActivationKind::kElu},         {"tanh", ActivationKind::kTanh},

@@ -55,6 +55,7 @@ enum class Kind : std::uint32_t {
   kVq,
   kActivation,
   kFlatten,
+  kUnflatten,
 };
 
 std::uint64_t align16(std::uint64_t n) { return (n + 15) / 16 * 16; }
@@ -130,6 +131,10 @@ LayerRecord record_of(const Layer& layer) {
     r.kind = Kind::kFlatten;
     r.ints[0] = f->frames();
     r.ints[1] = f->input_size();
+  } else if (const auto* u = dynamic_cast<const Unflatten*>(&layer)) {
+    r.kind = Kind::kUnflatten;
+    r.ints[0] = u->frames();
+    r.ints[1] = u->input_size();
   }
   return r;
 }
@@ -273,6 +278,9 @@ std::unique_ptr<Layer> build_layer(const std::uint8_t* record, Reader& reader,
     case Kind::kFlatten:
       sizes_ok = limits::flatten_problem(ints[0], ints[1]).empty();
       break;
+    case Kind::kUnflatten:
+      sizes_ok = limits::unflatten_problem(ints[0], ints[1]).empty();
+      break;
     default:
       *problem = "unknown layer kind " + std::to_string(std::uint32_t(kind));
       return nullptr;
@@ -318,6 +326,8 @@ std::unique_ptr<Layer> build_layer(const std::uint8_t* record, Reader& reader,
       return std::make_unique<VectorQuantizer>(a, b, std::move(w[0]));
     case Kind::kActivation:
       return std::make_unique<Activation>(ActivationKind(a), b, reals[0], reals[1]);
+    case Kind::kUnflatten:
+      return std::make_unique<Unflatten>(a, b / a);
     default:  // kFlatten
       return std::make_unique<Flatten>(a, b);
   }

@@ -50,6 +50,15 @@ std::string flatten_problem(std::int64_t frames, std::int64_t channels) {
   return "";
 }
 
+std::string unflatten_problem(std::int64_t frames, std::int64_t input) {
+  if (auto p = dimension_problem("unflatten frames", frames); !p.empty()) return p;
+  if (auto p = dimension_problem("unflatten input", input); !p.empty()) return p;
+  if (input % frames != 0)
+    return "unflatten input of " + std::to_string(input) + " values is not a whole number of " +
+           std::to_string(frames) + " frames";
+  return "";
+}
+
 std::string json_depth_problem(const std::uint8_t* text, std::uint64_t size) {
   int depth = 0;
   bool in_string = false, escaped = false;

@@ -6,6 +6,12 @@ returns ``(ops, tensors)``: the op dicts for the ``.tmbl`` header and the
 tensors in the core's layout (converted by ``layout.py`` only), named
 ``<prefix>.<index>.<parameter>`` like the PyTorch state_dict keys
 (``encoder.0.weight``).
+
+An ``nn.BatchNorm1d`` has no op of its own: directly after an ``nn.Linear`` or
+``nn.Conv1d`` (``nn.Identity``/``nn.Dropout`` between them are skipped) its eval-mode
+running statistics are folded into that layer's weight and bias (``layout.fold_batch_norm``;
+the bias, if the layer has none, is written as ``<prefix>.<index>.bias``). Anywhere else
+it is refused.
 """
 
 from __future__ import annotations
@@ -15,17 +21,21 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from torch import nn
 
-from timbrel.models.layers import Flatten, Log1p, Pad1d, SKIPPED, VectorQuantizer
+from timbrel.models.layers import Flatten, Log1p, Pad1d, SKIPPED, Unflatten, VectorQuantizer
 
 from . import layout
 
 SUPPORTED = ("nn.Linear, nn.Conv1d (groups 1, zero padding; Pad1d/CausalPad before it), "
              "nn.GRU (1 layer, unidirectional, batch_first), nn.LayerNorm (last dim), nn.ReLU, "
              "nn.LeakyReLU, nn.ELU, nn.Tanh, nn.Sigmoid, nn.Softplus, Log1p, VectorQuantizer, "
-             "Flatten; nn.Identity/nn.Dropout are skipped")
+             "Flatten, Unflatten, nn.BatchNorm1d directly after nn.Linear/nn.Conv1d (folded into "
+             "it); nn.Identity/nn.Dropout are skipped")
 
 # Ops whose input size comes from the previous op: the core cannot start a graph with them.
-SIZELESS = {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "softplus", "log1p", "flatten"}
+SIZELESS = {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "softplus", "log1p", "flatten",
+            "unflatten"}
+# Ops that need the whole sequence at once: a graph holding one does not stream.
+OFFLINE_ONLY = {"flatten", "unflatten"}
 
 
 class UnsupportedModuleError(TypeError):
@@ -38,7 +48,7 @@ def _children(modules) -> List[Tuple[str, nn.Module]]:
     return [(str(i), m) for i, m in enumerate(modules)]
 
 
-def _conv_padding(conv: nn.Conv1d, where: str) -> Tuple[int, int]:
+def conv_padding(conv: nn.Conv1d, where: str) -> Tuple[int, int]:
     p = conv.padding
     if isinstance(p, str):
         if p == "valid":
@@ -50,31 +60,52 @@ def _conv_padding(conv: nn.Conv1d, where: str) -> Tuple[int, int]:
     return int(p[0]), int(p[0])
 
 
-def module_op(module: nn.Module, name: str, pad: Optional[Tuple[int, int]] = None
+def _folded(module: nn.Module, norm: Optional[nn.BatchNorm1d], where: str):
+    """(weight, bias or None) of a Linear/Conv1d in PyTorch layout, with `norm` folded in."""
+    if norm is None:
+        return module.weight, module.bias
+    out = module.weight.shape[0]
+    if norm.num_features != out:
+        raise UnsupportedModuleError(f"{where}: the BatchNorm1d after it normalises "
+                                     f"{norm.num_features} channels, the layer gives {out}")
+    if norm.running_mean is None or norm.running_var is None:
+        raise UnsupportedModuleError(f"{where}: the BatchNorm1d after it keeps no running statistics "
+                                     "(track_running_stats=False); only eval-mode statistics fold")
+    return layout.fold_batch_norm(module.weight, module.bias, norm.running_mean, norm.running_var,
+                                  norm.weight, norm.bias, norm.eps)
+
+
+def module_op(module: nn.Module, name: str, pad: Optional[Tuple[int, int]] = None,
+              norm: Optional[nn.BatchNorm1d] = None
               ) -> Tuple[Optional[Dict[str, Any]], Dict[str, np.ndarray]]:
-    """One module -> (op dict or None for a skipped module, its tensors in core layout)."""
+    """One module -> (op dict or None for a skipped module, its tensors in core layout).
+    ``norm``: a BatchNorm1d that follows a Linear/Conv1d, folded into it."""
     where = f"{name} ({type(module).__name__})"
     t: Dict[str, np.ndarray] = {}
+    if norm is not None and not isinstance(module, (nn.Linear, nn.Conv1d)):
+        raise UnsupportedModuleError(f"{where}: a BatchNorm1d folds only into nn.Linear or nn.Conv1d")
     if isinstance(module, nn.Linear):
-        t[f"{name}.weight"] = layout.linear_weight(module.weight)
+        weight, bias_values = _folded(module, norm, where)
+        t[f"{name}.weight"] = layout.linear_weight(weight)
         bias = None
-        if module.bias is not None:
+        if bias_values is not None:
             bias = f"{name}.bias"
-            t[bias] = layout.vector(module.bias)
+            t[bias] = layout.vector(bias_values)
         return {"op": "linear", "weight": f"{name}.weight", "bias": bias}, t
     if isinstance(module, nn.Conv1d):
         if module.groups != 1:
             raise UnsupportedModuleError(f"{where}: groups={module.groups}; the core supports groups=1")
         if module.padding_mode != "zeros":
             raise UnsupportedModuleError(f"{where}: padding_mode={module.padding_mode!r}; only zeros")
-        left, right = _conv_padding(module, where)
+        left, right = conv_padding(module, where)
         if pad is not None:
             left, right = left + pad[0], right + pad[1]
-        t[f"{name}.weight"] = layout.conv1d_weight(module.weight)
+        weight, bias_values = _folded(module, norm, where)
+        t[f"{name}.weight"] = layout.conv1d_weight(weight)
         bias = None
-        if module.bias is not None:
+        if bias_values is not None:
             bias = f"{name}.bias"
-            t[bias] = layout.vector(module.bias)
+            t[bias] = layout.vector(bias_values)
         return {"op": "conv1d", "weight": f"{name}.weight", "bias": bias,
                 "stride": int(module.stride[0]), "dilation": int(module.dilation[0]),
                 "padding_left": int(left), "padding_right": int(right)}, t
@@ -113,6 +144,11 @@ def module_op(module: nn.Module, name: str, pad: Optional[Tuple[int, int]] = Non
         if module.frames is not None:
             op["frames"] = int(module.frames)
         return op, t
+    if isinstance(module, Unflatten):
+        return {"op": "unflatten", "frames": int(module.frames)}, t
+    if isinstance(module, nn.BatchNorm1d):
+        raise UnsupportedModuleError(f"{where}: a BatchNorm1d is exported only folded into the "
+                                     "nn.Linear or nn.Conv1d directly before it")
     if isinstance(module, nn.ReLU):
         return {"op": "relu"}, t
     if isinstance(module, nn.LeakyReLU):
@@ -132,14 +168,36 @@ def module_op(module: nn.Module, name: str, pad: Optional[Tuple[int, int]] = Non
     raise UnsupportedModuleError(f"{where}: not supported by the .tmbl exporter (supported: {SUPPORTED})")
 
 
+def _next_batch_norm(children: List[Tuple[str, nn.Module]], index: int) -> Optional[int]:
+    """Index of the BatchNorm1d that directly follows children[index] (no-ops skipped), or None."""
+    for j in range(index + 1, len(children)):
+        if isinstance(children[j][1], nn.BatchNorm1d):
+            return j
+        if not isinstance(children[j][1], SKIPPED):
+            return None
+    return None
+
+
 def graph_to_ops(modules: Union[nn.Module, Sequence[nn.Module]], prefix: str
                  ) -> Tuple[List[Dict[str, Any]], Dict[str, np.ndarray]]:
     """A module sequence -> (ops, tensors in core layout named ``<prefix>.<index>.<param>``)."""
     ops: List[Dict[str, Any]] = []
     tensors: Dict[str, np.ndarray] = {}
     pending_pad: Optional[Tuple[int, int, str]] = None
-    for child, module in _children(modules):
+    children = _children(modules)
+    folded = set()  # indices of the BatchNorm1d folded into the layer before them
+    previous = "the start of the graph"  # what a stray BatchNorm1d follows, for the message
+    for index, (child, module) in enumerate(children):
         name = f"{prefix}.{child}"
+        if index in folded:
+            previous = "a BatchNorm1d"
+            continue
+        if isinstance(module, nn.BatchNorm1d):
+            raise UnsupportedModuleError(
+                f"{name} (BatchNorm1d): follows {previous}; a BatchNorm1d must come directly after "
+                "an nn.Linear or nn.Conv1d, which it is folded into (the core has no batch norm op)")
+        if not isinstance(module, SKIPPED):
+            previous = f"a {type(module).__name__}"
         if isinstance(module, nn.Sequential):
             raise UnsupportedModuleError(f"{name}: nested nn.Sequential; flatten it into one graph")
         if isinstance(module, Pad1d):
@@ -151,7 +209,13 @@ def graph_to_ops(modules: Union[nn.Module, Sequence[nn.Module]], prefix: str
             raise UnsupportedModuleError(
                 f"{pending_pad[2]}: Pad1d must come directly before an nn.Conv1d (found "
                 f"{type(module).__name__}); the core has no padding op")
-        op, t = module_op(module, name, pending_pad[:2] if pending_pad else None)
+        norm = None
+        if isinstance(module, (nn.Linear, nn.Conv1d)):
+            after = _next_batch_norm(children, index)
+            if after is not None:
+                norm = children[after][1]
+                folded.add(after)
+        op, t = module_op(module, name, pending_pad[:2] if pending_pad else None, norm)
         pending_pad = None
         if op is None:
             continue
@@ -204,13 +268,14 @@ def input_size(ops: List[Dict[str, Any]], tensors: Dict[str, np.ndarray]) -> int
 
 
 def streams(ops: Iterable[Dict[str, Any]]) -> bool:
-    """True where the core can run the graph one frame at a time (README: causal, no flatten)."""
-    return all(op["op"] != "flatten" and not (op["op"] == "conv1d" and op["padding_right"] != 0)
-               for op in ops)
+    """True where the core can run the graph one frame at a time (README: causal, no flatten
+    or unflatten)."""
+    return all(op["op"] not in OFFLINE_ONLY
+               and not (op["op"] == "conv1d" and op["padding_right"] != 0) for op in ops)
 
 
 def steppable_with_state(ops: List[Dict[str, Any]]) -> bool:
     """One GRU and otherwise frame-wise ops: the graph has a single-step form whose only
     state is the GRU's hidden vector (the ONNX step export)."""
     kinds = [op["op"] for op in ops]
-    return kinds.count("gru") == 1 and "flatten" not in kinds and "conv1d" not in kinds
+    return kinds.count("gru") == 1 and not OFFLINE_ONLY & set(kinds) and "conv1d" not in kinds

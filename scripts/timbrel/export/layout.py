@@ -8,6 +8,9 @@
 | layer_norm | weight [C], bias [C]            | same                       |
 | vq         | codebook [K, D]                 | same                       |
 
+``nn.BatchNorm1d`` has no op: ``fold_batch_norm`` folds its eval-mode (running)
+statistics into the linear or conv1d before it, in PyTorch's layout.
+
 Everything leaves here as a C-contiguous little-endian float32 array.
 """
 
@@ -68,3 +71,31 @@ def codebook(c) -> np.ndarray:
     if a.ndim != 2:
         raise ValueError(f"codebook must be [K, D], got shape {a.shape}")
     return a
+
+
+def fold_batch_norm(weight, bias, running_mean, running_var, gamma, beta, eps: float):
+    """An ``nn.Linear`` / ``nn.Conv1d`` followed by an eval-mode ``nn.BatchNorm1d`` -> one
+    layer: ``W' = W s``, ``b' = (b - mean) s + beta`` with ``s = gamma / sqrt(var + eps)``
+    per output channel (PyTorch layout in and out: the output channel is axis 0).
+
+    ``bias``, ``gamma``, ``beta`` may be None (no bias; BatchNorm without affine). Computed
+    in float64 and rounded once to float32.
+    """
+    w = np.asarray(to_array(weight), dtype=np.float64)
+    out = w.shape[0]
+
+    def per_channel(v, fallback: float) -> np.ndarray:
+        if v is None:
+            return np.full(out, fallback)
+        a = np.asarray(to_array(v), dtype=np.float64)
+        if a.shape != (out,):
+            raise ValueError(f"batch norm over {a.shape} channels after a layer of {out} outputs")
+        return a
+
+    if running_mean is None or running_var is None:
+        raise ValueError("batch norm without running statistics cannot be folded")
+    scale = per_channel(gamma, 1.0) / np.sqrt(per_channel(running_var, 0.0) + float(eps))
+    folded_bias = (per_channel(bias, 0.0) - per_channel(running_mean, 0.0)) * scale + per_channel(beta, 0.0)
+    folded_weight = w * scale.reshape((out,) + (1,) * (w.ndim - 1))
+    return (np.ascontiguousarray(folded_weight, dtype=F32),
+            np.ascontiguousarray(folded_bias, dtype=F32))

@@ -1,7 +1,9 @@
 """The same sequence graphs (same modules, same weights) as ONNX, for ONNX Runtime.
 
 Sequence form: input ``input`` ``[1, T, C]`` (batch first, time-major), output
-``output`` ``[1, T', C']``; T is a dynamic axis unless the graph flattens time.
+``output`` ``[1, T', C']``; T is a dynamic axis unless the graph flattens or unflattens
+time (a graph that unflattens takes one frame, ``[1, 1, C]``). BatchNorm1d layers are
+exported as PyTorch runs them in eval mode (the ``.tmbl`` holds them folded).
 GRU state starts at zero, as in the core's offline ``forward``.
 
 Step form (graphs with one GRU and otherwise frame-wise ops): inputs ``input``
@@ -24,7 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from timbrel.models.layers import SKIPPED, Flatten, Log1p, VectorQuantizer, apply_module, nearest_code
+from timbrel.models.layers import (SKIPPED, Flatten, Log1p, Pad1d, Unflatten, VectorQuantizer,
+                                   apply_module, nearest_code)
+
+from .graph import conv_padding
 
 OPSET = 17
 
@@ -110,7 +115,34 @@ def _frozen(graph):
 
 
 def has_flatten(graph) -> bool:
-    return any(isinstance(m, Flatten) for m in _modules(graph))
+    """True where the graph flattens or unflattens time: its frame count is fixed."""
+    return any(isinstance(m, (Flatten, Unflatten)) for m in _modules(graph))
+
+
+def _frames_before(modules, frames: int) -> int:
+    """The shortest input that the convolutions and paddings of ``modules`` turn into
+    ``frames`` frames (a strided convolution maps several lengths onto one)."""
+    for m in reversed(modules):
+        if isinstance(m, Pad1d):
+            frames -= m.left + m.right
+        elif isinstance(m, nn.Conv1d):
+            left, right = conv_padding(m, type(m).__name__)
+            span = m.dilation[0] * (m.kernel_size[0] - 1) + 1
+            frames = (frames - 1) * m.stride[0] + span - left - right
+    return max(1, frames)
+
+
+def example_frames(graph, frames: int) -> int:
+    """The input length to trace with: the length that gives the first Flatten its stated
+    frames; 1 where an Unflatten comes first (the frame-wise layers before it see one frame);
+    else ``frames``."""
+    modules = _modules(graph)
+    for i, m in enumerate(modules):
+        if isinstance(m, Unflatten):
+            return 1
+        if isinstance(m, Flatten):
+            return frames if m.frames is None else _frames_before(modules[:i], m.frames)
+    return frames
 
 
 def export_sequence_onnx(graph: Union[nn.Module, Sequence[nn.Module]], path: Union[str, Path],
@@ -121,9 +153,7 @@ def export_sequence_onnx(graph: Union[nn.Module, Sequence[nn.Module]], path: Uni
     path = Path(path)
     if dynamic is None:
         dynamic = not has_flatten(graph)
-    for m in _modules(graph):
-        if isinstance(m, Flatten) and m.frames is not None:
-            frames = m.frames
+    frames = example_frames(graph, frames)
     wrapper = _Sequence(graph)
     example = torch.zeros(1, frames, input_size)
     axes = {"input": {1: "frames"}, "output": {1: "frames_out"}} if dynamic else None

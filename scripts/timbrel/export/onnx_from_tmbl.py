@@ -32,6 +32,9 @@ def load_module(path: Path):
     if family == "crossmodal_vae":
         from timbrel.models.crossmodal_vae import CrossmodalVAE
         return CrossmodalVAE.from_tmbl(path)
+    if family == "gmvae":
+        from timbrel.models.gmvae import GMVAE
+        return GMVAE.from_tmbl(path)
     raise ValueError(f"{path}: no ONNX export for family {family!r}")
 
 

@@ -221,14 +221,31 @@ def case_crossmodal_small() -> Case:
                 description="cross-modal VAE, small (signal 64/64, symbol 32/32, latent 8, ELU)")
 
 
+def _random_batch_norms(model: nn.Module) -> None:
+    """Running statistics and affine parameters away from the identity (a fresh BatchNorm's
+    mean 0, variance 1, weight 1, bias 0), so the exporter's folding is really exercised."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            n = m.num_features
+            with torch.no_grad():
+                m.running_mean.copy_(0.3 * torch.randn(n))
+                m.running_var.copy_(0.5 + torch.rand(n))
+                m.weight.copy_(1.0 + 0.2 * torch.randn(n))
+                m.bias.copy_(0.1 * torch.randn(n))
+
+
 def case_gmvae_small() -> Case:
-    m = GMVAE(mel=16, frames=43, channels=24, dense=32, latent=4, pitches=12, instruments=3).eval()
+    m = GMVAE(mel=16, frames=43, channels=24, dense=32, latent=4, pitches=12, instruments=3)
+    _random_batch_norms(m)
+    m.eval()
     mel = _f32(torch.rand(43, 16) * 2 - 1)
     meta = {"sample_rate": 22050, "window": 2048, "hop": 256, "frames": 43, "mel_bins": 16,
             "latent": 4, "range": [-1.0, 1.0]}
     return Case("gmvae", m.graphs(), {"pitch_encoder": mel, "timbre_encoder": mel,
                                       "decoder": _randn(1, 8)}, meta,
-                description="GMVAE, small (mel 16, T 43, conv 24, dense 32, latent 4)")
+                description="GMVAE, small (mel 16, T 43, conv 24 then 12 at stride 2, dense 32, "
+                            "latent 4, decoder seed 32 x 43 unflattened); BatchNorm with random "
+                            "running statistics, folded into the layers before it by the exporter")
 
 
 def _decoder_hop(hidden: int) -> Callable[[], Case]:

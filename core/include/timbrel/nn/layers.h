@@ -165,4 +165,21 @@ class Flatten final : public Layer {
   int frames_, channels_;
 };
 
+// Offline only: [1, F C] -> [F, C], time outer (the inverse of Flatten), so a
+// dense layer can feed a convolution over time.
+class Unflatten final : public Layer {
+ public:
+  Unflatten(int frames, int channels) : frames_(frames), channels_(channels) {}
+  std::string kind() const override { return "unflatten"; }
+  int input_size() const override { return frames_ * channels_; }
+  int output_size() const override { return channels_; }
+  bool step(const float*, float*) noexcept TIMBREL_REALTIME override { return false; }
+  bool streams() const override { return false; }
+  Sequence forward(const Sequence& in) const override;
+  int frames() const { return frames_; }
+
+ private:
+  int frames_, channels_;
+};
+
 }  // namespace timbrel::nn

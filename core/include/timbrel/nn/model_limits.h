@@ -27,7 +27,8 @@ constexpr std::uint64_t kMaxLayers = 1024;
 // Dimensions of a tensor shape.
 constexpr std::uint64_t kMaxRank = 4;
 // A tensor dimension, a layer's input or output size (a flatten's frames x
-// channels too), a convolution's kernel, stride, dilation and paddings.
+// channels too), a convolution's kernel, stride, dilation and paddings, the
+// frames of a flatten or an unflatten.
 constexpr std::uint64_t kMaxDimension = 65536;
 // Float values over all tensors entries, and over all ops' weights (a tensor
 // two ops name counts twice): 64 MiB of weights.
@@ -61,6 +62,9 @@ struct ConvSizes {
 std::string conv1d_problem(const ConvSizes& s);
 // Empty when a flatten of `frames` frames of `channels` is within the limits.
 std::string flatten_problem(std::int64_t frames, std::int64_t channels);
+// Empty when an unflatten of `input` values into `frames` frames is within the
+// limits and `frames` divides `input` (each frame gets input / frames channels).
+std::string unflatten_problem(std::int64_t frames, std::int64_t input);
 // Empty when `value` is a size in 1..kMaxDimension, else "<what> <value> is outside 1-65536".
 std::string dimension_problem(const std::string& what, std::int64_t value);
 
