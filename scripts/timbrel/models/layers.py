@@ -12,7 +12,8 @@ Supported modules (anything else is refused by the exporter): ``nn.Linear``,
 asymmetric padding), ``nn.GRU`` (one layer, unidirectional, batch_first),
 ``nn.LayerNorm`` (over the last dimension), ``nn.ReLU``, ``nn.LeakyReLU``,
 ``nn.ELU``, ``nn.Tanh``, ``nn.Sigmoid``, ``nn.Softplus``, and the small modules
-below: ``Log1p``, ``VectorQuantizer``, ``Flatten``, ``Pad1d``/``CausalPad``.
+below: ``Log1p``, ``VectorQuantizer``, ``Flatten``, ``Unflatten``, ``Pad1d``/``CausalPad``;
+``nn.BatchNorm1d`` directly after an ``nn.Linear`` or ``nn.Conv1d`` (folded into it on export).
 ``nn.Identity`` and ``nn.Dropout`` are no-ops at inference and are skipped.
 """
 
@@ -75,6 +76,23 @@ class Flatten(nn.Module):
         if self.frames is not None and not torch.jit.is_tracing() and x.shape[1] != self.frames:
             raise ValueError(f"Flatten expects {self.frames} frames, got {x.shape[1]}")
         return x.reshape(x.shape[0], 1, -1)
+
+    def extra_repr(self) -> str:
+        return f"frames={self.frames}"
+
+
+class Unflatten(nn.Module):
+    """``[B, 1, T*C]`` -> ``[B, T, C]`` (row-major, time outer): the inverse of ``Flatten``,
+    so a dense layer can feed a convolution over time (the GMVAE's decoder). Offline only."""
+
+    def __init__(self, frames: int):
+        super().__init__()
+        self.frames = int(frames)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] != 1 or x.shape[2] % self.frames:
+            raise ValueError(f"Unflatten({self.frames}) needs [B, 1, {self.frames} x C], got {list(x.shape)}")
+        return x.reshape(x.shape[0], self.frames, -1)
 
     def extra_repr(self) -> str:
         return f"frames={self.frames}"
@@ -202,7 +220,7 @@ SKIPPED = (nn.Identity, nn.Dropout)
 
 def apply_module(module: nn.Module, x: torch.Tensor, state: Optional[torch.Tensor] = None):
     """Applies one graph module to ``[B, T, C]``; returns (y, new_state or None)."""
-    if isinstance(module, nn.Conv1d):
+    if isinstance(module, (nn.Conv1d, nn.BatchNorm1d)):  # both want [B, C, T]
         return module(x.transpose(1, 2)).transpose(1, 2), None
     if isinstance(module, nn.GRU):
         y, h = module(x, state)

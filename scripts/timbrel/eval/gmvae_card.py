@@ -1,0 +1,341 @@
+"""The GMVAE's evaluation, the paper's protocol on our data (Luo et al. 2019; DIGEST.md §2):
+
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.eval.gmvae_card --data $TIMBREL_DATA/full \\
+        --runs $TIMBREL_DATA/runs [--write-card models/gmvae/MODEL_CARD.md]
+
+- **Reference CNNs** (the paper's baseline "CNN with the encoder's architecture trained on
+  mel spectrograms"): one for the instrument, one for the pitch, trained here on the
+  training notes (seeded, cached in ``<runs>/gmvae-reference/``).
+- **Table 1**: macro F-scores of linear classifiers (one linear layer, trained on the
+  training notes' latent means) on z_timbre and z_pitch, for instrument and pitch, on the
+  training sources' test notes and on the held-out font (TimGM6mb) playing the same test
+  notes, for every trained variant found in ``<runs>`` (``gmvae-<name>`` checkpoints: the
+  shipped model and the label-share / baseline variants).
+- **Figure 3**: the reference CNNs' macro F-scores on notes sampled from the priors with
+  spread w in {0, 0.5, 1} (``SAMPLES`` per instrument and pitch of its trained range).
+- **f0 of sampled notes**: mel -> STFT magnitudes -> Griffin-Lim (32 iterations) -> YIN
+  (``timbrel.dsp_reference``), the median over frames 10-40 against the target pitch, in
+  cents; median and share within 20 cents, per instrument.
+- **Transfer**: every test note (and its held-out-font render) moved to each other
+  instrument (amount 1, z_pitch kept): the share that the reference instrument CNN assigns
+  to the target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from timbrel import mel
+from timbrel.data.instruments import NOTE_INSTRUMENTS
+from timbrel.dsp_reference import signal_yin
+from timbrel.train.gmvae import load_checkpoint
+from timbrel.train.gmvae_data import load_patches
+
+SEED = 20261202
+SPREADS = (0.0, 0.5, 1.0)
+SAMPLES = 3
+CNN_EPOCHS = 12
+GL_ITERATIONS = 32
+PAPER_TABLE1 = {  # DIGEST.md §2 Table 1, N = 100 %: (inst z_t, inst z_p, pitch z_t, pitch z_p)
+    "M_GMVAE": (1.000, 0.197, 0.028, 0.966), "M_VAE": (0.937, 0.158, 0.039, 0.983)}
+
+
+def macro_f1(pred: np.ndarray, true: np.ndarray) -> float:
+    scores = []
+    for c in np.unique(true):
+        tp = np.sum((pred == c) & (true == c))
+        fp = np.sum((pred == c) & (true != c))
+        fn = np.sum((pred != c) & (true == c))
+        scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(scores))
+
+
+class ReferenceCNN(nn.Module):
+    """The encoder's architecture with a softmax head."""
+
+    def __init__(self, classes: int, mel_bins: int = mel.MEL_BINS, frames: int = mel.FRAMES):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv1d(mel_bins, 128, 3, padding=1), nn.BatchNorm1d(128), nn.ReLU(),
+            nn.Conv1d(128, 64, 3, stride=2, padding=1), nn.BatchNorm1d(64), nn.ReLU())
+        t = (frames - 1) // 2 + 1
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(t * 64, 256), nn.BatchNorm1d(256),
+                                  nn.ReLU(), nn.Linear(256, classes))
+
+    def forward(self, x):  # x [B, frames, mel]
+        return self.head(self.conv(x.transpose(1, 2)))
+
+
+def train_cnn(x: np.ndarray, y: np.ndarray, classes: int, path: Path) -> ReferenceCNN:
+    model = ReferenceCNN(classes)
+    if path.exists():
+        model.load_state_dict(torch.load(path))
+        return model.eval()
+    torch.manual_seed(SEED)
+    rng = np.random.default_rng(SEED)
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y).long()
+    for _ in range(CNN_EPOCHS):
+        order = rng.permutation(len(x))
+        for s in range(0, len(order) - 63, 64):
+            idx = order[s:s + 64]
+            loss = F.cross_entropy(model(xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), path)
+    return model.eval()
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    xt = torch.from_numpy(np.asarray(x, np.float32))
+    return torch.cat([model(xt[s:s + 256]).argmax(-1) for s in range(0, len(xt), 256)]).numpy()
+
+
+def linear_probe(train_z: np.ndarray, train_y: np.ndarray, test_z: np.ndarray, classes: int) -> np.ndarray:
+    """One linear layer on standardised latents (full-batch Adam, seeded)."""
+    torch.manual_seed(SEED)
+    mu, sd = train_z.mean(0), train_z.std(0) + 1e-6
+    a = torch.from_numpy(((train_z - mu) / sd).astype(np.float32))
+    b = torch.from_numpy(((test_z - mu) / sd).astype(np.float32))
+    y = torch.from_numpy(train_y).long()
+    layer = nn.Linear(a.shape[1], classes)
+    opt = torch.optim.Adam(layer.parameters(), 0.05)
+    for _ in range(400):
+        loss = F.cross_entropy(layer(a), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return layer(b).argmax(-1).numpy()
+
+
+@torch.no_grad()
+def latents(model, x: np.ndarray):
+    xt = torch.from_numpy(x)
+    mp, mt = [], []
+    for s in range(0, len(xt), 256):
+        mu_p, _, mu_t, _ = model.encode(xt[s:s + 256])
+        mp.append(mu_p)
+        mt.append(mu_t)
+    return torch.cat(mp).numpy(), torch.cat(mt).numpy()
+
+
+def griffin_lim(magnitudes: np.ndarray, iterations: int = GL_ITERATIONS) -> np.ndarray:
+    """STFT magnitudes [frames, 1025] (frame m centred on m * HOP) -> audio."""
+    frames = len(magnitudes)
+    window = mel.hann()
+    length = frames * mel.HOP + mel.WINDOW
+    half = mel.WINDOW // 2
+    idx = np.arange(frames)[:, None] * mel.HOP + np.arange(mel.WINDOW)[None, :]
+    norm = np.zeros(length)
+    np.add.at(norm, idx, np.repeat((window ** 2)[None], frames, 0))
+    norm = np.maximum(norm, 1e-8)
+    rng = np.random.default_rng(SEED)
+    phase = np.exp(2j * np.pi * rng.random(magnitudes.shape))
+    for i in range(iterations + 1):
+        frames_t = np.fft.irfft(magnitudes * phase, n=mel.WINDOW, axis=1) * window
+        y = np.zeros(length)
+        np.add.at(y, idx, frames_t)
+        y /= norm
+        if i == iterations:
+            break
+        spec = np.fft.rfft(y[idx] * window, axis=1)
+        phase = np.exp(1j * np.angle(spec))
+    return y[half:half + frames * mel.HOP]
+
+
+def median_f0(audio: np.ndarray, target_hz: float) -> float:
+    f0, voiced = signal_yin(audio, 22050.0, frame_size=2048, hop=mel.HOP,
+                            f0_min=max(25.0, target_hz / 2.5), f0_max=min(4000.0, target_hz * 2.5))[:2]
+    f0 = np.asarray(f0)[10:41]
+    v = np.asarray(voiced, bool)[10:41] & (f0 > 0)
+    return float(np.median(f0[v])) if v.any() else float("nan")
+
+
+def cents(f: float, target: float) -> float:
+    return 1200.0 * math.log2(f / target) if f > 0 and np.isfinite(f) else float("nan")
+
+
+@torch.no_grad()
+def decode(model, z_p: np.ndarray, z_t: np.ndarray) -> np.ndarray:
+    out = []
+    for s in range(0, len(z_p), 256):
+        out.append(model.decode(torch.from_numpy(z_p[s:s + 256]).float(),
+                                torch.from_numpy(z_t[s:s + 256]).float()).numpy())
+    return np.concatenate(out)
+
+
+def evaluate(runs: Path, data: Path, shipped: str = "gmvae") -> Dict:
+    train, test, held = (load_patches(data, s) for s in ("train", "test", "heldout"))
+    model, ck = load_checkpoint(runs / f"gmvae-{shipped}" / "checkpoint.pt")
+    db_min, db_max, pitches = ck["db_min"], ck["db_max"], ck["pitches"]
+    sx = {s.split: mel.scale(s.db, db_min, db_max).astype(np.float32) for s in (train, test, held)}
+    k = len(NOTE_INSTRUMENTS)
+    ref_dir = runs / "gmvae-reference"
+    cnn_inst = train_cnn(sx["train"], train.instrument, k, ref_dir / "instrument_cnn.pt")
+    cnn_pitch = train_cnn(sx["train"], train.pitch - pitches[0], len(pitches), ref_dir / "pitch_cnn.pt")
+    result: Dict = {"notes": {"train": len(train), "test": len(test), "heldout": len(held)}}
+    result["cnn"] = {name: {"instrument": macro_f1(predict(cnn_inst, sx[name]), s.instrument),
+                            "pitch": macro_f1(predict(cnn_pitch, sx[name]) + pitches[0], s.pitch)}
+                     for name, s in (("test", test), ("heldout", held))}
+
+    table1 = {}
+    for ckpt in sorted(runs.glob("gmvae-*/checkpoint.pt")):
+        name = ckpt.parent.name[len("gmvae-"):]
+        if name == "reference":
+            continue
+        m, c = load_checkpoint(ckpt)
+        if c["state"]["epoch"] < c["config"]["epochs"]:
+            continue  # still training
+        zp_tr, zt_tr = latents(m, sx["train"])
+        row = {"prior": c["prior"], "labels": c["labels"], "epochs": c["state"]["epoch"]}
+        for split, s in (("test", test), ("heldout", held)):
+            zp, zt = latents(m, sx[split])
+            row[split] = {
+                "instrument_zt": macro_f1(linear_probe(zt_tr, train.instrument, zt, k), s.instrument),
+                "instrument_zp": macro_f1(linear_probe(zp_tr, train.instrument, zp, k), s.instrument),
+                "pitch_zt": macro_f1(linear_probe(zt_tr, train.pitch - pitches[0], zt, len(pitches))
+                                     + pitches[0], s.pitch),
+                "pitch_zp": macro_f1(linear_probe(zp_tr, train.pitch - pitches[0], zp, len(pitches))
+                                     + pitches[0], s.pitch)}
+        table1[name] = row
+    result["table1"] = table1
+
+    # Figure 3 and the f0 of sampled notes.
+    rng = np.random.default_rng(SEED)
+    means_p = model.pitch_means.detach().numpy()
+    means_t = model.timbre_means.detach().numpy()
+    sig_p, sig_t = math.exp(model.pitch_log_sigma), math.exp(model.timbre_log_sigma)
+    ranges = [[int(train.pitch[train.instrument == i].min()), int(train.pitch[train.instrument == i].max())]
+              for i in range(k)]
+    fig3 = {}
+    bank = mel.filterbank()
+    f0_rows: Dict[str, List[float]] = {n: [] for n in NOTE_INSTRUMENTS}
+    for w in SPREADS:
+        zi, zp_list, zt_list, yi, yp = [], [], [], [], []
+        for i, (lo, hi) in enumerate(ranges):
+            for p in range(lo, hi + 1):
+                for _ in range(SAMPLES):
+                    zp_list.append(means_p[p - pitches[0]] + w * sig_p * rng.standard_normal(16))
+                    zt_list.append(means_t[i] + w * sig_t * rng.standard_normal(16))
+                    yi.append(i)
+                    yp.append(p)
+        patches = decode(model, np.array(zp_list), np.array(zt_list))
+        yi, yp = np.array(yi), np.array(yp)
+        fig3[str(w)] = {"instrument": macro_f1(predict(cnn_inst, patches), yi),
+                        "pitch": macro_f1(predict(cnn_pitch, patches) + pitches[0], yp)}
+        if w == 0.5:  # f0 of one sample per instrument and pitch
+            for j in range(0, len(patches), SAMPLES):
+                audio = griffin_lim(mel.magnitudes(patches[j], db_min, db_max, bank))
+                target = 440.0 * 2 ** ((yp[j] - 69) / 12)
+                f0_rows[NOTE_INSTRUMENTS[yi[j]]].append(cents(median_f0(audio, target), target))
+    result["figure3"] = fig3
+    result["f0_cents"] = {}
+    for name, values in f0_rows.items():
+        v = np.abs(np.array(values, float))
+        ok = np.isfinite(v)
+        result["f0_cents"][name] = {"notes": len(v), "pitched": float(ok.mean()) if len(v) else 0.0,
+                                    "median": float(np.median(v[ok])) if ok.any() else float("nan"),
+                                    "within_20": float((v[ok] <= 20).mean()) if ok.any() else 0.0}
+
+    # Transfer: every test note to every other instrument.
+    transfer = {}
+    for split, s in (("test", test), ("heldout", held)):
+        zp, zt = latents(model, sx[split])
+        hits, total = np.zeros(k), np.zeros(k)
+        for target in range(k):
+            src = s.instrument
+            keep = src != target
+            zt2 = zt[keep] + (means_t[target] - means_t[src[keep]])
+            pred = predict(cnn_inst, decode(model, zp[keep], zt2))
+            hits[target] += np.sum(pred == target)
+            total[target] += keep.sum()
+        transfer[split] = {"overall": float(hits.sum() / total.sum()),
+                           "per_target": {NOTE_INSTRUMENTS[t]: float(hits[t] / total[t]) for t in range(k)}}
+    result["transfer"] = transfer
+    return result
+
+
+def card(result: Dict, meta: Dict) -> str:
+    f = lambda v: "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.3f}"
+    lines = ["## Evaluation (the paper's protocol on our data)", "",
+             "Produced by `PYTHONPATH=scripts /usr/bin/python3 -m timbrel.eval.gmvae_card "
+             "--data $TIMBREL_DATA/full --runs $TIMBREL_DATA/runs --write-card models/gmvae/MODEL_CARD.md`. "
+             f"Notes: {result['notes']['train']} training, {result['notes']['test']} test (training "
+             f"sources), {result['notes']['heldout']} held-out font (TimGM6mb playing the test notes).", "",
+             "### Table 1: macro F-scores of linear classifiers on the latents", "",
+             "| model | prior | labels | split | instrument z_t | instrument z_p | pitch z_t | pitch z_p |",
+             "|---|---|---:|---|---:|---:|---:|---:|"]
+    for name, row in result["table1"].items():
+        for split in ("test", "heldout"):
+            r = row[split]
+            lines.append(f"| {name} | {row['prior']} | {row['labels']:.0%} | {split} | {f(r['instrument_zt'])} | "
+                         f"{f(r['instrument_zp'])} | {f(r['pitch_zt'])} | {f(r['pitch_zp'])} |")
+    for name, v in PAPER_TABLE1.items():
+        lines.append(f"| paper {name} (SOL) | | 100% | paper's test | {v[0]:.3f} | {v[1]:.3f} | {v[2]:.3f} | {v[3]:.3f} |")
+    lines += ["", "Reference CNNs (encoder architecture, trained on the training notes): instrument "
+              f"{f(result['cnn']['test']['instrument'])} test / {f(result['cnn']['heldout']['instrument'])} held-out; "
+              f"pitch {f(result['cnn']['test']['pitch'])} / {f(result['cnn']['heldout']['pitch'])} "
+              "(paper: 1.000 and 0.983 at 100 % labels).", "",
+              "### Figure 3: reference CNNs on notes sampled from the priors", "",
+              "| spread w | instrument F | pitch F |", "|---:|---:|---:|"]
+    for w, r in result["figure3"].items():
+        lines.append(f"| {w} | {f(r['instrument'])} | {f(r['pitch'])} |")
+    lines += ["", f"{SAMPLES} samples per instrument and pitch of its trained range (the paper: 30 per "
+              "target; its figure gives no numbers in the text).", "",
+              "### f0 of sampled notes (w = 0.5, Griffin-Lim, YIN over frames 10-40)", "",
+              "| instrument | notes | pitched | median error (cents) | within 20 cents |",
+              "|---|---:|---:|---:|---:|"]
+    for name, r in result["f0_cents"].items():
+        lines.append(f"| {name} | {r['notes']} | {r['pitched']:.0%} | {f(r['median'])} | {r['within_20']:.0%} |")
+    lines += ["", "### Timbre transfer (amount 1, z_pitch kept): share the instrument CNN assigns to the target", ""]
+    lines += ["| target | " + " | ".join(NOTE_INSTRUMENTS) + " | all |",
+              "|---|" + "---:|" * (len(NOTE_INSTRUMENTS) + 1)]
+    for split, r in result["transfer"].items():
+        lines.append(f"| {split} | " + " | ".join(f"{r['per_target'][n]:.2f}" for n in NOTE_INSTRUMENTS)
+                     + f" | {r['overall']:.2f} |")
+    b = meta.get("brightness") if meta else None
+    if b:
+        lines += ["", f"Brightness dimension: z_t[{b['dim']}], mean within-instrument r = {b['r']:.2f} "
+                  f"between its value and the decoded centroid, {b['hz_per_unit']:.0f} Hz per unit "
+                  "(`timbrel.eval.gmvae_analysis`)."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", default="data/full")
+    p.add_argument("--runs", default="data/runs")
+    p.add_argument("--shipped", default="gmvae", help="the run name of the shipped model")
+    p.add_argument("--json", default="models/gmvae/evaluation.json")
+    p.add_argument("--write-card", help="replace the card's evaluation section")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    result = evaluate(Path(args.runs), Path(args.data), args.shipped)
+    Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    text = card(result, json.loads(Path("models/gmvae/metadata.json").read_text())
+                if Path("models/gmvae/metadata.json").exists() else {})
+    if args.write_card:
+        path = Path(args.write_card)
+        old = path.read_text() if path.exists() else ""
+        head = old.split("## Evaluation")[0] if "## Evaluation" in old else old
+        path.write_text(head.rstrip() + "\n\n" + text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
