@@ -92,15 +92,26 @@ TEST_CASE("MelSpectrogram's inverse matches timbrel.mel.magnitudes", "[mel]") {
   CHECK(worst < 1e-4);
 }
 
-TEST_CASE("MelSpectrogram round trip: a band level comes back at its level", "[mel]") {
+TEST_CASE("MelSpectrogram round trip: white noise comes back flat", "[mel]") {
   MelSpectrogram mel;
-  // A flat patch frame at 20 dB: every bin inside the triangles' partition of
-  // unity gets power 10^2 (magnitude 10); the analysis of that flat power
-  // spectrum gives each band its weights' sum times it.
-  std::vector<float> scaled(MelSpectrogram::kMelBins, MelSpectrogram::scale(20.0f, kDbMin, kDbMax));
-  std::vector<float> magnitude(MelSpectrogram::kBins);
-  mel.magnitudes(scaled.data(), kDbMin, kDbMax, magnitude.data());
-  for (int k = 100; k < 1000; ++k) REQUIRE(magnitude[size_t(k)] == Approx(10.0f).epsilon(1e-4));
+  // A flat power spectrum q per bin gives band powers q S_b; the inverse spreads
+  // each over its bins again: q at every bin inside the triangles' partition of unity.
+  const float q = 100.0f;
+  std::vector<float> power(MelSpectrogram::kBins, q), band(MelSpectrogram::kMelBins);
+  std::vector<float> db(MelSpectrogram::kMelBins), scaled(MelSpectrogram::kMelBins);
+  mel.band_db(power.data(), db.data());
+  for (int b = 0; b < MelSpectrogram::kMelBins; ++b) {
+    band[size_t(b)] = float(q * mel.weight_sum(b));
+    REQUIRE(db[size_t(b)] == Approx(10.0 * std::log10(band[size_t(b)])).margin(1e-4));
+    scaled[size_t(b)] = MelSpectrogram::scale(db[size_t(b)], kDbMin, kDbMax);
+  }
+  std::vector<float> magnitude(MelSpectrogram::kBins), again(MelSpectrogram::kBins);
+  mel.magnitudes_from_power(band.data(), magnitude.data());
+  mel.magnitudes(scaled.data(), kDbMin, kDbMax, again.data());
+  for (int k = 5; k < 1000; ++k) {  // edge 1 (32 Hz) to edge 256 (10.8 kHz)
+    REQUIRE(magnitude[size_t(k)] == Approx(10.0f).epsilon(1e-4));
+    REQUIRE(again[size_t(k)] == Approx(10.0f).epsilon(1e-4));
+  }
   CHECK(MelSpectrogram::unscale(MelSpectrogram::scale(-37.5f, kDbMin, kDbMax), kDbMin, kDbMax) ==
         Approx(-37.5f).epsilon(1e-6));
   CHECK(MelSpectrogram::scale(200.0f, kDbMin, kDbMax) == 1.0f);

@@ -20,6 +20,8 @@ MelSpectrogram::MelSpectrogram()
       first_(std::size_t(kMelBins), 0),
       count_(std::size_t(kMelBins), 0),
       offset_(std::size_t(kMelBins), 0),
+      sums_(std::size_t(kMelBins), 0.0),
+      inverse_sum_(std::size_t(kMelBins), 0.0f),
       frame_(std::size_t(kWindow), 0.0f),
       spectrum_(std::size_t(kBins)),
       power_(std::size_t(kBins), 0.0f) {
@@ -45,8 +47,11 @@ MelSpectrogram::MelSpectrogram()
       }
       if (first < 0) first = k;
       weights_.push_back(float(w));
+      sums_[std::size_t(b)] += w;
       ++count;
     }
+    if (sums_[std::size_t(b)] > 0.0)
+      inverse_sum_[std::size_t(b)] = float(1.0 / sums_[std::size_t(b)]);
     first_[std::size_t(b)] = first < 0 ? 0 : first;
     count_[std::size_t(b)] = count;
   }
@@ -105,7 +110,7 @@ void MelSpectrogram::magnitudes_from_power(const float* band_power, float* magni
                                            float gain) const noexcept {
   std::fill(magnitude, magnitude + kBins, 0.0f);
   for (int b = 0; b < kMelBins; ++b) {
-    const float p = band_power[b];
+    const float p = band_power[b] * inverse_sum_[std::size_t(b)];
     if (!(p > 0.0f)) continue;
     const float* w = band_weights(b);
     float* out = magnitude + first_bin(b);
@@ -119,7 +124,8 @@ void MelSpectrogram::magnitudes(const float* scaled, float db_min, float db_max,
   std::fill(magnitude, magnitude + kBins, 0.0f);
   constexpr float kLn10Over10 = 0.230258509299404568f;  // 10^(dB/10) = e^(dB ln10 / 10)
   for (int b = 0; b < kMelBins; ++b) {
-    const float p = std::exp(unscale(scaled[b], db_min, db_max) * kLn10Over10);
+    const float p =
+        std::exp(unscale(scaled[b], db_min, db_max) * kLn10Over10) * inverse_sum_[std::size_t(b)];
     const float* w = band_weights(b);
     float* out = magnitude + first_bin(b);
     for (int k = 0; k < bin_count(b); ++k) out[k] += w[k] * p;

@@ -11,9 +11,11 @@
 //   evenly spaced in mel), evaluated at k * 22050 / 2048.
 // - dB = 10 log10(max(band power, 1e-10)); scaled x = clamp(2 (dB - db_min) /
 //   (db_max - db_min) - 1, -1, 1) with the model's db_min, db_max.
-// - Inverse: band power from x, bin power = sum_b W[b, k] P_b, magnitude its
-//   square root (|X_k|, as timbrel.mel.magnitudes); times kPhaseScale these are
-//   the magnitudes dsp::PhaseReconstruction takes (its 2 / sum(w) scale).
+// - Inverse: band power P_b from x, bin power = sum_b W[b, k] P_b / S_b with
+//   S_b = sum_k W[b, k] (a band's power spread over the bins it sums: white
+//   noise comes back flat), magnitude its square root (|X_k|, as
+//   timbrel.mel.magnitudes); times kPhaseScale these are the magnitudes
+//   dsp::PhaseReconstruction takes (its 2 / sum(w) scale).
 //
 // The filterbank is built at construction in double (as the reference) and
 // kept as its nonzero runs: each triangle covers one run of bins, and every
@@ -67,7 +69,7 @@ class MelSpectrogram {
   // count as -1 (the floor).
   void magnitudes(const float* scaled, float db_min, float db_max, float* magnitude,
                   float gain = 1.0f) const noexcept TIMBREL_REALTIME;
-  // The same from band powers (kMelBins values >= 0).
+  // The same from band powers P_b (kMelBins values >= 0).
   void magnitudes_from_power(const float* band_power, float* magnitude,
                              float gain = 1.0f) const noexcept TIMBREL_REALTIME;
 
@@ -78,6 +80,8 @@ class MelSpectrogram {
   const float* band_weights(int band) const { return weights_.data() + offset_[std::size_t(band)]; }
   // W[band, bin] (0 off the band's run).
   float weight(int band, int bin) const;
+  // S_b = sum_k W[b, k] (0 for a band between two bins).
+  double weight_sum(int band) const { return sums_[std::size_t(band)]; }
   // Hz of mel edge e (0 .. kMelBins + 1).
   double edge_hz(int edge) const { return edges_[std::size_t(edge)]; }
 
@@ -91,6 +95,8 @@ class MelSpectrogram {
   std::vector<int> first_, count_;
   std::vector<std::size_t> offset_;
   std::vector<float> weights_;
+  std::vector<double> sums_;        // S_b
+  std::vector<float> inverse_sum_;  // 1 / S_b (0 where S_b is 0)
   // analyse() scratch
   std::vector<float> frame_;
   std::vector<std::complex<float>> spectrum_;
