@@ -122,6 +122,33 @@ def write_model_seeds(out: Path) -> None:
                            "dilation": 1, "padding_left": 1, "padding_right": 1},
                           {"op": "tanh"}]}
     write_tmbl(out / "ops_unflatten.tmbl", "test", "seed", {}, graphs, t)
+    # gmvae (docs/gmvae.md): 2 pitches, 2 instruments; encoders conv1d 256 -> 1 (k 1),
+    # flatten, linear 43 -> 32; decoder linear 32 -> 43, unflatten, conv1d 1 -> 256 (k 3), tanh.
+    t = {}
+    graphs = {}
+    for e in ("pitch_encoder", "timbre_encoder"):
+        t.update({f"{e}.c.weight": _weights(rng, 1, 1, 256), f"{e}.c.bias": _weights(rng, 1),
+                  f"{e}.l.weight": _weights(rng, 32, 43), f"{e}.l.bias": _weights(rng, 32)})
+        graphs[e] = [{"op": "conv1d", "weight": f"{e}.c.weight", "bias": f"{e}.c.bias",
+                      "stride": 1, "dilation": 1, "padding_left": 0, "padding_right": 0},
+                     {"op": "flatten", "frames": 43}, _linear(f"{e}.l")]
+    t.update({"decoder.d.weight": _weights(rng, 43, 32), "decoder.d.bias": _weights(rng, 43),
+              "decoder.c.weight": _weights(rng, 3, 256, 1), "decoder.c.bias": _weights(rng, 256)})
+    graphs["decoder"] = [_linear("decoder.d"), {"op": "relu"}, {"op": "unflatten", "frames": 43},
+                         {"op": "conv1d", "weight": "decoder.c.weight", "bias": "decoder.c.bias",
+                          "stride": 1, "dilation": 1, "padding_left": 1, "padding_right": 1},
+                         {"op": "tanh"}]
+    unit = lambda d: [1.0 if i == d else 0.0 for i in range(16)]  # noqa: E731
+    meta = {"sample_rate": 22050, "window": 2048, "hop": 256, "frames": 43, "mel_bins": 256,
+            "fmin": 20.0, "fmax": 11025.0, "db_min": -100.0, "db_max": 60.0, "latent": 16,
+            "pitches": [60, 62], "instruments": ["a", "b"], "instrument_ranges": [[60, 62]] * 2,
+            "pitch_means": [unit(0), unit(1)], "pitch_sigma": 0.1353,
+            "timbre_means": [unit(2), unit(3)], "timbre_sigma": 1.0,
+            "map": {"center": [0.0] * 16, "axes": [unit(2), unit(3)],
+                    "points": [[1.0, 0.0, 0, 60], [0.0, 1.0, 1, 62]],
+                    "residuals": [[0.0] * 16, [0.0] * 16]},
+            "brightness": {"dim": 3, "r": 0.5, "low": -2.0, "high": 2.0, "hz_per_unit": 100.0}}
+    write_tmbl(out / "gmvae.tmbl", "gmvae", "seed", meta, graphs, t)
 
 
 # --- MIDI -----------------------------------------------------------------------

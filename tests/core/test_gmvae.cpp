@@ -420,3 +420,48 @@ TEST_CASE("Gmvae: a prepared model image adopts and decodes bit for bit as the f
   CHECK_THAT(models::prepare_model(bytes.data(), bytes.size(), "crossmodal_vae").error,
              Catch::Contains("not 'crossmodal_vae'"));
 }
+
+TEST_CASE("Gmvae runs a decoder of the trained layout (unflatten, convolutions) as Graph::forward",
+          "[gmvae]") {
+  // linear 32 -> 43 x 4, relu, unflatten 43, conv1d 4 -> 256 (k 3, padding 1), tanh.
+  SmallModel m;
+  m.tensors["decoder.0.weight"] = random_tensor({43 * 4, 32}, 0.5f, 5);
+  m.tensors["decoder.0.bias"] = random_tensor({43 * 4}, 0.5f, 6);
+  m.tensors["decoder.2.weight"] = random_tensor({3, 256, 4}, 0.5f, 7);
+  m.tensors["decoder.2.bias"] = random_tensor({256}, 0.5f, 8);
+  m.graphs["decoder"] = json::array({test::linear_op("decoder.0"),
+                                     {{"op", "relu"}},
+                                     {{"op", "unflatten"}, {"frames", 43}},
+                                     conv_op("decoder.2", 1, 1, 1),
+                                     {{"op", "tanh"}}});
+  auto model = test::load_gmvae(model_with(m.graphs, m.tensors));
+  float z[kZ];
+  model->sample(1, 1, 1.0f, 4, z);
+  std::vector<float> patch(Gmvae::kPatch);
+  model->decode(z, patch.data());
+  nn::Sequence in(1, kZ);
+  std::copy(z, z + kZ, in.data.begin());
+  const auto want = model->model().graph("decoder").forward(in);
+  REQUIRE(want.frames == 43);
+  REQUIRE(want.channels == 256);
+  CHECK(patch == want.data);
+
+  // Eight convolutions 128 -> 128 (k 3) over 43 frames: 16.9 M multiply-adds per note.
+  SmallModel costly;
+  costly.tensors["decoder.0.weight"] = random_tensor({43 * 128, 32}, 0.1f, 5);
+  costly.tensors["decoder.0.bias"] = test::zero_tensor({43 * 128});
+  json ops = json::array({test::linear_op("decoder.0"), {{"op", "unflatten"}, {"frames", 43}}});
+  for (int i = 0; i < 8; ++i) {
+    const std::string p = "decoder.c" + std::to_string(i);
+    costly.tensors[p + ".weight"] = random_tensor({3, 128, 128}, 0.05f, unsigned(i));
+    costly.tensors[p + ".bias"] = test::zero_tensor({128});
+    ops.push_back(conv_op(p, 1, 1, 1));
+  }
+  costly.tensors["decoder.out.weight"] = random_tensor({1, 256, 128}, 0.05f, 9);
+  costly.tensors["decoder.out.bias"] = test::zero_tensor({256});
+  ops.push_back(conv_op("decoder.out", 1, 0, 0));
+  costly.graphs["decoder"] = ops;
+  CHECK_THAT(costly.error(), Catch::Contains("graph 'decoder' costs 1") &&
+                                 Catch::Contains("more than the limit of 16777216 (it runs on the "
+                                                 "audio thread at every note)"));
+}

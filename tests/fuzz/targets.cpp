@@ -10,9 +10,11 @@
 #include <vector>
 
 #include "curve_file.h"  // core/cli
+#include "timbrel/engine/gmvae_synth.h"
 #include "timbrel/io/wav.h"
 #include "timbrel/midi/smf.h"
 #include "timbrel/models/crossmodal_vae.h"
+#include "timbrel/models/gmvae.h"
 #include "timbrel/models/prepared_model.h"
 #include "timbrel/models/vq_timbre.h"
 #include "timbrel/nn/model_file.h"
@@ -78,6 +80,28 @@ void run_crossmodal(models::CrossmodalVae& model) {
   model.decode_signal(z.data(), features.data());
 }
 
+void run_gmvae(models::Gmvae& model) {
+  using models::Gmvae;
+  std::vector<float> z(Gmvae::kZ), patch(Gmvae::kPatch), audio(3000), hop(Gmvae::kHop);
+  for (std::size_t i = 0; i < audio.size(); ++i)
+    audio[i] = 0.3f * std::sin(2.0f * 3.14159265f * 330.0f * float(i) / 22050.0f);
+  model.sample(model.instruments() - 1, model.pitches() - 1, 0.5f, 9, z.data());
+  model.decode(z.data(), patch.data());
+  model.encode(patch.data(), z.data(), nullptr, z.data() + Gmvae::kLatent, nullptr);
+  model.encode_audio(audio.data(), audio.size(), z.data());
+  model.transfer(z.data(), 0, 1.0f, z.data());
+  model.map_point(0.5f, -0.5f, z.data() + Gmvae::kLatent);
+  model.set_brightness(1.0f, z.data() + Gmvae::kLatent);
+  engine::LiveGmvaeSynth live(model);
+  live.note_on(60, 100, z.data());
+  live.note_on_patch(62, 100, patch.data());
+  for (int i = 0; i < 3; ++i) {
+    live.process_hop(hop.data());
+    for (float v : hop)
+      if (!(std::fabs(v) <= 1.0f)) broken("a GMVAE note left [-1, 1] through the output guard");
+  }
+}
+
 template <class Family, class Run>
 void run_family(const std::uint8_t* bytes, std::size_t size, const char* family, Run run) {
   auto loaded = Family::load(bytes, size);
@@ -117,6 +141,8 @@ int model(const std::uint8_t* data, std::size_t size) {
     run_family<models::VqTimbre>(bytes.data(), bytes.size(), "vq_timbre", run_vq_timbre);
   else if (family == "crossmodal_vae")
     run_family<models::CrossmodalVae>(bytes.data(), bytes.size(), "crossmodal_vae", run_crossmodal);
+  else if (family == "gmvae")
+    run_family<models::Gmvae>(bytes.data(), bytes.size(), "gmvae", run_gmvae);
   return 0;
 }
 
