@@ -1,7 +1,7 @@
 // The "Notes" panel: the GMVAE note synthesizer (Luo, Agres & Herremans, ISMIR
 // 2019; docs/gmvae.md). A visitor picks one of the model's instruments and
 // plays notes live (on-screen keyboard, computer keys, Web MIDI: the core's
-// GmvaeSynth in the AudioWorklet decodes each key press's latent point and
+// GmvaeNotesLive in the AudioWorklet decodes each key press's latent point and
 // holds it), with a variation (the spread w), a seed and a brightness slider;
 // renders a held note offline in a Worker (Play, Download WAV); wanders the
 // timbre map (press and drag to hear any point, a morph between two
@@ -641,7 +641,7 @@ export class NotesPanel extends Panel {
 
   describeEngineFailure(error) {
     if (!(error instanceof CoreError)) return { title: 'The audio could not start.', text: `${sentence(error)}.` };
-    const missing = /GmvaeSynth/.test(error.message);
+    const missing = /GmvaeNotesLive/.test(error.message);
     return {
       title: missing ? 'This build of Timbrel has no live note synthesizer yet.' : 'The live note synthesizer cannot play on this audio device.',
       text: missing
@@ -973,7 +973,10 @@ export class NotesPanel extends Panel {
       text = `Batch decoding, measured on the same ${e.core.n} notes: ${parts.join(' · ')}. Using ${chosen}, the faster here.`;
       if (e.parity) text += ` Their patches agree within ${e.parity.maxDiff.toExponential(1)} (on a −1…1 scale).`;
     }
-    if (e.ortState === 'unavailable' && e.ortError) text += ` ONNX Runtime Web is not used: ${e.ortError.charAt(0).toLowerCase()}${e.ortError.slice(1)}.`;
+    if (e.ortState === 'unavailable' && e.ortError) {
+      const reason = /^[A-Z][a-z]/.test(e.ortError) ? e.ortError.charAt(0).toLowerCase() + e.ortError.slice(1) : e.ortError;
+      text += ` ONNX Runtime Web is not used: ${reason}.`;
+    }
     this.el.engines.textContent = text;
     this.el.engines.dataset.choice = e.choice ?? '';
     this.el.engines.dataset.ort = e.ortState;

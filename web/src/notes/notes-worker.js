@@ -40,11 +40,15 @@ async function start() {
 }
 const started = start();
 
-// A Float32Array the core returned, or its error string thrown.
+// A Float32Array the core returned; an empty one is a refusal, whose reason
+// is notes.lastError().
 function floats(result, what) {
-  if (typeof result === 'string') throw new Error(result || `${what} failed`);
-  if (result?.error) throw new Error(result.error);
-  if (!(result instanceof Float32Array)) throw new Error(`${what} returned no numbers`);
+  if (!(result instanceof Float32Array) || result.length === 0) throw new Error(notes.lastError() || `${what} failed`);
+  return result;
+}
+
+function instrument(result) {
+  if (!(result >= 0)) throw new Error(notes.lastError() || 'no instrument');
   return result;
 }
 
@@ -89,11 +93,11 @@ function sample({ items, spread, seed }) {
 
 function encode({ audio }) {
   const latent = floats(notes.encode(audio), 'encoding the note');
-  return { latent, heard: notes.nearestInstrument(latent) };
+  return { latent, heard: instrument(notes.nearestInstrument(latent)) };
 }
 
 function transfer({ latent, target, amount }) {
-  const source = notes.nearestInstrument(latent);
+  const source = instrument(notes.nearestInstrument(latent));
   return { latent: floats(notes.transfer(latent, target | 0, +amount), 'the transfer'), source };
 }
 
@@ -150,7 +154,7 @@ function renderMels({ token, mels, count, held, gap = 0 }) {
 
 function verdict({ audio }) {
   const latent = floats(notes.encode(audio), 'encoding the render');
-  return { heard: notes.nearestInstrument(latent) };
+  return { heard: instrument(notes.nearestInstrument(latent)) };
 }
 
 const JOBS = { load, sample, encode, transfer, map: mapPoints, decode, render, renderMels, verdict };

@@ -364,8 +364,11 @@ export class TimbreMap extends CanvasWidget {
       ctx.fillText(label, left, p.y);
     });
     if (this.marker) {
-      // A star: the visitor's note, where the network places its timbre.
-      const p = this.toCanvas(this.marker.x, this.marker.y);
+      // A star: the visitor's note, where the network places its timbre (kept
+      // on the plot's edge when it lies beyond it).
+      const [[x0, x1], [y0, y1]] = this.extent;
+      const inside = this.marker.x >= x0 && this.marker.x <= x1 && this.marker.y >= y0 && this.marker.y <= y1;
+      const p = this.toCanvas(Math.min(x1, Math.max(x0, this.marker.x)), Math.min(y1, Math.max(y0, this.marker.y)));
       ctx.beginPath();
       for (let i = 0; i < 10; i++) {
         const r = i % 2 ? 4.5 : 11;
@@ -378,7 +381,7 @@ export class TimbreMap extends CanvasWidget {
       ctx.lineWidth = 2;
       ctx.fill();
       ctx.stroke();
-      if (this.marker.label) drawTooltip(ctx, this.marker.label, p, this.cssWidth, { gap: 12, rise: 30, drop: 14, background: bg, border: ring, text });
+      if (this.marker.label) drawTooltip(ctx, inside ? this.marker.label : `${this.marker.label} (beyond the map)`, p, this.cssWidth, { gap: 12, rise: 30, drop: 14, background: bg, border: ring, text });
     }
     if (this.cursor && (this.focused || this.playing || this.pointerId !== null)) {
       const p = this.toCanvas(this.cursor.x, this.cursor.y);

@@ -1,5 +1,5 @@
 // AudioWorkletProcessor "timbrel-notes": the C++ core's live GMVAE note synth
-// (GmvaeSynth, wasm/notes_bindings.cpp; engine/gmvae_synth.h) on the audio
+// (GmvaeNotesLive, wasm/notes_bindings.cpp; engine/gmvae_synth.h) on the audio
 // thread. The Notes panel's keyboard, computer keys, Web MIDI and timbre map
 // start notes here, each with the latent point to play; a note is decoded at
 // note-on, continues while held and fades out on release; voices are summed
@@ -43,18 +43,18 @@ class NotesProcessor extends CoreProcessor {
     this.maxBlock = Math.max(1, maxBlock | 0);
     this.decay = Math.exp(-QUANTUM / (LEVEL_SECONDS * sampleRate));
     try {
-      if (typeof core.GmvaeSynth !== 'function') {
-        throw new Error('this build of the WebAssembly core has no GmvaeSynth (rebuild the core)');
+      if (typeof core.GmvaeNotesLive !== 'function') {
+        throw new Error('this build of the WebAssembly core has no GmvaeNotesLive (rebuild the core)');
       }
       if (!(status instanceof SharedArrayBuffer)) {
         throw new Error('no SharedArrayBuffer was given to the note synthesizer (the page is not cross-origin isolated)');
       }
       ({ floats: this.levels, ints: this.counters } = notesStatusViews(status));
-      this.kernel = new core.GmvaeSynth(sampleRate, this.maxBlock);
+      this.kernel = new core.GmvaeNotesLive(sampleRate, this.maxBlock);
       const problem = this.kernel.error();
       if (problem) throw new Error(problem);
       this.makeViews();
-      this.port.postMessage({ type: 'ready', sampleRate, maxBlock: this.maxBlock, latencySamples: this.kernel.latencySamples?.() ?? 0 });
+      this.port.postMessage({ type: 'ready', sampleRate, maxBlock: this.maxBlock, latencySamples: this.kernel.latencySamples() });
     } catch (error) {
       this.fail(error);
     }
@@ -64,7 +64,7 @@ class NotesProcessor extends CoreProcessor {
     super.makeViews();
     this.outputPtr = this.kernel.outputPtr();
     this.outputIndex = this.outputPtr >> 2;
-    this.latentIndex = typeof this.kernel.latentPtr === 'function' ? this.kernel.latentPtr() >> 2 : -1;
+    this.latentIndex = this.kernel.latentPtr() >> 2;
   }
 
   refreshViews() {
@@ -77,13 +77,9 @@ class NotesProcessor extends CoreProcessor {
       case 'on': {
         const latent = data.latent;
         if (!(latent instanceof Float32Array) || latent.length !== LATENT_SIZE) break;
-        if (this.latentIndex >= 0) {
-          this.refreshViews();
-          this.heap.set(latent, this.latentIndex);
-          kernel.noteOn(data.pitch | 0, data.velocity | 0);
-        } else {
-          kernel.noteOn(data.pitch | 0, data.velocity | 0, latent);
-        }
+        this.refreshViews();
+        this.heap.set(latent, this.latentIndex);
+        kernel.noteOn(data.pitch | 0, data.velocity | 0); // decodes the latent now
         Atomics.add(this.counters, NOTES.NOTE_ONS, 1);
         break;
       }
@@ -119,7 +115,7 @@ class NotesProcessor extends CoreProcessor {
     this.quanta++;
     Atomics.store(this.counters, NOTES.QUANTA, this.quanta);
     Atomics.store(this.counters, NOTES.NONFINITE, this.nonfinite);
-    if (this.quanta % 8 === 0 && typeof this.kernel?.guardState === 'function') Atomics.store(this.counters, NOTES.GUARD, this.kernel.guardState());
+    if (this.quanta % 8 === 0) Atomics.store(this.counters, NOTES.GUARD, this.kernel.guardState());
     return true;
   }
 }
