@@ -25,6 +25,8 @@
 //       Griffin-Lim, 30 iterations; sample 0 the onset; held, then 150 ms of release)
 //   notes.renderMel(mel Float32Array(43 * 256), heldSeconds) -> the same from a patch
 //       decoded elsewhere (ONNX Runtime)
+//   notes.setIterations(n) -> bool: fast Griffin-Lim iterations of renderNote/renderMel
+//       (0-1000, default 30; 0: RTPGHI alone, the live synth's phase, ~10x faster)
 //   notes.pitchOf(midi) -> the MIDI number of the pitch component sample() uses
 //   notes.lastError() -> why the last call returned an empty array ("" after a success)
 //   Calls without a model or with wrong arguments return an empty Float32Array
@@ -95,6 +97,12 @@ class GmvaeNotes {
   bool has_model() const { return model_ != nullptr; }
   std::string info() const { return model_ ? model_->info_json() : "null"; }
   std::string last_error() const { return error_; }
+
+  bool set_iterations(int n) {
+    if (n < 0 || n > 1000) return false;
+    iterations_ = n;
+    return true;
+  }
 
   int pitch_of(int midi) const {
     return model_ ? model_->pitch_midi()[std::size_t(nearest_pitch(midi))] : -1;
@@ -185,7 +193,7 @@ class GmvaeNotes {
     std::vector<float> z;
     if (!latent_arg(latent, &z)) return empty_array();
     if (!held_ok(held_s)) return empty_array();
-    const auto r = timbrel::engine::render_note(*model_, z.data(), held_s);
+    const auto r = timbrel::engine::render_note(*model_, z.data(), held_s, render_options());
     return rendered(r);
   }
 
@@ -195,7 +203,7 @@ class GmvaeNotes {
     if (patch.size() != std::size_t(kPatch))
       return fail("renderMel needs a patch of 43 x 256 = 11008 scaled log-mel values");
     if (!held_ok(held_s)) return empty_array();
-    return rendered(timbrel::engine::render_patch(*model_, patch.data(), held_s));
+    return rendered(timbrel::engine::render_patch(*model_, patch.data(), held_s, render_options()));
   }
 
  private:
@@ -260,9 +268,17 @@ class GmvaeNotes {
     return ok(r.samples.data(), r.samples.size());
   }
 
+  timbrel::engine::GmvaeRenderOptions render_options() const {
+    timbrel::engine::GmvaeRenderOptions options;
+    options.griffin_lim = iterations_ > 0;
+    options.iterations = iterations_;
+    return options;
+  }
+
   std::unique_ptr<Gmvae> model_;
   std::vector<float> patch_;
   std::string error_;
+  int iterations_ = 30;
 };
 
 // The worklet's side: GmvaePlayer with preallocated heap buffers. A bad
@@ -346,6 +362,7 @@ EMSCRIPTEN_BINDINGS(timbrel_notes) {
       .function("hasModel", &GmvaeNotes::has_model)
       .function("info", &GmvaeNotes::info)
       .function("lastError", &GmvaeNotes::last_error)
+      .function("setIterations", &GmvaeNotes::set_iterations)
       .function("pitchOf", &GmvaeNotes::pitch_of)
       .function("sample", &GmvaeNotes::sample)
       .function("encode", &GmvaeNotes::encode)

@@ -136,6 +136,12 @@ test('GmvaeNotes: sample oboe A4 and render it: finite, inside [-1, 1], at A4', 
     assert.equal(mel.length, PATCH);
     assert.ok(mel.every((v) => v >= -1 && v <= 1));
     assert.deepEqual(notes.renderMel(mel, 1.0), y);
+    // RTPGHI alone: the same length and about the same level.
+    assert.equal(notes.setIterations(1001), false);
+    assert.equal(notes.setIterations(0), true);
+    const quick = notes.renderNote(z, 1.0);
+    assert.equal(quick.length, y.length);
+    assert.ok(Math.abs(20 * Math.log10(stats(quick).rms / rms)) < 1.5);
   });
 });
 
