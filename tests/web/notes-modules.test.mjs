@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32 } from '../../web/src/audio/model-file.js';
 import {
-  NotesModelError, defaultPitch, describeNotesModel, fasterEngine, findOnset, formatRate, instrumentColour, instrumentLabel,
+  NotesModelError, defaultPitch, describeNotesModel, fasterEngine, findOnset, levelTo, rmsOf, formatRate, instrumentColour, instrumentLabel,
   joinLatent, keyboardLow, mapExtent, mapGrid, mapPointTimbre, maxAbsDiff, melBandCentres, melCentroidHz, morphTimbre,
   notesPerSecond, pitchMean, projectOnMap, tmblCrc, withArticle, withBrightness,
 } from '../../web/src/notes/notes-model.js';
@@ -76,7 +76,10 @@ test('a note model\'s header: instruments, ranges, the map with each component\'
   assert.deepEqual(d.instruments[1].range, [34, 77]);
   assert.equal(d.map.points.length, 3, 'a point of an instrument the model does not have is dropped');
   assert.deepEqual(d.map.means.map((m) => [m.x, m.y]), [[4, 0], [0, 4], [-4, -4]]);
-  assert.deepEqual(d.brightness, { dim: 3, r: 0.8, low: -2, high: 2, hzPerUnit: 300 });
+  assert.deepEqual(d.brightness, { dim: 3, r: 0.8, low: -2, high: 2, hzPerUnit: 300, dull: -2, bright: 2 });
+  // A dimension that darkens as it grows: the slider runs the other way.
+  const falling = describeNotesModel(model(metadata({ brightness: { dim: 2, r: -0.99, low: -3.25, high: 3.1, hz_per_unit: -258 } }))).brightness;
+  assert.deepEqual([falling.dull, falling.bright], [3.1, -3.25]);
   const [[x0, x1], [y0, y1]] = d.map.extent;
   assert.ok(x0 < -4 && x1 > 4 && y0 < -4 && y1 > 4, 'the extent holds every point and mean');
 });
@@ -156,9 +159,18 @@ test('a recorded note\'s onset; a silent clip is said to be silent', () => {
   for (let i = 0; i < x.length; i++) x[i] += 1e-5 * Math.sin(i); // a faint floor
   const onset = findOnset(x, rate);
   assert.equal(onset.silent, false);
-  assert.ok(Math.abs(onset.start / rate - 0.49) < 0.011, `onset at ${onset.start / rate} s`);
+  assert.ok(onset.start / rate <= 0.5 && onset.start / rate > 0.497, `onset at ${onset.start / rate} s: within 3 ms before the note`);
   assert.equal(findOnset(new Float32Array(rate)).silent, true);
   assert.equal(findOnset(new Float32Array(rate).fill(1e-4)).silent, true, 'under -60 dBFS');
+});
+
+test('a note is levelled to the network\'s level over its first half second', () => {
+  const rate = 22050;
+  const x = Float32Array.from({ length: rate }, (_, i) => 0.5 * Math.sin((2 * Math.PI * 220 * i) / rate));
+  const { samples, gainDb } = levelTo(x, 0.01);
+  assert.ok(Math.abs(rmsOf(samples, 0, rate / 2) - 0.01) < 1e-6);
+  assert.ok(Math.abs(gainDb - 20 * Math.log10(0.01 / (0.5 / Math.SQRT2))) < 1e-3);
+  assert.equal(levelTo(new Float32Array(10), 0.01).gainDb, 0, 'silence stays');
 });
 
 test('the batch engines\' figures', () => {

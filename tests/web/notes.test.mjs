@@ -109,6 +109,12 @@ const notes = (page, fn, arg) => page.evaluate(fn, arg);
 const dataset = (page, key) => page.evaluate((k) => document.getElementById('notes').dataset[k] ?? null, key);
 const waitFor = (page, key, values, timeout = 30000) =>
   page.waitForFunction(([k, v]) => v.includes(document.getElementById('notes').dataset[k]), [key, values], { timeout, polling: 100 });
+// A copy peaking at 0.5.
+function normalised(x) {
+  let peak = 0;
+  for (const v of x) peak = Math.max(peak, Math.abs(v));
+  return peak > 0 ? x.map((v) => (0.5 * v) / peak) : x;
+}
 const levelOf = (page) => page.evaluate(() => globalThis.timbrel.notes.engine?.levelDb ?? -120);
 
 describe('Notes panel', { skip }, () => {
@@ -124,7 +130,9 @@ describe('Notes panel', { skip }, () => {
     page = await context.newPage();
     errors = recordErrors(page);
     await page.goto(`${server.url}#notes`);
-    await waitFor(page, 'instrument', ['oboe']);
+    await waitFor(page, 'instrument', ['oboe'], 60000).catch(async (error) => {
+      throw new Error(`the note model did not load: ${await page.textContent('#notes-status')} ${await page.textContent('#notes-instruments-note')} ${errors.join(' | ')}`, { cause: error });
+    });
   });
 
   after(async () => {
@@ -180,16 +188,16 @@ describe('Notes panel', { skip }, () => {
     await page.keyboard.down('h');
     const live = await page.waitForFunction(() => {
       const panel = globalThis.timbrel.notes;
-      if ((panel.engine?.levelDb ?? -120) > -50) return 'sounding';
+      if ((panel.engine?.levelDb ?? -120) > -75) return 'sounding'; // silence is -120
       return document.querySelector('#notes-live-status [data-key="core-error"]') ? 'no-synth' : false;
     }, null, { timeout: 20000, polling: 50 }).then((h) => h.jsonValue());
     if (live === 'sounding') {
       console.log(`# live: oboe A4 sounding from the worklet (${(await levelOf(page)).toFixed(1)} dBFS), latency ${await page.textContent('#notes-latency')}`);
       await page.waitForTimeout(600);
-      assert.ok((await levelOf(page)) > -50, 'still sounding while held');
+      assert.ok((await levelOf(page)) > -75, 'still sounding while held');
       assert.equal(await dataset(page, 'lastNote'), '69');
       await page.keyboard.up('h');
-      await page.waitForFunction(() => (globalThis.timbrel.notes.engine?.levelDb ?? -120) < -70, null, { timeout: 5000, polling: 50 });
+      await page.waitForFunction(() => (globalThis.timbrel.notes.engine?.levelDb ?? -120) < -90, null, { timeout: 5000, polling: 50 });
     } else {
       await page.keyboard.up('h');
       console.log(`# no live synth in this core: ${await page.textContent('#notes-live-status')}`);
@@ -207,8 +215,9 @@ describe('Notes panel', { skip }, () => {
     assert.ok(allFinite(audio));
     // Held (the decoded 500 ms included), then the 150 ms release.
     assert.ok(audio.length >= (note.held + 0.1) * note.sampleRate, `${audio.length} samples for ${note.held} s held`);
-    const [f0] = await f0PerNote(audio, [{ pitch: 69, start: 0.1, end: note.held }]);
-    console.log(`# oboe A4 rendered: f0 ${f0.hz.toFixed(1)} Hz (${f0.cents.toFixed(1)} cents), voiced ${(100 * f0.voiced).toFixed(0)} %, level ${rmsDb(audio).toFixed(1)} dB`);
+    // The pitch of the note as it is, at a level YIN hears (the model's notes may be quiet).
+    const [f0] = await f0PerNote(normalised(audio), [{ pitch: 69, start: 0.1, end: note.held }]);
+    console.log(`# oboe A4 rendered: f0 ${f0.hz.toFixed(1)} Hz (${f0.cents.toFixed(1)} cents), voiced ${(100 * f0.voiced).toFixed(0)} %, level ${rmsDb(audio).toFixed(1)} dBFS RMS`);
     if (trained || pitchModel) assert.ok(Math.abs(f0.cents) < 20, `f0 ${f0.hz} Hz is ${f0.cents.toFixed(1)} cents from 440 Hz`);
     else console.log('# no trained or golden model: the pitch is not checked');
     const download = page.waitForEvent('download');
@@ -248,7 +257,7 @@ describe('Notes panel', { skip }, () => {
     assert.equal(t.target, 'french_horn');
     const audio = floats(t.audio);
     assert.ok(allFinite(audio) && rmsDb(audio) > -60);
-    const [f0] = await f0PerNote(audio, [{ pitch: 69, start: 0.1, end: audio.length / t.sampleRate - 0.3 }]);
+    const [f0] = await f0PerNote(normalised(audio), [{ pitch: 69, start: 0.1, end: audio.length / t.sampleRate - 0.3 }]);
     console.log(`# transfer: the network heard ${heardBefore} in the oboe note, ${t.heardAfter} after moving it to the French horn; f0 ${f0.hz.toFixed(1)} Hz (${f0.cents.toFixed(1)} cents from A4)`);
     assert.match(await page.textContent('#notes-transfer-result'), /→ French horn\. Listening to the result, the network hears/);
     if (trained) {

@@ -120,6 +120,11 @@ export class NotesWorker extends CoreWorkerClient {
     return this.job({ type: 'renderMels', mels: copy, count, held, gap }, { transfer: [copy.buffer], onProgress });
   }
 
+  // The RMS of the model's own notes (the level it learned notes at).
+  async reference() {
+    return (await this.job({ type: 'reference' })).rms;
+  }
+
   // The instrument the model hears in a rendered note.
   async verdict(audio) {
     const copy = Float32Array.from(audio);

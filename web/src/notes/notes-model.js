@@ -115,9 +115,19 @@ export function describeNotesModel(bytes, fileName = 'the file') {
   map.means = timbreMeans.map((z) => projectOnMap(map, z));
   map.extent = mapExtent([...map.points, ...map.means]);
   const b = meta.brightness;
-  const brightness = b && Number.isInteger(b.dim) && b.dim >= 0 && b.dim < latent && Number.isFinite(b.low) && Number.isFinite(b.high) && b.low !== b.high
-    ? { dim: b.dim, r: Number(b.r), low: b.low, high: b.high, hzPerUnit: Number(b.hz_per_unit) }
-    : null;
+  let brightness = null;
+  if (b && Number.isInteger(b.dim) && b.dim >= 0 && b.dim < latent && Number.isFinite(b.low) && Number.isFinite(b.high) && b.low !== b.high) {
+    // Which way is brighter: the slope's sign (else r's, else low -> high).
+    const slope = Number(b.hz_per_unit);
+    const r = Number(b.r);
+    const up = Number.isFinite(slope) && slope !== 0 ? slope > 0 : Number.isFinite(r) && r !== 0 ? r > 0 : b.high > b.low;
+    const lo = Math.min(b.low, b.high);
+    const hi = Math.max(b.low, b.high);
+    brightness = {
+      dim: b.dim, r, low: b.low, high: b.high, hzPerUnit: slope,
+      dull: up ? lo : hi, bright: up ? hi : lo, // the slider's left and right ends
+    };
+  }
   return {
     name: header.name || 'gmvae',
     meta,
@@ -297,8 +307,10 @@ export function melCentroidHz(patch, { frames = 43, melBins = 256, dbMin = -100,
 }
 
 // Where a recorded note starts: the first 10 ms frame whose level comes within
-// 30 dB of the clip's loudest frame, less 10 ms. Returns {start (sample),
-// peak, silent (nothing above -60 dBFS)}.
+// 30 dB of the clip's loudest frame, then, inside it and the frame before, the
+// first sample reaching half that frame level's amplitude, less 1 ms (the
+// network reads a note from its onset: 20 ms early already changes what it
+// hears). Returns {start (sample), peak, silent (nothing above -60 dBFS)}.
 export function findOnset(samples, rate = MODEL_RATE) {
   const size = Math.max(1, Math.round(rate * 0.01));
   let loudest = 0;
@@ -316,7 +328,35 @@ export function findOnset(samples, rate = MODEL_RATE) {
   if (peak < 0.001 || loudest <= 0) return { start: 0, peak, silent: true };
   const threshold = loudest * 1e-3; // -30 dB
   const first = energies.findIndex((e) => e >= threshold);
-  return { start: Math.max(0, (first - 1) * size), peak, silent: false };
+  const amplitude = 0.5 * Math.sqrt(threshold);
+  const from = Math.max(0, (first - 1) * size);
+  const to = Math.min(samples.length, (first + 1) * size);
+  let at = first * size;
+  for (let i = from; i < to; i++) {
+    if (Math.abs(samples[i]) >= amplitude) {
+      at = i;
+      break;
+    }
+  }
+  return { start: Math.max(0, at - Math.round(rate * 0.001)), peak, silent: false };
+}
+
+// RMS of samples[from, from + length).
+export function rmsOf(samples, from = 0, length = samples.length) {
+  const end = Math.min(samples.length, from + length);
+  let e = 0;
+  for (let i = from; i < end; i++) e += samples[i] * samples[i];
+  return end > from ? Math.sqrt(e / (end - from)) : 0;
+}
+
+// A note brought to the level the network learned notes at: a copy scaled so
+// that the RMS of its first `seconds` equals `target` (the network hears
+// instruments differently at other levels). Returns {samples, gainDb}.
+export function levelTo(samples, target, { seconds = 0.5, rate = MODEL_RATE } = {}) {
+  const rms = rmsOf(samples, 0, Math.round(seconds * rate));
+  if (!(rms > 0) || !(target > 0)) return { samples: Float32Array.from(samples), gainDb: 0 };
+  const gain = target / rms;
+  return { samples: Float32Array.from(samples, (v) => v * gain), gainDb: 20 * Math.log10(gain) };
 }
 
 // Notes per second from a count and milliseconds, for the engines' line.

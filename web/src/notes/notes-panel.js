@@ -29,7 +29,7 @@ import { COLOUR_GRADIENT } from '../draw/draw-curves.js';
 import { CancelledError, NotesWorker, OrtWorker } from './notes-client.js';
 import { NotesEngine } from './notes-engine.js';
 import {
-  MODEL_RATE, NotesModelError, defaultPitch, describeNotesModel, fasterEngine, findOnset, formatRate,
+  MODEL_RATE, NotesModelError, defaultPitch, levelTo, describeNotesModel, fasterEngine, findOnset, formatRate,
   inSentence, instrumentColour, joinLatent, keyboardLow, mapGrid, mapPointTimbre, maxAbsDiff, melBandCentres,
   melCentroidHz, morphTimbre, notesPerSecond, pitchMean, projectOnMap, rangeText, tmblCrc, withArticle, withBrightness,
 } from './notes-model.js';
@@ -167,6 +167,7 @@ export class NotesPanel extends Panel {
     this.meterTimer = 0;
     this.recordTimer = 0;
     this.ready = null;
+    this.reference = null; // {model, rms}: the level of the model's own notes
     this.corpus = null; // recorded example notes: [{file, midi, instrument (index)}]
     this.centres = melBandCentres();
 
@@ -193,7 +194,7 @@ export class NotesPanel extends Panel {
     on(this.el.brightness, 'input', () => {
       const b = this.model?.description.brightness;
       if (!b) return;
-      this.brightnessValue = b.low + Number(this.el.brightness.value) * (b.high - b.low);
+      this.brightnessValue = b.dull + Number(this.el.brightness.value) * (b.bright - b.dull);
       this.settingsChanged();
     });
     on(this.el.brightnessReset, 'click', () => {
@@ -519,17 +520,17 @@ export class NotesPanel extends Panel {
       this.el.brightnessHint.textContent = 'This model’s file names no brightness dimension.';
       return;
     }
-    const r = Number.isFinite(b.r) ? b.r.toFixed(2) : '?';
-    const hz = Number.isFinite(b.hzPerUnit) ? `about ${Math.round(Math.abs(b.hzPerUnit))} Hz brighter per step` : '';
-    this.el.brightnessHint.textContent = `Brightness sets timbre number ${b.dim + 1} of ${this.model.description.latent}: the one whose value follows the decoded notes’ spectral centroid (how bright they sound) most closely, r = ${r} over the twelve instruments${hz ? `, ${hz}` : ''}. Right is brighter; “As sampled” keeps the instrument’s own value.`;
+    const r = Number.isFinite(b.r) ? Math.abs(b.r).toFixed(2) : '?';
+    const hz = Number.isFinite(b.hzPerUnit) && b.hzPerUnit !== 0 ? `about ${Math.round(Math.abs(b.hzPerUnit))} Hz brighter per step` : '';
+    this.el.brightnessHint.textContent = `Brightness sets timbre number ${b.dim + 1} of ${this.model.description.latent}: the one whose value follows the decoded notes’ spectral centroid (how bright they sound) most closely, |r| = ${r} over the instruments${hz ? `, ${hz}` : ''}. Right is brighter; “As sampled” keeps the instrument’s own value.`;
+    const own = this.model.description.timbreMeans[Math.max(0, this.instrument)]?.[b.dim] ?? (b.dull + b.bright) / 2;
+    const position = (value) => String(Math.min(1, Math.max(0, (value - b.dull) / (b.bright - b.dull))));
     if (this.brightnessValue === null) {
-      const own = this.model.description.timbreMeans[Math.max(0, this.instrument)]?.[b.dim] ?? (b.low + b.high) / 2;
-      this.el.brightness.value = String(Math.min(1, Math.max(0, (own - b.low) / (b.high - b.low))));
+      this.el.brightness.value = position(own);
       this.el.brightnessValue.textContent = 'as sampled';
     } else {
-      const own = this.model.description.timbreMeans[Math.max(0, this.instrument)]?.[b.dim] ?? 0;
-      const hz = Number.isFinite(b.hzPerUnit) ? Math.round((this.brightnessValue - own) * b.hzPerUnit) : null;
-      this.el.brightnessValue.textContent = `${this.brightnessValue.toFixed(2)}${hz !== null ? ` (${hz >= 0 ? '+' : '−'}${Math.abs(hz)} Hz)` : ''}`;
+      const hzChange = Number.isFinite(b.hzPerUnit) ? Math.round((this.brightnessValue - own) * b.hzPerUnit) : null;
+      this.el.brightnessValue.textContent = hzChange !== null ? `${hzChange >= 0 ? '+' : '−'}${Math.abs(hzChange)} Hz` : this.brightnessValue.toFixed(2);
     }
     this.el.brightness.setAttribute('aria-valuetext', this.el.brightnessValue.textContent);
   }
@@ -1275,10 +1276,16 @@ export class NotesPanel extends Panel {
     await this.encodeSource(source);
   }
 
+  // The network hears instruments differently at other levels: the note is
+  // first brought to the level of the model's own notes (measured once per model).
   async encodeSource(source) {
     this.el.heard.textContent = 'Listening to the note…';
     try {
-      const { latent, heard } = await this.worker.encode(source.samples);
+      if (!this.reference || this.reference.model !== this.model) this.reference = { model: this.model, rms: await this.worker.reference() };
+      const levelled = levelTo(source.samples, this.reference.rms);
+      source.gainDb = levelled.gainDb;
+      this.root.dataset.sourceGain = levelled.gainDb.toFixed(1);
+      const { latent, heard } = await this.worker.encode(levelled.samples);
       if (this.transferSource !== source) return;
       source.latent = latent;
       source.heard = heard;
@@ -1290,7 +1297,8 @@ export class NotesPanel extends Panel {
     }
     const d = this.model.description;
     const ins = d.instruments[source.heard];
-    this.el.heard.textContent = `The network hears ${ins ? withArticle(ins.label) : 'an unknown instrument'} in this note (the star on the map).`;
+    const gain = Math.abs(source.gainDb) >= 1 ? ` It was made ${Math.round(Math.abs(source.gainDb))} dB ${source.gainDb > 0 ? 'louder' : 'quieter'} first, to the level of the notes the network learned.` : '';
+    this.el.heard.textContent = `The network hears ${ins ? withArticle(ins.label) : 'an unknown instrument'} in this note (the star on the map).${gain}`;
     const at = projectOnMap(d.map, source.latent.subarray(d.latent));
     this.map.setMarker({ ...at, label: 'your note' });
     this.el.heard.dataset.heard = ins?.name ?? '';

@@ -16,6 +16,8 @@
 //        (each latent a note held `held` s, `gap` s apart: one note, a morph, a scale)
 //   {type: 'renderMels', mels, count, held, gap}             -> {audio, starts, ms}
 //   {type: 'verdict', audio}                                 -> {heard}: what the model hears in a render
+//   {type: 'reference'}                                      -> {rms}: the level of the model's own notes
+//        (the median RMS over the first 500 ms of each instrument's typical middle note)
 // Events on the way: {type: 'progress', token, fraction}.
 // Before anything: {type: 'ready'} or {type: 'error', message} (core not loadable).
 // A reply with fatal: true means the core threw: the page replaces the Worker.
@@ -157,7 +159,22 @@ function verdict({ audio }) {
   return { heard: instrument(notes.nearestInstrument(latent)) };
 }
 
-const JOBS = { load, sample, encode, transfer, map: mapPoints, decode, render, renderMels, verdict };
+function reference() {
+  const names = info?.instruments ?? [];
+  const ranges = info?.instrumentRanges ?? [];
+  const levels = names.map((_, k) => {
+    const [lo, hi] = ranges[k] ?? [60, 72];
+    const z = floats(notes.sample(k, Math.round((lo + hi) / 2), 0, 1), 'sampling');
+    const audio = floats(notes.renderNote(z, 0.5), 'rendering');
+    const n = Math.min(audio.length, Math.round(0.5 * RATE));
+    let e = 0;
+    for (let i = 0; i < n; i++) e += audio[i] * audio[i];
+    return Math.sqrt(e / Math.max(1, n));
+  }).sort((a, b) => a - b);
+  return { rms: levels.length ? levels[levels.length >> 1] : 0 };
+}
+
+const JOBS = { load, reference, sample, encode, transfer, map: mapPoints, decode, render, renderMels, verdict };
 
 // The transferable buffers of a reply.
 function buffers(result) {

@@ -331,14 +331,15 @@ export class TimbreMap extends CanvasWidget {
       ctx.closePath();
       ctx.fill();
     }
-    // Component means: a ringed dot and the instrument's name.
+    // Component means: a ringed dot each, then their names where they fit
+    // (the chosen instrument's first; a name that would cover another is
+    // left to the legend and the tooltip).
     ctx.font = '600 12px system-ui, sans-serif';
     ctx.textBaseline = 'middle';
-    map.means.forEach((mean, k) => {
-      const p = this.toCanvas(mean.x, mean.y);
-      const colour = instrumentColour(instruments[k].name, k, dark);
+    const dots = map.means.map((mean, k) => ({ k, p: this.toCanvas(mean.x, mean.y) }));
+    for (const { k, p } of dots) {
       const chosen = k === this.selected;
-      ctx.fillStyle = colour;
+      ctx.fillStyle = instrumentColour(instruments[k].name, k, dark);
       ctx.strokeStyle = bg;
       ctx.lineWidth = 2.5;
       ctx.beginPath();
@@ -352,17 +353,27 @@ export class TimbreMap extends CanvasWidget {
         ctx.arc(p.x, p.y, 11.5, 0, 2 * Math.PI);
         ctx.stroke();
       }
+    }
+    const placed = dots.map(({ p }) => ({ x: p.x - 7, y: p.y - 7, w: 14, h: 14 }));
+    const order = [...dots].sort((a, b) => (b.k === this.selected) - (a.k === this.selected));
+    for (const { k, p } of order) {
       const label = instruments[k].label;
-      const tw = ctx.measureText(label).width;
-      const left = p.x + 10 + tw + 4 > this.cssWidth ? p.x - 10 - tw : p.x + 10;
+      const tw = ctx.measureText(label).width + 6;
+      const spots = [[p.x + 11, p.y - 8], [p.x - 11 - tw, p.y - 8], [p.x - tw / 2, p.y - 26], [p.x - tw / 2, p.y + 10]];
+      const free = spots.map(([x, y]) => ({ x, y, w: tw, h: 16 }))
+        .find((r) => r.x >= 0 && r.x + r.w <= this.cssWidth && r.y >= 0 && r.y + r.h <= this.cssHeight &&
+          !placed.some((o) => r.x < o.x + o.w && o.x < r.x + r.w && r.y < o.y + o.h && o.y < r.y + r.h));
+      if (!free && k !== this.selected) continue;
+      const r = free ?? { x: p.x + 11, y: p.y - 8, w: tw, h: 16 };
+      placed.push(r);
       ctx.fillStyle = bg;
-      ctx.globalAlpha = 0.8;
-      ctx.fillRect(left - 3, p.y - 8, tw + 6, 16);
+      ctx.globalAlpha = 0.85;
+      ctx.fillRect(r.x, r.y, r.w, r.h);
       ctx.globalAlpha = 1;
       ctx.fillStyle = text;
       ctx.textAlign = 'left';
-      ctx.fillText(label, left, p.y);
-    });
+      ctx.fillText(label, r.x + 3, r.y + 8);
+    }
     if (this.marker) {
       // A star: the visitor's note, where the network places its timbre (kept
       // on the plot's edge when it lies beyond it).
