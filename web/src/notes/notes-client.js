@@ -115,9 +115,9 @@ export class NotesWorker extends CoreWorkerClient {
   }
 
   // Decoded patches (count of them, one after another in mels) to audio.
-  async renderMels(mels, count, { held = 1, gap = 0, onProgress } = {}) {
+  async renderMels(mels, count, { held = 1, gap = 0, iterations = 30, onProgress } = {}) {
     const copy = Float32Array.from(mels);
-    return this.job({ type: 'renderMels', mels: copy, count, held, gap }, { transfer: [copy.buffer], onProgress });
+    return this.job({ type: 'renderMels', mels: copy, count, held, gap, iterations }, { transfer: [copy.buffer], onProgress });
   }
 
   // The RMS of the model's own notes (the level it learned notes at).

@@ -1097,6 +1097,7 @@ export class NotesPanel extends Panel {
       const rendered = await this.batchWorker.renderMels(decoded.mels, pitches.length, {
         held: 0.6,
         gap: 0.12,
+        iterations: 10, // a scale of many notes: fewer Griffin-Lim rounds, heard sooner
         onProgress: (f) => job === this.job && this.setProgress(0.3 + 0.7 * f, 'running', `rendering: ${Math.round(30 + 70 * f)} %`),
       });
       result = { ...rendered, decodeMs: decoded.ms, engine: decoded.engine };

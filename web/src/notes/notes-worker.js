@@ -14,7 +14,7 @@
 //   {type: 'decode', latents: Float32Array(n x 32)}          -> {mels: Float32Array(n x frames x bins), ms}
 //   {type: 'render', latents, held: seconds, gap: seconds}   -> {audio: Float32Array, starts: [sample], ms}
 //        (each latent a note held `held` s, `gap` s apart: one note, a morph, a scale)
-//   {type: 'renderMels', mels, count, held, gap}             -> {audio, starts, ms}
+//   {type: 'renderMels', mels, count, held, gap, iterations} -> {audio, starts, ms}
 //   {type: 'verdict', audio}                                 -> {heard}: what the model hears in a render
 //   {type: 'reference'}                                      -> {rms}: the level of the model's own notes
 //        (the median RMS over the first 500 ms of each instrument's typical middle note)
@@ -149,9 +149,15 @@ function render({ token, latents, held, gap = 0 }) {
   return sequence(token, n, gap, (i) => floats(notes.renderNote(latents.subarray(i * LATENT_SIZE, (i + 1) * LATENT_SIZE), +held), 'rendering'));
 }
 
-function renderMels({ token, mels, count, held, gap = 0 }) {
+// iterations: Griffin-Lim rounds after RTPGHI (fewer for long batches; 30 by default).
+function renderMels({ token, mels, count, held, gap = 0, iterations = 30 }) {
   const size = mels.length / count;
-  return sequence(token, count, gap, (i) => floats(notes.renderMel(mels.subarray(i * size, (i + 1) * size), +held), 'rendering'));
+  notes.setIterations(iterations);
+  try {
+    return sequence(token, count, gap, (i) => floats(notes.renderMel(mels.subarray(i * size, (i + 1) * size), +held), 'rendering'));
+  } finally {
+    notes.setIterations(30);
+  }
 }
 
 function verdict({ audio }) {
