@@ -42,6 +42,17 @@ for g in decoder_hop256 decoder_hop; do
 done
 
 echo
+echo "The Notes panel's batch: 64 GMVAE latents -> mel patches (models/gmvae), the core in"
+echo "WebAssembly one patch at a time against ONNX Runtime in batches of 64, one thread each;"
+echo "max diff: largest difference from the core's patches (tests/bench/notes_bench.mjs):"
+echo
+scripts/export-onnx.sh >/dev/null
+node tests/bench/notes_bench.mjs --notes 64 --rounds 5 |
+  sed 's/[{}"]//g' | tr ',' '\n' | awk -F: '
+    BEGIN { printf "| %-17s | %-9s | %8s | %11s | %9s |\n|---|---|---:|---:|---:|\n", "engine", "backend", "notes/s", "us per note", "max diff" }
+    { v[$1] = $2 } /^max_abs_diff/ { printf "| %-17s | %-9s | %8.0f | %11.0f | %9.1e |\n", v["engine"], v["backend"], v["notes_per_s"], v["us_per_note"], v["max_abs_diff"] }'
+
+echo
 echo "Model switch on the audio thread (ms per call: median / worst of switches 2-12, then the"
 echo "first switch; the image steps replace 'load file': tests/bench/dsp_bench.cpp):"
 echo

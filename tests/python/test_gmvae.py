@@ -98,6 +98,7 @@ def test_the_trainer_resumes_and_exports_a_file_meeting_the_contract(trained):
     assert len(m["map"]["axes"]) == 2 and len(m["map"]["residuals"]) == len(m["instruments"])
     assert all(0 <= p[2] < len(m["instruments"]) for p in m["map"]["points"])
     b = m["brightness"]
-    assert 0 <= b["dim"] < m["latent"] and 0 <= b["r"] <= 1 and b["hz_per_unit"] >= 0
+    assert 0 <= b["dim"] < m["latent"] and -1 <= b["r"] <= 1 and b["low"] < b["high"]
+    assert (b["r"] >= 0) == (b["hz_per_unit"] >= 0) or abs(b["r"]) < 0.3
     training = json.loads((out / "model" / "training.json").read_text())
     assert training["epochs"] == 2

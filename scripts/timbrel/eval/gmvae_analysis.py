@@ -10,7 +10,7 @@ STFT magnitudes (``timbrel.mel.magnitudes``) and its magnitude-weighted centroid
 over frames 10-42 (after the attack). Per dimension: the mean over instruments of the
 Pearson r between the value and the centroid (a dimension must brighten every instrument
 the same way) and the mean slope in Hz per unit. The dimension with the largest |mean r|
-wins; its sign is folded into low/high so that moving right is brighter.
+wins; low < high always, and the signs of r and hz_per_unit say which way is brighter.
 """
 
 from __future__ import annotations
@@ -78,10 +78,7 @@ def brightness_analysis(model, pitches, ranges, db_min: float, db_max: float) ->
             slopes.append(float(np.polyfit(values, c, 1)[0]))
         per_dim.append({"dim": d, "r": float(np.mean(rs)), "hz_per_unit": float(np.mean(slopes)),
                         "low": float(lo), "high": float(hi)})
-    best = max(per_dim, key=lambda e: abs(e["r"]))
-    if best["r"] < 0:  # moving right brightens
-        best = {**best, "r": -best["r"], "hz_per_unit": -best["hz_per_unit"],
-                "low": best["high"], "high": best["low"]}
+    best = max(per_dim, key=lambda e: abs(e["r"]))  # r and the slope keep their sign
     return {"best": best, "per_dim": per_dim}
 
 

@@ -158,10 +158,10 @@ def griffin_lim(magnitudes: np.ndarray, iterations: int = GL_ITERATIONS) -> np.n
 
 
 def median_f0(audio: np.ndarray, target_hz: float) -> float:
-    f0, voiced = signal_yin(audio, 22050.0, frame_size=2048, hop=mel.HOP,
-                            f0_min=max(25.0, target_hz / 2.5), f0_max=min(4000.0, target_hz * 2.5))[:2]
-    f0 = np.asarray(f0)[10:41]
-    v = np.asarray(voiced, bool)[10:41] & (f0 > 0)
+    track = signal_yin(audio, 22050.0, frame_size=2048, hop=mel.HOP,
+                       f0_min=max(25.0, target_hz / 2.5), f0_max=min(4000.0, target_hz * 2.5))
+    f0 = track[10:41, 0]
+    v = (track[10:41, 2] > 0) & (f0 > 0)
     return float(np.median(f0[v])) if v.any() else float("nan")
 
 

@@ -28,12 +28,13 @@ def export_model(module_dict: Mapping[str, Any], family: str, name: str,
                  metadata: Mapping[str, Any], out_dir, *,
                  onnx_graphs: Optional[Iterable[str]] = None,
                  step_graphs: Optional[Iterable[str]] = None,
-                 frames: int = 16, opset: int = OPSET) -> Dict[str, Any]:
+                 frames: int = 16, opset: int = OPSET, batch_axis: bool = False) -> Dict[str, Any]:
     """Writes ``<name>.tmbl`` and the ONNX files; returns their paths and per-graph facts.
 
     ``module_dict``: graph name -> module sequence (``model.graphs()``).
     ``onnx_graphs``: graphs to write as sequence ONNX (default: all).
     ``step_graphs``: graphs to write in single-step form (default: all that qualify).
+    ``batch_axis``: the sequence graphs take any batch size (else 1).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -48,7 +49,7 @@ def export_model(module_dict: Mapping[str, Any], family: str, name: str,
                                 "onnx": None, "step_onnx": None}
         if gname in onnx_set:
             info["onnx"] = export_sequence_onnx(graph, out_dir / f"{name}.{gname}.onnx", size,
-                                                frames=frames, opset=opset)
+                                                frames=frames, opset=opset, batch_axis=batch_axis)
         can_step = steppable_with_state(ops[gname])
         if step_set is not None and gname in step_set and not can_step:
             raise ValueError(f"graph '{gname}' has no single-step form (needs one GRU, frame-wise ops)")

@@ -1,7 +1,8 @@
 """The same sequence graphs (same modules, same weights) as ONNX, for ONNX Runtime.
 
-Sequence form: input ``input`` ``[1, T, C]`` (batch first, time-major), output
-``output`` ``[1, T', C']``; T is a dynamic axis unless the graph flattens or unflattens
+Sequence form: input ``input`` ``[B, T, C]`` (batch first, time-major; B is 1 unless
+exported with ``batch_axis=True``, as the GMVAE's graphs are for the Notes panel's batches),
+output ``output`` ``[B, T', C']``; T is a dynamic axis unless the graph flattens or unflattens
 time (a graph that unflattens takes one frame, ``[1, 1, C]``). BatchNorm1d layers are
 exported as PyTorch runs them in eval mode (the ``.tmbl`` holds them folded).
 GRU state starts at zero, as in the core's offline ``forward``.
@@ -147,7 +148,7 @@ def example_frames(graph, frames: int) -> int:
 
 def export_sequence_onnx(graph: Union[nn.Module, Sequence[nn.Module]], path: Union[str, Path],
                          input_size: int, frames: int = 16, dynamic: Optional[bool] = None,
-                         opset: int = OPSET) -> Path:
+                         opset: int = OPSET, batch_axis: bool = False) -> Path:
     """Writes the sequence form; ``frames`` is the example length (the fixed T where
     the graph flattens time, which makes T static)."""
     path = Path(path)
@@ -156,7 +157,10 @@ def export_sequence_onnx(graph: Union[nn.Module, Sequence[nn.Module]], path: Uni
     frames = example_frames(graph, frames)
     wrapper = _Sequence(graph)
     example = torch.zeros(1, frames, input_size)
-    axes = {"input": {1: "frames"}, "output": {1: "frames_out"}} if dynamic else None
+    axes = {"input": {0: "batch"}, "output": {0: "batch"}} if batch_axis else {"input": {}, "output": {}}
+    if dynamic:
+        axes["input"][1], axes["output"][1] = "frames", "frames_out"
+    axes = axes if axes["input"] else None
     with _frozen(graph), torch.no_grad():
         _export(wrapper, (example,), path, ["input"], ["output"], axes, opset)
     return path

@@ -51,7 +51,8 @@ def write_onnx(path, out_dir=None) -> List[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="timbrel-onnx-") as tmp:
         result = export_model(model.graphs(), f.family, f.name, f.metadata, tmp,
-                              onnx_graphs=onnx_graph_names(model))
+                              onnx_graphs=onnx_graph_names(model),
+                              batch_axis=f.family == "gmvae")  # the Notes panel's batches
         if Path(result["tmbl"]).read_bytes() != path.read_bytes():
             raise ValueError(f"{path}: the module rebuilt from the file does not export back to "
                              f"the same bytes; not writing ONNX graphs that may differ from it")

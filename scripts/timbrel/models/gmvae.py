@@ -83,6 +83,11 @@ class GMVAE(nn.Module):
         self.timbre_classifier = nn.Sequential(
             nn.Linear(latent, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
             nn.Linear(128, instruments)) if timbre_prior == "isotropic" else None
+        # Training only: a pitch classifier on z_timbre behind a gradient reversal
+        # (timbrel.train.gmvae): without it z_timbre learned the pitch too (linear F 0.74 on
+        # our notes; the paper's 0.03) and notes sampled from the priors came out unpitched.
+        self.pitch_adversary = nn.Sequential(nn.Linear(latent, 128), nn.ReLU(),
+                                             nn.Linear(128, pitches))
         self.pitch_log_sigma = PITCH_LOG_SIGMA
         self.timbre_log_sigma = TIMBRE_LOG_SIGMA
 
