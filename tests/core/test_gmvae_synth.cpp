@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "allocation_counter.h"
+#include "crossmodal_test_model.h"  // tmbl_header, with_header
 #include "gmvae_test_model.h"
 #include "timbrel/dsp/yin.h"
 #include "timbrel/engine/gmvae_synth.h"
@@ -131,6 +132,26 @@ TEST_CASE("GmvaeSynth frames: velocity scales the magnitudes, the slope continue
   loud.next_frame(a.data());
   CHECK(a[500] == 0.0f);
   CHECK(first > 0.0f);
+}
+
+TEST_CASE("GmvaeSynth frames: the model's output_gain_db scales the magnitudes", "[gmvae_synth]") {
+  const auto bytes = test::gmvae_oracle_bytes();
+  auto header = test::tmbl_header(bytes);
+  header["metadata"]["output_gain_db"] = 20.0 * std::log10(3.0);
+  auto plain = test::load_gmvae(bytes);
+  auto louder = test::load_gmvae(test::with_header(bytes, header));
+  REQUIRE(louder->output_gain() == Approx(3.0f));
+  CHECK(plain->output_gain() == 1.0f);
+  std::vector<float> patch(Gmvae::kPatch);
+  for (size_t i = 0; i < patch.size(); ++i) patch[i] = -0.3f + 0.001f * float(i % 256);
+  GmvaeSynth a(*plain), b(*louder);
+  a.note_on_patch(60, 100, patch.data());
+  b.note_on_patch(60, 100, patch.data());
+  std::vector<float> x(GmvaeSynth::kFftBins), y(GmvaeSynth::kFftBins);
+  a.next_frame(x.data());
+  b.next_frame(y.data());
+  for (int k = 10; k < GmvaeSynth::kFftBins; k += 100)
+    CHECK(y[size_t(k)] == Approx(3.0f * x[size_t(k)]));
 }
 
 TEST_CASE("GmvaeSynth voices: eight at most, the oldest held note is stolen", "[gmvae_synth]") {

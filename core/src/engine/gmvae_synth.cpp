@@ -155,7 +155,7 @@ void GmvaeSynth::render(Voice& v, float* sum) noexcept {
   const float level = v.held ? 1.0f : float(v.release_left) / kReleaseFrames;
   const models::Gmvae& model = *model_;
   model.mel().magnitudes(bands, model.db_min(), model.db_max(), magnitude_.data(),
-                         dsp::MelSpectrogram::kPhaseScale * v.gain * level);
+                         dsp::MelSpectrogram::kPhaseScale * model.output_gain() * v.gain * level);
   for (int k = 0; k < kFftBins; ++k) sum[k] += magnitude_[std::size_t(k)];
   ++v.frame;
   if (!v.held && --v.release_left <= 0) v.sounding = false;

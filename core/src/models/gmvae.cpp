@@ -270,6 +270,14 @@ std::string check_metadata(const Json& meta) {
   if (!(db_max - db_min >= 1.0))
     return "metadata level range db_min " + text_of(db_min) + " to db_max " + text_of(db_max) +
            " is empty (db_max must be at least 1 dB above db_min)";
+  // Optional: the trainer's make-up gain (older files have none: 0 dB).
+  if (meta.contains("output_gain_db")) {
+    double gain_db = 0;
+    if (auto e = number_in(meta, "metadata", "output_gain_db", -Gmvae::kMaxGainDb,
+                           Gmvae::kMaxGainDb, &gain_db);
+        !e.empty())
+      return e;
+  }
 
   const auto pitches = meta.find("pitches");
   if (pitches == meta.end() || !pitches->is_array() || pitches->empty() ||
@@ -389,6 +397,9 @@ Gmvae::Gmvae(std::unique_ptr<nn::Model> model)
   const Json& meta = metadata_of(*model_);
   db_min_ = meta["db_min"].get<float>();
   db_max_ = meta["db_max"].get<float>();
+  output_gain_ = meta.contains("output_gain_db")
+                     ? float(std::pow(10.0, meta["output_gain_db"].get<double>() / 20.0))
+                     : 1.0f;
   for (const auto& p : meta["pitches"]) pitch_midi_.push_back(p.get<int>());
   for (const auto& n : meta["instruments"]) instrument_names_.push_back(n.get<std::string>());
   for (const auto& r : meta["instrument_ranges"])
@@ -481,6 +492,7 @@ std::string Gmvae::info_json() const {
                {"latent", kLatent},
                {"dbMin", double(db_min_)},
                {"dbMax", double(db_max_)},
+               {"outputGainDb", 20.0 * std::log10(double(output_gain_))},
                {"pitches", pitch_midi_},
                {"instruments", instrument_names_},
                {"instrumentRanges", ranges},

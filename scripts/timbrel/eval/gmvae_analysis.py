@@ -25,6 +25,8 @@ from timbrel import mel
 from timbrel.data.instruments import NOTE_INSTRUMENTS
 
 BRIGHTNESS_STEPS = 9
+LEVEL_TARGET_DB = -20.0   # RMS of a component's note: the Voice panel's level target
+MAX_GAIN_DB = 40.0
 MAP_POINTS_MAX = 4000
 
 
@@ -82,6 +84,23 @@ def brightness_analysis(model, pitches, ranges, db_min: float, db_max: float) ->
     return {"best": best, "per_dim": per_dim}
 
 
+@torch.no_grad()
+def output_gain_db(model, pitches, ranges, db_min: float, db_max: float) -> float:
+    """Make-up gain that brings the median RMS (frames 5-40) of each instrument's
+    component-mean note at the middle of its range to ``LEVEL_TARGET_DB``: the notes are
+    an average over pp, mf and ff, so they sound quieter than the corpus's mf."""
+    from timbrel.eval.gmvae_card import griffin_lim
+    bank = mel.filterbank()
+    levels = []
+    for k, (low, high) in enumerate(ranges):
+        z_p = model.pitch_means[pitches.index((low + high) // 2)][None]
+        patch = model.decode(z_p, model.timbre_means[k][None]).numpy()[0]
+        audio = griffin_lim(mel.magnitudes(patch, db_min, db_max, bank), 16)
+        held = audio[5 * mel.HOP:40 * mel.HOP]
+        levels.append(10 * np.log10(max(float(np.mean(held ** 2)), 1e-20)))
+    return float(np.clip(LEVEL_TARGET_DB - np.median(levels), -MAX_GAIN_DB, MAX_GAIN_DB))
+
+
 def model_metadata(model, ck: Dict, train_set) -> Dict:
     pitches = [int(p) for p in ck["pitches"]]
     db_min, db_max = float(ck["db_min"]), float(ck["db_max"])
@@ -104,6 +123,7 @@ def model_metadata(model, ck: Dict, train_set) -> Dict:
         "sample_rate": mel.SAMPLE_RATE, "window": mel.WINDOW, "hop": mel.HOP, "frames": mel.FRAMES,
         "mel_bins": mel.MEL_BINS, "fmin": mel.FMIN, "fmax": mel.FMAX,
         "db_min": db_min, "db_max": db_max, "latent": int(means_t.shape[1]),
+        "output_gain_db": round(output_gain_db(model, pitches, ranges, db_min, db_max), 2),
         "pitches": pitches, "instruments": list(NOTE_INSTRUMENTS), "instrument_ranges": ranges,
         "pitch_means": [r4(v) for v in model.pitch_means.detach().numpy()],
         "pitch_sigma": math.exp(model.pitch_log_sigma),

@@ -51,6 +51,7 @@ class Gmvae {
   // |value| bounds of the metadata's numbers.
   static constexpr double kMaxLatentValue = 1000.0;  // means, map center, axes, residuals, points
   static constexpr double kMaxDb = 300.0;            // |db_min|, |db_max|
+  static constexpr double kMaxGainDb = 60.0;         // |output_gain_db|
   static constexpr double kMaxSigma = 100.0;         // 0 < sigma <= this
   // Multiply-adds of one decode: it runs on the audio thread at note-on (the
   // trained decoder: ~5 M). One encode (offline): 4x that.
@@ -89,6 +90,9 @@ class Gmvae {
   int instrument_index(const std::string& name) const;
   float db_min() const { return db_min_; }
   float db_max() const { return db_max_; }
+  // Linear make-up gain on the decoded magnitudes (metadata output_gain_db, 0 dB when
+  // absent): the trainer sets it so that the components' notes play at a listening level.
+  float output_gain() const { return output_gain_; }
   float pitch_sigma() const { return pitch_sigma_; }
   float timbre_sigma() const { return timbre_sigma_; }
   const float* pitch_mean(int m) const { return pitch_means_.data() + std::size_t(m) * kLatent; }
@@ -164,6 +168,7 @@ class Gmvae {
   std::vector<std::string> instrument_names_;
   std::vector<std::pair<int, int>> instrument_ranges_;
   float db_min_ = -100.0f, db_max_ = 60.0f;
+  float output_gain_ = 1.0f;
   std::vector<float> pitch_means_, timbre_means_;
   float pitch_sigma_ = 0.1353f, timbre_sigma_ = 1.0f;
   Map map_;
