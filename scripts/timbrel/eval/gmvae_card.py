@@ -269,6 +269,57 @@ def evaluate(runs: Path, data: Path, shipped: str = "gmvae") -> Dict:
     return result
 
 
+def card_head(training: Dict, meta: Dict) -> str:
+    """The card's description; its figures from training.json and the file's metadata."""
+    cfg = training["config"]
+    b = meta["brightness"]
+    return f"""# GMVAE note model (`gmvae.tmbl`)
+
+The Notes panel's model: Luo, Agres & Herremans, "Learning disentangled representations of
+timbre and pitch for musical instrument sounds using Gaussian mixture variational
+autoencoders" (ISMIR 2019), trained here. Contract: `docs/gmvae.md`; code:
+`scripts/timbrel/models/gmvae.py`, `scripts/timbrel/train/gmvae.py`.
+
+## What it does
+
+A note's log-mel spectrogram (its first 500 ms: 43 frames x 256 mel bands, 92.9 ms Hann
+window, 11.6 ms hop, 22050 Hz) goes through a pitch encoder and a timbre encoder to two
+16-dimensional latents, z_pitch and z_timbre; one decoder turns [z_pitch, z_timbre] back
+into the spectrogram. Each latent has a Gaussian-mixture prior: one component per pitch
+({len(meta['pitches'])}: MIDI {meta['pitches'][0]}-{meta['pitches'][-1]}, sigma e^-2) and one
+per instrument ({len(meta['instruments'])}: {', '.join(meta['instruments'])}; sigma 1). So
+a note can be sampled from (instrument, pitch), moved to another instrument by moving
+z_timbre between component means with z_pitch kept, and placed anywhere on a map of the
+timbre space. The core turns a decoded spectrogram into audio (mel -> STFT magnitudes ->
+RTPGHI or Griffin-Lim), holds it with each band's trend and releases it in 150 ms.
+
+## Training
+
+- Data: the note corpus (`scripts/timbrel/data/README.md`) of every training source:
+  FluidR3, Freepats and the Salamander piano recordings; {training['notes']} training notes
+  (every chromatic pitch of each instrument's range at pp, mf, ff). Judged on the same
+  sources' test notes and on the held-out font (TimGM6mb) playing them, which no model saw.
+- {training['parameters']:,} weights ({training['size_bytes'] / 1e6:.1f} MB); conv1d
+  {cfg['channels']} filters then {cfg['channels'] // 2} (stride 2), dense {cfg['dense']}, latent 16,
+  the decoder mirrored through {cfg['seed']} channels. The paper's 512 filters and dense 512
+  flatten 43 x 512 values into the dense layer: 11 M weights per encoder, 90 MB in all,
+  too much for a page to download.
+- {training['epochs']} epochs ({training['steps']} steps, batch {cfg['batch']}, Adam {cfg['lr']:g} with
+  a cosine decay; {training['seconds'] / 60:.0f} min of compute on this 2-core CPU), instrument
+  labels for {training['labels']:.0%} of the notes, timbre prior: {training['prior']}.
+- Not in the paper, each for a measured reason (`scripts/timbrel/train/gmvae.py`):
+  a pitch adversary on z_timbre (gradient reversal, weight {training.get('adversary', 0):g}):
+  without it z_timbre learned the pitch too (linear F 0.74; the paper's 0.03) and notes
+  sampled from the priors came out unpitched; each note played up to +-3 dB louder or
+  quieter; a make-up gain of {meta.get('output_gain_db', 0):+.1f} dB so that the components'
+  notes (an average of pp, mf and ff) play at -20 dBFS RMS.
+- Brightness: z_timbre[{b['dim']}] moves the decoded spectral centroid most consistently
+  (mean within-instrument r = {b['r']:+.2f}, {b['hz_per_unit']:+.0f} Hz per unit;
+  `timbrel.eval.gmvae_analysis`); the page's brightness slider sets it.
+
+"""
+
+
 def card(result: Dict, meta: Dict) -> str:
     f = lambda v: "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.3f}"
     lines = ["## Evaluation (the paper's protocol on our data)", "",
@@ -320,19 +371,20 @@ def main(argv=None) -> int:
     p.add_argument("--data", default="data/full")
     p.add_argument("--runs", default="data/runs")
     p.add_argument("--shipped", default="gmvae", help="the run name of the shipped model")
+    p.add_argument("--model", default="models/gmvae/gmvae.tmbl")
     p.add_argument("--json", default="models/gmvae/evaluation.json")
     p.add_argument("--write-card", help="replace the card's evaluation section")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     result = evaluate(Path(args.runs), Path(args.data), args.shipped)
     Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
-    text = card(result, json.loads(Path("models/gmvae/metadata.json").read_text())
-                if Path("models/gmvae/metadata.json").exists() else {})
+    from timbrel.tmbl import read_tmbl
+    folder = Path(args.model).parent
+    meta = read_tmbl(args.model).metadata
+    text = card(result, meta)
     if args.write_card:
-        path = Path(args.write_card)
-        old = path.read_text() if path.exists() else ""
-        head = old.split("## Evaluation")[0] if "## Evaluation" in old else old
-        path.write_text(head.rstrip() + "\n\n" + text)
+        training = json.loads((folder / "training.json").read_text())
+        Path(args.write_card).write_text(card_head(training, meta) + text)
     print(text)
     return 0
 

@@ -459,7 +459,7 @@ export class NotesPanel extends Panel {
     this.morphChanged();
   }
 
-  // The example notes: recordings from the training corpus when the model's
+  // The example notes: recordings of the held-out sample set when the model's
   // folder lists some (models/gmvae/examples/index.json: [{file, instrument,
   // midi}]), and notes made by the network itself.
   showExamples() {
@@ -469,7 +469,7 @@ export class NotesPanel extends Panel {
     const corpus = (this.corpus ?? []).filter((e) => e.instrument >= 0);
     if (corpus.length) {
       const group = doc.createElement('optgroup');
-      group.label = 'Recorded (the training notes)';
+      group.label = 'Recorded (a sample set the model never heard)';
       group.append(...corpus.map((e, i) => new Option(`${d.instruments[e.instrument].label}, ${noteName(e.midi)}`, `corpus:${i}`)));
       groups.push(group);
     }
