@@ -23,8 +23,8 @@
 //   notes.decodeMel(latent) -> Float32Array(43 * 256): the scaled log-mel patch
 //   notes.renderNote(latent, heldSeconds) -> Float32Array at 22050 Hz (RTPGHI + fast
 //       Griffin-Lim, 30 iterations; sample 0 the onset; held, then 150 ms of release)
-//   notes.renderMel(mel Float32Array(43 * 256), heldSeconds) -> the same from a patch
-//       decoded elsewhere (ONNX Runtime)
+//   notes.renderMel(mel Float32Array(43 * 256), heldSeconds, midi) -> the same from a patch
+//       decoded elsewhere (ONNX Runtime); midi: its pitch (the harmonics it is laid on)
 //   notes.setIterations(n) -> bool: fast Griffin-Lim iterations of renderNote/renderMel
 //       (0-1000, default 30; 0: RTPGHI alone, the live synth's phase, ~10x faster)
 //   notes.pitchOf(midi) -> the MIDI number of the pitch component sample() uses
@@ -197,13 +197,16 @@ class GmvaeNotes {
     return rendered(r);
   }
 
-  val render_mel(const val& mel, double held_s) {
+  val render_mel(const val& mel, double held_s, int midi) {
     if (!ready()) return empty_array();
     const auto patch = floats_from(mel);
     if (patch.size() != std::size_t(kPatch))
       return fail("renderMel needs a patch of 43 x 256 = 11008 scaled log-mel values");
     if (!held_ok(held_s)) return empty_array();
-    return rendered(timbrel::engine::render_patch(*model_, patch.data(), held_s, render_options()));
+    if (midi < 0 || midi > 127) return fail("renderMel needs the patch's MIDI pitch, 0-127");
+    auto options = render_options();
+    options.midi = midi;
+    return rendered(timbrel::engine::render_patch(*model_, patch.data(), held_s, options));
   }
 
  private:

@@ -97,3 +97,37 @@ def magnitudes(x: np.ndarray, db_min: float, db_max: float, bank: np.ndarray | N
     bank = filterbank() if bank is None else bank
     power = 10.0 ** (unscale(np.asarray(x, dtype=np.float64), db_min, db_max) / 10.0)
     return np.sqrt((power / bank.sum(1)) @ bank)
+
+
+# --- Harmonic rendering of a decoded patch ------------------------------------------
+# 256 mel bands are 16-160 Hz wide above 1 kHz: they carry a note's spectral envelope and
+# level, not where its partials lie, and a decoded patch (a network's average) blurs the
+# partials further. So the synthesis lays each frame's power onto the harmonics of the
+# note's f0 (known: the pitch component of the latent, or the key): each bin's power is
+# weighted by a comb of Gaussian peaks at h f0 (HARMONIC_WIDTH bins, the Hann window's
+# main lobe) over a floor HARMONIC_FLOOR, divided by the comb's mean so that the power
+# over any stretch of a few harmonics is kept. Below HARMONIC_MIN_SPACING bins per
+# harmonic (f0 < 43 Hz) the comb is flat.
+HARMONIC_WIDTH = 1.0
+HARMONIC_FLOOR = 0.002
+HARMONIC_MIN_SPACING = 4.0
+
+
+def harmonic_weights(f0_hz: float) -> np.ndarray:
+    """Power weights [1025] of the harmonic comb at f0 (all ones when f0 is too low)."""
+    spacing = f0_hz * WINDOW / SAMPLE_RATE
+    if not np.isfinite(spacing) or spacing < HARMONIC_MIN_SPACING:
+        return np.ones(BINS)
+    k = np.arange(BINS, dtype=np.float64)
+    comb = np.full(BINS, HARMONIC_FLOOR)
+    h = 1
+    while (h - 1) * spacing < BINS + 4 * HARMONIC_WIDTH:
+        comb += np.exp(-0.5 * ((k - h * spacing) / HARMONIC_WIDTH) ** 2)
+        h += 1
+    return comb / (HARMONIC_FLOOR + np.sqrt(2.0 * np.pi) * HARMONIC_WIDTH / spacing)
+
+
+def harmonic_magnitudes(x: np.ndarray, db_min: float, db_max: float, f0_hz: float,
+                        bank: np.ndarray | None = None) -> np.ndarray:
+    """``magnitudes`` with each frame's power laid onto the harmonics of ``f0_hz``."""
+    return magnitudes(x, db_min, db_max, bank) * np.sqrt(harmonic_weights(f0_hz))[None, :]

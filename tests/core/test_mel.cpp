@@ -92,6 +92,31 @@ TEST_CASE("MelSpectrogram's inverse matches timbrel.mel.magnitudes", "[mel]") {
   CHECK(worst < 1e-4);
 }
 
+TEST_CASE("MelSpectrogram's harmonic gains match timbrel.mel.harmonic_weights", "[mel]") {
+  const auto want = read_npy(golden("harmonic_gains.npy"));
+  const double f0[] = {440.0, 97.99885899543733, 30.0, 1046.5022612023945};
+  REQUIRE(want.rows() == 4);
+  std::vector<float> gains(MelSpectrogram::kBins);
+  for (size_t i = 0; i < 4; ++i) {
+    MelSpectrogram::harmonic_gains(f0[i], gains.data());
+    double worst = 0.0, power = 0.0;
+    for (int k = 0; k < MelSpectrogram::kBins; ++k) {
+      worst = std::max(worst, std::fabs(gains[size_t(k)] - want.at(i, size_t(k))));
+      power += double(gains[size_t(k)]) * gains[size_t(k)];
+    }
+    INFO("f0 " << f0[i] << " Hz: worst difference " << worst);
+    CHECK(worst < 1e-5);
+    // The comb keeps the power: its mean square over the spectrum is about 1.
+    CHECK(power / MelSpectrogram::kBins == Approx(1.0).margin(0.05));
+  }
+  // At 440 Hz the 3rd harmonic's bin outweighs the bin halfway to the 4th by > 25 dB
+  // (the floor: 10 log10(1 / 0.002) = 27 dB).
+  MelSpectrogram::harmonic_gains(440.0, gains.data());
+  const double spacing = 440.0 * 2048 / 22050;
+  const auto third = size_t(std::lround(3 * spacing)), between = size_t(std::lround(3.5 * spacing));
+  CHECK(20.0 * std::log10(gains[third] / gains[between]) > 25.0);
+}
+
 TEST_CASE("MelSpectrogram round trip: white noise comes back flat", "[mel]") {
   MelSpectrogram mel;
   // A flat power spectrum q per bin gives band powers q S_b; the inverse spreads

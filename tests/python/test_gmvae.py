@@ -102,3 +102,13 @@ def test_the_trainer_resumes_and_exports_a_file_meeting_the_contract(trained):
     assert (b["r"] >= 0) == (b["hz_per_unit"] >= 0) or abs(b["r"]) < 0.3
     training = json.loads((out / "model" / "training.json").read_text())
     assert training["epochs"] == 2
+
+
+def test_the_harmonic_comb_keeps_the_power_and_peaks_on_the_harmonics():
+    w = mel.harmonic_weights(440.0)
+    assert w.mean() == pytest.approx(1.0, abs=0.05)
+    spacing = 440.0 * mel.WINDOW / mel.SAMPLE_RATE
+    peaks = [int(round(h * spacing)) for h in range(1, 20)]
+    troughs = [int(round((h + 0.5) * spacing)) for h in range(1, 20)]
+    assert w[peaks].min() > 100 * w[troughs].max()
+    np.testing.assert_array_equal(mel.harmonic_weights(30.0), 1.0)  # too low: flat

@@ -99,7 +99,7 @@ test('GmvaeNotes: load, info and errors', () => {
     assert.match(notes.lastError(), /spread/);
     assert.equal(notes.decodeMel(new Float32Array(5)).length, 0);
     assert.match(notes.lastError(), /a latent is 32 numbers/);
-    assert.equal(notes.renderMel(new Float32Array(100), 1).length, 0);
+    assert.equal(notes.renderMel(new Float32Array(100), 1, 69).length, 0);
     assert.match(notes.lastError(), /11008/);
     assert.equal(notes.renderNote(new Float32Array(32), 99).length, 0);
     assert.match(notes.lastError(), /heldSeconds/);
@@ -135,7 +135,9 @@ test('GmvaeNotes: sample oboe A4 and render it: finite, inside [-1, 1], at A4', 
     const mel = notes.decodeMel(z);
     assert.equal(mel.length, PATCH);
     assert.ok(mel.every((v) => v >= -1 && v <= 1));
-    assert.deepEqual(notes.renderMel(mel, 1.0), y);
+    assert.deepEqual(notes.renderMel(mel, 1.0, 69), y);  // at the latent's pitch: the same note
+    assert.equal(notes.renderMel(mel, 1.0, 200).length, 0);
+    assert.match(notes.lastError(), /MIDI pitch/);
     // RTPGHI alone: the same length and about the same level.
     assert.equal(notes.setIterations(1001), false);
     assert.equal(notes.setIterations(0), true);

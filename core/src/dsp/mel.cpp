@@ -96,6 +96,25 @@ void MelSpectrogram::analyse_scaled(const float* note, std::size_t n, float db_m
     scaled[i] = scale(scaled[i], db_min, db_max);
 }
 
+void MelSpectrogram::harmonic_gains(double f0_hz, float* gains) noexcept {
+  const double spacing = f0_hz * kWindow / kSampleRate;
+  if (!std::isfinite(spacing) || spacing < kHarmonicMinSpacing) {
+    std::fill(gains, gains + kBins, 1.0f);
+    return;
+  }
+  const double mean = kHarmonicFloor + std::sqrt(2.0 * M_PI) * kHarmonicWidth / spacing;
+  for (int k = 0; k < kBins; ++k) {
+    // Only the two nearest harmonics matter: the next lies >= 4 widths away.
+    const double h = std::max(1.0, std::round(k / spacing));
+    double comb = kHarmonicFloor;
+    for (double j = std::max(1.0, h - 1.0); j <= h + 1.0; j += 1.0) {
+      const double d = (k - j * spacing) / kHarmonicWidth;
+      comb += std::exp(-0.5 * d * d);
+    }
+    gains[k] = float(std::sqrt(comb / mean));
+  }
+}
+
 float MelSpectrogram::scale(float db, float db_min, float db_max) noexcept {
   const float x = 2.0f * (db - db_min) / (db_max - db_min) - 1.0f;
   return std::isnan(x) ? -1.0f : std::clamp(x, -1.0f, 1.0f);

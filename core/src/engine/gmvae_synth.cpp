@@ -26,9 +26,14 @@ struct GmvaeSynth::Voice {
   float gain = 1.0f;  // velocity / 100
   long frame = 0;     // frames since the onset
   int release_left = 0;
-  std::vector<float> patch;  // kPatch scaled values
-  std::vector<float> slope;  // kMelBins, scaled units per frame, <= 0
+  std::vector<float> patch;     // kPatch scaled values
+  std::vector<float> slope;     // kMelBins, scaled units per frame, <= 0
+  std::vector<float> harmonic;  // kFftBins magnitude factors at the note's f0
 };
+
+namespace {
+double midi_hz(int midi) { return 440.0 * std::pow(2.0, (midi - 69) / 12.0); }
+}  // namespace
 
 GmvaeSynth::GmvaeSynth(Gmvae& model)
     : model_(&model),
@@ -39,6 +44,7 @@ GmvaeSynth::GmvaeSynth(Gmvae& model)
   for (Voice& v : voices_) {
     v.patch.assign(std::size_t(kPatch), -1.0f);
     v.slope.assign(std::size_t(kMelBins), 0.0f);
+    v.harmonic.assign(std::size_t(kFftBins), 1.0f);
   }
 }
 
@@ -78,7 +84,8 @@ GmvaeSynth::Voice* GmvaeSynth::allocate() noexcept {
   return oldest;
 }
 
-void GmvaeSynth::start(Voice& v, int key, int velocity) noexcept {
+void GmvaeSynth::start(Voice& v, int key, int velocity, int pitch_midi) noexcept {
+  dsp::MelSpectrogram::harmonic_gains(midi_hz(pitch_midi), v.harmonic.data());
   v.sounding = v.held = true;
   v.key = key;
   v.order = order_++;
@@ -109,7 +116,8 @@ void GmvaeSynth::note_on(int key, int velocity, const float* z) noexcept {
   model_->decode(z_.data(), v->patch.data());
   ++stats_.decodes;
   for (float& x : v->patch) x = std::isfinite(x) ? std::clamp(x, -1.0f, 1.0f) : -1.0f;
-  start(*v, key, velocity);
+  // The note's f0: its z_pitch's component (a transferred note keeps its own pitch).
+  start(*v, key, velocity, model_->pitch_midi()[std::size_t(model_->nearest_pitch(z_.data()))]);
 }
 
 void GmvaeSynth::note_on_patch(int key, int velocity, const float* patch) noexcept {
@@ -120,7 +128,7 @@ void GmvaeSynth::note_on_patch(int key, int velocity, const float* patch) noexce
   Voice* v = allocate();
   for (int i = 0; i < kPatch; ++i)
     v->patch[std::size_t(i)] = std::isfinite(patch[i]) ? std::clamp(patch[i], -1.0f, 1.0f) : -1.0f;
-  start(*v, key, velocity);
+  start(*v, key, velocity, key);  // a bare patch: the key is its pitch
 }
 
 void GmvaeSynth::note_off(int key) noexcept {
@@ -156,7 +164,8 @@ void GmvaeSynth::render(Voice& v, float* sum) noexcept {
   const models::Gmvae& model = *model_;
   model.mel().magnitudes(bands, model.db_min(), model.db_max(), magnitude_.data(),
                          dsp::MelSpectrogram::kPhaseScale * model.output_gain() * v.gain * level);
-  for (int k = 0; k < kFftBins; ++k) sum[k] += magnitude_[std::size_t(k)];
+  for (int k = 0; k < kFftBins; ++k)
+    sum[k] += magnitude_[std::size_t(k)] * v.harmonic[std::size_t(k)];
   ++v.frame;
   if (!v.held && --v.release_left <= 0) v.sounding = false;
 }
@@ -294,11 +303,12 @@ GmvaeRender render_patch(Gmvae& model, const float* patch, double held_s,
       std::max(1L, std::lround(held * GmvaeSynth::kSampleRate / GmvaeSynth::kHop));
   const long frames = held_frames + GmvaeSynth::kReleaseFrames;
   GmvaeSynth synth(model);
-  synth.note_on_patch(60, std::clamp(options.velocity, 1, 127), patch);
+  const int key = std::clamp(options.midi, 0, 127);
+  synth.note_on_patch(key, std::clamp(options.velocity, 1, 127), patch);
   const std::vector<float> silence(GmvaeSynth::kFftBins, 0.0f);
   dsp::MagnitudeFrames magnitudes(static_cast<std::size_t>(frames), silence);
   for (long m = 0; m < frames; ++m) {
-    if (m == held_frames) synth.note_off(60);
+    if (m == held_frames) synth.note_off(key);
     synth.next_frame(magnitudes[std::size_t(m)].data());
   }
   std::vector<float> raw;
@@ -336,7 +346,9 @@ GmvaeRender render_note(Gmvae& model, const float* z, double held_s,
   std::vector<float> clean(kZ, 0.0f), patch(kPatch, 0.0f);
   for (int i = 0; i < kZ; ++i) clean[std::size_t(i)] = std::isfinite(z[i]) ? z[i] : 0.0f;
   model.decode(clean.data(), patch.data());
-  return render_patch(model, patch.data(), held_s, options);
+  GmvaeRenderOptions at_pitch = options;
+  at_pitch.midi = model.pitch_midi()[std::size_t(model.nearest_pitch(clean.data()))];
+  return render_patch(model, patch.data(), held_s, at_pitch);
 }
 
 }  // namespace timbrel::engine

@@ -606,6 +606,24 @@ void Gmvae::sample(int instrument, int pitch_index, float spread, std::uint32_t 
   }
 }
 
+int Gmvae::nearest_pitch(const float* z_pitch) const noexcept {
+  int best = 0;
+  double best_d2 = std::numeric_limits<double>::infinity();
+  for (int m = 0; m < pitches(); ++m) {
+    const float* mean = pitch_mean(m);
+    double d2 = 0.0;
+    for (int d = 0; d < kLatent; ++d) {
+      const double e = double(z_pitch[d]) - mean[d];
+      d2 += e * e;
+    }
+    if (d2 < best_d2) {
+      best_d2 = d2;
+      best = m;
+    }
+  }
+  return best;
+}
+
 int Gmvae::nearest_instrument(const float* z_timbre) const noexcept {
   int best = 0;
   double best_d2 = std::numeric_limits<double>::infinity();

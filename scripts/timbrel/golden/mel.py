@@ -22,6 +22,7 @@ SEED = 20261214
 DB_MIN, DB_MAX = -100.0, 60.0
 NOTE_S = 0.4  # shorter than the 43 frames (0.5 s): the zeros after the note's end are tested
 NOTE_HZ = 220.0
+HARMONIC_F0 = (440.0, 97.99885899543733, 30.0, 1046.5022612023945)  # A4, G2, flat (< 43 Hz), C6
 NOTE_DESCRIPTION = (f"f0 {NOTE_HZ:g} Hz, harmonics h = 1..12 with amplitude 0.3 / h, decaying "
                     "e^(-3 t), 5 ms linear attack, plus Gaussian noise std 1e-3")
 
@@ -78,6 +79,11 @@ def generate(out: Path) -> dict:
                                     "triangle's nonzeros ((0, 0): no bin under it)")
     save_npy(out / "filterbank_weights.npy", weights, "f8")
     files["filterbank_weights.npy"] = f"float64 [{len(weights)}] the nonzero weights, band after band"
+
+    gains = np.stack([np.sqrt(mel.harmonic_weights(f)) for f in HARMONIC_F0])
+    save_npy(out / "harmonic_gains.npy", gains, "f4")
+    files["harmonic_gains.npy"] = (f"float32 [{len(HARMONIC_F0)}, {mel.BINS}] "
+                                   f"sqrt(mel.harmonic_weights(f0)) at f0 = {list(HARMONIC_F0)} Hz")
 
     return {
         "contract": "scripts/timbrel/mel.py (docs/gmvae.md, Features)",

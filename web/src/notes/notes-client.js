@@ -114,10 +114,11 @@ export class NotesWorker extends CoreWorkerClient {
     return this.job({ type: 'render', latents: copy, held, gap }, { transfer: [copy.buffer], onProgress });
   }
 
-  // Decoded patches (count of them, one after another in mels) to audio.
-  async renderMels(mels, count, { held = 1, gap = 0, iterations = 30, onProgress } = {}) {
+  // Decoded patches (count of them, one after another in mels, of the MIDI pitches
+  // midis) to audio.
+  async renderMels(mels, count, midis, { held = 1, gap = 0, iterations = 30, onProgress } = {}) {
     const copy = Float32Array.from(mels);
-    return this.job({ type: 'renderMels', mels: copy, count, held, gap, iterations }, { transfer: [copy.buffer], onProgress });
+    return this.job({ type: 'renderMels', mels: copy, count, midis: Array.from(midis), held, gap, iterations }, { transfer: [copy.buffer], onProgress });
   }
 
   // The RMS of the model's own notes (the level it learned notes at).

@@ -1094,7 +1094,7 @@ export class NotesPanel extends Panel {
       }
       const decoded = await this.decodeBatch(latents, { onProgress: (f) => job === this.job && this.setProgress(0.3 * f, 'running', `decoding ${pitches.length} notes: ${Math.round(30 * f)} %`) });
       if (job !== this.job) return null;
-      const rendered = await this.batchWorker.renderMels(decoded.mels, pitches.length, {
+      const rendered = await this.batchWorker.renderMels(decoded.mels, pitches.length, pitches, {
         held: 0.6,
         gap: 0.12,
         iterations: 10, // a scale of many notes: fewer Griffin-Lim rounds, heard sooner

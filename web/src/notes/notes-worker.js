@@ -150,11 +150,12 @@ function render({ token, latents, held, gap = 0 }) {
 }
 
 // iterations: Griffin-Lim rounds after RTPGHI (fewer for long batches; 30 by default).
-function renderMels({ token, mels, count, held, gap = 0, iterations = 30 }) {
+// midis: each patch's pitch (the core lays its spectrum on that pitch's harmonics).
+function renderMels({ token, mels, count, midis, held, gap = 0, iterations = 30 }) {
   const size = mels.length / count;
   notes.setIterations(iterations);
   try {
-    return sequence(token, count, gap, (i) => floats(notes.renderMel(mels.subarray(i * size, (i + 1) * size), +held), 'rendering'));
+    return sequence(token, count, gap, (i) => floats(notes.renderMel(mels.subarray(i * size, (i + 1) * size), +held, midis[i] | 0), 'rendering'));
   } finally {
     notes.setIterations(30);
   }

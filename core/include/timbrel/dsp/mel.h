@@ -61,6 +61,15 @@ class MelSpectrogram {
   // One frame: kBins powers -> kMelBins band levels in dB.
   void band_db(const float* power, float* db) const noexcept TIMBREL_REALTIME;
 
+  // Magnitude factors [kBins] that lay a frame's power onto the harmonics of f0_hz
+  // (timbrel.mel.harmonic_weights, square-rooted): 256 bands carry a note's envelope,
+  // not where its partials lie. A comb of Gaussian peaks (kHarmonicWidth bins) at
+  // h f0 over a floor kHarmonicFloor, divided by its mean so that the power over a
+  // few harmonics is kept; all ones when f0 gives fewer than kHarmonicMinSpacing
+  // bins per harmonic (f0 < 43 Hz) or is not finite.
+  static constexpr double kHarmonicWidth = 1.0, kHarmonicFloor = 0.002;
+  static constexpr double kHarmonicMinSpacing = 4.0;
+  static void harmonic_gains(double f0_hz, float* gains) noexcept TIMBREL_REALTIME;
   static float scale(float db, float db_min, float db_max) noexcept TIMBREL_REALTIME;
   static float unscale(float x, float db_min, float db_max) noexcept TIMBREL_REALTIME;
 

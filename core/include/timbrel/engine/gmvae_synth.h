@@ -11,7 +11,9 @@
 // voice is idle. Velocity scales the magnitudes by velocity / 100.
 //
 // Per hop (256 samples at 22050 Hz) every sounding voice's frame goes through
-// the mel inverse (dsp/mel.h) to 1025 STFT magnitudes; the voices (up to
+// the mel inverse (dsp/mel.h) to 1025 STFT magnitudes, laid onto the harmonics
+// of the note's f0 (MelSpectrogram::harmonic_gains: the pitch component nearest
+// the latent's z_pitch, or the key for a bare patch); the voices (up to
 // kVoices = 8) are summed as magnitudes and phase-reconstructed once: RTPGHI
 // live, RTPGHI then fast Griffin-Lim offline (as engine/note_synth.h does).
 // A note takes an idle voice, else the releasing voice nearest its end, else
@@ -90,7 +92,7 @@ class GmvaeSynth {
  private:
   struct Voice;
   Voice* allocate() noexcept TIMBREL_REALTIME;
-  void start(Voice& voice, int key, int velocity) noexcept TIMBREL_REALTIME;
+  void start(Voice& voice, int key, int velocity, int pitch_midi) noexcept TIMBREL_REALTIME;
   void render(Voice& voice, float* sum) noexcept TIMBREL_REALTIME;
 
   models::Gmvae* model_;
@@ -187,6 +189,8 @@ struct GmvaeRenderOptions {
   bool griffin_lim = true;  // false: RTPGHI alone (the live synth's phase)
   int iterations = 30;      // fast Griffin-Lim from RTPGHI, 0-1000 (clamped)
   int velocity = 100;       // 1-127 (clamped)
+  int midi = 60;            // render_patch: the patch's pitch (its harmonics); render_note
+                            // takes it from the latent's pitch component
   dsp::RtpghiOptions rtpghi;
 };
 

@@ -143,6 +143,8 @@ class Gmvae {
               float* z) const noexcept TIMBREL_REALTIME;
   // argmax_k -|z_t - timbre_means[k]|^2 (ties to the lowest index).
   int nearest_instrument(const float* z_timbre) const noexcept TIMBREL_REALTIME;
+  // The pitch component (index) whose mean is nearest to z_pitch.
+  int nearest_pitch(const float* z_pitch) const noexcept TIMBREL_REALTIME;
   // z (kZ) -> out (kZ): z_p kept, z_t + amount (means[target] - means[source]),
   // source = nearest_instrument(z_t); amount clamped to [0, 1]. out may be z.
   void transfer(const float* z, int target, float amount,
