@@ -107,9 +107,12 @@ def magnitudes(x: np.ndarray, db_min: float, db_max: float, bank: np.ndarray | N
 # weighted by a comb of Gaussian peaks at h f0 (HARMONIC_WIDTH bins, the Hann window's
 # main lobe) over a floor HARMONIC_FLOOR, divided by the comb's mean so that the power
 # over any stretch of a few harmonics is kept. Below HARMONIC_MIN_SPACING bins per
-# harmonic (f0 < 43 Hz) the comb is flat.
+# harmonic (f0 < 43 Hz) the comb is flat. The floor trades pitch against timbre: on the
+# shipped model's component notes (every 6th pitch of each range), floor 0.002 gave 86 %
+# within 20 cents but the network heard the intended instrument in only 48 % of the
+# renders (too little noise between partials); 0.05 gives 78 % and 87 %; 0.1, 76 % and 93 %.
 HARMONIC_WIDTH = 1.0
-HARMONIC_FLOOR = 0.002
+HARMONIC_FLOOR = 0.05
 HARMONIC_MIN_SPACING = 4.0
 
 

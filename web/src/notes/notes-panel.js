@@ -1330,7 +1330,8 @@ export class NotesPanel extends Panel {
       const held = Math.min(4, Math.max(0.5, source.seconds - 0.15));
       audio = (await this.worker.render(latent, { held })).audio;
       if (player) this.play(audio, 'transfer');
-      heard = await this.worker.verdict(audio);
+      // Heard as the source was: at the level the network learned notes at.
+      heard = await this.worker.verdict(this.reference ? levelTo(audio, this.reference.rms).samples : audio);
     } catch (error) {
       this.el.transfer.setAttribute('aria-busy', 'false');
       this.root.dataset.transfer = 'error';

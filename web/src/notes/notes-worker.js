@@ -178,7 +178,9 @@ function reference() {
     for (let i = 0; i < n; i++) e += audio[i] * audio[i];
     return Math.sqrt(e / Math.max(1, n));
   }).sort((a, b) => a - b);
-  return { rms: levels.length ? levels[levels.length >> 1] : 0 };
+  // Without the model's make-up gain (output_gain_db): the level the network learned.
+  const makeUp = 10 ** ((info?.outputGainDb ?? 0) / 20);
+  return { rms: levels.length ? levels[levels.length >> 1] / makeUp : 0 };
 }
 
 const JOBS = { load, reference, sample, encode, transfer, map: mapPoints, decode, render, renderMels, verdict };

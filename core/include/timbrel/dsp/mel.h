@@ -66,8 +66,8 @@ class MelSpectrogram {
   // not where its partials lie. A comb of Gaussian peaks (kHarmonicWidth bins) at
   // h f0 over a floor kHarmonicFloor, divided by its mean so that the power over a
   // few harmonics is kept; all ones when f0 gives fewer than kHarmonicMinSpacing
-  // bins per harmonic (f0 < 43 Hz) or is not finite.
-  static constexpr double kHarmonicWidth = 1.0, kHarmonicFloor = 0.002;
+  // bins per harmonic (f0 < 43 Hz) or is not finite. The floor: timbrel/mel.py.
+  static constexpr double kHarmonicWidth = 1.0, kHarmonicFloor = 0.05;
   static constexpr double kHarmonicMinSpacing = 4.0;
   static void harmonic_gains(double f0_hz, float* gains) noexcept TIMBREL_REALTIME;
   static float scale(float db, float db_min, float db_max) noexcept TIMBREL_REALTIME;
