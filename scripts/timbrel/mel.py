@@ -110,7 +110,8 @@ def magnitudes(x: np.ndarray, db_min: float, db_max: float, bank: np.ndarray | N
 # harmonic (f0 < 43 Hz) the comb is flat. The floor trades pitch against timbre: on the
 # shipped model's component notes (every 6th pitch of each range), floor 0.002 gave 86 %
 # within 20 cents but the network heard the intended instrument in only 48 % of the
-# renders (too little noise between partials); 0.05 gives 78 % and 87 %; 0.1, 76 % and 93 %.
+# renders (too little noise between partials); 0.05 gives 78 % and 87 %; 0.1, 76 % and 93 %
+# (`python -m timbrel.eval.harmonic_floor 0.002 0.05 0.1`).
 HARMONIC_WIDTH = 1.0
 HARMONIC_FLOOR = 0.05
 HARMONIC_MIN_SPACING = 4.0
