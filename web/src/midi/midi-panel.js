@@ -25,6 +25,7 @@ import { encodeWav, float32Base64 } from '../audio/wav.js';
 import { Panel, sentence } from '../ui/panel.js';
 import { showFacts } from '../ui/facts.js';
 import { acceptFiles } from '../ui/file-drop.js';
+import { showLevel } from '../ui/level-meter.js';
 
 export const MAX_MIDI_BYTES = 4 * 1024 * 1024;
 const KEYBOARD_KEYS = 25; // two octaves and a C
@@ -617,13 +618,9 @@ export class MidiPanel extends Panel {
   // The live output level on the meter, a few times a second while the engine runs.
   startMeter() {
     clearInterval(this.meterTimer);
-    const fill = this.el.levelMeter.querySelector('.meter-fill');
     this.meterTimer = setInterval(() => {
       const db = this.engine ? this.engine.levelDb : -120;
-      const shown = Math.max(-80, Math.min(0, db));
-      fill.style.transform = `scaleX(${((shown + 80) / 80).toFixed(3)})`;
-      this.el.levelMeter.setAttribute('aria-valuenow', String(Math.round(shown)));
-      this.el.levelMeter.setAttribute('aria-valuetext', db < -79 ? 'silent' : `${Math.round(db)} dB`);
+      showLevel(this.el.levelMeter, db);
       this.root.dataset.level = db.toFixed(1);
     }, 100);
   }

@@ -34,6 +34,7 @@ import {
   melCentroidHz, morphTimbre, notesPerSecond, pitchMean, projectOnMap, rangeText, tmblCrc, withArticle, withBrightness,
 } from './notes-model.js';
 import { TimbreMap } from './timbre-map.js';
+import { showLevel } from '../ui/level-meter.js';
 
 export const MODELS_URL = new URL('../../models/gmvae/', import.meta.url);
 export const ONNX_URL = new URL('../../onnx/gmvae/', import.meta.url);
@@ -736,13 +737,9 @@ export class NotesPanel extends Panel {
 
   startMeter() {
     clearInterval(this.meterTimer);
-    const fill = this.el.levelMeter.querySelector('.meter-fill');
     this.meterTimer = setInterval(() => {
       const db = this.engine ? this.engine.levelDb : -120;
-      const shown = Math.max(-80, Math.min(0, db));
-      fill.style.transform = `scaleX(${((shown + 80) / 80).toFixed(3)})`;
-      this.el.levelMeter.setAttribute('aria-valuenow', String(Math.round(shown)));
-      this.el.levelMeter.setAttribute('aria-valuetext', db < -79 ? 'silent' : `${Math.round(db)} dB`);
+      showLevel(this.el.levelMeter, db);
       this.root.dataset.level = db.toFixed(1);
     }, 100);
   }
@@ -1414,13 +1411,9 @@ export class NotesPanel extends Panel {
     this.root.dataset.mic = 'recording';
     this.el.record.querySelector('span').textContent = 'Stop recording';
     this.el.recordRow.hidden = false;
-    const fill = this.el.recordMeter.querySelector('.meter-fill');
     this.recordTimer = setInterval(() => {
       const db = recorder.levelDb;
-      const shown = Math.max(-80, Math.min(0, db));
-      fill.style.transform = `scaleX(${((shown + 80) / 80).toFixed(3)})`;
-      this.el.recordMeter.setAttribute('aria-valuenow', String(Math.round(shown)));
-      this.el.recordMeter.setAttribute('aria-valuetext', db < -79 ? 'silent' : `${Math.round(db)} dB`);
+      showLevel(this.el.recordMeter, db);
       this.el.recordTime.textContent = clock(recorder.seconds);
     }, 100);
     this.updateButtons();

@@ -26,6 +26,7 @@ import { TranscribeEngine } from './transcribe-engine.js';
 import { MODEL_RATE, MicRecorder, decodeClip, describeRecordError } from './transcribe-audio.js';
 import { showFacts } from '../ui/facts.js';
 import { acceptFiles } from '../ui/file-drop.js';
+import { showLevel } from '../ui/level-meter.js';
 
 // Per-frame values the core returns (kernel.transcribe().frames).
 export const FRAME = Object.freeze({ STRIDE: 5, TIME: 0, PITCH: 1, DYNAMICS: 2, CONFIDENCE: 3, ACTIVE: 4 });
@@ -383,13 +384,9 @@ export class TranscribePanel extends Panel {
     this.root.dataset.mic = 'recording';
     this.el.record.querySelector('span').textContent = 'Stop recording';
     this.el.recordRow.hidden = false;
-    const fill = this.el.recordMeter.querySelector('.meter-fill');
     this.meterTimer = setInterval(() => {
       const db = recorder.levelDb;
-      const shown = Math.max(-80, Math.min(0, db));
-      fill.style.transform = `scaleX(${((shown + 80) / 80).toFixed(3)})`;
-      this.el.recordMeter.setAttribute('aria-valuenow', String(Math.round(shown)));
-      this.el.recordMeter.setAttribute('aria-valuetext', db < -79 ? 'silent' : `${Math.round(db)} dB`);
+      showLevel(this.el.recordMeter, db);
       this.el.recordTime.textContent = clock(recorder.seconds);
     }, 100);
     this.updateButtons();
