@@ -133,11 +133,6 @@ def test_golden_files_match_the_contract():
     assert np.abs(np.load(GOLDEN / "features_silence.npy")).max() == 0.0
 
 
-def test_golden_files_reproduce_bit_exactly(tmp_path):
-    golden.write("cqt", tmp_path)
-    names = sorted(p.name for p in GOLDEN.iterdir())
-    assert names == sorted(p.name for p in tmp_path.iterdir())
-    for name in names:
-        if name == "manifest.json":
-            continue  # records the numpy version
-        assert (GOLDEN / name).read_bytes() == (tmp_path / name).read_bytes(), name
+def test_golden_files_reproduce(tmp_path):
+    golden.write("cqt", tmp_path)  # floats within timbrel.golden.LAST_BITS (CPU-dependent sums)
+    assert golden.differences(GOLDEN, tmp_path) == []

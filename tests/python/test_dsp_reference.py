@@ -207,17 +207,11 @@ def test_golden_files_shapes_and_content():
     assert np.all(np.load(GOLDEN / "yin_silence.npy") == 0.0)
 
 
-def test_golden_files_reproduce_bit_exactly(tmp_path):
+def test_golden_files_reproduce(tmp_path):
+    # Float arrays within the last bits (timbrel.golden.LAST_BITS: numpy's SIMD sums
+    # depend on the CPU), everything else byte for byte.
     golden.write("dsp", tmp_path)
-    committed = json.loads((GOLDEN / "manifest.json").read_text())
-    fresh = json.loads((tmp_path / "manifest.json").read_text())
-    assert fresh == committed
-    assert sorted(p.name for p in GOLDEN.glob("*.npy")) == sorted(committed["files"])
-    for name in committed["files"]:
-        a = np.load(GOLDEN / name)
-        b = np.load(tmp_path / name)
-        assert a.dtype == b.dtype and a.shape == b.shape, name
-        assert a.tobytes() == b.tobytes(), name
+    assert golden.differences(GOLDEN, tmp_path) == []
 
 
 def test_yin_at_end_hears_the_frame_end():

@@ -24,13 +24,9 @@ def test_mel_golden_files_match_the_contract():
                                mel.magnitudes(patch, mel_golden.DB_MIN, mel_golden.DB_MAX), rtol=1e-6)
 
 
-def test_mel_golden_files_reproduce_bit_exactly(tmp_path):
-    golden.write("mel", tmp_path)
-    names = sorted(p.name for p in (ROOT / "mel").iterdir())
-    assert names == sorted(p.name for p in tmp_path.iterdir())
-    for name in names:
-        if name != "manifest.json":  # records the numpy version
-            assert (ROOT / "mel" / name).read_bytes() == (tmp_path / name).read_bytes(), name
+def test_mel_golden_files_reproduce(tmp_path):
+    golden.write("mel", tmp_path)  # floats within timbrel.golden.LAST_BITS (CPU-dependent sums)
+    assert golden.differences(ROOT / "mel", tmp_path) == []
 
 
 def test_gmvae_oracle_follows_the_contract_and_regenerates(tmp_path):
