@@ -510,3 +510,145 @@ TEST_CASE("Adopting an image allocates a few blocks, however large the weights",
   INFO("cross-modal allocations: " << crossmodal_count);
   CHECK(crossmodal_count < 250);
 }
+
+namespace {
+
+// Linear 3 -> 4, residual [layer_norm, Linear 4 -> 8, elu, Linear 8 -> 4], residual [tanh,
+// Linear 4 -> 4], GRU 4 -> 3: a model image's records carry each residual's body after it.
+std::vector<std::uint8_t> residual_model_bytes() {
+  using nlohmann::json;
+  auto noise = [](std::vector<int> shape, unsigned seed) {
+    size_t n = 1;
+    for (int d : shape) n *= size_t(d);
+    return test::TestTensor{shape, test::white_noise(n, 0.4, seed)};
+  };
+  auto lin = [](const std::string& name) {
+    return json{{"op", "linear"}, {"weight", name + ".weight"}, {"bias", name + ".bias"}};
+  };
+  const json block = json::array(
+      {{{"op", "layer_norm"}, {"weight", "n.weight"}, {"bias", "n.bias"}, {"eps", 1e-5}},
+       lin("up"),
+       {{"op", "elu"}, {"alpha", 0.7}},
+       lin("down")});
+  const json header = {
+      {"family", "test"},
+      {"graphs",
+       {{"main",
+         json::array({lin("in"),
+                      {{"op", "residual"}, {"ops", block}},
+                      {{"op", "residual"}, {"ops", json::array({{{"op", "tanh"}}, lin("mix")})}},
+                      {{"op", "gru"},
+                       {"weight_ih", "g.weight_ih"},
+                       {"weight_hh", "g.weight_hh"},
+                       {"bias_ih", "g.bias_ih"},
+                       {"bias_hh", "g.bias_hh"}}})}}}};
+  return test::write_tmbl(header, {{"in.weight", noise({4, 3}, 1)},
+                                   {"in.bias", noise({4}, 2)},
+                                   {"n.weight", noise({4}, 3)},
+                                   {"n.bias", noise({4}, 4)},
+                                   {"up.weight", noise({8, 4}, 5)},
+                                   {"up.bias", noise({8}, 6)},
+                                   {"down.weight", noise({4, 8}, 7)},
+                                   {"down.bias", noise({4}, 8)},
+                                   {"mix.weight", noise({4, 4}, 9)},
+                                   {"mix.bias", noise({4}, 10)},
+                                   {"g.weight_ih", noise({9, 4}, 11)},
+                                   {"g.weight_hh", noise({9, 3}, 12)},
+                                   {"g.bias_ih", noise({9}, 13)},
+                                   {"g.bias_hh", noise({9}, 14)}});
+}
+
+}  // namespace
+
+TEST_CASE("An image of a graph with residuals runs as the file does, without allocating",
+          "[model_image][residual]") {
+  const auto file = residual_model_bytes();
+  auto loaded = nn::load_model(file.data(), file.size());
+  INFO(loaded.error);
+  REQUIRE(loaded.model);
+  const auto image = nn::write_model_image(*loaded.model);
+  CHECK(get32(image, 44) == 4 + 4 + 2);  // layer records: 4 layers, the bodies' 4 + 2
+  auto adopted = nn::load_model_image(image.data(), image.size());
+  INFO(adopted.error);
+  REQUIRE(adopted.model);
+  CHECK(nn::write_model_image(*adopted.model) == image);
+  require_same_graphs(*loaded.model, *adopted.model);
+  auto& graph = adopted.model->graph("main");
+  REQUIRE(graph.size() == 4);
+  const auto& residual = dynamic_cast<const nn::Residual&>(graph.layer(1));
+  REQUIRE(residual.body_size() == 4);
+  CHECK(dynamic_cast<const nn::Linear&>(residual.body(1)).weight().is_view());
+  nn::Sequence x(25, 3);
+  x.data = test::white_noise(x.data.size(), 1.0, 77);
+  const auto want = loaded.model->graph("main").forward(x);
+  CHECK(same_bits(graph.forward(x).data, want.data));
+  // Streaming the adopted graph: no allocation, the offline result.
+  std::vector<float> streamed, y(3);
+  graph.reset();
+  long allocations = 0;
+  for (int t = 0; t < x.frames; ++t) {
+    test::AllocationCounter counter;
+    REQUIRE(graph.step(x.frame(t), y.data()));
+    allocations += counter.count();
+    streamed.insert(streamed.end(), y.begin(), y.end());
+  }
+  CHECK(allocations == 0);
+  REQUIRE(streamed.size() == want.data.size());
+  for (size_t i = 0; i < streamed.size(); ++i)
+    CHECK(streamed[i] == Approx(want.data[i]).margin(1e-6));
+
+  // Damaged residual records are refused with a message.
+  const size_t layers_at = kHeader + kGraphRecord * get32(image, 40);
+  constexpr std::uint32_t kResidualKind = 9;   // nn/model_image.cpp's Kind::kResidual
+  const size_t residual_at = layers_at + 128;  // layer 1
+  REQUIRE(get32(image, residual_at) == kResidualKind);
+  CHECK(get32(image, residual_at + 8) == 4);   // width
+  CHECK(get32(image, residual_at + 12) == 4);  // body layers
+  auto bad = image;
+  put32(bad, residual_at + 12, 0);
+  reseal(bad);
+  CHECK_THAT(adopt_error(bad), Catch::Contains("layer 1: residual body is empty"));
+  bad = image;
+  put32(bad, residual_at + 12, 17);
+  reseal(bad);
+  CHECK_THAT(adopt_error(bad), Catch::Contains("residual body of 17 ops exceeds the limit of 16"));
+  bad = image;
+  put32(bad, layers_at + 128 * 6 + 12, 16);  // the second residual's body: 2 records are left
+  reseal(bad);
+  CHECK_THAT(adopt_error(bad),
+             Catch::Contains("layer 6: residual body of 16 layers runs past its graph"));
+  bad = image;
+  put32(bad, residual_at + 8, 5);
+  reseal(bad);
+  CHECK_THAT(adopt_error(bad), Catch::Contains("residual of width 5 has a body that takes 4"));
+  bad = image;
+  put32(bad, residual_at + 128, kResidualKind);  // its first body layer
+  reseal(bad);
+  CHECK_THAT(adopt_error(bad),
+             Catch::Contains("residual body layer 0: a residual cannot be nested"));
+  bad = image;
+  put32(bad, residual_at + 12, 2);  // the body would end at 8 values
+  reseal(bad);
+  CHECK_THAT(adopt_error(bad), Catch::Contains("residual body gives 8 values for an input of 4"));
+  bad = image;
+  put32(bad, residual_at + 4, 1);  // a residual record holds no tensor
+  reseal(bad);
+  CHECK_THAT(adopt_error(bad), Catch::Contains("layer has 1 tensors, expected 0"));
+}
+
+TEST_CASE("prepare_model carries residuals into an engine's image", "[model_image][residual]") {
+  // The oracle's decoders with a residual each: y = h + tanh(h), y = z + sigmoid(elu(z)).
+  auto header = test::tmbl_header(test::oracle_model_bytes());
+  auto& decoder = header["graphs"]["signal_decoder"];
+  decoder.insert(
+      decoder.begin() + 2,
+      nlohmann::json{{"op", "residual"}, {"ops", nlohmann::json::array({{{"op", "tanh"}}})}});
+  header["graphs"]["symbol_decoder"].push_back(
+      {{"op", "residual"},
+       {"ops", nlohmann::json::array({{{"op", "elu"}, {"alpha", 1.0}}, {{"op", "sigmoid"}}})}});
+  const auto file = test::with_header(test::oracle_model_bytes(), header);
+  check_crossmodal_image(file);
+  auto loaded = models::CrossmodalVae::load(file.data(), file.size());
+  REQUIRE(loaded.model);
+  CHECK(loaded.model->model().graph("signal_decoder").layer(2).kind() == "residual");
+}

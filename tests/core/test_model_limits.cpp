@@ -306,3 +306,19 @@ TEST_CASE("The hostile model files give their expected messages", "[nn][limits]"
     CHECK(r.error == message.get<std::string>());
   }
 }
+
+TEST_CASE("A residual's body ops count towards the limit on ops", "[nn][limits][residual]") {
+  // 61 residuals of 16 ReLUs and a linear: 62 + 976 = 1038 ops, over 1024.
+  json ops = json::array({linear_op("w")});
+  json body = json::array();
+  for (std::uint64_t i = 0; i < nn::limits::kMaxResidualBody; ++i) body.push_back({{"op", "relu"}});
+  for (int i = 0; i < 61; ++i) ops.push_back({{"op", "residual"}, {"ops", body}});
+  CHECK(load_error(test::write_tmbl(one_graph(ops), {{"w", filled({4, 4})}})) ==
+        "model file: the graphs hold 1038 ops in all, more than the limit of 1024");
+  // 60 of them (61 + 960 = 1021 ops) load.
+  ops.erase(ops.size() - 1);
+  const auto bytes = test::write_tmbl(one_graph(ops), {{"w", filled({4, 4})}});
+  auto r = nn::load_model(bytes.data(), bytes.size());
+  INFO(r.error);
+  CHECK(r.error.empty());
+}

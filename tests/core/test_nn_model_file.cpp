@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "signals.h"
+#include "timbrel/nn/layers.h"
 #include "tmbl_writer.h"
 
 using namespace timbrel;
@@ -256,4 +257,135 @@ TEST_CASE("CRC-32 (slicing-by-8) equals the bytewise definition at every length 
     for (size_t n = 0; n + offset <= bytes.size(); n += 1 + n / 16)
       all_equal &= nn::crc32(bytes.data() + offset, n) == bytewise(bytes.data() + offset, n);
   CHECK(all_equal);
+}
+
+namespace {
+
+// main: Linear 2 -> 3 ("in"), residual [Linear 3 -> 4 ("up"), ReLU, Linear 4 -> 3 ("down")], tanh.
+json residual_header(json body) {
+  return {{"family", "test"},
+          {"graphs",
+           {{"main",
+             {{{"op", "linear"}, {"weight", "in.weight"}, {"bias", nullptr}},
+              {{"op", "residual"}, {"ops", std::move(body)}},
+              {{"op", "tanh"}}}}}}};
+}
+
+json residual_body() {
+  return json::array({{{"op", "linear"}, {"weight", "up.weight"}, {"bias", "up.bias"}},
+                      {{"op", "relu"}},
+                      {{"op", "linear"}, {"weight", "down.weight"}, {"bias", nullptr}}});
+}
+
+std::map<std::string, test::TestTensor> residual_tensors() {
+  return {{"in.weight", {{3, 2}, {1, 0, 0, 1, 1, 1}}},
+          {"up.weight", {{4, 3}, {1, 0, 0, 0, 1, 0, 0, 0, 1, -1, -1, -1}}},
+          {"up.bias", {{4}, {0, 0, 0, 0.5f}}},
+          {"down.weight", {{3, 4}, {0.5f, 0, 0, 1, 0, 0.5f, 0, 1, 0, 0, 0.5f, 1}}}};
+}
+
+}  // namespace
+
+TEST_CASE("A residual op loads, counts its body's weights and computes x + body(x)",
+          "[nn][model_file][residual]") {
+  const auto bytes = test::write_tmbl(residual_header(residual_body()), residual_tensors());
+  auto r = nn::load_model(bytes.data(), bytes.size());
+  INFO(r.error);
+  REQUIRE(r.error.empty());
+  auto& graph = r.model->graph("main");
+  REQUIRE(graph.size() == 3);
+  REQUIRE(graph.layer(1).kind() == "residual");
+  CHECK(graph.streams());
+  CHECK(graph.input_size() == 2);
+  CHECK(graph.output_size() == 3);
+  CHECK(graph.parameters() == (6 + 3) + (12 + 4) + (12 + 3));
+  const auto& residual = dynamic_cast<const nn::Residual&>(graph.layer(1));
+  REQUIRE(residual.body_size() == 3);
+  CHECK(residual.body(2).kind() == "linear");
+  // x = [1, -2]: h = [1, -2, -1]; up: [1, -2, -1, 2.5], relu [1, 0, 0, 2.5];
+  // down: [0.5 + 2.5, 2.5, 2.5] = [3, 2.5, 2.5]; h + body = [4, 0.5, 1.5]; then tanh.
+  nn::Sequence x(1, 2);
+  x.data = {1.0f, -2.0f};
+  const auto y = graph.forward(x);
+  REQUIRE(y.frames == 1);
+  CHECK(y.data[0] == Approx(std::tanh(4.0)).epsilon(1e-6));
+  CHECK(y.data[1] == Approx(std::tanh(0.5)).epsilon(1e-6));
+  CHECK(y.data[2] == Approx(std::tanh(1.5)).epsilon(1e-6));
+
+  // A residual may start a graph when its body's first op carries weights.
+  json first = residual_header(residual_body());
+  first["graphs"]["main"].erase(0);
+  auto tensors = residual_tensors();
+  tensors.erase("in.weight");
+  const auto starts = test::write_tmbl(first, tensors);
+  auto s = nn::load_model(starts.data(), starts.size());
+  INFO(s.error);
+  REQUIRE(s.error.empty());
+  CHECK(s.model->graph("main").input_size() == 3);
+}
+
+TEST_CASE("The loader names what is wrong with a residual op", "[nn][model_file][residual]") {
+  const auto tensors = residual_tensors();
+  auto error_with = [&](json residual_op) {
+    json header = residual_header(residual_body());
+    header["graphs"]["main"][1] = std::move(residual_op);
+    return load_error(test::write_tmbl(header, tensors));
+  };
+  auto body_with = [](size_t index, json op) {
+    json body = residual_body();
+    body[index] = std::move(op);
+    return json{{"op", "residual"}, {"ops", body}};
+  };
+  CHECK(error_with({{"op", "residual"}}) ==
+        "model file: graph 'main' op 1: residual needs 'ops', the list of its body's ops");
+  CHECK(error_with({{"op", "residual"}, {"ops", "up"}}) ==
+        "model file: graph 'main' op 1: residual needs 'ops', the list of its body's ops");
+  CHECK(error_with({{"op", "residual"}, {"ops", json::array()}}) ==
+        "model file: graph 'main' op 1: residual body is empty: y = x + body(x) needs at least "
+        "one op");
+  // Width change: the body ends at 4 values for an input of 3.
+  json wide = residual_body();
+  wide.erase(2);
+  CHECK_THAT(error_with({{"op", "residual"}, {"ops", wide}}),
+             Catch::Contains("graph 'main' op 1: residual body gives 4 values for an input of 3: "
+                             "y = x + body(x) needs the same width"));
+  CHECK_THAT(
+      error_with(body_with(1, {{"op", "residual"}, {"ops", json::array({{{"op", "relu"}}})}})),
+      Catch::Contains("graph 'main' op 1 body op 1: a residual cannot be nested in a "
+                      "residual body"));
+  CHECK_THAT(error_with(body_with(1, {{"op", "swish"}})),
+             Catch::Contains("graph 'main' op 1 body op 1: unknown op 'swish'"));
+  CHECK_THAT(error_with(body_with(1, {{"op", "flatten"}, {"frames", 2}})),
+             Catch::Contains("graph 'main' op 1 body op 1: 'flatten' is not allowed in a residual "
+                             "body (frame-wise ops only: linear, layer_norm, activations)"));
+  CHECK_THAT(
+      error_with(body_with(0, {{"op", "conv1d"}, {"weight", "up.weight"}, {"bias", nullptr}})),
+      Catch::Contains("body op 0: 'conv1d' is not allowed in a residual body"));
+  CHECK_THAT(error_with(body_with(1, 7)),
+             Catch::Contains("graph 'main' op 1 body op 1: an op must be an object"));
+  // A body op whose weights do not fit the residual's input.
+  CHECK_THAT(
+      error_with(body_with(0, {{"op", "linear"}, {"weight", "down.weight"}, {"bias", nullptr}})),
+      Catch::Contains("graph 'main' op 1 body op 0: linear weight has wrong shape [3, 4] for "
+                      "3 inputs"));
+  json long_body = json::array();
+  for (int i = 0; i < 17; ++i) long_body.push_back({{"op", "relu"}});
+  CHECK(error_with({{"op", "residual"}, {"ops", long_body}}) ==
+        "model file: graph 'main' op 1: residual body of 17 ops exceeds the limit of 16");
+  // A body's tensor that is missing, and one no op names.
+  auto missing = tensors;
+  missing.erase("up.bias");
+  CHECK_THAT(load_error(test::write_tmbl(residual_header(residual_body()), missing)),
+             Catch::Contains("body op 0: missing tensor 'up.bias'"));
+  json no_bias = residual_body();
+  no_bias[0]["bias"] = nullptr;
+  CHECK_THAT(load_error(test::write_tmbl(residual_header(no_bias), tensors)),
+             Catch::Contains("extra tensor 'up.bias'"));
+  // At the start of a graph, a body that starts sizeless has no width.
+  json first = json{
+      {"family", "test"},
+      {"graphs",
+       {{"main", json::array({{{"op", "residual"}, {"ops", json::array({{{"op", "relu"}}})}}})}}}};
+  CHECK(load_error(test::write_tmbl(first, {})) ==
+        "model file: graph 'main' op 0 body op 0: relu cannot start a graph (its size is unknown)");
 }

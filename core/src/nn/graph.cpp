@@ -45,21 +45,28 @@ int Graph::fuse_linear_into_gru(std::uint64_t* budget) {
 int Graph::input_size() const { return layers_.empty() ? 0 : layers_.front()->input_size(); }
 int Graph::output_size() const { return layers_.empty() ? 0 : layers_.back()->output_size(); }
 
+namespace {
+std::uint64_t layer_parameters(const Layer& l) {
+  if (const auto* a = dynamic_cast<const Linear*>(&l)) return a->weight().size() + a->bias().size();
+  if (const auto* c = dynamic_cast<const Conv1d*>(&l)) return c->weight().size() + c->bias().size();
+  if (const auto* g = dynamic_cast<const Gru*>(&l))
+    return g->weight_ih().size() + g->weight_hh().size() + g->bias_ih().size() +
+           g->bias_hh().size();
+  if (const auto* m = dynamic_cast<const LayerNorm*>(&l))
+    return m->weight().size() + m->bias().size();
+  if (const auto* q = dynamic_cast<const VectorQuantizer*>(&l)) return q->codebook().size();
+  if (const auto* r = dynamic_cast<const Residual*>(&l)) {
+    std::uint64_t n = 0;  // a body holds no residual: one level deep
+    for (size_t i = 0; i < r->body_size(); ++i) n += layer_parameters(r->body(i));
+    return n;
+  }
+  return 0;
+}
+}  // namespace
+
 std::uint64_t Graph::parameters() const {
   std::uint64_t n = 0;
-  for (const auto& l : layers_) {
-    if (const auto* a = dynamic_cast<const Linear*>(l.get()))
-      n += a->weight().size() + a->bias().size();
-    else if (const auto* c = dynamic_cast<const Conv1d*>(l.get()))
-      n += c->weight().size() + c->bias().size();
-    else if (const auto* g = dynamic_cast<const Gru*>(l.get()))
-      n +=
-          g->weight_ih().size() + g->weight_hh().size() + g->bias_ih().size() + g->bias_hh().size();
-    else if (const auto* m = dynamic_cast<const LayerNorm*>(l.get()))
-      n += m->weight().size() + m->bias().size();
-    else if (const auto* q = dynamic_cast<const VectorQuantizer*>(l.get()))
-      n += q->codebook().size();
-  }
+  for (const auto& l : layers_) n += layer_parameters(*l);
   return n;
 }
 

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "timbrel/nn/model_limits.h"
 #include "timbrel/simd/kernels.h"
 
 namespace timbrel::nn {
@@ -294,6 +295,75 @@ Sequence Unflatten::forward(const Sequence& in) const {
   Sequence out(frames_, channels_);
   out.data = in.data;  // row-major [1, F C] is already [F, C], time outer
   return out;
+}
+
+// --- Residual -------------------------------------------------------------
+
+bool Residual::allowed_in_body(const std::string& kind) {
+  return kind == "linear" || kind == "layer_norm" || kind == "relu" || kind == "leaky_relu" ||
+         kind == "elu" || kind == "tanh" || kind == "sigmoid" || kind == "softplus" ||
+         kind == "log1p";
+}
+
+std::string Residual::body_problem(const std::vector<std::unique_ptr<Layer>>& body) {
+  if (auto p = limits::residual_body_problem(std::int64_t(body.size())); !p.empty()) return p;
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (!body[i]) return "residual body op " + std::to_string(i) + " is missing";
+    const std::string kind = body[i]->kind();
+    if (!allowed_in_body(kind))
+      return "residual body op " + std::to_string(i) + ": '" + kind +
+             "' is not allowed in a residual body (frame-wise ops only: linear, layer_norm, "
+             "activations)";
+    if (i > 0 && body[i]->input_size() != body[i - 1]->output_size())
+      return "residual body op " + std::to_string(i) + ": " + kind + " expects " +
+             std::to_string(body[i]->input_size()) + " inputs but the op before gives " +
+             std::to_string(body[i - 1]->output_size());
+  }
+  const int in = body.front()->input_size(), out = body.back()->output_size();
+  if (in != out)
+    return "residual body gives " + std::to_string(out) + " values for an input of " +
+           std::to_string(in) + ": y = x + body(x) needs the same width";
+  return "";
+}
+
+Residual::Residual(std::vector<std::unique_ptr<Layer>> body) : body_(std::move(body)) {
+  if (auto problem = body_problem(body_); !problem.empty()) throw std::invalid_argument(problem);
+  width_ = body_.front()->input_size();
+  size_t widest = size_t(width_);
+  for (const auto& l : body_) widest = std::max(widest, size_t(l->output_size()));
+  scratch_a_.assign(widest, 0.0f);
+  scratch_b_.assign(widest, 0.0f);
+}
+
+bool Residual::step(const float* in, float* out) noexcept {
+  const float* x = in;
+  float* buffers[2] = {scratch_a_.data(), scratch_b_.data()};
+  for (size_t i = 0; i < body_.size(); ++i) {
+    float* y = buffers[i % 2];
+    if (!body_[i]->step(x, y)) return false;
+    x = y;
+  }
+  // x is scratch, never `in` or `out`: correct even when the caller passes in == out.
+  for (int c = 0; c < width_; ++c) out[c] = in[c] + x[c];
+  return true;
+}
+
+void Residual::reset() noexcept {
+  for (auto& l : body_) l->reset();
+}
+
+bool Residual::streams() const {
+  return std::all_of(body_.begin(), body_.end(), [](const auto& l) { return l->streams(); });
+}
+
+Sequence Residual::forward(const Sequence& in) const {
+  if (in.channels != width_)
+    throw std::invalid_argument("residual expects " + std::to_string(width_) + " channels, got " +
+                                std::to_string(in.channels));
+  Sequence x = in;
+  for (const auto& l : body_) x = l->forward(x);
+  for (size_t i = 0; i < x.data.size(); ++i) x.data[i] = in.data[i] + x.data[i];
+  return x;
 }
 
 }  // namespace timbrel::nn

@@ -120,6 +120,15 @@ std::string shape_text(const std::vector<int>& shape) {
   return s + "]";
 }
 
+// The body list of a residual op, or null for any other op (or a malformed one).
+const Json* residual_body(const Json& op) {
+  if (!op.is_object()) return nullptr;
+  const auto kind = op.find("op");
+  if (kind == op.end() || *kind != "residual") return nullptr;
+  const auto body = op.find("ops");
+  return body != op.end() && body->is_array() ? &*body : nullptr;
+}
+
 }  // namespace
 
 // Builds a Model from a parsed file, one check at a time; the first problem
@@ -343,6 +352,7 @@ struct ModelLoader {
         return fail(where + ": " + problem), nullptr;
       return std::make_unique<Unflatten>(int(frames), previous / int(frames));
     }
+    if (kind == "residual") return build_residual(op, where, previous);
     static const std::map<std::string, ActivationKind> activations = {
         {"relu", ActivationKind::kRelu},       {"leaky_relu", ActivationKind::kLeakyRelu},
         {"elu", ActivationKind::kElu},         {"tanh", ActivationKind::kTanh},
@@ -364,10 +374,65 @@ struct ModelLoader {
     return nullptr;
   }
 
+  // y = x + body(x): builds the body's ops (frame-wise only, no nested
+  // residual) from `previous` values, or from the first body op's weights at the
+  // start of a graph, and checks that the body ends at the width it started from.
+  std::unique_ptr<Layer> build_residual(const Json& op, const std::string& where, int previous) {
+    const auto it = op.find("ops");
+    if (it == op.end() || !it->is_array())
+      return fail(where + ": residual needs 'ops', the list of its body's ops"), nullptr;
+    if (auto problem = limits::residual_body_problem(std::int64_t(it->size())); !problem.empty())
+      return fail(where + ": " + problem), nullptr;
+    static const std::set<std::string> elsewhere = {"conv1d", "gru", "vq", "flatten", "unflatten"};
+    std::vector<std::unique_ptr<Layer>> body;
+    int width = previous, current = previous;
+    for (size_t j = 0; j < it->size(); ++j) {
+      const Json& inner = (*it)[j];
+      const std::string inner_where = where + " body op " + std::to_string(j);
+      if (inner.is_object() && inner.contains("op") && inner["op"].is_string()) {
+        const std::string inner_kind = inner["op"].get<std::string>();
+        if (inner_kind == "residual")
+          return fail(inner_where + ": a residual cannot be nested in a residual body"), nullptr;
+        if (elsewhere.count(inner_kind))
+          return fail(inner_where + ": '" + inner_kind +
+                      "' is not allowed in a residual body (frame-wise ops only: linear, "
+                      "layer_norm, activations)"),
+                 nullptr;
+      }
+      auto layer = build(inner, inner_where, current, 0);
+      if (!layer) return nullptr;
+      if (current > 0 && layer->input_size() != current)
+        return fail(inner_where + ": wrong shape, expects " + std::to_string(layer->input_size()) +
+                    " inputs but receives " + std::to_string(current)),
+               nullptr;
+      if (auto p = limits::dimension_problem(inner_where + ": output size", layer->output_size());
+          !p.empty())
+        return fail(p), nullptr;
+      if (width <= 0) width = layer->input_size();
+      current = layer->output_size();
+      body.push_back(std::move(layer));
+    }
+    if (current != width)
+      return fail(where + ": residual body gives " + std::to_string(current) +
+                  " values for an input of " + std::to_string(width) +
+                  ": y = x + body(x) needs the same width"),
+             nullptr;
+    if (auto problem = Residual::body_problem(body); !problem.empty())
+      return fail(where + ": " + problem), nullptr;
+    return std::make_unique<Residual>(std::move(body));
+  }
+
   // Input size an op will take, from its weights, without building it.
   int input_size_of(const Json& op) {
     if (!op.is_object() || !op.contains("op") || !op["op"].is_string()) return 0;
     const std::string kind = op["op"].get<std::string>();
+    if (kind == "residual") {  // its first body op's, one level deep
+      const auto it = op.find("ops");
+      if (it == op.end() || !it->is_array() || it->empty()) return 0;
+      const Json& first = it->front();
+      const bool nested = first.is_object() && first.contains("op") && first["op"] == "residual";
+      return nested ? 0 : input_size_of(first);
+    }
     const char* field = kind == "gru" ? "weight_ih" : kind == "vq" ? "codebook" : "weight";
     const auto* s = shape_of(op, field);
     if (!s || s->empty()) return 0;
@@ -488,6 +553,9 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
     if (!ops.is_array() || ops.empty())
       return fail("graph '" + graph_name + "' must be a non-empty list of ops");
     layer_count += ops.size();  // each below 2^32 (header size), at most 64 of them
+    // A residual's body ops count as ops too (all within the header: no wrap).
+    for (const auto& op : ops)
+      if (const Json* body = residual_body(op)) layer_count += body->size();
   }
   if (layer_count > limits::kMaxLayers)
     return fail("the graphs hold " + std::to_string(layer_count) +
@@ -566,16 +634,22 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
                            metadata);
   for (const auto& required : family_graphs->second)
     if (!graphs.contains(required)) return fail(family + " model has no '" + required + "' graph");
-  // How many ops name each tensor (at most kMaxLayers x 4 look-ups).
+  // How many ops name each tensor (at most kMaxLayers x 7 look-ups), a
+  // residual's body ops included.
+  auto count_uses = [&](const Json& op) {
+    if (op.is_object())
+      for (const char* field :
+           {"weight", "bias", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "codebook"})
+        if (const auto it = op.find(field); it != op.end() && it->is_string())
+          if (const auto t = loader.tensors.find(it->get<std::string>()); t != loader.tensors.end())
+            ++t->second.uses;
+  };
   for (const auto& [graph_name, ops] : graphs.items())
-    for (const auto& op : ops)
-      if (op.is_object())
-        for (const char* field :
-             {"weight", "bias", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "codebook"})
-          if (const auto it = op.find(field); it != op.end() && it->is_string())
-            if (const auto t = loader.tensors.find(it->get<std::string>());
-                t != loader.tensors.end())
-              ++t->second.uses;
+    for (const auto& op : ops) {
+      count_uses(op);
+      if (const Json* body = residual_body(op))
+        for (const auto& inner : *body) count_uses(inner);
+    }
   std::uint64_t fusion_budget = limits::kMaxFusionWork;
   for (const auto& [graph_name, ops] : graphs.items()) {
     Graph graph;

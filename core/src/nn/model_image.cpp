@@ -56,6 +56,9 @@ enum class Kind : std::uint32_t {
   kActivation,
   kFlatten,
   kUnflatten,
+  // ints: width, body layers N; the N body layers' records follow it directly
+  // (counted in its graph's layer count).
+  kResidual,
 };
 
 std::uint64_t align16(std::uint64_t n) { return (n + 15) / 16 * 16; }
@@ -135,8 +138,19 @@ LayerRecord record_of(const Layer& layer) {
     r.kind = Kind::kUnflatten;
     r.ints[0] = u->frames();
     r.ints[1] = u->input_size();
+  } else if (const auto* res = dynamic_cast<const Residual*>(&layer)) {
+    r.kind = Kind::kResidual;
+    r.ints[0] = res->input_size();
+    r.ints[1] = std::int32_t(res->body_size());
   }
   return r;
+}
+
+// The records of one layer: itself, then a residual's body layers.
+void append_records(const Layer& layer, std::vector<LayerRecord>* out) {
+  out->push_back(record_of(layer));
+  if (const auto* res = dynamic_cast<const Residual*>(&layer))
+    for (std::size_t i = 0; i < res->body_size(); ++i) out->push_back(record_of(res->body(i)));
 }
 
 class Writer {
@@ -281,6 +295,7 @@ std::unique_ptr<Layer> build_layer(const std::uint8_t* record, Reader& reader,
     case Kind::kUnflatten:
       sizes_ok = limits::unflatten_problem(ints[0], ints[1]).empty();
       break;
+    case Kind::kResidual:  // built by build_residual, which reads its body's records
     default:
       *problem = "unknown layer kind " + std::to_string(std::uint32_t(kind));
       return nullptr;
@@ -333,6 +348,59 @@ std::unique_ptr<Layer> build_layer(const std::uint8_t* record, Reader& reader,
   }
 }
 
+// A residual's record and the body records after it; `left`: records of its
+// graph after this one. *used: records read (1 + body layers). Null and
+// *problem set when a record is bad.
+std::unique_ptr<Layer> build_residual(const std::uint8_t* record, std::uint64_t left,
+                                      Reader& reader, std::string* problem, std::uint64_t* used) {
+  const std::uint32_t tensor_count = u32_at(record + kTensorCount);
+  const std::int64_t width = std::int32_t(u32_at(record + kIntsAt));
+  const std::int64_t count = std::int32_t(u32_at(record + kIntsAt + 4));
+  if (tensor_count != 0) {
+    *problem = "layer has " + std::to_string(tensor_count) + " tensors, expected 0";
+    return nullptr;
+  }
+  if (!dimension_ok(width)) {
+    *problem = "layer sizes or parameters out of range";
+    return nullptr;
+  }
+  if (auto p = limits::residual_body_problem(count); !p.empty()) {
+    *problem = p;
+    return nullptr;
+  }
+  if (std::uint64_t(count) > left) {
+    *problem = "residual body of " + std::to_string(count) + " layers runs past its graph";
+    return nullptr;
+  }
+  std::vector<std::unique_ptr<Layer>> body;
+  for (std::int64_t j = 0; j < count; ++j) {
+    const std::uint8_t* inner = record + kLayerRecord * std::uint64_t(j + 1);
+    if (Kind(u32_at(inner + kKind)) == Kind::kResidual) {
+      *problem = "residual body layer " + std::to_string(j) + ": a residual cannot be nested";
+      return nullptr;
+    }
+    std::string p;
+    auto layer = build_layer(inner, reader, &p);
+    if (!layer) {
+      *problem = "residual body layer " + std::to_string(j) + ": " + p;
+      return nullptr;
+    }
+    body.push_back(std::move(layer));
+  }
+  // Kinds and sizes checked before the constructor (which would throw).
+  if (auto p = Residual::body_problem(body); !p.empty()) {
+    *problem = p;
+    return nullptr;
+  }
+  if (body.front()->input_size() != width) {
+    *problem = "residual of width " + std::to_string(width) + " has a body that takes " +
+               std::to_string(body.front()->input_size());
+    return nullptr;
+  }
+  *used = 1 + std::uint64_t(count);
+  return std::make_unique<Residual>(std::move(body));
+}
+
 }  // namespace
 
 // --- write_model_image -------------------------------------------------------------
@@ -346,7 +414,7 @@ std::vector<std::uint8_t> write_model_image(const Model& model, const ImageExtra
   std::vector<LayerRecord> layers;
   for (const auto& name : graph_names) {
     const Graph& g = model.graph(name);
-    for (std::size_t i = 0; i < g.size(); ++i) layers.push_back(record_of(g.layer(i)));
+    for (std::size_t i = 0; i < g.size(); ++i) append_records(g.layer(i), &layers);
   }
   const std::uint64_t records = kModelImageHeaderSize + kGraphRecord * graph_names.size() +
                                 kLayerRecord * layers.size() + kPreparedRecord * prepared.size();
@@ -360,7 +428,12 @@ std::vector<std::uint8_t> write_model_image(const Model& model, const ImageExtra
   std::size_t at = kModelImageHeaderSize;
   std::uint32_t first = 0;
   for (const auto& name : graph_names) {
-    const auto count = std::uint32_t(model.graph(name).size());
+    std::uint32_t count = 0;  // records: a residual's body layers included
+    const Graph& g = model.graph(name);
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      const auto* res = dynamic_cast<const Residual*>(&g.layer(i));
+      count += 1 + (res ? std::uint32_t(res->body_size()) : 0);
+    }
     w.str(at, name);
     w.u32(at + 8, first);
     w.u32(at + 12, count);
@@ -477,8 +550,15 @@ LoadResult adopt_model_image(ImageBlock block) {
       const std::uint8_t* layer_record =
           p + kModelImageHeaderSize + kGraphRecord * graphs + kLayerRecord * i;
       std::string problem;
-      auto layer = build_layer(layer_record, reader, &problem);
       const std::string where = "graph '" + graph_name + "' layer " + std::to_string(i - first);
+      std::unique_ptr<Layer> layer;
+      if (Kind(u32_at(layer_record + kKind)) == Kind::kResidual) {
+        std::uint64_t used = 1;
+        layer = build_residual(layer_record, first + count - i - 1, reader, &problem, &used);
+        i += used - 1;  // past its body's records
+      } else {
+        layer = build_layer(layer_record, reader, &problem);
+      }
       if (!layer) return fail(where + ": " + problem);
       // Graph::add would throw on a size mismatch: check first.
       if (previous > 0 && layer->input_size() != previous)

@@ -59,6 +59,14 @@ std::string unflatten_problem(std::int64_t frames, std::int64_t input) {
   return "";
 }
 
+std::string residual_body_problem(std::int64_t ops) {
+  if (ops < 1) return "residual body is empty: y = x + body(x) needs at least one op";
+  if (std::uint64_t(ops) > kMaxResidualBody)
+    return "residual body of " + std::to_string(ops) + " ops exceeds the limit of " +
+           std::to_string(kMaxResidualBody);
+  return "";
+}
+
 std::string json_depth_problem(const std::uint8_t* text, std::uint64_t size) {
   int depth = 0;
   bool in_string = false, escaped = false;

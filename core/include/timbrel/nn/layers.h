@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "timbrel/nn/layer.h"
@@ -180,6 +181,39 @@ class Unflatten final : public Layer {
 
  private:
   int frames_, channels_;
+};
+
+// y = x + body(x), frame by frame (op 'residual'). The body is a chain of 1 to
+// limits::kMaxResidualBody frame-wise layers (linear, layer_norm, activations:
+// no state, no nested residual) whose output width equals its input width, so
+// a residual streams exactly as its body does. Its scratch is sized when it is
+// made: step() does not allocate.
+class Residual final : public Layer {
+ public:
+  // Throws std::invalid_argument with body_problem()'s message when the body is bad.
+  explicit Residual(std::vector<std::unique_ptr<Layer>> body);
+  std::string kind() const override { return "residual"; }
+  int input_size() const override { return width_; }
+  int output_size() const override { return width_; }
+  bool step(const float* in, float* out) noexcept TIMBREL_REALTIME override;
+  void reset() noexcept TIMBREL_REALTIME override;
+  bool streams() const override;
+  Sequence forward(const Sequence& in) const override;
+  size_t body_size() const { return body_.size(); }
+  const Layer& body(size_t i) const { return *body_[i]; }
+
+  // Whether an op may stand in a residual body: linear, layer_norm, activations.
+  static bool allowed_in_body(const std::string& kind);
+  // Empty when `body` is a valid residual body, else what is wrong ("residual
+  // body op 1: 'gru' is not allowed ...", "... gives 5 values for an input of 4").
+  static std::string body_problem(const std::vector<std::unique_ptr<Layer>>& body);
+
+ private:
+  bool stateless() const override { return false; }
+
+  std::vector<std::unique_ptr<Layer>> body_;
+  int width_ = 0;
+  std::vector<float> scratch_a_, scratch_b_;  // the body's widest layer
 };
 
 }  // namespace timbrel::nn

@@ -40,6 +40,9 @@ constexpr std::uint64_t kMaxConvHistory = std::uint64_t(1) << 22;  // floats (16
 // Linear->GRU fusion: multiply-adds over all pairs of a file; a pair that
 // would exceed what is left of it stays unfused (same outputs up to rounding).
 constexpr std::uint64_t kMaxFusionWork = std::uint64_t(1) << 27;
+// Ops in the body of one residual (y = x + body(x)); they count towards
+// kMaxLayers like any other op, and a body holds no residual (no nesting).
+constexpr std::uint64_t kMaxResidualBody = 16;
 
 // Checked arithmetic: false (and *out untouched) when the result overflows.
 inline bool checked_add(std::uint64_t a, std::uint64_t b, std::uint64_t* out) {
@@ -65,6 +68,8 @@ std::string flatten_problem(std::int64_t frames, std::int64_t channels);
 // Empty when an unflatten of `input` values into `frames` frames is within the
 // limits and `frames` divides `input` (each frame gets input / frames channels).
 std::string unflatten_problem(std::int64_t frames, std::int64_t input);
+// Empty when a residual body of `ops` ops is within the limits (1-kMaxResidualBody).
+std::string residual_body_problem(std::int64_t ops);
 // Empty when `value` is a size in 1..kMaxDimension, else "<what> <value> is outside 1-65536".
 std::string dimension_problem(const std::string& what, std::int64_t value);
 
