@@ -12,6 +12,9 @@ packages=(cmake ninja-build g++ pkg-config clang-format libkissfft-dev libspeexd
           timgm6mb-soundfont musescore-general-soundfont-small
           csound-soundfont freepats timidity
           clang libclang-rt-14-dev)  # the libFuzzer targets (tests/fuzz): clang 14 and its libFuzzer
+# Not here (CI needs none of it): the drum one-shot corpus's extra sources, about 290 MB installed;
+# `python -m timbrel.data drums` names them when missing (scripts/timbrel/data/README.md):
+#   sudo apt-get install -y --no-install-recommends hydrogen-drumkits sonic-pi-samples avldrums.lv2-soundfont
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

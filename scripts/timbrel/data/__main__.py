@@ -11,6 +11,9 @@
         [--splits train,test] [--max-mib 56] [--strip-silence]
     PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data report [--data $DATA/full] [--readme]
         [--bundle $DATA/bundle]
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data drums [--smoke] [--sources fluidr3 hydrogen ...]
+        [--workers 2] [--out $DATA/full] [--force]    # drum one-shots -> $DATA/full/drums
+    PYTHONPATH=scripts /usr/bin/python3 -m timbrel.data drums --report [--readme]   # its figures
 
 $DATA is the data root: the environment variable TIMBREL_DATA, else `data`
 (relative to the working folder). A full build renders every installed source
@@ -259,6 +262,39 @@ def cmd_report(a) -> int:
     return 0
 
 
+def cmd_drums(a) -> int:
+    from . import drums as D
+    from .sources import full_root, smoke_root
+    out = Path(a.out) if a.out else (smoke_root() if a.smoke else full_root())
+    if a.report:
+        path = out / D.CORPUS / "build_report.json"
+        if not path.exists():
+            print(f"no drum build report in {path.parent}: run `python -m timbrel.data drums` first",
+                  file=sys.stderr)
+            return 1
+        text = D.report_markdown(json.loads(path.read_text()))
+        if a.readme:
+            D.write_readme(text, README)
+        print(text)
+        if a.readme:
+            print(f"updated {README}")
+        return 0
+    sources = [n for s in (a.sources or []) for n in s.split(",") if n] or None
+    print(f"building drum one-shots into {out / D.CORPUS} (seed {a.seed}{', smoke' if a.smoke else ''})")
+    try:
+        rep = D.build(out, sources=sources, smoke=a.smoke, seed=a.seed, workers=a.workers,
+                      force=a.force)
+    except (D.MissingDrumSources, ValueError) as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    for c, per in rep["counts"].items():
+        print(f"  {c:11s} " + "  ".join(f"{n} {'/'.join(str(d.get(k, 0)) for k in ('train', 'test', 'heldout'))}"
+                                      for n, d in per.items()))
+    print(f"{rep['files']} one-shots; built {len(rep['built'])} units, skipped {len(rep['skipped'])}, "
+          f"{rep['wall_seconds']} s")
+    return 0
+
+
 def main(argv=None) -> int:
     from .build import DEFAULT_SEED, PERF_MINUTES
     from .bundle import DEFAULT_MAX_MIB
@@ -301,6 +337,20 @@ def main(argv=None) -> int:
     r.add_argument("--readme", action="store_true")
     r.add_argument("--bundle", default=None, help="also describe this pack output")
     r.set_defaults(func=cmd_report)
+    d = sub.add_parser("drums", help="render the drum one-shot corpus (skips what is built)")
+    d.add_argument("--out", default=None,
+                   help="data folder (default $TIMBREL_DATA/full or /smoke); writes <out>/drums")
+    d.add_argument("--sources", nargs="+", default=None,
+                   help="drum sources (default: all; smoke: fluidr3): fluidr3 freepats avldrums "
+                        "hydrogen sonic_pi timgm6mb csound_gm")
+    d.add_argument("--smoke", action="store_true", help="a handful of hits (CI)")
+    d.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    d.add_argument("--workers", type=int, default=None)
+    d.add_argument("--force", action="store_true", help="re-render everything")
+    d.add_argument("--report", action="store_true",
+                   help="print the figures of the last drum build (no rendering)")
+    d.add_argument("--readme", action="store_true", help="with --report: write them into the README")
+    d.set_defaults(func=cmd_drums)
     a = p.parse_args(argv)
     return a.func(a)
 
