@@ -15,6 +15,10 @@ asymmetric padding), ``nn.GRU`` (one layer, unidirectional, batch_first),
 below: ``Log1p``, ``VectorQuantizer``, ``Flatten``, ``Unflatten``, ``Pad1d``/``CausalPad``;
 ``nn.BatchNorm1d`` directly after an ``nn.Linear`` or ``nn.Conv1d`` (folded into it on export).
 ``nn.Identity`` and ``nn.Dropout`` are no-ops at inference and are skipped.
+
+``Residual`` (``y = x + body(x)``, the body a list of frame-wise modules above: Linear,
+LayerNorm, activations, with equal input and output width) is exported as op 'residual'
+(core support: pending); the ``grains`` family (docs/grains.md) uses it.
 """
 
 from __future__ import annotations
@@ -216,6 +220,47 @@ class VectorQuantizer(nn.Module):
 
 
 SKIPPED = (nn.Identity, nn.Dropout)
+
+# Modules a Residual body may hold: frame-wise (pointwise in time), no state.
+_RESIDUAL_BODY = (nn.Linear, nn.LayerNorm, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Tanh, nn.Sigmoid,
+                  nn.Softplus, Log1p, nn.Identity, nn.Dropout)
+
+
+class Residual(nn.Module):
+    """``y = x + body(x)`` over ``[B, T, C]``; exported as op 'residual' (core support: pending),
+    ``{"op": "residual", "ops": [<the body's ops>]}``.
+
+    ``body``: frame-wise modules from the supported list (``nn.Linear``, ``nn.LayerNorm``,
+    activations, ``Log1p``; no convolution, GRU, flatten or nested residual) whose first
+    ``nn.Linear`` takes as many channels as the last gives, so the sum is defined. A linear
+    layer over ``[B, T, C]`` is a 1x1 convolution over time, so a residual block after a
+    strided ``nn.Conv1d`` is the usual pointwise residual convolution. Its tensors are
+    named ``<graph>.<index>.body.<j>.<param>``.
+    """
+
+    def __init__(self, *body: nn.Module):
+        super().__init__()
+        if not body:
+            raise ValueError("Residual needs at least one module")
+        widths = []
+        for m in body:
+            if not isinstance(m, _RESIDUAL_BODY):
+                raise TypeError(f"Residual body: {type(m).__name__} is not allowed (frame-wise "
+                                "ops only: Linear, LayerNorm, activations)")
+            if isinstance(m, nn.Linear):
+                widths.append((m.in_features, m.out_features))
+        if widths and widths[0][0] != widths[-1][1]:
+            raise ValueError(f"Residual body maps {widths[0][0]} to {widths[-1][1]} channels; "
+                             "they must be equal")
+        self.body = nn.ModuleList(body)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        for m in self.body:
+            if isinstance(m, SKIPPED):
+                continue
+            y, _ = apply_module(m, y)
+        return x + y
 
 
 def apply_module(module: nn.Module, x: torch.Tensor, state: Optional[torch.Tensor] = None):
