@@ -39,6 +39,7 @@ LIMITS = {
     "max_rank": 4,
     "max_dimension": 65536,
     "max_parameters": 1 << 24,
+    "max_residual_body": 16,
 }
 
 
@@ -72,7 +73,10 @@ TENSOR_FIELDS = {
     "vq": ("codebook",),
 }
 KNOWN_OPS = set(TENSOR_FIELDS) | {"flatten", "unflatten", "relu", "tanh", "sigmoid", "log1p",
-                                  "leaky_relu", "elu", "softplus"}
+                                  "leaky_relu", "elu", "softplus", "residual"}
+# Ops a residual's body ("ops") may hold: frame-wise, stateless; no nested residual.
+RESIDUAL_BODY_OPS = {"linear", "layer_norm", "relu", "leaky_relu", "elu", "tanh", "sigmoid",
+                     "softplus", "log1p"}
 
 
 class TmblError(ValueError):
@@ -94,18 +98,63 @@ def _pad(n: int) -> int:
     return (-n) % ALIGN
 
 
+def residual_body(op: Mapping[str, Any], where: str) -> List[Mapping[str, Any]]:
+    """The body ops of a residual op, checked as the core checks them before their weights
+    (the core's messages); raises TmblError."""
+    body = op.get("ops")
+    if not isinstance(body, list):
+        raise TmblError(f"{where}: residual needs 'ops', the list of its body's ops")
+    if not body:
+        raise TmblError(f"{where}: residual body is empty: y = x + body(x) needs at least one op")
+    if len(body) > LIMITS["max_residual_body"]:
+        raise TmblError(f"{where}: residual body of {len(body)} ops exceeds the limit of "
+                        f"{LIMITS['max_residual_body']}")
+    for j, inner in enumerate(body):
+        inner_where = f"{where} body op {j}"
+        kind = inner.get("op") if isinstance(inner, dict) else None
+        if kind == "residual":
+            raise TmblError(f"{inner_where}: a residual cannot be nested in a residual body")
+        if kind in KNOWN_OPS and kind not in RESIDUAL_BODY_OPS:
+            raise TmblError(f"{inner_where}: '{kind}' is not allowed in a residual body (frame-wise "
+                            "ops only: linear, layer_norm, activations)")
+        if kind not in RESIDUAL_BODY_OPS:
+            raise TmblError(f"{inner_where}: unknown op {kind!r}")
+    return body
+
+
+def op_count(graphs: Mapping[str, Any]) -> int:
+    """Ops over all graphs as the core counts them against max_layers: a residual's body ops
+    included."""
+    n = 0
+    for ops in graphs.values():
+        if not isinstance(ops, list):
+            continue
+        n += len(ops)
+        for op in ops:
+            if isinstance(op, dict) and op.get("op") == "residual" and isinstance(op.get("ops"), list):
+                n += len(op["ops"])
+    return n
+
+
 def tensor_names_used(graphs: Mapping[str, List[Mapping[str, Any]]]) -> List[str]:
-    """Tensor names the ops reference, in first-use order."""
+    """Tensor names the ops reference (a residual's body ops included), in first-use order."""
     names: List[str] = []
+
+    def use(op: Mapping[str, Any]) -> None:
+        for f in TENSOR_FIELDS.get(op.get("op"), ()):
+            t = op.get(f)
+            if t is not None and t not in names:
+                names.append(t)
+
     for graph_name, ops in graphs.items():
         for i, op in enumerate(ops):
             kind = op.get("op")
             if kind not in KNOWN_OPS:
                 raise TmblError(f"graph '{graph_name}' op {i}: unknown op {kind!r}")
-            for f in TENSOR_FIELDS.get(kind, ()):
-                t = op.get(f)
-                if t is not None and t not in names:
-                    names.append(t)
+            if kind == "residual":
+                for inner in residual_body(op, f"graph '{graph_name}' op {i}"):
+                    use(inner)
+            use(op)
     return names
 
 
@@ -204,7 +253,7 @@ def read_tmbl(source: Union[str, Path, bytes], check_references: bool = True) ->
         raise TmblError(f"the file lists {len(entries)} tensors, more than the limit of {LIMITS['max_tensors']}")
     if len(header["graphs"]) > LIMITS["max_graphs"]:
         raise TmblError(f"the file has {len(header['graphs'])} graphs, more than the limit of {LIMITS['max_graphs']}")
-    layers = sum(len(ops) if isinstance(ops, list) else 0 for ops in header["graphs"].values())
+    layers = op_count(header["graphs"])
     if layers > LIMITS["max_layers"]:
         raise TmblError(f"the graphs hold {layers} ops in all, more than the limit of {LIMITS['max_layers']}")
     tensors: Dict[str, np.ndarray] = {}

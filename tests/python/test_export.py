@@ -24,7 +24,8 @@ from timbrel.export import (TmblError, UnsupportedModuleError, export_model, gra
                             write_tmbl)
 from timbrel.export import layout
 from timbrel.models import CrossmodalVAE, GMVAE, VQTimbre
-from timbrel.models.layers import CausalPad, Flatten, Log1p, Pad1d, SequenceGraph, Unflatten, VectorQuantizer
+from timbrel.models.layers import (CausalPad, Flatten, Log1p, Pad1d, Residual, SequenceGraph, Unflatten,
+                                   VectorQuantizer)
 
 GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden" / "nn"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
@@ -265,6 +266,112 @@ def test_gmvae_rebuilt_from_its_file_exports_the_same_bytes(tmp_path):
     assert sorted(p.name for p in written) == [f"g.{n}.onnx" for n in sorted(GMVAE.graph_names)]
 
 
+# --- residual -------------------------------------------------------------------------
+
+def _residual_graph() -> SequenceGraph:
+    torch.manual_seed(6)
+    return SequenceGraph(nn.Linear(3, 5), Residual(nn.LayerNorm(5), nn.Linear(5, 7), nn.Dropout(0.3),
+                                                   nn.Softplus(beta=2.0, threshold=0.5), nn.Linear(7, 5)),
+                         Residual(nn.Tanh(), nn.Linear(5, 5)), nn.GRU(5, 4, batch_first=True),
+                         Residual(Log1p(), nn.Sigmoid())).eval()
+
+
+def test_residual_exports_its_body_and_the_numpy_ops_reproduce_pytorch(tmp_path):
+    g = _residual_graph()
+    ops, tensors = graph_to_ops(g, "r")
+    assert [o["op"] for o in ops] == ["linear", "residual", "residual", "gru", "residual"]
+    assert [o["op"] for o in ops[1]["ops"]] == ["layer_norm", "linear", "softplus", "linear"]  # Dropout skipped
+    assert ops[1]["ops"][3] == {"op": "linear", "weight": "r.1.body.4.weight", "bias": "r.1.body.4.bias"}
+    assert ops[4] == {"op": "residual", "ops": [{"op": "log1p"}, {"op": "sigmoid"}]}
+    np.testing.assert_array_equal(tensors["r.2.body.1.weight"], g[2].body[1].weight.detach().numpy())
+    assert set(tensors) == {f"r.{k}" for k in g.state_dict()}  # names follow the state_dict
+    x = torch.rand(1, 9, 3) * 4
+    with torch.no_grad():
+        want = g(x)[0].double().numpy()
+    np.testing.assert_allclose(_run_ops(ops, tensors, x[0].double().numpy()), want, rtol=1e-5, atol=1e-6)
+    paths = export_model({"r": g}, "test", "res", {}, tmp_path)
+    info = paths["graphs"]["r"]
+    assert info["streams"] and info["input_size"] == 3 and info["step_onnx"] is not None
+    assert read_tmbl(paths["tmbl"]).graphs["r"] == ops
+    assert b"Add" in info["onnx"].read_bytes()  # op types are plain strings in the protobuf
+    # A residual that starts a graph takes its size from its body's first weights.
+    from timbrel.export.graph import input_size
+    start_ops, start_tensors = graph_to_ops(SequenceGraph(Residual(nn.Linear(4, 4), nn.ReLU())), "s")
+    assert input_size(start_ops, start_tensors) == 4
+    onnx = pytest.importorskip("onnx")
+    adds = [n for n in onnx.load(str(info["onnx"])).graph.node if n.op_type == "Add"]
+    assert len(adds) >= 3  # one per residual
+
+
+def _residual_with(*body) -> Residual:
+    """A Residual whose body is set after construction, past the class's own checks: what the
+    exporter itself must refuse."""
+    r = Residual(nn.Tanh())
+    r.body = nn.ModuleList(body)
+    return r
+
+
+@pytest.mark.parametrize("modules,match", [
+    ([nn.Linear(3, 3), _residual_with(nn.Linear(3, 3), nn.GRU(3, 3, batch_first=True))],
+     r"g\.1\.body\.1 \(GRU\): 'gru' is not allowed in a residual body"),
+    ([nn.Linear(3, 3), _residual_with(nn.Conv1d(3, 3, 1))], "'conv1d' is not allowed in a residual body"),
+    ([nn.Linear(3, 3), _residual_with(nn.Tanh(), _residual_with(nn.ReLU()))],
+     r"g\.1\.body\.1 \(Residual\): a residual cannot be nested"),
+    ([nn.Linear(3, 3), _residual_with(nn.Identity(), nn.Dropout(0.5))], "the residual body has no ops"),
+    ([nn.Linear(3, 3), _residual_with(nn.Linear(3, 4))], "maps 3 values to 4; y = x \\+ body\\(x\\) needs the same width"),
+    ([nn.Linear(3, 3), _residual_with(nn.Linear(3, 3), nn.LayerNorm(4))], r"g\.1\.body\.1 \(LayerNorm\): takes 4 values, the op before gives 3"),
+    ([nn.Linear(3, 3), _residual_with(*[nn.Tanh() for _ in range(17)])], "residual body of 17 ops exceeds the limit of 16"),
+    ([Residual(nn.ReLU()), nn.Linear(3, 3)], "cannot start with 'residual'"),
+])
+def test_unsupported_residuals_raise(modules, match):
+    with pytest.raises(UnsupportedModuleError, match=match):
+        graph_to_ops(modules, "g")
+
+
+@pytest.mark.parametrize("case", ["residual", "mlp_gru", "conv1d_strided", "conv1d_causal", "vq",
+                                  "activations", "linear_nobias"])
+def test_test_family_files_rebuild_and_export_the_same_bytes(case, tmp_path):
+    """onnx_from_tmbl rebuilds a 'test' file op by op (residuals included) and exports it back
+    byte for byte; the rebuilt graph computes the golden output."""
+    from timbrel.export.onnx_from_tmbl import FileGraphs, write_onnx
+    path = GOLDEN / f"{case}.tmbl"
+    written = write_onnx(path, tmp_path)
+    assert sorted(p.name for p in written) == sorted(
+        Path(g[k]).name for g in MANIFEST["cases"][case]["graphs"].values() for k in ("onnx", "step_onnx") if g[k])
+    graph = FileGraphs(path).graphs()["main"]
+    x = torch.from_numpy(np.load(GOLDEN / f"{case}.main.input.npy"))[None]
+    with torch.no_grad():
+        got = graph(x)[0].numpy()
+    want = np.load(GOLDEN / f"{case}.main.output.npy")
+    np.testing.assert_allclose(got, want, rtol=TOL["rel"], atol=TOL["abs"])
+
+
+def test_reader_checks_residual_ops(tmp_path):
+    lin = {"op": "linear", "weight": "w", "bias": None}
+    w = {"w": np.ones((3, 3))}
+
+    def write(op):
+        return write_tmbl(tmp_path / "r.tmbl", "test", "r", {}, {"main": [lin, op]}, w)
+
+    with pytest.raises(TmblError, match="op 1: residual needs 'ops', the list of its body's ops"):
+        write({"op": "residual"})
+    with pytest.raises(TmblError, match="op 1: residual body is empty"):
+        write({"op": "residual", "ops": []})
+    with pytest.raises(TmblError, match="op 1 body op 0: a residual cannot be nested"):
+        write({"op": "residual", "ops": [{"op": "residual", "ops": [{"op": "relu"}]}]})
+    with pytest.raises(TmblError, match="op 1 body op 1: 'gru' is not allowed in a residual body"):
+        write({"op": "residual", "ops": [{"op": "relu"}, {"op": "gru"}]})
+    with pytest.raises(TmblError, match="op 1 body op 0: unknown op 'swish'"):
+        write({"op": "residual", "ops": [{"op": "swish"}]})
+    with pytest.raises(TmblError, match="residual body of 17 ops exceeds the limit of 16"):
+        write({"op": "residual", "ops": [{"op": "relu"}] * 17})
+    # Body tensors count as used (not extra) and as missing when absent.
+    path = write_tmbl(tmp_path / "ok.tmbl", "test", "r", {}, {"main": [{"op": "residual", "ops": [lin]}]}, w)
+    assert read_tmbl(path).graphs["main"][0]["ops"][0]["weight"] == "w"
+    with pytest.raises(TmblError, match="missing"):
+        write_tmbl(tmp_path / "m.tmbl", "test", "r", {}, {"main": [{"op": "residual", "ops": [lin]}]}, {})
+
+
 # --- model families ---------------------------------------------------------------
 
 LOADER_GRAPHS = {"vq_timbre": ["encoder", "quantizer", "decoder", "harmonic", "noise", "gain"],
@@ -410,6 +517,11 @@ def apply_op(x: np.ndarray, op: dict, t: dict) -> np.ndarray:
         return np.where(b * x > op["threshold"], x, np.log1p(np.exp(np.minimum(b * x, op["threshold"]))) / b)
     if kind == "log1p":
         return np.log1p(x)
+    if kind == "residual":  # y = x + body(x), frame by frame
+        y = x
+        for inner in op["ops"]:
+            y = apply_op(y, inner, t)
+        return x + y
     raise AssertionError(f"unknown op {kind}")
 
 

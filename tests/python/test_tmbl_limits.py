@@ -39,3 +39,20 @@ def test_depth_scan_skips_strings():
 def test_shipped_like_model_still_reads():
     model = read_tmbl(ROOT / "tests" / "golden" / "vq" / "model.tmbl")
     assert model.family == "vq_timbre"
+
+
+def test_residual_limits_match_the_core(tmp_path):
+    text = (ROOT / "core" / "include" / "timbrel" / "nn" / "model_limits.h").read_text()
+    assert "kMaxResidualBody = 16;" in text and LIMITS["max_residual_body"] == 16
+    # A residual's body ops count towards max_layers, with the core's message
+    # (tests/core/test_model_limits.cpp: 1 linear and 61 residuals of 16 ReLUs).
+    from timbrel.tmbl import write_tmbl
+    import numpy as np
+    body = [{"op": "relu"}] * 16
+    ops = [{"op": "linear", "weight": "w", "bias": None}] + [{"op": "residual", "ops": body}] * 61
+    path = write_tmbl(tmp_path / "many.tmbl", "test", "many", {}, {"main": ops}, {"w": np.ones((4, 4))})
+    with pytest.raises(TmblError) as error:
+        read_tmbl(path)
+    assert str(error.value) == "the graphs hold 1038 ops in all, more than the limit of 1024"
+    read_tmbl(write_tmbl(tmp_path / "fewer.tmbl", "test", "fewer", {}, {"main": ops[:-1]},
+                         {"w": np.ones((4, 4))}))

@@ -66,3 +66,20 @@ def test_refuses_a_damaged_file_without_torch(tmp_path):
         "    print(e)\n", str(path))
     assert result.returncode == 0, result.stderr
     assert "checksum mismatch" in result.stdout
+
+
+def test_reads_residual_bodies_without_torch():
+    result = run_without_torch(
+        "from timbrel.tmbl import read_tmbl, tensor_names_used\n"
+        "m = read_tmbl(sys.argv[1])\n"
+        "ops = m.graphs['main']\n"
+        "print([op['op'] for op in ops])\n"
+        "print([op['op'] for op in ops[1]['ops']])\n"
+        "print(len(tensor_names_used(m.graphs)) == len(m.tensors))\n"
+        "assert 'torch' not in sys.modules\n",
+        str(REPO / "tests" / "golden" / "nn" / "residual.tmbl"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split("\n")
+    assert lines[0] == "['linear', 'residual', 'residual', 'gru', 'residual']"
+    assert lines[1] == "['layer_norm', 'linear', 'softplus', 'linear']"
+    assert lines[2] == "True"  # the body ops' tensors are all used

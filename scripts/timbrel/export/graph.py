@@ -7,6 +7,10 @@ tensors in the core's layout (converted by ``layout.py`` only), named
 ``<prefix>.<index>.<parameter>`` like the PyTorch state_dict keys
 (``encoder.0.weight``).
 
+A ``Residual`` (``y = x + body(x)``) becomes ``{"op": "residual", "ops": [...]}`` with its
+body's ops (frame-wise only: linear, layer_norm, activations; no nested residual; at most
+``MAX_RESIDUAL_BODY``), its tensors named ``<prefix>.<index>.body.<j>.<parameter>``.
+
 An ``nn.BatchNorm1d`` has no op of its own: directly after an ``nn.Linear`` or
 ``nn.Conv1d`` (``nn.Identity``/``nn.Dropout`` between them are skipped) its eval-mode
 running statistics are folded into that layer's weight and bias (``layout.fold_batch_norm``;
@@ -21,21 +25,26 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from torch import nn
 
-from timbrel.models.layers import Flatten, Log1p, Pad1d, SKIPPED, Unflatten, VectorQuantizer
+from timbrel.models.layers import Flatten, Log1p, Pad1d, Residual, SKIPPED, Unflatten, VectorQuantizer
 
 from . import layout
 
 SUPPORTED = ("nn.Linear, nn.Conv1d (groups 1, zero padding; Pad1d/CausalPad before it), "
              "nn.GRU (1 layer, unidirectional, batch_first), nn.LayerNorm (last dim), nn.ReLU, "
              "nn.LeakyReLU, nn.ELU, nn.Tanh, nn.Sigmoid, nn.Softplus, Log1p, VectorQuantizer, "
-             "Flatten, Unflatten, nn.BatchNorm1d directly after nn.Linear/nn.Conv1d (folded into "
-             "it); nn.Identity/nn.Dropout are skipped")
+             "Flatten, Unflatten, Residual (frame-wise body), nn.BatchNorm1d directly after "
+             "nn.Linear/nn.Conv1d (folded into it); nn.Identity/nn.Dropout are skipped")
 
 # Ops whose input size comes from the previous op: the core cannot start a graph with them.
 SIZELESS = {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "softplus", "log1p", "flatten",
             "unflatten"}
 # Ops that need the whole sequence at once: a graph holding one does not stream.
 OFFLINE_ONLY = {"flatten", "unflatten"}
+# Ops a residual body may hold (frame-wise, stateless), and how many (the core's
+# limits::kMaxResidualBody).
+RESIDUAL_BODY_OPS = {"linear", "layer_norm", "relu", "leaky_relu", "elu", "tanh", "sigmoid",
+                     "softplus", "log1p"}
+MAX_RESIDUAL_BODY = 16
 
 
 class UnsupportedModuleError(TypeError):
@@ -163,9 +172,69 @@ def module_op(module: nn.Module, name: str, pad: Optional[Tuple[int, int]] = Non
         return {"op": "softplus", "beta": float(module.beta), "threshold": float(module.threshold)}, t
     if isinstance(module, Log1p):
         return {"op": "log1p"}, t
+    if isinstance(module, Residual):
+        return _residual_op(module, name, where)
     if isinstance(module, SKIPPED):
         return None, t
     raise UnsupportedModuleError(f"{where}: not supported by the .tmbl exporter (supported: {SUPPORTED})")
+
+
+def _widths(op: Dict[str, Any], tensors: Dict[str, np.ndarray]) -> Optional[Tuple[int, int]]:
+    """(in, out) of a weighted frame-wise op; None for a sizeless one."""
+    if op["op"] == "linear":
+        out, inp = tensors[op["weight"]].shape
+        return int(inp), int(out)
+    if op["op"] == "layer_norm":
+        c = int(tensors[op["weight"]].shape[0])
+        return c, c
+    return None
+
+
+def _residual_op(module: Residual, name: str, where: str
+                 ) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+    """A Residual -> {"op": "residual", "ops": body ops}, checked as the core checks it."""
+    ops: List[Dict[str, Any]] = []
+    tensors: Dict[str, np.ndarray] = {}
+    width = current = None
+    for j, m in enumerate(module.body):
+        sub = f"{name}.body.{j}"
+        if isinstance(m, Residual):
+            raise UnsupportedModuleError(f"{sub} (Residual): a residual cannot be nested in a "
+                                         "residual body")
+        op, t = module_op(m, sub)
+        if op is None:
+            continue
+        if op["op"] not in RESIDUAL_BODY_OPS:
+            raise UnsupportedModuleError(
+                f"{sub} ({type(m).__name__}): '{op['op']}' is not allowed in a residual body "
+                "(frame-wise ops only: linear, layer_norm, activations)")
+        sizes = _widths(op, t)
+        if sizes is not None:
+            if current is not None and sizes[0] != current:
+                raise UnsupportedModuleError(f"{sub} ({type(m).__name__}): takes {sizes[0]} "
+                                             f"values, the op before gives {current}")
+            width = sizes[0] if width is None else width
+            current = sizes[1]
+        ops.append(op)
+        tensors.update(t)
+    if not ops:
+        raise UnsupportedModuleError(f"{where}: the residual body has no ops (Identity and "
+                                     "Dropout are skipped)")
+    if len(ops) > MAX_RESIDUAL_BODY:
+        raise UnsupportedModuleError(f"{where}: a residual body of {len(ops)} ops exceeds the "
+                                     f"limit of {MAX_RESIDUAL_BODY}")
+    if width != current:
+        raise UnsupportedModuleError(f"{where}: the residual body maps {width} values to "
+                                     f"{current}; y = x + body(x) needs the same width")
+    return {"op": "residual", "ops": ops}, tensors
+
+
+def _sizeless(op: Dict[str, Any]) -> bool:
+    """True where the op takes its input size from the op before it (a residual: from its
+    body's first op)."""
+    if op["op"] == "residual":
+        return _sizeless(op["ops"][0])
+    return op["op"] in SIZELESS
 
 
 def _next_batch_norm(children: List[Tuple[str, nn.Module]], index: int) -> Optional[int]:
@@ -219,7 +288,7 @@ def graph_to_ops(modules: Union[nn.Module, Sequence[nn.Module]], prefix: str
         pending_pad = None
         if op is None:
             continue
-        if not ops and op["op"] in SIZELESS:
+        if not ops and _sizeless(op):
             raise UnsupportedModuleError(
                 f"{name}: a graph cannot start with '{op['op']}' (the core takes a graph's input "
                 "size from its first op's weights); start it with a weighted op")
@@ -264,12 +333,14 @@ def input_size(ops: List[Dict[str, Any]], tensors: Dict[str, np.ndarray]) -> int
         return int(tensors[op["weight"]].shape[0])
     if kind == "vq":
         return int(tensors[op["codebook"]].shape[1])
+    if kind == "residual":
+        return input_size(op["ops"], tensors)
     raise ValueError(f"graph starts with sizeless op {kind}")
 
 
 def streams(ops: Iterable[Dict[str, Any]]) -> bool:
     """True where the core can run the graph one frame at a time (README: causal, no flatten
-    or unflatten)."""
+    or unflatten; a residual's body is frame-wise, so it streams)."""
     return all(op["op"] not in OFFLINE_ONLY
                and not (op["op"] == "conv1d" and op["padding_right"] != 0) for op in ops)
 

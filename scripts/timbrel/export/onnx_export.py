@@ -13,7 +13,8 @@ Step form (graphs with one GRU and otherwise frame-wise ops): inputs ``input``
 
 Semantics kept exactly: softplus honours ``threshold`` (ONNX Softplus has
 none, so it is exported as ``Where(beta x > threshold, x, Softplus(beta x) / beta)``);
-the quantiser forms sum((x - e)^2) and takes ArgMin (first index on ties).
+the quantiser forms sum((x - e)^2) and takes ArgMin (first index on ties); a ``Residual``
+runs its body through the same rules and becomes an ``Add`` of its input and the body's output.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from timbrel.models.layers import (SKIPPED, Flatten, Log1p, Pad1d, Unflatten, VectorQuantizer,
-                                   apply_module, nearest_code)
+from timbrel.models.layers import (SKIPPED, Flatten, Log1p, Pad1d, Residual, Unflatten,
+                                   VectorQuantizer, apply_module, nearest_code)
 
 from .graph import conv_padding
 
@@ -50,6 +51,12 @@ def _apply(module: nn.Module, x: torch.Tensor, state: Optional[torch.Tensor]):
         return F.embedding(nearest_code(x, module.codebook), module.codebook), None
     if isinstance(module, Log1p):
         return torch.log1p(x), None
+    if isinstance(module, Residual):  # the body's ops as above (softplus threshold...), then Add
+        y = x
+        for m in module.body:
+            if not isinstance(m, SKIPPED):
+                y, _ = _apply(m, y, None)
+        return x + y, None
     return apply_module(module, x, state)
 
 

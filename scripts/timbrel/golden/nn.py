@@ -29,7 +29,7 @@ from torch import nn
 from timbrel.export import OPSET, export_model
 from timbrel.models import CrossmodalVAE, GMVAE, VQTimbre
 from timbrel.models.crossmodal_vae import symbol_labels
-from timbrel.models.layers import CausalPad, Log1p, Pad1d, SequenceGraph, VectorQuantizer
+from timbrel.models.layers import CausalPad, Log1p, Pad1d, Residual, SequenceGraph, VectorQuantizer
 
 SEED = 20261122
 # |got - want| <= abs + rel * |want|, elementwise, float32 on both sides.
@@ -171,6 +171,23 @@ def case_mlp_gru() -> Case:
     return _single(g, _randn(25, 6), "Linear 6 -> 10, Tanh, GRU 12, Linear 12 -> 5")
 
 
+def case_residual() -> Case:
+    ln = nn.LayerNorm(8)
+    g = SequenceGraph(nn.Linear(6, 8),
+                      Residual(ln, nn.Linear(8, 16), nn.Softplus(beta=2.0, threshold=1.0),
+                               nn.Linear(16, 8)),
+                      Residual(nn.Tanh(), nn.Dropout(0.1), nn.Linear(8, 8)),
+                      nn.GRU(8, 6, batch_first=True),
+                      Residual(nn.Linear(6, 6), nn.ELU(0.7)))
+    with torch.no_grad():
+        ln.weight.copy_(1.0 + 0.5 * torch.randn(8))
+        ln.bias.copy_(0.3 * torch.randn(8))
+    return _single(g, _randn(21, 6, scale=2.0),
+                   "Linear 6 -> 8; residual [LayerNorm (random affine), Linear 8 -> 16, softplus "
+                   "beta 2 threshold 1 (both sides of it), Linear 16 -> 8]; residual [tanh, "
+                   "Dropout (skipped), Linear 8 -> 8]; GRU 6; residual [Linear 6 -> 6, ELU 0.7]")
+
+
 def _run(graph: nn.Module, x: np.ndarray) -> np.ndarray:
     graph.eval()
     with torch.no_grad():
@@ -281,6 +298,7 @@ CASES: Dict[str, Callable[[], Case]] = {
     "vq_timbre_small": case_vq_timbre_small,
     "crossmodal_small": case_crossmodal_small,
     "gmvae_small": case_gmvae_small,
+    "residual": case_residual,
 }
 
 # Benchmark graphs: real-sized weights (15 MB for H=512), so they are not
