@@ -1,0 +1,203 @@
+// Drum hits, grain paths and beat-box with a neural granular model
+// (models/grains.h; contract docs/grains.md, "Synthesis" and "Engine,
+// bindings and page").
+//
+// Voices, all at 22050 Hz, mixed, through the model's FIR post-filter (linear
+// and time-invariant, so one filter on the mix equals one per voice), resampled
+// to the device rate and through the output guard:
+//   - 8 hit voices (a ninth hit steals the voice whose hit started first). A hit
+//     runs the streaming order of docs/grains.md for g + 3 hops of 512: per hop
+//     t < g one sequence-decoder step from [e, c] (its GRU input projection
+//     computed once per hit), the grain decoder on [z_t, c] -> H_t, 2048 noise
+//     values (xorshift32 from the hit's seed), zero-phase filter (KissFFT),
+//     window a_t (flat-ended Hann), overlap-add; then 512 samples / W.
+//   - 1 path voice: each hop, z = map mean + x axes[0] + y axes[1] decoded with
+//     the chosen class, periodic Hann, overlap-added with W = 2: an endless
+//     stream of grains; x, y, class and gain change per grain (the overlap
+//     crossfades them); off, it plays out the grains it holds (3 hops).
+//   - beat-box: input at the device rate -> 22050 Hz -> dsp::OnsetDetector;
+//     2048 samples from each onset, windowed by a_0, through the grain encoder
+//     (mu), the nearest onset centroid gives the class, a hit of that class
+//     starts at once (kBeatboxHitLatency after the onset at the earliest) and
+//     an event (onset time, class) is queued for the caller.
+//
+// Timing: the 22050 Hz stream runs on a fixed schedule, so a hit lands on the
+// same model sample whatever the block sizes: a trigger with frame offset o,
+// given before the process() call whose block starts at device frame F, starts
+// at model sample floor((F + o) 22050 / rate) + kSchedulingDelay, which the
+// output reaches latency_samples() device frames after frame F + o (at 22050
+// Hz exactly kSchedulingDelay). Blocks of any size give the same output.
+//
+// Real time: prepare() and the constructor allocate; trigger(), set_path(),
+// push_input(), process(), drain_events(), reset() and the setters never
+// allocate, lock, throw or log. One thread drives one GrainSynth, and nothing
+// else may run the model's graphs meanwhile (they carry scratch).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "timbrel/dsp/output_guard.h"
+#include "timbrel/models/grains.h"
+#include "timbrel/realtime.h"
+
+namespace timbrel::engine {
+
+struct GrainHit {
+  // Conditioning c = (1 - mix) onehot(class_a) + mix onehot(class_b); indices
+  // are clamped to the model's classes, mix to [0, 1].
+  int class_a = 0;
+  int class_b = 0;
+  float mix = 0.0f;
+  // The one-shot embedding (d_e values, non-finite ones count as 0), or null:
+  // a fresh draw e = centre + temperature N(0, I) from the synth's seeded
+  // generator, centre 0 (the sequence prior) or, with around_class_mean, the
+  // classes' mean embeddings mixed as c is.
+  const float* embedding = nullptr;
+  float temperature = 1.0f;  // clamped to [0, 10]
+  bool around_class_mean = false;
+  float gain = 1.0f;  // linear, clamped to [0, 8]
+  // Device frames into the next process() block (clamped to 0 .. 1 s).
+  int offset = 0;
+  // The hit's noise stream; 0: the next seed of the synth's generator.
+  // models::GrainsModel::noise_seed() reproduces the parity renders.
+  std::uint32_t noise_seed = 0;
+};
+
+struct GrainEvent {
+  double time_s = 0.0;     // the onset in the input stream, seconds since prepare()/reset()
+  std::int64_t frame = 0;  // the same in input (device-rate) frames
+  int class_index = 0;     // what the onset sounded like (nearest onset centroid)
+};
+
+struct BeatboxSettings {
+  bool enabled = true;       // false: input is analysed for nothing (no hits, no events)
+  bool trigger = true;       // false: events only
+  float temperature = 0.5f;  // of each hit's embedding draw
+  bool around_class_mean = true;
+  float gain = 1.0f;
+  float threshold = 0.05f;  // dsp::OnsetDetectorConfig::threshold (applied at prepare())
+  float floor_db = -50.0f;  // dsp::OnsetDetectorConfig::floor_db (applied at prepare())
+};
+
+struct GrainSynthStats {
+  long hits = 0;            // trigger() calls that started a voice
+  long voices_stolen = 0;   // hits that took a sounding voice
+  long late_hits = 0;       // hits whose start had already been rendered (moved later)
+  long onsets = 0;          // beat-box onsets detected
+  long events_dropped = 0;  // events the caller did not drain in time (queue full)
+  int peak_voices = 0;      // most hit voices sounding in one hop
+};
+
+class GrainSynth {
+ public:
+  static constexpr int kSampleRate = models::GrainsModel::kSampleRate;
+  static constexpr int kHop = models::GrainsModel::kHop;
+  static constexpr int kGrain = models::GrainsModel::kGrain;
+  static constexpr int kHitVoices = 8;
+  static constexpr int kEventCapacity = 64;
+  // Model samples between a trigger's target and its start: the 22050 Hz
+  // stream runs up to one hop (plus the resampler's few samples) ahead of the
+  // device, so a hit given now can still start on its sample.
+  static constexpr int kSchedulingDelay = kHop + 32;
+
+  // The model must outlive the synth.
+  explicit GrainSynth(models::GrainsModel& model);
+  ~GrainSynth();
+  GrainSynth(const GrainSynth&) = delete;
+  GrainSynth& operator=(const GrainSynth&) = delete;
+
+  // Allocates everything for a device at output_rate (a whole number of Hz,
+  // 8000-192000) and blocks of at most max_block (1-8192) frames: "" or the
+  // problem (then process() gives silence). Starts from silence.
+  std::string prepare(double output_rate, int max_block);
+  bool prepared() const { return prepared_; }
+
+  // --- real time --------------------------------------------------------------
+  void trigger(const GrainHit& hit) noexcept TIMBREL_REALTIME;
+  // The path voice: playing at (x, y) on the grain map with a class's
+  // conditioning (clamped) and a linear gain (clamped to [0, 8]).
+  void set_path(bool active, float x, float y, int class_index,
+                float gain) noexcept TIMBREL_REALTIME;
+  // Beat-box input: frames (<= max_block) device-rate samples, before process().
+  void push_input(const float* in, int frames) noexcept TIMBREL_REALTIME;
+  // frames (<= max_block; more are clamped) device-rate samples, finite, in [-1, 1].
+  void process(float* out, int frames) noexcept TIMBREL_REALTIME;
+  // Moves up to capacity queued beat-box events to out, oldest first; returns how many.
+  int drain_events(GrainEvent* out, int capacity) noexcept TIMBREL_REALTIME;
+  // Silence: voices, path, input, events, guard, stats and clocks cleared.
+  void reset() noexcept TIMBREL_REALTIME;
+  // The generator of embedding draws and noise seeds (0 selects a fixed default).
+  void set_seed(std::uint32_t seed) noexcept TIMBREL_REALTIME;
+  void set_beatbox(const BeatboxSettings& settings) noexcept TIMBREL_REALTIME;
+
+  // --- state ------------------------------------------------------------------
+  int sounding_voices() const noexcept TIMBREL_REALTIME;  // hit voices (pending ones too)
+  bool path_sounding() const { return path_hops_left_ > 0 || path_active_; }
+  // Device frames from a hit's target frame to its first sample at the output.
+  int latency_samples() const { return latency_; }
+  // Device frames from a beat-box onset to the start of the hit it triggers
+  // at the output (the grain, the detector's and scheduling delays), roughly.
+  int beatbox_latency_samples() const { return beatbox_latency_; }
+  dsp::GuardState guard_state() const;
+  const GrainSynthStats& stats() const { return stats_; }
+  const BeatboxSettings& beatbox() const { return beatbox_; }
+  double output_rate() const { return rate_; }
+  int max_block() const { return max_block_; }
+  const models::GrainsModel& model() const { return *model_; }
+
+ private:
+  struct Voice;
+  struct Impl;
+  void render_hop(float* hop) noexcept TIMBREL_REALTIME;
+  void start_hit(const GrainHit& hit, std::int64_t start) noexcept TIMBREL_REALTIME;
+  void encode_onset(std::int64_t onset) noexcept TIMBREL_REALTIME;
+  std::uint32_t next_random() noexcept TIMBREL_REALTIME;
+  float next_gaussian() noexcept TIMBREL_REALTIME;
+
+  models::GrainsModel* model_;
+  std::unique_ptr<Impl> impl_;
+  bool prepared_ = false;
+  double rate_ = 0.0;
+  int rate_hz_ = 0, max_block_ = 0, latency_ = 0, beatbox_latency_ = 0;
+  std::int64_t device_frames_ = 0;  // output frames produced since prepare()/reset()
+  std::int64_t model_samples_ = 0;  // 22050 Hz samples rendered
+  std::int64_t input_frames_ = 0;   // device-rate input frames pushed
+  long order_ = 0;
+  std::uint32_t seed_ = 0, rng_ = 0;
+  bool path_active_ = false;
+  int path_hops_left_ = 0;
+  BeatboxSettings beatbox_;
+  GrainSynthStats stats_;
+};
+
+// --- offline ---------------------------------------------------------------------
+// One-shots at 22050 Hz of the model's L = (g - 1) 512 + 2048 samples, the
+// post-filter included, no output guard (the parity renders); nothing clamped
+// beyond the engine's own rules (H >= 0). The model must not be shared with a
+// running synth meanwhile.
+
+// The sequence path: e (d_e values) and c (C values) -> the hit a voice plays.
+std::vector<float> render_hit(models::GrainsModel& model, const float* embedding,
+                              const float* conditioning, std::uint32_t noise_seed);
+// The grain path: the grains' latents z (g x d_z, e.g. EncodedClip::mu) and c.
+std::vector<float> render_grains(models::GrainsModel& model, const float* latents,
+                                 const float* conditioning, std::uint32_t noise_seed);
+// The path voice alone for `hops` hops (hops x 512 samples, from silence).
+std::vector<float> render_path(models::GrainsModel& model, float x, float y, int class_index,
+                               int hops, std::uint32_t noise_seed);
+
+// Beat-box offline: onsets of `input` (22050 Hz) found as live, each encoded
+// and classified, and a hit of its class (embedding: the class's mean
+// embedding, the model's noise seed) placed at its onset sample.
+struct BeatboxRender {
+  std::vector<float> samples;  // input length + one one-shot
+  std::vector<std::int64_t> onsets;
+  std::vector<int> classes;
+};
+BeatboxRender render_beatbox(models::GrainsModel& model, const float* input, std::size_t n,
+                             const BeatboxSettings& settings = {});
+
+}  // namespace timbrel::engine

@@ -1,0 +1,642 @@
+#include "timbrel/engine/grain_synth.h"
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+
+#include "timbrel/dsp/fft.h"
+#include "timbrel/dsp/onset_detector.h"
+#include "timbrel/dsp/resampler.h"
+#include "timbrel/engine/device_stream.h"
+#include "timbrel/simd/kernels.h"
+
+namespace timbrel::engine {
+
+using models::GrainsModel;
+
+namespace {
+
+constexpr int kGrain = GrainsModel::kGrain, kHop = GrainsModel::kHop, kBins = GrainsModel::kBins;
+constexpr int kFlushHops = GrainsModel::kOverlap - 1;  // hops a grain sounds after its own
+
+float clean(float v, float lo, float hi, float fallback) {
+  return std::isfinite(v) ? std::clamp(v, lo, hi) : fallback;
+}
+
+std::uint32_t xorshift(std::uint32_t& s) {
+  s ^= s << 13;
+  s ^= s >> 17;
+  s ^= s << 5;
+  return s;
+}
+
+// What every voice shares: the noise filter (steps 1-2), the windows (step 3)
+// and 1 / W of a one-shot (step 4).
+class GrainRenderer {
+ public:
+  explicit GrainRenderer(GrainsModel& model)
+      : model_(model),
+        fft_(kGrain),
+        hann_(kGrain),
+        first_(kGrain),
+        last_(kGrain),
+        only_(kGrain),
+        magnitudes_(kBins),
+        spectrum_(kBins),
+        noise_(kGrain),
+        grain_(kGrain) {
+    GrainsModel::grain_window(false, false, hann_.data());
+    GrainsModel::grain_window(true, false, first_.data());
+    GrainsModel::grain_window(false, true, last_.data());
+    GrainsModel::grain_window(true, true, only_.data());
+    // W[m] = sum_i a_i[m - 512 i] over the one-shot's g grains, in double.
+    const int g = model.grains();
+    std::vector<double> w(std::size_t(g + kFlushHops) * kHop, 0.0);
+    for (int i = 0; i < g; ++i) {
+      const float* a = window(i);
+      for (int m = 0; m < kGrain; ++m) w[std::size_t(i) * kHop + std::size_t(m)] += a[m];
+    }
+    inverse_w_.resize(w.size());
+    for (std::size_t m = 0; m < w.size(); ++m) inverse_w_[m] = float(1.0 / w[m]);  // W >= 1
+  }
+
+  GrainsModel& model() { return model_; }
+  // a_i of a one-shot.
+  const float* window(int i) const {
+    const int g = model_.grains();
+    if (g == 1) return only_.data();
+    return i == 0 ? first_.data() : i == g - 1 ? last_.data() : hann_.data();
+  }
+  const float* hann() const { return hann_.data(); }
+  const float* inverse_w() const { return inverse_w_.data(); }
+
+  // acc[m] += scale a[m] irfft(H rfft(n))[m], H = grain_decoder(zc), n: the
+  // next 2048 values of the noise stream `state`.
+  void add_grain(const float* zc, std::uint32_t& state, const float* window, float scale,
+                 float* acc) noexcept {
+    model_.decode_filter(zc, magnitudes_.data());
+    std::uint32_t s = state;
+    for (int m = 0; m < kGrain; ++m)
+      noise_[std::size_t(m)] = float(double(xorshift(s) >> 8) * (1.0 / 8388608.0) - 1.0);
+    state = s;
+    fft_.forward(noise_.data(), spectrum_.data());
+    for (int k = 0; k < kBins; ++k) spectrum_[std::size_t(k)] *= magnitudes_[std::size_t(k)];
+    fft_.inverse(spectrum_.data(), grain_.data());
+    for (int m = 0; m < kGrain; ++m) acc[m] += scale * window[m] * grain_[std::size_t(m)];
+  }
+
+ private:
+  GrainsModel& model_;
+  dsp::RealFft fft_;
+  std::vector<float> hann_, first_, last_, only_, inverse_w_, magnitudes_;
+  std::vector<std::complex<float>> spectrum_;
+  std::vector<float> noise_, grain_;
+};
+
+// The causal FIR post-filter (step 5), in place on blocks of at most one hop.
+class PostFilter {
+ public:
+  explicit PostFilter(const std::vector<float>& taps)
+      : reversed_(taps.rbegin(), taps.rend()),
+        buffer_(taps.empty() ? 0 : taps.size() - 1 + kHop, 0.0f) {}
+  void process(float* x, int n) noexcept {
+    const int taps = int(reversed_.size());
+    if (taps == 0) return;
+    const int keep = taps - 1;
+    std::copy(x, x + n, buffer_.begin() + keep);
+    for (int j = 0; j < n; ++j)
+      x[j] = simd::dot(reversed_.data(), buffer_.data() + j, taps);  // sum_k h[k] y[j - k]
+    std::copy(buffer_.begin() + n, buffer_.begin() + n + keep, buffer_.begin());
+  }
+  void reset() noexcept { std::fill(buffer_.begin(), buffer_.end(), 0.0f); }
+
+ private:
+  std::vector<float> reversed_, buffer_;  // h[T-1..0]; y[-(T-1)..n)
+};
+
+// One grain stream's overlap-add: the samples of the hop being output first.
+struct Accumulator {
+  std::vector<float> acc = std::vector<float>(kGrain, 0.0f);
+  // The first hop's 512 samples (times gain(j), j < 512) to out, then one hop on.
+  template <class Scale>
+  void emit(float* out, Scale&& scale) noexcept {
+    for (int j = 0; j < kHop; ++j) out[j] = acc[std::size_t(j)] * scale(j);
+    std::copy(acc.begin() + kHop, acc.end(), acc.begin());
+    std::fill(acc.end() - kHop, acc.end(), 0.0f);
+  }
+  void clear() noexcept { std::fill(acc.begin(), acc.end(), 0.0f); }
+};
+
+// A one-shot's streaming order (docs/grains.md): hop t < g adds grain t, then
+// samples [512 t, 512 t + 512) are complete: / W, times the gain.
+struct HitState {
+  Accumulator ola;
+  std::vector<float> ready, h, projected, zc;
+  std::uint32_t noise = 1;
+  float gain = 1.0f;
+  int hops = 0;  // computed so far
+
+  explicit HitState(const GrainsModel& model)
+      : ready(kHop, 0.0f),
+        h(std::size_t(model.sequence_hidden()), 0.0f),
+        projected(std::size_t(3 * model.sequence_hidden()), 0.0f),
+        zc(std::size_t(model.latent() + model.classes()), 0.0f) {}
+
+  // ec: [e, c]; the conditioning is also copied after z.
+  void start(GrainRenderer& r, const float* ec, std::uint32_t seed, float level) noexcept {
+    GrainsModel& model = r.model();
+    model.sequence_input(ec, projected.data());
+    std::copy(ec + model.embedding(), ec + model.embedding() + model.classes(),
+              zc.begin() + model.latent());
+    std::fill(h.begin(), h.end(), 0.0f);
+    ola.clear();
+    noise = seed == 0 ? GrainsModel::kDefaultNoiseSeed : seed;
+    gain = level;
+    hops = 0;
+  }
+  void next_hop(GrainRenderer& r) noexcept {
+    GrainsModel& model = r.model();
+    const int t = hops++;
+    if (t < model.grains()) {
+      model.sequence_step(projected.data(), h.data(), zc.data());
+      r.add_grain(zc.data(), noise, r.window(t), 1.0f, ola.acc.data());
+    }
+    const float* inverse_w = r.inverse_w() + std::size_t(t) * kHop;
+    const float g = gain;
+    ola.emit(ready.data(), [inverse_w, g](int j) { return inverse_w[j] * g; });
+  }
+};
+
+// The path voice: a grain per hop while active, W = 2.
+struct PathState {
+  Accumulator ola;
+  std::vector<float> ready, zc;
+  std::uint32_t noise = GrainsModel::kDefaultNoiseSeed;
+
+  explicit PathState(const GrainsModel& model)
+      : ready(kHop, 0.0f), zc(std::size_t(model.latent() + model.classes()), 0.0f) {}
+  void next_hop(GrainRenderer& r, bool grain, float x, float y, int class_index,
+                float gain) noexcept {
+    if (grain) {
+      GrainsModel& model = r.model();
+      model.map_point(x, y, zc.data());
+      std::fill(zc.begin() + model.latent(), zc.end(), 0.0f);
+      zc[std::size_t(model.latent() + class_index)] = 1.0f;
+      r.add_grain(zc.data(), noise, r.hann(), 0.5f * gain, ola.acc.data());  // / W = 2
+    }
+    ola.emit(ready.data(), [](int) { return 1.0f; });
+  }
+};
+
+std::vector<float> one_hot(const GrainsModel& model, int k) {
+  std::vector<float> c(std::size_t(model.classes()), 0.0f);
+  c[std::size_t(std::clamp(k, 0, model.classes() - 1))] = 1.0f;
+  return c;
+}
+
+}  // namespace
+
+// --- GrainSynth ------------------------------------------------------------------
+
+struct GrainSynth::Voice {
+  HitState state;
+  bool sounding = false;
+  std::int64_t start = 0;  // model sample of its first output sample
+  long order = 0;
+  explicit Voice(const GrainsModel& model) : state(model) {}
+};
+
+struct GrainSynth::Impl {
+  GrainRenderer renderer;
+  std::vector<Voice> voices;
+  PathState path;
+  PostFilter post;
+  std::vector<float> mix, ec;
+  std::unique_ptr<HopsToDevice> device;
+  dsp::OutputGuard guard;
+  // Beat-box.
+  std::unique_ptr<dsp::StreamingResampler> to_model;  // null at 22050 Hz
+  std::vector<float> input_model;                     // one block of input at 22050 Hz
+  dsp::OnsetDetector detector;
+  static constexpr int kRing = 8192, kChunk = 1024, kPending = 16;
+  std::vector<float> ring = std::vector<float>(kRing, 0.0f);  // slot = model sample mod kRing
+  std::int64_t input_samples = 0;                             // 22050 Hz input samples seen
+  std::int64_t found[kPending] = {};
+  std::int64_t pending[kPending] = {};
+  int pending_first = 0, pending_count = 0;
+  std::vector<float> grain = std::vector<float>(kGrain, 0.0f);
+  std::vector<float> mu;
+  double input_delay_s = 0.0;  // the input resampler's group delay
+  GrainEvent events[GrainSynth::kEventCapacity];
+  int events_first = 0, events_count = 0;
+  // Path voice parameters.
+  float path_x = 0.0f, path_y = 0.0f, path_gain = 1.0f;
+  int path_class = 0;
+
+  Impl(GrainsModel& model, double rate, const dsp::OnsetDetectorConfig& onsets)
+      : renderer(model),
+        path(model),
+        post(model.post_filter()),
+        mix(kHop, 0.0f),
+        ec(std::size_t(model.embedding() + model.classes()), 0.0f),
+        guard(rate),
+        detector(onsets),
+        mu(std::size_t(model.latent()), 0.0f) {
+    voices.reserve(kHitVoices);
+    for (int i = 0; i < kHitVoices; ++i) voices.emplace_back(model);
+  }
+};
+
+GrainSynth::GrainSynth(GrainsModel& model) : model_(&model) { set_seed(0); }
+
+GrainSynth::~GrainSynth() = default;
+
+std::string GrainSynth::prepare(double output_rate, int max_block) {
+  prepared_ = false;
+  impl_.reset();
+  const DeviceSpec device{output_rate, max_block};
+  if (auto problem = validate(device); !problem.empty()) return problem;
+  rate_ = output_rate;
+  rate_hz_ = whole_rate(output_rate);
+  max_block_ = max_block;
+  dsp::OnsetDetectorConfig onsets;
+  onsets.sample_rate = kSampleRate;
+  onsets.threshold = clean(beatbox_.threshold, 0.0f, 100.0f, 0.05f);
+  onsets.floor_db = clean(beatbox_.floor_db, -120.0f, 0.0f, -50.0f);
+  impl_ = std::make_unique<Impl>(*model_, output_rate, onsets);
+  impl_->device = std::make_unique<HopsToDevice>(device, kSampleRate, kHop);
+  if (rate_hz_ != kSampleRate) {
+    impl_->to_model = std::make_unique<dsp::StreamingResampler>(rate_hz_, kSampleRate, max_block);
+    impl_->input_model.assign(std::size_t(impl_->to_model->max_output(max_block)), 0.0f);
+    impl_->input_delay_s = impl_->to_model->latency_input_samples() / output_rate;
+  } else {
+    impl_->input_model.assign(std::size_t(max_block), 0.0f);
+  }
+  const double per_model = output_rate / kSampleRate;
+  latency_ = int(std::lround((kSchedulingDelay + impl_->device->resampler_delay()) * per_model));
+  // Onset -> the grain's 2048 samples in -> the next block's hit.
+  beatbox_latency_ = int(std::lround(impl_->input_delay_s * output_rate + kGrain * per_model)) +
+                     latency_ + max_block;
+  prepared_ = true;
+  reset();
+  return "";
+}
+
+dsp::GuardState GrainSynth::guard_state() const {
+  return impl_ ? impl_->guard.state() : dsp::GuardState::kClean;
+}
+
+void GrainSynth::set_seed(std::uint32_t seed) noexcept {
+  // murmur3's finaliser: xorshift32 from a small seed starts with tiny values.
+  std::uint32_t s = seed == 0 ? 0x9E3779B9u : seed;
+  s ^= s >> 16;
+  s *= 0x85EBCA6Bu;
+  s ^= s >> 13;
+  s *= 0xC2B2AE35u;
+  s ^= s >> 16;
+  seed_ = rng_ = s == 0 ? 0x9E3779B9u : s;
+}
+
+std::uint32_t GrainSynth::next_random() noexcept { return xorshift(rng_); }
+
+float GrainSynth::next_gaussian() noexcept {
+  // Box-Muller, the cosine branch: one xorshift32 pair per value.
+  const double u1 = (double(next_random()) + 1.0) / 4294967296.0;
+  const double u2 = (double(next_random()) + 1.0) / 4294967296.0;
+  return float(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+}
+
+void GrainSynth::set_beatbox(const BeatboxSettings& settings) noexcept { beatbox_ = settings; }
+
+void GrainSynth::reset() noexcept {
+  device_frames_ = model_samples_ = input_frames_ = 0;
+  order_ = 0;
+  rng_ = seed_;
+  path_active_ = false;
+  path_hops_left_ = 0;
+  stats_ = GrainSynthStats();
+  if (!impl_) return;
+  Impl& m = *impl_;
+  for (Voice& v : m.voices) {
+    v.sounding = false;
+    v.state.ola.clear();
+  }
+  m.path.ola.clear();
+  m.path.noise = model_->noise_seed();
+  m.post.reset();
+  m.device->reset();
+  m.guard.reset();
+  if (m.to_model) m.to_model->reset();
+  m.detector.reset();
+  std::fill(m.ring.begin(), m.ring.end(), 0.0f);
+  m.input_samples = 0;
+  m.pending_first = m.pending_count = 0;
+  m.events_first = m.events_count = 0;
+}
+
+int GrainSynth::sounding_voices() const noexcept {
+  int n = 0;
+  if (impl_)
+    for (const Voice& v : impl_->voices) n += v.sounding ? 1 : 0;
+  return n;
+}
+
+void GrainSynth::trigger(const GrainHit& hit) noexcept {
+  if (!prepared_) return;
+  const std::int64_t offset = std::clamp<std::int64_t>(hit.offset, 0, rate_hz_);
+  const std::int64_t target = (device_frames_ + offset) * kSampleRate / rate_hz_ + kSchedulingDelay;
+  start_hit(hit, target);
+}
+
+void GrainSynth::start_hit(const GrainHit& hit, std::int64_t start) noexcept {
+  Impl& m = *impl_;
+  if (start < model_samples_) {  // already rendered: as soon as possible
+    start = model_samples_;
+    ++stats_.late_hits;
+  }
+  Voice* voice = nullptr;
+  for (Voice& v : m.voices)
+    if (!v.sounding) {
+      voice = &v;
+      break;
+    }
+  if (!voice) {
+    for (Voice& v : m.voices)
+      if (!voice || v.order < voice->order) voice = &v;
+    ++stats_.voices_stolen;
+  }
+  const GrainsModel& model = *model_;
+  const int classes = model.classes(), de = model.embedding();
+  const int a = std::clamp(hit.class_a, 0, classes - 1),
+            b = std::clamp(hit.class_b, 0, classes - 1);
+  const float mix = clean(hit.mix, 0.0f, 1.0f, 0.0f);
+  float* e = m.ec.data();
+  float* c = e + de;
+  std::fill(c, c + classes, 0.0f);
+  c[a] += 1.0f - mix;
+  c[b] += mix;
+  if (hit.embedding) {
+    for (int i = 0; i < de; ++i) e[i] = std::isfinite(hit.embedding[i]) ? hit.embedding[i] : 0.0f;
+  } else {
+    const float temperature = clean(hit.temperature, 0.0f, 10.0f, 0.0f);
+    const float* ea = model.class_embedding(a);
+    const float* eb = model.class_embedding(b);
+    for (int i = 0; i < de; ++i) {
+      const float centre = hit.around_class_mean ? (1.0f - mix) * ea[i] + mix * eb[i] : 0.0f;
+      e[i] = centre + temperature * next_gaussian();
+    }
+  }
+  std::uint32_t seed = hit.noise_seed;
+  while (seed == 0) seed = next_random();
+  voice->state.start(m.renderer, m.ec.data(), seed, clean(hit.gain, 0.0f, 8.0f, 0.0f));
+  voice->sounding = true;
+  voice->start = start;
+  voice->order = order_++;
+  ++stats_.hits;
+}
+
+void GrainSynth::set_path(bool active, float x, float y, int class_index, float gain) noexcept {
+  if (!impl_) return;
+  Impl& m = *impl_;
+  const auto& extent = model_->grain_map().extent;
+  // Far outside the map decodes to nonsense: held within 4 extents of its centre.
+  const float cx = 0.5f * (extent[0] + extent[1]), wx = 2.0f * (extent[1] - extent[0]);
+  const float cy = 0.5f * (extent[2] + extent[3]), wy = 2.0f * (extent[3] - extent[2]);
+  m.path_x = clean(x, cx - wx, cx + wx, cx);
+  m.path_y = clean(y, cy - wy, cy + wy, cy);
+  m.path_class = std::clamp(class_index, 0, model_->classes() - 1);
+  m.path_gain = clean(gain, 0.0f, 8.0f, 0.0f);
+  path_active_ = active;
+}
+
+void GrainSynth::render_hop(float* hop) noexcept {
+  Impl& m = *impl_;
+  std::fill(m.mix.begin(), m.mix.end(), 0.0f);
+  const std::int64_t base = model_samples_;
+  int sounding = 0;
+  for (Voice& v : m.voices) {
+    if (!v.sounding) continue;
+    ++sounding;
+    if (v.start >= base + kHop) continue;  // not yet
+    const int total = model_->grains() + kFlushHops;
+    int j = int(std::max<std::int64_t>(0, v.start - base));
+    while (j < kHop) {
+      const std::int64_t local = base + j - v.start;
+      const int t = int(local / kHop), k = int(local % kHop);
+      if (t >= total) {
+        v.sounding = false;
+        break;
+      }
+      if (t >= v.state.hops) v.state.next_hop(m.renderer);
+      const int count = std::min(kHop - k, kHop - j);
+      const float* ready = v.state.ready.data() + k;
+      for (int i = 0; i < count; ++i) m.mix[std::size_t(j + i)] += ready[i];
+      j += count;
+    }
+    if (v.sounding && (base + kHop - v.start) >= std::int64_t(total) * kHop) v.sounding = false;
+  }
+  stats_.peak_voices = std::max(stats_.peak_voices, sounding);
+  if (path_active_ || path_hops_left_ > 0) {
+    m.path.next_hop(m.renderer, path_active_, m.path_x, m.path_y, m.path_class, m.path_gain);
+    for (int j = 0; j < kHop; ++j) m.mix[std::size_t(j)] += m.path.ready[std::size_t(j)];
+    path_hops_left_ = path_active_ ? kFlushHops : path_hops_left_ - 1;
+  }
+  m.post.process(m.mix.data(), kHop);
+  std::copy(m.mix.begin(), m.mix.end(), hop);
+  model_samples_ += kHop;
+}
+
+void GrainSynth::process(float* out, int frames) noexcept {
+  frames = std::clamp(frames, 0, max_block_);
+  if (!prepared_) {
+    std::fill(out, out + frames, 0.0f);
+    return;
+  }
+  Impl& m = *impl_;
+  m.device->pull(out, frames, [this](float* hop) { render_hop(hop); });
+  m.guard.process(out, frames);
+  device_frames_ += frames;
+}
+
+void GrainSynth::push_input(const float* in, int frames) noexcept {
+  if (!prepared_) return;
+  frames = std::clamp(frames, 0, max_block_);
+  input_frames_ += frames;
+  if (!beatbox_.enabled) return;
+  Impl& m = *impl_;
+  int n = frames;
+  const float* x = in;
+  if (m.to_model) {
+    n = m.to_model->process(in, frames, m.input_model.data());
+    x = m.input_model.data();
+  }
+  // In chunks, so that an onset's grain is taken before the ring wraps.
+  for (int done = 0; done < n;) {
+    const int count = std::min(Impl::kChunk, n - done);
+    for (int i = 0; i < count; ++i) {
+      const float v = x[done + i];
+      m.ring[std::size_t((m.input_samples + i) & (Impl::kRing - 1))] = std::isfinite(v) ? v : 0.0f;
+    }
+    const int found = m.detector.process(x + done, count, m.found, Impl::kPending);
+    m.input_samples += count;
+    done += count;
+    for (int i = 0; i < found; ++i) {
+      ++stats_.onsets;
+      if (m.pending_count == Impl::kPending) continue;  // 16 onsets in 93 ms: a buzz
+      m.pending[(m.pending_first + m.pending_count++) % Impl::kPending] = m.found[i];
+    }
+    while (m.pending_count > 0 && m.input_samples >= m.pending[m.pending_first] + kGrain) {
+      encode_onset(m.pending[m.pending_first]);
+      m.pending_first = (m.pending_first + 1) % Impl::kPending;
+      --m.pending_count;
+    }
+  }
+}
+
+void GrainSynth::encode_onset(std::int64_t onset) noexcept {
+  Impl& m = *impl_;
+  const float* a0 = m.renderer.window(0);
+  for (int i = 0; i < kGrain; ++i)
+    m.grain[std::size_t(i)] = a0[i] * m.ring[std::size_t((onset + i) & (Impl::kRing - 1))];
+  model_->encode_grain(m.grain.data(), m.mu.data(), nullptr);
+  const int k = model_->nearest_onset_class(m.mu.data());
+  GrainEvent event;
+  event.time_s = double(onset) / kSampleRate - m.input_delay_s;
+  event.frame = std::int64_t(std::llround(event.time_s * rate_));
+  event.class_index = k;
+  if (m.events_count == kEventCapacity) {
+    ++stats_.events_dropped;
+  } else {
+    m.events[(m.events_first + m.events_count++) % kEventCapacity] = event;
+  }
+  if (!beatbox_.trigger) return;
+  GrainHit hit;
+  hit.class_a = hit.class_b = k;
+  hit.temperature = beatbox_.temperature;
+  hit.around_class_mean = beatbox_.around_class_mean;
+  hit.gain = beatbox_.gain;
+  trigger(hit);
+}
+
+int GrainSynth::drain_events(GrainEvent* out, int capacity) noexcept {
+  if (!impl_) return 0;
+  Impl& m = *impl_;
+  int n = 0;
+  while (n < capacity && m.events_count > 0) {
+    out[n++] = m.events[m.events_first];
+    m.events_first = (m.events_first + 1) % kEventCapacity;
+    --m.events_count;
+  }
+  return n;
+}
+
+// --- offline ---------------------------------------------------------------------
+
+namespace {
+
+std::vector<float> run_hit(GrainsModel& model, const float* embedding, const float* conditioning,
+                           std::uint32_t noise_seed, const float* latents) {
+  GrainRenderer renderer(model);
+  PostFilter post(model.post_filter());
+  HitState state(model);
+  const int de = model.embedding(), c = model.classes(), dz = model.latent();
+  std::vector<float> ec(std::size_t(de + c), 0.0f);
+  for (int i = 0; i < de && embedding; ++i)
+    ec[std::size_t(i)] = std::isfinite(embedding[i]) ? embedding[i] : 0.0f;
+  for (int k = 0; k < c; ++k)
+    ec[std::size_t(de + k)] = std::isfinite(conditioning[k]) ? conditioning[k] : 0.0f;
+  state.start(renderer, ec.data(), noise_seed, 1.0f);
+  const int g = model.grains(), total = g + kFlushHops;
+  std::vector<float> out(std::size_t(total) * kHop, 0.0f);
+  for (int t = 0; t < total; ++t) {
+    float* hop = out.data() + std::size_t(t) * kHop;
+    if (latents && t < g) {
+      // The grain path: the given z_t instead of the sequence decoder's.
+      std::copy(latents + std::size_t(t) * std::size_t(dz),
+                latents + std::size_t(t + 1) * std::size_t(dz), state.zc.begin());
+      for (float& v : state.zc) v = std::isfinite(v) ? v : 0.0f;
+      renderer.add_grain(state.zc.data(), state.noise, renderer.window(t), 1.0f,
+                         state.ola.acc.data());
+      const float* inverse_w = renderer.inverse_w() + std::size_t(t) * kHop;
+      state.ola.emit(state.ready.data(), [inverse_w](int j) { return inverse_w[j]; });
+      ++state.hops;
+    } else if (latents) {
+      const float* inverse_w = renderer.inverse_w() + std::size_t(t) * kHop;
+      state.ola.emit(state.ready.data(), [inverse_w](int j) { return inverse_w[j]; });
+      ++state.hops;
+    } else {
+      state.next_hop(renderer);
+    }
+    std::copy(state.ready.begin(), state.ready.end(), hop);
+    post.process(hop, kHop);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<float> render_hit(GrainsModel& model, const float* embedding, const float* conditioning,
+                              std::uint32_t noise_seed) {
+  return run_hit(model, embedding, conditioning, noise_seed, nullptr);
+}
+
+std::vector<float> render_grains(GrainsModel& model, const float* latents,
+                                 const float* conditioning, std::uint32_t noise_seed) {
+  return run_hit(model, nullptr, conditioning, noise_seed, latents);
+}
+
+std::vector<float> render_path(GrainsModel& model, float x, float y, int class_index, int hops,
+                               std::uint32_t noise_seed) {
+  GrainRenderer renderer(model);
+  PostFilter post(model.post_filter());
+  PathState path(model);
+  path.noise = noise_seed == 0 ? GrainsModel::kDefaultNoiseSeed : noise_seed;
+  const int k = std::clamp(class_index, 0, model.classes() - 1);
+  std::vector<float> out(std::size_t(std::max(0, hops)) * kHop, 0.0f);
+  for (int t = 0; t < hops; ++t) {
+    path.next_hop(renderer, true, std::isfinite(x) ? x : 0.0f, std::isfinite(y) ? y : 0.0f, k,
+                  1.0f);
+    float* hop = out.data() + std::size_t(t) * kHop;
+    std::copy(path.ready.begin(), path.ready.end(), hop);
+    post.process(hop, kHop);
+  }
+  return out;
+}
+
+BeatboxRender render_beatbox(GrainsModel& model, const float* input, std::size_t n,
+                             const BeatboxSettings& settings) {
+  BeatboxRender r;
+  dsp::OnsetDetectorConfig config;
+  config.threshold = clean(settings.threshold, 0.0f, 100.0f, 0.05f);
+  config.floor_db = clean(settings.floor_db, -120.0f, 0.0f, -50.0f);
+  dsp::OnsetDetector detector(config);
+  std::int64_t found[64];
+  for (std::size_t done = 0; done < n;) {
+    const int count = int(std::min<std::size_t>(4096, n - done));
+    const int k = detector.process(input + done, count, found, 64);
+    r.onsets.insert(r.onsets.end(), found, found + k);
+    done += std::size_t(count);
+  }
+  std::vector<float> window(kGrain), grain(kGrain), mu(std::size_t(model.latent()));
+  GrainsModel::grain_window(true, model.grains() == 1, window.data());
+  const std::size_t length = std::size_t(model.samples());
+  r.samples.assign(n + length, 0.0f);
+  for (std::int64_t onset : r.onsets) {
+    for (int i = 0; i < kGrain; ++i) {
+      const std::size_t at = std::size_t(onset) + std::size_t(i);
+      grain[std::size_t(i)] =
+          at < n && std::isfinite(input[at]) ? window[std::size_t(i)] * input[at] : 0.0f;
+    }
+    model.encode_grain(grain.data(), mu.data(), nullptr);
+    const int k = model.nearest_onset_class(mu.data());
+    r.classes.push_back(k);
+    if (!settings.trigger) continue;
+    const auto c = one_hot(model, k);
+    const auto hit = render_hit(model, model.class_embedding(k), c.data(), model.noise_seed());
+    const float gain = clean(settings.gain, 0.0f, 8.0f, 0.0f);
+    for (std::size_t i = 0; i < hit.size(); ++i) r.samples[std::size_t(onset) + i] += gain * hit[i];
+  }
+  return r;
+}
+
+}  // namespace timbrel::engine
