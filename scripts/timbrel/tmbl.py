@@ -7,6 +7,9 @@ Layout (models/README.md): magic ``TMBL``, uint32 version 1, uint32 header
 length H, H bytes of compact UTF-8 JSON, zero padding to a multiple of 16 from
 the file start (the data start D), float32 little-endian tensors at D + offset
 (offset a multiple of 16), and a CRC-32 (zlib.crc32) of every preceding byte.
+
+Families with a contract here (``FAMILY_CHECKS``: ``grains``, docs/grains.md) are held to
+it by both the writer and the reader: required graphs, their sizes, the metadata.
 """
 
 from __future__ import annotations
@@ -183,6 +186,8 @@ def write_tmbl(path: Union[str, Path], family: str, name: str, metadata: Mapping
         if not ops:
             raise TmblError(f"graph '{g}' is empty")
     check_tensor_references(graphs, tensors)
+    check_family(family, metadata, graphs,
+                 {k: np.asarray(v) for k, v in tensors.items()})
     entries = []
     blobs = []
     offset = 0
@@ -292,6 +297,327 @@ def read_tmbl(source: Union[str, Path, bytes], check_references: bool = True) ->
         tensors[tname] = a.copy()
     if check_references:
         check_tensor_references(header["graphs"], tensors)
+        check_family(header["family"], header.get("metadata", {}), header["graphs"], tensors)
     return TmblFile(family=header["family"], name=header.get("name", ""),
                     metadata=header.get("metadata", {}), graphs=header["graphs"],
                     tensors=tensors, header=header, data_start=data_start)
+
+
+# --- family contracts ------------------------------------------------------------------------
+#
+# read_tmbl (with check_references) and write_tmbl hold a file of a family listed in
+# FAMILY_CHECKS to that family's contract: its graphs, their sizes and its metadata, with a
+# message naming the graph or key. Families not listed are checked by the core only.
+
+# The grains family (docs/grains.md "Metadata" and "The grains model file"): what a file may
+# ask of the core's engine. The synthesis constants are fixed by the contract; the sizes are
+# bounded so that one hop of one voice stays a bounded amount of work.
+GRAINS = {
+    "sample_rate": 22050, "grain": 2048, "hop": 512, "bins": 1025,
+    "graphs": ("grain_encoder", "grain_decoder", "sequence_encoder", "embedding",
+               "sequence_decoder"),
+    # the same numbers as the core's GrainsModel (core/include/timbrel/models/grains.h)
+    "max_grains": 1024,             # one-shot length: (grains - 1) 512 + 2048 samples (24 s)
+    "min_latent": 1,
+    "max_latent": 1024,
+    "max_embedding": 1024,
+    "max_classes": 128,
+    "max_class_name": 64,           # characters
+    "max_post_filter_taps": 1024,
+    "max_hop_multiply_adds": 1 << 23,  # grain decoder + one sequence-decoder step, per hop
+    "max_encode_multiply_adds": 1 << 24,  # one grain through the encoder (beat-box onsets)
+    "max_value": 1000.0,            # |x| of every number of grain_map, centroids, embeddings, taps
+    "max_encoder_input_gain": 1e6,
+    "strings": {"conditioning": "one_hot_after_input", "window": "hann_periodic_flat_ends",
+                "ola_normalisation": "window_sum", "filter": "softplus_magnitude_zero_phase"},
+}
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def graph_flow(ops: List[Mapping[str, Any]], tensors: Mapping[str, np.ndarray], frames: int,
+               where: str, channels: Optional[int] = None) -> Dict[str, Any]:
+    """Walks a graph's sizes as the core builds it: ``frames`` input frames (1 for a
+    frame-wise graph) through every op (``channels``: the input width, for a residual's
+    body; None: from the first op's weights). Returns {"input", "output", "frames" (output frames),
+    "frame_wise" (no conv1d, gru, flatten, unflatten or vq), "grus", "multiply_adds" (one run
+    over ``frames`` frames, counted as the core's grains engine counts: a linear in x out, a
+    GRU step 3 H (in + H), a convolution kernel x in x out per output frame, a layer_norm or
+    activation its width, a residual its width plus its body)}; raises TmblError where a size does not follow (the core's loader
+    says the same of a file that reaches it)."""
+    def shape(op, field):
+        name = op.get(field)
+        if name not in tensors:
+            raise TmblError(f"{where}: op '{op.get('op')}' names no tensor in '{field}'")
+        return tensors[name].shape
+
+    first: Optional[int] = channels
+    t = frames
+    macs = 0
+    grus = 0
+    frame_wise = True
+
+    def need(c_in, i, kind):
+        nonlocal channels, first
+        if channels is None:
+            channels = first = int(c_in)
+        elif channels != c_in:
+            raise TmblError(f"{where} op {i} ({kind}): takes {c_in} values, the op before "
+                            f"gives {channels}")
+
+    for i, op in enumerate(ops):
+        kind = op.get("op")
+        if kind == "linear":
+            out, inp = shape(op, "weight")
+            need(inp, i, kind)
+            macs += t * inp * out
+            channels = out
+        elif kind == "conv1d":
+            kernel, out, inp = shape(op, "weight")
+            need(inp, i, kind)
+            frame_wise = False
+            span = int(op.get("dilation", 1)) * (kernel - 1) + 1
+            padded = t + int(op.get("padding_left", 0)) + int(op.get("padding_right", 0))
+            if padded < span:
+                raise TmblError(f"{where} op {i} (conv1d): {t} frames are fewer than its "
+                                f"span of {span}")
+            t = (padded - span) // int(op.get("stride", 1)) + 1
+            macs += t * inp * out * kernel
+            channels = out
+        elif kind == "gru":
+            three_h, inp = shape(op, "weight_ih")
+            need(inp, i, kind)
+            frame_wise = False
+            grus += 1
+            hidden = three_h // 3
+            macs += t * three_h * (inp + hidden)
+            channels = hidden
+        elif kind == "layer_norm":
+            (c,) = shape(op, "weight")
+            need(c, i, kind)
+            macs += t * c
+        elif kind == "vq":
+            _, dim = shape(op, "codebook")
+            need(dim, i, kind)
+            frame_wise = False
+        elif kind == "residual":
+            inner = graph_flow(op.get("ops", []), tensors, t, f"{where} op {i} (residual) body",
+                               channels)
+            need(inner["input"], i, kind)
+            if inner["output"] != channels:
+                raise TmblError(f"{where} op {i} (residual): the body gives {inner['output']} "
+                                f"values for an input of {channels}")
+            macs += inner["multiply_adds"] + t * channels
+        elif kind == "flatten":
+            if channels is None:
+                raise TmblError(f"{where} op {i}: a graph cannot start with 'flatten'")
+            frame_wise = False
+            if op.get("frames") is not None and op["frames"] != t:
+                raise TmblError(f"{where} op {i} (flatten): expects {op['frames']} frames, the "
+                                f"op before gives {t}")
+            channels, t = channels * t, 1
+        elif kind == "unflatten":
+            f = op.get("frames")
+            if channels is None or not _is_int(f) or f < 1 or channels % f or t != 1:
+                raise TmblError(f"{where} op {i} (unflatten): {f!r} frames do not divide one "
+                                f"frame of {channels} values")
+            frame_wise = False
+            channels, t = channels // f, f
+        elif channels is None:
+            raise TmblError(f"{where} op {i}: a graph cannot start with '{kind}'")
+        else:  # activations
+            macs += t * channels
+    if channels is None:
+        raise TmblError(f"{where}: the graph has no ops with weights")
+    return {"input": first, "output": channels, "frames": t, "frame_wise": frame_wise,
+            "grus": grus, "multiply_adds": macs}
+
+
+def _numbers(value, count: int, key: str, limit: float) -> List[float]:
+    """A list of ``count`` finite numbers within +-limit, else TmblError naming ``key``."""
+    if not isinstance(value, list) or len(value) != count:
+        n = len(value) if isinstance(value, list) else type(value).__name__
+        raise TmblError(f"family 'grains': metadata '{key}' must be a list of {count} numbers "
+                        f"(got {n})")
+    for j, v in enumerate(value):
+        if not _is_number(v) or abs(v) > limit:
+            raise TmblError(f"family 'grains': metadata '{key}[{j}]' is {v!r}: expected a "
+                            f"finite number within +-{limit:g}")
+    return [float(v) for v in value]
+
+
+def _rows(value, rows: int, count: int, key: str, limit: float) -> List[List[float]]:
+    if not isinstance(value, list) or len(value) != rows:
+        n = len(value) if isinstance(value, list) else type(value).__name__
+        raise TmblError(f"family 'grains': metadata '{key}' must hold {rows} rows of {count} "
+                        f"numbers (got {n} rows)")
+    return [_numbers(r, count, f"{key}[{j}]", limit) for j, r in enumerate(value)]
+
+
+def check_grains(metadata: Mapping[str, Any], graphs: Mapping[str, Any],
+                 tensors: Mapping[str, np.ndarray]) -> None:
+    """The ``grains`` family's contract (docs/grains.md); raises TmblError naming the
+    graph or metadata key that breaks it."""
+    G = GRAINS
+    pre = "family 'grains': "
+    if not isinstance(metadata, dict):
+        raise TmblError(pre + "metadata must be an object")
+
+    def get(key):
+        if key not in metadata:
+            raise TmblError(pre + f"metadata lacks '{key}'")
+        return metadata[key]
+
+    def integer(key, low, high):
+        v = get(key)
+        if not _is_int(v) or not low <= v <= high:
+            raise TmblError(pre + f"metadata '{key}' is {v!r}: expected an integer in {low}-{high}")
+        return v
+
+    for key in ("sample_rate", "grain", "hop", "bins"):
+        if get(key) != G[key] or not _is_int(get(key)):
+            raise TmblError(pre + f"metadata '{key}' is {get(key)!r}; the contract's value is {G[key]}")
+    grains = integer("grains", 1, G["max_grains"])
+    samples = (grains - 1) * G["hop"] + G["grain"]
+    if get("samples") != samples or not _is_int(get("samples")):
+        raise TmblError(pre + f"metadata 'samples' is {get('samples')!r}; {grains} grains "
+                        f"overlap-add to {samples}")
+    latent = integer("latent", G["min_latent"], G["max_latent"])
+    embedding = integer("embedding", 1, G["max_embedding"])
+    classes = get("classes")
+    if not isinstance(classes, list) or not 1 <= len(classes) <= G["max_classes"]:
+        raise TmblError(pre + f"metadata 'classes' must list 1-{G['max_classes']} class names")
+    for j, c in enumerate(classes):
+        if not isinstance(c, str) or not 1 <= len(c) <= G["max_class_name"]:
+            raise TmblError(pre + f"metadata 'classes[{j}]' must be a name of "
+                            f"1-{G['max_class_name']} characters")
+    if len(set(classes)) != len(classes):
+        raise TmblError(pre + "metadata 'classes' names a class twice")
+    n_classes = len(classes)
+    gain = get("encoder_input_gain")
+    if not _is_number(gain) or not 0 < gain <= G["max_encoder_input_gain"]:
+        raise TmblError(pre + f"metadata 'encoder_input_gain' is {gain!r}: expected a number in "
+                        f"(0, {G['max_encoder_input_gain']:g}]")
+    if get("encoder_gain_folded") is not True:
+        raise TmblError(pre + "metadata 'encoder_gain_folded' must be true: the core's encoder "
+                        "reads raw windowed grains, so encoder_input_gain must be folded into "
+                        "grain_encoder's first weight (timbrel.export.grains)")
+    for key, want in G["strings"].items():
+        if get(key) != want:
+            raise TmblError(pre + f"metadata '{key}' is {get(key)!r}; the contract's is {want!r}")
+    noise = get("noise")
+    want_noise = {"distribution": "uniform", "low": -1.0, "high": 1.0, "generator": "xorshift32"}
+    if not isinstance(noise, dict) or any(noise.get(k) != v for k, v in want_noise.items()):
+        raise TmblError(pre + f"metadata 'noise' must be {dict(want_noise, seed='1-4294967295')}")
+    seed = noise.get("seed")
+    if not _is_int(seed) or not 1 <= seed <= 0xFFFFFFFF:
+        raise TmblError(pre + f"metadata 'noise.seed' is {seed!r}: expected an integer in "
+                        "1-4294967295 (xorshift32 stays at 0 from 0)")
+    post = get("post_processing")
+    if not isinstance(post, bool):
+        raise TmblError(pre + "metadata 'post_processing' must be true or false")
+    taps = get("post_filter")
+    n_taps = len(taps) if isinstance(taps, list) else -1
+    if post and not 1 <= n_taps <= G["max_post_filter_taps"]:
+        raise TmblError(pre + f"metadata 'post_filter' must hold 1-{G['max_post_filter_taps']} "
+                        "taps when post_processing is true")
+    if not post and n_taps != 0:
+        raise TmblError(pre + "metadata 'post_filter' must be empty when post_processing is false")
+    _numbers(taps, n_taps, "post_filter", G["max_value"])
+    limit = G["max_value"]
+    grain_map = get("grain_map")
+    if not isinstance(grain_map, dict):
+        raise TmblError(pre + "metadata 'grain_map' must be an object {mean, axes, extent, "
+                        "class_points}")
+    for key in ("mean", "axes", "extent", "class_points"):
+        if key not in grain_map:
+            raise TmblError(pre + f"metadata 'grain_map' lacks '{key}'")
+    _numbers(grain_map["mean"], latent, "grain_map.mean", limit)
+    axes = _rows(grain_map["axes"], 2, latent, "grain_map.axes", limit)
+    for j, axis in enumerate(axes):
+        if not sum(v * v for v in axis) > 0:
+            raise TmblError(pre + f"metadata 'grain_map.axes[{j}]' is a zero vector")
+    x0, x1, y0, y1 = _numbers(grain_map["extent"], 4, "grain_map.extent", limit)
+    if not (x0 < x1 and y0 < y1):
+        raise TmblError(pre + f"metadata 'grain_map.extent' is {[x0, x1, y0, y1]}: expected "
+                        "[x0, x1, y0, y1] with x0 < x1 and y0 < y1")
+    _rows(grain_map["class_points"], n_classes, 2, "grain_map.class_points", limit)
+    _rows(get("onset_centroids"), n_classes, latent, "onset_centroids", limit)
+    _rows(get("class_embeddings"), n_classes, embedding, "class_embeddings", limit)
+    if "training" in metadata and not isinstance(metadata["training"], dict):
+        raise TmblError(pre + "metadata 'training' must be an object")
+
+    for name in G["graphs"]:
+        if name not in graphs:
+            raise TmblError(pre + f"no '{name}' graph (the family needs {', '.join(G['graphs'])})")
+
+    def flow(name, frames=1):
+        return graph_flow(graphs[name], tensors, frames, pre + f"graph '{name}'")
+
+    def sizes(name, f, want_in, want_out):
+        if f["input"] != want_in:
+            raise TmblError(pre + f"graph '{name}' takes {f['input']} values per frame; the "
+                            f"contract's input is {want_in}")
+        if f["output"] != want_out or f["frames"] != 1:
+            raise TmblError(pre + f"graph '{name}' gives {f['frames']} x {f['output']} values; "
+                            f"the contract's output is 1 x {want_out}")
+
+    bad = [op.get("op") for op in graphs["grain_encoder"]
+           if op.get("op") in ("gru", "vq", "unflatten")]
+    if bad:
+        raise TmblError(pre + f"graph 'grain_encoder' holds '{bad[0]}': the grain encoder uses "
+                        "conv1d, linear, layer_norm, residual, flatten and activations only")
+    encoder = flow("grain_encoder", G["grain"])
+    sizes("grain_encoder", encoder, 1, 2 * latent)
+    if encoder["multiply_adds"] > G["max_encode_multiply_adds"]:
+        raise TmblError(pre + f"graph 'grain_encoder' costs {encoder['multiply_adds']} "
+                        "multiply-adds per grain, more than the limit of "
+                        f"{G['max_encode_multiply_adds']}")
+    decoder = flow("grain_decoder")
+    sizes("grain_decoder", decoder, latent + n_classes, G["bins"])
+    if not decoder["frame_wise"]:
+        raise TmblError(pre + "graph 'grain_decoder' must be frame-wise (linear, layer_norm, "
+                        "residual, activations): the core runs it once per grain")
+    last = graphs["grain_decoder"][-1].get("op")
+    if last != "softplus":
+        raise TmblError(pre + f"graph 'grain_decoder' ends with '{last}'; the contract's filter "
+                        "magnitudes come from a softplus (H >= 0)")
+    seq_encoder = flow("sequence_encoder")
+    if seq_encoder["input"] != latent + n_classes:
+        raise TmblError(pre + f"graph 'sequence_encoder' takes {seq_encoder['input']} values per "
+                        f"frame; the contract's input is {latent + n_classes} (latent + classes)")
+    if any(op.get("op") in ("conv1d", "flatten", "unflatten", "vq")
+           for op in graphs["sequence_encoder"]):
+        raise TmblError(pre + "graph 'sequence_encoder' takes gru, linear, layer_norm, residual "
+                        "and activations only")
+    head = flow("embedding")
+    sizes("embedding", head, seq_encoder["output"], 2 * embedding)
+    if not head["frame_wise"]:
+        raise TmblError(pre + "graph 'embedding' must be frame-wise")
+    seq_decoder = flow("sequence_decoder")
+    sizes("sequence_decoder", seq_decoder, embedding + n_classes, latent)
+    kinds = [op.get("op") for op in graphs["sequence_decoder"]]
+    if kinds != ["gru", "linear"]:
+        raise TmblError(pre + "graph 'sequence_decoder' must be exactly a gru then a linear "
+                        "(the engine keeps one GRU state per voice)")
+    per_hop = decoder["multiply_adds"] + seq_decoder["multiply_adds"]
+    if per_hop > G["max_hop_multiply_adds"]:
+        raise TmblError(pre + f"grain_decoder + one sequence_decoder step cost {per_hop} "
+                        f"multiply-adds per hop, more than the limit of {G['max_hop_multiply_adds']}")
+
+
+FAMILY_CHECKS = {"grains": check_grains}
+
+
+def check_family(family: str, metadata: Mapping[str, Any], graphs: Mapping[str, Any],
+                 tensors: Mapping[str, np.ndarray]) -> None:
+    """Holds a file of a family in FAMILY_CHECKS to its contract (TmblError)."""
+    check = FAMILY_CHECKS.get(family)
+    if check is not None:
+        check(metadata, graphs, tensors)

@@ -17,8 +17,9 @@ below: ``Log1p``, ``VectorQuantizer``, ``Flatten``, ``Unflatten``, ``Pad1d``/``C
 ``nn.Identity`` and ``nn.Dropout`` are no-ops at inference and are skipped.
 
 ``Residual`` (``y = x + body(x)``, the body a list of frame-wise modules above: Linear,
-LayerNorm, activations, with equal input and output width) is exported as op 'residual'
-(core support: pending); the ``grains`` family (docs/grains.md) uses it.
+LayerNorm, activations, with equal input and output width) is exported as op 'residual',
+which the core, the page's reader and ``timbrel.tmbl`` load (models/README.md); the
+``grains`` family (docs/grains.md) uses it.
 """
 
 from __future__ import annotations
@@ -227,8 +228,9 @@ _RESIDUAL_BODY = (nn.Linear, nn.LayerNorm, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Tan
 
 
 class Residual(nn.Module):
-    """``y = x + body(x)`` over ``[B, T, C]``; exported as op 'residual' (core support: pending),
-    ``{"op": "residual", "ops": [<the body's ops>]}``.
+    """``y = x + body(x)`` over ``[B, T, C]``; exported as op 'residual',
+    ``{"op": "residual", "ops": [<the body's ops>]}``, which the core runs (``nn::Residual``:
+    streams as its body does, without allocating) and its loader checks (models/README.md).
 
     ``body``: frame-wise modules from the supported list (``nn.Linear``, ``nn.LayerNorm``,
     activations, ``Log1p``; no convolution, GRU, flatten or nested residual) whose first
