@@ -233,9 +233,8 @@ def _log(runs, name):
     return [dict(zip(lines[0].split(","), l.split(","))) for l in lines[1:]]
 
 
-def test_trainer_needs_no_export_and_a_finished_bottom_stage(corpus, tmp_path, capsys):
-    assert trainer.main(_args(corpus, tmp_path)[:-1]) == 2  # without --no-export
-    assert "no .tmbl export" in capsys.readouterr().err
+def test_trainer_needs_a_finished_bottom_stage(corpus, tmp_path, capsys):
+    # (the export: tests/python/test_grains_export.py)
     assert trainer.main(_args(corpus, tmp_path, "--stage", "joint")) == 2
     assert "run --stage bottom" in capsys.readouterr().err
 

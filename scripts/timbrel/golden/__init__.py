@@ -19,6 +19,8 @@ the manifest carries besides the file list):
 - ``midi``: Standard MIDI File fixtures, byte by byte
 - ``mel``: the GMVAE's log-mel features and their inverse (``timbrel.mel``)
 - ``gmvae``: the gmvae contract (docs/gmvae.md): a hand-set oracle model, encoder/decoder parity
+- ``grains``: the grains contract (docs/grains.md): a tiny random-weight model, hits, the grain
+  path, the grain encoder and the path voice rendered hop by hop
 
 Every folder's ``manifest.json`` (format 1)::
 
@@ -59,7 +61,7 @@ FORMAT = 1
 # Relative agreement (to the array's largest magnitude) that counts as "the same
 # golden file" for floats computed on another CPU: far below every consumer's tolerance.
 LAST_BITS = {"f8": 1e-9, "f4": 2e-6, "f2": 2e-3}
-GENERATORS = ("dsp", "cqt", "nn", "vq", "crossmodal", "draw", "midi", "mel", "gmvae")
+GENERATORS = ("dsp", "cqt", "nn", "vq", "crossmodal", "draw", "midi", "mel", "gmvae", "grains")
 GOLDEN_ROOT = Path(__file__).resolve().parents[3] / "tests" / "golden"
 
 

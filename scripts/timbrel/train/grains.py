@@ -2,9 +2,10 @@
 one-shots (``timbrel.train.grains_data``).
 
     PYTHONPATH=scripts /usr/bin/python3 -m timbrel.train.grains --data $TIMBREL_DATA/full \\
-        --runs $TIMBREL_DATA/runs --out models/grains --no-export \\
+        --runs $TIMBREL_DATA/runs --out models/grains \\
         [--config small|thesis|smoke] [--post-processing on|off] [--stage bottom|joint|both]
         [--epochs N] [--threads N] [--device cpu|cuda] [--name NAME] [--fresh]
+        [--no-export | --export-only]
 
 Two stages, as the thesis: ``bottom`` trains the grain VAE alone (every one-shot's 65 grains
 encoded, decoded from their sampled latents, overlap-added, compared with the one-shot),
@@ -15,9 +16,11 @@ same command continues from it (``--fresh`` starts over); ``log.csv`` has a row 
 ``training.json`` (losses, epochs, seconds, corpus counts, costs) is written beside the
 checkpoint after every epoch. ``<name>`` defaults to ``<config>-pp`` / ``<config>-fi``.
 
-There is no .tmbl export of this family yet (the exporter does not write the 'residual' op
-and the core has no grains engine; docs/grains.md "Export: TODO"): without ``--no-export``
-the trainer stops before training rather than pretend.
+Export (``timbrel.export.grains``; docs/grains.md "The grains model file"): when both
+stages are finished, ``<out>/<name>.tmbl`` (family ``grains``) is written from the checkpoint,
+with the grain map, onset centroids and class embeddings computed from the training split
+(posterior means); ``--no-export`` trains only, ``--export-only`` writes the file from the
+run's checkpoint without training (its joint stage must have run).
 
 Loss (thesis eq. 63; docs/grains.md "Loss" for the exact terms):
 - bottom: S(x, x~) + beta(t) beta_z mean_i KL(q(z_i|x_i) || N(0, I))
@@ -266,9 +269,6 @@ def corpus_counts(data_root, max_items: int = 0) -> Dict:
 def train(args) -> Dict:
     global _stop
     _stop = False
-    if not args.no_export:
-        raise ValueError("the grains family has no .tmbl export yet (docs/grains.md, 'Export: "
-                         "TODO'); train with --no-export")
     torch.set_num_threads(args.threads)
     cfg = json.loads(json.dumps(CONFIGS[args.config]))
     if args.epochs is not None:
@@ -410,8 +410,17 @@ def train(args) -> Dict:
         signal.signal(signal.SIGTERM, old_term)
         signal.signal(signal.SIGINT, old_int)
     save()
-    done = all(state[f"{s}_epochs"] >= cfg[f"{s}_epochs"] for s in stages)
-    return {"checkpoint": ckpt_path, "finished": done and not _stop, "state": state}
+    done = all(state[f"{s}_epochs"] >= cfg[f"{s}_epochs"] for s in stages) and not _stop
+    result = {"checkpoint": ckpt_path, "finished": done, "state": state}
+    if done and not args.no_export:
+        if state["joint_epochs"] >= cfg["joint_epochs"] > 0:
+            result.update(export_checkpoint(ckpt_path, Path(args.out), run_name(args), args.data,
+                                            args.max_items))
+        else:
+            result["not_exported"] = (f"the joint stage has {state['joint_epochs']} of "
+                                      f"{cfg['joint_epochs']} epochs; the file is written when "
+                                      "it is finished (or with --export-only)")
+    return result
 
 
 def write_training_json(run_dir: Path, model: NeuralGranular, cfg: Dict, state: Dict, args,
@@ -443,11 +452,44 @@ def load_checkpoint(path, device="cpu") -> Tuple[NeuralGranular, Dict]:
     return model.eval(), ck
 
 
+def export_checkpoint(ckpt_path, out, name: str, data_root, max_items: int = 0) -> Dict:
+    """The checkpoint -> ``<out>/<name>.tmbl`` (family ``grains``, docs/grains.md), the
+    statistics from the training split. Refuses a checkpoint whose joint stage has not run
+    (its sequence decoder, which makes the hits, would be untrained)."""
+    from timbrel.export.grains import export_grains, grain_statistics
+    ckpt_path = Path(ckpt_path)
+    if not ckpt_path.exists():
+        raise FileNotFoundError(f"no checkpoint at {ckpt_path}: train first")
+    model, ck = load_checkpoint(ckpt_path)
+    state = ck["state"]
+    if state.get("joint_epochs", 0) < 1:
+        raise ValueError(f"{ckpt_path}: the joint stage has not run, so the sequence decoder "
+                         "(the hits) is untrained; run --stage joint before exporting")
+    train_set = load_split(data_root, "train", max_items=max_items)
+    if train_set.classes != ck["classes"]:
+        raise ValueError(f"the corpus's classes {train_set.classes} are not the checkpoint's "
+                         f"{ck['classes']}")
+    stats = grain_statistics(model, train_set.audio, train_set.label, scale=1.0 / 32768.0)
+    info_path = ckpt_path.parent / "training.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    cfg = ck.get("config", {})
+    training = {"run": ckpt_path.parent.name,
+                "variant": "VAE_fi+pp" if model.post_processing else "VAE_fi",
+                "config_name": info.get("config_name"),
+                "epochs": {"bottom": state.get("bottom_epochs", 0), "joint": state.get("joint_epochs", 0)},
+                "planned_epochs": {"bottom": cfg.get("bottom_epochs"), "joint": cfg.get("joint_epochs")},
+                "steps": state.get("step", 0), "seconds": round(state.get("seconds", 0.0), 1),
+                "losses": state.get("last", {}), "costs": costs(model),
+                "corpus": info.get("corpus", {}), "data": info.get("data")}
+    path = export_grains(model, ck["classes"], Path(out), name, stats, training)
+    return {"tmbl": path, "size_bytes": path.stat().st_size}
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default="data/full", help="data root holding drums/ (or the drums folder)")
     p.add_argument("--runs", default="data/runs")
-    p.add_argument("--out", required=True, help="model folder (for the export, not written yet)")
+    p.add_argument("--out", required=True, help="model folder: <out>/<name>.tmbl")
     p.add_argument("--name", help="run name (default <config>-pp or <config>-fi)")
     p.add_argument("--config", choices=sorted(CONFIGS), default="small")
     p.add_argument("--post-processing", choices=("on", "off"), default="on",
@@ -465,19 +507,33 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--fresh", action="store_true", help="start over (ignore the checkpoint)")
-    p.add_argument("--no-export", action="store_true",
-                   help="train only; required until the exporter writes this family")
+    p.add_argument("--no-export", action="store_true", help="train only (no .tmbl)")
+    p.add_argument("--export-only", action="store_true",
+                   help="write <out>/<name>.tmbl from the run's checkpoint, no training")
     return p
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parser().parse_args(argv)
+    if args.export_only and args.no_export:
+        print("error: --export-only and --no-export exclude each other", file=sys.stderr)
+        return 2
     try:
-        result = train(args)
+        if args.export_only:
+            torch.set_num_threads(args.threads)
+            ckpt = Path(args.runs) / f"grains-{run_name(args)}" / "checkpoint.pt"
+            result = export_checkpoint(ckpt, Path(args.out), run_name(args), args.data, args.max_items)
+        else:
+            result = train(args)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"checkpoint {result['checkpoint']}" + ("" if result["finished"] else " (unfinished)"))
+    if "checkpoint" in result:
+        print(f"checkpoint {result['checkpoint']}" + ("" if result["finished"] else " (unfinished)"))
+    if "not_exported" in result:
+        print(f"not exported: {result['not_exported']}")
+    if "tmbl" in result:
+        print(f"wrote {result['tmbl']} ({result['size_bytes'] / 1e6:.2f} MB)")
     return 0
 
 

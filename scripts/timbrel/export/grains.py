@@ -1,0 +1,195 @@
+"""Export of the neural granular model (``timbrel.models.grains.NeuralGranular``) to a
+``grains`` family ``.tmbl`` (docs/grains.md "The grains model file").
+
+    stats = grain_statistics(model, audio, labels)          # the training split
+    export_grains(model, class_names, out_dir, name, stats, training={...})
+
+writes ``<out_dir>/<name>.tmbl`` with the five graphs and the metadata the core's engine
+reads. Two things differ from the module in memory:
+
+- ``encoder_input_gain`` is folded into ``grain_encoder.0.weight`` (the grains are scaled
+  before a convolution with zero padding, so W (g x) + b = (g W) x + b): the core's encoder
+  reads the raw windowed grains. The metadata keeps the gain's value for the record and
+  says ``encoder_gain_folded: true``; the core must not apply it again.
+- The metadata holds what the engine needs from the training data (``grain_statistics``):
+  the grain map (the plane of the first two principal axes of the training grains' mu_z),
+  per class the mean mu_z of grain 0 (onset centroids, for the beat-box) and the mean mu_e
+  (class embeddings, a default hit per class).
+
+The family's contract is held by ``timbrel.tmbl.check_grains`` when the file is written and
+read back.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+
+from timbrel.models.grains import NeuralGranular
+from timbrel.models.layers import SequenceGraph
+
+from . import export_model
+
+MAP_SHARE = 0.99        # the grain map's extent holds this share of the training grains
+DIGITS = 7              # significant digits of the metadata's numbers (float32 holds ~7)
+
+
+def _round(values) -> Any:
+    """Nested lists of numbers rounded to DIGITS significant digits (JSON stays short and the
+    file independent of the last bits of the arithmetic that made them)."""
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim == 0:
+        return float(f"{float(a):.{DIGITS}g}")
+    return [_round(v) for v in a]
+
+
+def json_safe(value) -> Any:
+    """A free JSON object with NaN and infinities as null (the header is strict JSON; a log
+    row holds NaN for the evaluations an epoch skipped)."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def export_graphs(model: NeuralGranular) -> Dict[str, SequenceGraph]:
+    """The model's five graphs as the file holds them: the grain encoder a copy with
+    ``encoder_input_gain`` folded into its first convolution's weight."""
+    graphs = dict(model.graphs())
+    encoder = copy.deepcopy(model.grain_encoder)
+    first = encoder[0]
+    if not isinstance(first, torch.nn.Conv1d) or first.padding_mode != "zeros":
+        raise ValueError("grain_encoder must start with a zero-padded Conv1d to fold the input gain")
+    with torch.no_grad():
+        first.weight.mul_(float(model.encoder_input_gain))
+    graphs["grain_encoder"] = encoder
+    return graphs
+
+
+def _principal_plane(z: np.ndarray):
+    """(mean, axes [2, d]): the first two principal axes of the rows of z, each oriented so
+    that its largest-magnitude entry is positive (a deterministic sign)."""
+    mean = z.mean(0)
+    _, _, vt = np.linalg.svd(z - mean, full_matrices=False)
+    if vt.shape[0] < 2:
+        raise ValueError("the grain map needs at least two latent dimensions and two grains")
+    axes = vt[:2].copy()
+    for i in range(2):
+        if axes[i][np.argmax(np.abs(axes[i]))] < 0:
+            axes[i] = -axes[i]
+    return mean, axes
+
+
+def _extent(xy: np.ndarray, share: float = MAP_SHARE):
+    """[x0, x1, y0, y1]: the box of per-axis quantiles [p, 1 - p] with the largest p for which
+    it still holds ``share`` of the points (bisection; at p = 0 it holds them all)."""
+    def box(p):
+        lo, hi = np.quantile(xy, p, axis=0), np.quantile(xy, 1.0 - p, axis=0)
+        return lo, hi
+
+    def inside(p):
+        lo, hi = box(p)
+        return float(np.mean(np.all((xy >= lo) & (xy <= hi), axis=1)))
+
+    good, bad = 0.0, (1.0 - share) / 2 + 1e-12  # each axis alone drops 2p: p <= (1 - share) / 2
+    if inside(bad) >= share:
+        good = bad
+    else:
+        for _ in range(50):
+            mid = 0.5 * (good + bad)
+            if inside(mid) >= share:
+                good = mid
+            else:
+                bad = mid
+    lo, hi = box(good)
+    out = []
+    for a, b in zip(lo, hi):
+        if b - a < 1e-4:  # a degenerate axis (every grain at one value) gets a small width
+            a, b = 0.5 * (a + b) - 5e-5, 0.5 * (a + b) + 5e-5
+        # outwards by 1e-5 of the width: the grains on the edges stay inside after the
+        # metadata's rounding (mean, axes and extent to 7 digits)
+        margin = 1e-5 * (b - a)
+        out += [float(a - margin), float(b + margin)]
+    return [out[0], out[1], out[2], out[3]], inside(good)
+
+
+@torch.no_grad()
+def grain_statistics(model: NeuralGranular, audio: np.ndarray, labels: np.ndarray,
+                     batch: int = 8, dtype: torch.dtype = torch.float32,
+                     scale: float = 1.0) -> Dict[str, Any]:
+    """What the file needs from the training split: ``audio`` [N, L] one-shots (times
+    ``scale``: 1 / 32768 for the corpus's int16), ``labels`` [N] class indices. Posterior means throughout (mu_z of every grain, mu_e of
+    every one-shot). ``dtype`` float64 makes the numbers independent of the CPU's float32
+    summation order (the golden files). Returns {"grain_map", "onset_centroids",
+    "class_embeddings", "counts"} (counts: one-shots and grains used)."""
+    audio = np.asarray(audio)
+    labels = np.asarray(labels, dtype=np.int64)
+    if audio.ndim != 2 or len(audio) != len(labels) or len(audio) == 0:
+        raise ValueError(f"need [N, samples] one-shots and N labels (got {audio.shape}, {labels.shape})")
+    missing = [k for k in range(model.classes) if not np.any(labels == k)]
+    if missing:
+        raise ValueError(f"classes {missing} have no training one-shots: their onset centroids and "
+                         "embeddings are undefined")
+    net = copy.deepcopy(model).to(device="cpu", dtype=dtype).eval()
+    mus, embeddings = [], []
+    for s in range(0, len(audio), batch):
+        x = torch.from_numpy(np.asarray(audio[s:s + batch], dtype=np.float64) * scale).to(dtype)
+        cond = net.one_hot(torch.from_numpy(labels[s:s + batch]), len(x), "cpu").to(dtype)
+        mu, _ = net.encode_grains(x)
+        mu_e, _ = net.encode_sequence(mu, cond)
+        mus.append(mu.double().numpy())
+        embeddings.append(mu_e.double().numpy())
+    mu_z = np.concatenate(mus)               # [N, g, d_z]
+    mu_e = np.concatenate(embeddings)        # [N, d_e]
+    grains = mu_z.reshape(-1, mu_z.shape[-1])
+    mean, axes = _principal_plane(grains)
+    xy = (grains - mean) @ axes.T            # [N g, 2]
+    extent, held = _extent(xy)
+    xy_shot = xy.reshape(len(audio), -1, 2)
+    by_class = [labels == k for k in range(model.classes)]
+    return {
+        "grain_map": {"mean": _round(mean), "axes": _round(axes), "extent": _round(extent),
+                      "class_points": _round([xy_shot[m].reshape(-1, 2).mean(0) for m in by_class])},
+        "onset_centroids": _round([mu_z[m, 0].mean(0) for m in by_class]),
+        "class_embeddings": _round([mu_e[m].mean(0) for m in by_class]),
+        "counts": {"one_shots": int(len(audio)), "grains": int(len(grains)),
+                   "share_in_extent": round(held, 5),
+                   "per_class": [int(m.sum()) for m in by_class]},
+    }
+
+
+def grains_metadata(model: NeuralGranular, class_names: Sequence[str], stats: Mapping[str, Any],
+                    training: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """The file's metadata: the model's synthesis constants (``NeuralGranular.metadata``),
+    ``encoder_gain_folded``, and the training statistics."""
+    meta: Dict[str, Any] = {}
+    for key, value in model.metadata(class_names, dict(training or {})).items():
+        meta[key] = value
+        if key == "encoder_input_gain":
+            meta["encoder_gain_folded"] = True
+    meta["post_filter"] = _round(meta["post_filter"]) if meta["post_filter"] else []
+    training = meta.pop("training")
+    meta["grain_map"] = stats["grain_map"]
+    meta["onset_centroids"] = stats["onset_centroids"]
+    meta["class_embeddings"] = stats["class_embeddings"]
+    meta["training"] = json_safe(dict(training, statistics=stats.get("counts", {})))
+    return meta
+
+
+def export_grains(model: NeuralGranular, class_names: Sequence[str], out_dir, name: str,
+                  stats: Mapping[str, Any], training: Optional[Mapping[str, Any]] = None) -> Path:
+    """Writes ``<out_dir>/<name>.tmbl`` (family ``grains``); returns its path. No ONNX graphs
+    (the page runs this family in the core)."""
+    meta = grains_metadata(model, class_names, stats, training)
+    paths = export_model(export_graphs(model), model.family, name, meta, out_dir,
+                         onnx_graphs=[], step_graphs=[])
+    return Path(paths["tmbl"])
