@@ -84,8 +84,10 @@ def test_statistics_are_the_training_grains_posterior_means(exported):
         mu_e, _ = model.encode_sequence(mu, model.one_hot(torch.from_numpy(labels), len(x), "cpu"))
     mu, mu_e = mu.double().numpy(), mu_e.double().numpy()
     for k in range(3):
-        np.testing.assert_allclose(meta["onset_centroids"][k], mu[labels == k, 0].mean(0), rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(meta["class_embeddings"][k], mu_e[labels == k].mean(0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(meta["onset_centroids"][k], mu[labels == k, 0].mean(0),
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(meta["class_embeddings"][k], mu_e[labels == k].mean(0),
+                                   rtol=1e-5, atol=1e-6)
     m = meta["grain_map"]
     axes, mean = np.array(m["axes"]), np.array(m["mean"])
     np.testing.assert_allclose(axes @ axes.T, np.eye(2), atol=1e-6)
@@ -99,8 +101,8 @@ def test_statistics_are_the_training_grains_posterior_means(exported):
     assert 0.99 <= inside <= 0.995, inside
     assert stats["counts"]["grains"] == len(grains) and stats["counts"]["per_class"] == [3, 3, 3]
     for k in range(3):
-        np.testing.assert_allclose(m["class_points"][k], xy.reshape(9, 65, 2)[labels == k].reshape(-1, 2).mean(0),
-                                   rtol=1e-4, atol=1e-6)
+        points = xy.reshape(9, 65, 2)[labels == k].reshape(-1, 2)
+        np.testing.assert_allclose(m["class_points"][k], points.mean(0), rtol=1e-4, atol=1e-6)
 
 
 def test_export_is_deterministic_and_refuses_a_class_without_one_shots(exported, tmp_path):

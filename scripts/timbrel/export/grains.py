@@ -127,10 +127,11 @@ def grain_statistics(model: NeuralGranular, audio: np.ndarray, labels: np.ndarra
                      batch: int = 8, dtype: torch.dtype = torch.float32,
                      scale: float = 1.0) -> Dict[str, Any]:
     """What the file needs from the training split: ``audio`` [N, L] one-shots (times
-    ``scale``: 1 / 32768 for the corpus's int16), ``labels`` [N] class indices. Posterior means throughout (mu_z of every grain, mu_e of
-    every one-shot). ``dtype`` float64 makes the numbers independent of the CPU's float32
-    summation order (the golden files). Returns {"grain_map", "onset_centroids",
-    "class_embeddings", "counts"} (counts: one-shots and grains used)."""
+    ``scale``: 1 / 32768 for the corpus's int16), ``labels`` [N] class indices. Posterior
+    means throughout (mu_z of every grain, mu_e of every one-shot). ``dtype`` float64 makes
+    the numbers independent of the CPU's float32 summation order (the golden files). Returns
+    {"grain_map", "onset_centroids", "class_embeddings", "counts"} (counts: one-shots and
+    grains used, the share inside the extent, one-shots per class)."""
     audio = np.asarray(audio)
     labels = np.asarray(labels, dtype=np.int64)
     if audio.ndim != 2 or len(audio) != len(labels) or len(audio) == 0:
