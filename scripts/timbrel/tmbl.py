@@ -504,10 +504,10 @@ def check_grains(metadata: Mapping[str, Any], graphs: Mapping[str, Any],
     if not _is_number(gain) or not 0 < gain <= G["max_encoder_input_gain"]:
         raise TmblError(pre + f"metadata 'encoder_input_gain' is {gain!r}: expected a number in "
                         f"(0, {G['max_encoder_input_gain']:g}]")
-    if get("encoder_gain_folded") is not True:
-        raise TmblError(pre + "metadata 'encoder_gain_folded' must be true: the core's encoder "
-                        "reads raw windowed grains, so encoder_input_gain must be folded into "
-                        "grain_encoder's first weight (timbrel.export.grains)")
+    # true (the exporter's; absent means the same): the gain is in grain_encoder's first
+    # weight; false: the engine multiplies the grains by it (as the core's GrainsModel)
+    if not isinstance(metadata.get("encoder_gain_folded", True), bool):
+        raise TmblError(pre + "metadata 'encoder_gain_folded' must be true or false")
     for key, want in G["strings"].items():
         if get(key) != want:
             raise TmblError(pre + f"metadata '{key}' is {get(key)!r}; the contract's is {want!r}")
