@@ -5,6 +5,7 @@ import { checkCapabilities } from './audio/capabilities.js';
 import { ModelCatalog } from './audio/model-catalog.js';
 import { SharedAudio } from './audio/shared-audio.js';
 import { DrawPanel } from './draw/draw-panel.js';
+import { GrainsPanel } from './grains/grains-panel.js';
 import { ListenPanel } from './listen/listen-panel.js';
 import { CrossmodalCatalog } from './midi/midi-catalog.js';
 import { MidiPanel } from './midi/midi-panel.js';
@@ -27,6 +28,7 @@ const panels = {
   midi: new MidiPanel(panel('midi'), { ...options, catalog: noteCatalog }),
   transcribe: new TranscribePanel(panel('transcribe'), { ...options, catalog: noteCatalog }),
   notes: new NotesPanel(panel('notes'), options), // the GMVAE note model (models/gmvae/)
+  grains: new GrainsPanel(panel('grains'), options), // the neural granular drum models (models/grains/)
 };
 
 // Leaving a panel stops what it plays (one microphone user at a time; a recording

@@ -10,6 +10,9 @@
 import { readTmbl } from '../audio/model-file.js';
 
 export const MODEL_FAMILY = 'grains';
+// The drum corpus's classes (data/drums manifest.json, one-hot order): what the
+// pattern editor offers before a model is loaded.
+export const CORPUS_CLASSES = Object.freeze(['kick', 'snare', 'rim', 'clap', 'closed_hat', 'open_hat', 'tom', 'ride', 'crash', 'cowbell', 'tambourine', 'shaker', 'clave']);
 export const MAX_CLASSES = 64;
 export const MAX_LATENT = 1024;
 export const MAX_EMBEDDING = 1024;
@@ -114,8 +117,11 @@ export function readGrainsIndex(data) {
     }));
 }
 
-// Class colours: distinct hues around the wheel, lighter on a dark theme.
+// Class colours: hues a golden angle apart (neighbours in the class list, such
+// as the closed and open hat, differ most), two lightnesses in turn; lighter on
+// a dark theme.
 export function classColour(index, count, dark = false) {
-  const hue = Math.round((index * 360) / Math.max(1, count) + 12) % 360;
-  return dark ? `hsl(${hue} 70% 68%)` : `hsl(${hue} 62% 42%)`;
+  const hue = Math.round(20 + index * 137.508) % 360;
+  const light = index % 2 === 0 ? 0 : 8;
+  return dark ? `hsl(${hue} 72% ${66 + light}%)` : `hsl(${hue} 64% ${38 + light}%)`;
 }

@@ -14,8 +14,9 @@ export class AppShell {
     this.show(this.panelFromHash(), { focus: false });
   }
 
+  // "#name", or "#name/state" where a panel keeps its state in the address (Grains: a beat).
   panelFromHash() {
-    const name = decodeURIComponent(globalThis.location.hash.slice(1));
+    const name = decodeURIComponent(globalThis.location.hash.slice(1).split('/')[0]);
     return this.panels.some((p) => p.dataset.panel === name) ? name : this.panels[0]?.dataset.panel;
   }
 

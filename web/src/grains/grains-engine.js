@@ -1,0 +1,155 @@
+// The Grains panel's engine: the "timbrel-grains" AudioWorkletNode (the C++
+// core's neural granular drum engine, worklet/grains-processor.js), the
+// shared sample ring it writes ([input, output] frames: the recorder, the
+// meters) and its status block (the playhead, the path point, the seeds).
+//
+//   microphone -> input (worklet: the beat-box's onset detector) -> output
+//                                \-> shared ring [input, output] -> Recorder
+//
+//   engine.setPattern(compilePattern(pattern, classes, embedding))
+//   engine.play() / engine.stop()
+//   engine.hit({classA, classB, mix, temperature, seed, gain, embedding}) -> {seed}
+//   engine.setPath({points, speed, classIndex, gain}) / engine.stopPath()
+//   engine.setBeatbox(true); await engine.events() -> [{frame, classIndex}]
+//
+// Models: loadModel(bytes) of a grains .tmbl (the engine base: prepared off
+// the audio thread, adopted between quanta).
+
+import { Engine, MONO_NODE_OPTIONS } from '../audio/engine.js';
+import { AudioRingReader, METER, STATUS, createAudioRing } from '../worklet/audio-ring.js';
+import { GRAINS, createGrainsStatus, grainsStatusViews } from '../worklet/grains-status.js';
+
+export class GrainsEngine extends Engine {
+  static processor = {
+    url: new URL('../worklet/grains-processor.js', import.meta.url),
+    name: 'timbrel-grains',
+    label: 'drum machine',
+  };
+  static modelFamily = 'grains';
+  static defaults = { maxBlock: 128 };
+
+  constructor(context, options) {
+    super(context, options);
+    this.ring = createAudioRing();
+    this.statusBuffer = createGrainsStatus();
+    this.reader = null;
+    this.ints = null;
+    this.floats = null;
+  }
+
+  nodeOptions() {
+    return { ...MONO_NODE_OPTIONS, processorOptions: { ring: this.ring, status: this.statusBuffer, maxBlock: this.options.maxBlock } };
+  }
+
+  async onStart() {
+    this.reader = new AudioRingReader(this.ring);
+    ({ ints: this.ints, floats: this.floats } = grainsStatusViews(this.statusBuffer));
+  }
+
+  onMessage(data) {
+    if (data?.type === 'events' || data?.type === 'hit') this.settle(`${data.type}:${data.token}`, data);
+  }
+
+  // compilePattern()'s form; its arrays are handed over (the caller makes new ones).
+  setPattern(compiled) {
+    const arrays = ['classA', 'classB', 'mix', 'temperature', 'gain', 'seed', 'velocities', 'embeddings', 'hasEmbedding'];
+    this.post({ type: 'pattern', pattern: compiled }, arrays.map((k) => compiled[k].buffer));
+  }
+
+  play(step = 0) {
+    this.post({ type: 'play', step });
+  }
+
+  stop() {
+    this.post({ type: 'stop' });
+  }
+
+  // One hit now; resolves {seed} (the draw's seed: keep it to hear the same hit again).
+  hit({ classA, classB = -1, mix = 0, temperature = 1, seed = -1, gain = 1, embedding = null }) {
+    const token = this.token();
+    return this.request(`hit:${token}`, { type: 'hit', token, classA, classB, mix, temperature, seed, gain, embedding: embedding ? Float32Array.from(embedding) : null });
+  }
+
+  // points: x, y pairs (a Path's points); speed in map units per second.
+  setPath({ points, speed, classIndex, gain = 1 }) {
+    this.post({ type: 'path', points: Float64Array.from(points), speed, classIndex, gain });
+  }
+
+  setPathSpeed(speed) {
+    this.post({ type: 'path-speed', speed });
+  }
+
+  stopPath() {
+    this.post({ type: 'path-stop' });
+  }
+
+  setBeatbox(on) {
+    this.post({ type: 'beatbox', on: !!on });
+  }
+
+  // The beat-box's onsets since the last call: [{frame (ring frame), classIndex}].
+  async events() {
+    const token = this.token();
+    const reply = await this.request(`events:${token}`, { type: 'events', token });
+    return reply.events ?? [];
+  }
+
+  setSeed(seed) {
+    this.post({ type: 'seed', seed });
+  }
+
+  // ---------- what the worklet shares ----------
+
+  get playing() {
+    return this.ints ? Atomics.load(this.ints, GRAINS.PLAYING) === 1 : false;
+  }
+
+  // The step that started last (-1: none since play).
+  get step() {
+    return this.ints ? Atomics.load(this.ints, GRAINS.STEP) : -1;
+  }
+
+  get stepsPlayed() {
+    return this.ints ? Atomics.load(this.ints, GRAINS.STEPS_PLAYED) : 0;
+  }
+
+  get hits() {
+    return this.ints ? Atomics.load(this.ints, GRAINS.HITS) : 0;
+  }
+
+  // Track k's last hit's seed (uint32).
+  lastSeed(k) {
+    return this.ints ? Atomics.load(this.ints, GRAINS.LAST_SEED + k) >>> 0 : 0;
+  }
+
+  get pathPoint() {
+    return this.floats && this.ints && Atomics.load(this.ints, GRAINS.PATH_ON) === 1
+      ? { x: this.floats[GRAINS.PATH_X], y: this.floats[GRAINS.PATH_Y] }
+      : null;
+  }
+
+  get levelDb() {
+    return this.reader ? this.reader.meter(METER.OUTPUT_DB) : -120;
+  }
+
+  get inputDb() {
+    return this.reader ? this.reader.meter(METER.INPUT_DB) : -120;
+  }
+
+  get peak() {
+    return this.floats ? this.floats[GRAINS.PEAK] : 0;
+  }
+
+  get guardState() {
+    return this.reader ? this.reader.get(STATUS.GUARD) : 0;
+  }
+
+  // The ring frame now (the writer's count): beat-box events are placed against it.
+  get ringFrame() {
+    return this.reader ? this.reader.writeFrames : 0;
+  }
+
+  onDispose() {
+    this.reader = null;
+  }
+}
