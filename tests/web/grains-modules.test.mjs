@@ -33,7 +33,7 @@ function fullPattern() {
   }));
   tracks[1] = { ...tracks[1], morphTo: 'clap', morph: 0.37 };
   tracks[2] = { ...tracks[2], seed: 4294967295 };
-  tracks[3] = { ...tracks[3], seed: 0, embedding: Array.from({ length: 128 }, (_, i) => Math.sin(i * 1.7) * 2.5) };
+  tracks[3] = { ...tracks[3], seed: 1, embedding: Array.from({ length: 128 }, (_, i) => Math.sin(i * 1.7) * 2.5) };
   return validatePattern({ tempo: 133.3, swing: 0.333, tracks });
 }
 
@@ -65,7 +65,7 @@ test('the link code keeps a pattern to its stated precision, and is compact', ()
   const { embedding, ...rest } = back.tracks[3];
   assert.deepEqual({ ...back, tracks: back.tracks.map((t, k) => (k === 3 ? { ...t, embedding: null } : t)) },
     { ...p, tracks: p.tracks.map((t, k) => (k === 3 ? { ...t, embedding: null } : t)) });
-  assert.equal(rest.seed, 0);
+  assert.equal(rest.seed, 1);
   const scale = Math.max(...p.tracks[3].embedding.map(Math.abs));
   const worst = Math.max(...embedding.map((v, i) => Math.abs(v - p.tracks[3].embedding[i])));
   assert.ok(worst <= scale / 32767 + 1e-6, `a saved hit within one 16-bit step (${worst})`);
@@ -99,7 +99,7 @@ test('a pattern from a stranger is checked, each problem named in words', () => 
   rejects(() => validatePattern(withTrack({ morphTo: 7 })), /morph target/);
   rejects(() => validatePattern(withTrack({ morphTo: 'snare', morph: -0.1 })), /morph must be a number from 0 to 1/);
   rejects(() => validatePattern(withTrack({ variation: 3 })), /variation must be a number from 0 to 2/);
-  rejects(() => validatePattern(withTrack({ seed: -1 })), /seed must be a whole number/);
+  rejects(() => validatePattern(withTrack({ seed: 0 })), /seed must be a whole number from 1/);
   rejects(() => validatePattern(withTrack({ seed: 2 ** 32 })), /seed/);
   rejects(() => validatePattern(withTrack({ embedding: new Array(1025).fill(0) })), /saved hit has 1025 numbers; 1 to 1024/);
   rejects(() => validatePattern(withTrack({ embedding: [0, 1e9] })), /saved hit: value 2 must be a number within ±100/);
@@ -154,7 +154,7 @@ test('the worklet\'s form: class indices, morphs, seeds, velocities and saved hi
   assert.deepEqual([...c.classA], [0, 1, 2, 3, 4, 5, 6, 7]);
   assert.deepEqual([...c.classB], [-1, 3, -1, -1, -1, -1, -1, -1]);
   assert.ok(Math.abs(c.mix[1] - 0.37) < 1e-7);
-  assert.deepEqual([...c.seed.slice(0, 4)], [-1, -1, 4294967295, 0]);
+  assert.deepEqual([...c.seed.slice(0, 4)], [0, 0, 4294967295, 1]);
   assert.deepEqual([...c.hasEmbedding], [0, 0, 0, 1, 0, 0, 0, 0]);
   assert.ok(Math.abs(c.embeddings[3 * 128 + 5] - p.tracks[3].embedding[5]) < 1e-6);
   assert.ok(Math.abs(c.velocities[2 * STEPS + 1] - p.tracks[2].velocities[1]) < 1e-7);

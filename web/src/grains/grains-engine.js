@@ -10,7 +10,7 @@
 //   engine.play() / engine.stop()
 //   engine.hit({classA, classB, mix, temperature, seed, gain, embedding}) -> {seed}
 //   engine.setPath({points, speed, classIndex, gain}) / engine.stopPath()
-//   engine.setBeatbox(true); await engine.events() -> [{frame, classIndex}]
+//   engine.setBeatbox(true); await engine.events() -> [{seconds, classIndex}]
 //
 // Models: loadModel(bytes) of a grains .tmbl (the engine base: prepared off
 // the audio thread, adopted between quanta).
@@ -65,7 +65,7 @@ export class GrainsEngine extends Engine {
   }
 
   // One hit now; resolves {seed} (the draw's seed: keep it to hear the same hit again).
-  hit({ classA, classB = -1, mix = 0, temperature = 1, seed = -1, gain = 1, embedding = null }) {
+  hit({ classA, classB = -1, mix = 0, temperature = 1, seed = 0, gain = 1, embedding = null }) {
     const token = this.token();
     return this.request(`hit:${token}`, { type: 'hit', token, classA, classB, mix, temperature, seed, gain, embedding: embedding ? Float32Array.from(embedding) : null });
   }
@@ -87,7 +87,7 @@ export class GrainsEngine extends Engine {
     this.post({ type: 'beatbox', on: !!on });
   }
 
-  // The beat-box's onsets since the last call: [{frame (ring frame), classIndex}].
+  // The beat-box's onsets since the last call: [{seconds (in the input stream), classIndex}].
   async events() {
     const token = this.token();
     const reply = await this.request(`events:${token}`, { type: 'events', token });
@@ -142,11 +142,6 @@ export class GrainsEngine extends Engine {
 
   get guardState() {
     return this.reader ? this.reader.get(STATUS.GUARD) : 0;
-  }
-
-  // The ring frame now (the writer's count): beat-box events are placed against it.
-  get ringFrame() {
-    return this.reader ? this.reader.writeFrames : 0;
   }
 
   onDispose() {

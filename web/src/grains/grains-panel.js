@@ -152,7 +152,7 @@ export class GrainsPanel extends Panel {
     this.playingPattern = false;
     this.pathPlaying = false;
     this.mic = null;
-    this.beatboxStart = 0;
+    this.beatboxStart = NaN;
     this.onsets = [];
     this.heard = new Array(MAX_TRACKS).fill(null); // the seed of each track's last audition
     this.recorder = null;
@@ -785,7 +785,7 @@ export class GrainsPanel extends Panel {
         classB: track.morphTo ? names.indexOf(track.morphTo) : -1,
         mix: track.morph,
         temperature: track.variation,
-        seed: track.seed ?? -1,
+        seed: track.seed ?? 0,
         gain: Math.max(0.05, track.gain),
         embedding,
       });
@@ -814,7 +814,7 @@ export class GrainsPanel extends Panel {
     let seed = this.heard[k];
     if (this.playingPattern && this.engine && this.pattern.tracks[k].velocities.some((v) => v > 0) && this.engine.stepsPlayed > 0) seed = this.engine.lastSeed(k);
     const fresh = seed === null || seed === undefined;
-    if (fresh) seed = Math.floor(Math.random() * 4294967296);
+    if (fresh) seed = 1 + Math.floor(Math.random() * 4294967295);
     this.editTrack(k, (t) => {
       t.seed = seed;
       t.embedding = null;
@@ -994,7 +994,7 @@ export class GrainsPanel extends Panel {
     };
     mic.node.connect(engine.input);
     engine.setBeatbox(true);
-    this.beatboxStart = engine.ringFrame;
+    this.beatboxStart = NaN; // the first onset's time: the others are shown from it
     this.onsets = [];
     this.showOnsets();
     clearInterval(this.eventsTimer);
@@ -1027,8 +1027,10 @@ export class GrainsPanel extends Panel {
       return;
     }
     if (!events.length) return;
-    const rate = this.engine?.sampleRate ?? 48000;
-    for (const e of events) this.onsets.unshift({ seconds: ((e.frame - this.beatboxStart) | 0) / rate, classIndex: e.classIndex });
+    for (const e of events) {
+      if (!Number.isFinite(this.beatboxStart)) this.beatboxStart = e.seconds;
+      this.onsets.unshift({ seconds: e.seconds - this.beatboxStart, classIndex: e.classIndex });
+    }
     this.onsets.length = Math.min(this.onsets.length, MAX_ONSETS_SHOWN);
     this.root.dataset.onsets = String(Number(this.root.dataset.onsets ?? 0) + events.length);
     this.showOnsets();

@@ -3,8 +3,8 @@
 // class of the model, or a morph between two classes (the conditioning
 // (1 − morph)·onehot(class) + morph·onehot(morphTo)), with a variation (the
 // temperature of the embedding's draw e = variation·N(0, I)), a gain, and
-// either fresh draws (seed null: a new hit at every step), a kept draw (a seed:
-// the same hit every time) or a saved hit (an embedding array, which wins over
+// either fresh draws (seed null: a new hit at every step), a kept draw (a seed
+// 1 to 2^32 − 1: the same hit every time; the core reads 0 as "a fresh one") or a saved hit (an embedding array, which wins over
 // the seed); per step a velocity 0-1 (0: silent).
 //
 // Patterns come from strangers (a shared link, a JSON file): everything is
@@ -83,7 +83,7 @@ function validateTrack(raw, where) {
   };
   if (track.morphTo === null) track.morph = 0;
   if (raw.seed !== null && raw.seed !== undefined) {
-    if (!Number.isInteger(raw.seed) || raw.seed < 0 || raw.seed > MAX_SEED) fail(`${where}’s seed must be a whole number from 0 to ${MAX_SEED} or null (it is ${shown(raw.seed)})`);
+    if (!Number.isInteger(raw.seed) || raw.seed < 1 || raw.seed > MAX_SEED) fail(`${where}’s seed must be a whole number from 1 to ${MAX_SEED} or null (it is ${shown(raw.seed)})`);
     track.seed = raw.seed;
   }
   if (raw.embedding !== null && raw.embedding !== undefined) {
@@ -324,7 +324,7 @@ export function decodePatternHash(code) {
 
 // The pattern for the worklet, with the model's class names (its one-hot
 // order) and embedding size: {tempo, swing, tracks, classA, classB (Int32,
-// -1: no morph), mix, temperature, gain (Float32), seed (Float64, -1: fresh
+// -1: no morph), mix, temperature, gain (Float32), seed (Float64, 0: fresh
 // draws), velocities (Float32, tracks × STEPS), embeddings (Float32, tracks ×
 // embeddingSize), hasEmbedding (Uint8)}, sized MAX_TRACKS. Throws PatternError
 // for a class the model does not have or a saved hit of another size.
@@ -347,7 +347,7 @@ export function compilePattern(pattern, classNames, embeddingSize) {
     mix: new Float32Array(MAX_TRACKS),
     temperature: new Float32Array(MAX_TRACKS),
     gain: new Float32Array(MAX_TRACKS),
-    seed: new Float64Array(MAX_TRACKS).fill(-1),
+    seed: new Float64Array(MAX_TRACKS),
     velocities: new Float32Array(MAX_TRACKS * STEPS),
     embeddings: new Float32Array(MAX_TRACKS * embeddingSize),
     hasEmbedding: new Uint8Array(MAX_TRACKS),

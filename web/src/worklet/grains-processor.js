@@ -23,14 +23,15 @@
 //   {type: 'play', step} {type: 'stop'}
 //   {type: 'hit', classA, classB, mix, temperature, seed, gain, embedding}
 //                                one hit at the start of the next block (an
-//                                audition); seed -1: a fresh draw. Replies
+//                                audition); seed 0: a fresh draw. Replies
 //                                {type: 'hit', token, seed}
 //   {type: 'path', points: Float64Array (x, y pairs), speed, classIndex, gain}
 //   {type: 'path-speed', speed} {type: 'path-stop'}
 //   {type: 'beatbox', on}
 //   {type: 'events', token}      replies {type: 'events', token, events:
-//                                [{frame, classIndex}]}: the beat-box's onsets
-//                                since the last ask (frame: ring frame)
+//                                [{seconds, classIndex}]}: the beat-box's onsets
+//                                since the last ask (seconds: in the kernel's
+//                                input stream)
 //   {type: 'seed', seed}         the fresh draws' generator (tests)
 //   {type: 'active', on} {type: 'dispose'}       (core-processor.js)
 // Messages (worklet -> main):
@@ -213,7 +214,7 @@ class GrainsProcessor extends CoreProcessor {
   audition(data) {
     const classA = data.classA | 0;
     const classB = Number.isInteger(data.classB) && data.classB >= 0 ? data.classB : classA;
-    const seed = Number.isInteger(data.seed) && data.seed >= 0 ? data.seed >>> 0 : this.nextSeed();
+    const seed = Number.isInteger(data.seed) && data.seed > 0 ? data.seed >>> 0 : this.nextSeed();
     const embedding = data.embedding instanceof Float32Array && data.embedding.length === this.embeddingSize && this.embeddingSize > 0 ? data.embedding : null;
     if (embedding) {
       this.refreshViews();
@@ -243,7 +244,7 @@ class GrainsProcessor extends CoreProcessor {
     Atomics.store(this.ints, GRAINS.PATH_ON, 1);
   }
 
-  // The beat-box's onsets as [{frame, classIndex}] (frame: where in the ring).
+  // The beat-box's onsets as [{seconds, classIndex}].
   drainEvents() {
     if (typeof this.kernel.drainEvents !== 'function') return [];
     let raw = this.kernel.drainEvents();
@@ -258,8 +259,8 @@ class GrainsProcessor extends CoreProcessor {
     if (!Array.isArray(raw)) return events;
     for (const e of raw) {
       const classIndex = e?.classIndex ?? e?.class ?? -1;
-      const frame = e?.frame ?? e?.onset ?? NaN;
-      if (Number.isInteger(classIndex) && Number.isFinite(frame)) events.push({ frame, classIndex });
+      const seconds = e?.timeS ?? e?.time ?? (Number.isFinite(e?.frame) ? e.frame / sampleRate : NaN);
+      if (Number.isInteger(classIndex) && Number.isFinite(seconds)) events.push({ seconds, classIndex });
     }
     Atomics.add(this.ints, GRAINS.ONSETS, events.length);
     return events;
@@ -334,7 +335,7 @@ class GrainsProcessor extends CoreProcessor {
       for (let k = 0; k < this.tracks; k++) {
         const velocity = this.velocities[k * STEPS + step];
         if (!(velocity > 0)) continue;
-        const seed = this.seeds[k] >= 0 ? this.seeds[k] : this.nextSeed();
+        const seed = this.seeds[k] > 0 ? this.seeds[k] : this.nextSeed();
         const useEmbedding = this.hasEmbedding[k] === 1;
         if (useEmbedding) {
           const heap = this.heap;
