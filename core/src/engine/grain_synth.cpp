@@ -188,6 +188,49 @@ struct PathState {
   }
 };
 
+// murmur3's finaliser (never 0): xorshift32 from a small seed starts with tiny values.
+std::uint32_t mixed_seed(std::uint32_t seed) {
+  std::uint32_t s = seed == 0 ? 0x9E3779B9u : seed;
+  s ^= s >> 16;
+  s *= 0x85EBCA6Bu;
+  s ^= s >> 13;
+  s *= 0xC2B2AE35u;
+  s ^= s >> 16;
+  return s == 0 ? 0x9E3779B9u : s;
+}
+
+// N(0, 1) by Box-Muller (the cosine branch), one xorshift32 pair per value.
+float gaussian(std::uint32_t& state) {
+  const double u1 = (double(xorshift(state)) + 1.0) / 4294967296.0;
+  const double u2 = (double(xorshift(state)) + 1.0) / 4294967296.0;
+  return float(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+}
+
+// [e, c] of a hit whose seed is `seed` (not 0).
+void hit_inputs(const GrainsModel& model, const GrainHit& hit, std::uint32_t seed, float* ec) {
+  const int classes = model.classes(), de = model.embedding();
+  const int a = std::clamp(hit.class_a, 0, classes - 1),
+            b = std::clamp(hit.class_b, 0, classes - 1);
+  const float mix = clean(hit.mix, 0.0f, 1.0f, 0.0f);
+  float* e = ec;
+  float* c = ec + de;
+  std::fill(c, c + classes, 0.0f);
+  c[a] += 1.0f - mix;
+  c[b] += mix;
+  if (hit.embedding) {
+    for (int i = 0; i < de; ++i) e[i] = std::isfinite(hit.embedding[i]) ? hit.embedding[i] : 0.0f;
+    return;
+  }
+  const float temperature = clean(hit.temperature, 0.0f, 10.0f, 0.0f);
+  const float* ea = model.class_embedding(a);
+  const float* eb = model.class_embedding(b);
+  std::uint32_t draw = mixed_seed(seed);
+  for (int i = 0; i < de; ++i) {
+    const float centre = hit.around_class_mean ? (1.0f - mix) * ea[i] + mix * eb[i] : 0.0f;
+    e[i] = centre + temperature * gaussian(draw);
+  }
+}
+
 std::vector<float> one_hot(const GrainsModel& model, int k) {
   std::vector<float> c(std::size_t(model.classes()), 0.0f);
   c[std::size_t(std::clamp(k, 0, model.classes() - 1))] = 1.0f;
@@ -198,12 +241,30 @@ std::vector<float> one_hot(const GrainsModel& model, int k) {
 
 // --- GrainSynth ------------------------------------------------------------------
 
+// A voice plays one hit and may hold the next one, which starts (cutting the
+// first short if it still sounds) when the rendering reaches its sample. So a
+// hit's fate depends only on the hits' samples, never on how far ahead of the
+// device the 22050 Hz stream happens to be rendered.
 struct GrainSynth::Voice {
   HitState state;
   bool sounding = false;
-  std::int64_t start = 0;  // model sample of its first output sample
-  long order = 0;
-  explicit Voice(const GrainsModel& model) : state(model) {}
+  std::int64_t start = 0;  // model sample of the hit's first output sample
+  struct Next {
+    bool waiting = false;
+    std::int64_t start = 0;
+    std::vector<float> ec;  // [e, c]
+    std::uint32_t seed = 1;
+    float gain = 1.0f;
+  } next;
+  long order = -1;  // of the newest hit given to it
+  explicit Voice(const GrainsModel& model) : state(model) {
+    next.ec.assign(std::size_t(model.embedding() + model.classes()), 0.0f);
+  }
+  // Where its newest hit ends (model samples), or -1 when it has none.
+  std::int64_t end(std::int64_t duration) const {
+    if (next.waiting) return next.start + duration;
+    return sounding ? start + duration : -1;
+  }
 };
 
 struct GrainSynth::Impl {
@@ -286,30 +347,14 @@ dsp::GuardState GrainSynth::guard_state() const {
   return impl_ ? impl_->guard.state() : dsp::GuardState::kClean;
 }
 
-void GrainSynth::set_seed(std::uint32_t seed) noexcept {
-  // murmur3's finaliser: xorshift32 from a small seed starts with tiny values.
-  std::uint32_t s = seed == 0 ? 0x9E3779B9u : seed;
-  s ^= s >> 16;
-  s *= 0x85EBCA6Bu;
-  s ^= s >> 13;
-  s *= 0xC2B2AE35u;
-  s ^= s >> 16;
-  seed_ = rng_ = s == 0 ? 0x9E3779B9u : s;
-}
+void GrainSynth::set_seed(std::uint32_t seed) noexcept { seed_ = rng_ = mixed_seed(seed); }
 
 std::uint32_t GrainSynth::next_random() noexcept { return xorshift(rng_); }
-
-float GrainSynth::next_gaussian() noexcept {
-  // Box-Muller, the cosine branch: one xorshift32 pair per value.
-  const double u1 = (double(next_random()) + 1.0) / 4294967296.0;
-  const double u2 = (double(next_random()) + 1.0) / 4294967296.0;
-  return float(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
-}
 
 void GrainSynth::set_beatbox(const BeatboxSettings& settings) noexcept { beatbox_ = settings; }
 
 void GrainSynth::reset() noexcept {
-  device_frames_ = model_samples_ = input_frames_ = 0;
+  device_frames_ = model_samples_ = input_frames_ = input_lag_ = 0;
   order_ = 0;
   rng_ = seed_;
   path_active_ = false;
@@ -318,7 +363,8 @@ void GrainSynth::reset() noexcept {
   if (!impl_) return;
   Impl& m = *impl_;
   for (Voice& v : m.voices) {
-    v.sounding = false;
+    v.sounding = v.next.waiting = false;
+    v.order = -1;
     v.state.ola.clear();
   }
   m.path.ola.clear();
@@ -337,7 +383,7 @@ void GrainSynth::reset() noexcept {
 int GrainSynth::sounding_voices() const noexcept {
   int n = 0;
   if (impl_)
-    for (const Voice& v : impl_->voices) n += v.sounding ? 1 : 0;
+    for (const Voice& v : impl_->voices) n += v.sounding || v.next.waiting ? 1 : 0;
   return n;
 }
 
@@ -354,43 +400,24 @@ void GrainSynth::start_hit(const GrainHit& hit, std::int64_t start) noexcept {
     start = model_samples_;
     ++stats_.late_hits;
   }
+  // A voice whose newest hit is over by then, else the one whose newest hit came first.
+  const std::int64_t duration = std::int64_t(model_->grains() + kFlushHops) * kHop;
   Voice* voice = nullptr;
   for (Voice& v : m.voices)
-    if (!v.sounding) {
-      voice = &v;
-      break;
-    }
+    if (v.end(duration) <= start && (!voice || v.end(duration) < voice->end(duration))) voice = &v;
   if (!voice) {
     for (Voice& v : m.voices)
       if (!voice || v.order < voice->order) voice = &v;
     ++stats_.voices_stolen;
   }
-  const GrainsModel& model = *model_;
-  const int classes = model.classes(), de = model.embedding();
-  const int a = std::clamp(hit.class_a, 0, classes - 1),
-            b = std::clamp(hit.class_b, 0, classes - 1);
-  const float mix = clean(hit.mix, 0.0f, 1.0f, 0.0f);
-  float* e = m.ec.data();
-  float* c = e + de;
-  std::fill(c, c + classes, 0.0f);
-  c[a] += 1.0f - mix;
-  c[b] += mix;
-  if (hit.embedding) {
-    for (int i = 0; i < de; ++i) e[i] = std::isfinite(hit.embedding[i]) ? hit.embedding[i] : 0.0f;
-  } else {
-    const float temperature = clean(hit.temperature, 0.0f, 10.0f, 0.0f);
-    const float* ea = model.class_embedding(a);
-    const float* eb = model.class_embedding(b);
-    for (int i = 0; i < de; ++i) {
-      const float centre = hit.around_class_mean ? (1.0f - mix) * ea[i] + mix * eb[i] : 0.0f;
-      e[i] = centre + temperature * next_gaussian();
-    }
-  }
-  std::uint32_t seed = hit.noise_seed;
+  std::uint32_t seed = hit.seed;
   while (seed == 0) seed = next_random();
-  voice->state.start(m.renderer, m.ec.data(), seed, clean(hit.gain, 0.0f, 8.0f, 0.0f));
-  voice->sounding = true;
-  voice->start = start;
+  Voice::Next& next = voice->next;
+  hit_inputs(*model_, hit, seed, next.ec.data());
+  next.waiting = true;
+  next.start = start;
+  next.seed = seed;
+  next.gain = clean(hit.gain, 0.0f, 8.0f, 0.0f);
   voice->order = order_++;
   ++stats_.hits;
 }
@@ -406,6 +433,7 @@ void GrainSynth::set_path(bool active, float x, float y, int class_index, float 
   m.path_y = clean(y, cy - wy, cy + wy, cy);
   m.path_class = std::clamp(class_index, 0, model_->classes() - 1);
   m.path_gain = clean(gain, 0.0f, 8.0f, 0.0f);
+  if (active && !path_active_ && path_hops_left_ == 0) m.path.noise = model_->noise_seed();
   path_active_ = active;
 }
 
@@ -414,26 +442,35 @@ void GrainSynth::render_hop(float* hop) noexcept {
   std::fill(m.mix.begin(), m.mix.end(), 0.0f);
   const std::int64_t base = model_samples_;
   int sounding = 0;
+  const int total = model_->grains() + kFlushHops;
   for (Voice& v : m.voices) {
-    if (!v.sounding) continue;
-    ++sounding;
-    if (v.start >= base + kHop) continue;  // not yet
-    const int total = model_->grains() + kFlushHops;
-    int j = int(std::max<std::int64_t>(0, v.start - base));
-    while (j < kHop) {
-      const std::int64_t local = base + j - v.start;
-      const int t = int(local / kHop), k = int(local % kHop);
-      if (t >= total) {
-        v.sounding = false;
-        break;
+    bool heard = false;
+    for (int j = 0; j < kHop;) {
+      const std::int64_t at = base + j;
+      if (v.next.waiting && at >= v.next.start) {  // the next hit starts here
+        v.state.start(m.renderer, v.next.ec.data(), v.next.seed, v.next.gain);
+        v.sounding = true;
+        v.start = v.next.start;
+        v.next.waiting = false;
       }
+      const int until =
+          v.next.waiting ? int(std::min<std::int64_t>(kHop, v.next.start - base)) : kHop;
+      const std::int64_t local = at - v.start;
+      if (!v.sounding || local >= std::int64_t(total) * kHop) {
+        v.sounding = false;
+        j = until;
+        continue;
+      }
+      const int t = int(local / kHop), k = int(local % kHop);
       if (t >= v.state.hops) v.state.next_hop(m.renderer);
-      const int count = std::min(kHop - k, kHop - j);
+      const int count = std::min(kHop - k, until - j);
       const float* ready = v.state.ready.data() + k;
       for (int i = 0; i < count; ++i) m.mix[std::size_t(j + i)] += ready[i];
       j += count;
+      heard = true;
     }
-    if (v.sounding && (base + kHop - v.start) >= std::int64_t(total) * kHop) v.sounding = false;
+    if (v.sounding && base + kHop - v.start >= std::int64_t(total) * kHop) v.sounding = false;
+    sounding += heard ? 1 : 0;
   }
   stats_.peak_voices = std::max(stats_.peak_voices, sounding);
   if (path_active_ || path_hops_left_ > 0) {
@@ -461,6 +498,8 @@ void GrainSynth::process(float* out, int frames) noexcept {
 void GrainSynth::push_input(const float* in, int frames) noexcept {
   if (!prepared_) return;
   frames = std::clamp(frames, 0, max_block_);
+  // This block is the next process() call's: blocks pushed without input were silence.
+  input_lag_ = device_frames_ - input_frames_;
   input_frames_ += frames;
   if (!beatbox_.enabled) return;
   Impl& m = *impl_;
@@ -501,7 +540,7 @@ void GrainSynth::encode_onset(std::int64_t onset) noexcept {
   model_->encode_grain(m.grain.data(), m.mu.data(), nullptr);
   const int k = model_->nearest_onset_class(m.mu.data());
   GrainEvent event;
-  event.time_s = double(onset) / kSampleRate - m.input_delay_s;
+  event.time_s = double(onset) / kSampleRate - m.input_delay_s + double(input_lag_) / rate_;
   event.frame = std::int64_t(std::llround(event.time_s * rate_));
   event.class_index = k;
   if (m.events_count == kEventCapacity) {
@@ -535,7 +574,7 @@ int GrainSynth::drain_events(GrainEvent* out, int capacity) noexcept {
 namespace {
 
 std::vector<float> run_hit(GrainsModel& model, const float* embedding, const float* conditioning,
-                           std::uint32_t noise_seed, const float* latents) {
+                           std::uint32_t noise_seed, const float* latents, float gain = 1.0f) {
   GrainRenderer renderer(model);
   PostFilter post(model.post_filter());
   HitState state(model);
@@ -545,7 +584,7 @@ std::vector<float> run_hit(GrainsModel& model, const float* embedding, const flo
     ec[std::size_t(i)] = std::isfinite(embedding[i]) ? embedding[i] : 0.0f;
   for (int k = 0; k < c; ++k)
     ec[std::size_t(de + k)] = std::isfinite(conditioning[k]) ? conditioning[k] : 0.0f;
-  state.start(renderer, ec.data(), noise_seed, 1.0f);
+  state.start(renderer, ec.data(), noise_seed, gain);
   const int g = model.grains(), total = g + kFlushHops;
   std::vector<float> out(std::size_t(total) * kHop, 0.0f);
   for (int t = 0; t < total; ++t) {
@@ -580,12 +619,20 @@ std::vector<float> render_hit(GrainsModel& model, const float* embedding, const 
   return run_hit(model, embedding, conditioning, noise_seed, nullptr);
 }
 
+std::vector<float> render_hit(GrainsModel& model, const GrainHit& hit) {
+  const std::uint32_t seed = hit.seed == 0 ? model.noise_seed() : hit.seed;
+  std::vector<float> ec(std::size_t(model.embedding() + model.classes()));
+  hit_inputs(model, hit, seed, ec.data());
+  return run_hit(model, ec.data(), ec.data() + model.embedding(), seed, nullptr,
+                 clean(hit.gain, 0.0f, 8.0f, 0.0f));
+}
+
 std::vector<float> render_grains(GrainsModel& model, const float* latents,
                                  const float* conditioning, std::uint32_t noise_seed) {
   return run_hit(model, nullptr, conditioning, noise_seed, latents);
 }
 
-std::vector<float> render_path(GrainsModel& model, float x, float y, int class_index, int hops,
+std::vector<float> render_path(GrainsModel& model, const float* xy, int hops, int class_index,
                                std::uint32_t noise_seed) {
   GrainRenderer renderer(model);
   PostFilter post(model.post_filter());
@@ -594,6 +641,7 @@ std::vector<float> render_path(GrainsModel& model, float x, float y, int class_i
   const int k = std::clamp(class_index, 0, model.classes() - 1);
   std::vector<float> out(std::size_t(std::max(0, hops)) * kHop, 0.0f);
   for (int t = 0; t < hops; ++t) {
+    const float x = xy[2 * t], y = xy[2 * t + 1];
     path.next_hop(renderer, true, std::isfinite(x) ? x : 0.0f, std::isfinite(y) ? y : 0.0f, k,
                   1.0f);
     float* hop = out.data() + std::size_t(t) * kHop;

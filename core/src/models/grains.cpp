@@ -180,12 +180,13 @@ std::string check_rows(const Json& meta, const char* key, std::size_t rows, std:
   return "";
 }
 
-std::string check_text(const Json& meta, const char* key, const char* expected) {
+std::string check_text(const Json& meta, const std::string& what, const char* key,
+                       const char* expected) {
   const auto it = meta.find(key);
   if (it == meta.end() || !it->is_string())
-    return std::string("metadata has no '") + key + "' (expected \"" + expected + "\")";
+    return what + " has no '" + key + "' (expected \"" + expected + "\")";
   if (it->get<std::string>() != expected)
-    return std::string("metadata '") + key + "' is \"" + it->get<std::string>() +
+    return what + " '" + key + "' is \"" + it->get<std::string>() +
            "\", this engine implements \"" + expected + "\"";
   return "";
 }
@@ -196,8 +197,8 @@ std::string check_noise(const Json& meta) {
   if (it == meta.end() || !it->is_object())
     return what + " (distribution, low, high, generator, seed) is missing";
   const Json& noise = *it;
-  if (auto e = check_text(noise, "distribution", "uniform"); !e.empty()) return what + ": " + e;
-  if (auto e = check_text(noise, "generator", "xorshift32"); !e.empty()) return what + ": " + e;
+  if (auto e = check_text(noise, what, "distribution", "uniform"); !e.empty()) return e;
+  if (auto e = check_text(noise, what, "generator", "xorshift32"); !e.empty()) return e;
   for (const auto& [key, value] : {std::pair<const char*, double>{"low", -1.0}, {"high", 1.0}}) {
     const auto v = noise.find(key);
     if (v == noise.end() || !v->is_number() || v->get<double>() != value)
@@ -327,10 +328,16 @@ std::string check_metadata(const Json& meta, int* latent_out, int* embedding_out
   if (gain == meta.end() || !gain->is_number() || !std::isfinite(gain->get<double>()) ||
       !(gain->get<double>() > 0) || gain->get<double>() > 1e6)
     return "metadata 'encoder_input_gain' must be a number in (0, 1e6]";
-  if (auto e = check_text(meta, "conditioning", "one_hot_after_input"); !e.empty()) return e;
-  if (auto e = check_text(meta, "window", "hann_periodic_flat_ends"); !e.empty()) return e;
-  if (auto e = check_text(meta, "ola_normalisation", "window_sum"); !e.empty()) return e;
-  if (auto e = check_text(meta, "filter", "softplus_magnitude_zero_phase"); !e.empty()) return e;
+  if (meta.contains("encoder_gain_folded") && !meta["encoder_gain_folded"].is_boolean())
+    return "metadata 'encoder_gain_folded' must be true or false";
+  if (auto e = check_text(meta, "metadata", "conditioning", "one_hot_after_input"); !e.empty())
+    return e;
+  if (auto e = check_text(meta, "metadata", "window", "hann_periodic_flat_ends"); !e.empty())
+    return e;
+  if (auto e = check_text(meta, "metadata", "ola_normalisation", "window_sum"); !e.empty())
+    return e;
+  if (auto e = check_text(meta, "metadata", "filter", "softplus_magnitude_zero_phase"); !e.empty())
+    return e;
   if (auto e = check_noise(meta); !e.empty()) return e;
   if (auto e = check_post_filter(meta); !e.empty()) return e;
   if (auto e = check_grain_map(meta, latent, classes); !e.empty()) return e;
@@ -489,6 +496,11 @@ GrainsModel::GrainsModel(std::unique_ptr<nn::Model> model)
   for (const auto& n : meta["classes"]) class_names_.push_back(n.get<std::string>());
   noise_seed_ = meta["noise"]["seed"].get<std::uint32_t>();
   floats_into(meta["post_filter"], &post_filter_);
+  // The exporter folds the gain into the first convolution; an unfolded file says so.
+  if (meta.contains("encoder_gain_folded") && !meta["encoder_gain_folded"].get<bool>()) {
+    input_gain_ = meta["encoder_input_gain"].get<float>();
+    scaled_.assign(kGrain, 0.0f);
+  }
   const Json& map = meta["grain_map"];
   floats_into(map["mean"], &map_.mean);
   for (const auto& axis : map["axes"]) floats_into(axis, &map_.axes);
@@ -602,6 +614,10 @@ void GrainsModel::encode_grain(const float* windowed, float* mu, float* logvar) 
   using Op = Plan::Op;
   Plan& plan = *encoder_plan_;
   const float* x = windowed;
+  if (!scaled_.empty()) {
+    for (int m = 0; m < kGrain; ++m) scaled_[std::size_t(m)] = input_gain_ * windowed[m];
+    x = scaled_.data();
+  }
   float* out = posterior_.data();
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
     const Plan::Step& s = plan.steps[i];

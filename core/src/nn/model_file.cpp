@@ -453,6 +453,8 @@ const std::map<std::string, std::vector<std::string>>& required_graphs() {
       {"vq_timbre", {"encoder", "decoder", "gain"}},
       {"crossmodal_vae", {"signal_encoder", "signal_decoder", "symbol_encoder", "symbol_decoder"}},
       {"gmvae", {"pitch_encoder", "timbre_encoder", "decoder"}},
+      {"grains",
+       {"grain_encoder", "grain_decoder", "sequence_encoder", "embedding", "sequence_decoder"}},
       {"test", {}}};
   return graphs;
 }
@@ -476,7 +478,8 @@ bool check_metadata(const Json& meta, const std::string& family, std::string* pr
     return *problem = "metadata out of range: sample_rate " + std::to_string(rate) +
                       " Hz is outside 8000-96000 Hz",
            false;
-  const bool has_window = number("window", &window);
+  // A grains file's 'window' names its grain window (models/grains.h checks it).
+  const bool has_window = family != "grains" && number("window", &window);
   const bool has_hop = number("hop", &hop);
   if (!problem->empty()) return false;
   if (has_window && !(window >= 2 && window <= 65536 && std::floor(window) == window))

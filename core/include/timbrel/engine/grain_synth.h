@@ -14,7 +14,8 @@
 //   - 1 path voice: each hop, z = map mean + x axes[0] + y axes[1] decoded with
 //     the chosen class, periodic Hann, overlap-added with W = 2: an endless
 //     stream of grains; x, y, class and gain change per grain (the overlap
-//     crossfades them); off, it plays out the grains it holds (3 hops).
+//     crossfades them); off, it plays out the grains it holds (3 hops). Its
+//     noise restarts from the model's seed whenever it starts from silence.
 //   - beat-box: input at the device rate -> 22050 Hz -> dsp::OnsetDetector;
 //     2048 samples from each onset, windowed by a_0, through the grain encoder
 //     (mu), the nearest onset centroid gives the class, a hit of that class
@@ -52,18 +53,20 @@ struct GrainHit {
   int class_b = 0;
   float mix = 0.0f;
   // The one-shot embedding (d_e values, non-finite ones count as 0), or null:
-  // a fresh draw e = centre + temperature N(0, I) from the synth's seeded
-  // generator, centre 0 (the sequence prior) or, with around_class_mean, the
-  // classes' mean embeddings mixed as c is.
+  // a fresh draw e = centre + temperature N(0, I), centre 0 (the sequence
+  // prior) or, with around_class_mean, the classes' mean embeddings mixed as
+  // c is.
   const float* embedding = nullptr;
   float temperature = 1.0f;  // clamped to [0, 10]
   bool around_class_mean = false;
   float gain = 1.0f;  // linear, clamped to [0, 8]
   // Device frames into the next process() block (clamped to 0 .. 1 s).
   int offset = 0;
-  // The hit's noise stream; 0: the next seed of the synth's generator.
-  // models::GrainsModel::noise_seed() reproduces the parity renders.
-  std::uint32_t noise_seed = 0;
+  // What makes the hit: its noise stream is xorshift32 from `seed` (docs/grains.md
+  // step 1; models::GrainsModel::noise_seed() reproduces the parity renders) and
+  // a drawn embedding comes from a generator seeded with it, so a seed replays
+  // a hit exactly. 0: the next seed of the synth's own generator.
+  std::uint32_t seed = 0;
 };
 
 struct GrainEvent {
@@ -155,7 +158,6 @@ class GrainSynth {
   void start_hit(const GrainHit& hit, std::int64_t start) noexcept TIMBREL_REALTIME;
   void encode_onset(std::int64_t onset) noexcept TIMBREL_REALTIME;
   std::uint32_t next_random() noexcept TIMBREL_REALTIME;
-  float next_gaussian() noexcept TIMBREL_REALTIME;
 
   models::GrainsModel* model_;
   std::unique_ptr<Impl> impl_;
@@ -165,6 +167,7 @@ class GrainSynth {
   std::int64_t device_frames_ = 0;  // output frames produced since prepare()/reset()
   std::int64_t model_samples_ = 0;  // 22050 Hz samples rendered
   std::int64_t input_frames_ = 0;   // device-rate input frames pushed
+  std::int64_t input_lag_ = 0;      // output frames that had no input pushed (beat-box off)
   long order_ = 0;
   std::uint32_t seed_ = 0, rng_ = 0;
   bool path_active_ = false;
@@ -182,12 +185,16 @@ class GrainSynth {
 // The sequence path: e (d_e values) and c (C values) -> the hit a voice plays.
 std::vector<float> render_hit(models::GrainsModel& model, const float* embedding,
                               const float* conditioning, std::uint32_t noise_seed);
+// The hit GrainSynth::trigger() plays for `hit` (its seed 0: the model's noise
+// seed), gain included: the live output at 22050 Hz, latency_samples() later.
+std::vector<float> render_hit(models::GrainsModel& model, const GrainHit& hit);
 // The grain path: the grains' latents z (g x d_z, e.g. EncodedClip::mu) and c.
 std::vector<float> render_grains(models::GrainsModel& model, const float* latents,
                                  const float* conditioning, std::uint32_t noise_seed);
-// The path voice alone for `hops` hops (hops x 512 samples, from silence).
-std::vector<float> render_path(models::GrainsModel& model, float x, float y, int class_index,
-                               int hops, std::uint32_t noise_seed);
+// The path voice alone from silence: hop t plays the map point (xy[2 t],
+// xy[2 t + 1]) with class class_index, W = 2 (hops x 512 samples).
+std::vector<float> render_path(models::GrainsModel& model, const float* xy, int hops,
+                               int class_index, std::uint32_t noise_seed);
 
 // Beat-box offline: onsets of `input` (22050 Hz) found as live, each encoded
 // and classified, and a hit of its class (embedding: the class's mean

@@ -127,8 +127,9 @@ class GrainsModel {
   // One sequence-decoder step: GRU state h (G values, zero at note-on) updated
   // from the projected input, then z (d_z values) = Linear(h).
   void sequence_step(const float* projected, float* h, float* z) noexcept TIMBREL_REALTIME;
-  // One windowed grain (kGrain samples: a_i x the grain, no input gain: the
-  // exporter folds encoder_input_gain into the first convolution) -> mu (d_z),
+  // One windowed grain (kGrain samples: a_i x the grain; the exporter folds
+  // encoder_input_gain into the first convolution, metadata encoder_gain_folded,
+  // and a file with it false gets the gain here) -> mu (d_z),
   // logvar (d_z, clamped to [-12, 6]); either may be null.
   void encode_grain(const float* windowed, float* mu, float* logvar) noexcept TIMBREL_REALTIME;
   // argmin_k |mu - onset_centroids[k]|^2 (ties to the lowest index).
@@ -171,6 +172,8 @@ class GrainsModel {
   nn::Layer* sequence_linear_ = nullptr;
   std::unique_ptr<Plan> encoder_plan_;
   std::vector<float> buffer_a_, buffer_b_, zeros_, posterior_, gh_;
+  float input_gain_ = 1.0f;    // encoder_input_gain when not folded into the weights
+  std::vector<float> scaled_;  // the grain times input_gain_ (unfolded files only)
 };
 
 }  // namespace timbrel::models
