@@ -77,8 +77,9 @@ TEST_CASE("GrainsModel refuses other families and hostile files with a message",
   CHECK(error_after([](B& b) {
           b.header["family"] = "test";
           b.header["metadata"].erase("window");
-        }) == "model family is 'test', not 'grains': this is not a neural granular drum model "
-              "(Grains panel)");
+        }) ==
+        "model family is 'test', not 'grains': this is not a neural granular drum model "
+        "(Grains panel)");
   // Graphs.
   CHECK(error_after([](B& b) { b.header["graphs"].erase("embedding"); }) ==
         "model file: grains model has no 'embedding' graph");
@@ -128,6 +129,9 @@ TEST_CASE("GrainsModel refuses other families and hostile files with a message",
         }) ==
         "grains model: graph 'grain_decoder' op 2 (gru): this graph takes linear, layer_norm, "
         "residual and activations only");
+  CHECK(error_after([](B& b) { b.header["graphs"]["grain_decoder"].erase(6); }) ==
+        "grains model: graph 'grain_decoder' must end in softplus (filter magnitudes H >= 0), "
+        "not linear");
   // Too much work per hop for nine voices on the audio thread.
   test::GrainsSizes big;
   big.hidden = 2048;

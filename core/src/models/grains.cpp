@@ -407,6 +407,9 @@ GraphCheck check_graphs(const nn::Model& model, int latent, int embedding, int c
   // Grain decoder: [z, c] -> 1025.
   const nn::Graph& decoder = model.graph("grain_decoder");
   if (auto p = frame_wise_problem(decoder, "grain_decoder", false); !p.empty()) return fail(p);
+  if (decoder.layer(decoder.size() - 1).kind() != "softplus")
+    return fail("graph 'grain_decoder' must end in softplus (filter magnitudes H >= 0), not " +
+                decoder.layer(decoder.size() - 1).kind());
   if (auto p = detail::graph_size_problem(decoder, "grain_decoder", latent + classes,
                                           GrainsModel::kBins, "[z, c] -> 1025 filter magnitudes");
       !p.empty())
