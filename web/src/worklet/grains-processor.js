@@ -27,7 +27,7 @@
 //                                {type: 'hit', token, seed}
 //   {type: 'path', points: Float64Array (x, y pairs), speed, classIndex, gain}
 //   {type: 'path-speed', speed} {type: 'path-stop'}
-//   {type: 'beatbox', on}
+//   {type: 'beatbox', on, variation, gain}   the beat-box's hits (variation 0-2)
 //   {type: 'events', token}      replies {type: 'events', token, events:
 //                                [{seconds, classIndex}]}: the beat-box's onsets
 //                                since the last ask (seconds: in the kernel's
@@ -100,8 +100,13 @@ class GrainsProcessor extends CoreProcessor {
       Atomics.store(this.ints, GRAINS.STEP, -1);
       this.clock = new StepClock(Math.round(sampleRate));
       this.kernel = new core.GrainsKernel();
+      // Its buffers are made here, once (a model's adoption keeps them): the
+      // views are re-made only when the WASM memory grows.
       const problem = this.kernel.prepare(sampleRate, this.maxBlock);
       if (problem) throw new Error(problem);
+      // A fresh draw varies around its classes' mean embedding: variation 0
+      // is the typical hit of the class (or of the morph).
+      this.kernel.setDrawAroundClassMean(true);
       this.makeViews();
       this.latency = this.kernelLatency();
       this.port.postMessage({ type: 'ready', sampleRate, maxBlock: this.maxBlock, latencySamples: this.latency });
@@ -122,11 +127,6 @@ class GrainsProcessor extends CoreProcessor {
     this.inputIndex = this.inputPtr >> 2;
     this.outputIndex = this.outputPtr >> 2;
     this.embeddingIndex = this.embeddingPtr >> 2;
-  }
-
-  // The kernel's buffers may move when it loads a model: re-made then, too.
-  refreshViews() {
-    if (this.core.HEAPF32.buffer !== this.heapBuffer || this.kernel.outputPtr() !== this.outputPtr || this.kernel.embeddingPtr() !== this.embeddingPtr) this.makeViews();
   }
 
   modelReply() {
@@ -167,6 +167,7 @@ class GrainsProcessor extends CoreProcessor {
         break;
       case 'beatbox':
         this.beatbox = !!data.on;
+        if (this.beatbox) this.kernel.setBeatbox(true, clamp(data.variation ?? 0.5, 0, 2), clamp(data.gain ?? 1, 0, 1));
         Atomics.store(this.ints, GRAINS.BEATBOX_ON, this.beatbox ? 1 : 0);
         break;
       case 'events':
@@ -174,6 +175,7 @@ class GrainsProcessor extends CoreProcessor {
         break;
       case 'seed':
         this.random = (Number(data.seed) >>> 0) || 1;
+        this.kernel.setSeed(this.random); // the beat-box's own hits
         break;
       default:
         break;
@@ -244,23 +246,12 @@ class GrainsProcessor extends CoreProcessor {
     Atomics.store(this.ints, GRAINS.PATH_ON, 1);
   }
 
-  // The beat-box's onsets as [{seconds, classIndex}].
+  // The beat-box's onsets as [{seconds, classIndex}] (the kernel's
+  // drainEvents() makes JS objects: called here, between quanta).
   drainEvents() {
-    if (typeof this.kernel.drainEvents !== 'function') return [];
-    let raw = this.kernel.drainEvents();
-    if (typeof raw === 'string') {
-      try {
-        raw = JSON.parse(raw);
-      } catch {
-        raw = [];
-      }
-    }
     const events = [];
-    if (!Array.isArray(raw)) return events;
-    for (const e of raw) {
-      const classIndex = e?.classIndex ?? e?.class ?? -1;
-      const seconds = e?.timeS ?? e?.time ?? (Number.isFinite(e?.frame) ? e.frame / sampleRate : NaN);
-      if (Number.isInteger(classIndex) && Number.isFinite(seconds)) events.push({ seconds, classIndex });
+    for (const e of this.kernel.drainEvents()) {
+      if (Number.isInteger(e.classIndex) && Number.isFinite(e.time)) events.push({ seconds: e.time, classIndex: e.classIndex });
     }
     Atomics.add(this.ints, GRAINS.ONSETS, events.length);
     return events;
