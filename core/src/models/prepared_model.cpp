@@ -6,6 +6,7 @@
 #include "timbrel/models/code_analysis.h"
 #include "timbrel/models/crossmodal_vae.h"
 #include "timbrel/models/gmvae.h"
+#include "timbrel/models/grains.h"
 #include "timbrel/models/vq_timbre.h"
 #include "timbrel/nn/model_image.h"
 
@@ -48,6 +49,12 @@ PreparedModel prepare_gmvae(const std::uint8_t* bytes, std::size_t size) {
   return {nn::write_model_image(loaded.model->model()), loaded.model->info_json(), ""};
 }
 
+PreparedModel prepare_grains(const std::uint8_t* bytes, std::size_t size) {
+  auto loaded = GrainsModel::load(bytes, size);
+  if (!loaded.model) return {{}, "", loaded.error};
+  return {nn::write_model_image(loaded.model->model()), loaded.model->info_json(), ""};
+}
+
 }  // namespace
 
 PreparedModel prepare_model(const std::uint8_t* bytes, std::size_t size,
@@ -55,8 +62,11 @@ PreparedModel prepare_model(const std::uint8_t* bytes, std::size_t size,
   if (family == "vq_timbre") return prepare_vq_timbre(bytes, size);
   if (family == "crossmodal_vae") return prepare_crossmodal_vae(bytes, size);
   if (family == "gmvae") return prepare_gmvae(bytes, size);
+  if (family == "grains") return prepare_grains(bytes, size);
   return {
-      {}, "", "unknown model family '" + family + "' (known: vq_timbre, crossmodal_vae, gmvae)"};
+      {},
+      "",
+      "unknown model family '" + family + "' (known: vq_timbre, crossmodal_vae, gmvae, grains)"};
 }
 
 }  // namespace timbrel::models

@@ -11,7 +11,7 @@
 //   crossmodal_vae: the XY pad's anchors (every training label through the
 //     symbol encoder) and the pad's reference level (the mf labels through the
 //     signal decoder): hundreds of graph runs.
-//   gmvae: nothing besides the graphs (models/gmvae.h computes no tables).
+//   gmvae, grains: nothing besides the graphs (no tables computed at load).
 // Adopted, a model behaves bit for bit as the same file loaded with the
 // family's load() (tests/core/test_model_image.cpp).
 #pragma once
@@ -28,12 +28,12 @@ struct PreparedModel {
   // What the engines' kernels say about the model once loaded, as JSON text:
   // VqTimbre::info_json() (the Voice and Draw panels' modelInfo()) or
   // CrossmodalVae::info_json() (the MIDI panel's describe()) or
-  // Gmvae::info_json() (the Notes panel's info()).
+  // Gmvae::info_json() (the Notes panel's info()) or GrainsModel::info_json().
   std::string info;
   std::string error;  // empty on success: the loader's or the family's message
 };
 
-// family: "vq_timbre", "crossmodal_vae" or "gmvae". Loads and checks the file as the
+// family: "vq_timbre", "crossmodal_vae", "gmvae" or "grains". Loads and checks the file as the
 // family's load() does. Never throws.
 PreparedModel prepare_model(const std::uint8_t* bytes, std::size_t size, const std::string& family);
 
