@@ -12,6 +12,17 @@
 // it): the grain map with its classes, a path drawn with the pointer, a
 // foreign model file refused in words, and the audio engine's absence or
 // refusal said in words while the grid keeps working.
+// With the core's GrainsKernel and a grains model (the trained one when
+// models/grains/ ships it, else the golden test model tests/golden/grains/
+// model_pp.tmbl: untrained weights of the contract's shapes, 3 classes):
+// - playing the beat, each step starts exactly 15·rate/tempo frames after the
+//   last (the worklet's step clock); the hits sound (level, hit count) and the
+//   recording is a finite WAV within [-1, 1];
+// - a track's name plays one hit, and "Keep this hit" holds its seed;
+// - the path voice moves along the path and sounds;
+// - beat-box with a fake microphone (bursts of noise) lists the onsets it
+//   hears with their classes; a refused microphone is said in words and the
+//   drum machine keeps playing.
 // Screenshots: tests/web/output/grains-*.png.
 
 import { after, before, describe, test } from 'node:test';
@@ -19,11 +30,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { BASE_ARGS, CHROMIUM, LOCAL_ONLY_ARGS, OUTPUT_DIR, coreHas, makeTempDir, recordErrors, startServer } from './harness.mjs';
+import { BASE_ARGS, CHROMIUM, LOCAL_ONLY_ARGS, OUTPUT_DIR, REPO, coreHas, fakeMicArgs, makeTempDir, recordErrors, startServer, writeWav } from './harness.mjs';
+import { floats } from './midi-harness.mjs';
+import { allFinite, rmsDb } from './signal.mjs';
 import { crc32 } from '../../web/src/audio/model-file.js';
 import { patternFromJson } from '../../web/src/grains/pattern.js';
 
 const TIMEOUT = 60000;
+const SHIPPED = path.join(REPO, 'models', 'grains', 'index.json');
+const GOLDEN = path.join(REPO, 'tests', 'golden', 'grains', 'model_pp.tmbl');
 const CLASSES = ['kick', 'snare', 'rim', 'clap', 'closed_hat', 'open_hat', 'tom', 'ride', 'crash', 'cowbell', 'tambourine', 'shaker', 'clave'];
 
 // A .tmbl holding a header only (the panel reads the header; the core refuses it).
@@ -60,8 +75,9 @@ const headerModel = () => tmbl({
 let tmp;
 let bare; // serves no grains model
 let withHeader; // serves a header-only grains model
+let playable; // serves a model the core plays
 let browser;
-let hasKernel = false;
+const hasKernel = await coreHas('GrainsKernel').catch(() => false);
 
 // A models folder for the server: empty lists for the other panels, and the grains folder.
 function modelsDir(name, grains) {
@@ -80,9 +96,13 @@ function modelsDir(name, grains) {
 before(async () => {
   tmp = makeTempDir();
   fs.mkdirSync(OUTPUT_DIR, { recursive: true });
-  hasKernel = await coreHas('GrainsKernel').catch(() => false);
   bare = await startServer({ modelsDir: modelsDir('bare', null) });
   withHeader = await startServer({ modelsDir: modelsDir('header', headerModel()) });
+  if (hasKernel) {
+    const shipped = fs.existsSync(SHIPPED) ? null : fs.readFileSync(GOLDEN);
+    if (shipped) console.log('# no shipped grains model (models/grains/index.json): the golden test model plays');
+    playable = await startServer({ modelsDir: shipped ? modelsDir('golden', shipped) : path.join(REPO, 'models') });
+  }
   browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...LOCAL_ONLY_ARGS, '--autoplay-policy=no-user-gesture-required'] });
 });
 
@@ -90,6 +110,7 @@ after(async () => {
   await browser?.close();
   await bare?.stop();
   await withHeader?.stop();
+  await playable?.stop();
 });
 
 // Errors the page may log: the 404 of a missing models/grains/index.json is how "none shipped" reads.
@@ -276,5 +297,140 @@ describe('the Grains panel with a model\'s header', () => {
     await page.screenshot({ path: path.join(OUTPUT_DIR, 'grains-header-model.png'), fullPage: true });
     assert.deepEqual(unexpected(errors), []);
     await page.close();
+  });
+});
+
+// Samples every step the worklet reports ([count, ring frame]) for `ms`.
+const watchSteps = (page, ms) => page.evaluate((duration) => new Promise((resolve) => {
+  const engine = globalThis.timbrel.grains.engine;
+  const seen = new Map();
+  const timer = setInterval(() => {
+    const last = engine.lastStep();
+    if (last) seen.set(last.count, last.frame);
+  }, 2);
+  setTimeout(() => {
+    clearInterval(timer);
+    resolve([...seen.entries()].sort((a, b) => a[0] - b[0]));
+  }, duration);
+}), ms);
+
+describe('the Grains panel playing', { skip: !hasKernel && 'the WebAssembly core has no GrainsKernel (rebuild it)' }, () => {
+  test('steps on the sample, hits that sound, a recording, an audition kept, a path that moves', { timeout: TIMEOUT * 2 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    const page = await context.newPage();
+    const errors = recordErrors(page);
+    await page.goto(`${playable.url}#grains`);
+    await page.waitForFunction(() => globalThis.timbrel.grains.model, null, { timeout: 20000 });
+    await page.click('#grains-play-button');
+    await page.waitForFunction(() => globalThis.timbrel.grains.engine?.stepsPlayed >= 2, null, { timeout: 20000 });
+    const rate = await page.evaluate(() => globalThis.timbrel.grains.engine.sampleRate);
+    const steps = (await watchSteps(page, 2500)).filter(([n]) => n > 0);
+    assert.ok(steps.length >= 12, `${steps.length} steps seen`);
+    const step = (15 * rate) / 100; // the default beat: 100 BPM, straight
+    for (let i = 1; i < steps.length; i++) {
+      const [n, frame] = steps[i];
+      const [m, before] = steps[i - 1];
+      if (n !== m + 1) continue; // a step the poll missed
+      const gap = (frame - before) | 0;
+      assert.ok(Math.abs(gap - step) <= 0.5, `step ${n} starts ${gap} frames after step ${m}, not ${step}`);
+    }
+    const playing = await page.evaluate(() => ({ level: globalThis.timbrel.grains.engine.levelDb, hits: globalThis.timbrel.grains.engine.hits, peak: globalThis.timbrel.grains.engine.peak }));
+    console.log(`# playing: ${JSON.stringify(playing)} at ${rate} Hz`);
+    assert.ok(playing.hits >= 12, `hits triggered (${playing.hits})`);
+    assert.ok(playing.peak > 1e-4, `the hits sound (peak ${playing.peak})`);
+
+    // A recording of the beat.
+    await page.click('#grains-record-button');
+    await page.waitForTimeout(1500);
+    await page.click('#grains-record-button');
+    await page.locator('#grains-download-row').waitFor({ state: 'visible' });
+    assert.match(await page.getAttribute('#grains-download', 'download'), /^timbrel-beat-[\d-]+\.wav$/);
+    const take = await page.evaluate(() => globalThis.timbrel.grains.exportTake());
+    const out = floats(take.output);
+    assert.ok(out.length >= 1.3 * take.sampleRate, `${out.length} samples recorded`);
+    assert.ok(allFinite(out) && out.every((v) => Math.abs(v) <= 1), 'finite, within [-1, 1]');
+    console.log(`# recording: ${(out.length / take.sampleRate).toFixed(2)} s at ${rmsDb(out).toFixed(1)} dBFS`);
+    assert.ok(rmsDb(out) > -70, `the recording holds the beat (${rmsDb(out).toFixed(1)} dBFS)`);
+    await page.click('#grains-play-button');
+    await page.waitForFunction(() => globalThis.timbrel.grains.mode === 'idle');
+
+    // A track's name plays one hit; "Keep this hit" holds its seed.
+    const hitsBefore = await page.evaluate(() => globalThis.timbrel.grains.engine.hits);
+    await page.click('#grains-grid [data-track="1"][data-step="-1"]');
+    await page.waitForFunction((n) => globalThis.timbrel.grains.engine.hits > n && document.getElementById('grains').dataset.lastHit, hitsBefore);
+    const seed = Number(await page.evaluate(() => document.getElementById('grains').dataset.lastHit));
+    await page.click('#grains-keep-button');
+    assert.equal(await page.evaluate(() => globalThis.timbrel.grains.pattern.tracks[1].seed), seed);
+    assert.match(await page.textContent('#grains-hit-note'), new RegExp(`number ${seed}`));
+
+    // The path voice: its point moves and it sounds.
+    await page.locator('#grains-map').scrollIntoViewIfNeeded();
+    await page.click('#grains-path-button');
+    await page.waitForFunction(() => globalThis.timbrel.grains.engine?.pathPoint, null, { timeout: 10000 });
+    const a = await page.evaluate(() => globalThis.timbrel.grains.engine.pathPoint);
+    await page.waitForTimeout(600);
+    const b = await page.evaluate(() => globalThis.timbrel.grains.engine.pathPoint);
+    assert.ok(Math.hypot(a.x - b.x, a.y - b.y) > 0, 'the path point moves');
+    const level = await page.evaluate(() => globalThis.timbrel.grains.engine.levelDb);
+    console.log(`# path: ${level.toFixed(1)} dBFS`);
+    assert.ok(level > -90, `the path sounds (${level.toFixed(1)} dBFS)`);
+    await page.screenshot({ path: path.join(OUTPUT_DIR, 'grains-playing.png'), fullPage: true });
+    await page.click('#grains-path-button');
+    await page.waitForFunction(() => globalThis.timbrel.grains.mode === 'idle');
+    assert.deepEqual(unexpected(errors), []);
+    await context.close();
+  });
+
+  test('beat-box: a fake microphone\'s bursts are heard as drum classes; a refused microphone is said', { timeout: TIMEOUT * 2 }, async () => {
+    // Bursts of decaying noise, twice a second, at 48 kHz.
+    const rate = 48000;
+    const clicks = new Float32Array(rate * 8);
+    let s = 12345;
+    for (let start = rate / 4; start < clicks.length - rate / 4; start += rate / 2) {
+      for (let i = 0; i < rate / 20; i++) {
+        s ^= s << 13;
+        s ^= s >>> 17;
+        s ^= s << 5;
+        clicks[start + i] = 0.7 * Math.exp(-i / (rate / 100)) * ((s >>> 0) / 2147483648 - 1);
+      }
+    }
+    const wav = path.join(tmp, 'bursts-48k.wav');
+    writeWav(wav, clicks, rate);
+    const mic = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...LOCAL_ONLY_ARGS, '--autoplay-policy=no-user-gesture-required', ...fakeMicArgs(wav)] });
+    try {
+      const page = await mic.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors = recordErrors(page);
+      await page.goto(`${playable.url}#grains`);
+      await page.waitForFunction(() => globalThis.timbrel.grains.model, null, { timeout: 20000 });
+      await page.check('#grains-beatbox');
+      await page.waitForFunction(() => Number(document.getElementById('grains').dataset.onsets ?? 0) >= 3, null, { timeout: 20000 });
+      const heard = await page.locator('#grains-onsets li').allInnerTexts();
+      console.log(`# beat-box heard: ${heard.slice(0, 6).join(' | ')}`);
+      assert.ok(heard.length >= 3);
+      const classes = await page.evaluate(() => globalThis.timbrel.grains.classNames);
+      for (const item of heard) assert.match(item, new RegExp(`^(${classes.map((c) => c.replace('_', ' ')).join('|')})\\s+\\d+\\.\\d s$`, 'i'));
+      // Onsets half a second apart, as the bursts.
+      const times = heard.map((t) => Number(/([\d.]+) s$/.exec(t)[1])).reverse();
+      for (let i = 1; i < times.length; i++) assert.ok(Math.abs(times[i] - times[i - 1] - 0.5) < 0.06, `onsets ${times[i - 1]} and ${times[i]} s`);
+      await page.screenshot({ path: path.join(OUTPUT_DIR, 'grains-beatbox.png') });
+      await page.uncheck('#grains-beatbox');
+      await page.waitForFunction(() => !globalThis.timbrel.grains.mic);
+
+      // Refused: said in the beat-box card; the beat still plays.
+      await page.evaluate(() => {
+        navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+      });
+      await page.click('#grains-beatbox'); // switched back off at once: not page.check()
+      await page.locator('#grains-beatbox-status [data-key="mic-denied"]').waitFor({ timeout: 10000 });
+      assert.match(await page.locator('#grains-beatbox-status').innerText(), /allow the microphone.*The drum machine and the paths work without it/s);
+      assert.equal(await page.isChecked('#grains-beatbox'), false);
+      await page.click('#grains-play-button');
+      const before = await page.evaluate(() => globalThis.timbrel.grains.engine.stepsPlayed);
+      await page.waitForFunction((n) => globalThis.timbrel.grains.engine.stepsPlayed > n + 4, before, { timeout: 10000 });
+      await page.click('#grains-play-button');
+      assert.deepEqual(unexpected(errors), []);
+    } finally {
+      await mic.close();
+    }
   });
 });

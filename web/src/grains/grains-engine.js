@@ -113,6 +113,19 @@ export class GrainsEngine extends Engine {
     return this.ints ? Atomics.load(this.ints, GRAINS.STEPS_PLAYED) : 0;
   }
 
+  // {count, step, frame} of the step that started last, read consistently
+  // (count: steps since the processor began; frame: its ring frame); null
+  // when the worklet was writing them (ask again).
+  lastStep() {
+    if (!this.ints) return null;
+    const seq = Atomics.load(this.ints, GRAINS.STEP_SEQ);
+    if (seq & 1) return null;
+    const count = Atomics.load(this.ints, GRAINS.STEPS_PLAYED);
+    const step = Atomics.load(this.ints, GRAINS.STEP);
+    const frame = Atomics.load(this.ints, GRAINS.STEP_FRAME);
+    return Atomics.load(this.ints, GRAINS.STEP_SEQ) === seq ? { count, step, frame } : null;
+  }
+
   get hits() {
     return this.ints ? Atomics.load(this.ints, GRAINS.HITS) : 0;
   }

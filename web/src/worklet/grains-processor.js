@@ -340,9 +340,11 @@ class GrainsProcessor extends CoreProcessor {
         this.ints[GRAINS.LAST_SEED + (k < SEED_SLOTS ? k : 0)] = seed | 0;
         Atomics.add(this.ints, GRAINS.HITS, 1);
       }
+      Atomics.add(this.ints, GRAINS.STEP_SEQ, 1);
       Atomics.store(this.ints, GRAINS.STEP_FRAME, (this.ring.frames + offset) | 0);
       Atomics.store(this.ints, GRAINS.STEP, step);
       Atomics.add(this.ints, GRAINS.STEPS_PLAYED, 1);
+      Atomics.add(this.ints, GRAINS.STEP_SEQ, 1);
     }
   }
 

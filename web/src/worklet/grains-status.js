@@ -15,14 +15,15 @@ export const GRAINS = Object.freeze({
   PATH_ON: 5, // 1 while the path voice plays
   BEATBOX_ON: 6, // 1 while the input feeds the onset detector
   ONSETS: 7, // onsets the beat-box reported so far
-  LAST_SEED: 8, // LAST_SEED + k: the seed of track k's last hit (as a uint32 in an int32)
+  LAST_SEED: 8, // LAST_SEED + k (k < SEED_SLOTS): the seed of track k's last hit (a uint32 in an int32)
+  STEP_SEQ: 16, // odd while STEP, STEPS_PLAYED and STEP_FRAME are being written (a seqlock)
   // Float32Array indices (the same buffer, after the ints)
-  PATH_X: 16,
-  PATH_Y: 17,
-  PEAK: 18, // largest |output sample| since the start
+  PATH_X: 24,
+  PATH_Y: 25,
+  PEAK: 26, // largest |output sample| since the start
 });
 export const SEED_SLOTS = 8;
-const SLOTS = 24;
+const SLOTS = 32;
 
 export function createGrainsStatus() {
   return new SharedArrayBuffer(SLOTS * 4);
