@@ -377,6 +377,19 @@ describe('the Grains panel playing', { skip: !hasKernel && 'the WebAssembly core
     await page.screenshot({ path: path.join(OUTPUT_DIR, 'grains-playing.png'), fullPage: true });
     await page.click('#grains-path-button');
     await page.waitForFunction(() => globalThis.timbrel.grains.mode === 'idle');
+
+    // Disposed: the processor frees its kernel, and the panel its engine.
+    const disposed = await page.evaluate(async () => {
+      const panel = globalThis.timbrel.grains;
+      const port = panel.engine.node.port;
+      const freed = new Promise((resolve) => {
+        port.addEventListener('message', (e) => e.data?.type === 'disposed' && resolve(e.data.kernelFreed));
+        setTimeout(() => resolve('no answer'), 5000);
+      });
+      panel.dispose();
+      return { kernelFreed: await freed, engine: panel.engine };
+    });
+    assert.deepEqual(disposed, { kernelFreed: true, engine: null });
     assert.deepEqual(unexpected(errors), []);
     await context.close();
   });

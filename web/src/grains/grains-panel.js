@@ -1161,7 +1161,6 @@ export class GrainsPanel extends Panel {
     this.el.record.querySelector('span').textContent = recording ? 'Stop recording' : 'Record';
     this.el.recordHint.hidden = recording;
     this.el.beatbox.disabled = !!this.model && !this.model.description.beatbox;
-    this.el.keep.disabled = false;
   }
 
   dispose() {

@@ -54,6 +54,7 @@ const STEPS = 16;
 const METER_EVERY = 8; // quanta between meter updates
 const LEVEL_SECONDS = 0.05;
 const MAX_STEPS_PER_BLOCK = 8;
+const NO_INPUT = []; // a node without its input connected (made once: nothing allocated per quantum)
 
 class GrainsProcessor extends CoreProcessor {
   constructor(options) {
@@ -262,7 +263,7 @@ class GrainsProcessor extends CoreProcessor {
   // While resting, the playhead stays where it was.
   render(inputs, output) {
     const kernel = this.kernel;
-    const input = inputs[0] ?? [];
+    const input = inputs[0] ?? NO_INPUT;
     const n = output.length > 0 ? output[0].length : QUANTUM;
     for (let offset = 0; offset < n; offset += this.maxBlock) {
       const m = Math.min(this.maxBlock, n - offset);
