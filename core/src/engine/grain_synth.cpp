@@ -336,8 +336,11 @@ std::string GrainSynth::prepare(double output_rate, int max_block) {
   const double per_model = output_rate / kSampleRate;
   latency_ = int(std::lround((kSchedulingDelay + impl_->device->resampler_delay()) * per_model));
   // Onset -> the grain's 2048 samples in -> the next block's hit.
-  beatbox_latency_ = int(std::lround(impl_->input_delay_s * output_rate + kGrain * per_model)) +
-                     latency_ + max_block;
+  // Onset -> its grain's 2048 samples in (and the block that brings them) -> the hit's
+  // frame: a fixed delay, so that the hit lands on the same sample whatever the blocks.
+  beatbox_delay_ =
+      int(std::ceil(impl_->input_delay_s * output_rate + kGrain * per_model)) + max_block + 2;
+  beatbox_latency_ = beatbox_delay_ + latency_;
   prepared_ = true;
   reset();
   return "";
@@ -554,7 +557,8 @@ void GrainSynth::encode_onset(std::int64_t onset) noexcept {
   hit.temperature = beatbox_.temperature;
   hit.around_class_mean = beatbox_.around_class_mean;
   hit.gain = beatbox_.gain;
-  trigger(hit);
+  const std::int64_t frame = std::max<std::int64_t>(0, event.frame + beatbox_delay_);
+  start_hit(hit, frame * kSampleRate / rate_hz_ + kSchedulingDelay);
 }
 
 int GrainSynth::drain_events(GrainEvent* out, int capacity) noexcept {

@@ -19,8 +19,8 @@
 //   - beat-box: input at the device rate -> 22050 Hz -> dsp::OnsetDetector;
 //     2048 samples from each onset, windowed by a_0, through the grain encoder
 //     (mu), the nearest onset centroid gives the class, a hit of that class
-//     starts at once (kBeatboxHitLatency after the onset at the earliest) and
-//     an event (onset time, class) is queued for the caller.
+//     starts beatbox_latency_samples() after the onset (93 ms + a block + the
+//     resamplers) and an event (onset time, class) is queued for the caller.
 //
 // Timing: the 22050 Hz stream runs on a fixed schedule, so a hit lands on the
 // same model sample whatever the block sizes: a trigger with frame offset o,
@@ -141,8 +141,10 @@ class GrainSynth {
   bool path_sounding() const { return path_hops_left_ > 0 || path_active_; }
   // Device frames from a hit's target frame to its first sample at the output.
   int latency_samples() const { return latency_; }
-  // Device frames from a beat-box onset to the start of the hit it triggers
-  // at the output (the grain, the detector's and scheduling delays), roughly.
+  // Device frames from a beat-box onset (its event's frame) to the first sample
+  // of the hit it triggers at the output: the grain's 2048 samples, the input
+  // resampler, one block and latency_samples(). Fixed, so those hits too land
+  // on the same sample whatever the block sizes.
   int beatbox_latency_samples() const { return beatbox_latency_; }
   dsp::GuardState guard_state() const;
   const GrainSynthStats& stats() const { return stats_; }
@@ -163,7 +165,7 @@ class GrainSynth {
   std::unique_ptr<Impl> impl_;
   bool prepared_ = false;
   double rate_ = 0.0;
-  int rate_hz_ = 0, max_block_ = 0, latency_ = 0, beatbox_latency_ = 0;
+  int rate_hz_ = 0, max_block_ = 0, latency_ = 0, beatbox_delay_ = 0, beatbox_latency_ = 0;
   std::int64_t device_frames_ = 0;  // output frames produced since prepare()/reset()
   std::int64_t model_samples_ = 0;  // 22050 Hz samples rendered
   std::int64_t input_frames_ = 0;   // device-rate input frames pushed
