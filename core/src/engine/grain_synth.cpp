@@ -128,16 +128,18 @@ struct Accumulator {
 };
 
 // A one-shot's streaming order (docs/grains.md): hop t < g adds grain t, then
-// samples [512 t, 512 t + 512) are complete: / W, times the gain.
+// samples [512 t, 512 t + 512) are complete: / W, times the gain. The last two
+// hops computed are kept (a ring), so a hop can be made ahead of its use.
 struct HitState {
   Accumulator ola;
   std::vector<float> ready, h, projected, zc;
   std::uint32_t noise = 1;
   float gain = 1.0f;
-  int hops = 0;  // computed so far
+  int hops = 0;      // computed so far
+  int consumed = 0;  // the hop being played (hops <= consumed + 2)
 
   explicit HitState(const GrainsModel& model)
-      : ready(kHop, 0.0f),
+      : ready(2 * kHop, 0.0f),
         h(std::size_t(model.sequence_hidden()), 0.0f),
         projected(std::size_t(3 * model.sequence_hidden()), 0.0f),
         zc(std::size_t(model.latent() + model.classes()), 0.0f) {}
@@ -152,19 +154,27 @@ struct HitState {
     ola.clear();
     noise = seed == 0 ? GrainsModel::kDefaultNoiseSeed : seed;
     gain = level;
-    hops = 0;
+    hops = consumed = 0;
   }
-  void next_hop(GrainRenderer& r) noexcept {
+  // The next hop; its grain's z from the sequence decoder, or `given` (the grain path).
+  void next_hop(GrainRenderer& r, const float* given = nullptr) noexcept {
     GrainsModel& model = r.model();
     const int t = hops++;
     if (t < model.grains()) {
-      model.sequence_step(projected.data(), h.data(), zc.data());
+      if (given) {
+        for (int d = 0; d < model.latent(); ++d)
+          zc[std::size_t(d)] = std::isfinite(given[d]) ? given[d] : 0.0f;
+      } else {
+        model.sequence_step(projected.data(), h.data(), zc.data());
+      }
       r.add_grain(zc.data(), noise, r.window(t), 1.0f, ola.acc.data());
     }
     const float* inverse_w = r.inverse_w() + std::size_t(t) * kHop;
     const float g = gain;
-    ola.emit(ready.data(), [inverse_w, g](int j) { return inverse_w[j] * g; });
+    ola.emit(ready.data() + std::size_t(t % 2) * kHop,
+             [inverse_w, g](int j) { return inverse_w[j] * g; });
   }
+  const float* hop(int t) const { return ready.data() + std::size_t(t % 2) * kHop; }
 };
 
 // The path voice: a grain per hop while active, W = 2.
@@ -244,26 +254,18 @@ std::vector<float> one_hot(const GrainsModel& model, int k) {
 // A voice plays one hit and may hold the next one, which starts (cutting the
 // first short if it still sounds) when the rendering reaches its sample. So a
 // hit's fate depends only on the hits' samples, never on how far ahead of the
-// device the 22050 Hz stream happens to be rendered.
+// device the 22050 Hz stream happens to be rendered. Each has its own state,
+// so the next hit's first hops can be made before it starts.
 struct GrainSynth::Voice {
-  HitState state;
-  bool sounding = false;
-  std::int64_t start = 0;  // model sample of the hit's first output sample
-  struct Next {
-    bool waiting = false;
-    std::int64_t start = 0;
-    std::vector<float> ec;  // [e, c]
-    std::uint32_t seed = 1;
-    float gain = 1.0f;
-  } next;
-  long order = -1;  // of the newest hit given to it
-  explicit Voice(const GrainsModel& model) : state(model) {
-    next.ec.assign(std::size_t(model.embedding() + model.classes()), 0.0f);
-  }
+  HitState slot[2];
+  std::int64_t start[2] = {0, 0};  // model sample of each hit's first output sample
+  int playing = -1, waiting = -1;  // slots, or -1
+  long order = -1;                 // of the newest hit given to it
+  explicit Voice(const GrainsModel& model) : slot{HitState(model), HitState(model)} {}
   // Where its newest hit ends (model samples), or -1 when it has none.
   std::int64_t end(std::int64_t duration) const {
-    if (next.waiting) return next.start + duration;
-    return sounding ? start + duration : -1;
+    if (waiting >= 0) return start[waiting] + duration;
+    return playing >= 0 ? start[playing] + duration : -1;
   }
 };
 
@@ -366,9 +368,8 @@ void GrainSynth::reset() noexcept {
   if (!impl_) return;
   Impl& m = *impl_;
   for (Voice& v : m.voices) {
-    v.sounding = v.next.waiting = false;
+    v.playing = v.waiting = -1;
     v.order = -1;
-    v.state.ola.clear();
   }
   m.path.ola.clear();
   m.path.noise = model_->noise_seed();
@@ -386,7 +387,7 @@ void GrainSynth::reset() noexcept {
 int GrainSynth::sounding_voices() const noexcept {
   int n = 0;
   if (impl_)
-    for (const Voice& v : impl_->voices) n += v.sounding || v.next.waiting ? 1 : 0;
+    for (const Voice& v : impl_->voices) n += v.playing >= 0 || v.waiting >= 0 ? 1 : 0;
   return n;
 }
 
@@ -415,12 +416,11 @@ void GrainSynth::start_hit(const GrainHit& hit, std::int64_t start) noexcept {
   }
   std::uint32_t seed = hit.seed;
   while (seed == 0) seed = next_random();
-  Voice::Next& next = voice->next;
-  hit_inputs(*model_, hit, seed, next.ec.data());
-  next.waiting = true;
-  next.start = start;
-  next.seed = seed;
-  next.gain = clean(hit.gain, 0.0f, 8.0f, 0.0f);
+  hit_inputs(*model_, hit, seed, m.ec.data());
+  if (voice->waiting < 0) voice->waiting = voice->playing == 0 ? 1 : 0;
+  const int k = voice->waiting;
+  voice->slot[k].start(m.renderer, m.ec.data(), seed, clean(hit.gain, 0.0f, 8.0f, 0.0f));
+  voice->start[k] = start;
   voice->order = order_++;
   ++stats_.hits;
 }
@@ -450,29 +450,30 @@ void GrainSynth::render_hop(float* hop) noexcept {
     bool heard = false;
     for (int j = 0; j < kHop;) {
       const std::int64_t at = base + j;
-      if (v.next.waiting && at >= v.next.start) {  // the next hit starts here
-        v.state.start(m.renderer, v.next.ec.data(), v.next.seed, v.next.gain);
-        v.sounding = true;
-        v.start = v.next.start;
-        v.next.waiting = false;
+      if (v.waiting >= 0 && at >= v.start[v.waiting]) {  // the next hit starts here
+        v.playing = v.waiting;
+        v.waiting = -1;
       }
       const int until =
-          v.next.waiting ? int(std::min<std::int64_t>(kHop, v.next.start - base)) : kHop;
-      const std::int64_t local = at - v.start;
-      if (!v.sounding || local >= std::int64_t(total) * kHop) {
-        v.sounding = false;
+          v.waiting >= 0 ? int(std::min<std::int64_t>(kHop, v.start[v.waiting] - base)) : kHop;
+      const std::int64_t local = v.playing >= 0 ? at - v.start[v.playing] : 0;
+      if (v.playing < 0 || local >= std::int64_t(total) * kHop) {
+        v.playing = -1;
         j = until;
         continue;
       }
+      HitState& state = v.slot[v.playing];
       const int t = int(local / kHop), k = int(local % kHop);
-      if (t >= v.state.hops) v.state.next_hop(m.renderer);
+      state.consumed = t;
+      while (state.hops <= t) state.next_hop(m.renderer);  // not made ahead
       const int count = std::min(kHop - k, until - j);
-      const float* ready = v.state.ready.data() + k;
+      const float* ready = state.hop(t) + k;
       for (int i = 0; i < count; ++i) m.mix[std::size_t(j + i)] += ready[i];
       j += count;
       heard = true;
     }
-    if (v.sounding && base + kHop - v.start >= std::int64_t(total) * kHop) v.sounding = false;
+    if (v.playing >= 0 && base + kHop - v.start[v.playing] >= std::int64_t(total) * kHop)
+      v.playing = -1;
     sounding += heard ? 1 : 0;
   }
   stats_.peak_voices = std::max(stats_.peak_voices, sounding);
@@ -486,6 +487,31 @@ void GrainSynth::render_hop(float* hop) noexcept {
   model_samples_ += kHop;
 }
 
+void GrainSynth::make_ahead(int frames) noexcept {
+  // About the voices' share of the next frames' hops, plus one: a hop's eight
+  // grains spread over the blocks before it instead of landing in one.
+  Impl& m = *impl_;
+  const int total = model_->grains() + kFlushHops;
+  const double hops = double(frames) * kSampleRate / (rate_ * kHop);
+  int budget = int(std::ceil(kHitVoices * hops)) + 1;
+  while (budget-- > 0) {
+    HitState* next = nullptr;
+    int lead = 2;
+    for (Voice& v : m.voices)
+      for (int k : {v.playing, v.waiting}) {
+        if (k < 0) continue;
+        HitState& state = v.slot[k];
+        const int ahead = state.hops - state.consumed;  // hops made, not yet played
+        if (state.hops < total && ahead < lead) {
+          lead = ahead;
+          next = &state;
+        }
+      }
+    if (!next) return;
+    next->next_hop(m.renderer);
+  }
+}
+
 void GrainSynth::process(float* out, int frames) noexcept {
   frames = std::clamp(frames, 0, max_block_);
   if (!prepared_) {
@@ -493,6 +519,7 @@ void GrainSynth::process(float* out, int frames) noexcept {
     return;
   }
   Impl& m = *impl_;
+  make_ahead(frames);
   m.device->pull(out, frames, [this](float* hop) { render_hop(hop); });
   m.guard.process(out, frames);
   device_frames_ += frames;
@@ -592,25 +619,10 @@ std::vector<float> run_hit(GrainsModel& model, const float* embedding, const flo
   const int g = model.grains(), total = g + kFlushHops;
   std::vector<float> out(std::size_t(total) * kHop, 0.0f);
   for (int t = 0; t < total; ++t) {
+    state.next_hop(renderer,
+                   latents && t < g ? latents + std::size_t(t) * std::size_t(dz) : nullptr);
     float* hop = out.data() + std::size_t(t) * kHop;
-    if (latents && t < g) {
-      // The grain path: the given z_t instead of the sequence decoder's.
-      std::copy(latents + std::size_t(t) * std::size_t(dz),
-                latents + std::size_t(t + 1) * std::size_t(dz), state.zc.begin());
-      for (float& v : state.zc) v = std::isfinite(v) ? v : 0.0f;
-      renderer.add_grain(state.zc.data(), state.noise, renderer.window(t), 1.0f,
-                         state.ola.acc.data());
-      const float* inverse_w = renderer.inverse_w() + std::size_t(t) * kHop;
-      state.ola.emit(state.ready.data(), [inverse_w](int j) { return inverse_w[j]; });
-      ++state.hops;
-    } else if (latents) {
-      const float* inverse_w = renderer.inverse_w() + std::size_t(t) * kHop;
-      state.ola.emit(state.ready.data(), [inverse_w](int j) { return inverse_w[j]; });
-      ++state.hops;
-    } else {
-      state.next_hop(renderer);
-    }
-    std::copy(state.ready.begin(), state.ready.end(), hop);
+    std::copy(state.hop(t), state.hop(t) + kHop, hop);
     post.process(hop, kHop);
   }
   return out;

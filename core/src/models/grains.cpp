@@ -22,14 +22,17 @@ using detail::text_of;
 struct GrainsModel::Plan {
   enum class Op { kReshape, kConv, kPerFrame };
   struct Step {
-    Op op;
-    int frames_in, frames_out, in, out, pad_right;
+    Op op = Op::kPerFrame;
+    int frames_in = 0, frames_out = 0, in = 0, out = 0;
+    const nn::Conv1d* conv = nullptr;
+    // A convolution over one channel (the first): its weights as [out, kernel],
+    // so that an output is one dot product over its taps (set by the constructor).
+    std::vector<float> mono;
   };
   nn::Graph* graph = nullptr;  // set by the constructor (validate() plans a const model)
   std::vector<Step> steps;
   int out_frames = 0, out_channels = 0;
   std::size_t largest = 0;     // floats of the largest intermediate sequence
-  std::size_t largest_in = 0;  // channels of the widest convolution input
   std::uint64_t work = 0;      // multiply-adds of one run
 };
 
@@ -92,8 +95,11 @@ std::string make_plan(const nn::Graph& graph, const std::string& name, int in_fr
     const nn::Layer& layer = graph.layer(i);
     const std::string kind = layer.kind();
     const std::string where = "graph '" + name + "' op " + std::to_string(i) + " (" + kind + ")";
-    GrainsModel::Plan::Step step{Op::kPerFrame,       frames, frames, layer.input_size(),
-                                 layer.output_size(), 0};
+    GrainsModel::Plan::Step step;
+    step.op = Op::kPerFrame;
+    step.frames_in = step.frames_out = frames;
+    step.in = layer.input_size();
+    step.out = layer.output_size();
     if (kind == "flatten") {
       const int expected = layer.input_size() > 0 ? layer.output_size() / layer.input_size() : 0;
       if (frames != expected)
@@ -111,9 +117,8 @@ std::string make_plan(const nn::Graph& graph, const std::string& name, int in_fr
         return where + ": " + std::to_string(frames) + " frames (padded " + std::to_string(padded) +
                ") are fewer than its span of " + std::to_string(span);
       step.op = Op::kConv;
+      step.conv = conv;
       step.frames_out = int((padded - span) / s.stride + 1);
-      step.pad_right = s.padding_right;
-      plan->largest_in = std::max(plan->largest_in, std::size_t(s.in));
       work = add(work, mul(mul(std::uint64_t(s.kernel), std::uint64_t(s.in)),
                            mul(std::uint64_t(s.out), std::uint64_t(step.frames_out))));
     } else if (frame_wise(kind)) {
@@ -518,9 +523,18 @@ GrainsModel::GrainsModel(std::unique_ptr<nn::Model> model)
   nn::Graph& encoder = model_->graph("grain_encoder");
   make_plan(encoder, "grain_encoder", kGrain, encoder_plan_.get());  // validate() checked it
   encoder_plan_->graph = &encoder;
+  for (Plan::Step& step : encoder_plan_->steps)
+    if (step.conv && step.in == 1) {
+      const auto& shape = step.conv->shape();
+      const float* w = step.conv->weight().data();  // [kernel, out, 1]
+      step.mono.resize(std::size_t(shape.kernel) * std::size_t(shape.out));
+      for (int j = 0; j < shape.kernel; ++j)
+        for (int o = 0; o < shape.out; ++o)
+          step.mono[std::size_t(o) * std::size_t(shape.kernel) + std::size_t(j)] =
+              w[std::size_t(j) * std::size_t(shape.out) + std::size_t(o)];
+    }
   buffer_a_.assign(encoder_plan_->largest, 0.0f);
   buffer_b_.assign(encoder_plan_->largest, 0.0f);
-  zeros_.assign(std::max<std::size_t>(1, encoder_plan_->largest_in), 0.0f);
   posterior_.assign(std::size_t(2 * latent_), 0.0f);
   grain_decoder_ = &model_->graph("grain_decoder");
   nn::Graph& seq = model_->graph("sequence_decoder");
@@ -613,6 +627,37 @@ void GrainsModel::sequence_step(const float* projected, float* h, float* z) noex
   sequence_linear_->step(h, z);
 }
 
+namespace {
+// PyTorch's Conv1d over the whole input, zero padded (as nn::Conv1d::forward),
+// without allocating.
+void convolve(const GrainsModel::Plan::Step& s, const float* x, float* y) noexcept {
+  const auto& shape = s.conv->shape();
+  const float* bias = s.conv->bias().data();
+  const float* w = s.conv->weight().data();
+  const std::size_t matrix = std::size_t(shape.out) * std::size_t(shape.in);
+  for (int t = 0; t < s.frames_out; ++t) {
+    float* out = y + std::size_t(t) * std::size_t(s.out);
+    std::copy(bias, bias + shape.out, out);
+    const std::int64_t first = std::int64_t(t) * shape.stride - shape.padding_left;
+    const bool inside = first >= 0 && first + std::int64_t(shape.kernel - 1) * shape.dilation <
+                                          std::int64_t(s.frames_in);
+    if (!s.mono.empty() && shape.dilation == 1 && inside) {
+      for (int o = 0; o < shape.out; ++o)
+        out[o] += simd::dot(s.mono.data() + std::size_t(o) * std::size_t(shape.kernel), x + first,
+                            shape.kernel);
+      continue;
+    }
+    for (int j = 0; j < shape.kernel; ++j) {
+      const std::int64_t index = first + std::int64_t(j) * shape.dilation;
+      if (index < 0 || index >= s.frames_in) continue;
+      simd::matvec_accumulate(w + std::size_t(j) * matrix,
+                              x + std::size_t(index) * std::size_t(shape.in), out, shape.out,
+                              shape.in);
+    }
+  }
+}
+}  // namespace
+
 void GrainsModel::encode_grain(const float* windowed, float* mu, float* logvar) noexcept {
   using Op = Plan::Op;
   Plan& plan = *encoder_plan_;
@@ -631,15 +676,8 @@ void GrainsModel::encode_grain(const float* windowed, float* mu, float* logvar) 
     }
     float* y = last ? out : (x == buffer_a_.data() ? buffer_b_.data() : buffer_a_.data());
     nn::Layer& layer = plan.graph->layer(i);
-    layer.reset();
     if (s.op == Op::kConv) {
-      // The streaming step pads the left with zeros; the right padding is fed.
-      int produced = 0;
-      for (int t = 0; t < s.frames_in + s.pad_right && produced < s.frames_out; ++t) {
-        const float* frame =
-            t < s.frames_in ? x + std::size_t(t) * std::size_t(s.in) : zeros_.data();
-        if (layer.step(frame, y + std::size_t(produced) * std::size_t(s.out))) ++produced;
-      }
+      convolve(s, x, y);
     } else {
       for (int t = 0; t < s.frames_in; ++t)
         layer.step(x + std::size_t(t) * std::size_t(s.in), y + std::size_t(t) * std::size_t(s.out));

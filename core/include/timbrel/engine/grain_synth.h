@@ -157,6 +157,7 @@ class GrainSynth {
   struct Voice;
   struct Impl;
   void render_hop(float* hop) noexcept TIMBREL_REALTIME;
+  void make_ahead(int frames) noexcept TIMBREL_REALTIME;
   void start_hit(const GrainHit& hit, std::int64_t start) noexcept TIMBREL_REALTIME;
   void encode_onset(std::int64_t onset) noexcept TIMBREL_REALTIME;
   std::uint32_t next_random() noexcept TIMBREL_REALTIME;

@@ -171,7 +171,7 @@ class GrainsModel {
   const nn::Layer* sequence_gru_ = nullptr;
   nn::Layer* sequence_linear_ = nullptr;
   std::unique_ptr<Plan> encoder_plan_;
-  std::vector<float> buffer_a_, buffer_b_, zeros_, posterior_, gh_;
+  std::vector<float> buffer_a_, buffer_b_, posterior_, gh_;
   float input_gain_ = 1.0f;    // encoder_input_gain when not folded into the weights
   std::vector<float> scaled_;  // the grain times input_gain_ (unfolded files only)
 };
