@@ -429,7 +429,7 @@ void GrainSynth::set_path(bool active, float x, float y, int class_index, float 
   if (!impl_) return;
   Impl& m = *impl_;
   const auto& extent = model_->grain_map().extent;
-  // Far outside the map decodes to nonsense: held within 4 extents of its centre.
+  // Far outside the map decodes to nonsense: held within twice its width of its centre.
   const float cx = 0.5f * (extent[0] + extent[1]), wx = 2.0f * (extent[1] - extent[0]);
   const float cy = 0.5f * (extent[2] + extent[3]), wy = 2.0f * (extent[3] - extent[2]);
   m.path_x = clean(x, cx - wx, cx + wx, cx);
