@@ -274,7 +274,8 @@ def test_smoke_training_resumes_stops_on_sigterm_and_feeds_the_card(corpus, tmp_
     from timbrel.eval import grains_card
     out = tmp_path / "card.json"
     assert grains_card.main(["--data", str(corpus), "--runs", str(runs), "--names", "smoke-fi",
-                             "smoke-pp", "--out", str(out)]) == 0
+                             "smoke-pp", "--out", str(out), "--classifier-epochs", "2",
+                             "--samples", "2"]) == 0
     card = json.loads(out.read_text())
     for variant, name in (("VAE_fi", "smoke-fi"), ("VAE_fi+pp", "smoke-pp")):
         for split in ("test", "heldout"):
