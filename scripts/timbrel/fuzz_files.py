@@ -149,6 +149,64 @@ def write_model_seeds(out: Path) -> None:
                     "residuals": [[0.0] * 16, [0.0] * 16]},
             "brightness": {"dim": 3, "r": 0.5, "low": -2.0, "high": 2.0, "hz_per_unit": 100.0}}
     write_tmbl(out / "gmvae.tmbl", "gmvae", "seed", meta, graphs, t)
+    # grains (docs/grains.md): d_z 2, d_e 2, 2 classes, 2 grains, 4 post-filter taps; the
+    # trained layout's graphs (strided convolutions, residual blocks, GRUs) at width 2-4.
+    t = {}
+
+    def lin(name, n_in, n_out):
+        t[f"{name}.weight"] = _weights(rng, n_out, n_in)
+        t[f"{name}.bias"] = _weights(rng, n_out)
+        return _linear(name)
+
+    def conv(name, n_in, n_out, kernel, stride, pad):
+        t[f"{name}.weight"] = _weights(rng, kernel, n_out, n_in)
+        t[f"{name}.bias"] = _weights(rng, n_out)
+        return {"op": "conv1d", "weight": f"{name}.weight", "bias": f"{name}.bias",
+                "stride": stride, "dilation": 1, "padding_left": pad, "padding_right": pad}
+
+    def gru(name, n_in, hidden):
+        for k, shape in (("ih", (3 * hidden, n_in)), ("hh", (3 * hidden, hidden)),
+                         ("bih", (3 * hidden,)), ("bhh", (3 * hidden,))):
+            t[f"{name}.{k}"] = _weights(rng, *shape)
+        return {"op": "gru", "weight_ih": f"{name}.ih", "weight_hh": f"{name}.hh",
+                "bias_ih": f"{name}.bih", "bias_hh": f"{name}.bhh"}
+
+    def norm(name, n):
+        t[f"{name}.weight"] = np.ones(n, np.float32)
+        t[f"{name}.bias"] = _weights(rng, n)
+        return {"op": "layer_norm", "weight": f"{name}.weight", "bias": f"{name}.bias",
+                "eps": 1e-5}
+
+    leaky = {"op": "leaky_relu", "slope": 0.2}
+    graphs = {
+        "grain_encoder": [
+            conv("ge.0", 1, 2, 32, 16, 8), {"op": "relu"}, {"op": "log1p"},
+            {"op": "residual", "ops": [lin("ge.3.body.0", 2, 2), leaky, lin("ge.3.body.2", 2, 2)]},
+            conv("ge.4", 2, 2, 8, 4, 2), leaky,
+            {"op": "residual", "ops": [lin("ge.6.body.0", 2, 2), leaky, lin("ge.6.body.2", 2, 2)]},
+            conv("ge.7", 2, 2, 8, 4, 2), leaky, {"op": "flatten", "frames": 8},
+            lin("ge.10", 16, 4), leaky, lin("ge.12", 4, 4)],
+        "grain_decoder": [
+            lin("gd.0", 4, 4), norm("gd.1", 4), leaky,
+            {"op": "residual", "ops": [lin("gd.3.body.0", 4, 4), norm("gd.3.body.1", 4), leaky]},
+            lin("gd.4", 4, 1025), {"op": "softplus", "beta": 1.0, "threshold": 20.0}],
+        "sequence_encoder": [lin("se.0", 4, 3), leaky, gru("se.2", 3, 3)],
+        "embedding": [lin("em.0", 3, 4)],
+        "sequence_decoder": [gru("sd.0", 4, 3), lin("sd.1", 3, 2)]}
+    meta = {"sample_rate": 22050, "grain": 2048, "hop": 512, "bins": 1025, "grains": 2,
+            "samples": 2560, "latent": 2, "embedding": 2, "classes": ["kick", "snare"],
+            "encoder_input_gain": 1000.0, "encoder_gain_folded": True,
+            "conditioning": "one_hot_after_input", "window": "hann_periodic_flat_ends",
+            "ola_normalisation": "window_sum", "filter": "softplus_magnitude_zero_phase",
+            "noise": {"distribution": "uniform", "low": -1.0, "high": 1.0,
+                      "generator": "xorshift32", "seed": 1779033703},
+            "post_processing": True, "post_filter": [1.0, 0.1, -0.05, 0.02],
+            "grain_map": {"mean": [0.1, -0.1], "axes": [[1.0, 0.0], [0.0, 1.0]],
+                          "extent": [-1.0, 1.0, -1.0, 1.0],
+                          "class_points": [[0.5, 0.0], [-0.5, 0.2]]},
+            "onset_centroids": [[0.3, 0.1], [-0.2, 0.4]],
+            "class_embeddings": [[0.5, -0.5], [0.1, 0.2]]}
+    write_tmbl(out / "grains.tmbl", "grains", "seed", meta, graphs, t)
 
 
 # --- MIDI -----------------------------------------------------------------------

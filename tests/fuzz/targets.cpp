@@ -11,10 +11,12 @@
 
 #include "curve_file.h"  // core/cli
 #include "timbrel/engine/gmvae_synth.h"
+#include "timbrel/engine/grain_synth.h"
 #include "timbrel/io/wav.h"
 #include "timbrel/midi/smf.h"
 #include "timbrel/models/crossmodal_vae.h"
 #include "timbrel/models/gmvae.h"
+#include "timbrel/models/grains.h"
 #include "timbrel/models/prepared_model.h"
 #include "timbrel/models/vq_timbre.h"
 #include "timbrel/nn/model_file.h"
@@ -102,6 +104,39 @@ void run_gmvae(models::Gmvae& model) {
   }
 }
 
+void run_grains(models::GrainsModel& model) {
+  using models::GrainsModel;
+  std::vector<float> zc(std::size_t(model.latent() + model.classes()), 0.1f), h(GrainsModel::kBins),
+      grain(GrainsModel::kGrain), ec(std::size_t(model.embedding() + model.classes()), 0.2f),
+      projected(std::size_t(3 * model.sequence_hidden())),
+      state(std::size_t(model.sequence_hidden()), 0.0f), z(std::size_t(model.latent()));
+  model.decode_filter(zc.data(), h.data());
+  model.sequence_input(ec.data(), projected.data());
+  model.sequence_step(projected.data(), state.data(), z.data());
+  GrainsModel::grain_window(true, false, grain.data());
+  model.encode_grain(grain.data(), z.data(), nullptr);
+  (void)model.nearest_onset_class(z.data());
+  model.map_point(0.5f, -0.5f, z.data());
+  // The live engine: two hits, the path voice and a click into the beat-box, 40 blocks.
+  engine::GrainSynth synth(model);
+  if (!synth.prepare(48000.0, 128).empty()) broken("GrainSynth refused a valid device");
+  std::vector<float> block(128), click(128, 0.0f);
+  click[3] = 0.8f;
+  engine::GrainHit hit;
+  synth.trigger(hit);
+  hit.class_b = model.classes() - 1;
+  hit.mix = 0.5f;
+  hit.offset = 64;
+  synth.trigger(hit);
+  synth.set_path(true, 0.2f, -0.1f, 0, 1.0f);
+  for (int i = 0; i < 40; ++i) {
+    synth.push_input(i == 2 ? click.data() : block.data(), 128);
+    synth.process(block.data(), 128);
+    for (float v : block)
+      if (!(std::fabs(v) <= 1.0f)) broken("a grains hit left [-1, 1] through the output guard");
+  }
+}
+
 template <class Family, class Run>
 void run_family(const std::uint8_t* bytes, std::size_t size, const char* family, Run run) {
   auto loaded = Family::load(bytes, size);
@@ -143,6 +178,8 @@ int model(const std::uint8_t* data, std::size_t size) {
     run_family<models::CrossmodalVae>(bytes.data(), bytes.size(), "crossmodal_vae", run_crossmodal);
   else if (family == "gmvae")
     run_family<models::Gmvae>(bytes.data(), bytes.size(), "gmvae", run_gmvae);
+  else if (family == "grains")
+    run_family<models::GrainsModel>(bytes.data(), bytes.size(), "grains", run_grains);
   return 0;
 }
 
