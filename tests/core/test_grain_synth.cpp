@@ -246,6 +246,45 @@ TEST_CASE("GrainSynth voices: eight sound at once, a ninth steals the oldest", "
   CHECK(rms(block.data(), 128) == 0.0);
 }
 
+TEST_CASE("GrainSynth: a stolen hit fades out over 128 samples as the new one starts",
+          "[grain_synth]") {
+  test::GrainsSizes plain;
+  plain.taps = 0;  // the fade is before the post-filter: compared without one
+  auto model = test_model(plain);
+  GrainSynth synth(*model);
+  REQUIRE(synth.prepare(22050.0, 256) == "");
+  std::vector<std::pair<int, GrainHit>> hits;
+  std::vector<std::vector<float>> offline;
+  for (int i = 0; i < 9; ++i) {
+    GrainHit h;
+    h.class_a = h.class_b = i % 3;
+    h.seed = std::uint32_t(100 + i);
+    h.gain = 0.1f;
+    hits.push_back({100 + 1000 * i, h});
+    offline.push_back(engine::render_hit(*model, h));
+  }
+  const int total = 100 + 8000 + GrainSynth::kSchedulingDelay + 34816;
+  const auto y = stream(synth, total, 256, hits);
+  CHECK(synth.stats().voices_stolen == 1);
+  const int cut = 100 + 8000 + GrainSynth::kSchedulingDelay;  // where hit 8 starts
+  std::vector<double> want(size_t(total), 0.0);
+  for (int i = 0; i < 9; ++i) {
+    const int start = 100 + 1000 * i + GrainSynth::kSchedulingDelay;
+    for (size_t n = 0; n < offline[size_t(i)].size() && start + int(n) < total; ++n) {
+      const int at = start + int(n);
+      double w = 1.0;
+      if (i == 0) w = at < cut ? 1.0 : std::max(0.0, 1.0 - double(at - cut) / 128.0);
+      want[size_t(at)] += w * offline[size_t(i)][n];
+    }
+  }
+  double worst = 0.0;
+  for (size_t n = 0; n < want.size(); ++n) worst = std::max(worst, std::fabs(want[n] - y[n]));
+  INFO("max difference " << worst);
+  CHECK(worst < 1e-6);
+  // Hit 0 was still sounding at the cut: the fade is not a no-op.
+  CHECK(std::fabs(offline[0][size_t(cut - 100 - GrainSynth::kSchedulingDelay + 64)]) > 1e-5);
+}
+
 TEST_CASE("GrainSynth path voice: the offline path render, and it plays out when stopped",
           "[grain_synth]") {
   auto model = test_model();

@@ -18,6 +18,7 @@ namespace {
 
 constexpr int kGrain = GrainsModel::kGrain, kHop = GrainsModel::kHop, kBins = GrainsModel::kBins;
 constexpr int kFlushHops = GrainsModel::kOverlap - 1;  // hops a grain sounds after its own
+constexpr int kFade = 128;  // samples over which a hit cut short by its voice's next one fades
 
 float clean(float v, float lo, float hi, float fallback) {
   return std::isfinite(v) ? std::clamp(v, lo, hi) : fallback;
@@ -260,7 +261,11 @@ struct GrainSynth::Voice {
   HitState slot[2];
   std::int64_t start[2] = {0, 0};  // model sample of each hit's first output sample
   int playing = -1, waiting = -1;  // slots, or -1
-  long order = -1;                 // of the newest hit given to it
+  // A hit cut short by the next one fades out over kFade samples from fade_start
+  // (a cut would click), unless a third hit needs its slot first.
+  int fading = -1;
+  std::int64_t fade_start = 0;
+  long order = -1;  // of the newest hit given to it
   explicit Voice(const GrainsModel& model) : slot{HitState(model), HitState(model)} {}
   // Where its newest hit ends (model samples), or -1 when it has none.
   std::int64_t end(std::int64_t duration) const {
@@ -368,7 +373,7 @@ void GrainSynth::reset() noexcept {
   if (!impl_) return;
   Impl& m = *impl_;
   for (Voice& v : m.voices) {
-    v.playing = v.waiting = -1;
+    v.playing = v.waiting = v.fading = -1;
     v.order = -1;
   }
   m.path.ola.clear();
@@ -417,7 +422,10 @@ void GrainSynth::start_hit(const GrainHit& hit, std::int64_t start) noexcept {
   std::uint32_t seed = hit.seed;
   while (seed == 0) seed = next_random();
   hit_inputs(*model_, hit, seed, m.ec.data());
-  if (voice->waiting < 0) voice->waiting = voice->playing == 0 ? 1 : 0;
+  if (voice->waiting < 0) {
+    voice->waiting = voice->playing == 0 ? 1 : 0;
+    if (voice->fading == voice->waiting) voice->fading = -1;
+  }
   const int k = voice->waiting;
   voice->slot[k].start(m.renderer, m.ec.data(), seed, clean(hit.gain, 0.0f, 8.0f, 0.0f));
   voice->start[k] = start;
@@ -451,6 +459,10 @@ void GrainSynth::render_hop(float* hop) noexcept {
     for (int j = 0; j < kHop;) {
       const std::int64_t at = base + j;
       if (v.waiting >= 0 && at >= v.start[v.waiting]) {  // the next hit starts here
+        if (v.playing >= 0 && at - v.start[v.playing] < std::int64_t(total) * kHop) {
+          v.fading = v.playing;
+          v.fade_start = at;
+        }
         v.playing = v.waiting;
         v.waiting = -1;
       }
@@ -474,6 +486,21 @@ void GrainSynth::render_hop(float* hop) noexcept {
     }
     if (v.playing >= 0 && base + kHop - v.start[v.playing] >= std::int64_t(total) * kHop)
       v.playing = -1;
+    if (v.fading >= 0) {
+      HitState& state = v.slot[v.fading];
+      const std::int64_t from = std::max(base, v.fade_start);
+      const std::int64_t to = std::min(
+          {base + kHop, v.fade_start + kFade, v.start[v.fading] + std::int64_t(total) * kHop});
+      for (std::int64_t at = from; at < to; ++at) {
+        const std::int64_t local = at - v.start[v.fading];
+        const int t = int(local / kHop), k = int(local % kHop);
+        state.consumed = t;
+        while (state.hops <= t) state.next_hop(m.renderer);
+        const float fade = 1.0f - float(at - v.fade_start) / float(kFade);
+        m.mix[std::size_t(at - base)] += fade * state.hop(t)[k];
+      }
+      if (to < base + kHop) v.fading = -1;  // faded (or over)
+    }
     sounding += heard ? 1 : 0;
   }
   stats_.peak_voices = std::max(stats_.peak_voices, sounding);

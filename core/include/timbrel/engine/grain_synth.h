@@ -5,8 +5,12 @@
 // Voices, all at 22050 Hz, mixed, through the model's FIR post-filter (linear
 // and time-invariant, so one filter on the mix equals one per voice), resampled
 // to the device rate and through the output guard:
-//   - 8 hit voices (a ninth hit steals the voice whose hit started first). A hit
-//     runs the streaming order of docs/grains.md for g + 3 hops of 512: per hop
+//   - 8 hit voices. A voice holds a hit and the next one, which starts on its
+//     own sample (the first, if it still sounds, fades out over 128 samples); a
+//     new hit goes to the voice whose newest hit is over first by then, else to
+//     the one whose newest hit came first (stolen). Voices make their next hops
+//     ahead, a few per process() call, so a hop's grains spread over the blocks.
+//     A hit runs the streaming order of docs/grains.md for g + 3 hops of 512: per hop
 //     t < g one sequence-decoder step from [e, c] (its GRU input projection
 //     computed once per hit), the grain decoder on [z_t, c] -> H_t, 2048 noise
 //     values (xorshift32 from the hit's seed), zero-phase filter (KissFFT),
