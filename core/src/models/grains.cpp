@@ -32,8 +32,8 @@ struct GrainsModel::Plan {
   nn::Graph* graph = nullptr;  // set by the constructor (validate() plans a const model)
   std::vector<Step> steps;
   int out_frames = 0, out_channels = 0;
-  std::size_t largest = 0;     // floats of the largest intermediate sequence
-  std::uint64_t work = 0;      // multiply-adds of one run
+  std::size_t largest = 0;  // floats of the largest intermediate sequence
+  std::uint64_t work = 0;   // multiply-adds of one run
 };
 
 namespace {
