@@ -5,6 +5,7 @@
 //   midi_commands.cpp        render-midi, midi-info
 //   transcribe_commands.cpp  transcribe
 //   notes_commands.cpp       notes sample | transfer | info
+//   grains_commands.cpp      grains info | hit | beatbox | path
 // Each returns the exit status and reports a problem by throwing
 // std::runtime_error (main.cpp prints it).
 #pragma once
@@ -23,5 +24,6 @@ int render_midi_command(const Args& args);
 int midi_info_command(const Args& args);
 int transcribe_command(const Args& args);
 int notes_command(const Args& args);
+int grains_command(const Args& args);
 
 }  // namespace timbrel::cli

@@ -11,6 +11,8 @@
 //                   [--iterations N] [--seed S]
 //   timbrel phase-eval IN.wav [--iterations 30] [--csv OUT.csv]
 //   timbrel midi-info SONG.mid [--notes N]
+//   timbrel notes sample | transfer | info ...
+//   timbrel grains info | hit | beatbox | path ...
 // The commands live in one file per group (commands.h); this file dispatches.
 #include <exception>
 #include <iostream>
@@ -86,7 +88,28 @@ const char* kUsage =
     "      nearest instrument component to INSTRUMENT's (--amount 0-1, default 1), its pitch\n"
     "      kept, decoded and rendered (held for the input's length by default)\n"
     "  timbrel notes info --model NAME_OR_PATH\n"
-    "      the model's instruments, pitches and sizes as JSON\n";
+    "      the model's instruments, pitches and sizes as JSON\n"
+    "  timbrel grains info --model M.tmbl\n"
+    "      a neural granular drum model's classes, sizes and live latencies as JSON\n"
+    "  timbrel grains hit --model M.tmbl --class NAME -o OUT.wav [--morph-to NAME [--mix 0.5]]\n"
+    "                     [--temperature 1] [--centre prior|class] [--seed S] [--gain G]\n"
+    "                     [--rate HZ]\n"
+    "      one hit (1.58 s) as the page's drum machine plays it: conditioning (1 - mix) CLASS +\n"
+    "      mix MORPH, embedding drawn at --temperature around the prior (0, as the page) or the\n"
+    "      class's mean embedding, --seed replays a hit; at 22050 Hz unless --rate\n"
+    "  timbrel grains beatbox IN.wav --model M.tmbl -o OUT.wav [--events EVENTS.json]\n"
+    "                         [--threshold 0.05] [--floor-db -50] [--gain G] [--rate HZ]\n"
+    "      the input's onsets (resampled to 22050 Hz; 8-192 kHz taken) classified by the model\n"
+    "      (nearest onset centroid) and each replaced by a hit of its class (mean embedding).\n"
+    "      The live engine starts a hit a fixed beatbox latency after its onset (the 2048-sample\n"
+    "      grain the encoder needs, one block, the resamplers: 2722 frames at 22050 Hz, 6332 at\n"
+    "      48 kHz with 128-frame blocks); offline that latency is compensated: each hit starts\n"
+    "      on its onset's sample, so OUT (at IN's rate unless --rate) lines up with IN sample\n"
+    "      for sample and runs one hit longer. --events: JSON of each onset's time (s) and class\n"
+    "  timbrel grains path --model M.tmbl --class NAME -o OUT.wav [--shape circle|line|spiral]\n"
+    "                      [--seconds 4] [--rate HZ]\n"
+    "      the path voice: grains decoded along a shape on the model's grain map (inside the\n"
+    "      box of 99 % of the training grains), one point per 512-sample hop\n";
 
 struct Command {
   const char* name;
@@ -105,6 +128,7 @@ const Command kCommands[] = {
     {"phase-eval", nullptr, timbrel::cli::phase_eval_command},
     {"midi-info", nullptr, timbrel::cli::midi_info_command},
     {"notes", nullptr, timbrel::cli::notes_command},
+    {"grains", nullptr, timbrel::cli::grains_command},
 };
 
 }  // namespace
