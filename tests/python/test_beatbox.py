@@ -1,0 +1,103 @@
+"""The beat-box evaluation (timbrel.eval.beatbox) end to end through `timbrel grains beatbox`
+on the golden grains model (random weights: its classes mean nothing, but detection and
+timing come from the engine's onset detector and must hold whatever the class).
+
+Needs the native build (`cmake --build build --target timbrel`) or TIMBREL_CLI, espeak-ng and sox.
+"""
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from timbrel import golden
+from timbrel.eval import beatbox as B
+from timbrel.eval.core import cli_path
+
+MODEL = golden.GOLDEN_ROOT / "grains" / "model_pp.tmbl"
+
+pytestmark = pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")),
+                                reason="espeak-ng and sox synthesise the clip")
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    keep = tmp_path_factory.mktemp("beatbox")
+    r = B.evaluate(MODEL, cli_path(), count=24, rate=48000, keep=str(keep))
+    r["_keep"] = keep
+    return r
+
+
+def test_timing_and_detection_hold_for_any_model(result):
+    t, d = result["timing"], result["detection"]
+    assert d["true"] == 24 and d["recall"] >= 0.95
+    assert t["matched"] >= 23 and t["median_ms"] <= 5.0 and t["p95_ms"] <= B.TIMING_TARGET_MS
+    assert t["passed"] and abs(t["mean_signed_ms"]) <= 5.0
+    # espeak's two-part syllables ([p] then [f], [k] then the vowel) may add onsets, no more than one each
+    assert d["precision"] >= 0.5
+
+
+def test_classes_and_report(result):
+    c = result["classes"]
+    assert c["model_classes"] == ["kick", "snare", "hat"]
+    assert sum(v["n"] for v in c["per_class"].values()) == result["timing"]["matched"]
+    assert c["per_class"]["closed_hat"]["model_class"] == "hat"  # the alias
+    assert 0.0 <= c["overall"] <= 1.0
+    for x in c["confusions"]:
+        assert x["predicted"] != c["per_class"][x["intended"]]["model_class"]
+    assert "not recorded" in result["sources"]["note"] and "espeak-ng" in result["sources"]["note"]
+    json.dumps(result, default=str)
+    # the clip and the truth are kept; the clip's onsets are where the truth says
+    truth = json.loads((result["_keep"] / "truth.json").read_text())
+    assert len(truth["onsets_s"]) == 24
+    gaps = np.diff(truth["onsets_s"])
+    assert gaps.min() >= 0.25 - 1e-3 and gaps.max() <= 0.6 + 1e-3
+    assert "beat-box:" in B.summary(result)
+
+
+def test_sox_bursts_alone_are_found_one_to_one(tmp_path):
+    r = B.evaluate(MODEL, cli_path(), count=16, rate=22050, sources=["sox"], seed=3)
+    assert r["detection"]["recall"] == 1.0 and r["detection"]["precision"] == 1.0
+    assert r["timing"]["p95_ms"] <= 2.0
+    assert r["sources"]["syllables"] == {} and "espeak" not in r["sources"]["note"]
+
+
+def test_matching_is_one_to_one_nearest_first():
+    assert B.match([1.0, 1.04], [1.03]) == [(1, 0)]
+    assert B.match([1.0, 2.0], [1.06, 2.01, 2.02]) == [(1, 1)]
+    assert B.match([], [1.0]) == []
+    s = B.score([1.0, 2.0], ["boom", "sox-hat"], [{"time_s": 1.002, "class": "kick"},
+                                                   {"time_s": 2.05, "class": "snare"},
+                                                   {"time_s": 2.3, "class": "snare"}],
+                ["kick", "snare", "hat"])
+    assert s["detection"]["matched"] == 2 and s["detection"]["precision"] == pytest.approx(2 / 3)
+    assert s["timing"]["median_ms"] == pytest.approx(26.0) and s["timing"]["max_ms"] == pytest.approx(50.0)
+    assert not s["timing"]["passed"]
+    assert s["classes"]["overall"] == 0.5
+    assert s["classes"]["confusions"] == [{"intended": "closed_hat", "predicted": "snare", "count": 1,
+                                           "share": 1.0}]
+    assert s["classes"]["per_source"]["sox-hat"]["extra_onsets"] == 1
+
+
+def test_ground_truth_onset_is_minus_30_db_of_the_peak():
+    x = np.zeros(100)
+    x[10] = 0.02      # -34 dB: below
+    x[20] = 0.04      # -28 dB: the onset
+    x[50] = -1.0
+    assert B.onset_index(x) == 20
+
+
+def test_refusals(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such model"):
+        B.evaluate(tmp_path / "none.tmbl", cli_path())
+    with pytest.raises(ValueError, match="unknown source"):
+        B.render_source("zzz", 22050, tmp_path)
+    # the tool refuses a clip at an implausible rate and says why
+    from scipy.io import wavfile
+    wavfile.write(str(tmp_path / "low.wav"), 4000, (0.5 * np.sin(np.arange(4000))).astype(np.float32))
+    p = subprocess.run([str(cli_path()), "grains", "beatbox", str(tmp_path / "low.wav"), "--model",
+                        str(MODEL), "-o", str(tmp_path / "never.wav")], capture_output=True, text=True)
+    assert p.returncode != 0 and "sample rate 4000 Hz; the beat-box takes 8000-192000 Hz" in p.stderr
+    assert not (tmp_path / "never.wav").exists()
