@@ -101,3 +101,16 @@ def test_refusals(tmp_path):
                         str(MODEL), "-o", str(tmp_path / "never.wav")], capture_output=True, text=True)
     assert p.returncode != 0 and "sample rate 4000 Hz; the beat-box takes 8000-192000 Hz" in p.stderr
     assert not (tmp_path / "never.wav").exists()
+
+
+def test_grains_card_beatbox_section(result, tmp_path):
+    from timbrel.eval import grains_card
+    text = grains_card.beatbox_section({k: v for k, v in result.items() if k != "_keep"})
+    assert text.startswith("## Beat-box")
+    assert "not recorded" in text and "espeak-ng" in text and "| closed_hat | hat |" in text
+    assert f"{result['timing']['median_ms']:.1f} ms" in text
+    # --beatbox-json is read back as the section's source
+    path = tmp_path / "bb.json"
+    path.write_text(json.dumps({k: v for k, v in result.items() if k != "_keep"}))
+    args = grains_card.argparse.Namespace(beatbox_json=str(path), model_file=None, binary=None)
+    assert grains_card._beatbox(args)["count"] == 24

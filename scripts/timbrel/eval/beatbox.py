@@ -299,7 +299,8 @@ def evaluate(model, binary=None, count: int = 60, seed: int = SEED, rate: int = 
 
 def _version(cmd: List[str]) -> Optional[str]:
     try:
-        return subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[0]
+        line = subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[0]
+        return " ".join(line.split("Data at:")[0].split())
     except (OSError, IndexError):
         return None
 
