@@ -371,9 +371,14 @@ describe('the Grains panel playing', { skip: !hasKernel && 'the WebAssembly core
     await page.waitForTimeout(600);
     const b = await page.evaluate(() => globalThis.timbrel.grains.engine.pathPoint);
     assert.ok(Math.hypot(a.x - b.x, a.y - b.y) > 0, 'the path point moves');
-    const level = await page.evaluate(() => globalThis.timbrel.grains.engine.levelDb);
+    // Heard, not merely non-zero: the loudest meter reading over a second of the path.
+    let level = -Infinity;
+    for (let i = 0; i < 10; i++) {
+      await page.waitForTimeout(100);
+      level = Math.max(level, await page.evaluate(() => globalThis.timbrel.grains.engine.levelDb));
+    }
     console.log(`# path: ${level.toFixed(1)} dBFS`);
-    assert.ok(level > -90, `the path sounds (${level.toFixed(1)} dBFS)`);
+    assert.ok(level > -50, `the path sounds (${level.toFixed(1)} dBFS)`);
     await page.screenshot({ path: path.join(OUTPUT_DIR, 'grains-playing.png'), fullPage: true });
     await page.click('#grains-path-button');
     await page.waitForFunction(() => globalThis.timbrel.grains.mode === 'idle');

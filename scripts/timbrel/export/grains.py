@@ -29,12 +29,13 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 import numpy as np
 import torch
 
-from timbrel.models.grains import NeuralGranular
+from timbrel.models.grains import GRAIN, HOP, NeuralGranular
 from timbrel.models.layers import SequenceGraph
 
 from . import export_model
 
 MAP_SHARE = 0.99        # the grain map's extent holds this share of the training grains
+AUDIBLE_DB = 30.0       # the map is made of grains within this of their one-shot's loudest
 DIGITS = 7              # significant digits of the metadata's numbers (float32 holds ~7)
 
 
@@ -122,12 +123,26 @@ def _extent(xy: np.ndarray, share: float = MAP_SHARE):
     return [out[0], out[1], out[2], out[3]], inside(good)
 
 
+def audible_grains(audio: np.ndarray, below_peak_db: float, floor_db: float = -70.0) -> np.ndarray:
+    """[N, g] mask of the grains whose RMS (over their 2048 samples) is within
+    ``below_peak_db`` of their one-shot's loudest grain and above ``floor_db`` dBFS.
+    Drum one-shots are mostly decayed tail: over all grains, the map's plane and its class
+    points sit among near-silent grains, and a path drawn there is heard as silence."""
+    n, length = audio.shape
+    g = (length - GRAIN) // HOP + 1
+    frames = np.lib.stride_tricks.sliding_window_view(audio, GRAIN, axis=1)[:, ::HOP][:, :g]
+    db = 10 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=-1) + 1e-20)
+    return (db >= db.max(axis=1, keepdims=True) - below_peak_db) & (db >= floor_db)
+
+
 @torch.no_grad()
 def grain_statistics(model: NeuralGranular, audio: np.ndarray, labels: np.ndarray,
                      batch: int = 8, dtype: torch.dtype = torch.float32,
-                     scale: float = 1.0) -> Dict[str, Any]:
+                     scale: float = 1.0, audible_db: Optional[float] = AUDIBLE_DB) -> Dict[str, Any]:
     """What the file needs from the training split: ``audio`` [N, L] one-shots (times
-    ``scale``: 1 / 32768 for the corpus's int16), ``labels`` [N] class indices. Posterior
+    ``scale``: 1 / 32768 for the corpus's int16), ``labels`` [N] class indices. The grain
+    map (plane, extent, class points) is made of the audible grains (``audible_grains``
+    with ``audible_db``; None: every grain; a class without one keeps all its grains). Posterior
     means throughout (mu_z of every grain, mu_e of every one-shot). ``dtype`` float64 makes
     the numbers independent of the CPU's float32 summation order (the golden files). Returns
     {"grain_map", "onset_centroids", "class_embeddings", "counts"} (counts: one-shots and
@@ -151,18 +166,25 @@ def grain_statistics(model: NeuralGranular, audio: np.ndarray, labels: np.ndarra
         embeddings.append(mu_e.double().numpy())
     mu_z = np.concatenate(mus)               # [N, g, d_z]
     mu_e = np.concatenate(embeddings)        # [N, d_e]
-    grains = mu_z.reshape(-1, mu_z.shape[-1])
-    mean, axes = _principal_plane(grains)
-    xy = (grains - mean) @ axes.T            # [N g, 2]
-    extent, held = _extent(xy)
-    xy_shot = xy.reshape(len(audio), -1, 2)
     by_class = [labels == k for k in range(model.classes)]
+    keep = np.ones(mu_z.shape[:2], dtype=bool)
+    if audible_db is not None:
+        keep = audible_grains(np.asarray(audio, dtype=np.float64) * scale, audible_db)
+        for m in by_class:  # a class with no audible grain keeps all of them
+            if not keep[m].any():
+                keep[m] = True
+    grains = mu_z[keep]
+    mean, axes = _principal_plane(grains)
+    extent, held = _extent((grains - mean) @ axes.T)
+    xy_shot = (mu_z - mean) @ axes.T         # [N, g, 2]
     return {
         "grain_map": {"mean": _round(mean), "axes": _round(axes), "extent": _round(extent),
-                      "class_points": _round([xy_shot[m].reshape(-1, 2).mean(0) for m in by_class])},
+                      "class_points": _round([xy_shot[m][keep[m]].mean(0) for m in by_class])},
         "onset_centroids": _round([mu_z[m, 0].mean(0) for m in by_class]),
         "class_embeddings": _round([mu_e[m].mean(0) for m in by_class]),
         "counts": {"one_shots": int(len(audio)), "grains": int(len(grains)),
+                   **({} if audible_db is None else {"all_grains": int(keep.size),
+                                                     "audible_db": audible_db}),
                    "share_in_extent": round(held, 5),
                    "per_class": [int(m.sum()) for m in by_class]},
     }

@@ -23,10 +23,17 @@ const SPIRAL_TURNS = 3;
 const isDark = () => globalThis.matchMedia?.('(prefers-color-scheme: dark)').matches ?? false;
 
 // A default path of each kind, inside the extent [[x0, x1], [y0, y1]].
-export function defaultPath(kind, extent) {
+// With the model's class points, the shapes go round and among the drums (the
+// extent's centre can lie among quiet tail grains); without, the extent's middle.
+export function defaultPath(kind, extent, classPoints = []) {
   const [[x0, x1], [y0, y1]] = extent;
-  const c = { x: (x0 + x1) / 2, y: (y0 + y1) / 2 };
-  const r = 0.3 * Math.min(x1 - x0, y1 - y0);
+  let c = { x: (x0 + x1) / 2, y: (y0 + y1) / 2 };
+  let r = 0.3 * Math.min(x1 - x0, y1 - y0);
+  if (classPoints.length >= 2) {
+    c = { x: classPoints.reduce((a, p) => a + p.x, 0) / classPoints.length, y: classPoints.reduce((a, p) => a + p.y, 0) / classPoints.length };
+    const d = classPoints.map((p) => Math.hypot(p.x - c.x, p.y - c.y)).sort((a, b) => a - b);
+    r = Math.min(r, Math.max(d[Math.floor(d.length / 2)], 0.02 * (x1 - x0)));
+  }
   if (kind === 'line') return linePath({ x: x0 + 0.15 * (x1 - x0), y: c.y - 0.2 * (y1 - y0) }, { x: x1 - 0.15 * (x1 - x0), y: c.y + 0.2 * (y1 - y0) });
   if (kind === 'spiral') return spiralPath(c, 0.1 * r, r * 1.3, { turns: SPIRAL_TURNS });
   if (kind === 'draw') {

@@ -390,7 +390,7 @@ export class GrainsPanel extends Panel {
     }));
     if (d.grainMap) {
       const kind = this.el.shapes.find((s) => s.checked)?.value ?? 'circle';
-      this.path = defaultPath(kind === 'draw' ? 'circle' : kind, this.map.extent);
+      this.path = defaultPath(kind === 'draw' ? 'circle' : kind, this.map.extent, this.map.model?.grainMap.classPoints);
       this.map.setPath(this.path);
     }
     this.el.beatboxNote.textContent = d.beatbox
@@ -1076,7 +1076,7 @@ export class GrainsPanel extends Panel {
       return;
     }
     if (!this.model?.description.grainMap) return;
-    this.pathChanged(defaultPath(kind, this.map.extent));
+    this.pathChanged(defaultPath(kind, this.map.extent, this.map.model?.grainMap.classPoints));
     this.map.setPath(this.path);
   }
 
