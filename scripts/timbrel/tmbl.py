@@ -530,6 +530,10 @@ def check_grains(metadata: Mapping[str, Any], graphs: Mapping[str, Any],
     if not post and n_taps != 0:
         raise TmblError(pre + "metadata 'post_filter' must be empty when post_processing is false")
     _numbers(taps, n_taps, "post_filter", G["max_value"])
+    makeup = metadata.get("output_gain_db", 0.0)  # optional: the page's make-up gain
+    if isinstance(makeup, bool) or not isinstance(makeup, (int, float)) or not 0 <= makeup <= 24:
+        raise TmblError(pre + f"metadata 'output_gain_db' is {makeup!r}: expected a number of "
+                        "decibels in 0-24")
     limit = G["max_value"]
     grain_map = get("grain_map")
     if not isinstance(grain_map, dict):

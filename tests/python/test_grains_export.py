@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from timbrel import golden, tmbl
-from timbrel.export.grains import AUDIBLE_DB, audible_grains, export_grains, grain_statistics
+from timbrel.export.grains import (AUDIBLE_DB, TARGET_PEAK_DB, audible_grains, export_grains,
+                                   grain_statistics, output_gain_db)
 from timbrel.export.graph import input_size
 from timbrel.export.onnx_from_tmbl import graph_from_ops
 from timbrel.golden import grains as GG
@@ -107,6 +108,16 @@ def test_statistics_are_the_training_grains_posterior_means(exported):
         np.testing.assert_allclose(m["class_points"][k], points.mean(0), rtol=1e-4, atol=1e-6)
 
 
+def test_make_up_gain_brings_the_typical_hits_median_peak_to_the_target(exported):
+    model, _, _, stats, path = exported
+    gain = read_tmbl(path).metadata["output_gain_db"]
+    assert gain == output_gain_db(model, stats["class_embeddings"]) and 0 <= gain <= 24
+    peaks = [np.abs(model.generate(label=k, e=np.asarray(e))).max()
+             for k, e in enumerate(stats["class_embeddings"])]
+    after = np.median(20 * np.log10(peaks)) + gain
+    assert abs(after - TARGET_PEAK_DB) < 0.1 or gain in (0.0, 24.0), after
+
+
 def test_audible_grains_are_near_their_one_shots_peak():
     shot = np.zeros((2, 34816))
     shot[0, :4096] = 0.5                   # loud start, then digital silence
@@ -164,6 +175,8 @@ def _mutations():
         "taps without post-processing": (set_meta("post_processing", False),
                                          "'post_filter' must be empty when post_processing is false"),
         "window": (set_meta("window", "hann"), "'window' is 'hann'"),
+        "make-up gain": (set_meta("output_gain_db", 40), "'output_gain_db' is 40"),
+        "make-up gain text": (set_meta("output_gain_db", "loud"), "'output_gain_db' is 'loud'"),
         "no embedding graph": (no_embedding_graph, "no 'embedding' graph"),
         "decoder without softplus": (lambda m, g, t: g["grain_decoder"].pop(),
                                      "graph 'grain_decoder' ends with 'linear'"),

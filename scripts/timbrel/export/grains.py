@@ -35,6 +35,7 @@ from timbrel.models.layers import SequenceGraph
 from . import export_model
 
 MAP_SHARE = 0.99        # the grain map's extent holds this share of the training grains
+TARGET_PEAK_DB = -6.0   # output_gain_db brings the typical hits' median peak here
 AUDIBLE_DB = 30.0       # the map is made of grains within this of their one-shot's loudest
 DIGITS = 7              # significant digits of the metadata's numbers (float32 holds ~7)
 
@@ -190,6 +191,18 @@ def grain_statistics(model: NeuralGranular, audio: np.ndarray, labels: np.ndarra
     }
 
 
+def output_gain_db(model: NeuralGranular, class_embeddings: Sequence[Sequence[float]],
+                   target_db: float = TARGET_PEAK_DB) -> float:
+    """The make-up gain (dB, 0-24) that brings the median peak of the classes' typical hits
+    (each class's mean embedding, decoded as the engine does) to ``target_db``: the model
+    averages the corpus's velocity layers, and its hits peak ~16 dB under full scale.
+    The page applies it (hits, path and beat-box alike); the core's renders do not."""
+    peaks = [float(np.max(np.abs(model.generate(label=k, e=np.asarray(e))))) + 1e-9
+             for k, e in enumerate(class_embeddings)]
+    gain = target_db - float(np.median(20 * np.log10(peaks)))
+    return round(float(np.clip(gain, 0.0, 24.0)), 1)
+
+
 def grains_metadata(model: NeuralGranular, class_names: Sequence[str], stats: Mapping[str, Any],
                     training: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """The file's metadata: the model's synthesis constants (``NeuralGranular.metadata``),
@@ -204,6 +217,7 @@ def grains_metadata(model: NeuralGranular, class_names: Sequence[str], stats: Ma
     meta["grain_map"] = stats["grain_map"]
     meta["onset_centroids"] = stats["onset_centroids"]
     meta["class_embeddings"] = stats["class_embeddings"]
+    meta["output_gain_db"] = output_gain_db(model, stats["class_embeddings"])
     meta["training"] = json_safe(dict(training, statistics=stats.get("counts", {})))
     return meta
 
