@@ -350,7 +350,10 @@ describe('the Grains panel playing', { skip: !hasKernel && 'the WebAssembly core
     assert.ok(out.length >= 1.3 * take.sampleRate, `${out.length} samples recorded`);
     assert.ok(allFinite(out) && out.every((v) => Math.abs(v) <= 1), 'finite, within [-1, 1]');
     console.log(`# recording: ${(out.length / take.sampleRate).toFixed(2)} s at ${rmsDb(out).toFixed(1)} dBFS`);
-    assert.ok(rmsDb(out) > -70, `the recording holds the beat (${rmsDb(out).toFixed(1)} dBFS)`);
+    // The shipped model's make-up gain makes the beat as loud as a drum loop (-20 dBFS measured);
+    // the golden test model has none and plays quieter.
+    const floor = fs.existsSync(SHIPPED) ? -30 : -70;
+    assert.ok(rmsDb(out) > floor, `the recording holds the beat (${rmsDb(out).toFixed(1)} dBFS, floor ${floor})`);
     await page.click('#grains-play-button');
     await page.waitForFunction(() => globalThis.timbrel.grains.mode === 'idle');
 

@@ -94,6 +94,11 @@ export class GrainsEngine extends Engine {
     return reply.events ?? [];
   }
 
+  // The model's make-up gain (linear), applied to hits, the path and the beat-box.
+  setOutputGain(gain) {
+    this.post({ type: 'makeup', gain });
+  }
+
   setSeed(seed) {
     this.post({ type: 'seed', seed });
   }

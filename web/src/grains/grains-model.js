@@ -97,6 +97,8 @@ export function describeGrainsModel(bytes, fileName = 'the file') {
     sampleRate: Number.isFinite(meta.sample_rate) ? meta.sample_rate : 22050,
     grainMap: map,
     mapProblem: problem,
+    // The make-up gain the exporter measured (its typical hits to a -6 dBFS peak): linear, 1-16.
+    outputGain: 10 ** (Math.min(24, Math.max(0, Number.isFinite(meta.output_gain_db) ? meta.output_gain_db : 0)) / 20),
     beatbox: Array.isArray(centroids) && centroids.length === names.length && centroids.every((c) => isNumbers(c, latent)),
   };
 }

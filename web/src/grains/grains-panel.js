@@ -462,6 +462,7 @@ export class GrainsPanel extends Panel {
       return null;
     }
     if (!this.engine) return null;
+    this.engine.setOutputGain(this.model.description.outputGain);
     this.sendPattern();
     this.checkRunning();
     return this.engine;

@@ -86,6 +86,9 @@ class GrainsProcessor extends CoreProcessor {
     this.player = null;
     this.pathClass = 0;
     this.pathGain = 1;
+    this.makeup = 1; // the model's make-up gain (metadata output_gain_db)
+    this.beatboxVariation = 0.5;
+    this.beatboxGain = 1;
     this.point = { x: 0, y: 0 };
     this.beatbox = false;
     this.random = 0x9e3779b9; // the fresh draws' seeds (xorshift32)
@@ -168,11 +171,18 @@ class GrainsProcessor extends CoreProcessor {
         break;
       case 'beatbox':
         this.beatbox = !!data.on;
-        if (this.beatbox) this.kernel.setBeatbox(true, clamp(data.variation ?? 0.5, 0, 2), clamp(data.gain ?? 1, 0, 1));
+        this.beatboxVariation = clamp(data.variation ?? 0.5, 0, 2);
+        this.beatboxGain = clamp(data.gain ?? 1, 0, 1);
+        if (this.beatbox) this.kernel.setBeatbox(true, this.beatboxVariation, this.beatboxGain * this.makeup);
         Atomics.store(this.ints, GRAINS.BEATBOX_ON, this.beatbox ? 1 : 0);
         break;
       case 'events':
         this.port.postMessage({ type: 'events', token: data.token, events: this.drainEvents() });
+        break;
+      case 'makeup':
+        // Times a track's gain (<= 1) this stays within the core's bound of 8 per hit.
+        this.makeup = clamp(Number.isFinite(data.gain) ? data.gain : 1, 0, 8);
+        if (this.beatbox) this.kernel.setBeatbox(true, this.beatboxVariation, this.beatboxGain * this.makeup);
         break;
       case 'seed':
         this.random = (Number(data.seed) >>> 0) || 1;
@@ -223,7 +233,7 @@ class GrainsProcessor extends CoreProcessor {
       this.refreshViews();
       this.heap.set(embedding, this.embeddingIndex);
     }
-    this.kernel.trigger(classA, classB, classB === classA ? 0 : clamp01(data.mix), clamp(data.temperature, 0, 2), seed, clamp01(data.gain), 0, embedding !== null);
+    this.kernel.trigger(classA, classB, classB === classA ? 0 : clamp01(data.mix), clamp(data.temperature, 0, 2), seed, clamp01(data.gain) * this.makeup, 0, embedding !== null);
     Atomics.add(this.ints, GRAINS.HITS, 1);
     this.port.postMessage({ type: 'hit', token: data.token, seed });
   }
@@ -243,7 +253,7 @@ class GrainsProcessor extends CoreProcessor {
       this.player = new PathPlayer(path, { speed });
     }
     this.pathClass = data.classIndex | 0;
-    this.pathGain = clamp01(data.gain);
+    this.pathGain = clamp01(data.gain) * this.makeup;
     Atomics.store(this.ints, GRAINS.PATH_ON, 1);
   }
 
@@ -337,7 +347,7 @@ class GrainsProcessor extends CoreProcessor {
         }
         const classA = this.classA[k];
         const classB = this.classB[k] >= 0 ? this.classB[k] : classA;
-        kernel.trigger(classA, classB, this.mix[k], this.temperature[k], seed, velocity * this.gain[k], offset, useEmbedding);
+        kernel.trigger(classA, classB, this.mix[k], this.temperature[k], seed, velocity * this.gain[k] * this.makeup, offset, useEmbedding);
         this.ints[GRAINS.LAST_SEED + (k < SEED_SLOTS ? k : 0)] = seed | 0;
         Atomics.add(this.ints, GRAINS.HITS, 1);
       }
