@@ -412,22 +412,21 @@ int main(int argc, char** argv) {
 
   // Grains (docs/grains.md): the drum engine at 48 kHz with its 8 hit voices sounding
   // (a fresh hit whenever one ends) and the path voice, from the trained model
-  // (models/grains/small-pp.tmbl) or, without one, a seeded random model of the `small`
+  // shipped (models/grains/drums.tmbl) or, without one, a seeded random model of the `small`
   // sizes (d_z 64, d_e 128, H 256, GRU 256, 13 classes): the same arithmetic. Budget:
   // RT factor <= 0.10 in WebAssembly.
   {
     std::unique_ptr<models::GrainsModel> grains;
     std::string source = "small, random";
-    for (const char* name : {"small-pp", "small-fi"}) {
-      const std::string path = std::string(TIMBREL_SOURCE_DIR) + "/models/grains/" + name + ".tmbl";
-      if (!std::ifstream(path)) continue;
-      auto loaded = models::GrainsModel::load_file(path);
+    const std::string shipped = std::string(TIMBREL_SOURCE_DIR) + "/models/grains/drums.tmbl";
+    if (std::ifstream(shipped)) {
+      auto loaded = models::GrainsModel::load_file(shipped);
       if (loaded.model) {
         grains = std::move(loaded.model);
-        source = name;
-        break;
+        source = "drums";
+      } else {
+        notes += "(" + shipped + ": " + loaded.error + ")\n";
       }
-      notes += "(" + path + ": " + loaded.error + ")\n";
     }
     if (!grains) {
       const auto bytes = test::grains_test_model_bytes(test::GrainsSizes::small());

@@ -60,6 +60,7 @@ describe('engines', { skip: !hasCore }, () => {
         DrawEngine: '/src/draw/draw-engine.js',
         MidiEngine: '/src/midi/midi-engine.js',
         TranscribeEngine: '/src/transcribe/transcribe-engine.js',
+        GrainsEngine: '/src/grains/grains-engine.js',
       };
       const ctx = new AudioContext();
       const out = [];
@@ -102,7 +103,7 @@ describe('engines', { skip: !hasCore }, () => {
       assert.ok(r.nodeGone, `${r.name} let its node go`);
       assert.match(r.requestAfter, /not running/, `${r.name} answers nothing after dispose`);
     }
-    assert.deepEqual(results.filter((r) => r.worklet).map((r) => r.name), ['ListenEngine', 'VoiceEngine', 'DrawEngine', 'MidiEngine']);
+    assert.deepEqual(results.filter((r) => r.worklet).map((r) => r.name), ['ListenEngine', 'VoiceEngine', 'DrawEngine', 'MidiEngine', 'GrainsEngine']);
     assert.deepEqual(errors, []);
     await context.close();
   });
@@ -146,6 +147,14 @@ const PANELS = [
       await page.click('#transcribe-play-clip');
     },
     stop: (page) => page.click('#transcribe-stop-button'),
+  },
+  {
+    name: 'grains',
+    start: async (page) => {
+      await page.waitForFunction(() => document.getElementById('grains').dataset.model, null, { timeout: 30000 });
+      await page.click('#grains-play-button');
+    },
+    stop: (page) => page.click('#grains-play-button'),
   },
 ];
 
@@ -195,19 +204,19 @@ async function checkPanels(browser) {
   }
 
   const shared = await page.evaluate(() => {
-    const panels = ['voice', 'listen', 'draw', 'midi', 'transcribe'].map((n) => globalThis.timbrel[n]);
+    const panels = ['voice', 'listen', 'draw', 'midi', 'transcribe', 'grains'].map((n) => globalThis.timbrel[n]);
     const contexts = new Set(panels.map((p) => p.engine?.context).filter(Boolean));
     return { engines: panels.filter((p) => p.engine).length, contexts: contexts.size, made: globalThis.audioContextsMade };
   });
-  assert.deepEqual(shared, { engines: 5, contexts: 1, made: 1 }, 'five engines on the page\'s one AudioContext');
+  assert.deepEqual(shared, { engines: 6, contexts: 1, made: 1 }, 'six engines on the page\'s one AudioContext');
   await page.screenshot({ path: path.join(OUTPUT_DIR, 'conformance.png') });
 
   const disposed = await page.evaluate(() => {
-    const names = ['voice', 'listen', 'draw', 'midi', 'transcribe'];
+    const names = ['voice', 'listen', 'draw', 'midi', 'transcribe', 'grains'];
     for (const n of names) globalThis.timbrel[n].dispose();
     return names.map((n) => globalThis.timbrel[n].engine);
   });
-  assert.deepEqual(disposed, [null, null, null, null, null], 'every panel let its engine go');
+  assert.deepEqual(disposed, [null, null, null, null, null, null], 'every panel let its engine go');
   assert.deepEqual(await page.evaluate(() => globalThis.cspViolations), [], 'the Content-Security-Policy reports no violation');
   assert.deepEqual(errors, []);
   await context.close();
