@@ -219,6 +219,31 @@ int grains_beatbox(const Args& args) {
   if (gain < 0.0 || gain > 8.0)
     throw std::runtime_error("--gain must be within 0-8, got " + std::to_string(gain));
   settings.gain = float(gain);
+  // The kit: the class each vocal sound plays, "boom,tss,ka" order; "-" or "" keeps the default.
+  const std::string kit = option(args, "--kit", "--kit", "");
+  if (!kit.empty()) {
+    std::vector<std::string> names;
+    for (std::size_t from = 0;;) {
+      const std::size_t comma = kit.find(',', from);
+      names.push_back(
+          kit.substr(from, comma == std::string::npos ? std::string::npos : comma - from));
+      if (comma == std::string::npos) break;
+      from = comma + 1;
+    }
+    if (names.size() != std::size_t(engine::kBeatboxSounds))
+      throw std::runtime_error(
+          "--kit takes three classes, for the boom, the tss and the ka (e.g. "
+          "kick,closed_hat,snare; - keeps a sound's default), got '" +
+          kit + "'");
+    for (std::size_t s = 0; s < names.size(); ++s)
+      if (!names[s].empty() && names[s] != "-")
+        settings.kit[s] = class_of(*model, names[s], "--kit");
+  }
+  const std::string classifier = option(args, "--classifier", "--classifier", "sound");
+  if (classifier != "sound" && classifier != "centroid")
+    throw std::runtime_error("--classifier must be sound or centroid, got '" + classifier + "'");
+  settings.classifier = classifier == "centroid" ? engine::BeatboxClassifier::kNearestCentroid
+                                                 : engine::BeatboxClassifier::kSound;
 
   const auto audio = read_clip(in);
   if (audio.sample_rate < kMinRate || audio.sample_rate > kMaxRate)
@@ -245,6 +270,12 @@ int grains_beatbox(const Args& args) {
               double(audio.samples.size()) / audio.sample_rate, audio.sample_rate,
               audio.sample_rate == kModelRate ? "" : " (resampled to 22050 Hz for the model)",
               level_db(peak));
+  const auto& names = model->class_names();
+  const auto resolved = engine::resolve_beatbox_kit(*model, settings.kit);
+  std::printf("kit: boom -> %s, tss -> %s, ka -> %s (%s)\n", names[size_t(resolved[0])].c_str(),
+              names[size_t(resolved[1])].c_str(), names[size_t(resolved[2])].c_str(),
+              classifier == "sound" ? "told apart by what each sound is made of"
+                                    : "nearest of the kit classes' onset centroids");
   const auto start = std::chrono::steady_clock::now();
   const auto r = engine::render_beatbox(*model, x.data(), x.size(), settings);
   print_compute("beat-box", seconds_since(start), double(x.size()) / kModelRate);
@@ -258,13 +289,23 @@ int grains_beatbox(const Args& args) {
       "blocks; offline compensated: each hit starts on its onset's sample\n",
       beatbox_latency, 1000.0 * beatbox_latency / audio.sample_rate, audio.sample_rate);
   std::vector<int> counts(size_t(model->classes()), 0);
+  static const char* kSoundNames[] = {"boom", "tss", "ka"};
   nlohmann::json events = nlohmann::json::array();
   for (size_t i = 0; i < r.onsets.size(); ++i) {
     const int k = r.classes[i];
     ++counts[size_t(k)];
+    const auto& f = r.features[i];
     events.push_back({{"time_s", double(r.onsets[i]) / kModelRate},
-                      {"class", model->class_names()[size_t(k)]},
-                      {"class_index", k}});
+                      {"sound", kSoundNames[r.slots[i]]},
+                      {"slot", r.slots[i]},
+                      {"class", names[size_t(k)]},
+                      {"class_index", k},
+                      {"features",
+                       {{"low_share", f.low_share},
+                        {"high_share", f.high_share},
+                        {"flatness", f.flatness},
+                        {"centroid_hz", f.centroid_hz},
+                        {"level_db", f.level_db}}}});
   }
   std::printf("onsets: %zu (", r.onsets.size());
   for (int k = 0; k < model->classes(); ++k)
@@ -275,6 +316,11 @@ int grains_beatbox(const Args& args) {
     const nlohmann::json doc = {{"input", in},
                                 {"model", model->name()},
                                 {"classes", model->class_names()},
+                                {"kit",
+                                 {{"boom", names[size_t(resolved[0])]},
+                                  {"tss", names[size_t(resolved[1])]},
+                                  {"ka", names[size_t(resolved[2])]}}},
+                                {"classifier", classifier},
                                 {"sample_rate", audio.sample_rate},
                                 {"live_latency_frames", beatbox_latency},
                                 {"latency_compensated", true},

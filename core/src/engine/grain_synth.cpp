@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <limits>
+#include <string>
 
+#include "timbrel/dsp/descriptors.h"
 #include "timbrel/dsp/fft.h"
 #include "timbrel/dsp/onset_detector.h"
 #include "timbrel/dsp/resampler.h"
@@ -242,6 +245,33 @@ void hit_inputs(const GrainsModel& model, const GrainHit& hit, std::uint32_t see
   }
 }
 
+BeatboxKit resolve_kit(const BeatboxKit& kit, const BeatboxKit& fallback, int classes) {
+  BeatboxKit out = kit;
+  for (int s = 0; s < kBeatboxSounds; ++s)
+    if (out[std::size_t(s)] < 0 || out[std::size_t(s)] >= classes)
+      out[std::size_t(s)] = fallback[std::size_t(s)];
+  return out;
+}
+
+// The slot whose class's onset centroid is nearest to mu (ties to the lowest slot).
+int nearest_kit_slot(const GrainsModel& model, const BeatboxKit& kit, const float* mu) {
+  int best = 0;
+  double best_d2 = std::numeric_limits<double>::infinity();
+  for (int s = 0; s < kBeatboxSounds; ++s) {
+    const float* c = model.onset_centroid(kit[std::size_t(s)]);
+    double d2 = 0.0;
+    for (int d = 0; d < model.latent(); ++d) {
+      const double e = double(mu[d]) - c[d];
+      d2 += e * e;
+    }
+    if (d2 < best_d2) {
+      best_d2 = d2;
+      best = s;
+    }
+  }
+  return best;
+}
+
 std::vector<float> one_hot(const GrainsModel& model, int k) {
   std::vector<float> c(std::size_t(model.classes()), 0.0f);
   c[std::size_t(std::clamp(k, 0, model.classes() - 1))] = 1.0f;
@@ -249,6 +279,92 @@ std::vector<float> one_hot(const GrainsModel& model, int k) {
 }
 
 }  // namespace
+
+// --- beat-box kit ----------------------------------------------------------------
+
+BeatboxKit default_beatbox_kit(const GrainsModel& model) {
+  static const std::vector<std::vector<std::string>> kNames = {
+      {"kick", "bass_drum", "bd", "tom"},
+      {"closed_hat", "hat", "hihat", "hi_hat", "open_hat", "shaker", "ride", "cymbal"},
+      {"snare", "clap", "rim", "rimshot", "cowbell"}};
+  BeatboxKit kit{-1, -1, -1};
+  for (int s = 0; s < kBeatboxSounds; ++s)
+    for (const auto& name : kNames[std::size_t(s)]) {
+      const int k = model.class_index(name);
+      if (k >= 0 && std::find(kit.begin(), kit.end(), k) == kit.end()) {
+        kit[std::size_t(s)] = k;
+        break;
+      }
+    }
+  for (int& k : kit) {
+    if (k >= 0) continue;
+    k = 0;
+    for (int c = 0; c < model.classes(); ++c)
+      if (std::find(kit.begin(), kit.end(), c) == kit.end()) {
+        k = c;
+        break;
+      }
+  }
+  return kit;
+}
+
+BeatboxKit resolve_beatbox_kit(const GrainsModel& model, const BeatboxKit& kit) {
+  return resolve_kit(kit, default_beatbox_kit(model), model.classes());
+}
+
+struct VocalSoundClassifier::Impl {
+  dsp::RealFft fft{kGrain};
+  dsp::DescriptorAnalyzer descriptors{kGrain, double(GrainsModel::kSampleRate)};
+  std::vector<float> hann = std::vector<float>(kGrain), frame = std::vector<float>(kGrain),
+                     windowed = std::vector<float>(kGrain);
+  std::vector<std::complex<float>> spectrum = std::vector<std::complex<float>>(kBins);
+  int low_first = 0, low_end = 0, high_first = 0;  // bins of 50-200 Hz and >= 4 kHz
+  Impl() {
+    for (int n = 0; n < kGrain; ++n)
+      hann[std::size_t(n)] = float(0.5 - 0.5 * std::cos(6.283185307179586 * n / kGrain));
+    const double bin_hz = double(GrainsModel::kSampleRate) / kGrain;
+    low_first = int(std::ceil(50.0 / bin_hz));
+    low_end = int(std::ceil(200.0 / bin_hz));
+    high_first = int(std::ceil(4000.0 / bin_hz));
+  }
+};
+
+VocalSoundClassifier::VocalSoundClassifier() : impl_(std::make_unique<Impl>()) {}
+VocalSoundClassifier::~VocalSoundClassifier() = default;
+
+VocalSoundFeatures VocalSoundClassifier::analyse(const float* grain) noexcept {
+  Impl& m = *impl_;
+  for (int n = 0; n < kGrain; ++n) {
+    const float v = std::isfinite(grain[n]) ? grain[n] : 0.0f;
+    m.frame[std::size_t(n)] = v;
+    m.windowed[std::size_t(n)] = v * m.hann[std::size_t(n)];
+  }
+  m.fft.forward(m.windowed.data(), m.spectrum.data());
+  const dsp::SpectralDescriptors d = m.descriptors.compute(m.frame.data(), m.spectrum.data());
+  double total = 0.0, low = 0.0, high = 0.0;
+  for (int k = 0; k < kBins; ++k) {
+    const double p = (k == 0 || k == kBins - 1 ? 1.0 : 2.0) * std::norm(m.spectrum[std::size_t(k)]);
+    total += p;
+    if (k >= m.low_first && k < m.low_end) low += p;
+    if (k >= m.high_first) high += p;
+  }
+  VocalSoundFeatures f;
+  f.flatness = d.flatness;
+  f.centroid_hz = d.centroid_hz;
+  f.level_db = d.rms_db;
+  if (total > 0.0) {
+    f.low_share = float(low / total);
+    f.high_share = float(high / total);
+  }
+  return f;
+}
+
+BeatboxSound VocalSoundClassifier::sound_of(const VocalSoundFeatures& f) noexcept {
+  if (f.low_share >= kLowShare) return kBoom;
+  if (f.flatness < kVoicedFlatness && f.centroid_hz < kVoicedCentroidHz) return kBoom;
+  if (f.high_share >= kHighShare) return kTss;
+  return kKa;
+}
 
 // --- GrainSynth ------------------------------------------------------------------
 
@@ -294,6 +410,7 @@ struct GrainSynth::Impl {
   int pending_first = 0, pending_count = 0;
   std::vector<float> grain = std::vector<float>(kGrain, 0.0f);
   std::vector<float> mu;
+  VocalSoundClassifier sounds;
   double input_delay_s = 0.0;  // the input resampler's group delay
   GrainEvent events[GrainSynth::kEventCapacity];
   int events_first = 0, events_count = 0;
@@ -315,7 +432,10 @@ struct GrainSynth::Impl {
   }
 };
 
-GrainSynth::GrainSynth(GrainsModel& model) : model_(&model) { set_seed(0); }
+GrainSynth::GrainSynth(GrainsModel& model)
+    : model_(&model), default_kit_(default_beatbox_kit(model)), kit_(default_kit_) {
+  set_seed(0);
+}
 
 GrainSynth::~GrainSynth() = default;
 
@@ -361,7 +481,10 @@ void GrainSynth::set_seed(std::uint32_t seed) noexcept { seed_ = rng_ = mixed_se
 
 std::uint32_t GrainSynth::next_random() noexcept { return xorshift(rng_); }
 
-void GrainSynth::set_beatbox(const BeatboxSettings& settings) noexcept { beatbox_ = settings; }
+void GrainSynth::set_beatbox(const BeatboxSettings& settings) noexcept {
+  beatbox_ = settings;
+  kit_ = resolve_kit(settings.kit, default_kit_, model_->classes());
+}
 
 void GrainSynth::reset() noexcept {
   device_frames_ = model_samples_ = input_frames_ = input_lag_ = 0;
@@ -591,14 +714,23 @@ void GrainSynth::push_input(const float* in, int frames) noexcept {
 
 void GrainSynth::encode_onset(std::int64_t onset) noexcept {
   Impl& m = *impl_;
-  const float* a0 = m.renderer.window(0);
-  for (int i = 0; i < kGrain; ++i)
-    m.grain[std::size_t(i)] = a0[i] * m.ring[std::size_t((onset + i) & (Impl::kRing - 1))];
-  model_->encode_grain(m.grain.data(), m.mu.data(), nullptr);
-  const int k = model_->nearest_onset_class(m.mu.data());
+  int slot = 0;
+  if (beatbox_.classifier == BeatboxClassifier::kNearestCentroid) {
+    const float* a0 = m.renderer.window(0);
+    for (int i = 0; i < kGrain; ++i)
+      m.grain[std::size_t(i)] = a0[i] * m.ring[std::size_t((onset + i) & (Impl::kRing - 1))];
+    model_->encode_grain(m.grain.data(), m.mu.data(), nullptr);
+    slot = nearest_kit_slot(*model_, kit_, m.mu.data());
+  } else {
+    for (int i = 0; i < kGrain; ++i)
+      m.grain[std::size_t(i)] = m.ring[std::size_t((onset + i) & (Impl::kRing - 1))];
+    slot = m.sounds.classify(m.grain.data());
+  }
+  const int k = kit_[std::size_t(slot)];
   GrainEvent event;
   event.time_s = double(onset) / kSampleRate - m.input_delay_s + double(input_lag_) / rate_;
   event.frame = std::int64_t(std::llround(event.time_s * rate_));
+  event.slot = slot;
   event.class_index = k;
   if (m.events_count == kEventCapacity) {
     ++stats_.events_dropped;
@@ -708,19 +840,28 @@ BeatboxRender render_beatbox(GrainsModel& model, const float* input, std::size_t
     r.onsets.insert(r.onsets.end(), found, found + k);
     done += std::size_t(count);
   }
-  std::vector<float> window(kGrain), grain(kGrain), mu(std::size_t(model.latent()));
+  std::vector<float> window(kGrain), raw(kGrain), grain(kGrain), mu(std::size_t(model.latent()));
   GrainsModel::grain_window(true, model.grains() == 1, window.data());
+  VocalSoundClassifier sounds;
+  r.kit = resolve_beatbox_kit(model, settings.kit);
   const std::size_t length = std::size_t(model.samples());
   r.samples.assign(n + length, 0.0f);
   for (std::int64_t onset : r.onsets) {
     for (int i = 0; i < kGrain; ++i) {
       const std::size_t at = std::size_t(onset) + std::size_t(i);
-      grain[std::size_t(i)] =
-          at < n && std::isfinite(input[at]) ? window[std::size_t(i)] * input[at] : 0.0f;
+      raw[std::size_t(i)] = at < n && std::isfinite(input[at]) ? input[at] : 0.0f;
+      grain[std::size_t(i)] = window[std::size_t(i)] * raw[std::size_t(i)];
     }
-    model.encode_grain(grain.data(), mu.data(), nullptr);
-    const int k = model.nearest_onset_class(mu.data());
+    const VocalSoundFeatures features = sounds.analyse(raw.data());
+    int slot = VocalSoundClassifier::sound_of(features);
+    if (settings.classifier == BeatboxClassifier::kNearestCentroid) {
+      model.encode_grain(grain.data(), mu.data(), nullptr);
+      slot = nearest_kit_slot(model, r.kit, mu.data());
+    }
+    const int k = r.kit[std::size_t(slot)];
+    r.slots.push_back(slot);
     r.classes.push_back(k);
+    r.features.push_back(features);
     if (!settings.trigger) continue;
     const auto c = one_hot(model, k);
     const auto hit = render_hit(model, model.class_embedding(k), c.data(), model.noise_seed());

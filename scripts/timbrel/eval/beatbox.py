@@ -2,7 +2,8 @@
 
     PYTHONPATH=scripts /usr/bin/python3 -m timbrel.eval.beatbox --model M.tmbl \\
         [--binary build/core/timbrel] [--count 60] [--seed 20261220] [--rate 48000]
-        [--sources espeak sox] [--out beatbox.json] [--keep DIR]
+        [--sources espeak sox] [--kit kick,closed_hat,snare] [--classifier sound|centroid]
+        [--set eval|tune] [--out beatbox.json] [--keep DIR]
 
 The vocal percussion is synthesised, not recorded: espeak-ng (``SYLLABLES``: the syllable, or
 espeak phonemes in ``[[...]]``, and the drum class it stands for) and, because espeak's
@@ -14,8 +15,19 @@ ground-truth onset is the first sample whose magnitude exceeds -30 dB of its own
 cut 20 ms after the last sample above -30 dB) are placed one after another with random gaps
 of 0.25-0.6 s between their onsets in a clip with a Gaussian noise floor at -60 dBFS RMS.
 
-The tool finds the clip's onsets, classifies each with the model (nearest onset centroid)
-and lists them (``--events``: onset time in seconds, class). Scores:
+The tool finds the clip's onsets, hears each as one of the beat-box kit's three sounds (boom,
+tss, ka; ``--classifier sound``: by what it is made of, the engine's VocalSoundClassifier;
+``centroid``: the model's nearest onset centroid among the kit's classes) and lists them
+(``--events``: onset time in seconds, sound, class, the sound's features). A source's intended
+class (kick, closed_hat, snare) is its sound's (boom, tss, ka), and it agrees when the event's
+class is the one the kit gives that sound.
+
+Two sets of sources: ``eval`` (the default; ``SYLLABLES``, espeak-ng's default voice, ``BURSTS``,
+seed ``SEED``) scores; ``tune`` (``TUNE_SYLLABLES`` in other voices, pitches and speeds,
+``TUNE_BURSTS``, seed ``TUNE_SEED``) is where the VocalSoundClassifier's thresholds were chosen,
+so that the scores are not measured on the clips the thresholds were fitted to. Phoneme
+sources ([[...]]) sound the same in every espeak voice; the tuning set uses other phonemes and
+speeds. Scores:
 - detection: a detected onset matches a true one within ``TOLERANCE_S`` (50 ms; one to one,
   nearest pairs first); recall = matched / true, precision = matched / detected;
 - timing: |detected - true| of the matched pairs, median and 95th percentile in ms (target
@@ -59,6 +71,26 @@ BURSTS: Dict[str, Tuple[str, List[str]]] = {
     "sox-snare": ("snare", ["synth", "0.18", "whitenoise", "bandpass", "1800", "1.2q",
                             "fade", "l", "0.001", "0.18", "0.17", "gain", "-3"]),
 }
+# The tuning set (--set tune): other syllables and phonemes, each in several voices (espeak-ng
+# -v VOICE -p PITCH -s SPEED), other bursts, another seed. Never scored as the evaluation.
+TUNE_SYLLABLES: Dict[str, str] = {
+    "boo": "kick", "doom": "kick", "bom": "kick",
+    "[[s]]": "closed_hat", "[[tsss]]": "closed_hat",
+    "ke": "snare", "kah": "snare", "[[pSS]]": "snare",
+}
+TUNE_VOICES: Tuple[Tuple[str, int, int], ...] = (("en+m3", 30, 220), ("en+f2", 70, 175),
+                                                   ("en-us", 50, 260))
+TUNE_BURSTS: Dict[str, Tuple[str, List[str]]] = {
+    "sox-kick2": ("kick", ["synth", "0.25", "sine", "130-50", "fade", "l", "0.003", "0.25", "0.22",
+                           "gain", "-2"]),
+    "sox-hat2": ("closed_hat", ["synth", "0.05", "whitenoise", "highpass", "6000",
+                                "fade", "l", "0.001", "0.05", "0.045", "gain", "-4"]),
+    "sox-snare2": ("snare", ["synth", "0.15", "whitenoise", "bandpass", "2400", "1.0q",
+                             "fade", "l", "0.001", "0.15", "0.14", "gain", "-2"]),
+}
+TUNE_SEED = 777
+# intended class -> the kit's sound that stands for it
+SOUND_OF_CLASS: Dict[str, str] = {"kick": "boom", "closed_hat": "tss", "snare": "ka"}
 CLASS_ALIASES: Dict[str, Tuple[str, ...]] = {"closed_hat": ("hat", "hihat", "hi_hat")}
 ONSET_DB = -30.0
 TOLERANCE_S = 0.050
@@ -95,16 +127,34 @@ def _at_rate(x: np.ndarray, rate: int, want: int) -> np.ndarray:
     return resample_poly(x.astype(np.float64), want // g, rate // g)
 
 
+def _source(name: str) -> Tuple[str, str, Optional[Tuple[str, int, int]], Optional[List[str]]]:
+    """(kind, text or burst name, espeak voice or None, sox effects or None) of a source name;
+    tuning sources are named TEXT@VOICE (e.g. boo@en+m3)."""
+    if name in BURSTS:
+        return "sox", name, None, BURSTS[name][1]
+    if name in TUNE_BURSTS:
+        return "sox", name, None, TUNE_BURSTS[name][1]
+    if name in SYLLABLES:
+        return "espeak", name, None, None
+    text, _, voice = name.partition("@")
+    for v in TUNE_VOICES:
+        if v[0] == voice and text in TUNE_SYLLABLES:
+            return "espeak", text, v, None
+    raise ValueError(f"unknown source {name!r} (syllables: {', '.join(SYLLABLES)}; bursts: "
+                     f"{', '.join(BURSTS)})")
+
+
 def render_source(name: str, rate: int, work: Path) -> np.ndarray:
     """One source alone at `rate` (float64), trailing silence cut 20 ms after its -30 dB end."""
     wav = work / f"src-{''.join(ch if ch.isalnum() else '_' for ch in name)}-{rate}.wav"
-    if name in BURSTS:
-        cmd = [_tool("sox"), "-R", "-n", "-r", str(rate), "-b", "16", "-c", "1", str(wav)] + BURSTS[name][1]
-    elif name in SYLLABLES:
+    kind, text, voice, effects = _source(name)
+    if kind == "sox":
+        cmd = [_tool("sox"), "-R", "-n", "-r", str(rate), "-b", "16", "-c", "1", str(wav)] + effects
+    elif voice is None:
         cmd = [_tool("espeak-ng"), "-v", "en", "-w", str(wav), name]
     else:
-        raise ValueError(f"unknown source {name!r} (syllables: {', '.join(SYLLABLES)}; bursts: "
-                         f"{', '.join(BURSTS)})")
+        cmd = [_tool("espeak-ng"), "-v", voice[0], "-p", str(voice[1]), "-s", str(voice[2]),
+               "-w", str(wav), text]
     subprocess.run(cmd, check=True, capture_output=True)
     x, sr = _read(wav)
     x = _at_rate(x, sr, rate)
@@ -123,12 +173,30 @@ def onset_index(x: np.ndarray) -> int:
 
 
 def intended_class(source: str) -> str:
-    return SYLLABLES[source] if source in SYLLABLES else BURSTS[source][0]
+    if source in SYLLABLES:
+        return SYLLABLES[source]
+    if source in BURSTS:
+        return BURSTS[source][0]
+    if source in TUNE_BURSTS:
+        return TUNE_BURSTS[source][0]
+    return TUNE_SYLLABLES[source.partition("@")[0]]
 
 
-def make_clip(count: int, rate: int, seed: int, sources: Sequence[str], work: Path) -> Dict:
+def is_burst(source: str) -> bool:
+    return source in BURSTS or source in TUNE_BURSTS
+
+
+def source_names(sources: Sequence[str], which: str = "eval") -> List[str]:
+    if which == "tune":
+        return ([f"{t}@{v[0]}" for t in TUNE_SYLLABLES for v in TUNE_VOICES] if "espeak" in sources
+                else []) + ([s for s in TUNE_BURSTS] if "sox" in sources else [])
+    return [s for s in SYLLABLES if "espeak" in sources] + [s for s in BURSTS if "sox" in sources]
+
+
+def make_clip(count: int, rate: int, seed: int, sources: Sequence[str], work: Path,
+              which: str = "eval") -> Dict:
     """The clip (float64), its true onsets (seconds) and what was placed."""
-    names = [s for s in SYLLABLES if "espeak" in sources] + [s for s in BURSTS if "sox" in sources]
+    names = source_names(sources, which)
     if not names:
         raise ValueError("no sources: choose from espeak, sox")
     renders = {n: render_source(n, rate, work) for n in names}
@@ -154,18 +222,23 @@ def make_clip(count: int, rate: int, seed: int, sources: Sequence[str], work: Pa
             "gains_db": [float(20 * np.log10(g)) for g in gains]}
 
 
-def run_beatbox(binary: Path, model: Path, clip_wav: Path, work: Path) -> Tuple[List[Dict], List[str]]:
-    """(events, model classes) from `timbrel grains beatbox`; no onsets -> no events."""
+def run_beatbox(binary: Path, model: Path, clip_wav: Path, work: Path, kit: Optional[str] = None,
+                classifier: str = "sound") -> Tuple[List[Dict], List[str], Dict[str, str]]:
+    """(events, model classes, the kit {sound: class}) from `timbrel grains beatbox`; no onsets ->
+    no events."""
     events_path = work / "events.json"
-    proc = subprocess.run([str(binary), "grains", "beatbox", str(clip_wav), "--model", str(model),
-                           "-o", str(work / "beatbox-out.wav"), "--events", str(events_path)],
-                          capture_output=True, text=True)
+    cmd = [str(binary), "grains", "beatbox", str(clip_wav), "--model", str(model),
+           "-o", str(work / "beatbox-out.wav"), "--events", str(events_path),
+           "--classifier", classifier]
+    if kit:
+        cmd += ["--kit", kit]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         if "no onsets found" in proc.stderr:
-            return [], []
+            return [], [], {}
         raise RuntimeError(f"timbrel grains beatbox failed ({proc.returncode}): {proc.stderr.strip()}")
     doc = json.loads(events_path.read_text())
-    return doc["events"], doc["classes"]
+    return doc["events"], doc["classes"], doc.get("kit", {})
 
 
 def match(truth: Sequence[float], found: Sequence[float], tolerance: float = TOLERANCE_S) -> List[Tuple[int, int]]:
@@ -189,8 +262,16 @@ def resolve_class(intended: str, classes: Sequence[str]) -> Optional[str]:
     return None
 
 
+def wanted_class(intended: str, classes: Sequence[str], kit: Optional[Dict[str, str]]) -> Optional[str]:
+    """The class an onset meant as `intended` should play: the kit's class for its sound, or
+    (no kit) the model's name for it."""
+    if kit and SOUND_OF_CLASS.get(intended) in kit:
+        return kit[SOUND_OF_CLASS[intended]]
+    return resolve_class(intended, classes)
+
+
 def score(truth: Sequence[float], sources: Sequence[str], events: Sequence[Dict],
-          classes: Sequence[str]) -> Dict:
+          classes: Sequence[str], kit: Optional[Dict[str, str]] = None) -> Dict:
     found = [float(e["time_s"]) for e in events]
     pairs = match(truth, found)
     errors = np.array([found[j] - truth[i] for i, j in pairs]) * 1000.0
@@ -212,15 +293,16 @@ def score(truth: Sequence[float], sources: Sequence[str], events: Sequence[Dict]
     agree_total = 0
     for i, j in pairs:
         intended = intended_class(sources[i])
-        want = resolve_class(intended, classes)
+        want = wanted_class(intended, classes, kit)
         got = events[j]["class"]
         ok = got == want
         agree_total += ok
-        c = per_class.setdefault(intended, {"model_class": want, "n": 0, "agree": 0, "predicted": {}})
+        c = per_class.setdefault(intended, {"sound": SOUND_OF_CLASS.get(intended), "model_class": want,
+                                            "n": 0, "agree": 0, "predicted": {}})
         c["n"] += 1
         c["agree"] += ok
         c["predicted"][got] = c["predicted"].get(got, 0) + 1
-        kind = per_kind["sox" if sources[i] in BURSTS else "espeak"]
+        kind = per_kind["sox" if is_burst(sources[i]) else "espeak"]
         kind[0] += 1
         kind[1] += ok
         if not ok:
@@ -242,7 +324,7 @@ def score(truth: Sequence[float], sources: Sequence[str], events: Sequence[Dict]
         s = per_source[sources[i]]
         got = events[j]["class"]
         s["n"] += 1
-        s["agree"] += got == resolve_class(s["intended"], classes)
+        s["agree"] += got == wanted_class(s["intended"], classes, kit)
         s["predicted"][got] = s["predicted"].get(got, 0) + 1
     for s in per_source.values():
         s["share"] = s["agree"] / s["n"] if s["n"] else None
@@ -255,13 +337,21 @@ def score(truth: Sequence[float], sources: Sequence[str], events: Sequence[Dict]
                     "confusions": [{"intended": a, "predicted": b, "count": n,
                                     "share": n / per_class[a]["n"]}
                                    for (a, b), n in sorted(confusions.items(), key=lambda kv: -kv[1])],
-                    "model_classes": list(classes)},
+                    "model_classes": list(classes), "kit": dict(kit or {})},
     }
 
 
-def evaluate(model, binary=None, count: int = 60, seed: int = SEED, rate: int = 48000,
-             sources: Sequence[str] = ("espeak", "sox"), keep: Optional[str] = None) -> Dict:
-    """The beat-box scores of `model` (a grains .tmbl) as a JSON-ready dict."""
+def evaluate(model, binary=None, count: int = 60, seed: Optional[int] = None, rate: int = 48000,
+             sources: Sequence[str] = ("espeak", "sox"), keep: Optional[str] = None,
+             kit: Optional[str] = None, classifier: str = "sound", which: str = "eval") -> Dict:
+    """The beat-box scores of `model` (a grains .tmbl) as a JSON-ready dict; `which` "tune"
+    scores the tuning set instead (where the classifier's thresholds were chosen)."""
+    if which not in ("eval", "tune"):
+        raise ValueError(f"set must be eval or tune, got {which!r}")
+    if classifier not in ("sound", "centroid"):
+        raise ValueError(f"classifier must be sound or centroid, got {classifier!r}")
+    if seed is None:
+        seed = TUNE_SEED if which == "tune" else SEED
     if binary is None:
         from timbrel.eval.core import cli_path
         binary = cli_path()   # TIMBREL_CLI or build/core/timbrel
@@ -276,20 +366,32 @@ def evaluate(model, binary=None, count: int = 60, seed: int = SEED, rate: int = 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(keep) if keep else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        made = make_clip(count, rate, seed, sources, work)
+        made = make_clip(count, rate, seed, sources, work, which)
         clip_wav = work / "beatbox-in.wav"
         wavfile.write(str(clip_wav), rate, made["clip"].astype(np.float32))
-        events, classes = run_beatbox(binary, model, clip_wav, work)
+        events, classes, used_kit = run_beatbox(binary, model, clip_wav, work, kit, classifier)
         (work / "truth.json").write_text(json.dumps(
             {"onsets_s": made["onsets_s"], "sources": made["sources"]}, indent=1) + "\n")
-    result = score(made["onsets_s"], made["sources"], events, classes)
+    result = score(made["onsets_s"], made["sources"], events, classes, used_kit)
     result.update({
+        "set": which, "classifier": classifier,
+        "tuning": ("the VocalSoundClassifier's thresholds were chosen on the tuning set "
+                   f"(--set tune: seed {TUNE_SEED}, espeak-ng voices "
+                   + ", ".join(f"{v} -p {p} -s {sp}" for v, p, sp in TUNE_VOICES)
+                   + ", other syllables and phonemes, other sox bursts), not on these clips"
+                   if which == "eval" else
+                   "this is the tuning set: the thresholds were chosen on it; the scores are --set eval's"),
         "model": str(model), "binary": str(binary), "count": count, "seed": seed, "rate": rate,
         "clip_seconds": len(made["clip"]) / rate, "noise_dbfs": NOISE_DBFS, "gap_s": list(GAP_S),
         "onset_definition": f"first sample above {ONSET_DB:g} dB of the isolated render's peak",
         "sources": {"note": sources_note(sources), "kinds": list(sources),
-                    "syllables": SYLLABLES if "espeak" in sources else {},
-                    "bursts": {k: {"class": v[0], "sox": " ".join(v[1])} for k, v in BURSTS.items()}
+                    "syllables": (SYLLABLES if which == "eval" else TUNE_SYLLABLES)
+                    if "espeak" in sources else {},
+                    "voices": (["en"] if which == "eval" else
+                               [f"{v} -p {p} -s {sp}" for v, p, sp in TUNE_VOICES])
+                    if "espeak" in sources else [],
+                    "bursts": {k: {"class": v[0], "sox": " ".join(v[1])}
+                               for k, v in (BURSTS if which == "eval" else TUNE_BURSTS).items()}
                     if "sox" in sources else {},
                     "espeak_ng": _version(["espeak-ng", "--version"]) if "espeak" in sources else None,
                     "sox": _version(["sox", "--version"]) if "sox" in sources else None},
@@ -311,8 +413,11 @@ def _f(v, fmt: str = "{:.3f}") -> str:
 
 def summary(r: Dict) -> str:
     t, d, c = r["timing"], r["detection"], r["classes"]
+    kit = c.get("kit") or {}
     lines = [f"beat-box: {Path(r['model']).name}, {r['count']} onsets at {r['rate']} Hz "
-             f"(seed {r['seed']}; {r['sources']['note']})",
+             f"(seed {r['seed']}, {r.get('set', 'eval')} set; {r['sources']['note']})",
+             f"kit: " + ", ".join(f"{k} -> {v}" for k, v in kit.items())
+             + f"; classifier {r.get('classifier', 'sound')}",
              f"timing: median {_f(t['median_ms'], '{:.1f}')} ms, p95 {_f(t['p95_ms'], '{:.1f}')} ms, "
              f"mean signed {_f(t['mean_signed_ms'], '{:+.1f}')} ms (target p95 <= {t['target_ms']:g} ms: "
              f"{'met' if t['passed'] else 'NOT met'})",
@@ -336,15 +441,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--model", required=True, help="a grains .tmbl")
     p.add_argument("--binary", help="the native tool (default: TIMBREL_CLI or build/core/timbrel)")
     p.add_argument("--count", type=int, default=60)
-    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--seed", type=int, help=f"default {SEED} (eval), {TUNE_SEED} (tune)")
     p.add_argument("--rate", type=int, default=48000, choices=(22050, 48000))
     p.add_argument("--sources", nargs="+", default=["espeak", "sox"], choices=("espeak", "sox"))
+    p.add_argument("--kit", help="the classes of boom, tss, ka (default kick,closed_hat,snare or "
+                   "the model's nearest names)")
+    p.add_argument("--classifier", default="sound", choices=("sound", "centroid"))
+    p.add_argument("--set", dest="which", default="eval", choices=("eval", "tune"),
+                   help="tune: the tuning set the classifier's thresholds were chosen on")
     p.add_argument("--out", help="JSON file")
     p.add_argument("--keep", help="keep the clip, the output and the events in this folder")
     args = p.parse_args(argv)
     try:
         result = evaluate(args.model, args.binary, args.count, args.seed, args.rate, args.sources,
-                          args.keep)
+                          args.keep, args.kit, args.classifier, args.which)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -21,10 +21,13 @@
 //     crossfades them); off, it plays out the grains it holds (3 hops). Its
 //     noise restarts from the model's seed whenever it starts from silence.
 //   - beat-box: input at the device rate -> 22050 Hz -> dsp::OnsetDetector;
-//     2048 samples from each onset, windowed by a_0, through the grain encoder
-//     (mu), the nearest onset centroid gives the class, a hit of that class
-//     starts beatbox_latency_samples() after the onset (93 ms + a block + the
-//     resamplers) and an event (onset time, class) is queued for the caller.
+//     the 2048 samples from each onset tell which of the kit's three vocal
+//     sounds it is ("boom", "tss", "ka": by what the sound is made of,
+//     VocalSoundClassifier; or, BeatboxClassifier::kNearestCentroid, the
+//     grain encoder's mu nearest to the kit classes' onset centroids); a hit
+//     of that slot's class starts beatbox_latency_samples() after the onset
+//     (93 ms + a block + the resamplers) and an event (onset time, slot,
+//     class) is queued for the caller.
 //
 // Timing: the 22050 Hz stream runs on a fixed schedule, so a hit lands on the
 // same model sample whatever the block sizes: a trigger with frame offset o,
@@ -39,6 +42,7 @@
 // else may run the model's graphs meanwhile (they carry scratch).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -76,7 +80,75 @@ struct GrainHit {
 struct GrainEvent {
   double time_s = 0.0;     // the onset in the input stream, seconds since prepare()/reset()
   std::int64_t frame = 0;  // the same in input (device-rate) frames
-  int class_index = 0;     // what the onset sounded like (nearest onset centroid)
+  int slot = 0;            // the kit's vocal sound it was heard as (BeatboxSound)
+  int class_index = 0;     // the class that slot plays
+};
+
+// A beat-box kit: the three vocal sounds a beat-boxer makes, each playing a
+// class the user picks.
+enum BeatboxSound : int {
+  kBoom = 0,  // low, voiced: a kick
+  kTss = 1,   // noisy and bright: a hat
+  kKa = 2,    // the rest (a sharp "ka", "pf", "psh"): a snare
+  kBeatboxSounds = 3
+};
+using BeatboxKit = std::array<int, kBeatboxSounds>;  // class per sound; -1: the default
+
+// The default kit of a model: per sound the first class it has among
+// boom: kick, bass_drum, bd, tom; tss: closed_hat, hat, hihat, hi_hat,
+// open_hat, shaker, ride, cymbal; ka: snare, clap, rim, rimshot, cowbell;
+// a sound whose names it lacks takes the model's first class not yet in the
+// kit (the first class when all are).
+BeatboxKit default_beatbox_kit(const models::GrainsModel& model);
+// kit with its -1 and out-of-range entries replaced by the default's.
+BeatboxKit resolve_beatbox_kit(const models::GrainsModel& model, const BeatboxKit& kit);
+
+enum class BeatboxClassifier {
+  kSound,            // VocalSoundClassifier on the onset's 2048 samples
+  kNearestCentroid,  // the encoder's mu, the nearest of the kit classes' onset centroids
+};
+
+// What a vocal onset is made of: descriptors of the 2048 samples (22050 Hz)
+// from the onset, Hann windowed (dsp/descriptors.h's conventions).
+struct VocalSoundFeatures {
+  float low_share = 0.0f;   // power share of 50-200 Hz (a kick's body; below 50 Hz
+                            // a plosive's pressure pulse is left out: "pf" has much)
+  float high_share = 0.0f;  // power share above 4 kHz (a hiss)
+  float flatness = 1.0f;    // spectral flatness (voiced, harmonic sounds: near 0)
+  float centroid_hz = 0.0f;
+  float level_db = -120.0f;  // rms of the raw samples
+};
+
+// Which of the kit's sounds a vocal onset is. The thresholds were chosen on a
+// tuning set of synthesised vocal percussion kept apart from the evaluation's
+// (timbrel.eval.beatbox --set tune: other espeak-ng voices, pitches, speeds and
+// syllables, other sox bursts, another seed; docs/grains.md "Beat-box kit"):
+//   boom: low_share >= kLowShare (a low thump), or flatness < kVoicedFlatness
+//         (a voiced, harmonic sound: a hummed "boom"/"bum") with centroid below
+//         kVoicedCentroidHz (a vowel, not a voiced hiss);
+//   tss:  high_share >= kHighShare (most power above 4 kHz: "ts", a hat);
+//   ka:   otherwise (a burst of mid-band noise: "ka", "pf", "psh").
+class VocalSoundClassifier {
+ public:
+  static constexpr float kLowShare = 0.5f;
+  static constexpr float kVoicedFlatness = 0.004f;
+  static constexpr float kVoicedCentroidHz = 3000.0f;
+  static constexpr float kHighShare = 0.5f;
+
+  VocalSoundClassifier();  // allocates
+  ~VocalSoundClassifier();
+  VocalSoundClassifier(const VocalSoundClassifier&) = delete;
+  VocalSoundClassifier& operator=(const VocalSoundClassifier&) = delete;
+  // grain: models::GrainsModel::kGrain samples at 22050 Hz from the onset (non-finite read as 0).
+  VocalSoundFeatures analyse(const float* grain) noexcept TIMBREL_REALTIME;
+  static BeatboxSound sound_of(const VocalSoundFeatures& f) noexcept TIMBREL_REALTIME;
+  BeatboxSound classify(const float* grain) noexcept TIMBREL_REALTIME {
+    return sound_of(analyse(grain));
+  }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 struct BeatboxSettings {
@@ -85,8 +157,10 @@ struct BeatboxSettings {
   float temperature = 0.5f;  // of each hit's embedding draw
   bool around_class_mean = true;
   float gain = 1.0f;
-  float threshold = 0.05f;  // dsp::OnsetDetectorConfig::threshold (applied at prepare())
-  float floor_db = -50.0f;  // dsp::OnsetDetectorConfig::floor_db (applied at prepare())
+  float threshold = 0.05f;        // dsp::OnsetDetectorConfig::threshold (applied at prepare())
+  float floor_db = -50.0f;        // dsp::OnsetDetectorConfig::floor_db (applied at prepare())
+  BeatboxKit kit = {-1, -1, -1};  // the class per sound (-1: default_beatbox_kit's)
+  BeatboxClassifier classifier = BeatboxClassifier::kSound;
 };
 
 struct GrainSynthStats {
@@ -153,6 +227,8 @@ class GrainSynth {
   dsp::GuardState guard_state() const;
   const GrainSynthStats& stats() const { return stats_; }
   const BeatboxSettings& beatbox() const { return beatbox_; }
+  // The kit in use: beatbox().kit with its defaults filled in.
+  const BeatboxKit& beatbox_kit() const { return kit_; }
   double output_rate() const { return rate_; }
   int max_block() const { return max_block_; }
   const models::GrainsModel& model() const { return *model_; }
@@ -180,6 +256,7 @@ class GrainSynth {
   bool path_active_ = false;
   int path_hops_left_ = 0;
   BeatboxSettings beatbox_;
+  BeatboxKit default_kit_{}, kit_{};
   GrainSynthStats stats_;
 };
 
@@ -203,13 +280,17 @@ std::vector<float> render_grains(models::GrainsModel& model, const float* latent
 std::vector<float> render_path(models::GrainsModel& model, const float* xy, int hops,
                                int class_index, std::uint32_t noise_seed);
 
-// Beat-box offline: onsets of `input` (22050 Hz) found as live, each encoded
-// and classified, and a hit of its class (embedding: the class's mean
-// embedding, the model's noise seed) placed at its onset sample.
+// Beat-box offline: onsets of `input` (22050 Hz) found as live, each
+// classified as live (settings' classifier and kit), and a hit of its class
+// (embedding: the class's mean embedding, the model's noise seed) placed at
+// its onset sample.
 struct BeatboxRender {
   std::vector<float> samples;  // input length + one one-shot
   std::vector<std::int64_t> onsets;
-  std::vector<int> classes;
+  std::vector<int> slots;    // per onset, its BeatboxSound
+  std::vector<int> classes;  // per onset, the class its slot plays
+  std::vector<VocalSoundFeatures> features;
+  BeatboxKit kit{};  // resolved
 };
 BeatboxRender render_beatbox(models::GrainsModel& model, const float* input, std::size_t n,
                              const BeatboxSettings& settings = {});
