@@ -102,6 +102,25 @@ if(NOT count EQUAL 1 OR time GREATER 0.005 OR NOT name MATCHES "^(kick|snare|hat
 endif()
 check_level("${beat}")
 
+# The kit: each sound plays the class --kit gives it; the events say which sound was heard.
+run_ok(out beatbox "${kick48}" --model "${MODEL}" -o "${beat}" --events "${events}"
+       --kit snare,-,kick)
+if(NOT out MATCHES "kit: boom -> snare, tss -> hat, ka -> kick \\(told apart by what")
+  message(FATAL_ERROR "timbrel grains beatbox --kit: unexpected report ${out}")
+endif()
+file(READ "${events}" json)
+string(JSON sound GET "${json}" events 0 sound)
+string(JSON name GET "${json}" events 0 class)
+string(JSON wanted GET "${json}" kit "${sound}")
+string(JSON flatness GET "${json}" events 0 features flatness)
+if(NOT name STREQUAL wanted OR NOT sound MATCHES "^(boom|tss|ka)$" OR flatness LESS 0)
+  message(FATAL_ERROR "timbrel grains beatbox --kit: the event's class is not its sound's: ${json}")
+endif()
+run_ok(out beatbox "${kick48}" --model "${MODEL}" -o "${beat}" --classifier centroid)
+if(NOT out MATCHES "boom -> kick, tss -> hat, ka -> snare \\(nearest of the kit")
+  message(FATAL_ERROR "timbrel grains beatbox --classifier centroid: unexpected report ${out}")
+endif()
+
 # path: a spiral on the grain map.
 set(spiral "${WORK}/spiral.wav")
 run_ok(out path --model "${MODEL}" --class hat --shape spiral --seconds 2 -o "${spiral}")
@@ -125,7 +144,10 @@ foreach(case
         "beatbox;${malformed};malformed.wav: "
         "beatbox;${silent};silent.wav: the input is silent"
         "beatbox;${WORK}/no-such.wav;no-such.wav"
-        "beatbox;--model needs an input;grains beatbox needs an input")
+        "beatbox;--model needs an input;grains beatbox needs an input"
+        "beatbox;${kick48};--kit;kick,hat;--kit takes three classes, for the boom, the tss and the ka"
+        "beatbox;${kick48};--kit;kick,tom,snare;--kit: the model has no class 'tom' \\(it has: kick, snare, hat\\)"
+        "beatbox;${kick48};--classifier;latent;--classifier must be sound or centroid")
   list(GET case -1 pattern)
   list(REMOVE_AT case -1)
   if(case STREQUAL "beatbox;--model needs an input")

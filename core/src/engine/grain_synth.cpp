@@ -298,12 +298,13 @@ BeatboxKit default_beatbox_kit(const GrainsModel& model) {
     }
   for (int& k : kit) {
     if (k >= 0) continue;
-    k = 0;
+    int unused = 0;
     for (int c = 0; c < model.classes(); ++c)
       if (std::find(kit.begin(), kit.end(), c) == kit.end()) {
-        k = c;
+        unused = c;
         break;
       }
+    k = unused;
   }
   return kit;
 }
