@@ -596,9 +596,12 @@ def beatbox_section(b: Dict) -> str:
          f"{src.get('sox') or ''}) placed with random gaps of {b['gap_s'][0]:g}-{b['gap_s'][1]:g} s "
          f"in a {b['clip_seconds']:.1f} s clip at {b['rate']} Hz over a {b['noise_dbfs']:g} dBFS "
          f"noise floor, each true onset the {b['onset_definition']}; run through `timbrel grains "
-         "beatbox` (the engine's onset detector, the model's onset centroids; offline, so the live "
-         "engine's fixed beat-box latency is compensated and only the detector's placement is "
-         "measured).", "",
+         "beatbox` (the engine's onset detector; the class "
+         + ("from what the sound is made of, the kit's boom/tss/ka slots (docs/grains.md, "
+            "'Beat-box kit'; " + b["tuning"] + ")" if b.get("classifier") == "sound"
+            else "of the nearest onset centroid") +
+         "; offline, so the live engine's fixed beat-box latency is compensated and only the "
+         "detector's placement is measured).", "",
          "| onset error median | p95 | mean signed | recall | precision | class agreement |",
          "|---:|---:|---:|---:|---:|---:|",
          f"| {_f(t['median_ms'], 1)} ms | {_f(t['p95_ms'], 1)} ms (target ≤ {t['target_ms']:g}) | "
