@@ -11,7 +11,9 @@
 //   kernel.hasModel(), kernel.info() -> GrainsModel::info_json() ("null" without a
 //       model: name, sampleRate, grain, hop, grains, samples, latent, embedding,
 //       classes, postFilterTaps, noiseSeed, grainMap {mean, axes, extent, classPoints},
-//       onsetCentroids, classEmbeddings, hopWork, encodeWork), kernel.classes() -> [names]
+//       onsetCentroids, classEmbeddings, hopWork, encodeWork; and beatboxKit {boom, tss,
+//       ka}: the class each beat-box sound plays, defaults filled in),
+//       kernel.classes() -> [names]
 //   Preallocated heap views (re-make them when HEAPF32.buffer changes or after prepare):
 //       inputPtr() -> maxBlock floats, outputPtr() -> maxBlock floats,
 //       embeddingPtr() -> 1024 floats (a hit's embedding, the model's first d_e)
@@ -25,10 +27,14 @@
 //           offset: frames into this block
 //       kernel.setPath(active, x, y, classIndex, gain)   the path voice on the grain map
 //       kernel.process(n)     n samples at outputPtr
-//   kernel.drainEvents() -> [{frame, time, classIndex}] beat-box onsets since the last
-//       call (frame/time: device frames/seconds since prepare on the output's clock;
+//   kernel.drainEvents() -> [{frame, time, slot, classIndex}] beat-box onsets since the
+//       last call (frame/time: device frames/seconds since prepare on the output's clock;
+//       slot: the sound heard, 0 boom, 1 tss, 2 ka; classIndex: the class it played;
 //       call it between blocks, it makes JS objects)
 //   kernel.setBeatbox(trigger, temperature, gain) (trigger false: events only)
+//   kernel.setBeatboxKit(boom, tss, ka) the class each sound plays; -1 (or anything
+//       not a class index of the model) the model's default (engine::default_beatbox_kit);
+//       kept across models and prepare()
 //   kernel.setSeed(seed) (fresh draws), kernel.reset() (silence, clocks 0)
 //   kernel.latencySamples() (a trigger's frame to its first sample out),
 //   beatboxLatencySamples(), soundingVoices(), pathSounding(), guardState(), stats() (JSON)
@@ -122,7 +128,14 @@ class GrainsKernel {
     return take(std::move(loaded.model));
   }
   bool has_model() const { return model_ != nullptr; }
-  std::string info() const { return model_ ? model_->info_json() : "null"; }
+  std::string info() const {
+    if (!model_) return "null";
+    std::string json = model_->info_json();
+    const auto kit = timbrel::engine::resolve_beatbox_kit(*model_, beatbox_.kit);
+    json.pop_back();  // its closing brace: the kit joins the object
+    return json + ",\"beatboxKit\":{\"boom\":" + std::to_string(kit[0]) +
+           ",\"tss\":" + std::to_string(kit[1]) + ",\"ka\":" + std::to_string(kit[2]) + "}}";
+  }
   val classes() const {
     val names = val::array();
     if (model_)
@@ -166,6 +179,7 @@ class GrainsKernel {
       val e = val::object();
       e.set("frame", double(events[i].frame));
       e.set("time", events[i].time_s);
+      e.set("slot", events[i].slot);
       e.set("classIndex", events[i].class_index);
       out.call<void>("push", e);
     }
@@ -175,6 +189,18 @@ class GrainsKernel {
     beatbox_.trigger = trigger;
     beatbox_.temperature = std::clamp(number(temperature, 0.5f), 0.0f, 10.0f);
     beatbox_.gain = std::clamp(number(gain, 1.0f), 0.0f, 8.0f);
+    if (synth_) synth_->set_beatbox(beatbox_);
+  }
+  // A kit entry is a class index; anything else (-1 included) asks for the
+  // default, which the engine fills in per model.
+  void set_beatbox_kit(double boom, double tss, double ka) {
+    const double wanted[] = {boom, tss, ka};
+    for (int s = 0; s < timbrel::engine::kBeatboxSounds; ++s) {
+      const double v = wanted[s];
+      const bool index =
+          std::isfinite(v) && v >= 0 && v == std::floor(v) && v < GrainsModel::kMaxClasses;
+      beatbox_.kit[std::size_t(s)] = index ? int(v) : -1;
+    }
     if (synth_) synth_->set_beatbox(beatbox_);
   }
   void set_draw_around_class_mean(bool on) { around_class_mean_ = on; }
@@ -320,6 +346,7 @@ EMSCRIPTEN_BINDINGS(timbrel_grains) {
       .function("maxBlock", &GrainsKernel::max_block)
       .function("drainEvents", &GrainsKernel::drain_events)
       .function("setBeatbox", &GrainsKernel::set_beatbox)
+      .function("setBeatboxKit", &GrainsKernel::set_beatbox_kit)
       .function("setDrawAroundClassMean", &GrainsKernel::set_draw_around_class_mean)
       .function("setSeed", &GrainsKernel::set_seed)
       .function("reset", &GrainsKernel::reset)

@@ -184,6 +184,7 @@ test('eight voices, the path and the beat-box at 48 kHz: events, bounds, any blo
     assert.ok(Math.abs(e.frame - clicksAt[i]) < 0.015 * rate, `onset ${i} at ${e.frame}, click at ${clicksAt[i]}`);
     assert.ok(Math.abs(e.time - e.frame / rate) < 2 / rate);
     assert.ok(e.classIndex >= 0 && e.classIndex < 3);
+    assert.ok(e.slot >= 0 && e.slot < 3);
   });
   let energy = 0;
   for (const v of a.out) {
@@ -195,6 +196,62 @@ test('eight voices, the path and the beat-box at 48 kHz: events, bounds, any blo
   let worst = 0;
   for (let i = 0; i < a.out.length; i++) worst = Math.max(worst, Math.abs(a.out[i] - b.out[i]));
   assert.equal(worst, 0, 'blocks of 128 and 517 frames give the same output');
+});
+
+test('the beat-box kit: each sound heard plays the class the kit gives it', () => {
+  const rate = 48000;
+  const burstsAt = [4800, 30000, 55000];
+  const input = new Float32Array(rate * 2);
+  let s = 4242;
+  for (const c of burstsAt) {
+    for (let i = 0; i < 1400; i++) {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      input[c + i] += 0.6 * ((s >>> 8) / 8388608 - 1) * Math.exp(-i / 290);
+    }
+  }
+  const SOUNDS = ['boom', 'tss', 'ka'];
+  const run = (kit) =>
+    using((kernel) => {
+      assert.equal(kernel.prepare(rate, 128), '');
+      assert.equal(kernel.load(modelBytes), '');
+      if (kit) kernel.setBeatboxKit(...kit);
+      kernel.setSeed(11);
+      const events = [];
+      const out = new Float32Array(input.length);
+      for (let at = 0; at < input.length; at += 128) {
+        const n = Math.min(128, input.length - at);
+        core.HEAPF32.set(input.subarray(at, at + n), kernel.inputPtr() >> 2);
+        kernel.pushInput(n);
+        kernel.process(n);
+        out.set(core.HEAPF32.subarray(kernel.outputPtr() >> 2, (kernel.outputPtr() >> 2) + n), at);
+        events.push(...kernel.drainEvents());
+      }
+      return { events, out, kit: JSON.parse(kernel.info()).beatboxKit };
+    });
+  // The default kit of kick, snare, hat: kick, hat, snare.
+  const plain = run(null);
+  assert.deepEqual(plain.kit, { boom: 0, tss: 2, ka: 1 });
+  assert.equal(plain.events.length, burstsAt.length);
+  for (const e of plain.events) {
+    assert.ok(Number.isInteger(e.slot) && e.slot >= 0 && e.slot < 3, `slot ${e.slot}`);
+    assert.equal(e.classIndex, plain.kit[SOUNDS[e.slot]], `a ${SOUNDS[e.slot]} plays its kit class`);
+  }
+  // Every sound on another class: the same sounds are heard, each plays its new class.
+  const moved = run([1, 0, 2]);
+  assert.deepEqual(moved.kit, { boom: 1, tss: 0, ka: 2 });
+  assert.deepEqual(moved.events.map((e) => e.slot), plain.events.map((e) => e.slot));
+  for (const e of moved.events) {
+    assert.equal(e.classIndex, moved.kit[SOUNDS[e.slot]]);
+    assert.notEqual(e.classIndex, plain.kit[SOUNDS[e.slot]]);
+  }
+  let diff = 0;
+  for (let i = 0; i < input.length; i++) diff = Math.max(diff, Math.abs(moved.out[i] - plain.out[i]));
+  assert.ok(diff > 1e-3, `another class sounds different (max difference ${diff})`);
+  // -1 and anything not a class of the model take the default.
+  assert.deepEqual(run([-1, 99, 0.5]).kit, plain.kit);
+  assert.deepEqual(run([2, Number.NaN, -1]).kit, { boom: 2, tss: 2, ka: 1 });
 });
 
 test('encodeClip and renderGrains resynthesise a recorded hit', () => {
