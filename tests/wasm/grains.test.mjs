@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { loadCore, repoBytes, REPO } from './core.mjs';
+import { defaultBeatboxKit } from '../../web/src/grains/grains-model.js';
 import { readNpy } from './npy.mjs';
 
 const GOLDEN = path.join(REPO, 'tests', 'golden', 'grains');
@@ -252,6 +253,15 @@ test('the beat-box kit: each sound heard plays the class the kit gives it', () =
   // -1 and anything not a class of the model take the default.
   assert.deepEqual(run([-1, 99, 0.5]).kit, plain.kit);
   assert.deepEqual(run([2, Number.NaN, -1]).kit, { boom: 2, tss: 2, ka: 1 });
+  // The page's default kit (grains-model.js) is the core's, on the golden and the shipped model.
+  assert.deepEqual(defaultBeatboxKit(['kick', 'snare', 'hat']), plain.kit);
+  const shipped = path.join(REPO, 'models', 'grains', 'drums.tmbl');
+  if (fs.existsSync(shipped)) {
+    using((kernel) => {
+      assert.equal(kernel.load(new Uint8Array(fs.readFileSync(shipped))), '');
+      assert.deepEqual(JSON.parse(kernel.info()).beatboxKit, defaultBeatboxKit(kernel.classes()));
+    });
+  }
 });
 
 test('encodeClip and renderGrains resynthesise a recorded hit', () => {

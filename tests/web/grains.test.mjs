@@ -21,8 +21,10 @@
 // - a track's name plays one hit, and "Keep this hit" holds its seed;
 // - the path voice moves along the path and sounds;
 // - beat-box with a fake microphone (bursts of noise) lists the onsets it
-//   hears with their classes; a refused microphone is said in words and the
-//   drum machine keeps playing.
+//   hears with the sound heard and the drum played; the kit's three selects
+//   hold the model's defaults (kick, closed hat, snare on the shipped model),
+//   and a drum picked there is what that sound plays next; a refused
+//   microphone is said in words and the drum machine keeps playing.
 // Screenshots: tests/web/output/grains-*.png.
 
 import { after, before, describe, test } from 'node:test';
@@ -402,7 +404,7 @@ describe('the Grains panel playing', { skip: !hasKernel && 'the WebAssembly core
     await context.close();
   });
 
-  test('beat-box: a fake microphone\'s bursts are heard as drum classes; a refused microphone is said', { timeout: TIMEOUT * 2 }, async () => {
+  test('beat-box: a fake microphone\'s bursts are heard and played by the kit; a refused microphone is said', { timeout: TIMEOUT * 2 }, async () => {
     // Bursts of decaying noise, twice a second, at 48 kHz.
     const rate = 48000;
     const clicks = new Float32Array(rate * 8);
@@ -423,17 +425,44 @@ describe('the Grains panel playing', { skip: !hasKernel && 'the WebAssembly core
       const errors = recordErrors(page);
       await page.goto(`${playable.url}#grains`);
       await page.waitForFunction(() => globalThis.timbrel.grains.model, null, { timeout: 20000 });
+      // The kit: three labelled selects of the model's classes, its defaults chosen.
+      const kitSelects = ['“Boom” plays', '“Tss” plays', '“Ka” plays'].map((name) => page.getByLabel(name, { exact: true }));
+      const chosen = () => Promise.all(kitSelects.map((select) => select.evaluate((s) => s.selectedOptions[0]?.textContent)));
+      assert.deepEqual(await chosen(), fs.existsSync(SHIPPED) ? ['Kick', 'Closed hat', 'Snare'] : ['Kick', 'Hat', 'Snare']);
+      const classes = await page.evaluate(() => globalThis.timbrel.grains.classNames);
+      for (const select of kitSelects) assert.equal(await select.locator('option').count(), classes.length);
       await page.check('#grains-beatbox');
       await page.waitForFunction(() => Number(document.getElementById('grains').dataset.onsets ?? 0) >= 3, null, { timeout: 20000 });
       const heard = await page.locator('#grains-onsets li').allInnerTexts();
-      console.log(`# beat-box heard: ${heard.slice(0, 6).join(' | ')}`);
+      console.log(`# beat-box heard: ${heard.slice(0, 6).map((t) => t.replace(/\s+/g, ' ')).join(' | ')}`);
       assert.ok(heard.length >= 3);
-      const classes = await page.evaluate(() => globalThis.timbrel.grains.classNames);
-      for (const item of heard) assert.match(item, new RegExp(`^(${classes.map((c) => c.replace('_', ' ')).join('|')})\\s+\\d+\\.\\d s$`, 'i'));
+      const drums = classes.map((c) => c.replace('_', ' ')).join('|');
+      const item = new RegExp(`^“(Boom|Tss|Ka)”\\s*→?\\s*(played\\s+)?(${drums})\\s+\\d+\\.\\d s$`, 'i');
+      for (const text of heard) assert.match(text, item);
+      // Each sound played its kit's drum.
+      const kit = await chosen();
+      for (const text of heard) {
+        const [, sound, , drum] = item.exec(text);
+        assert.equal(drum.toLowerCase(), kit[['Boom', 'Tss', 'Ka'].indexOf(sound)].toLowerCase(), text);
+      }
       // Onsets half a second apart, as the bursts.
       const times = heard.map((t) => Number(/([\d.]+) s$/.exec(t)[1])).reverse();
       for (let i = 1; i < times.length; i++) assert.ok(Math.abs(times[i] - times[i - 1] - 0.5) < 0.06, `onsets ${times[i - 1]} and ${times[i]} s`);
       await page.screenshot({ path: path.join(OUTPUT_DIR, 'grains-beatbox.png') });
+      // Another drum for the sound heard last: the next ones play it.
+      const slot = await page.evaluate(() => globalThis.timbrel.grains.onsets[0].slot);
+      const select = kitSelects[slot];
+      const current = Number(await select.inputValue());
+      const other = classes.includes('tom') ? classes.indexOf('tom') : (current + 1) % classes.length;
+      assert.notEqual(other, current);
+      await select.focus();
+      await select.selectOption(String(other));
+      const label = classes[other].replace('_', ' ');
+      const picked = ({ slot, other }) => globalThis.timbrel.grains.onsets.some((o) => o.slot === slot && o.classIndex === other);
+      await page.waitForFunction(picked, { slot, other }, { timeout: 20000 });
+      const items = await page.locator('#grains-onsets li').allInnerTexts();
+      const sound = ['Boom', 'Tss', 'Ka'][slot];
+      assert.ok(items.some((text) => new RegExp(`^“${sound}”\\s*→?\\s*(played\\s+)?${label}\\s`, 'i').test(text)), `a “${sound}” played the ${label}: ${items.join(' | ')}`);
       await page.uncheck('#grains-beatbox');
       await page.waitForFunction(() => !globalThis.timbrel.grains.mic);
 

@@ -10,7 +10,8 @@
 //   engine.play() / engine.stop()
 //   engine.hit({classA, classB, mix, temperature, seed, gain, embedding}) -> {seed}
 //   engine.setPath({points, speed, classIndex, gain}) / engine.stopPath()
-//   engine.setBeatbox(true); await engine.events() -> [{seconds, classIndex}]
+//   engine.setBeatbox(true); await engine.events() -> [{seconds, slot, classIndex}]
+//   engine.setBeatboxKit({boom, tss, ka}) the class each beat-box sound plays (-1: default)
 //
 // Models: loadModel(bytes) of a grains .tmbl (the engine base: prepared off
 // the audio thread, adopted between quanta).
@@ -87,7 +88,14 @@ export class GrainsEngine extends Engine {
     this.post({ type: 'beatbox', on: !!on });
   }
 
-  // The beat-box's onsets since the last call: [{seconds (in the input stream), classIndex}].
+  // The class index each beat-box sound plays ("boom", "tss", "ka"); -1 or
+  // left out: the model's default (the worklet checks them).
+  setBeatboxKit({ boom = -1, tss = -1, ka = -1 } = {}) {
+    this.post({ type: 'kit', boom, tss, ka });
+  }
+
+  // The beat-box's onsets since the last call: [{seconds (in the input
+  // stream), slot (the sound heard: 0 boom, 1 tss, 2 ka), classIndex (the class played)}].
   async events() {
     const token = this.token();
     const reply = await this.request(`events:${token}`, { type: 'events', token });

@@ -33,6 +33,39 @@ export const classLabel = (name) => {
   return words.charAt(0).toUpperCase() + words.slice(1);
 };
 
+// The beat-box's three vocal sounds, in the core's slot order (engine/grain_synth.h BeatboxSound).
+export const BEATBOX_SOUNDS = Object.freeze([
+  Object.freeze({ key: 'boom', label: '“Boom”' }),
+  Object.freeze({ key: 'tss', label: '“Tss”' }),
+  Object.freeze({ key: 'ka', label: '“Ka”' }),
+]);
+
+// The class names each sound plays by default, in order of preference: the
+// core's engine::default_beatbox_kit (docs/grains.md "Beat-box kit").
+const KIT_NAMES = {
+  boom: ['kick', 'bass_drum', 'bd', 'tom'],
+  tss: ['closed_hat', 'hat', 'hihat', 'hi_hat', 'open_hat', 'shaker', 'ride', 'cymbal'],
+  ka: ['snare', 'clap', 'rim', 'rimshot', 'cowbell'],
+};
+
+// A model's default kit {boom, tss, ka} of class indices: per sound the first
+// of its names the model has (not already in the kit), else the model's first
+// class not yet in the kit (the first class when all are).
+export function defaultBeatboxKit(classNames) {
+  const kit = {};
+  const used = () => Object.values(kit);
+  for (const { key } of BEATBOX_SOUNDS) {
+    const k = KIT_NAMES[key].map((n) => classNames.indexOf(n)).find((i) => i >= 0 && !used().includes(i));
+    if (k !== undefined) kit[key] = k;
+  }
+  for (const { key } of BEATBOX_SOUNDS) {
+    if (kit[key] !== undefined) continue;
+    const free = classNames.findIndex((_, i) => !used().includes(i));
+    kit[key] = free >= 0 ? free : 0;
+  }
+  return { boom: kit.boom, tss: kit.tss, ka: kit.ka };
+}
+
 const isNumbers = (v, n = null) => Array.isArray(v) && (n === null || v.length === n) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
 
 // A point as [x, y] or {x, y} -> {x, y}, or null.

@@ -8,7 +8,9 @@
 //    clock runs in the worklet, so steps land on the sample. Saved as a link
 //    (#grains/<code>) or a JSON file; recorded as a WAV file.
 // 2. Beat-box: the microphone feeds the kernel's onset detector, which hears
-//    each sound as the nearest drum class and plays it; the page lists them.
+//    each sound as a "boom", "tss" or "ka" and plays the drum the kit gives it
+//    (three selects; the model's kick, closed hat and snare by default); the
+//    page lists the sounds heard and the drums played.
 // 3. Paths: the grain map (the plane of the training grains' first two
 //    principal axes) with each class where its grains lie; a line, circle,
 //    spiral or drawing that the path voice travels back and forth, playing
@@ -30,7 +32,9 @@ import { Panel, sentence } from '../ui/panel.js';
 import { StatusArea } from '../ui/status.js';
 import { GrainMap, defaultPath } from './grain-map.js';
 import { GrainsEngine } from './grains-engine.js';
-import { CORPUS_CLASSES, GrainsModelError, classColour, classLabel, describeGrainsModel, readGrainsIndex } from './grains-model.js';
+import {
+  BEATBOX_SOUNDS, CORPUS_CLASSES, GrainsModelError, classColour, classLabel, defaultBeatboxKit, describeGrainsModel, readGrainsIndex,
+} from './grains-model.js';
 import {
   MAX_JSON_BYTES, MAX_TRACKS, MIN_TRACKS, PatternError, STEPS, compilePattern, decodePatternHash, defaultPattern,
   encodePatternHash, missingClasses, newTrack, patternFromJson, patternToJson, validatePattern,
@@ -115,6 +119,7 @@ export class GrainsPanel extends Panel {
       beatbox: $('grains-beatbox'),
       beatboxNote: $('grains-beatbox-note'),
       inputMeter: $('grains-input-meter'),
+      kit: Object.fromEntries(BEATBOX_SOUNDS.map(({ key }) => [key, $(`grains-kit-${key}`)])),
       onsets: $('grains-onsets'),
       onsetsEmpty: $('grains-onsets-empty'),
       shapes: [...root.querySelectorAll('input[name="grains-shape"]')],
@@ -154,6 +159,7 @@ export class GrainsPanel extends Panel {
     this.mic = null;
     this.beatboxStart = NaN;
     this.onsets = [];
+    this.kit = defaultBeatboxKit(CORPUS_CLASSES); // {boom, tss, ka}: class indices
     this.heard = new Array(MAX_TRACKS).fill(null); // the seed of each track's last audition
     this.recorder = null;
     this.recordTimer = 0;
@@ -212,6 +218,12 @@ export class GrainsPanel extends Panel {
     });
     on(this.el.record, 'click', () => this.toggleRecording());
     on(this.el.beatbox, 'change', () => (this.el.beatbox.checked ? this.startBeatbox() : this.stopBeatbox()));
+    for (const [key, select] of Object.entries(this.el.kit)) {
+      on(select, 'change', () => {
+        this.kit = { ...this.kit, [key]: Number(select.value) };
+        this.sendKit();
+      });
+    }
     for (const input of this.el.shapes) on(input, 'change', () => input.checked && this.chooseShape(input.value));
     on(this.el.pathClass, 'change', () => {
       this.map.setSelected(Number(this.el.pathClass.value));
@@ -240,6 +252,7 @@ export class GrainsPanel extends Panel {
     if (!navigator.mediaDevices?.getUserMedia) this.el.beatboxNote.textContent = 'This browser gives web pages no microphone here: the drum machine and the paths still work.';
     this.readHash();
     this.fillClassSelects();
+    this.fillKitSelects();
     this.buildGrid();
     this.showPattern();
     this.showSpeed();
@@ -372,6 +385,9 @@ export class GrainsPanel extends Panel {
       this.status.set('pattern-classes', { kind: 'info', title: `This model has no ${missing.map((m) => classLabel(m).toLowerCase()).join(', ')}.`, text: `Those tracks now play the ${classLabel(fallback).toLowerCase()}; pick another sound for them in the track settings.` });
     }
     this.fillClassSelects();
+    this.kit = defaultBeatboxKit(d.classNames);
+    this.fillKitSelects();
+    this.sendKit();
     this.buildGrid();
     this.showPattern();
     this.map.setModel(d);
@@ -394,7 +410,7 @@ export class GrainsPanel extends Panel {
       this.map.setPath(this.path);
     }
     this.el.beatboxNote.textContent = d.beatbox
-      ? 'Make drum sounds with your mouth (“boom”, “tss”, “k”): each one is heard as the nearest drum class and played by the network.'
+      ? 'Make drum sounds with your mouth: a low “boom”, a hissing “tss” and a sharp “ka”. The network plays the drum you pick for each.'
       : 'This model’s file holds no onset centroids, so it cannot tell your beat-box sounds apart.';
     this.updateButtons();
     if (this.engine?.node) this.loadEngineModel().then(() => this.sendPattern()).catch((error) => this.onModelError(error));
@@ -463,6 +479,7 @@ export class GrainsPanel extends Panel {
     }
     if (!this.engine) return null;
     this.engine.setOutputGain(this.model.description.outputGain);
+    this.sendKit();
     this.sendPattern();
     this.checkRunning();
     return this.engine;
@@ -542,6 +559,19 @@ export class GrainsPanel extends Panel {
     this.el.pathClass.replaceChildren(...this.classNames.map((n, i) => new Option(classLabel(n), String(i))));
     this.el.pathClass.value = String(Number.isInteger(before) && before >= 0 && before < this.classNames.length ? before : 0);
     this.map.setSelected(Number(this.el.pathClass.value));
+  }
+
+  // The kit's selects: the model's classes, each sound's drum selected.
+  fillKitSelects() {
+    const names = this.classNames;
+    for (const [key, select] of Object.entries(this.el.kit)) {
+      select.replaceChildren(...names.map((n, i) => new Option(classLabel(n), String(i))));
+      select.value = String(this.kit[key]);
+    }
+  }
+
+  sendKit() {
+    if (this.engine?.node && this.model) this.engine.setBeatboxKit(this.kit);
   }
 
   // The grid: a row per track, its name (selects it for the settings below)
@@ -1030,7 +1060,7 @@ export class GrainsPanel extends Panel {
     if (!events.length) return;
     for (const e of events) {
       if (!Number.isFinite(this.beatboxStart)) this.beatboxStart = e.seconds;
-      this.onsets.unshift({ seconds: e.seconds - this.beatboxStart, classIndex: e.classIndex });
+      this.onsets.unshift({ seconds: e.seconds - this.beatboxStart, slot: e.slot, classIndex: e.classIndex });
     }
     this.onsets.length = Math.min(this.onsets.length, MAX_ONSETS_SHOWN);
     this.root.dataset.onsets = String(Number(this.root.dataset.onsets ?? 0) + events.length);
@@ -1052,7 +1082,17 @@ export class GrainsPanel extends Panel {
       const time = doc.createElement('span');
       time.className = 'grains-onset-time';
       time.textContent = `${o.seconds.toFixed(1)} s`;
-      item.append(swatch, classLabel(classes[o.classIndex] ?? `class ${o.classIndex + 1}`), time);
+      // “Tss” → Closed hat: the sound heard, the drum it played.
+      const arrow = doc.createElement('span');
+      arrow.setAttribute('aria-hidden', 'true');
+      arrow.textContent = '→';
+      const played = doc.createElement('span');
+      played.className = 'grains-onset-played';
+      const said = doc.createElement('span');
+      said.className = 'visually-hidden';
+      said.textContent = 'played ';
+      played.append(said, classLabel(classes[o.classIndex] ?? `class ${o.classIndex + 1}`));
+      item.append(swatch, BEATBOX_SOUNDS[o.slot]?.label ?? 'A sound', arrow, played, time);
       return item;
     }));
   }

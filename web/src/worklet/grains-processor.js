@@ -28,10 +28,13 @@
 //   {type: 'path', points: Float64Array (x, y pairs), speed, classIndex, gain}
 //   {type: 'path-speed', speed} {type: 'path-stop'}
 //   {type: 'beatbox', on, variation, gain}   the beat-box's hits (variation 0-2)
+//   {type: 'kit', boom, tss, ka} the class each beat-box sound plays (a class
+//                                index; -1: the model's default); kept across models
 //   {type: 'events', token}      replies {type: 'events', token, events:
-//                                [{seconds, classIndex}]}: the beat-box's onsets
-//                                since the last ask (seconds: in the kernel's
-//                                input stream)
+//                                [{seconds, slot, classIndex}]}: the beat-box's
+//                                onsets since the last ask (seconds: in the
+//                                kernel's input stream; slot: the sound heard,
+//                                0 boom, 1 tss, 2 ka; classIndex: the class played)
 //   {type: 'seed', seed}         the fresh draws' generator (tests)
 //   {type: 'active', on} {type: 'dispose'}       (core-processor.js)
 // Messages (worklet -> main):
@@ -176,6 +179,9 @@ class GrainsProcessor extends CoreProcessor {
         if (this.beatbox) this.kernel.setBeatbox(true, this.beatboxVariation, this.beatboxGain * this.makeup);
         Atomics.store(this.ints, GRAINS.BEATBOX_ON, this.beatbox ? 1 : 0);
         break;
+      case 'kit':
+        this.kernel.setBeatboxKit(kitClass(data.boom), kitClass(data.tss), kitClass(data.ka));
+        break;
       case 'events':
         this.port.postMessage({ type: 'events', token: data.token, events: this.drainEvents() });
         break;
@@ -257,12 +263,12 @@ class GrainsProcessor extends CoreProcessor {
     Atomics.store(this.ints, GRAINS.PATH_ON, 1);
   }
 
-  // The beat-box's onsets as [{seconds, classIndex}] (the kernel's
+  // The beat-box's onsets as [{seconds, slot, classIndex}] (the kernel's
   // drainEvents() makes JS objects: called here, between quanta).
   drainEvents() {
     const events = [];
     for (const e of this.kernel.drainEvents()) {
-      if (Number.isInteger(e.classIndex) && Number.isFinite(e.time)) events.push({ seconds: e.time, classIndex: e.classIndex });
+      if (Number.isInteger(e.classIndex) && Number.isInteger(e.slot) && Number.isFinite(e.time)) events.push({ seconds: e.time, slot: e.slot, classIndex: e.classIndex });
     }
     Atomics.add(this.ints, GRAINS.ONSETS, events.length);
     return events;
@@ -375,5 +381,8 @@ function clamp(v, lo, hi) {
 }
 
 const clamp01 = (v) => clamp(v, 0, 1);
+
+// A kit entry: a class index (whole, 0-127), else -1 (the model's default).
+const kitClass = (v) => (Number.isInteger(v) && v >= 0 && v < 128 ? v : -1);
 
 registerProcessor('timbrel-grains', GrainsProcessor);
