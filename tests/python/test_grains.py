@@ -237,6 +237,16 @@ def test_trainer_needs_a_finished_bottom_stage(corpus, tmp_path, capsys):
     # (the export: tests/python/test_grains_export.py)
     assert trainer.main(_args(corpus, tmp_path, "--stage", "joint")) == 2
     assert "run --stage bottom" in capsys.readouterr().err
+    assert trainer.main(_args(corpus, tmp_path, "--stage", "tune")) == 2
+    assert "run --stage bottom" in capsys.readouterr().err
+
+
+def test_tune_batches_draw_every_class_alike():
+    labels = np.array([0] * 90 + [1] * 9 + [2] * 1)
+    for balance, expected in ((0.0, [0.9, 0.09, 0.01]), (1.0, [1 / 3] * 3)):
+        p = trainer.sampling_weights(labels, 3, balance)
+        assert p.sum() == pytest.approx(1.0)
+        assert [p[labels == c].sum() for c in range(3)] == pytest.approx(expected)
 
 
 def test_smoke_training_resumes_stops_on_sigterm_and_feeds_the_card(corpus, tmp_path, monkeypatch):
@@ -258,18 +268,24 @@ def test_smoke_training_resumes_stops_on_sigterm_and_feeds_the_card(corpus, tmp_
     monkeypatch.setattr(trainer, "losses", real)
     ck = torch.load(runs / "grains-smoke-pp" / "checkpoint.pt")
     assert ck["state"]["bottom_epochs"] == 1 and ck["state"]["step"] == steps + 1
-    # 3. the same command continues: bottom epoch 2, then the joint stage
+    # 3. the same command continues: bottom epoch 2, then the joint and tune stages
     assert trainer.main(_args(corpus, runs, "--bottom-epochs", "2", "--joint-epochs", "1")) == 0
     rows = _log(runs, "smoke-pp")
-    assert [(r["stage"], r["epoch"]) for r in rows] == [("bottom", "1"), ("bottom", "2"), ("joint", "1")]
-    assert int(rows[-1]["step"]) == 3 * steps + 1
+    assert [(r["stage"], r["epoch"]) for r in rows] == [("bottom", "1"), ("bottom", "2"),
+                                                        ("joint", "1"), ("tune", "1")]
+    assert int(rows[-1]["step"]) == 4 * steps + 1
+    assert float(rows[-1]["lr"]) == pytest.approx(trainer.CONFIGS["smoke"]["tune_lr"])
     info = json.loads((runs / "grains-smoke-pp" / "training.json").read_text())
-    assert info["epochs"] == {"bottom": 2, "joint": 1} and info["variant"] == "VAE_fi+pp"
+    assert info["epochs"] == {"bottom": 2, "joint": 1, "tune": 1} and info["variant"] == "VAE_fi+pp"
     assert info["corpus"]["train"]["total"] == 6 and info["corpus"]["heldout"]["kick"] == 1
-    assert set(info["losses"]) == {"bottom", "joint"} and info["seconds"] > 0
-    # 4. the variant without post-processing, both stages in one go
+    assert set(info["losses"]) == {"bottom", "joint", "tune"} and info["seconds"] > 0
+    # a tune stage alone on a finished run adds epochs to it (--stage tune)
+    assert trainer.main(_args(corpus, runs, "--bottom-epochs", "2", "--joint-epochs", "1",
+                              "--tune-epochs", "2", "--stage", "tune")) == 0
+    assert [(r["stage"], r["epoch"]) for r in _log(runs, "smoke-pp")][-1] == ("tune", "2")
+    # 4. the variant without post-processing, every stage in one go
     assert trainer.main(_args(corpus, runs, "--post-processing", "off")) == 0
-    assert [r["stage"] for r in _log(runs, "smoke-fi")] == ["bottom", "joint"]
+    assert [r["stage"] for r in _log(runs, "smoke-fi")] == ["bottom", "joint", "tune"]
     # 5. the card: both variants, both splits, both paths
     from timbrel.eval import grains_card
     out = tmp_path / "card.json"

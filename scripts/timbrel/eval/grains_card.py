@@ -63,6 +63,7 @@ import numpy as np
 import torch
 
 from timbrel.train.loss import SIZES
+from timbrel.train.grains import STAGES
 
 LOG_EPS = 5e-3
 BAR = 0.85                      # issue 15: mean share of prior samples labelled as their class
@@ -271,9 +272,8 @@ def card(data_root, runs, names: Sequence[str], max_items: int = 0, device: str 
         variant = "VAE_fi+pp" if model.post_processing else "VAE_fi"
         t0 = time.time()
         entry = {"run": f"grains-{name}",
-                 "epochs": {"bottom": st["bottom_epochs"], "joint": st["joint_epochs"]},
-                 "planned_epochs": {"bottom": cfg.get("bottom_epochs"),
-                                    "joint": cfg.get("joint_epochs")},
+                 "epochs": {s: st.get(f"{s}_epochs", 0) for s in STAGES},
+                 "planned_epochs": {s: cfg.get(f"{s}_epochs", 0) for s in STAGES},
                  "steps": st["step"], "training_seconds": round(st["seconds"], 1),
                  "model": model.config(), "costs": costs(model), "tmbl": find_export(name, exports),
                  "splits": {s: score(model, d, paths, classifier=clf, reference=reference.get(s))
@@ -346,8 +346,12 @@ def prior_table(result: Dict) -> str:
 
 def _unfinished(e: Dict) -> bool:
     ep, plan = e["epochs"], e.get("planned_epochs") or {}
-    return plan.get("bottom") is not None and (ep["bottom"] < plan["bottom"]
-                                               or ep["joint"] < (plan.get("joint") or 0))
+    return plan.get("bottom") is not None and any(ep.get(s, 0) < (plan.get(s) or 0) for s in STAGES)
+
+
+def _epochs_text(ep: Dict) -> str:
+    """'14 + 8 + 10' (bottom + joint + tune; runs from before the tune stage: two terms)."""
+    return " + ".join(str(ep[s]) for s in STAGES if s in ep)
 
 
 def _realtime(e: Dict) -> Dict:
@@ -443,15 +447,15 @@ def card_markdown(result: Dict) -> str:
           f"a 2048-point real FFT pair {FFT_PAIR_US} µs, noise ~{NOISE_US:g} µs, {VOICES} voices, "
           f"plus the 22050 -> 48000 resampler's {RESAMPLER_RTF}; budget {RTF_BUDGET}). An "
           "estimate from those rates, not a measurement of this engine.", "",
-          "| model | run | epochs (bottom + joint) | training | parameters | file | grain decoder | "
+          "| model | run | epochs (bottom + joint + tune) | training | parameters | file | grain decoder | "
           "sequence-decoder step | FIR per hop | µs per voice and hop | RTF, 8 voices + resampler |",
           "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for variant, name, e in models:
         rt = _realtime(e)
         ep, plan = e["epochs"], e.get("planned_epochs") or {}
-        done = f"{ep['bottom']} + {ep['joint']}"
+        done = _epochs_text(ep)
         if _unfinished(e):
-            done += f" (of {plan['bottom']} + {plan['joint']}: unfinished)"
+            done += f" (of {_epochs_text(plan)}: unfinished)"
         size = f"{e['tmbl']['size_bytes'] / 1e6:.2f} MB" if e.get("tmbl") else "-"
         c = e["costs"]
         L.append(f"| {variant} | {name} | {done} | {e['training_seconds'] / 60:.0f} min | "
@@ -572,7 +576,7 @@ def card_markdown(result: Dict) -> str:
         ep, plan = e["epochs"], e.get("planned_epochs") or {}
         if _unfinished(e):
             L.append(f"- {variant} ({name}) was scored before its training finished "
-                     f"({ep['bottom']} + {ep['joint']} of {plan['bottom']} + {plan['joint']} epochs).")
+                     f"({_epochs_text(ep)} of {_epochs_text(plan)} epochs).")
         for t, pr in (e.get("prior") or {}).items():
             if not pr["passed"]:
                 L.append(f"- {variant} at T = {t}: prior samples labelled as their class "

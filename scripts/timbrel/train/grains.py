@@ -3,14 +3,18 @@ one-shots (``timbrel.train.grains_data``).
 
     PYTHONPATH=scripts /usr/bin/python3 -m timbrel.train.grains --data $TIMBREL_DATA/full \\
         --runs $TIMBREL_DATA/runs --out models/grains \\
-        [--config small|thesis|smoke] [--post-processing on|off] [--stage bottom|joint|both]
-        [--epochs N] [--threads N] [--device cpu|cuda] [--name NAME] [--fresh]
+        [--config small|thesis|smoke] [--post-processing on|off]
+        [--stage bottom|joint|tune|all] [--epochs N] [--threads N] [--device cpu|cuda]
+        [--name NAME] [--fresh]
         [--no-export | --export-only]
 
 Two stages, as the thesis: ``bottom`` trains the grain VAE alone (every one-shot's 65 grains
 encoded, decoded from their sampled latents, overlap-added, compared with the one-shot),
-then ``joint`` adds the sequence VAE and trains both levels (``both``: one then the other;
-``joint`` alone continues a run whose bottom stage is finished). Resumable: the checkpoint
+then ``joint`` adds the sequence VAE and trains both levels; then ours, ``tune``: the joint
+loss again, at a lower learning rate, on class-balanced batches (``balance`` = 1: every class
+drawn as often, one-shots drawn with replacement), because the corpus has 188 kicks and 11
+claves and the prior is judged per class (``all``, alias ``both``: every stage in order;
+``joint`` or ``tune`` alone continues a run whose earlier stages are finished). Resumable: the checkpoint
 ``<runs>/grains-<name>/checkpoint.pt`` is written every epoch and on SIGTERM/SIGINT, and the
 same command continues from it (``--fresh`` starts over); ``log.csv`` has a row per epoch,
 ``training.json`` (losses, epochs, seconds, corpus counts, costs) is written beside the
@@ -68,7 +72,8 @@ CONFIGS: Dict[str, Dict] = {
                         "pp_channels": 4, "pp_taps": 64},
               "batch": 16, "lr": 1e-3, "bottom_epochs": 24, "joint_epochs": 15, "hold": 2,
               "warmup": 8, "joint_warmup": 5, "beta_z": 0.01, "beta_e": 0.01, "latent_weight": 1.0,
-              "bottom_weight": 1.0, "clip": 5.0, "gain_db": 6.0, "eval_every": 5, "eval_items": 48},
+              "bottom_weight": 1.0, "clip": 5.0, "gain_db": 6.0, "eval_every": 5, "eval_items": 48,
+              "tune_epochs": 10, "tune_lr": 3e-4, "balance": 1.0},
     # The thesis's sizes (d_z 96, d_e 256, hidden 512, batch 40, Adam 2e-4): GPU only, and over
     # the real-time budget of the core (docs/grains.md "Sizes").
     "thesis": {"model": {"latent": 96, "embedding": 256, "encoder_channels": [64, 128],
@@ -77,14 +82,17 @@ CONFIGS: Dict[str, Dict] = {
                "batch": 40, "lr": 2e-4, "bottom_epochs": 300, "joint_epochs": 300, "hold": 10,
                "warmup": 50, "joint_warmup": 20, "beta_z": 0.01, "beta_e": 0.01,
                "latent_weight": 1.0, "bottom_weight": 1.0, "clip": 5.0, "gain_db": 6.0,
-               "eval_every": 10, "eval_items": 256},
+               "eval_every": 10, "eval_items": 256, "tune_epochs": 0, "tune_lr": 1e-4,
+               "balance": 1.0},
     "smoke": {"model": {"latent": 8, "embedding": 8, "encoder_channels": [4, 8],
                         "encoder_dense": 16, "hidden": 16, "blocks": 1, "seq_hidden": 16,
                         "pp_channels": 2, "pp_taps": 8},
               "batch": 4, "lr": 1e-3, "bottom_epochs": 1, "joint_epochs": 1, "hold": 0,
               "warmup": 1, "joint_warmup": 1, "beta_z": 0.01, "beta_e": 0.01, "latent_weight": 1.0,
-              "bottom_weight": 1.0, "clip": 5.0, "gain_db": 6.0, "eval_every": 1, "eval_items": 4},
+              "bottom_weight": 1.0, "clip": 5.0, "gain_db": 6.0, "eval_every": 1, "eval_items": 4,
+              "tune_epochs": 1, "tune_lr": 3e-4, "balance": 1.0},
 }
+STAGES = ("bottom", "joint", "tune")
 LOG_COLUMNS = ["stage", "epoch", "step", "seconds", "step_seconds", "lr", "beta", "loss", "spec",
                "spec_grains", "kl_z", "kl_e", "latent_mse", "grad_norm", "test_spec_grains",
                "test_spec_sequence", "test_lsd_grains", "test_lsd_sequence"]
@@ -266,6 +274,14 @@ def corpus_counts(data_root, max_items: int = 0) -> Dict:
     return out
 
 
+def sampling_weights(labels: np.ndarray, classes: int, balance: float) -> np.ndarray:
+    """p(one-shot) ~ count(its class)^-balance: 0 = every one-shot alike, 1 = every class
+    alike (the tune stage's batches)."""
+    counts = np.bincount(labels, minlength=classes).astype(np.float64)
+    p = 1.0 / np.maximum(counts[labels], 1.0) ** balance
+    return p / p.sum()
+
+
 def train(args) -> Dict:
     global _stop
     _stop = False
@@ -277,6 +293,8 @@ def train(args) -> Dict:
         cfg["bottom_epochs"] = int(args.bottom_epochs)
     if args.joint_epochs is not None:
         cfg["joint_epochs"] = int(args.joint_epochs)
+    if args.tune_epochs is not None:
+        cfg["tune_epochs"] = int(args.tune_epochs)
     if args.batch:
         cfg["batch"] = int(args.batch)
     for key in ("beta_z", "beta_e", "lr"):
@@ -298,8 +316,8 @@ def train(args) -> Dict:
     torch.manual_seed(args.seed)
     model = NeuralGranular(classes=len(classes), post_processing=post, **cfg["model"]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-    state = {"stage": "bottom", "epoch": 0, "bottom_epochs": 0, "joint_epochs": 0, "step": 0,
-             "seconds": 0.0, "last": {}}
+    state = {"stage": "bottom", "epoch": 0, "bottom_epochs": 0, "joint_epochs": 0,
+             "tune_epochs": 0, "step": 0, "seconds": 0.0, "last": {}}
     if ckpt_path.exists() and not args.fresh:
         ck = torch.load(ckpt_path, map_location=device)
         if ck["model_config"] != model.config() or ck["classes"] != classes:
@@ -308,6 +326,7 @@ def train(args) -> Dict:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         state = ck["state"]
+        state.setdefault("tune_epochs", 0)  # checkpoints from before the tune stage
         torch.set_rng_state(ck["torch_rng"])
         print(f"resumed {run_dir.name}: {state['bottom_epochs']} bottom + "
               f"{state['joint_epochs']} joint epochs done", flush=True)
@@ -316,10 +335,12 @@ def train(args) -> Dict:
     if not log_path.exists():
         log_path.write_text(",".join(LOG_COLUMNS) + "\n")
 
-    stages: List[str] = {"bottom": ["bottom"], "joint": ["joint"], "both": ["bottom", "joint"]}[args.stage]
-    if "joint" in stages and "bottom" not in stages and state["bottom_epochs"] < cfg["bottom_epochs"]:
-        raise ValueError(f"{ckpt_path}: the bottom stage has {state['bottom_epochs']} of "
-                         f"{cfg['bottom_epochs']} epochs; run --stage bottom (or both) first")
+    stages: List[str] = list(STAGES) if args.stage in ("all", "both") else [args.stage]
+    for earlier in STAGES[:STAGES.index(stages[0])]:
+        if state[f"{earlier}_epochs"] < cfg[f"{earlier}_epochs"]:
+            raise ValueError(f"{ckpt_path}: the {earlier} stage has {state[f'{earlier}_epochs']} of "
+                             f"{cfg[f'{earlier}_epochs']} epochs; run --stage {earlier} (or all) first")
+    balanced_p = sampling_weights(train_set.label, len(classes), cfg.get("balance", 0.0))
 
     def save():
         tmp = ckpt_path.with_suffix(".tmp")
@@ -337,18 +358,22 @@ def train(args) -> Dict:
         for stage in stages:
             total = cfg[f"{stage}_epochs"]
             if state["stage"] != stage:
-                if stage == "joint" and state["stage"] == "bottom":
-                    state.update(stage="joint", epoch=0)
+                if STAGES.index(state["stage"]) < STAGES.index(stage):
+                    state.update(stage=stage, epoch=0)
                 else:
                     continue
             while state["epoch"] < total and not _stop:
                 t0 = time.time()
                 epoch = state["epoch"]
-                lr = cfg["lr"] * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * epoch / max(1, total))))
+                base_lr = cfg["tune_lr"] if stage == "tune" else cfg["lr"]
+                lr = base_lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * epoch / max(1, total))))
                 for group in opt.param_groups:
                     group["lr"] = lr
-                rng = np.random.default_rng([args.seed, 0 if stage == "bottom" else 1, epoch])
-                order = rng.permutation(len(train_set))
+                rng = np.random.default_rng([args.seed, STAGES.index(stage), epoch])
+                if stage == "tune":
+                    order = rng.choice(len(train_set), steps_per_epoch * cfg["batch"], p=balanced_p)
+                else:
+                    order = rng.permutation(len(train_set))
                 sums: Dict[str, float] = {}
                 batches = 0
                 beta = 0.0
@@ -365,7 +390,8 @@ def train(args) -> Dict:
                         beta = min(1.0, max(0.0, (progress - cfg["hold"]) / max(cfg["warmup"], 1e-9)))
                         out = losses(model, x, labels, "bottom", beta * cfg["beta_z"], 0.0)
                     else:
-                        beta = min(1.0, progress / max(cfg["joint_warmup"], 1e-9))
+                        beta = 1.0 if stage == "tune" else \
+                            min(1.0, progress / max(cfg["joint_warmup"], 1e-9))
                         out = losses(model, x, labels, "joint", cfg["beta_z"], beta * cfg["beta_e"],
                                      cfg["latent_weight"], cfg["bottom_weight"])
                     opt.zero_grad()
@@ -389,7 +415,7 @@ def train(args) -> Dict:
                 state[f"{stage}_epochs"] = state["epoch"]
                 ev = {}
                 if state["epoch"] % cfg["eval_every"] == 0 or state["epoch"] == total:
-                    ev = evaluate(model, test_set, device, cfg["eval_items"], joint=stage == "joint")
+                    ev = evaluate(model, test_set, device, cfg["eval_items"], joint=stage != "bottom")
                 row = {"stage": stage, "epoch": state["epoch"], "step": state["step"],
                        "seconds": round(state["seconds"], 1),
                        "step_seconds": round(dt / max(batches, 1), 3), "lr": lr, "beta": beta}
@@ -413,7 +439,8 @@ def train(args) -> Dict:
     done = all(state[f"{s}_epochs"] >= cfg[f"{s}_epochs"] for s in stages) and not _stop
     result = {"checkpoint": ckpt_path, "finished": done, "state": state}
     if done and not args.no_export:
-        if state["joint_epochs"] >= cfg["joint_epochs"] > 0:
+        if state["joint_epochs"] >= cfg["joint_epochs"] > 0 and \
+                state["tune_epochs"] >= cfg.get("tune_epochs", 0):
             result.update(export_checkpoint(ckpt_path, Path(args.out), run_name(args), args.data,
                                             args.max_items))
         else:
@@ -432,8 +459,8 @@ def write_training_json(run_dir: Path, model: NeuralGranular, cfg: Dict, state: 
             "post_processing": model.post_processing, "config_name": args.config,
             "config": cfg, "model": model.config(), "classes": classes,
             "stage": state["stage"],
-            "epochs": {"bottom": state["bottom_epochs"], "joint": state["joint_epochs"]},
-            "planned_epochs": {"bottom": cfg["bottom_epochs"], "joint": cfg["joint_epochs"]},
+            "epochs": {s: state.get(f"{s}_epochs", 0) for s in STAGES},
+            "planned_epochs": {s: cfg.get(f"{s}_epochs", 0) for s in STAGES},
             "steps": state["step"], "seconds": round(state["seconds"], 1),
             "seconds_per_step": round(state["seconds"] / steps, 3),
             "threads": args.threads, "device": str(args.device),
@@ -476,8 +503,8 @@ def export_checkpoint(ckpt_path, out, name: str, data_root, max_items: int = 0) 
     training = {"run": ckpt_path.parent.name,
                 "variant": "VAE_fi+pp" if model.post_processing else "VAE_fi",
                 "config_name": info.get("config_name"),
-                "epochs": {"bottom": state.get("bottom_epochs", 0), "joint": state.get("joint_epochs", 0)},
-                "planned_epochs": {"bottom": cfg.get("bottom_epochs"), "joint": cfg.get("joint_epochs")},
+                "epochs": {s: state.get(f"{s}_epochs", 0) for s in STAGES},
+                "planned_epochs": {s: cfg.get(f"{s}_epochs", 0) for s in STAGES},
                 "steps": state.get("step", 0), "seconds": round(state.get("seconds", 0.0), 1),
                 "losses": state.get("last", {}), "costs": costs(model),
                 "corpus": info.get("corpus", {}), "data": info.get("data")}
@@ -494,10 +521,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config", choices=sorted(CONFIGS), default="small")
     p.add_argument("--post-processing", choices=("on", "off"), default="on",
                    help="the FIR post-filter: on = VAE_fi+pp, off = VAE_fi")
-    p.add_argument("--stage", choices=("bottom", "joint", "both"), default="both")
+    p.add_argument("--stage", choices=STAGES + ("all", "both"), default="all",
+                   help="one stage, or all in order (both: the same as all)")
     p.add_argument("--epochs", type=int, help="epochs of each stage run")
     p.add_argument("--bottom-epochs", type=int)
     p.add_argument("--joint-epochs", type=int)
+    p.add_argument("--tune-epochs", type=int, help="epochs of the class-balanced tune stage (0: none)")
     p.add_argument("--batch", type=int)
     p.add_argument("--beta-z", type=float, help="target weight of the grain KL")
     p.add_argument("--beta-e", type=float, help="target weight of the embedding KL")
