@@ -23,7 +23,8 @@
 //           a hit: c = (1 - mix) onehot(classA) + mix onehot(classB); the embedding at
 //           embeddingPtr (useEmbedding) or a draw temperature N(0, I) (around the classes'
 //           mean embeddings after setDrawAroundClassMean(true)); seed 1-4294967295
-//           replays a hit (noise and draw), 0: a fresh one; gain linear (<= 8);
+//           replays a hit (its draw, and noise stream seed mod 8: engine::kNoiseStreams),
+//           0: a fresh one; gain linear (<= 8);
 //           offset: frames into this block
 //       kernel.setPath(active, x, y, classIndex, gain)   the path voice on the grain map
 //       kernel.process(n)     n samples at outputPtr

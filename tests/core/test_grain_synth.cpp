@@ -108,8 +108,22 @@ TEST_CASE("render_hit: one-shot length, finite, the post-filter is the model's F
   GrainHit hit;
   hit.class_a = hit.class_b = 1;
   hit.embedding = e.data();
-  hit.seed = model->noise_seed();
+  hit.seed = engine::kNoiseStreams;  // noise stream 0: the model's noise seed
   CHECK(engine::render_hit(*model, hit) == y);
+  // With a given embedding the seed picks only the noise: seeds 8 apart are one stream.
+  hit.seed = 3;
+  const auto three = engine::render_hit(*model, hit);
+  hit.seed = 3 + engine::kNoiseStreams;
+  CHECK(engine::render_hit(*model, hit) == three);
+  CHECK(three != y);
+  CHECK(engine::hit_noise_seed(*model, 0) == model->noise_seed());
+  CHECK(engine::hit_noise_seed(*model, 16) == model->noise_seed());
+  std::vector<std::uint32_t> streams;
+  for (std::uint32_t s = 0; s < std::uint32_t(engine::kNoiseStreams); ++s)
+    streams.push_back(engine::hit_noise_seed(*model, s));
+  std::sort(streams.begin(), streams.end());
+  CHECK(std::unique(streams.begin(), streams.end()) == streams.end());
+  CHECK(std::find(streams.begin(), streams.end(), 0u) == streams.end());
   // Another noise seed: another render of the same spectrum.
   const auto other = engine::render_hit(*model, e.data(), c.data(), 99);
   CHECK(other != y);
@@ -222,6 +236,30 @@ TEST_CASE("GrainSynth at 48 kHz: any block size gives the same output, hits on t
   CHECK(rms(y.data(), size_t(first + latency - 400)) < 1e-6);
   CHECK(rms(y.data() + first + latency, 2000) > 1e-3);
   for (float v : y) REQUIRE((std::isfinite(v) && std::fabs(v) <= 1.0f));
+}
+
+TEST_CASE(
+    "GrainSynth noise: cached streams (65 grains) and streams made per grain (a longer "
+    "one-shot) both play the offline render",
+    "[grain_synth]") {
+  for (int grains : {65, engine::kMaxCachedGrains + 1}) {
+    test::GrainsSizes sizes;
+    sizes.grains = grains;
+    auto model = test_model(sizes);
+    const auto e = embedding_of(8, 1.0f, 5);
+    GrainHit hit;
+    hit.class_a = hit.class_b = 2;
+    hit.embedding = e.data();
+    hit.seed = 13;  // noise stream 5
+    const auto offline = engine::render_hit(*model, hit);
+    GrainSynth synth(*model);
+    REQUIRE(synth.prepare(22050.0, 256) == "");
+    const int start = 300 + GrainSynth::kSchedulingDelay;
+    const auto y = stream(synth, start + int(offline.size()), 256, {{300, hit}});
+    INFO("grains " << grains);
+    for (size_t i = 0; i + 64 < offline.size(); ++i)  // the FIR's tail aside
+      REQUIRE(y[size_t(start) + i] == offline[i]);
+  }
 }
 
 TEST_CASE("GrainSynth voices: eight sound at once, a ninth steals the oldest", "[grain_synth]") {

@@ -104,7 +104,9 @@ test('renderHit and the live kernel play the golden hit; the path voice is the g
   using((kernel) => {
     assert.equal(kernel.prepare(22050, 128), '');
     assert.equal(kernel.load(modelBytes), '');
-    const seed = manifest.noise_seed;
+    // A given embedding: the seed picks only the noise stream (seed mod 8); stream 0 is
+    // xorshift32 from the model's noise seed, the golden's.
+    const seed = 8;
     setEmbedding(kernel, golden('hit_embedding'));
     const hitPp = golden('hit_pp');
     const offline = kernel.renderHit(kickIndex(), kickIndex(), 0, 0, seed, 1, true);

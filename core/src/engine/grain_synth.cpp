@@ -78,14 +78,50 @@ class GrainRenderer {
   // next 2048 values of the noise stream `state`.
   void add_grain(const float* zc, std::uint32_t& state, const float* window, float scale,
                  float* acc) noexcept {
-    model_.decode_filter(zc, magnitudes_.data());
+    next_noise(state, noise_.data());
+    fft_.forward(noise_.data(), spectrum_.data());
+    filter_and_add(zc, spectrum_.data(), window, scale, acc);
+  }
+  // The same for grain t of noise stream `stream` (cached(): from its spectrum).
+  void add_cached_grain(const float* zc, int stream, int t, const float* window, float scale,
+                        float* acc) noexcept {
+    const std::size_t at =
+        (std::size_t(stream) * std::size_t(cached_grains_) + std::size_t(t)) * std::size_t(kBins);
+    std::copy(noise_bank_.begin() + std::ptrdiff_t(at),
+              noise_bank_.begin() + std::ptrdiff_t(at + kBins), spectrum_.begin());
+    filter_and_add(zc, spectrum_.data(), window, scale, acc);
+  }
+  // The spectra of every stream's first g grains (not real time: prepare()).
+  void cache_noise_streams() {
+    const int g = model_.grains();
+    if (g > kMaxCachedGrains) return;
+    noise_bank_.resize(std::size_t(kNoiseStreams) * std::size_t(g) * std::size_t(kBins));
+    for (int s = 0; s < kNoiseStreams; ++s) {
+      std::uint32_t state = hit_noise_seed(model_, std::uint32_t(s));
+      for (int t = 0; t < g; ++t) {
+        next_noise(state, noise_.data());
+        fft_.forward(noise_.data(),
+                     noise_bank_.data() +
+                         (std::size_t(s) * std::size_t(g) + std::size_t(t)) * std::size_t(kBins));
+      }
+    }
+    cached_grains_ = g;
+  }
+  bool cached() const { return cached_grains_ > 0; }
+
+ private:
+  static void next_noise(std::uint32_t& state, float* noise) noexcept {
     std::uint32_t s = state;
     for (int m = 0; m < kGrain; ++m)
-      noise_[std::size_t(m)] = float(double(xorshift(s) >> 8) * (1.0 / 8388608.0) - 1.0);
+      noise[m] = float(double(xorshift(s) >> 8) * (1.0 / 8388608.0) - 1.0);
     state = s;
-    fft_.forward(noise_.data(), spectrum_.data());
-    for (int k = 0; k < kBins; ++k) spectrum_[std::size_t(k)] *= magnitudes_[std::size_t(k)];
-    fft_.inverse(spectrum_.data(), grain_.data());
+  }
+  // spectrum *= H (in place), then acc += scale a irfft(spectrum).
+  void filter_and_add(const float* zc, std::complex<float>* spectrum, const float* window,
+                      float scale, float* acc) noexcept {
+    model_.decode_filter(zc, magnitudes_.data());
+    for (int k = 0; k < kBins; ++k) spectrum[k] *= magnitudes_[std::size_t(k)];
+    fft_.inverse(spectrum, grain_.data());
     for (int m = 0; m < kGrain; ++m) acc[m] += scale * window[m] * grain_[std::size_t(m)];
   }
 
@@ -95,6 +131,8 @@ class GrainRenderer {
   std::vector<float> hann_, first_, last_, only_, inverse_w_, magnitudes_;
   std::vector<std::complex<float>> spectrum_;
   std::vector<float> noise_, grain_;
+  std::vector<std::complex<float>> noise_bank_;  // [stream][grain][bin]
+  int cached_grains_ = 0;
 };
 
 // The causal FIR post-filter (step 5), in place on blocks of at most one hop.
@@ -138,6 +176,7 @@ struct HitState {
   Accumulator ola;
   std::vector<float> ready, h, projected, zc;
   std::uint32_t noise = 1;
+  int stream = -1;  // its noise stream's cached spectra, or -1: `noise` made per grain
   float gain = 1.0f;
   int hops = 0;      // computed so far
   int consumed = 0;  // the hop being played (hops <= consumed + 2)
@@ -148,8 +187,10 @@ struct HitState {
         projected(std::size_t(3 * model.sequence_hidden()), 0.0f),
         zc(std::size_t(model.latent() + model.classes()), 0.0f) {}
 
-  // ec: [e, c]; the conditioning is also copied after z.
-  void start(GrainRenderer& r, const float* ec, std::uint32_t seed, float level) noexcept {
+  // ec: [e, c]; the conditioning is also copied after z. cached_stream: the
+  // number of the noise stream whose seed `seed` is, to play it from the cache.
+  void start(GrainRenderer& r, const float* ec, std::uint32_t seed, float level,
+             int cached_stream = -1) noexcept {
     GrainsModel& model = r.model();
     model.sequence_input(ec, projected.data());
     std::copy(ec + model.embedding(), ec + model.embedding() + model.classes(),
@@ -157,6 +198,7 @@ struct HitState {
     std::fill(h.begin(), h.end(), 0.0f);
     ola.clear();
     noise = seed == 0 ? GrainsModel::kDefaultNoiseSeed : seed;
+    stream = r.cached() ? cached_stream : -1;
     gain = level;
     hops = consumed = 0;
   }
@@ -171,7 +213,10 @@ struct HitState {
       } else {
         model.sequence_step(projected.data(), h.data(), zc.data());
       }
-      r.add_grain(zc.data(), noise, r.window(t), 1.0f, ola.acc.data());
+      if (stream >= 0)
+        r.add_cached_grain(zc.data(), stream, t, r.window(t), 1.0f, ola.acc.data());
+      else
+        r.add_grain(zc.data(), noise, r.window(t), 1.0f, ola.acc.data());
     }
     const float* inverse_w = r.inverse_w() + std::size_t(t) * kHop;
     const float g = gain;
@@ -279,6 +324,11 @@ std::vector<float> one_hot(const GrainsModel& model, int k) {
 }
 
 }  // namespace
+
+std::uint32_t hit_noise_seed(const GrainsModel& model, std::uint32_t seed) noexcept {
+  const std::uint32_t stream = seed % kNoiseStreams;
+  return stream == 0 ? model.noise_seed() : mixed_seed(model.noise_seed() + stream);
+}
 
 // --- beat-box kit ----------------------------------------------------------------
 
@@ -428,6 +478,7 @@ struct GrainSynth::Impl {
         guard(rate),
         detector(onsets),
         mu(std::size_t(model.latent()), 0.0f) {
+    renderer.cache_noise_streams();
     voices.reserve(kHitVoices);
     for (int i = 0; i < kHitVoices; ++i) voices.emplace_back(model);
   }
@@ -546,12 +597,14 @@ void GrainSynth::start_hit(const GrainHit& hit, std::int64_t start) noexcept {
   std::uint32_t seed = hit.seed;
   while (seed == 0) seed = next_random();
   hit_inputs(*model_, hit, seed, m.ec.data());
+  const int stream = int(seed % kNoiseStreams);
   if (voice->waiting < 0) {
     voice->waiting = voice->playing == 0 ? 1 : 0;
     if (voice->fading == voice->waiting) voice->fading = -1;
   }
   const int k = voice->waiting;
-  voice->slot[k].start(m.renderer, m.ec.data(), seed, clean(hit.gain, 0.0f, 8.0f, 0.0f));
+  voice->slot[k].start(m.renderer, m.ec.data(), hit_noise_seed(*model_, seed),
+                       clean(hit.gain, 0.0f, 8.0f, 0.0f), stream);
   voice->start[k] = start;
   voice->order = order_++;
   ++stats_.hits;
@@ -799,7 +852,8 @@ std::vector<float> render_hit(GrainsModel& model, const GrainHit& hit) {
   const std::uint32_t seed = hit.seed == 0 ? model.noise_seed() : hit.seed;
   std::vector<float> ec(std::size_t(model.embedding() + model.classes()));
   hit_inputs(model, hit, seed, ec.data());
-  return run_hit(model, ec.data(), ec.data() + model.embedding(), seed, nullptr,
+  const std::uint32_t noise = hit.seed == 0 ? model.noise_seed() : hit_noise_seed(model, seed);
+  return run_hit(model, ec.data(), ec.data() + model.embedding(), noise, nullptr,
                  clean(hit.gain, 0.0f, 8.0f, 0.0f));
 }
 

@@ -13,8 +13,11 @@
 //     A hit runs the streaming order of docs/grains.md for g + 3 hops of 512: per hop
 //     t < g one sequence-decoder step from [e, c] (its GRU input projection
 //     computed once per hit), the grain decoder on [z_t, c] -> H_t, 2048 noise
-//     values (xorshift32 from the hit's seed), zero-phase filter (KissFFT),
-//     window a_t (flat-ended Hann), overlap-add; then 512 samples / W.
+//     values (one of kNoiseStreams xorshift32 streams, hit_noise_seed()),
+//     zero-phase filter (KissFFT), window a_t (flat-ended Hann), overlap-add;
+//     then 512 samples / W. The streams' spectra are computed in prepare()
+//     (up to kMaxCachedGrains grains), so a hit's grain costs one inverse FFT,
+//     not the noise, a forward FFT and an inverse one.
 //   - 1 path voice: each hop, z = map mean + x axes[0] + y axes[1] decoded with
 //     the chosen class, periodic Hann, overlap-added with W = 2: an endless
 //     stream of grains; x, y, class and gain change per grain (the overlap
@@ -70,10 +73,10 @@ struct GrainHit {
   float gain = 1.0f;  // linear, clamped to [0, 8]
   // Device frames into the next process() block (clamped to 0 .. 1 s).
   int offset = 0;
-  // What makes the hit: its noise stream is xorshift32 from `seed` (docs/grains.md
-  // step 1; models::GrainsModel::noise_seed() reproduces the parity renders) and
-  // a drawn embedding comes from a generator seeded with it, so a seed replays
-  // a hit exactly. 0: the next seed of the synth's own generator.
+  // What makes the hit: a drawn embedding comes from a generator seeded with
+  // `seed`, and its noise is stream seed % kNoiseStreams (hit_noise_seed();
+  // docs/grains.md step 1), so a seed replays a hit exactly. 0: the next seed of
+  // the synth's own generator.
   std::uint32_t seed = 0;
 };
 
@@ -266,11 +269,23 @@ class GrainSynth {
 // beyond the engine's own rules (H >= 0). The model must not be shared with a
 // running synth meanwhile.
 
+// A hit's excitation is one of kNoiseStreams noise streams: xorshift32 from
+// hit_noise_seed(model, seed) = the model's noise seed (stream 0, the parity
+// renders') for seed % kNoiseStreams == 0, else a mix of it and the stream's
+// number. Why a few fixed streams and not one per hit: the synth computes their
+// grains' spectra once, which takes a third of a voice's work out of the audio
+// thread; the hits still differ by their embeddings (and 8 streams keep
+// repeated fixed hits from sounding machine-gunned).
+inline constexpr int kNoiseStreams = 8;
+inline constexpr int kMaxCachedGrains = 128;  // longer one-shots: noise made per grain
+std::uint32_t hit_noise_seed(const models::GrainsModel& model, std::uint32_t seed) noexcept;
+
 // The sequence path: e (d_e values) and c (C values) -> the hit a voice plays.
 std::vector<float> render_hit(models::GrainsModel& model, const float* embedding,
                               const float* conditioning, std::uint32_t noise_seed);
-// The hit GrainSynth::trigger() plays for `hit` (its seed 0: the model's noise
-// seed), gain included: the live output at 22050 Hz, latency_samples() later.
+// The hit GrainSynth::trigger() plays for `hit` (its seed 0: an embedding drawn
+// from the model's noise seed, noise stream 0), gain included: the live output
+// at 22050 Hz, latency_samples() later.
 std::vector<float> render_hit(models::GrainsModel& model, const GrainHit& hit);
 // The grain path: the grains' latents z (g x d_z, e.g. EncodedClip::mu) and c.
 std::vector<float> render_grains(models::GrainsModel& model, const float* latents,
