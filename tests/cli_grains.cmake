@@ -121,6 +121,19 @@ if(NOT out MATCHES "boom -> kick, tss -> hat, ka -> snare \\(nearest of the kit"
   message(FATAL_ERROR "timbrel grains beatbox --classifier centroid: unexpected report ${out}")
 endif()
 
+# --morph: the hit moves toward the voice's grain; the events record the setting.
+set(morphed "${WORK}/beatbox-morph.wav")
+run_ok(out beatbox "${kick48}" --model "${MODEL}" -o "${beat}")
+run_ok(out beatbox "${kick48}" --model "${MODEL}" -o "${morphed}" --events "${events}" --morph 0.25)
+check_level("${morphed}")
+file(READ "${events}" json)
+string(JSON morph GET "${json}" morph)
+file(SHA256 "${beat}" plain_hash)
+file(SHA256 "${morphed}" morphed_hash)
+if(NOT morph EQUAL 0.25 OR plain_hash STREQUAL morphed_hash)
+  message(FATAL_ERROR "timbrel grains beatbox --morph 0.25: morph ${morph}, the output unchanged")
+endif()
+
 # path: a spiral on the grain map.
 set(spiral "${WORK}/spiral.wav")
 run_ok(out path --model "${MODEL}" --class hat --shape spiral --seconds 2 -o "${spiral}")
@@ -147,7 +160,8 @@ foreach(case
         "beatbox;--model needs an input;grains beatbox needs an input"
         "beatbox;${kick48};--kit;kick,hat;--kit takes three classes, for the boom, the tss and the ka"
         "beatbox;${kick48};--kit;kick,tom,snare;--kit: the model has no class 'tom' \\(it has: kick, snare, hat\\)"
-        "beatbox;${kick48};--classifier;latent;--classifier must be sound or centroid")
+        "beatbox;${kick48};--classifier;latent;--classifier must be sound or centroid"
+        "beatbox;${kick48};--morph;1.5;--morph must be within 0-1")
   list(GET case -1 pattern)
   list(REMOVE_AT case -1)
   if(case STREQUAL "beatbox;--model needs an input")

@@ -33,6 +33,8 @@
 //       slot: the sound heard, 0 boom, 1 tss, 2 ka; classIndex: the class it played;
 //       call it between blocks, it makes JS objects)
 //   kernel.setBeatbox(trigger, temperature, gain) (trigger false: events only)
+//   kernel.setBeatboxMorph(morph) 1: each hit is its class's; lower, its grains move
+//       toward the onset's own encoded grain (engine::BeatboxSettings::morph; 0-1)
 //   kernel.setBeatboxKit(boom, tss, ka) the class each sound plays; -1 (or anything
 //       not a class index of the model) the model's default (engine::default_beatbox_kit);
 //       kept across models and prepare()
@@ -194,6 +196,10 @@ class GrainsKernel {
   }
   // A kit entry is a class index; anything else (-1 included) asks for the
   // default, which the engine fills in per model.
+  void set_beatbox_morph(double morph) {
+    beatbox_.morph = std::clamp(number(morph, 1.0f), 0.0f, 1.0f);
+    if (synth_) synth_->set_beatbox(beatbox_);
+  }
   void set_beatbox_kit(double boom, double tss, double ka) {
     const double wanted[] = {boom, tss, ka};
     for (int s = 0; s < timbrel::engine::kBeatboxSounds; ++s) {
@@ -348,6 +354,7 @@ EMSCRIPTEN_BINDINGS(timbrel_grains) {
       .function("drainEvents", &GrainsKernel::drain_events)
       .function("setBeatbox", &GrainsKernel::set_beatbox)
       .function("setBeatboxKit", &GrainsKernel::set_beatbox_kit)
+      .function("setBeatboxMorph", &GrainsKernel::set_beatbox_morph)
       .function("setDrawAroundClassMean", &GrainsKernel::set_draw_around_class_mean)
       .function("setSeed", &GrainsKernel::set_seed)
       .function("reset", &GrainsKernel::reset)

@@ -244,6 +244,12 @@ int grains_beatbox(const Args& args) {
     throw std::runtime_error("--classifier must be sound or centroid, got '" + classifier + "'");
   settings.classifier = classifier == "centroid" ? engine::BeatboxClassifier::kNearestCentroid
                                                  : engine::BeatboxClassifier::kSound;
+  const double morph = parse_double(option(args, "--morph", "--morph", "1"), "--morph");
+  if (!(morph >= 0.0 && morph <= 1.0))
+    throw std::runtime_error("--morph must be within 0-1 (1: the class's own hits, 0: their "
+                             "grains moved onto the voice's), got " +
+                             std::to_string(morph));
+  settings.morph = float(morph);
 
   const auto audio = read_clip(in);
   if (audio.sample_rate < kMinRate || audio.sample_rate > kMaxRate)
@@ -321,6 +327,7 @@ int grains_beatbox(const Args& args) {
                                   {"tss", names[size_t(resolved[1])]},
                                   {"ka", names[size_t(resolved[2])]}}},
                                 {"classifier", classifier},
+                                {"morph", settings.morph},
                                 {"sample_rate", audio.sample_rate},
                                 {"live_latency_frames", beatbox_latency},
                                 {"latency_compensated", true},

@@ -452,10 +452,49 @@ TEST_CASE("GrainSynth beat-box: onsets become events and hits of the nearest cla
   CHECK(synth.stats().hits == 0);
 }
 
+TEST_CASE("GrainSynth beat-box morph: each hit's grains move toward the voice's as morph falls",
+          "[grain_synth][onsets]") {
+  auto model = test_model();
+  // A shift of zeros is no shift.
+  const auto e = embedding_of(8, 1.0f, 4);
+  GrainHit hit;
+  hit.class_a = hit.class_b = 1;
+  hit.embedding = e.data();
+  const auto plain = engine::render_hit(*model, hit);
+  const std::vector<float> zeros(size_t(model->latent()), 0.0f);
+  hit.latent_shift = zeros.data();
+  CHECK(engine::render_hit(*model, hit) == plain);
+  // Offline beat-box: morph 1 is the class's own hit; lower, the hits move further from it.
+  const auto input = clicks(size_t(59719), {2205, 13781, 28022, 41344}, 22050.0, 0.6f);
+  auto render = [&](float morph) {
+    engine::BeatboxSettings settings;
+    settings.morph = morph;
+    return engine::render_beatbox(*model, input.data(), input.size(), settings);
+  };
+  const auto whole = render(1.0f), half = render(0.5f), none = render(0.0f);
+  CHECK(whole.samples == engine::render_beatbox(*model, input.data(), input.size()).samples);
+  REQUIRE(half.onsets == whole.onsets);
+  REQUIRE(none.classes == whole.classes);
+  auto distance = [&](const std::vector<float>& a) {
+    double d = 0.0;
+    for (size_t i = 0; i < a.size(); ++i)
+      d += double(a[i] - whole.samples[i]) * (a[i] - whole.samples[i]);
+    return std::sqrt(d / double(a.size()));
+  };
+  const double d_half = distance(half.samples), d_none = distance(none.samples);
+  INFO("rms distance from morph 1: morph 0.5 " << d_half << ", morph 0 " << d_none);
+  CHECK(d_half > 1e-5);
+  CHECK(d_none > 1.2 * d_half);
+  for (float v : none.samples) REQUIRE(std::isfinite(v));
+}
+
 TEST_CASE("GrainSynth does not allocate while playing 8 voices, the path and the beat-box",
           "[grain_synth][realtime]") {
   auto model = test_model();
   GrainSynth synth(*model);
+  engine::BeatboxSettings morphing;
+  morphing.morph = 0.5f;  // each onset's grain encoded in the audio thread
+  synth.set_beatbox(morphing);
   REQUIRE(synth.prepare(48000.0, 128) == "");
   const auto input = clicks(48000 * 3, {1000, 20000, 50000, 90000}, 48000.0, 0.5f);
   const auto e = embedding_of(8, 1.0f, 9);

@@ -215,11 +215,12 @@ test('the beat-box kit: each sound heard plays the class the kit gives it', () =
     }
   }
   const SOUNDS = ['boom', 'tss', 'ka'];
-  const run = (kit) =>
+  const run = (kit, morph = null) =>
     using((kernel) => {
       assert.equal(kernel.prepare(rate, 128), '');
       assert.equal(kernel.load(modelBytes), '');
       if (kit) kernel.setBeatboxKit(...kit);
+      if (morph !== null) kernel.setBeatboxMorph(morph);
       kernel.setSeed(11);
       const events = [];
       const out = new Float32Array(input.length);
@@ -252,6 +253,15 @@ test('the beat-box kit: each sound heard plays the class the kit gives it', () =
   let diff = 0;
   for (let i = 0; i < input.length; i++) diff = Math.max(diff, Math.abs(moved.out[i] - plain.out[i]));
   assert.ok(diff > 1e-3, `another class sounds different (max difference ${diff})`);
+  // The morph toward the voice: the same sounds heard and classes played, other hits;
+  // 1 (and anything not a number) is the class's own hit.
+  const voiced = run(null, 0.3);
+  assert.deepEqual(voiced.events, plain.events);
+  let moveBy = 0;
+  for (let i = 0; i < input.length; i++) moveBy = Math.max(moveBy, Math.abs(voiced.out[i] - plain.out[i]));
+  assert.ok(moveBy > 1e-4, `a morph of 0.3 moves the hits (max difference ${moveBy})`);
+  assert.deepEqual(run(null, 1).out, plain.out);
+  assert.deepEqual(run(null, Number.NaN).out, plain.out);
   // -1 and anything not a class of the model take the default.
   assert.deepEqual(run([-1, 99, 0.5]).kit, plain.kit);
   assert.deepEqual(run([2, Number.NaN, -1]).kit, { boom: 2, tss: 2, ka: 1 });

@@ -463,6 +463,24 @@ describe('the Grains panel playing', { skip: !hasKernel && 'the WebAssembly core
       const items = await page.locator('#grains-onsets li').allInnerTexts();
       const sound = ['Boom', 'Tss', 'Ka'][slot];
       assert.ok(items.some((text) => new RegExp(`^“${sound}”\\s*→?\\s*(played\\s+)?${label}\\s`, 'i').test(text)), `a “${sound}” played the ${label}: ${items.join(' | ')}`);
+      // "Your voice": a labelled slider, keyboard-driven, sends the kernel its morph (1 - voice).
+      const voice = page.locator('#grains-voice-morph');
+      assert.equal(await voice.evaluate((el) => el.labels[0].textContent), 'Your voice');
+      assert.equal(await page.locator('#grains-voice-morph-value').innerText(), 'none');
+      await page.evaluate(() => {
+        const engine = globalThis.timbrel.grains.engine;
+        const post = engine.post.bind(engine);
+        globalThis.voiceMessages = [];
+        engine.post = (message, ...rest) => {
+          if (message.type === 'voice') globalThis.voiceMessages.push(message.morph);
+          return post(message, ...rest);
+        };
+      });
+      await voice.focus();
+      for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowRight');
+      assert.equal(await page.locator('#grains-voice-morph-value').innerText(), '30 %');
+      const sent = await page.evaluate(() => globalThis.voiceMessages);
+      assert.ok(Math.abs(sent.at(-1) - 0.7) < 1e-9, `the morph sent: ${sent}`);
       await page.uncheck('#grains-beatbox');
       await page.waitForFunction(() => !globalThis.timbrel.grains.mic);
 

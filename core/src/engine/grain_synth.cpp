@@ -174,7 +174,8 @@ struct Accumulator {
 // hops computed are kept (a ring), so a hop can be made ahead of its use.
 struct HitState {
   Accumulator ola;
-  std::vector<float> ready, h, projected, zc;
+  std::vector<float> ready, h, projected, zc, shift;
+  bool shifted = false;  // shift (d_z) is added to each z the sequence decoder makes
   std::uint32_t noise = 1;
   int stream = -1;  // its noise stream's cached spectra, or -1: `noise` made per grain
   float gain = 1.0f;
@@ -185,13 +186,17 @@ struct HitState {
       : ready(2 * kHop, 0.0f),
         h(std::size_t(model.sequence_hidden()), 0.0f),
         projected(std::size_t(3 * model.sequence_hidden()), 0.0f),
-        zc(std::size_t(model.latent() + model.classes()), 0.0f) {}
+        zc(std::size_t(model.latent() + model.classes()), 0.0f),
+        shift(std::size_t(model.latent()), 0.0f) {}
 
   // ec: [e, c]; the conditioning is also copied after z. cached_stream: the
   // number of the noise stream whose seed `seed` is, to play it from the cache.
   void start(GrainRenderer& r, const float* ec, std::uint32_t seed, float level,
-             int cached_stream = -1) noexcept {
+             int cached_stream = -1, const float* latent_shift = nullptr) noexcept {
     GrainsModel& model = r.model();
+    shifted = latent_shift != nullptr;
+    for (int d = 0; d < model.latent() && shifted; ++d)
+      shift[std::size_t(d)] = std::isfinite(latent_shift[d]) ? latent_shift[d] : 0.0f;
     model.sequence_input(ec, projected.data());
     std::copy(ec + model.embedding(), ec + model.embedding() + model.classes(),
               zc.begin() + model.latent());
@@ -212,6 +217,8 @@ struct HitState {
           zc[std::size_t(d)] = std::isfinite(given[d]) ? given[d] : 0.0f;
       } else {
         model.sequence_step(projected.data(), h.data(), zc.data());
+        for (int d = 0; d < model.latent() && shifted; ++d)
+          zc[std::size_t(d)] += shift[std::size_t(d)];
       }
       if (stream >= 0)
         r.add_cached_grain(zc.data(), stream, t, r.window(t), 1.0f, ola.acc.data());
@@ -315,6 +322,16 @@ int nearest_kit_slot(const GrainsModel& model, const BeatboxKit& kit, const floa
     }
   }
   return best;
+}
+
+// The beat-box morph's shift: (1 - morph)(mu_v - onset centroid of class k), d_z values.
+void morph_shift(const GrainsModel& model, int k, const float* mu_v, float morph,
+                 float* shift) noexcept {
+  const float* centroid = model.onset_centroid(k);
+  for (int d = 0; d < model.latent(); ++d) {
+    const float v = (1.0f - morph) * (mu_v[d] - centroid[d]);
+    shift[d] = std::isfinite(v) ? v : 0.0f;
+  }
 }
 
 std::vector<float> one_hot(const GrainsModel& model, int k) {
@@ -460,7 +477,7 @@ struct GrainSynth::Impl {
   std::int64_t pending[kPending] = {};
   int pending_first = 0, pending_count = 0;
   std::vector<float> grain = std::vector<float>(kGrain, 0.0f);
-  std::vector<float> mu;
+  std::vector<float> mu, shift;  // the onset grain's mu_v, the morph's latent shift
   VocalSoundClassifier sounds;
   double input_delay_s = 0.0;  // the input resampler's group delay
   GrainEvent events[GrainSynth::kEventCapacity];
@@ -477,7 +494,8 @@ struct GrainSynth::Impl {
         ec(std::size_t(model.embedding() + model.classes()), 0.0f),
         guard(rate),
         detector(onsets),
-        mu(std::size_t(model.latent()), 0.0f) {
+        mu(std::size_t(model.latent()), 0.0f),
+        shift(std::size_t(model.latent()), 0.0f) {
     renderer.cache_noise_streams();
     voices.reserve(kHitVoices);
     for (int i = 0; i < kHitVoices; ++i) voices.emplace_back(model);
@@ -604,7 +622,7 @@ void GrainSynth::start_hit(const GrainHit& hit, std::int64_t start) noexcept {
   }
   const int k = voice->waiting;
   voice->slot[k].start(m.renderer, m.ec.data(), hit_noise_seed(*model_, seed),
-                       clean(hit.gain, 0.0f, 8.0f, 0.0f), stream);
+                       clean(hit.gain, 0.0f, 8.0f, 0.0f), stream, hit.latent_shift);
   voice->start[k] = start;
   voice->order = order_++;
   ++stats_.hits;
@@ -769,11 +787,16 @@ void GrainSynth::push_input(const float* in, int frames) noexcept {
 void GrainSynth::encode_onset(std::int64_t onset) noexcept {
   Impl& m = *impl_;
   int slot = 0;
-  if (beatbox_.classifier == BeatboxClassifier::kNearestCentroid) {
+  const float morph = clean(beatbox_.morph, 0.0f, 1.0f, 1.0f);
+  const bool encode = beatbox_.classifier == BeatboxClassifier::kNearestCentroid ||
+                      (morph < 1.0f && beatbox_.trigger);
+  if (encode) {
     const float* a0 = m.renderer.window(0);
     for (int i = 0; i < kGrain; ++i)
       m.grain[std::size_t(i)] = a0[i] * m.ring[std::size_t((onset + i) & (Impl::kRing - 1))];
     model_->encode_grain(m.grain.data(), m.mu.data(), nullptr);
+  }
+  if (beatbox_.classifier == BeatboxClassifier::kNearestCentroid) {
     slot = nearest_kit_slot(*model_, kit_, m.mu.data());
   } else {
     for (int i = 0; i < kGrain; ++i)
@@ -797,6 +820,10 @@ void GrainSynth::encode_onset(std::int64_t onset) noexcept {
   hit.temperature = beatbox_.temperature;
   hit.around_class_mean = beatbox_.around_class_mean;
   hit.gain = beatbox_.gain;
+  if (morph < 1.0f) {
+    morph_shift(*model_, k, m.mu.data(), morph, m.shift.data());
+    hit.latent_shift = m.shift.data();
+  }
   const std::int64_t frame = std::max<std::int64_t>(0, event.frame + beatbox_delay_);
   start_hit(hit, frame * kSampleRate / rate_hz_ + kSchedulingDelay);
 }
@@ -818,7 +845,8 @@ int GrainSynth::drain_events(GrainEvent* out, int capacity) noexcept {
 namespace {
 
 std::vector<float> run_hit(GrainsModel& model, const float* embedding, const float* conditioning,
-                           std::uint32_t noise_seed, const float* latents, float gain = 1.0f) {
+                           std::uint32_t noise_seed, const float* latents, float gain = 1.0f,
+                           const float* latent_shift = nullptr) {
   GrainRenderer renderer(model);
   PostFilter post(model.post_filter());
   HitState state(model);
@@ -828,7 +856,7 @@ std::vector<float> run_hit(GrainsModel& model, const float* embedding, const flo
     ec[std::size_t(i)] = std::isfinite(embedding[i]) ? embedding[i] : 0.0f;
   for (int k = 0; k < c; ++k)
     ec[std::size_t(de + k)] = std::isfinite(conditioning[k]) ? conditioning[k] : 0.0f;
-  state.start(renderer, ec.data(), noise_seed, gain);
+  state.start(renderer, ec.data(), noise_seed, gain, -1, latent_shift);
   const int g = model.grains(), total = g + kFlushHops;
   std::vector<float> out(std::size_t(total) * kHop, 0.0f);
   for (int t = 0; t < total; ++t) {
@@ -854,7 +882,7 @@ std::vector<float> render_hit(GrainsModel& model, const GrainHit& hit) {
   hit_inputs(model, hit, seed, ec.data());
   const std::uint32_t noise = hit.seed == 0 ? model.noise_seed() : hit_noise_seed(model, seed);
   return run_hit(model, ec.data(), ec.data() + model.embedding(), noise, nullptr,
-                 clean(hit.gain, 0.0f, 8.0f, 0.0f));
+                 clean(hit.gain, 0.0f, 8.0f, 0.0f), hit.latent_shift);
 }
 
 std::vector<float> render_grains(GrainsModel& model, const float* latents,
@@ -895,7 +923,9 @@ BeatboxRender render_beatbox(GrainsModel& model, const float* input, std::size_t
     r.onsets.insert(r.onsets.end(), found, found + k);
     done += std::size_t(count);
   }
-  std::vector<float> window(kGrain), raw(kGrain), grain(kGrain), mu(std::size_t(model.latent()));
+  std::vector<float> window(kGrain), raw(kGrain), grain(kGrain), mu(std::size_t(model.latent())),
+      shift(std::size_t(model.latent()));
+  const float morph = clean(settings.morph, 0.0f, 1.0f, 1.0f);
   GrainsModel::grain_window(true, model.grains() == 1, window.data());
   VocalSoundClassifier sounds;
   r.kit = resolve_beatbox_kit(model, settings.kit);
@@ -909,17 +939,19 @@ BeatboxRender render_beatbox(GrainsModel& model, const float* input, std::size_t
     }
     const VocalSoundFeatures features = sounds.analyse(raw.data());
     int slot = VocalSoundClassifier::sound_of(features);
-    if (settings.classifier == BeatboxClassifier::kNearestCentroid) {
+    if (settings.classifier == BeatboxClassifier::kNearestCentroid || morph < 1.0f)
       model.encode_grain(grain.data(), mu.data(), nullptr);
+    if (settings.classifier == BeatboxClassifier::kNearestCentroid)
       slot = nearest_kit_slot(model, r.kit, mu.data());
-    }
     const int k = r.kit[std::size_t(slot)];
     r.slots.push_back(slot);
     r.classes.push_back(k);
     r.features.push_back(features);
     if (!settings.trigger) continue;
     const auto c = one_hot(model, k);
-    const auto hit = render_hit(model, model.class_embedding(k), c.data(), model.noise_seed());
+    if (morph < 1.0f) morph_shift(model, k, mu.data(), morph, shift.data());
+    const auto hit = run_hit(model, model.class_embedding(k), c.data(), model.noise_seed(), nullptr,
+                             1.0f, morph < 1.0f ? shift.data() : nullptr);
     const float gain = clean(settings.gain, 0.0f, 8.0f, 0.0f);
     for (std::size_t i = 0; i < hit.size(); ++i) r.samples[std::size_t(onset) + i] += gain * hit[i];
   }

@@ -12,6 +12,7 @@
 //   engine.setPath({points, speed, classIndex, gain}) / engine.stopPath()
 //   engine.setBeatbox(true); await engine.events() -> [{seconds, slot, classIndex}]
 //   engine.setBeatboxKit({boom, tss, ka}) the class each beat-box sound plays (-1: default)
+//   engine.setBeatboxMorph(morph) 1: the drum's own hits; lower: toward the voice's grain
 //
 // Models: loadModel(bytes) of a grains .tmbl (the engine base: prepared off
 // the audio thread, adopted between quanta).
@@ -86,6 +87,12 @@ export class GrainsEngine extends Engine {
 
   setBeatbox(on) {
     this.post({ type: 'beatbox', on: !!on });
+  }
+
+  // How much each beat-box hit is its drum's (1) rather than the voice's own
+  // encoded grain (0): the kernel's morph.
+  setBeatboxMorph(morph) {
+    this.post({ type: 'voice', morph: Number.isFinite(morph) ? Math.min(1, Math.max(0, morph)) : 1 });
   }
 
   // The class index each beat-box sound plays ("boom", "tss", "ka"); -1 or

@@ -120,6 +120,8 @@ export class GrainsPanel extends Panel {
       beatboxNote: $('grains-beatbox-note'),
       inputMeter: $('grains-input-meter'),
       kit: Object.fromEntries(BEATBOX_SOUNDS.map(({ key }) => [key, $(`grains-kit-${key}`)])),
+      voiceMorph: $('grains-voice-morph'),
+      voiceMorphValue: $('grains-voice-morph-value'),
       onsets: $('grains-onsets'),
       onsetsEmpty: $('grains-onsets-empty'),
       shapes: [...root.querySelectorAll('input[name="grains-shape"]')],
@@ -224,6 +226,7 @@ export class GrainsPanel extends Panel {
         this.sendKit();
       });
     }
+    on(this.el.voiceMorph, 'input', () => this.sendVoice());
     for (const input of this.el.shapes) on(input, 'change', () => input.checked && this.chooseShape(input.value));
     on(this.el.pathClass, 'change', () => {
       this.map.setSelected(Number(this.el.pathClass.value));
@@ -572,6 +575,15 @@ export class GrainsPanel extends Panel {
 
   sendKit() {
     if (this.engine?.node && this.model) this.engine.setBeatboxKit(this.kit);
+    this.sendVoice();
+  }
+
+  // "Your voice": how much of the sound made each beat-box hit keeps (the kernel's
+  // morph is its complement: 1 plays the drum's own hit).
+  sendVoice() {
+    const voice = Number(this.el.voiceMorph.value);
+    this.el.voiceMorphValue.textContent = voice > 0 ? `${Math.round(voice * 100)} %` : 'none';
+    if (this.engine?.node && this.model) this.engine.setBeatboxMorph(1 - voice);
   }
 
   // The grid: a row per track, its name (selects it for the settings below)

@@ -28,6 +28,8 @@
 //   {type: 'path', points: Float64Array (x, y pairs), speed, classIndex, gain}
 //   {type: 'path-speed', speed} {type: 'path-stop'}
 //   {type: 'beatbox', on, variation, gain}   the beat-box's hits (variation 0-2)
+//   {type: 'voice', morph}   how much of the voice's own grain each beat-box hit
+//       keeps: the kernel's morph (1: the class's hit, 0: the hit's attack on the voice's grain)
 //   {type: 'kit', boom, tss, ka} the class each beat-box sound plays (a class
 //                                index; -1: the model's default); kept across models
 //   {type: 'events', token}      replies {type: 'events', token, events:
@@ -178,6 +180,9 @@ class GrainsProcessor extends CoreProcessor {
         this.beatboxGain = clamp(data.gain ?? 1, 0, 1);
         if (this.beatbox) this.kernel.setBeatbox(true, this.beatboxVariation, this.beatboxGain * this.makeup);
         Atomics.store(this.ints, GRAINS.BEATBOX_ON, this.beatbox ? 1 : 0);
+        break;
+      case 'voice':
+        this.kernel.setBeatboxMorph(clamp(data.morph ?? 1, 0, 1));
         break;
       case 'kit':
         this.kernel.setBeatboxKit(kitClass(data.boom), kitClass(data.tss), kitClass(data.ka));

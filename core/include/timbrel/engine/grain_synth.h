@@ -78,6 +78,10 @@ struct GrainHit {
   // docs/grains.md step 1), so a seed replays a hit exactly. 0: the next seed of
   // the synth's own generator.
   std::uint32_t seed = 0;
+  // d_z values added to every z the sequence decoder makes, or null: the
+  // beat-box's morph, (1 - morph)(mu of the voice's onset grain - the class's
+  // onset centroid), which moves the hit's grains toward the voice's.
+  const float* latent_shift = nullptr;
 };
 
 struct GrainEvent {
@@ -164,6 +168,11 @@ struct BeatboxSettings {
   float floor_db = -50.0f;        // dsp::OnsetDetectorConfig::floor_db (applied at prepare())
   BeatboxKit kit = {-1, -1, -1};  // the class per sound (-1: default_beatbox_kit's)
   BeatboxClassifier classifier = BeatboxClassifier::kSound;
+  // How far each hit is its class's (1) rather than the voice's (0): the
+  // onset's first grain, encoded (mu_v), shifts every grain latent of the hit
+  // by (1 - morph)(mu_v - the class's onset centroid); at 0 the hit's attack
+  // sits on the voice's grain. Clamped to [0, 1].
+  float morph = 1.0f;
 };
 
 struct GrainSynthStats {
@@ -297,8 +306,8 @@ std::vector<float> render_path(models::GrainsModel& model, const float* xy, int 
 
 // Beat-box offline: onsets of `input` (22050 Hz) found as live, each
 // classified as live (settings' classifier and kit), and a hit of its class
-// (embedding: the class's mean embedding, the model's noise seed) placed at
-// its onset sample.
+// (embedding: the class's mean embedding, the model's noise seed; its grains
+// moved toward the onset's as settings.morph says) placed at its onset sample.
 struct BeatboxRender {
   std::vector<float> samples;  // input length + one one-shot
   std::vector<std::int64_t> onsets;
