@@ -132,3 +132,27 @@ def test_tuning_set_is_apart_from_the_evaluation(tmp_path):
     assert r["classes"]["per_class"]["kick"]["model_class"] == "snare"
     with pytest.raises(ValueError):
         B.evaluate(MODEL, cli_path(), count=4, which="train")
+
+
+def test_morph_evaluation_and_its_card_table(tmp_path, monkeypatch):
+    """evaluate_morph on the golden model with a classifier trained on a synthetic corpus:
+    the table's shape and that lower morphs change the hits (not what they sound like: the
+    golden model's weights are random)."""
+    from timbrel.eval import drum_classifier as dc
+    from timbrel.eval import grains_card
+    from timbrel.train.grains_data import write_synthetic_corpus
+    corpus = write_synthetic_corpus(tmp_path / "data", per_split={"train": 3, "test": 1}, seed=5)
+    real = dc.load_or_train  # one epoch is enough to label hits
+    monkeypatch.setattr(dc, "load_or_train",
+                        lambda root, runs, *a, **k: real(root, runs, epochs=1, log=lambda *x: None))
+    with pytest.raises(ValueError, match="morphs must be within 0-1"):
+        B.evaluate_morph(MODEL, corpus, tmp_path / "runs", (1.0, 1.5))
+    r = B.evaluate_morph(MODEL, corpus, tmp_path / "runs", (1.0, 0.0), cli_path(), sources=("sox",))
+    assert list(r["morphs"]) == ["1", "0"]
+    one, zero = r["morphs"]["1"], r["morphs"]["0"]
+    assert one["n"] == zero["n"] == len(B.BURSTS) + len(B.TUNE_BURSTS)
+    assert 0.0 <= one["agreement"] <= 1.0 and one["shape_db_from_voice_median"] > 0
+    assert [h["peak_dbfs"] for h in one["hits"]] != [h["peak_dbfs"] for h in zero["hits"]]
+    assert all(h["class"] == g["class"] for h, g in zip(one["hits"], zero["hits"]))
+    text = grains_card.morph_section(r)
+    assert text.startswith("### Beat-box morph") and "| 0 |" in text and "Reading it:" in text

@@ -219,7 +219,7 @@ def test_the_trainer_exports_at_the_end_and_from_a_checkpoint(tmp_path, capsys):
     f = read_tmbl(path)
     assert f.metadata["classes"] == ["kick", "snare", "hat"] and f.metadata["post_processing"]
     t = f.metadata["training"]
-    assert t["epochs"] == {"bottom": 1, "joint": 1} and t["variant"] == "VAE_fi+pp"
+    assert t["epochs"] == {"bottom": 1, "joint": 1, "tune": 1} and t["variant"] == "VAE_fi+pp"
     assert t["statistics"]["one_shots"] == 6 and t["corpus"]["train"]["total"] == 6
     first = path.read_bytes()
     path.unlink()

@@ -463,9 +463,9 @@ describe('the Grains panel playing', { skip: !hasKernel && 'the WebAssembly core
       const items = await page.locator('#grains-onsets li').allInnerTexts();
       const sound = ['Boom', 'Tss', 'Ka'][slot];
       assert.ok(items.some((text) => new RegExp(`^“${sound}”\\s*→?\\s*(played\\s+)?${label}\\s`, 'i').test(text)), `a “${sound}” played the ${label}: ${items.join(' | ')}`);
-      // "Your voice": a labelled slider, keyboard-driven, sends the kernel its morph (1 - voice).
+      // "Follow your voice": a labelled slider, keyboard-driven, sends the kernel its morph (1 - voice).
       const voice = page.locator('#grains-voice-morph');
-      assert.equal(await voice.evaluate((el) => el.labels[0].textContent), 'Your voice');
+      assert.equal(await voice.evaluate((el) => el.labels[0].textContent), 'Follow your voice');
       assert.equal(await page.locator('#grains-voice-morph-value').innerText(), 'none');
       await page.evaluate(() => {
         const engine = globalThis.timbrel.grains.engine;

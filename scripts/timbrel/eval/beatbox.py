@@ -37,6 +37,15 @@ speeds. Scores:
   ``closed_hat``), per intended class, per source kind and overall, and the confusions.
 Timing and detection do not depend on the model (the onset detector is the engine's); the
 classes do.
+
+``--morph 1 0.5 0`` (with ``--data`` and ``--runs`` for the reference drum classifier,
+``timbrel.eval.drum_classifier``) measures the beat-box morph (docs/grains.md "Beat-box
+morph"): every source of both sets alone (its first 93 ms, the grain the engine encodes, with a 5 ms
+fade: one onset) through ``timbrel grains beatbox --morph M`` at 22050 Hz; the hit (34816
+samples from the event's onset) labelled by the classifier: the share heard as the class it
+plays, and how far its attack (first 2048 samples) is from the voice's: spectral centroid in
+octaves (|log2 ratio|) and the third-octave band shape (63 Hz-8 kHz, each band's share of the
+power in dB, RMS difference), medians: morph 1 is the class's own hit.
 """
 
 from __future__ import annotations
@@ -436,6 +445,122 @@ def summary(r: Dict) -> str:
     return "\n".join(lines)
 
 
+def spectral_centroid(x: np.ndarray, rate: int = 22050) -> float:
+    """Of the first 2048 samples, Hann windowed (Hz; 0 for silence)."""
+    frame = np.zeros(2048)
+    frame[:min(2048, len(x))] = x[:2048]
+    power = np.abs(np.fft.rfft(frame * np.hanning(2048))) ** 2
+    freqs = np.fft.rfftfreq(2048, 1.0 / rate)
+    total = float(power.sum())
+    return float((freqs * power).sum() / total) if total > 0 else 0.0
+
+
+def band_shape_db(x: np.ndarray, rate: int = 22050) -> np.ndarray:
+    """The first 2048 samples' (Hann) power in third-octave bands 63 Hz-8 kHz, as dB relative
+    to their total: the attack's spectral shape, whatever its level."""
+    frame = np.zeros(2048)
+    frame[:min(2048, len(x))] = x[:2048]
+    power = np.abs(np.fft.rfft(frame * np.hanning(2048))) ** 2
+    freqs = np.fft.rfftfreq(2048, 1.0 / rate)
+    centres = 1000.0 * 2.0 ** (np.arange(-12, 10) / 3.0)   # 63 Hz ... 8 kHz
+    bands = np.array([power[(freqs >= c * 2 ** -(1 / 6)) & (freqs < c * 2 ** (1 / 6))].sum()
+                      for c in centres])
+    return 10.0 * np.log10(bands / max(float(bands.sum()), 1e-30) + 1e-9)
+
+
+def shape_distance_db(a: np.ndarray, b: np.ndarray, rate: int = 22050) -> float:
+    """RMS over the bands of the two attacks' band_shape_db difference."""
+    return float(np.sqrt(np.mean((band_shape_db(a, rate) - band_shape_db(b, rate)) ** 2)))
+
+
+def evaluate_morph(model, data_root, runs, morphs: Sequence[float] = (1.0, 0.5, 0.0), binary=None,
+                   sources: Sequence[str] = ("espeak", "sox"), kit: Optional[str] = None) -> Dict:
+    """The beat-box morph's effect (module doc): per morph, the hits' class agreement by the
+    reference drum classifier and their attacks' centroid distance to the voice's."""
+    from scipy.io import wavfile
+    from timbrel.data.audio import read_wav
+    from timbrel.eval import drum_classifier as dc
+    if binary is None:
+        from timbrel.eval.core import cli_path
+        binary = cli_path()
+    model, binary = Path(model), Path(binary)
+    if not model.is_file():
+        raise FileNotFoundError(f"{model}: no such model file")
+    if not binary.is_file():
+        raise FileNotFoundError(f"{binary}: the native tool is not built")
+    for m in morphs:
+        if not 0.0 <= m <= 1.0:
+            raise ValueError(f"morphs must be within 0-1, got {m}")
+    clf = dc.load_or_train(data_root, runs)
+    rate, length = 22050, dc.SAMPLES
+    # Both sets: the morph was not tuned on either (the tuning set only chose the sound
+    # classifier's thresholds, which the morph does not change).
+    names = source_names(sources, "eval") + source_names(sources, "tune")
+    rows: Dict[str, List[Dict]] = {f"{m:g}": [] for m in morphs}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for name in names:
+            x = render_source(name, rate, work)
+            at = onset_index(x)
+            voice = x[at:at + 2048].copy()
+            fade = int(0.005 * rate)
+            voice[-fade:] *= np.linspace(1.0, 0.0, fade)
+            lead = int(0.3 * rate)
+            clip = np.zeros(lead + len(voice) + 2 * rate)
+            clip[lead:lead + len(voice)] = 0.7 * voice
+            clip_wav = work / "morph-in.wav"
+            wavfile.write(str(clip_wav), rate, clip.astype(np.float32))
+            voice_centroid = spectral_centroid(voice, rate)
+            for m in morphs:
+                out_wav, events_path = work / "morph-out.wav", work / "morph-events.json"
+                cmd = [str(binary), "grains", "beatbox", str(clip_wav), "--model", str(model),
+                       "-o", str(out_wav), "--events", str(events_path), "--morph", f"{m:g}"]
+                if kit:
+                    cmd += ["--kit", kit]
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+                if proc.returncode != 0:
+                    raise RuntimeError(f"timbrel grains beatbox --morph {m:g} on {name}: "
+                                       f"{proc.stderr.strip()}")
+                events = json.loads(events_path.read_text())["events"]
+                y, sr = read_wav(out_wav)
+                start = int(round(events[0]["time_s"] * sr))
+                hit = np.zeros(length, np.float32)
+                part = y[start:start + length]
+                hit[:len(part)] = part
+                label = clf.classes[int(clf.predict(hit[None])[0])]
+                hit_centroid = spectral_centroid(hit, sr)
+                rows[f"{m:g}"].append({
+                    "source": name, "class": events[0]["class"], "heard_as": label,
+                    "agrees": label == events[0]["class"],
+                    "peak_dbfs": float(20 * np.log10(max(float(np.max(np.abs(hit))), 1e-12))),
+                    "voice_centroid_hz": voice_centroid, "hit_centroid_hz": hit_centroid,
+                    "octaves_from_voice": abs(float(np.log2(max(hit_centroid, 1.0)
+                                                            / max(voice_centroid, 1.0)))),
+                    "shape_db_from_voice": shape_distance_db(hit, voice, rate)})
+    result = {"model": str(model), "binary": str(binary), "sources": names,
+              "classifier": {"test_accuracy": None, "path": str(Path(runs) / dc.FOLDER)},
+              "morphs": {}}
+    for m, r in rows.items():
+        result["morphs"][m] = {
+            "n": len(r), "agreement": float(np.mean([x["agrees"] for x in r])) if r else None,
+            "octaves_from_voice_median": float(np.median([x["octaves_from_voice"] for x in r]))
+            if r else None,
+            "peak_dbfs_median": float(np.median([x["peak_dbfs"] for x in r])) if r else None,
+            "shape_db_from_voice_median": float(np.median([x["shape_db_from_voice"] for x in r]))
+            if r else None,
+            "hits": r}
+    return result
+
+
+def morph_summary(r: Dict) -> str:
+    lines = ["morph  agreement  from the voice: centroid octaves, band shape dB (medians)  peak dBFS"]
+    for m, v in r["morphs"].items():
+        lines.append(f"{m:>5}  {_f(v['agreement'])}      {_f(v['octaves_from_voice_median'], '{:.2f}')}"
+                     f"   {_f(v['shape_db_from_voice_median'], '{:.1f}')}"
+                     f"                                           {_f(v['peak_dbfs_median'], '{:.1f}')}")
+    return "\n".join(lines)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help="a grains .tmbl")
@@ -451,14 +576,24 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="tune: the tuning set the classifier's thresholds were chosen on")
     p.add_argument("--out", help="JSON file")
     p.add_argument("--keep", help="keep the clip, the output and the events in this folder")
+    p.add_argument("--morph", type=float, nargs="+",
+                   help="instead: the beat-box morph's effect at these morphs (needs --data, --runs)")
+    p.add_argument("--data", help="data root of the drum corpus (the reference classifier)")
+    p.add_argument("--runs", help="runs folder holding drum-classifier/")
     args = p.parse_args(argv)
     try:
-        result = evaluate(args.model, args.binary, args.count, args.seed, args.rate, args.sources,
-                          args.keep, args.kit, args.classifier, args.which)
+        if args.morph:
+            if not (args.data and args.runs):
+                raise ValueError("--morph needs --data and --runs (the reference drum classifier)")
+            result = evaluate_morph(args.model, args.data, args.runs, args.morph, args.binary,
+                                    args.sources, args.kit)
+        else:
+            result = evaluate(args.model, args.binary, args.count, args.seed, args.rate,
+                              args.sources, args.keep, args.kit, args.classifier, args.which)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(summary(result))
+    print(morph_summary(result) if args.morph else summary(result))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=1) + "\n")

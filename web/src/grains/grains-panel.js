@@ -578,8 +578,8 @@ export class GrainsPanel extends Panel {
     this.sendVoice();
   }
 
-  // "Your voice": how much of the sound made each beat-box hit keeps (the kernel's
-  // morph is its complement: 1 plays the drum's own hit).
+  // "Follow your voice": how far each beat-box hit's grains move toward the sound
+  // made (the kernel's morph is its complement: 1 plays the drum's own hit).
   sendVoice() {
     const voice = Number(this.el.voiceMorph.value);
     this.el.voiceMorphValue.textContent = voice > 0 ? `${Math.round(voice * 100)} %` : 'none';
