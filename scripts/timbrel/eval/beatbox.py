@@ -479,6 +479,7 @@ def evaluate_morph(model, data_root, runs, morphs: Sequence[float] = (1.0, 0.5, 
     reference drum classifier and their attacks' centroid distance to the voice's."""
     from scipy.io import wavfile
     from timbrel.data.audio import read_wav
+    from timbrel.data.corpus import shown
     from timbrel.eval import drum_classifier as dc
     if binary is None:
         from timbrel.eval.core import cli_path
@@ -538,7 +539,7 @@ def evaluate_morph(model, data_root, runs, morphs: Sequence[float] = (1.0, 0.5, 
                                                             / max(voice_centroid, 1.0)))),
                     "shape_db_from_voice": shape_distance_db(hit, voice, rate)})
     result = {"model": str(model), "binary": str(binary), "sources": names,
-              "classifier": {"test_accuracy": None, "path": str(Path(runs) / dc.FOLDER)},
+              "classifier": shown(Path(runs) / dc.FOLDER),
               "morphs": {}}
     for m, r in rows.items():
         result["morphs"][m] = {
