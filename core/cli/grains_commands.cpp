@@ -246,9 +246,10 @@ int grains_beatbox(const Args& args) {
                                                  : engine::BeatboxClassifier::kSound;
   const double morph = parse_double(option(args, "--morph", "--morph", "1"), "--morph");
   if (!(morph >= 0.0 && morph <= 1.0))
-    throw std::runtime_error("--morph must be within 0-1 (1: the class's own hits, 0: their "
-                             "grains moved onto the voice's), got " +
-                             std::to_string(morph));
+    throw std::runtime_error(
+        "--morph must be within 0-1 (1: the class's own hits, 0: their "
+        "grains moved onto the voice's), got " +
+        std::to_string(morph));
   settings.morph = float(morph);
 
   const auto audio = read_clip(in);

@@ -188,7 +188,7 @@ def test_card_json_and_model_card(trained, corpus, tmp_path):
         k = e["splits"]["heldout"]["grains"]["classified"]
         assert 0 <= k["accuracy"] <= 1 and 0 <= k["agreement"] <= 1 and set(k["recall"]) == set(CLASSES)
         assert "classified" in e["splits"]["test"]["sequence"]
-        assert e["costs"]["grain_decoder"] > 0 and e["planned_epochs"] == {"bottom": 2, "joint": 1}
+        assert e["costs"]["grain_decoder"] > 0 and e["planned_epochs"] == {"bottom": 2, "joint": 1, "tune": 0}
     assert r["models"]["VAE_fi+pp"]["tiny-pp"]["tmbl"]["size_bytes"] == 1234
     assert r["models"]["VAE_fi"]["tiny-fi"]["tmbl"] is None
     text = md.read_text()
