@@ -87,9 +87,7 @@ class GrainRenderer {
                         float* acc) noexcept {
     const std::size_t at =
         (std::size_t(stream) * std::size_t(cached_grains_) + std::size_t(t)) * std::size_t(kBins);
-    std::copy(noise_bank_.begin() + std::ptrdiff_t(at),
-              noise_bank_.begin() + std::ptrdiff_t(at + kBins), spectrum_.begin());
-    filter_and_add(zc, spectrum_.data(), window, scale, acc);
+    filter_and_add(zc, noise_bank_.data() + at, window, scale, acc);
   }
   // The spectra of every stream's first g grains (not real time: prepare()).
   void cache_noise_streams() {
@@ -116,12 +114,13 @@ class GrainRenderer {
       noise[m] = float(double(xorshift(s) >> 8) * (1.0 / 8388608.0) - 1.0);
     state = s;
   }
-  // spectrum *= H (in place), then acc += scale a irfft(spectrum).
-  void filter_and_add(const float* zc, std::complex<float>* spectrum, const float* window,
+  // acc += scale a irfft(H noise); noise: a grain spectrum (may be spectrum_ itself).
+  void filter_and_add(const float* zc, const std::complex<float>* noise, const float* window,
                       float scale, float* acc) noexcept {
     model_.decode_filter(zc, magnitudes_.data());
-    for (int k = 0; k < kBins; ++k) spectrum[k] *= magnitudes_[std::size_t(k)];
-    fft_.inverse(spectrum, grain_.data());
+    for (int k = 0; k < kBins; ++k)
+      spectrum_[std::size_t(k)] = noise[k] * magnitudes_[std::size_t(k)];
+    fft_.inverse(spectrum_.data(), grain_.data());
     for (int m = 0; m < kGrain; ++m) acc[m] += scale * window[m] * grain_[std::size_t(m)];
   }
 
