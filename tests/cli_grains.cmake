@@ -140,6 +140,39 @@ run_ok(out path --model "${MODEL}" --class hat --shape spiral --seconds 2 -o "${
 check_wav("${spiral}" "${out}" 22050)
 check_level("${spiral}")
 
+# A pitched model (model_pitched.tmbl beside MODEL: c = [class, pitch code]): info lists the
+# classes' pitches; --pitch changes the hit; the default is the class's typical pitch.
+get_filename_component(golden_dir "${MODEL}" DIRECTORY)
+set(PITCHED "${golden_dir}/model_pitched.tmbl")
+execute_process(COMMAND "${TIMBREL}" grains info --model "${PITCHED}" OUTPUT_VARIABLE out)
+string(JSON is_pitched GET "${out}" pitched)
+string(JSON typical GET "${out}" classPitches snare typical)
+if(NOT is_pitched OR NOT typical STREQUAL "D#4")
+  message(FATAL_ERROR "timbrel grains info (pitched): unexpected JSON ${out}")
+endif()
+set(g4 "${WORK}/pitched-g4.wav")
+set(d4 "${WORK}/pitched-typical.wav")
+run_ok(out hit --model "${PITCHED}" --class snare --pitch G4 --seed 8 -o "${g4}")
+if(NOT out MATCHES "hit: snare, pitch G4")
+  message(FATAL_ERROR "timbrel grains hit --pitch G4: unexpected report ${out}")
+endif()
+check_level("${g4}")
+run_ok(out hit --model "${PITCHED}" --class snare --seed 8 -o "${d4}")
+if(NOT out MATCHES "pitch D#4 \\(the class's typical\\)")
+  message(FATAL_ERROR "timbrel grains hit (pitched, no --pitch): unexpected report ${out}")
+endif()
+file(SHA256 "${g4}" g4_hash)
+file(SHA256 "${d4}" d4_hash)
+if(g4_hash STREQUAL d4_hash)
+  message(FATAL_ERROR "timbrel grains hit: --pitch G4 and the typical D#4 rendered the same")
+endif()
+run_ok(out path --model "${PITCHED}" --class hat --pitch 80 --seconds 1 -o "${WORK}/pitched-path.wav")
+execute_process(COMMAND "${TIMBREL}" grains hit --model "${PITCHED}" --class snare --pitch H4
+                        -o "${WORK}/never.wav" RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "--pitch must be a note name")
+  message(FATAL_ERROR "timbrel grains hit --pitch H4: expected a refusal, got ${rc}: ${err}")
+endif()
+
 # A silent input (a hit at gain 0) and a malformed WAV.
 set(silent "${WORK}/silent.wav")
 run_ok(out hit --model "${MODEL}" --class kick --gain 0 -o "${silent}")
@@ -161,7 +194,8 @@ foreach(case
         "beatbox;${kick48};--kit;kick,hat;--kit takes three classes, for the boom, the tss and the ka"
         "beatbox;${kick48};--kit;kick,tom,snare;--kit: the model has no class 'tom' \\(it has: kick, snare, hat\\)"
         "beatbox;${kick48};--classifier;latent;--classifier must be sound or centroid"
-        "beatbox;${kick48};--morph;1.5;--morph must be within 0-1")
+        "beatbox;${kick48};--morph;1.5;--morph must be within 0-1"
+        "hit;--class;kick;--pitch;C4;--pitch: this model's classes are not pitched")
   list(GET case -1 pattern)
   list(REMOVE_AT case -1)
   if(case STREQUAL "beatbox;--model needs an input")

@@ -10,23 +10,26 @@
 //       a model prepared off the audio thread (prepareModel(bytes, 'grains'))
 //   kernel.hasModel(), kernel.info() -> GrainsModel::info_json() ("null" without a
 //       model: name, sampleRate, grain, hop, grains, samples, latent, embedding,
-//       classes, postFilterTaps, noiseSeed, grainMap {mean, axes, extent, classPoints},
-//       onsetCentroids, classEmbeddings, hopWork, encodeWork; and beatboxKit {boom, tss,
-//       ka}: the class each beat-box sound plays, defaults filled in),
-//       kernel.classes() -> [names]
+//       classes, conditions, pitched, pitchCentres, pitchWidth, classPitches
+//       ([lo, typical, hi] MIDI per class), postFilterTaps, noiseSeed, grainMap {mean, axes,
+//       extent, classPoints}, onsetCentroids, classEmbeddings, hopWork, encodeWork; and beatboxKit
+//       {boom, tss, ka}: the class each beat-box sound plays, defaults filled in), kernel.classes()
+//       -> [names]
 //   Preallocated heap views (re-make them when HEAPF32.buffer changes or after prepare):
 //       inputPtr() -> maxBlock floats, outputPtr() -> maxBlock floats,
 //       embeddingPtr() -> 1024 floats (a hit's embedding, the model's first d_e)
 //   per block, in this order:
 //       kernel.pushInput(n)   the beat-box input written at inputPtr (n <= maxBlock)
-//       kernel.trigger(classA, classB, mix, temperature, seed, gain, offset, useEmbedding)
-//           a hit: c = (1 - mix) onehot(classA) + mix onehot(classB); the embedding at
+//       kernel.trigger(classA, classB, mix, temperature, seed, gain, offset, useEmbedding,
+//                      pitch)
+//           a hit: c = (1 - mix) onehot(classA) + mix onehot(classB) (and, pitched, the
+//           pitch code of `pitch`, MIDI; -1: the classes' typical pitch); the embedding at
 //           embeddingPtr (useEmbedding) or a draw temperature N(0, I) (around the classes'
 //           mean embeddings after setDrawAroundClassMean(true)); seed 1-4294967295
 //           replays a hit (its draw, and noise stream seed mod 8: engine::kNoiseStreams),
 //           0: a fresh one; gain linear (<= 8);
 //           offset: frames into this block
-//       kernel.setPath(active, x, y, classIndex, gain)   the path voice on the grain map
+//       kernel.setPath(active, x, y, classIndex, gain, pitch)   the path voice on the grain map
 //       kernel.process(n)     n samples at outputPtr
 //   kernel.drainEvents() -> [{frame, time, slot, classIndex}] beat-box onsets since the
 //       last call (frame/time: device frames/seconds since prepare on the output's clock;
@@ -42,12 +45,12 @@
 //   kernel.latencySamples() (a trigger's frame to its first sample out),
 //   beatboxLatencySamples(), soundingVoices(), pathSounding(), guardState(), stats() (JSON)
 //   offline (not for the audio thread; 22050 Hz, L = (g - 1) 512 + 2048 samples):
-//   kernel.renderHit(classA, classB, mix, temperature, seed, gain, useEmbedding) ->
+//   kernel.renderHit(classA, classB, mix, temperature, seed, gain, useEmbedding, pitch) ->
 //       Float32Array: what trigger() with the same arguments plays (seed 0: the
 //       model's noise seed)
 //   kernel.encodeClip(Float32Array at 22050 Hz) -> {mu (g d_z), muE, logvarE,
 //       onsetClass} or null (lastError())
-//   kernel.renderGrains(mu Float32Array(g d_z), classA, classB, mix, seed) ->
+//   kernel.renderGrains(mu Float32Array(g d_z), classA, classB, mix, seed, pitch) ->
 //       Float32Array: the grain path (resynthesis of an encoded clip)
 //   kernel.lastError() -> why the last offline call returned null/empty
 //
@@ -151,14 +154,16 @@ class GrainsKernel {
     if (synth_) synth_->push_input(input_.data(), std::clamp(n, 0, max_block_));
   }
   void trigger(double class_a, double class_b, double mix, double temperature, double seed,
-               double gain, double offset, bool use_embedding) {
+               double gain, double offset, bool use_embedding, double pitch) {
     if (!synth_) return;
-    synth_->trigger(hit(class_a, class_b, mix, temperature, seed, gain, offset, use_embedding));
+    synth_->trigger(
+        hit(class_a, class_b, mix, temperature, seed, gain, offset, use_embedding, pitch));
   }
-  void set_path(bool active, double x, double y, double class_index, double gain) {
+  void set_path(bool active, double x, double y, double class_index, double gain, double pitch) {
     if (synth_)
       synth_->set_path(active, number(x, 0.0f), number(y, 0.0f),
-                       whole(class_index, 0, model_->classes() - 1), number(gain, 0.0f));
+                       whole(class_index, 0, model_->classes() - 1), number(gain, 0.0f),
+                       pitch_of(pitch));
   }
   void process(int n) {
     n = std::clamp(n, 0, max_block_);
@@ -236,10 +241,10 @@ class GrainsKernel {
 
   // --- offline -----------------------------------------------------------------------
   val render_hit(double class_a, double class_b, double mix, double temperature, double seed,
-                 double gain, bool use_embedding) {
+                 double gain, bool use_embedding, double pitch) {
     if (!ready()) return val::global("Float32Array").new_(0);
     const auto y = timbrel::engine::render_hit(
-        *model_, hit(class_a, class_b, mix, temperature, seed, gain, 0.0, use_embedding));
+        *model_, hit(class_a, class_b, mix, temperature, seed, gain, 0.0, use_embedding, pitch));
     error_.clear();
     return float_array(y.data(), y.size());
   }
@@ -258,7 +263,8 @@ class GrainsKernel {
     error_.clear();
     return out;
   }
-  val render_grains(const val& latents, double class_a, double class_b, double mix, double seed) {
+  val render_grains(const val& latents, double class_a, double class_b, double mix, double seed,
+                    double pitch) {
     if (!ready()) return val::global("Float32Array").new_(0);
     const auto z = floats_from(latents);
     const std::size_t want = std::size_t(model_->grains()) * std::size_t(model_->latent());
@@ -266,10 +272,9 @@ class GrainsKernel {
       error_ = "renderGrains needs grains x latent = " + std::to_string(want) + " numbers";
       return val::global("Float32Array").new_(0);
     }
-    const GrainHit h = hit(class_a, class_b, mix, 0.0, seed, 1.0, 0.0, false);
-    std::vector<float> c(std::size_t(model_->classes()), 0.0f);
-    c[std::size_t(h.class_a)] += 1.0f - h.mix;
-    c[std::size_t(h.class_b)] += h.mix;
+    const GrainHit h = hit(class_a, class_b, mix, 0.0, seed, 1.0, 0.0, false, pitch);
+    std::vector<float> c(std::size_t(model_->conditions()), 0.0f);
+    model_->condition(h.class_a, h.class_b, h.mix, h.pitch, c.data());
     const auto y = timbrel::engine::render_grains(*model_, z.data(), c.data(),
                                                   h.seed ? h.seed : model_->noise_seed());
     error_.clear();
@@ -278,13 +283,18 @@ class GrainsKernel {
   std::string last_error() const { return error_; }
 
  private:
+  // MIDI pitch in [0, 127]; anything else (NaN, negative): -1, the class's typical.
+  static float pitch_of(double pitch) {
+    return std::isfinite(pitch) && pitch >= 0.0 ? float(std::min(pitch, 127.0)) : -1.0f;
+  }
   GrainHit hit(double class_a, double class_b, double mix, double temperature, double seed,
-               double gain, double offset, bool use_embedding) const {
+               double gain, double offset, bool use_embedding, double pitch) const {
     GrainHit h;
     const int top = model_->classes() - 1;
     h.class_a = whole(class_a, 0, top);
     h.class_b = whole(class_b, 0, top);
     h.mix = std::clamp(number(mix, 0.0f), 0.0f, 1.0f);
+    h.pitch = pitch_of(pitch);
     h.temperature = std::clamp(number(temperature, 0.0f), 0.0f, 10.0f);
     h.seed = seed_of(seed);
     h.gain = std::clamp(number(gain, 0.0f), 0.0f, 8.0f);

@@ -107,6 +107,33 @@ std::string resolve_model(const std::string& name_or_path, const std::string& fa
   throw std::runtime_error(message + ")");
 }
 
+// "A4", "C#3", "Bb2" (octave = MIDI / 12 - 1) or a MIDI number; -1 when neither.
+int parse_pitch(const std::string& text) {
+  if (!text.empty() &&
+      std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(c); }))
+    return text.size() <= 3 ? std::stoi(text) : -1;
+  static const int kSteps[7] = {9, 11, 0, 2, 4, 5, 7};  // A B C D E F G
+  if (text.empty()) return -1;
+  const char letter = char(std::toupper(static_cast<unsigned char>(text[0])));
+  if (letter < 'A' || letter > 'G') return -1;
+  int pitch_class = kSteps[letter - 'A'];
+  size_t i = 1;
+  if (i < text.size() && (text[i] == '#' || text[i] == 'b'))
+    pitch_class += text[i++] == '#' ? 1 : -1;
+  const std::string octave = text.substr(i);
+  if (octave.empty() || octave.size() > 2) return -1;
+  size_t used = 0;
+  int o = 0;
+  try {
+    o = std::stoi(octave, &used);
+  } catch (const std::exception&) {
+    return -1;
+  }
+  if (used != octave.size()) return -1;
+  const int midi = (o + 1) * 12 + pitch_class;
+  return midi >= 0 && midi <= 127 ? midi : -1;
+}
+
 std::string note_name(int pitch) {
   static const char* kNames[12] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
   return kNames[pitch % 12] + std::to_string(pitch / 12 - 1);

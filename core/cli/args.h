@@ -51,6 +51,8 @@ void write_guarded(const std::string& path, io::Audio audio);
 
 std::string resolve_model(const std::string& name_or_path, const std::string& family);
 
+// "A4", "C#3", "Bb2" (octave = MIDI / 12 - 1) or a MIDI number; -1 when neither.
+int parse_pitch(const std::string& text);
 // "C4" for 60 (middle C; octave = key / 12 - 1).
 std::string note_name(int pitch);
 

@@ -55,6 +55,30 @@ std::string class_list(const GrainsModel& model) {
   return text;
 }
 
+// --pitch of a pitched model (MIDI number or note name; default: the class's
+// typical pitch, -1); a drum model refuses it rather than ignore it.
+float pitch_option(const Args& args, const GrainsModel& model, int k) {
+  const std::string text = option(args, "--pitch", "-p", "");
+  if (text.empty()) return -1.0f;
+  if (!model.pitched())
+    throw std::runtime_error(
+        "--pitch: this model's classes are not pitched (a drum kit); leave "
+        "--pitch out");
+  const int midi = parse_pitch(text);
+  if (midi < 0)
+    throw std::runtime_error(
+        "--pitch must be a note name (A4, C#3, Bb2) or a MIDI number 0-127, "
+        "got '" +
+        text + "'");
+  const auto range = model.class_pitches(k);
+  if (midi < range[0] - 12 || midi > range[2] + 12)
+    std::fprintf(stderr,
+                 "warning: --pitch %s is over an octave outside what %s was trained on (%s-%s)\n",
+                 note_name(midi).c_str(), model.class_names()[std::size_t(k)].c_str(),
+                 note_name(int(range[0])).c_str(), note_name(int(range[2])).c_str());
+  return float(midi);
+}
+
 int class_of(const GrainsModel& model, const std::string& name, const char* option_name) {
   const int k = model.class_index(name);
   if (k < 0)
@@ -104,6 +128,19 @@ std::pair<int, int> live_latencies(GrainsModel& model, int rate) {
   return {synth.latency_samples(), synth.beatbox_latency_samples()};
 }
 
+// Per class {low, typical, high} MIDI pitch of a pitched model; null for drums.
+nlohmann::json class_pitches_json(const GrainsModel& model) {
+  if (!model.pitched()) return nullptr;
+  nlohmann::json out = nlohmann::json::object();
+  for (int k = 0; k < model.classes(); ++k) {
+    const auto p = model.class_pitches(k);
+    out[model.class_names()[std::size_t(k)]] = {{"low", note_name(int(p[0]))},
+                                                {"typical", note_name(int(p[1]))},
+                                                {"high", note_name(int(p[2]))}};
+  }
+  return out;
+}
+
 int grains_info(const Args& args) {
   auto model = load_grains(args, "info");
   const auto [hit22, beatbox22] = live_latencies(*model, kModelRate);
@@ -122,6 +159,8 @@ int grains_info(const Args& args) {
       {"name", model->name()},
       {"family", "grains"},
       {"classes", model->class_names()},
+      {"pitched", model->pitched()},
+      {"classPitches", class_pitches_json(*model)},
       {"sizes",
        {{"sampleRate", GrainsModel::kSampleRate},
         {"grain", GrainsModel::kGrain},
@@ -166,6 +205,7 @@ int grains_hit(const Args& args) {
   if (mix > 0.0 && morph.empty())
     throw std::runtime_error("--mix needs --morph-to CLASS (the class to mix towards)");
   hit.mix = float(mix);
+  hit.pitch = pitch_option(args, *model, hit.class_a);
   const double temperature =
       parse_double(option(args, "--temperature", "-t", "1"), "--temperature");
   if (temperature < 0.0 || temperature > 10.0)
@@ -187,6 +227,12 @@ int grains_hit(const Args& args) {
               class_list(*model).c_str());
   std::printf("hit: %s", name.c_str());
   if (!morph.empty()) std::printf(" -> %s, mix %.2f", morph.c_str(), mix);
+  if (model->pitched())
+    std::printf(", pitch %s", hit.pitch >= 0.0f
+                                  ? note_name(int(hit.pitch)).c_str()
+                                  : (note_name(int(model->class_pitches(hit.class_a)[1])) +
+                                     " (the class's typical)")
+                                        .c_str());
   std::printf(", temperature %.2f around the %s, seed %u\n", temperature,
               hit.around_class_mean ? "class's mean embedding" : "prior (0)", hit.seed);
   const auto start = std::chrono::steady_clock::now();
@@ -350,6 +396,7 @@ int grains_path(const Args& args) {
     throw std::runtime_error(
         "grains path needs --class NAME (the model has: " + class_list(*model) + ")");
   const int k = class_of(*model, name, "--class");
+  const float pitch = pitch_option(args, *model, k);
   const std::string shape = option(args, "--shape", "--shape", "circle");
   if (shape != "circle" && shape != "line" && shape != "spiral")
     throw std::runtime_error("--shape must be circle, line or spiral, got '" + shape + "'");
@@ -389,7 +436,7 @@ int grains_path(const Args& args) {
               shape.c_str(), double(e[0]), double(e[1]), double(e[2]), double(e[3]), hops,
               name.c_str());
   const auto start = std::chrono::steady_clock::now();
-  const auto samples = engine::render_path(*model, xy.data(), hops, k, model->noise_seed());
+  const auto samples = engine::render_path(*model, xy.data(), hops, k, model->noise_seed(), pitch);
   print_compute("render", seconds_since(start), double(samples.size()) / kModelRate);
   write_render(path, samples, rate);
   return 0;

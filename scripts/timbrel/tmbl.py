@@ -322,6 +322,7 @@ GRAINS = {
     "max_latent": 1024,
     "max_embedding": 1024,
     "max_classes": 128,
+    "max_pitch_centres": 128,
     "max_class_name": 64,           # characters
     "max_post_filter_taps": 1024,
     "max_hop_multiply_adds": 1 << 23,  # grain decoder + one sequence-decoder step, per hop
@@ -556,6 +557,32 @@ def check_grains(metadata: Mapping[str, Any], graphs: Mapping[str, Any],
     _rows(get("class_embeddings"), n_classes, embedding, "class_embeddings", limit)
     if "training" in metadata and not isinstance(metadata["training"], dict):
         raise TmblError(pre + "metadata 'training' must be an object")
+    # pitched models: c = [one-hot class, pitch code] (docs/grains.md "Pitched models")
+    n_conditions = n_classes
+    pitch = metadata.get("pitch_conditioning")
+    if pitch is None:
+        if "class_pitches" in metadata:
+            raise TmblError(pre + "metadata 'class_pitches' without 'pitch_conditioning'")
+    else:
+        if not isinstance(pitch, dict) or pitch.get("code") != "gaussian_bumps":
+            raise TmblError(pre + "metadata 'pitch_conditioning' must be {code: 'gaussian_bumps', "
+                            "centres, width}")
+        centres = pitch.get("centres")
+        if not isinstance(centres, list) or not 1 <= len(centres) <= G["max_pitch_centres"]:
+            raise TmblError(pre + f"metadata 'pitch_conditioning.centres' must list "
+                            f"1-{G['max_pitch_centres']} MIDI pitches")
+        if any(v < 0 for v in _numbers(centres, len(centres), "pitch_conditioning.centres", 127)):
+            raise TmblError(pre + "metadata 'pitch_conditioning.centres' must be MIDI pitches 0-127")
+        width = pitch.get("width")
+        if not _is_number(width) or not 0 < width <= 48:
+            raise TmblError(pre + f"metadata 'pitch_conditioning.width' is {width!r}: expected "
+                            "semitones in (0, 48]")
+        for j, (lo, mid, hi) in enumerate(_rows(get("class_pitches"), n_classes, 3,
+                                                "class_pitches", 127)):
+            if not 0 <= lo <= mid <= hi <= 127:
+                raise TmblError(pre + f"metadata 'class_pitches[{j}]' must be MIDI pitches "
+                                "with 0 <= lo <= typical <= hi <= 127")
+        n_conditions = n_classes + len(centres)
 
     for name in G["graphs"]:
         if name not in graphs:
@@ -584,7 +611,7 @@ def check_grains(metadata: Mapping[str, Any], graphs: Mapping[str, Any],
                         "multiply-adds per grain, more than the limit of "
                         f"{G['max_encode_multiply_adds']}")
     decoder = flow("grain_decoder")
-    sizes("grain_decoder", decoder, latent + n_classes, G["bins"])
+    sizes("grain_decoder", decoder, latent + n_conditions, G["bins"])
     if not decoder["frame_wise"]:
         raise TmblError(pre + "graph 'grain_decoder' must be frame-wise (linear, layer_norm, "
                         "residual, activations): the core runs it once per grain")
@@ -593,9 +620,10 @@ def check_grains(metadata: Mapping[str, Any], graphs: Mapping[str, Any],
         raise TmblError(pre + f"graph 'grain_decoder' ends with '{last}'; the contract's filter "
                         "magnitudes come from a softplus (H >= 0)")
     seq_encoder = flow("sequence_encoder")
-    if seq_encoder["input"] != latent + n_classes:
+    if seq_encoder["input"] != latent + n_conditions:
         raise TmblError(pre + f"graph 'sequence_encoder' takes {seq_encoder['input']} values per "
-                        f"frame; the contract's input is {latent + n_classes} (latent + classes)")
+                        f"frame; the contract's input is {latent + n_conditions} (latent + "
+                        "conditioning)")
     if any(op.get("op") in ("conv1d", "flatten", "unflatten", "vq")
            for op in graphs["sequence_encoder"]):
         raise TmblError(pre + "graph 'sequence_encoder' takes gru, linear, layer_norm, residual "
@@ -605,7 +633,7 @@ def check_grains(metadata: Mapping[str, Any], graphs: Mapping[str, Any],
     if not head["frame_wise"]:
         raise TmblError(pre + "graph 'embedding' must be frame-wise")
     seq_decoder = flow("sequence_decoder")
-    sizes("sequence_decoder", seq_decoder, embedding + n_classes, latent)
+    sizes("sequence_decoder", seq_decoder, embedding + n_conditions, latent)
     kinds = [op.get("op") for op in graphs["sequence_decoder"]]
     if kinds != ["gru", "linear"]:
         raise TmblError(pre + "graph 'sequence_decoder' must be exactly a gru then a linear "

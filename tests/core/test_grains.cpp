@@ -193,6 +193,36 @@ TEST_CASE("GrainsModel refuses other families and hostile files with a message",
   CHECK(error_after([](B& b) { b.header["metadata"].erase("grain_map"); }) ==
         "grains model: metadata 'grain_map' (mean, axes, extent, class_points of the grain "
         "plane) is missing");
+
+  // A pitched model's metadata (c = [one-hot, pitch code]).
+  const nlohmann::json pitch = {{"code", "gaussian_bumps"}, {"centres", {48, 60}}, {"width", 6}};
+  const nlohmann::json rows = {{40, 45, 52}, {55, 62, 69}, {70, 74, 88}};
+  auto pitched = [&](nlohmann::json conditioning, nlohmann::json class_pitches) {
+    return error_after([&](B& b) {
+      b.header["metadata"]["pitch_conditioning"] = conditioning;
+      if (!class_pitches.is_null()) b.header["metadata"]["class_pitches"] = class_pitches;
+    });
+  };
+  // The drum test model's graphs take [z, 3 classes]: two more conditioning values do not fit.
+  CHECK(pitched(pitch, rows) ==
+        "grains model: graph 'grain_decoder' maps 11 -> 1025 values, expected 13 -> 1025 ([z, c] "
+        "-> 1025 filter magnitudes)");
+  CHECK(pitched(pitch, nullptr) ==
+        "grains model: metadata 'class_pitches' must hold 3 lists of 3 numbers (per class, its "
+        "lowest, typical and highest MIDI pitch)");
+  CHECK(pitched(pitch, {{40, 45, 52}, {55, 70, 69}, {70, 74, 88}}) ==
+        "grains model: metadata 'class_pitches' rows must be MIDI pitches with 0 <= lo <= typical "
+        "<= hi <= 127");
+  CHECK(pitched({{"code", "one_number"}, {"centres", {60}}, {"width", 6}}, rows) ==
+        "grains model: metadata 'pitch_conditioning' 'code' is \"one_number\", this engine "
+        "implements \"gaussian_bumps\"");
+  CHECK(pitched({{"code", "gaussian_bumps"}, {"centres", {60, 200}}, {"width", 6}}, rows) ==
+        "grains model: metadata 'pitch_conditioning' 'centres' holds 200, outside +-127");
+  CHECK(pitched({{"code", "gaussian_bumps"}, {"centres", {60}}, {"width", 0}}, rows) ==
+        "grains model: metadata 'pitch_conditioning' 'width' must be a number of semitones in "
+        "(0, 48]");
+  CHECK(error_after([&](B& b) { b.header["metadata"]["class_pitches"] = rows; }) ==
+        "grains model: metadata 'class_pitches' without 'pitch_conditioning'");
 }
 
 TEST_CASE("GrainsModel primitives match the graphs run frame by frame", "[grains]") {

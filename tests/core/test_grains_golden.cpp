@@ -169,3 +169,49 @@ TEST_CASE("Golden grains: the live engine plays the golden hit and path voice",
   }
   check_close(y.data(), floats("path_pp"), "audio", "live path");
 }
+
+TEST_CASE("Golden grains: a pitched model's conditioning and hits, offline and live",
+          "[grains][golden]") {
+  auto drums = golden_model("model_pp.tmbl");
+  CHECK_FALSE(drums->pitched());
+  CHECK(drums->conditions() == drums->classes());
+  auto model = golden_model("model_pitched.tmbl");
+  const auto& info = manifest()["pitched"];
+  REQUIRE(model->pitched());
+  CHECK(model->pitch_centres() == info["centres"].get<std::vector<float>>());
+  CHECK(model->pitch_width() == info["width"].get<float>());
+  CHECK(model->conditions() == model->classes() + int(model->pitch_centres().size()));
+  const int k = info["class"].get<int>();
+  const float pitch = info["pitch"].get<float>();
+  CHECK(model->class_pitches(k)[1] == info["typical_pitch"].get<float>());
+
+  // condition() gives the golden c (float32 exp against numpy's float64, rounded).
+  const auto want_c = floats("pitched_condition");
+  std::vector<float> c(size_t(model->conditions()));
+  model->condition(k, k, 0.0f, pitch, c.data());
+  REQUIRE(c.size() == want_c.size());
+  for (size_t i = 0; i < c.size(); ++i) CHECK(c[i] == Approx(want_c[i]).margin(1e-6));
+
+  const auto e = floats("pitched_embedding");
+  const std::uint32_t seed = model->noise_seed();
+  check_close(engine::render_hit(*model, e.data(), c.data(), seed).data(), floats("pitched_hit"),
+              "audio", "pitched_hit");
+
+  // The engine's hit: GrainHit::pitch, and -1 = the class's typical pitch.
+  for (const float p : {pitch, -1.0f}) {
+    engine::GrainHit hit;
+    hit.class_a = hit.class_b = k;
+    hit.embedding = e.data();
+    hit.pitch = p;
+    hit.seed = engine::kNoiseStreams;  // stream 0
+    const auto want = floats(p < 0.0f ? "pitched_hit_typical" : "pitched_hit");
+    check_close(engine::render_hit(*model, hit).data(), want, "audio", "render_hit");
+    GrainSynth synth(*model);
+    REQUIRE(synth.prepare(22050.0, 512) == "");
+    std::vector<float> out(size_t(GrainSynth::kSchedulingDelay) + want.size() + 512, 0.0f);
+    synth.trigger(hit);
+    for (size_t at = 0; at < out.size(); at += 128)
+      synth.process(out.data() + at, int(std::min<size_t>(128, out.size() - at)));
+    check_close(out.data() + GrainSynth::kSchedulingDelay, want, "audio", "live pitched hit");
+  }
+}

@@ -248,7 +248,8 @@ def _within(got, want, tolerance):
 def test_golden_files_regenerate(tmp_path):
     golden.write("grains", tmp_path)  # floats within timbrel.golden.LAST_BITS
     assert golden.differences(ROOT, tmp_path) == []
-    assert sum(p.stat().st_size for p in ROOT.iterdir()) < 1_000_000
+    # three tiny models (drums with and without the post-filter, a pitched one) and their renders
+    assert sum(p.stat().st_size for p in ROOT.iterdir()) < 1_500_000
 
 
 def test_golden_renders_follow_from_the_files_alone():

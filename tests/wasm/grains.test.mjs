@@ -55,6 +55,43 @@ function setEmbedding(kernel, e) {
   core.HEAPF32.set(e, kernel.embeddingPtr() >> 2);
 }
 
+test('a pitched model: info lists its pitches; renderHit and trigger play the golden pitched hits', () => {
+  const pitched = repoBytes('tests', 'golden', 'grains', 'model_pitched.tmbl');
+  const { class: k, pitch, typical_pitch: typical } = manifest.pitched;
+  using((kernel) => {
+    assert.equal(kernel.prepare(22050, 128), '');
+    assert.equal(kernel.load(pitched), '');
+    const info = JSON.parse(kernel.info());
+    assert.equal(info.pitched, true);
+    assert.deepEqual(info.pitchCentres, manifest.pitched.centres);
+    assert.equal(info.conditions, info.classes.length + info.pitchCentres.length);
+    assert.equal(info.classPitches[k][1], typical);
+    setEmbedding(kernel, golden('pitched_embedding'));
+    assertClose(kernel.renderHit(k, k, 0, 0, 8, 1, true, pitch), golden('pitched_hit'), 'pitched renderHit');
+    // -1 (and anything not a pitch: NaN) plays the class's typical pitch.
+    assertClose(kernel.renderHit(k, k, 0, 0, 8, 1, true, -1), golden('pitched_hit_typical'), 'typical pitch');
+    assertClose(kernel.renderHit(k, k, 0, 0, 8, 1, true, NaN), golden('pitched_hit_typical'), 'NaN pitch');
+    const latency = kernel.latencySamples();
+    const want = golden('pitched_hit');
+    const out = new Float32Array(latency + want.length + 128);
+    for (let at = 0; at < latency + want.length; at += 128) {
+      if (at === 0) kernel.trigger(k, k, 0, 0, 8, 1, 0, true, pitch);
+      kernel.process(128);
+      out.set(core.HEAPF32.subarray(kernel.outputPtr() >> 2, (kernel.outputPtr() >> 2) + 128), at);
+    }
+    assertClose(out.subarray(latency), want, 'live pitched hit');
+  });
+  using((kernel) => {
+    // A drum model ignores the pitch: the same hit at any pitch.
+    assert.equal(kernel.prepare(22050, 128), '');
+    assert.equal(kernel.load(modelBytes), '');
+    assert.equal(JSON.parse(kernel.info()).pitched, false);
+    const a = kernel.renderHit(0, 0, 0, 1, 5, 1, false, -1);
+    const b = kernel.renderHit(0, 0, 0, 1, 5, 1, false, 72);
+    assert.deepEqual(Array.from(a), Array.from(b));
+  });
+});
+
 test('a grains model loads (file and image) and describes itself', () => {
   using((kernel) => {
     assert.equal(kernel.prepare(48000, 128), '');
@@ -91,11 +128,11 @@ test('hostile input: bad files and devices are refused in words, the kernel stay
     assert.match(kernel.load(repoBytes('tests', 'golden', 'gmvae', 'oracle.tmbl')), /not 'grains'/);
     assert.match(kernel.load('not bytes'), /no model bytes/);
     assert.equal(kernel.prepare(48000, 256), '');
-    kernel.trigger(0, 0, 0, 1, 0, 1, 0, false); // no model: ignored
+    kernel.trigger(0, 0, 0, 1, 0, 1, 0, false, -1); // no model: ignored
     kernel.process(256);
     const out = core.HEAPF32.subarray(kernel.outputPtr() >> 2, (kernel.outputPtr() >> 2) + 256);
     assert.ok(out.every((v) => v === 0));
-    assert.equal(kernel.renderHit(0, 0, 0, 1, 0, 1, false).length, 0);
+    assert.equal(kernel.renderHit(0, 0, 0, 1, 0, 1, false, -1).length, 0);
     assert.equal(kernel.lastError(), 'no model loaded');
   });
 });
@@ -109,7 +146,7 @@ test('renderHit and the live kernel play the golden hit; the path voice is the g
     const seed = 8;
     setEmbedding(kernel, golden('hit_embedding'));
     const hitPp = golden('hit_pp');
-    const offline = kernel.renderHit(kickIndex(), kickIndex(), 0, 0, seed, 1, true);
+    const offline = kernel.renderHit(kickIndex(), kickIndex(), 0, 0, seed, 1, true, -1);
     assert.equal(offline.length, 34816);
     assertClose(offline, hitPp, 'renderHit');
 
@@ -118,7 +155,7 @@ test('renderHit and the live kernel play the golden hit; the path voice is the g
     const total = 40 + latency + hitPp.length;
     const out = new Float32Array(total + 128);
     for (let at = 0; at < total; at += 128) {
-      if (at === 0) kernel.trigger(kickIndex(), kickIndex(), 0, 0, seed, 1, 40, true);
+      if (at === 0) kernel.trigger(kickIndex(), kickIndex(), 0, 0, seed, 1, 40, true, -1);
       kernel.process(128);
       out.set(core.HEAPF32.subarray(kernel.outputPtr() >> 2, (kernel.outputPtr() >> 2) + 128), at);
     }
@@ -133,7 +170,7 @@ test('renderHit and the live kernel play the golden hit; the path voice is the g
     const pathClass = golden('path_condition').indexOf(1);
     const out = new Float32Array(xy.length / 2 * 512);
     for (let t = 0; t < xy.length / 2; t++) {
-      kernel.setPath(true, xy[2 * t], xy[2 * t + 1], pathClass, 1);
+      kernel.setPath(true, xy[2 * t], xy[2 * t + 1], pathClass, 1, -1);
       kernel.process(512);
       out.set(core.HEAPF32.subarray(kernel.outputPtr() >> 2, (kernel.outputPtr() >> 2) + 512), t * 512);
     }
@@ -167,9 +204,9 @@ test('eight voices, the path and the beat-box at 48 kHz: events, bounds, any blo
         kernel.pushInput(n);
         // A hit every 2000 frames on its frame, whatever the block.
         for (let f = Math.ceil(at / 2000) * 2000; f < at + n && f < 16000; f += 2000) {
-          kernel.trigger(f / 2000 % 3, (f / 2000 + 1) % 3, 0.25, 1, 0, 0.5, f - at, false);
+          kernel.trigger(f / 2000 % 3, (f / 2000 + 1) % 3, 0.25, 1, 0, 0.5, f - at, false, -1);
         }
-        if (at === 0) kernel.setPath(true, 0.02, -0.02, 1, 0.5);
+        if (at === 0) kernel.setPath(true, 0.02, -0.02, 1, 0.5, -1);
         kernel.process(n);
         out.set(core.HEAPF32.subarray(kernel.outputPtr() >> 2, (kernel.outputPtr() >> 2) + n), at);
         events.push(...kernel.drainEvents());
@@ -285,12 +322,12 @@ test('encodeClip and renderGrains resynthesise a recorded hit', () => {
     assert.equal(clip.mu.length, 65 * 8);
     assert.equal(clip.muE.length, 8);
     assert.ok(clip.onsetClass >= 0 && clip.onsetClass < 3);
-    const y = kernel.renderGrains(clip.mu, clip.onsetClass, clip.onsetClass, 0, 0);
+    const y = kernel.renderGrains(clip.mu, clip.onsetClass, clip.onsetClass, 0, 0, -1);
     assert.equal(y.length, 34816);
     assert.ok(y.every(Number.isFinite));
     assert.equal(kernel.encodeClip(new Float32Array(0)), null);
     assert.match(kernel.lastError(), /encodeClip needs samples/);
-    assert.equal(kernel.renderGrains(new Float32Array(3), 0, 0, 0, 0).length, 0);
+    assert.equal(kernel.renderGrains(new Float32Array(3), 0, 0, 0, 0, -1).length, 0);
     assert.match(kernel.lastError(), /grains x latent = 520/);
   });
 });

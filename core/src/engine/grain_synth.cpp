@@ -185,7 +185,7 @@ struct HitState {
       : ready(2 * kHop, 0.0f),
         h(std::size_t(model.sequence_hidden()), 0.0f),
         projected(std::size_t(3 * model.sequence_hidden()), 0.0f),
-        zc(std::size_t(model.latent() + model.classes()), 0.0f),
+        zc(std::size_t(model.latent() + model.conditions()), 0.0f),
         shift(std::size_t(model.latent()), 0.0f) {}
 
   // ec: [e, c]; the conditioning is also copied after z. cached_stream: the
@@ -197,7 +197,7 @@ struct HitState {
     for (int d = 0; d < model.latent() && shifted; ++d)
       shift[std::size_t(d)] = std::isfinite(latent_shift[d]) ? latent_shift[d] : 0.0f;
     model.sequence_input(ec, projected.data());
-    std::copy(ec + model.embedding(), ec + model.embedding() + model.classes(),
+    std::copy(ec + model.embedding(), ec + model.embedding() + model.conditions(),
               zc.begin() + model.latent());
     std::fill(h.begin(), h.end(), 0.0f);
     ola.clear();
@@ -239,14 +239,13 @@ struct PathState {
   std::uint32_t noise = GrainsModel::kDefaultNoiseSeed;
 
   explicit PathState(const GrainsModel& model)
-      : ready(kHop, 0.0f), zc(std::size_t(model.latent() + model.classes()), 0.0f) {}
-  void next_hop(GrainRenderer& r, bool grain, float x, float y, int class_index,
+      : ready(kHop, 0.0f), zc(std::size_t(model.latent() + model.conditions()), 0.0f) {}
+  void next_hop(GrainRenderer& r, bool grain, float x, float y, int class_index, float pitch,
                 float gain) noexcept {
     if (grain) {
       GrainsModel& model = r.model();
       model.map_point(x, y, zc.data());
-      std::fill(zc.begin() + model.latent(), zc.end(), 0.0f);
-      zc[std::size_t(model.latent() + class_index)] = 1.0f;
+      model.condition(class_index, class_index, 0.0f, pitch, zc.data() + model.latent());
       r.add_grain(zc.data(), noise, r.hann(), 0.5f * gain, ola.acc.data());  // / W = 2
     }
     ola.emit(ready.data(), [](int) { return 1.0f; });
@@ -278,10 +277,7 @@ void hit_inputs(const GrainsModel& model, const GrainHit& hit, std::uint32_t see
             b = std::clamp(hit.class_b, 0, classes - 1);
   const float mix = clean(hit.mix, 0.0f, 1.0f, 0.0f);
   float* e = ec;
-  float* c = ec + de;
-  std::fill(c, c + classes, 0.0f);
-  c[a] += 1.0f - mix;
-  c[b] += mix;
+  model.condition(a, b, mix, hit.pitch, ec + de);
   if (hit.embedding) {
     for (int i = 0; i < de; ++i) e[i] = std::isfinite(hit.embedding[i]) ? hit.embedding[i] : 0.0f;
     return;
@@ -333,9 +329,10 @@ void morph_shift(const GrainsModel& model, int k, const float* mu_v, float morph
   }
 }
 
-std::vector<float> one_hot(const GrainsModel& model, int k) {
-  std::vector<float> c(std::size_t(model.classes()), 0.0f);
-  c[std::size_t(std::clamp(k, 0, model.classes() - 1))] = 1.0f;
+// c of class k at its typical pitch (a pitched model's; else the one-hot).
+std::vector<float> class_condition(const GrainsModel& model, int k) {
+  std::vector<float> c(std::size_t(model.conditions()), 0.0f);
+  model.condition(k, k, 0.0f, -1.0f, c.data());
   return c;
 }
 
@@ -482,7 +479,7 @@ struct GrainSynth::Impl {
   GrainEvent events[GrainSynth::kEventCapacity];
   int events_first = 0, events_count = 0;
   // Path voice parameters.
-  float path_x = 0.0f, path_y = 0.0f, path_gain = 1.0f;
+  float path_x = 0.0f, path_y = 0.0f, path_gain = 1.0f, path_pitch = -1.0f;
   int path_class = 0;
 
   Impl(GrainsModel& model, double rate, const dsp::OnsetDetectorConfig& onsets)
@@ -490,7 +487,7 @@ struct GrainSynth::Impl {
         path(model),
         post(model.post_filter()),
         mix(kHop, 0.0f),
-        ec(std::size_t(model.embedding() + model.classes()), 0.0f),
+        ec(std::size_t(model.embedding() + model.conditions()), 0.0f),
         guard(rate),
         detector(onsets),
         mu(std::size_t(model.latent()), 0.0f),
@@ -627,7 +624,8 @@ void GrainSynth::start_hit(const GrainHit& hit, std::int64_t start) noexcept {
   ++stats_.hits;
 }
 
-void GrainSynth::set_path(bool active, float x, float y, int class_index, float gain) noexcept {
+void GrainSynth::set_path(bool active, float x, float y, int class_index, float gain,
+                          float pitch) noexcept {
   if (!impl_) return;
   Impl& m = *impl_;
   const auto& extent = model_->grain_map().extent;
@@ -638,6 +636,7 @@ void GrainSynth::set_path(bool active, float x, float y, int class_index, float 
   m.path_y = clean(y, cy - wy, cy + wy, cy);
   m.path_class = std::clamp(class_index, 0, model_->classes() - 1);
   m.path_gain = clean(gain, 0.0f, 8.0f, 0.0f);
+  m.path_pitch = std::isfinite(pitch) ? std::min(pitch, 127.0f) : -1.0f;
   if (active && !path_active_ && path_hops_left_ == 0) m.path.noise = model_->noise_seed();
   path_active_ = active;
 }
@@ -699,7 +698,8 @@ void GrainSynth::render_hop(float* hop) noexcept {
   }
   stats_.peak_voices = std::max(stats_.peak_voices, sounding);
   if (path_active_ || path_hops_left_ > 0) {
-    m.path.next_hop(m.renderer, path_active_, m.path_x, m.path_y, m.path_class, m.path_gain);
+    m.path.next_hop(m.renderer, path_active_, m.path_x, m.path_y, m.path_class, m.path_pitch,
+                    m.path_gain);
     for (int j = 0; j < kHop; ++j) m.mix[std::size_t(j)] += m.path.ready[std::size_t(j)];
     path_hops_left_ = path_active_ ? kFlushHops : path_hops_left_ - 1;
   }
@@ -849,7 +849,7 @@ std::vector<float> run_hit(GrainsModel& model, const float* embedding, const flo
   GrainRenderer renderer(model);
   PostFilter post(model.post_filter());
   HitState state(model);
-  const int de = model.embedding(), c = model.classes(), dz = model.latent();
+  const int de = model.embedding(), c = model.conditions(), dz = model.latent();
   std::vector<float> ec(std::size_t(de + c), 0.0f);
   for (int i = 0; i < de && embedding; ++i)
     ec[std::size_t(i)] = std::isfinite(embedding[i]) ? embedding[i] : 0.0f;
@@ -877,7 +877,7 @@ std::vector<float> render_hit(GrainsModel& model, const float* embedding, const 
 
 std::vector<float> render_hit(GrainsModel& model, const GrainHit& hit) {
   const std::uint32_t seed = hit.seed == 0 ? model.noise_seed() : hit.seed;
-  std::vector<float> ec(std::size_t(model.embedding() + model.classes()));
+  std::vector<float> ec(std::size_t(model.embedding() + model.conditions()));
   hit_inputs(model, hit, seed, ec.data());
   const std::uint32_t noise = hit.seed == 0 ? model.noise_seed() : hit_noise_seed(model, seed);
   return run_hit(model, ec.data(), ec.data() + model.embedding(), noise, nullptr,
@@ -890,7 +890,7 @@ std::vector<float> render_grains(GrainsModel& model, const float* latents,
 }
 
 std::vector<float> render_path(GrainsModel& model, const float* xy, int hops, int class_index,
-                               std::uint32_t noise_seed) {
+                               std::uint32_t noise_seed, float pitch) {
   GrainRenderer renderer(model);
   PostFilter post(model.post_filter());
   PathState path(model);
@@ -900,7 +900,7 @@ std::vector<float> render_path(GrainsModel& model, const float* xy, int hops, in
   for (int t = 0; t < hops; ++t) {
     const float x = xy[2 * t], y = xy[2 * t + 1];
     path.next_hop(renderer, true, std::isfinite(x) ? x : 0.0f, std::isfinite(y) ? y : 0.0f, k,
-                  1.0f);
+                  pitch, 1.0f);
     float* hop = out.data() + std::size_t(t) * kHop;
     std::copy(path.ready.begin(), path.ready.end(), hop);
     post.process(hop, kHop);
@@ -947,7 +947,7 @@ BeatboxRender render_beatbox(GrainsModel& model, const float* input, std::size_t
     r.classes.push_back(k);
     r.features.push_back(features);
     if (!settings.trigger) continue;
-    const auto c = one_hot(model, k);
+    const auto c = class_condition(model, k);
     if (morph < 1.0f) morph_shift(model, k, mu.data(), morph, shift.data());
     const auto hit = run_hit(model, model.class_embedding(k), c.data(), model.noise_seed(), nullptr,
                              1.0f, morph < 1.0f ? shift.data() : nullptr);

@@ -291,8 +291,50 @@ std::string check_grain_map(const Json& meta, int latent, int classes) {
   return "";
 }
 
+// A pitched model's pitch_conditioning {code "gaussian_bumps", centres (1-128
+// MIDI numbers in [0, 127]), width (0, 48]} and class_pitches (per class [lo,
+// typical, hi], 0 <= lo <= typical <= hi <= 127); both absent: not pitched.
+// *centres_out: how many pitch code values c holds after the one-hot.
+std::string check_pitch(const Json& meta, int classes, int* centres_out) {
+  *centres_out = 0;
+  const auto it = meta.find("pitch_conditioning");
+  if (it == meta.end()) {
+    if (meta.contains("class_pitches"))
+      return "metadata 'class_pitches' without 'pitch_conditioning'";
+    return "";
+  }
+  const std::string what = "metadata 'pitch_conditioning'";
+  if (!it->is_object()) return what + " must be an object {code, centres, width}";
+  if (auto e = check_text(*it, what, "code", "gaussian_bumps"); !e.empty()) return e;
+  const auto centres = it->find("centres");
+  if (centres == it->end() || !centres->is_array() || centres->empty() ||
+      centres->size() > std::size_t(GrainsModel::kMaxPitchCentres))
+    return what + " 'centres' must list 1-" + std::to_string(GrainsModel::kMaxPitchCentres) +
+           " MIDI pitches";
+  if (auto e = check_floats(*centres, centres->size(), what + " 'centres'", 127.0); !e.empty())
+    return e;
+  for (const auto& m : *centres)
+    if (m.get<double>() < 0.0) return what + " 'centres' must be MIDI pitches 0-127";
+  const auto width = it->find("width");
+  if (width == it->end() || !width->is_number() || !std::isfinite(width->get<double>()) ||
+      !(width->get<double>() > 0.0) || width->get<double>() > 48.0)
+    return what + " 'width' must be a number of semitones in (0, 48]";
+  if (auto e = check_rows(meta, "class_pitches", std::size_t(classes), 3,
+                          "per class, its lowest, typical and highest MIDI pitch");
+      !e.empty())
+    return e;
+  for (const auto& row : meta["class_pitches"]) {
+    const double lo = row[0].get<double>(), mid = row[1].get<double>(), hi = row[2].get<double>();
+    if (!(0.0 <= lo && lo <= mid && mid <= hi && hi <= 127.0))
+      return "metadata 'class_pitches' rows must be MIDI pitches with 0 <= lo <= typical <= hi "
+             "<= 127";
+  }
+  *centres_out = int(centres->size());
+  return "";
+}
+
 std::string check_metadata(const Json& meta, int* latent_out, int* embedding_out,
-                           int* classes_out) {
+                           int* conditions_out) {
   struct Fixed {
     const char* key;
     double value;
@@ -354,9 +396,11 @@ std::string check_metadata(const Json& meta, int* latent_out, int* embedding_out
                           "per class, the mean embedding: one list of embedding numbers each");
       !e.empty())
     return e;
+  int centres = 0;
+  if (auto e = check_pitch(meta, classes, &centres); !e.empty()) return e;
   *latent_out = latent;
   *embedding_out = embedding;
-  *classes_out = classes;
+  *conditions_out = classes + centres;
   return "";
 }
 
@@ -365,7 +409,8 @@ struct GraphCheck {
   std::uint64_t hop_work = 0, encode_work = 0;
 };
 
-GraphCheck check_graphs(const nn::Model& model, int latent, int embedding, int classes) {
+// conditions: the values of c (classes, plus a pitched model's pitch code).
+GraphCheck check_graphs(const nn::Model& model, int latent, int embedding, int conditions) {
   GraphCheck r;
   for (const char* name :
        {"grain_encoder", "grain_decoder", "sequence_encoder", "embedding", "sequence_decoder"})
@@ -373,8 +418,9 @@ GraphCheck check_graphs(const nn::Model& model, int latent, int embedding, int c
       r.problem = std::string("no '") + name + "' graph";
       return r;
     }
-  const std::string zc = std::to_string(latent + classes) + " ([z, c]: latent " +
-                         std::to_string(latent) + " + classes " + std::to_string(classes) + ")";
+  const std::string zc = std::to_string(latent + conditions) + " ([z, c]: latent " +
+                         std::to_string(latent) + " + conditioning " + std::to_string(conditions) +
+                         ")";
   auto fail = [&r](std::string problem) {
     r.problem = std::move(problem);
     return r;
@@ -415,7 +461,7 @@ GraphCheck check_graphs(const nn::Model& model, int latent, int embedding, int c
   if (decoder.layer(decoder.size() - 1).kind() != "softplus")
     return fail("graph 'grain_decoder' must end in softplus (filter magnitudes H >= 0), not " +
                 decoder.layer(decoder.size() - 1).kind());
-  if (auto p = detail::graph_size_problem(decoder, "grain_decoder", latent + classes,
+  if (auto p = detail::graph_size_problem(decoder, "grain_decoder", latent + conditions,
                                           GrainsModel::kBins, "[z, c] -> 1025 filter magnitudes");
       !p.empty())
     return fail(p);
@@ -424,7 +470,7 @@ GraphCheck check_graphs(const nn::Model& model, int latent, int embedding, int c
   const nn::Graph& seq_encoder = model.graph("sequence_encoder");
   if (auto p = frame_wise_problem(seq_encoder, "sequence_encoder", true); !p.empty())
     return fail(p);
-  if (seq_encoder.input_size() != latent + classes)
+  if (seq_encoder.input_size() != latent + conditions)
     return fail("graph 'sequence_encoder' takes " + std::to_string(seq_encoder.input_size()) +
                 " values per grain, expected " + zc);
   const nn::Graph& head = model.graph("embedding");
@@ -444,11 +490,11 @@ GraphCheck check_graphs(const nn::Model& model, int latent, int embedding, int c
     return fail(
         "graph 'sequence_decoder' must be exactly a gru then a linear (the engine keeps one GRU "
         "state per voice)");
-  if (seq_decoder.input_size() != embedding + classes)
+  if (seq_decoder.input_size() != embedding + conditions)
     return fail("graph 'sequence_decoder' takes " + std::to_string(seq_decoder.input_size()) +
-                " values per step, expected " + std::to_string(embedding + classes) +
-                " ([e, c]: embedding " + std::to_string(embedding) + " + classes " +
-                std::to_string(classes) + ")");
+                " values per step, expected " + std::to_string(embedding + conditions) +
+                " ([e, c]: embedding " + std::to_string(embedding) + " + conditioning " +
+                std::to_string(conditions) + ")");
   if (seq_decoder.output_size() != latent)
     return fail("graph 'sequence_decoder' gives " + std::to_string(seq_decoder.output_size()) +
                 " values per step, expected the latent " + std::to_string(latent));
@@ -474,10 +520,10 @@ std::string GrainsModel::validate(const nn::Model& model) {
   if (model.family() != "grains")
     return "model family is '" + model.family() +
            "', not 'grains': this is not a neural granular drum model (Grains panel)";
-  int latent = 0, embedding = 0, classes = 0;
-  if (auto p = check_metadata(metadata_of(model), &latent, &embedding, &classes); !p.empty())
+  int latent = 0, embedding = 0, conditions = 0;
+  if (auto p = check_metadata(metadata_of(model), &latent, &embedding, &conditions); !p.empty())
     return kPrefix + p;
-  if (auto r = check_graphs(model, latent, embedding, classes); !r.problem.empty())
+  if (auto r = check_graphs(model, latent, embedding, conditions); !r.problem.empty())
     return kPrefix + r.problem;
   return "";
 }
@@ -502,6 +548,11 @@ GrainsModel::GrainsModel(std::unique_ptr<nn::Model> model)
   latent_ = meta["latent"].get<int>();
   embedding_ = meta["embedding"].get<int>();
   for (const auto& n : meta["classes"]) class_names_.push_back(n.get<std::string>());
+  if (meta.contains("pitch_conditioning")) {
+    floats_into(meta["pitch_conditioning"]["centres"], &pitch_centres_);
+    pitch_width_ = meta["pitch_conditioning"]["width"].get<float>();
+    for (const auto& row : meta["class_pitches"]) floats_into(row, &class_pitches_);
+  }
   noise_seed_ = meta["noise"]["seed"].get<std::uint32_t>();
   floats_into(meta["post_filter"], &post_filter_);
   // The exporter folds the gain into the first convolution; an unfolded file says so.
@@ -517,7 +568,7 @@ GrainsModel::GrainsModel(std::unique_ptr<nn::Model> model)
   for (const auto& row : meta["onset_centroids"]) floats_into(row, &onset_centroids_);
   for (const auto& row : meta["class_embeddings"]) floats_into(row, &class_embeddings_);
 
-  const GraphCheck check = check_graphs(*model_, latent_, embedding_, classes());
+  const GraphCheck check = check_graphs(*model_, latent_, embedding_, conditions());
   hop_work_ = check.hop_work;
   encode_work_ = check.encode_work;
   nn::Graph& encoder = model_->graph("grain_encoder");
@@ -551,6 +602,12 @@ int GrainsModel::class_index(const std::string& name) const {
   return it == class_names_.end() ? -1 : int(it - class_names_.begin());
 }
 
+std::array<float, 3> GrainsModel::class_pitches(int k) const {
+  if (!pitched() || k < 0 || k >= classes()) return {60.0f, 60.0f, 60.0f};
+  const float* row = class_pitches_.data() + 3 * std::size_t(k);
+  return {row[0], row[1], row[2]};
+}
+
 std::string GrainsModel::info_json() const {
   auto floats = [](const float* v, std::size_t n) {
     Json a = Json::array();
@@ -573,6 +630,11 @@ std::string GrainsModel::info_json() const {
                {"latent", latent_},
                {"embedding", embedding_},
                {"classes", class_names_},
+               {"conditions", conditions()},
+               {"pitched", pitched()},
+               {"pitchCentres", floats(pitch_centres_.data(), pitch_centres_.size())},
+               {"pitchWidth", double(pitch_width_)},
+               {"classPitches", rows(class_pitches_, 3)},
                {"postFilterTaps", post_filter_.size()},
                {"noiseSeed", noise_seed_},
                {"grainMap",
@@ -588,6 +650,26 @@ std::string GrainsModel::info_json() const {
 }
 
 // --- inference ---------------------------------------------------------------------
+
+void GrainsModel::condition(int class_a, int class_b, float mix, float pitch,
+                            float* c) const noexcept {
+  const int n = classes();
+  const int a = std::clamp(class_a, 0, n - 1), b = std::clamp(class_b, 0, n - 1);
+  const float m = std::isfinite(mix) ? std::clamp(mix, 0.0f, 1.0f) : 0.0f;
+  std::fill(c, c + n, 0.0f);
+  c[a] += 1.0f - m;
+  c[b] += m;
+  if (!pitched()) return;
+  float p = pitch;
+  if (!std::isfinite(p) || p < 0.0f)
+    p = (1.0f - m) * class_pitches_[3 * std::size_t(a) + 1] +
+        m * class_pitches_[3 * std::size_t(b) + 1];
+  p = std::min(p, 127.0f);
+  for (std::size_t k = 0; k < pitch_centres_.size(); ++k) {
+    const float u = (p - pitch_centres_[k]) / pitch_width_;
+    c[std::size_t(n) + k] = std::exp(-0.5f * u * u);
+  }
+}
 
 void GrainsModel::grain_window(bool flat_start, bool flat_end, float* window) noexcept {
   constexpr double kTwoPi = 6.283185307179586;
@@ -752,13 +834,13 @@ GrainsModel::EncodedClip GrainsModel::encode_clip(const float* audio, std::size_
     encode_grain(grain.data(), clip.mu.data() + std::size_t(i) * dz, nullptr);
   }
   clip.onset_class = nearest_onset_class(clip.mu.data());
-  const int c = classes();
+  const int c = conditions();
   std::vector<float> cond(std::size_t(c), 0.0f);
   if (conditioning)
     for (int k = 0; k < c; ++k)
       cond[std::size_t(k)] = std::isfinite(conditioning[k]) ? conditioning[k] : 0.0f;
   else
-    cond[std::size_t(clip.onset_class)] = 1.0f;
+    condition(clip.onset_class, clip.onset_class, 0.0f, -1.0f, cond.data());
   nn::Sequence zc(g, latent_ + c);
   for (int i = 0; i < g; ++i) {
     std::copy(clip.mu.begin() + long(std::size_t(i) * dz),

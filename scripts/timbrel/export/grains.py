@@ -139,7 +139,8 @@ def audible_grains(audio: np.ndarray, below_peak_db: float, floor_db: float = -7
 @torch.no_grad()
 def grain_statistics(model: NeuralGranular, audio: np.ndarray, labels: np.ndarray,
                      batch: int = 8, dtype: torch.dtype = torch.float32,
-                     scale: float = 1.0, audible_db: Optional[float] = AUDIBLE_DB) -> Dict[str, Any]:
+                     scale: float = 1.0, audible_db: Optional[float] = AUDIBLE_DB,
+                     pitches: Optional[np.ndarray] = None) -> Dict[str, Any]:
     """What the file needs from the training split: ``audio`` [N, L] one-shots (times
     ``scale``: 1 / 32768 for the corpus's int16), ``labels`` [N] class indices. The grain
     map (plane, extent, class points) is made of the audible grains (``audible_grains``
@@ -147,7 +148,9 @@ def grain_statistics(model: NeuralGranular, audio: np.ndarray, labels: np.ndarra
     means throughout (mu_z of every grain, mu_e of every one-shot). ``dtype`` float64 makes
     the numbers independent of the CPU's float32 summation order (the golden files). Returns
     {"grain_map", "onset_centroids", "class_embeddings", "counts"} (counts: one-shots and
-    grains used, the share inside the extent, one-shots per class)."""
+    grains used, the share inside the extent, one-shots per class). A pitched model needs
+    ``pitches`` [N] (MIDI) and adds "class_pitches": per class [lowest, median, highest]
+    (the median rounded to a semitone: the class's typical note)."""
     audio = np.asarray(audio)
     labels = np.asarray(labels, dtype=np.int64)
     if audio.ndim != 2 or len(audio) != len(labels) or len(audio) == 0:
@@ -156,11 +159,16 @@ def grain_statistics(model: NeuralGranular, audio: np.ndarray, labels: np.ndarra
     if missing:
         raise ValueError(f"classes {missing} have no training one-shots: their onset centroids and "
                          "embeddings are undefined")
+    if model.pitched and (pitches is None or len(pitches) != len(labels)):
+        raise ValueError("a pitched model's statistics need a MIDI pitch per one-shot")
     net = copy.deepcopy(model).to(device="cpu", dtype=dtype).eval()
     mus, embeddings = [], []
     for s in range(0, len(audio), batch):
         x = torch.from_numpy(np.asarray(audio[s:s + batch], dtype=np.float64) * scale).to(dtype)
-        cond = net.one_hot(torch.from_numpy(labels[s:s + batch]), len(x), "cpu").to(dtype)
+        if model.pitched:
+            cond = torch.from_numpy(net.condition(labels[s:s + batch], pitches[s:s + batch])).to(dtype)
+        else:
+            cond = net.one_hot(torch.from_numpy(labels[s:s + batch]), len(x), "cpu").to(dtype)
         mu, _ = net.encode_grains(x)
         mu_e, _ = net.encode_sequence(mu, cond)
         mus.append(mu.double().numpy())
@@ -178,7 +186,13 @@ def grain_statistics(model: NeuralGranular, audio: np.ndarray, labels: np.ndarra
     mean, axes = _principal_plane(grains)
     extent, held = _extent((grains - mean) @ axes.T)
     xy_shot = (mu_z - mean) @ axes.T         # [N, g, 2]
+    extra = {}
+    if model.pitched:
+        p = np.asarray(pitches, np.float64)
+        extra["class_pitches"] = [[float(p[m].min()), float(np.round(np.median(p[m]))),
+                                   float(p[m].max())] for m in by_class]
     return {
+        **extra,
         "grain_map": {"mean": _round(mean), "axes": _round(axes), "extent": _round(extent),
                       "class_points": _round([xy_shot[m][keep[m]].mean(0) for m in by_class])},
         "onset_centroids": _round([mu_z[m, 0].mean(0) for m in by_class]),
@@ -192,12 +206,15 @@ def grain_statistics(model: NeuralGranular, audio: np.ndarray, labels: np.ndarra
 
 
 def output_gain_db(model: NeuralGranular, class_embeddings: Sequence[Sequence[float]],
-                   target_db: float = TARGET_PEAK_DB) -> float:
+                   target_db: float = TARGET_PEAK_DB,
+                   class_pitches: Optional[Sequence[Sequence[float]]] = None) -> float:
     """The make-up gain (dB, 0-24) that brings the median peak of the classes' typical hits
     (each class's mean embedding, decoded as the engine does) to ``target_db``: the model
     averages the corpus's velocity layers, and its hits peak ~16 dB under full scale.
     The page applies it (hits, path and beat-box alike); the core's renders do not."""
-    peaks = [float(np.max(np.abs(model.generate(label=k, e=np.asarray(e))))) + 1e-9
+    pitch = [None if class_pitches is None else class_pitches[k][1]
+             for k in range(len(class_embeddings))]
+    peaks = [float(np.max(np.abs(model.generate(label=k, e=np.asarray(e), pitch=pitch[k])))) + 1e-9
              for k, e in enumerate(class_embeddings)]
     gain = target_db - float(np.median(20 * np.log10(peaks)))
     return round(float(np.clip(gain, 0.0, 24.0)), 1)
@@ -217,7 +234,10 @@ def grains_metadata(model: NeuralGranular, class_names: Sequence[str], stats: Ma
     meta["grain_map"] = stats["grain_map"]
     meta["onset_centroids"] = stats["onset_centroids"]
     meta["class_embeddings"] = stats["class_embeddings"]
-    meta["output_gain_db"] = output_gain_db(model, stats["class_embeddings"])
+    if model.pitched:
+        meta["class_pitches"] = stats["class_pitches"]
+    meta["output_gain_db"] = output_gain_db(model, stats["class_embeddings"],
+                                            class_pitches=stats.get("class_pitches"))
     meta["training"] = json_safe(dict(training, statistics=stats.get("counts", {})))
     return meta
 

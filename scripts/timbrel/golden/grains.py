@@ -27,6 +27,12 @@ noise from the file's seed, restarted at every hit or path start):
   hops each), z = mean + x axes[0] + y axes[1], class hat, periodic Hann on every grain,
   W = 2 throughout, model_pp.
 
+- a pitched model (``model_pitched.tmbl``: the same sizes, c = [one-hot of the 3 classes,
+  a pitch code of 4 bumps], docs/grains.md "Pitched models"; its own seeded weights and
+  statistics, class pitches from synthetic notes): a hit of class snare at MIDI 67
+  (``pitched_condition`` is its c, which the core's GrainsModel::condition() must give) and
+  the same at the class's typical pitch (pitch -1).
+
 ``timbrel.golden`` writes the manifest (shapes, dtypes, tolerances).
 """
 
@@ -58,6 +64,11 @@ TOLERANCE = {"audio": {"rel_to_peak": 1e-4, "abs": 1e-6},
              "latents": {"rel_to_peak": 1e-4, "abs": 1e-5},
              "encoder": {"rel_to_peak": 1e-4, "abs": 1e-5}}
 CENTROID_MARGIN = 1.05  # second-nearest / nearest squared distance, at least
+PITCH_CENTRES = (48.0, 60.0, 72.0, 84.0)  # the pitched model's code: 4 bumps
+PITCH_WIDTH = 6.0
+PITCHED_HIT = (1, 67.0)  # class snare at G4
+# the synthetic training notes' pitches per class (kick low, snare mid, hat high)
+TRAIN_PITCHES = {0: (40.0, 45.0, 47.0, 52.0), 1: (55.0, 62.0, 64.0, 69.0), 2: (70.0, 74.0, 79.0, 88.0)}
 
 
 # --- the contract's synthesis, hop by hop ------------------------------------------------------
@@ -167,12 +178,12 @@ def nearest_class(mu: np.ndarray, centroids) -> np.ndarray:
 
 # --- the model and its inputs --------------------------------------------------------------------
 
-def build_model() -> G.NeuralGranular:
+def build_model(seed: int = SEED, **pitched) -> G.NeuralGranular:
     """The seeded tiny model; the grain decoder's last layer and the post-filter are redrawn
     larger than at a training start so that z, c and the FIR all shape the output."""
-    torch.manual_seed(SEED)
-    model = G.NeuralGranular(classes=len(CLASSES), **SIZES).eval()
-    gen = torch.Generator().manual_seed(SEED + 1)
+    torch.manual_seed(seed)
+    model = G.NeuralGranular(classes=len(CLASSES), **SIZES, **pitched).eval()
+    gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         last = model.grain_decoder[-2]
         last.weight.copy_(torch.randn(last.weight.shape, generator=gen) * (0.6 / math.sqrt(SIZES["hidden"])))
@@ -266,13 +277,34 @@ def generate(out: Path) -> Dict:
     path = render_path(nets, xy, meta["grain_map"]["mean"], meta["grain_map"]["axes"], c_path,
                        taps, seed)
 
+    # (e) the pitched model: its own seeds, after every draw above (the files above stay as they were)
+    pitched = build_model(SEED + 7, pitch_centres=PITCH_CENTRES, pitch_width=PITCH_WIDTH)
+    pitches = np.concatenate([TRAIN_PITCHES[k] for k in range(len(CLASSES))])
+    p_stats = grain_statistics(pitched, audio, labels, dtype=torch.float64, audible_db=None,
+                               pitches=pitches)
+    export_grains(pitched, CLASSES, out, "model_pitched", p_stats, training)
+    p_meta = read_tmbl(out / "model_pitched.tmbl").metadata
+    k, midi = PITCHED_HIT
+    c_pitched = pitched.condition([k], [midi])[0]
+    typical = p_meta["class_pitches"][k][1]
+    c_typical = pitched.condition([k], [typical])[0]
+    e_pitched = np.random.default_rng(SEED + 8).standard_normal(SIZES["embedding"]).astype(np.float32)
+    p_nets = lambda: Networks(pitched.sequence_decoder, pitched.grain_decoder)  # noqa: E731
+    hit_pitched, _ = render_hit(p_nets(), e_pitched, c_pitched, g, p_meta["post_filter"], seed)
+    hit_typical, _ = render_hit(p_nets(), e_pitched, c_typical, g, p_meta["post_filter"], seed)
+    if np.allclose(hit_pitched, hit_typical, atol=1e-4):
+        raise AssertionError("the pitch code does not change the pitched golden hit")
+
     for name, a in (("hit_pp", hit_pp), ("hit_fi", hit_fi), ("grain_path_pp", grain_path),
-                    ("path_pp", path)):
+                    ("path_pp", path), ("pitched_hit", hit_pitched),
+                    ("pitched_hit_typical", hit_typical)):
         _check_level(name, a)
     arrays = {"hit_embedding": e, "hit_condition": c, "hit_z": z_hat, "hit_pp": hit_pp,
               "hit_fi": hit_fi, "grain_path_z": z_path, "grain_path_condition": c_morph,
               "grain_path_pp": grain_path, "encoder_grains": grains_in, "encoder_output": enc,
-              "path_xy": xy, "path_condition": c_path, "path_pp": path}
+              "path_xy": xy, "path_condition": c_path, "path_pp": path,
+              "pitched_embedding": e_pitched, "pitched_condition": c_pitched,
+              "pitched_hit": hit_pitched, "pitched_hit_typical": hit_typical}
     for name, a in arrays.items():
         save_npy(out / f"{name}.npy", a, "f4")
     save_npy(out / "encoder_nearest_class.npy", nearest, "i4")
@@ -285,6 +317,8 @@ def generate(out: Path) -> Dict:
                       grains=g, samples=L, post_filter_taps=len(taps)),
         "noise_seed": seed,
         "path_hops_per_point": PATH_HOPS_PER_POINT,
+        "pitched": {"centres": list(PITCH_CENTRES), "width": PITCH_WIDTH, "class": k,
+                    "pitch": midi, "typical_pitch": typical},
         "files": {
             "model_pp.tmbl": "family grains, post_processing true (64 taps), classes kick/snare/hat",
             "model_fi.tmbl": "the same weights and statistics, post_processing false",
@@ -303,5 +337,12 @@ def generate(out: Path) -> Dict:
             "path_xy.npy": f"float32 [{len(xy)}, 2] grain map point per hop",
             "path_condition.npy": "float32 [3] c of the path: one-hot hat",
             "path_pp.npy": f"float32 [{len(xy) * G.HOP}] the path voice from model_pp, W = 2",
+            "model_pitched.tmbl": "family grains, pitched: c = [one-hot of 3 classes, 4-bump "
+                                  "pitch code]; post_processing true",
+            "pitched_embedding.npy": "float32 [8] e of the pitched hits",
+            "pitched_condition.npy": "float32 [7] c of class snare at MIDI 67",
+            "pitched_hit.npy": f"float32 [{L}] model_pitched: snare at MIDI 67",
+            "pitched_hit_typical.npy": f"float32 [{L}] model_pitched: snare at its typical pitch "
+                                       "(the hit's pitch -1)",
         },
     }

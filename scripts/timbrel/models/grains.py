@@ -54,6 +54,21 @@ GRAINS = 65                     # grains per one-shot
 SAMPLES = (GRAINS - 1) * HOP + GRAIN  # 34816 samples, 1.58 s
 NOISE_SEED = 0x6A09E667         # parity renders: xorshift32 from this seed, 2048 per grain
 SLOPE = 0.2                     # LeakyReLU slope everywhere
+# Pitched models (the note corpus): c = [one-hot instrument, pitch code], the pitch code
+# exp(-((p - m_k) / PITCH_WIDTH)^2 / 2) over MIDI centres m_k every 3 semitones from A0 to
+# C8 (30 values). Radial bumps rather than one number: the decoders must map a pitch to
+# harmonics at its multiples, a very non-linear function of p, and bumps give them a local
+# code to interpolate between (docs/grains.md "Pitched models").
+PITCH_CENTRES = tuple(float(m) for m in range(21, 109, 3))
+PITCH_WIDTH = 3.0
+
+
+def pitch_code(pitch, centres: Sequence[float] = PITCH_CENTRES,
+               width: float = PITCH_WIDTH) -> np.ndarray:
+    """MIDI pitch(es) [...] -> float32 [..., len(centres)] radial bumps (module constants)."""
+    p = np.asarray(pitch, np.float64)[..., None]
+    m = np.asarray(centres, np.float64)
+    return np.exp(-0.5 * ((p - m) / float(width)) ** 2).astype(np.float32)
 
 
 def samples_for(grains: int) -> int:
@@ -224,22 +239,27 @@ class NeuralGranular(nn.Module):
                  hidden: int = 256, blocks: int = 2, seq_hidden: int = 256,
                  post_processing: bool = True, pp_channels: int = 4, pp_taps: int = 64,
                  grains: int = GRAINS, initial_level: float = 0.05,
-                 encoder_input_gain: float = 1000.0):
+                 encoder_input_gain: float = 1000.0,
+                 pitch_centres: Optional[Sequence[float]] = None, pitch_width: float = PITCH_WIDTH):
         super().__init__()
         self.classes, self.latent, self.embedding = int(classes), int(latent), int(embedding)
+        # c = [one-hot class (classes), pitch code (len(pitch_centres))]
+        self.pitch_centres = tuple(float(m) for m in (pitch_centres or ()))
+        self.pitch_width = float(pitch_width)
+        self.conditions = self.classes + len(self.pitch_centres)
         self.encoder_channels = (int(encoder_channels[0]), int(encoder_channels[1]))
         self.encoder_dense, self.hidden, self.blocks = int(encoder_dense), int(hidden), int(blocks)
         self.seq_hidden, self.grains = int(seq_hidden), int(grains)
         self.post_processing = bool(post_processing)
         self.pp_channels, self.pp_taps = int(pp_channels), int(pp_taps)
         self.grain_encoder = _encoder(self.latent, self.encoder_channels, self.encoder_dense)
-        self.grain_decoder = _decoder(self.latent + self.classes, self.hidden, self.blocks)
+        self.grain_decoder = _decoder(self.latent + self.conditions, self.hidden, self.blocks)
         self.sequence_encoder = SequenceGraph(
-            nn.Linear(self.latent + self.classes, self.seq_hidden), nn.LeakyReLU(SLOPE),
+            nn.Linear(self.latent + self.conditions, self.seq_hidden), nn.LeakyReLU(SLOPE),
             nn.GRU(self.seq_hidden, self.seq_hidden, batch_first=True))
         self.embedding_head = SequenceGraph(nn.Linear(self.seq_hidden, 2 * self.embedding))
         self.sequence_decoder = SequenceGraph(
-            nn.GRU(self.embedding + self.classes, self.seq_hidden, batch_first=True),
+            nn.GRU(self.embedding + self.conditions, self.seq_hidden, batch_first=True),
             nn.Linear(self.seq_hidden, self.latent))
         self.post_filter = PostFilter(self.pp_channels, self.pp_taps) if self.post_processing else None
         # The encoder's grains are multiplied by this before the first convolution, which
@@ -270,20 +290,44 @@ class NeuralGranular(nn.Module):
                 "hidden": self.hidden, "blocks": self.blocks, "seq_hidden": self.seq_hidden,
                 "post_processing": self.post_processing, "pp_channels": self.pp_channels,
                 "pp_taps": self.pp_taps, "grains": self.grains,
-                "encoder_input_gain": self.encoder_input_gain}
+                "encoder_input_gain": self.encoder_input_gain,
+                **({"pitch_centres": list(self.pitch_centres), "pitch_width": self.pitch_width}
+                   if self.pitch_centres else {})}
+
+    @property
+    def pitched(self) -> bool:
+        return bool(self.pitch_centres)
+
+    def condition(self, labels, pitches=None) -> np.ndarray:
+        """Class indices [B] (and MIDI pitches [B], pitched models) -> c float32 [B, conditions]."""
+        labels = np.asarray(labels, np.int64).reshape(-1)
+        c = np.zeros((len(labels), self.conditions), np.float32)
+        c[np.arange(len(labels)), labels] = 1.0
+        if self.pitched:
+            if pitches is None:
+                raise ValueError("this model is conditioned on pitch: give pitches")
+            c[:, self.classes:] = pitch_code(np.asarray(pitches, np.float64).reshape(-1),
+                                             self.pitch_centres, self.pitch_width)
+        return c
 
     @classmethod
     def from_config(cls, cfg: Dict) -> "NeuralGranular":
         return cls(**{k: v for k, v in cfg.items()})
 
     def one_hot(self, labels: Optional[torch.Tensor], batch: int, device) -> torch.Tensor:
-        """[B] class indices (or a [B, classes] float tensor, e.g. a mix) -> [B, classes]."""
-        if self.classes == 0:
+        """[B] class indices (or a [B, conditions] float tensor: a mix, or a pitched model's
+        ``condition()``) -> [B, conditions]."""
+        if self.conditions == 0:
             return torch.zeros(batch, 0, device=device)
         if labels is None:
-            raise ValueError(f"this model is conditioned on {self.classes} classes: give labels")
+            raise ValueError(f"this model is conditioned on {self.conditions} values: give labels")
         if labels.dim() == 2:
+            if labels.shape[1] != self.conditions:
+                raise ValueError(f"conditioning of {labels.shape[1]} values; the model takes "
+                                 f"{self.conditions}")
             return labels.float().to(device)
+        if self.pitched:
+            raise ValueError("a pitched model needs condition(labels, pitches), not class indices")
         return F.one_hot(labels.long().to(device), self.classes).float()
 
     # -- bottom level --
@@ -358,7 +402,7 @@ class NeuralGranular(nn.Module):
 
     @torch.no_grad()
     def render(self, x: np.ndarray, label: Optional[int] = None, path: str = "grains",
-               seed: int = NOISE_SEED) -> np.ndarray:
+               seed: int = NOISE_SEED, pitch: Optional[float] = None) -> np.ndarray:
         """Resynthesis of one one-shot through the posterior means: ``path`` "grains" (z = mu)
         or "sequence" (e = mu_e -> z^). float32 [34816]."""
         was = self.training
@@ -366,8 +410,7 @@ class NeuralGranular(nn.Module):
         try:
             dev = next(self.parameters()).device
             xt = torch.as_tensor(np.asarray(x, np.float32))[None, :samples_for(self.grains)].to(dev)
-            labels = None if label is None else torch.tensor([int(label)], device=dev)
-            cond = self.one_hot(labels, 1, dev)
+            cond = self._cond_of(label, pitch, dev)
             mu, _ = self.encode_grains(F.pad(xt, (0, max(0, samples_for(self.grains) - xt.shape[1]))))
             z = mu
             if path == "sequence":
@@ -382,7 +425,8 @@ class NeuralGranular(nn.Module):
 
     @torch.no_grad()
     def generate(self, label: Optional[int] = None, e: Optional[np.ndarray] = None,
-                 seed: int = NOISE_SEED, grains: Optional[int] = None) -> np.ndarray:
+                 seed: int = NOISE_SEED, grains: Optional[int] = None,
+                 pitch: Optional[float] = None) -> np.ndarray:
         """A one-shot from the embedding ``e`` (default: a draw from N(0, I) seeded by
         ``seed``) and a class: float32 [(g - 1) 512 + 2048]."""
         was = self.training
@@ -392,13 +436,18 @@ class NeuralGranular(nn.Module):
             if e is None:
                 e = np.random.default_rng(seed).standard_normal(self.embedding)
             et = torch.as_tensor(np.asarray(e, np.float32)).reshape(1, -1).to(dev)
-            labels = None if label is None else torch.tensor([int(label)], device=dev)
-            cond = self.one_hot(labels, 1, dev)
+            cond = self._cond_of(label, pitch, dev)
             z = self.decode_sequence(et, cond, grains)
             noise = parity_noise(1, z.shape[1], seed).to(dev)
             return self.decode_grains(z, cond, noise)[0].float().cpu().numpy()
         finally:
             self.train(was)
+
+    def _cond_of(self, label: Optional[int], pitch: Optional[float], dev) -> torch.Tensor:
+        if self.pitched and label is not None:
+            return torch.from_numpy(self.condition([int(label)], [pitch])).to(dev)
+        labels = None if label is None else torch.tensor([int(label)], device=dev)
+        return self.one_hot(labels, 1, dev)
 
     # -- what the core needs besides the graphs --
 
@@ -414,6 +463,9 @@ class NeuralGranular(nn.Module):
                 "latent": self.latent, "embedding": self.embedding, "classes": list(class_names),
                 "encoder_input_gain": self.encoder_input_gain,
                 "conditioning": "one_hot_after_input",
+                **({"pitch_conditioning": {"code": "gaussian_bumps",
+                                           "centres": list(self.pitch_centres),
+                                           "width": self.pitch_width}} if self.pitched else {}),
                 "window": "hann_periodic_flat_ends", "ola_normalisation": "window_sum",
                 "filter": "softplus_magnitude_zero_phase",
                 "noise": {"distribution": "uniform", "low": -1.0, "high": 1.0,

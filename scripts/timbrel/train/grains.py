@@ -58,7 +58,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from timbrel.models.grains import SAMPLE_RATE, NeuralGranular, costs, samples_for
+from timbrel.models.grains import (PITCH_CENTRES, SAMPLE_RATE, NeuralGranular, costs,
+                                   samples_for)
 from timbrel.train.grains_data import DrumSet, load_split, read_manifest
 from timbrel.train.loss import SIZES
 
@@ -74,6 +75,18 @@ CONFIGS: Dict[str, Dict] = {
               "warmup": 8, "joint_warmup": 5, "beta_z": 0.01, "beta_e": 0.01, "latent_weight": 1.0,
               "bottom_weight": 1.0, "clip": 5.0, "gain_db": 6.0, "eval_every": 5, "eval_items": 48,
               "tune_epochs": 10, "tune_lr": 3e-4, "balance": 1.0},
+    # The pitched one-shots (--corpus notes): the small model on 2571 notes (160 steps per
+    # epoch, 2.7 times the drums', ~3.2 min an epoch on 2 threads here), so fewer epochs fit
+    # one session's ~75 min of this CPU;
+    # instruments are about equally represented, so no class-balanced tune stage.
+    "notes-small": {"model": {"latent": 64, "embedding": 128, "encoder_channels": [16, 32],
+                              "encoder_dense": 256, "hidden": 256, "blocks": 2, "seq_hidden": 256,
+                              "pp_channels": 4, "pp_taps": 64},
+                    "batch": 16, "lr": 1e-3, "bottom_epochs": 12, "joint_epochs": 10, "hold": 2,
+                    "warmup": 5, "joint_warmup": 3, "beta_z": 0.01, "beta_e": 0.01,
+                    "latent_weight": 1.0, "bottom_weight": 1.0, "clip": 5.0, "gain_db": 6.0,
+                    "eval_every": 4, "eval_items": 48, "tune_epochs": 0, "tune_lr": 3e-4,
+                    "balance": 0.0},
     # The thesis's sizes (d_z 96, d_e 256, hidden 512, batch 40, Adam 2e-4): GPU only, and over
     # the real-time budget of the core (docs/grains.md "Sizes").
     "thesis": {"model": {"latent": 96, "embedding": 256, "encoder_channels": [64, 128],
@@ -235,7 +248,7 @@ def evaluate(model: NeuralGranular, data: DrumSet, device, items: int = 48,
     for s in range(0, n, batch):
         idx = np.arange(s, min(n, s + batch))
         x = torch.from_numpy(data.batch(idx)).to(device)
-        labels = torch.from_numpy(data.label[idx]).to(device)
+        labels = data.conditioning(idx, model).to(device)
         noise = parity_noise(len(idx), model.grains).float().to(device)
         r = model(x, labels, joint=joint, sample=False, noise=noise)
         for path in ("grains", "sequence"):
@@ -256,14 +269,15 @@ def run_name(args) -> str:
     return args.name or f"{args.config}-{'pp' if args.post_processing == 'on' else 'fi'}"
 
 
+
 def _row_value(v) -> str:
     if isinstance(v, float):
         return "nan" if math.isnan(v) else f"{v:.5g}"
     return str(v)
 
 
-def corpus_counts(data_root, max_items: int = 0) -> Dict:
-    m = read_manifest(data_root)
+def corpus_counts(data_root, max_items: int = 0, corpus: str = "drums") -> Dict:
+    m = read_manifest(data_root, corpus)
     out: Dict = {"classes": list(m["classes"])}
     for split in ("train", "test", "heldout"):
         rows = [r for r in m["rows"] if r["split"] == split]
@@ -271,6 +285,10 @@ def corpus_counts(data_root, max_items: int = 0) -> Dict:
         out[split]["total"] = len(rows)
     if max_items:
         out["max_items"] = max_items
+    if corpus != "drums":
+        out["corpus"] = corpus
+        out["sources"] = {split: sorted({r.get("source", "") for r in m["rows"] if r["split"] == split})
+                          for split in ("train", "test", "heldout")}
     return out
 
 
@@ -306,15 +324,17 @@ def train(args) -> Dict:
     ckpt_path = run_dir / "checkpoint.pt"
     log_path = run_dir / "log.csv"
 
-    train_set = load_split(args.data, "train", max_items=args.max_items)
+    train_set = load_split(args.data, "train", max_items=args.max_items, corpus=args.corpus)
     if len(train_set) == 0:
-        raise ValueError(f"no 'train' one-shots in the drum corpus under {args.data}")
-    test_set = load_split(args.data, "test", max_items=args.max_items)
+        raise ValueError(f"no 'train' one-shots in the {args.corpus} corpus under {args.data}")
+    test_set = load_split(args.data, "test", max_items=args.max_items, corpus=args.corpus)
     classes = train_set.classes
     post = args.post_processing == "on"
 
     torch.manual_seed(args.seed)
-    model = NeuralGranular(classes=len(classes), post_processing=post, **cfg["model"]).to(device)
+    pitched = {"pitch_centres": list(PITCH_CENTRES)} if args.corpus == "notes" else {}
+    model = NeuralGranular(classes=len(classes), post_processing=post, **cfg["model"],
+                           **pitched).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     state = {"stage": "bottom", "epoch": 0, "bottom_epochs": 0, "joint_epochs": 0,
              "tune_epochs": 0, "step": 0, "seconds": 0.0, "last": {}}
@@ -384,7 +404,7 @@ def train(args) -> Dict:
                         x = x * (10.0 ** (rng.uniform(-cfg["gain_db"], cfg["gain_db"], (len(idx), 1)) / 20)
                                  ).astype(np.float32)
                     x = torch.from_numpy(x).to(device)
-                    labels = torch.from_numpy(train_set.label[idx]).to(device)
+                    labels = train_set.conditioning(idx, model).to(device)
                     progress = epoch + b / steps_per_epoch
                     if stage == "bottom":
                         beta = min(1.0, max(0.0, (progress - cfg["hold"]) / max(cfg["warmup"], 1e-9)))
@@ -442,7 +462,7 @@ def train(args) -> Dict:
         if state["joint_epochs"] >= cfg["joint_epochs"] > 0 and \
                 state["tune_epochs"] >= cfg.get("tune_epochs", 0):
             result.update(export_checkpoint(ckpt_path, Path(args.out), run_name(args), args.data,
-                                            args.max_items))
+                                            args.max_items, args.corpus))
         else:
             result["not_exported"] = (f"the joint stage has {state['joint_epochs']} of "
                                       f"{cfg['joint_epochs']} epochs; the file is written when "
@@ -466,7 +486,7 @@ def write_training_json(run_dir: Path, model: NeuralGranular, cfg: Dict, state: 
             "threads": args.threads, "device": str(args.device),
             "losses": state.get("last", {}), "costs": costs(model),
             "data": shown(Path(args.data)),
-            "corpus": corpus_counts(args.data, args.max_items)}
+            "corpus": corpus_counts(args.data, args.max_items, getattr(args, "corpus", "drums"))}
     path = run_dir / "training.json"
     path.write_text(json.dumps(info, indent=1) + "\n")
     return path
@@ -479,7 +499,8 @@ def load_checkpoint(path, device="cpu") -> Tuple[NeuralGranular, Dict]:
     return model.eval(), ck
 
 
-def export_checkpoint(ckpt_path, out, name: str, data_root, max_items: int = 0) -> Dict:
+def export_checkpoint(ckpt_path, out, name: str, data_root, max_items: int = 0,
+                      corpus: Optional[str] = None) -> Dict:
     """The checkpoint -> ``<out>/<name>.tmbl`` (family ``grains``, docs/grains.md), the
     statistics from the training split. Refuses a checkpoint whose joint stage has not run
     (its sequence decoder, which makes the hits, would be untrained)."""
@@ -492,11 +513,13 @@ def export_checkpoint(ckpt_path, out, name: str, data_root, max_items: int = 0) 
     if state.get("joint_epochs", 0) < 1:
         raise ValueError(f"{ckpt_path}: the joint stage has not run, so the sequence decoder "
                          "(the hits) is untrained; run --stage joint before exporting")
-    train_set = load_split(data_root, "train", max_items=max_items)
+    corpus = corpus or ck.get("args", {}).get("corpus", "drums")
+    train_set = load_split(data_root, "train", max_items=max_items, corpus=corpus)
     if train_set.classes != ck["classes"]:
         raise ValueError(f"the corpus's classes {train_set.classes} are not the checkpoint's "
                          f"{ck['classes']}")
-    stats = grain_statistics(model, train_set.audio, train_set.label, scale=1.0 / 32768.0)
+    stats = grain_statistics(model, train_set.audio, train_set.label, scale=1.0 / 32768.0,
+                             pitches=train_set.pitch)
     info_path = ckpt_path.parent / "training.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     cfg = ck.get("config", {})
@@ -514,7 +537,11 @@ def export_checkpoint(ckpt_path, out, name: str, data_root, max_items: int = 0) 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", default="data/full", help="data root holding drums/ (or the drums folder)")
+    p.add_argument("--data", default="data/full",
+                   help="data root holding drums/ and notes/ (or the drums folder)")
+    p.add_argument("--corpus", choices=("drums", "notes"), default="drums",
+                   help="drums: the drum one-shots, classes = drum types; notes: the pitched "
+                        "one-shots cut from the note corpus, classes = instruments, and pitch")
     p.add_argument("--runs", default="data/runs")
     p.add_argument("--out", required=True, help="model folder: <out>/<name>.tmbl")
     p.add_argument("--name", help="run name (default <config>-pp or <config>-fi)")

@@ -7,6 +7,13 @@ The corpus contract (written by the drum corpus builder in ``timbrel.data``):
 mono at 22050 Hz of exactly 34816 samples (65 grains at hop 512), the onset at ~sample 0.
 ``<data>`` may be the data root (``$TIMBREL_DATA/full``) or the drums folder itself.
 
+The pitched one-shots (``corpus="notes"``, the thesis's "SOL ordinario" counterpart) come
+from the note corpus (``<data>/notes/manifest.csv``, ``timbrel.data``: 2.5 s notes of 12
+instruments from every installed sample set, the onset at sample 0): each note's first 34816
+samples, the last NOTE_FADE_S faded out by a half cosine (the notes still sound there, and
+a one-shot should end), the class its instrument (in the manifest's order) and a MIDI
+``pitch`` per row; the note corpus's splits (its held-out fonts are ``heldout``).
+
 Loaded splits are kept as int16 ``[N, 34816]`` plus class indices (the manifest's class
 order), and cached under ``<data>/../cache/grains/<data name>-<split>-<key>.npz`` (key: the rows'
 paths, sizes and modification times). ``write_synthetic_corpus`` writes a small corpus in
@@ -28,6 +35,8 @@ from timbrel.models.grains import SAMPLE_RATE, SAMPLES
 
 FORMAT = 1
 SPLITS = ("train", "test", "heldout")
+CORPORA = ("drums", "notes")
+NOTE_FADE_S = 0.15
 
 
 class CorpusError(FileNotFoundError):
@@ -41,6 +50,7 @@ class DrumSet:
     label: np.ndarray            # int64 [N], index into classes
     classes: List[str]
     rows: List[Dict] = field(default_factory=list)
+    pitch: Optional[np.ndarray] = None  # float64 [N] MIDI pitches (the notes corpus), else None
 
     def __len__(self) -> int:
         return len(self.label)
@@ -48,6 +58,16 @@ class DrumSet:
     def batch(self, idx) -> np.ndarray:
         """float32 [len(idx), 34816] in [-1, 1)."""
         return self.audio[idx].astype(np.float32) / 32768.0
+
+    def conditioning(self, idx, model):
+        """What ``model`` is conditioned on for one-shots ``idx``: class indices (torch int64
+        [B]) or, for a pitched model, ``model.condition`` (torch float32 [B, conditions])."""
+        import torch
+        if getattr(model, "pitched", False):
+            if self.pitch is None:
+                raise ValueError("a pitched model needs a corpus with pitches (--corpus notes)")
+            return torch.from_numpy(model.condition(self.label[idx], self.pitch[idx]))
+        return torch.from_numpy(self.label[idx])
 
     def counts(self) -> Dict[str, int]:
         return {c: int((self.label == i).sum()) for i, c in enumerate(self.classes)}
@@ -62,9 +82,50 @@ def drums_dir(data_root) -> Path:
     return root / "drums"
 
 
-def read_manifest(data_root) -> Dict:
+def read_notes_manifest(data_root) -> Dict:
+    """The note corpus's manifest.csv as a drum-style manifest: {"classes": instruments in
+    first-seen order, "rows": [{"path", "class", "split", "pitch", "source", ...}]}."""
+    import csv
+    root = Path(data_root)
+    folder = root if (root / "manifest.csv").exists() and root.name == "notes" else root / "notes"
+    path = folder / "manifest.csv"
+    if not path.exists():
+        raise CorpusError(f"no note corpus at {folder} (expected {path}; `python -m timbrel.data` "
+                          "writes it)")
+    with open(path, newline="") as f:
+        table = list(csv.DictReader(f))
+    classes: List[str] = []
+    rows = []
+    for i, r in enumerate(table):
+        try:
+            pitch = float(r["midi_pitch"])
+            rel = r["file"]
+            split = r["split"]
+            inst = r["instrument"]
+        except (KeyError, ValueError) as e:
+            raise CorpusError(f"{path}: row {i} lacks or mangles {e}") from None
+        if split not in SPLITS or not 0 <= pitch <= 127:
+            raise CorpusError(f"{path}: row {i}: split {split!r}, pitch {pitch}")
+        if inst not in classes:
+            classes.append(inst)
+        # paths in manifest.csv start with "notes/": relative to the data root
+        rel = rel[len("notes/"):] if rel.startswith("notes/") else rel
+        rows.append({"path": rel, "class": inst, "split": split, "pitch": pitch,
+                     "source": r.get("source", ""), "dynamics": r.get("dynamics", ""),
+                     "sha256": r.get("sha256", "")})
+    if not classes:
+        raise CorpusError(f"{path}: no notes")
+    return {"format": FORMAT, "sample_rate": SAMPLE_RATE, "samples": SAMPLES, "classes": classes,
+            "rows": rows, "_folder": str(folder), "corpus": "notes"}
+
+
+def read_manifest(data_root, corpus: str = "drums") -> Dict:
     """The manifest, checked against the contract; CorpusError (a FileNotFoundError) says
-    what is wrong."""
+    what is wrong. ``corpus`` "notes": ``read_notes_manifest``."""
+    if corpus == "notes":
+        return read_notes_manifest(data_root)
+    if corpus != "drums":
+        raise ValueError(f"corpus must be one of {CORPORA}")
     folder = drums_dir(data_root)
     path = folder / "manifest.json"
     if not path.exists():
@@ -115,12 +176,15 @@ def _cache_key(folder: Path, rows: Sequence[Dict]) -> str:
 
 
 def load_split(data_root, split: str, cache: bool = True, max_items: int = 0,
-               seed: int = 0) -> DrumSet:
-    """One split as int16 audio and class indices. ``max_items`` keeps a seeded random
-    subset (smoke runs). Every WAV must be int16 mono 22050 Hz of exactly 34816 samples."""
+               seed: int = 0, corpus: str = "drums") -> DrumSet:
+    """One split as int16 audio and class indices (and pitches: ``corpus`` "notes").
+    ``max_items`` keeps a seeded random subset (smoke runs). Every drum WAV must be int16
+    mono 22050 Hz of exactly 34816 samples; a note WAV int16 mono 22050 Hz of at least
+    34816 samples (cut and faded, module doc)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}")
-    m = read_manifest(data_root)
+    m = read_manifest(data_root, corpus)
+    notes = corpus == "notes"
     folder = Path(m["_folder"])
     classes = list(m["classes"])
     rows = sorted((r for r in m["rows"] if r["split"] == split), key=lambda r: r["path"])
@@ -128,25 +192,42 @@ def load_split(data_root, split: str, cache: bool = True, max_items: int = 0,
         keep = np.sort(np.random.default_rng(seed).permutation(len(rows))[:max_items])
         rows = [rows[i] for i in keep]
     label = np.array([classes.index(r["class"]) for r in rows], dtype=np.int64)
+    pitch = np.array([r["pitch"] for r in rows], np.float64) if notes else None
     if not rows:
-        return DrumSet(split, np.zeros((0, SAMPLES), np.int16), label, classes, [])
+        return DrumSet(split, np.zeros((0, SAMPLES), np.int16), label, classes, [], pitch)
     cache_path = None
     if cache:
         # beside the other caches: $TIMBREL_DATA/cache/grains/full-train-<key>.npz
         cache_path = (folder.parent.parent / "cache" / "grains" /
-                      f"{folder.parent.name}-{split}-{_cache_key(folder, rows)}.npz")
+                      f"{folder.parent.name}-{'notes-' if notes else ''}{split}-"
+                      f"{_cache_key(folder, rows)}.npz")
         if cache_path.exists():
-            return DrumSet(split, np.load(cache_path)["audio"], label, classes, rows)
+            return DrumSet(split, np.load(cache_path)["audio"], label, classes, rows, pitch)
     audio = np.empty((len(rows), SAMPLES), np.int16)
     for i, r in enumerate(rows):
-        audio[i] = _read_one(folder / r["path"])
+        audio[i] = _read_note(folder / r["path"]) if notes else _read_one(folder / r["path"])
     if cache_path is not None:
         try:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             np.savez(cache_path, audio=audio)
         except OSError:  # a read-only corpus: no cache
             pass
-    return DrumSet(split, audio, label, classes, rows)
+    return DrumSet(split, audio, label, classes, rows, pitch)
+
+
+def _read_note(path: Path) -> np.ndarray:
+    """A note's first SAMPLES samples, the last NOTE_FADE_S faded out (half cosine)."""
+    from scipy.io import wavfile
+    if not path.exists():
+        raise CorpusError(f"{path}: listed in the note manifest but missing")
+    sr, a = wavfile.read(str(path))
+    if sr != SAMPLE_RATE or a.dtype != np.int16 or a.ndim != 1 or len(a) < SAMPLES:
+        raise CorpusError(f"{path}: {sr} Hz {a.dtype} shape {a.shape}; a note must be int16 "
+                          f"mono {SAMPLE_RATE} Hz of at least {SAMPLES} samples")
+    fade = int(round(NOTE_FADE_S * SAMPLE_RATE))
+    x = a[:SAMPLES].astype(np.float64)
+    x[-fade:] *= 0.5 * (1.0 + np.cos(np.pi * (np.arange(fade) + 1) / fade))
+    return np.round(x).astype(np.int16)
 
 
 def _read_one(path: Path) -> np.ndarray:

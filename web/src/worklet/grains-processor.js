@@ -21,11 +21,13 @@
 //   {type: 'pattern', pattern}   compilePattern()'s form (grains/pattern.js); a
 //                                playing pattern changes at its next step
 //   {type: 'play', step} {type: 'stop'}
-//   {type: 'hit', classA, classB, mix, temperature, seed, gain, embedding}
+//   {type: 'hit', classA, classB, mix, temperature, seed, gain, embedding, pitch}
 //                                one hit at the start of the next block (an
-//                                audition); seed 0: a fresh draw. Replies
+//                                audition); seed 0: a fresh draw; pitch: a
+//                                pitched model's MIDI note (-1 or absent: the
+//                                class's typical). Replies
 //                                {type: 'hit', token, seed}
-//   {type: 'path', points: Float64Array (x, y pairs), speed, classIndex, gain}
+//   {type: 'path', points: Float64Array (x, y pairs), speed, classIndex, gain, pitch}
 //   {type: 'path-speed', speed} {type: 'path-stop'}
 //   {type: 'beatbox', on, variation, gain}   the beat-box's hits (variation 0-2)
 //   {type: 'voice', morph}   how much of the voice's own grain each beat-box hit
@@ -78,6 +80,7 @@ class GrainsProcessor extends CoreProcessor {
     this.classA = new Int32Array(MAX_TRACKS);
     this.classB = new Int32Array(MAX_TRACKS);
     this.mix = new Float32Array(MAX_TRACKS);
+    this.pitch = new Float32Array(MAX_TRACKS).fill(-1); // a pitched model's MIDI note per track (-1: typical)
     this.temperature = new Float32Array(MAX_TRACKS);
     this.gain = new Float32Array(MAX_TRACKS);
     this.seeds = new Float64Array(MAX_TRACKS);
@@ -90,6 +93,7 @@ class GrainsProcessor extends CoreProcessor {
     // The path voice.
     this.player = null;
     this.pathClass = 0;
+    this.pathPitch = -1;
     this.pathGain = 1;
     this.makeup = 1; // the model's make-up gain (metadata output_gain_db)
     this.beatboxVariation = 0.5;
@@ -171,7 +175,7 @@ class GrainsProcessor extends CoreProcessor {
         break;
       case 'path-stop':
         this.player = null;
-        this.kernel.setPath(false, 0, 0, this.pathClass, 0);
+        this.kernel.setPath(false, 0, 0, this.pathClass, 0, this.pathPitch);
         Atomics.store(this.ints, GRAINS.PATH_ON, 0);
         break;
       case 'beatbox':
@@ -215,6 +219,8 @@ class GrainsProcessor extends CoreProcessor {
     this.classA.set(p.classA.subarray(0, MAX_TRACKS));
     this.classB.set(p.classB.subarray(0, MAX_TRACKS));
     this.mix.set(p.mix.subarray(0, MAX_TRACKS));
+    if (p.pitch instanceof Float32Array) this.pitch.set(p.pitch.subarray(0, MAX_TRACKS));
+    else this.pitch.fill(-1);
     this.temperature.set(p.temperature.subarray(0, MAX_TRACKS));
     this.gain.set(p.gain.subarray(0, MAX_TRACKS));
     this.seeds.set(p.seed.subarray(0, MAX_TRACKS));
@@ -244,7 +250,7 @@ class GrainsProcessor extends CoreProcessor {
       this.refreshViews();
       this.heap.set(embedding, this.embeddingIndex);
     }
-    this.kernel.trigger(classA, classB, classB === classA ? 0 : clamp01(data.mix), clamp(data.temperature, 0, 2), seed, clamp01(data.gain) * this.makeup, 0, embedding !== null);
+    this.kernel.trigger(classA, classB, classB === classA ? 0 : clamp01(data.mix), clamp(data.temperature, 0, 2), seed, clamp01(data.gain) * this.makeup, 0, embedding !== null, pitchOf(data.pitch));
     Atomics.add(this.ints, GRAINS.HITS, 1);
     this.port.postMessage({ type: 'hit', token: data.token, seed });
   }
@@ -264,6 +270,7 @@ class GrainsProcessor extends CoreProcessor {
       this.player = new PathPlayer(path, { speed });
     }
     this.pathClass = data.classIndex | 0;
+    this.pathPitch = pitchOf(data.pitch);
     this.pathGain = clamp01(data.gain) * this.makeup;
     Atomics.store(this.ints, GRAINS.PATH_ON, 1);
   }
@@ -296,7 +303,7 @@ class GrainsProcessor extends CoreProcessor {
         this.triggerSteps(kernel, m);
         if (this.player) {
           this.player.advance(m / sampleRate, this.point);
-          kernel.setPath(true, this.point.x, this.point.y, this.pathClass, this.pathGain);
+          kernel.setPath(true, this.point.x, this.point.y, this.pathClass, this.pathGain, this.pathPitch);
         }
         kernel.process(m);
       } catch (error) {
@@ -358,7 +365,7 @@ class GrainsProcessor extends CoreProcessor {
         }
         const classA = this.classA[k];
         const classB = this.classB[k] >= 0 ? this.classB[k] : classA;
-        kernel.trigger(classA, classB, this.mix[k], this.temperature[k], seed, velocity * this.gain[k] * this.makeup, offset, useEmbedding);
+        kernel.trigger(classA, classB, this.mix[k], this.temperature[k], seed, velocity * this.gain[k] * this.makeup, offset, useEmbedding, this.pitch[k]);
         this.ints[GRAINS.LAST_SEED + (k < SEED_SLOTS ? k : 0)] = seed | 0;
         Atomics.add(this.ints, GRAINS.HITS, 1);
       }
@@ -389,5 +396,8 @@ const clamp01 = (v) => clamp(v, 0, 1);
 
 // A kit entry: a class index (whole, 0-127), else -1 (the model's default).
 const kitClass = (v) => (Number.isInteger(v) && v >= 0 && v < 128 ? v : -1);
+
+// A pitched model's MIDI note (0-127), or -1: the class's typical pitch.
+const pitchOf = (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.min(127, v) : -1);
 
 registerProcessor('timbrel-grains', GrainsProcessor);

@@ -58,11 +58,15 @@
 namespace timbrel::engine {
 
 struct GrainHit {
-  // Conditioning c = (1 - mix) onehot(class_a) + mix onehot(class_b); indices
-  // are clamped to the model's classes, mix to [0, 1].
+  // Conditioning c = (1 - mix) onehot(class_a) + mix onehot(class_b) (and a
+  // pitched model's pitch code); indices are clamped to the model's classes,
+  // mix to [0, 1].
   int class_a = 0;
   int class_b = 0;
   float mix = 0.0f;
+  // A pitched model's MIDI pitch (models::GrainsModel::condition(): clamped to
+  // 127; non-finite or negative, the classes' typical pitch). Drum models ignore it.
+  float pitch = -1.0f;
   // The one-shot embedding (d_e values, non-finite ones count as 0), or null:
   // a fresh draw e = centre + temperature N(0, I), centre 0 (the sequence
   // prior) or, with around_class_mean, the classes' mean embeddings mixed as
@@ -211,9 +215,10 @@ class GrainSynth {
   // --- real time --------------------------------------------------------------
   void trigger(const GrainHit& hit) noexcept TIMBREL_REALTIME;
   // The path voice: playing at (x, y) on the grain map with a class's
-  // conditioning (clamped) and a linear gain (clamped to [0, 8]).
-  void set_path(bool active, float x, float y, int class_index,
-                float gain) noexcept TIMBREL_REALTIME;
+  // conditioning (clamped; a pitched model's at `pitch`, as GrainHit::pitch)
+  // and a linear gain (clamped to [0, 8]).
+  void set_path(bool active, float x, float y, int class_index, float gain,
+                float pitch = -1.0f) noexcept TIMBREL_REALTIME;
   // Beat-box input: frames (<= max_block) device-rate samples, before process().
   void push_input(const float* in, int frames) noexcept TIMBREL_REALTIME;
   // frames (<= max_block; more are clamped) device-rate samples, finite, in [-1, 1].
@@ -289,7 +294,7 @@ inline constexpr int kNoiseStreams = 8;
 inline constexpr int kMaxCachedGrains = 128;  // longer one-shots: noise made per grain
 std::uint32_t hit_noise_seed(const models::GrainsModel& model, std::uint32_t seed) noexcept;
 
-// The sequence path: e (d_e values) and c (C values) -> the hit a voice plays.
+// The sequence path: e (d_e values) and c (conditions() values) -> the hit a voice plays.
 std::vector<float> render_hit(models::GrainsModel& model, const float* embedding,
                               const float* conditioning, std::uint32_t noise_seed);
 // The hit GrainSynth::trigger() plays for `hit` (its seed 0: an embedding drawn
@@ -300,13 +305,15 @@ std::vector<float> render_hit(models::GrainsModel& model, const GrainHit& hit);
 std::vector<float> render_grains(models::GrainsModel& model, const float* latents,
                                  const float* conditioning, std::uint32_t noise_seed);
 // The path voice alone from silence: hop t plays the map point (xy[2 t],
-// xy[2 t + 1]) with class class_index, W = 2 (hops x 512 samples).
+// xy[2 t + 1]) with class class_index (a pitched model's at `pitch`), W = 2
+// (hops x 512 samples).
 std::vector<float> render_path(models::GrainsModel& model, const float* xy, int hops,
-                               int class_index, std::uint32_t noise_seed);
+                               int class_index, std::uint32_t noise_seed, float pitch = -1.0f);
 
 // Beat-box offline: onsets of `input` (22050 Hz) found as live, each
 // classified as live (settings' classifier and kit), and a hit of its class
-// (embedding: the class's mean embedding, the model's noise seed; its grains
+// (embedding: the class's mean embedding, a pitched model's class at its typical
+// pitch, the model's noise seed; its grains
 // moved toward the onset's as settings.morph says) placed at its onset sample.
 struct BeatboxRender {
   std::vector<float> samples;  // input length + one one-shot

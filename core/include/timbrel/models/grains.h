@@ -18,7 +18,10 @@
 // Metadata: the fixed synthesis constants (sample_rate 22050, grain 2048, hop
 // 512, bins 1025, the window, normalisation, filter and noise descriptions),
 // grains g and samples (g - 1) 512 + 2048, latent d_z, embedding d_e, classes
-// (names, one-hot order), the FIR post-filter taps, and what the engine's
+// (names, one-hot order), pitch_conditioning (pitched models only: c = [one-hot
+// class, pitch code], the code exp(-((p - m_k) / width)^2 / 2) over MIDI centres
+// m_k) with class_pitches (per class the lowest, typical and highest MIDI pitch
+// of its training notes), the FIR post-filter taps, and what the engine's
 // voices need: grain_map (the plane of the training grains' first two
 // principal axes), onset_centroids (per class, the mean mu_z of the training
 // one-shots' first grain) and class_embeddings (per class, the mean mu_e of
@@ -54,8 +57,9 @@ class GrainsModel {
   static constexpr int kMaxLatent = 1024;     // d_z
   static constexpr int kMaxEmbedding = 1024;  // d_e
   static constexpr int kMaxClasses = 128;
-  static constexpr int kMaxTaps = 1024;        // post-filter taps
-  static constexpr double kMaxValue = 1000.0;  // |metadata numbers| (taps, map, centroids)
+  static constexpr int kMaxPitchCentres = 128;  // pitch code values
+  static constexpr int kMaxTaps = 1024;         // post-filter taps
+  static constexpr double kMaxValue = 1000.0;   // |metadata numbers| (taps, map, centroids)
   // Multiply-adds per voice and hop (grain decoder + one sequence step): the
   // engine runs up to 9 voices per 512-sample hop (small: 0.73 M).
   static constexpr std::uint64_t kMaxHopWork = std::uint64_t(1) << 23;
@@ -88,7 +92,15 @@ class GrainsModel {
   int latent() const { return latent_; }                         // d_z
   int embedding() const { return embedding_; }                   // d_e
   int classes() const { return int(class_names_.size()); }       // C
-  int sequence_hidden() const { return sequence_hidden_; }       // G
+  // Pitched models (the note corpus's instruments): c also holds a pitch code.
+  bool pitched() const { return !pitch_centres_.empty(); }
+  int conditions() const { return classes() + int(pitch_centres_.size()); }  // values of c
+  const std::vector<float>& pitch_centres() const { return pitch_centres_; }
+  float pitch_width() const { return pitch_width_; }
+  // Pitched models: {lowest, typical, highest} MIDI pitch of class k's
+  // training notes; others: {60, 60, 60} (the pitch is ignored).
+  std::array<float, 3> class_pitches(int k) const;
+  int sequence_hidden() const { return sequence_hidden_; }  // G
   const std::vector<std::string>& class_names() const { return class_names_; }
   int class_index(const std::string& name) const;  // -1 when unknown
   std::uint32_t noise_seed() const { return noise_seed_; }
@@ -113,15 +125,22 @@ class GrainsModel {
   std::uint64_t encode_work() const { return encode_work_; }
 
   // What the page needs, one JSON object: {"name", "sampleRate", "grain", "hop",
-  // "grains", "samples", "latent", "embedding", "classes", "postFilterTaps",
+  // "grains", "samples", "latent", "embedding", "classes", "conditions", "pitched",
+  // "pitchCentres", "pitchWidth", "classPitches" ([lo, typical, hi] per class), "postFilterTaps",
   // "noiseSeed", "grainMap": {"mean", "axes", "extent", "classPoints"},
   // "onsetCentroids", "classEmbeddings", "hopWork", "encodeWork"}.
   std::string info_json() const;
 
   // --- inference (real-time safe) ------------------------------------------
-  // [z (d_z), c (C)] -> kBins filter magnitudes (clamped to >= 0; non-finite: 0).
+  // c (conditions() values): (1 - mix) onehot(class_a) + mix onehot(class_b)
+  // (indices clamped to the classes, mix to [0, 1]), then, pitched, the pitch
+  // code of `pitch` (MIDI, clamped to [0, 127]; non-finite or negative: the two
+  // classes' typical pitches mixed the same way).
+  void condition(int class_a, int class_b, float mix, float pitch,
+                 float* c) const noexcept TIMBREL_REALTIME;
+  // [z (d_z), c (conditions())] -> kBins filter magnitudes (clamped to >= 0; non-finite: 0).
   void decode_filter(const float* zc, float* magnitudes) noexcept TIMBREL_REALTIME;
-  // The sequence decoder's GRU input projection of [e (d_e), c (C)]: 3 G values
+  // The sequence decoder's GRU input projection of [e (d_e), c]: 3 G values
   // (constant over a one-shot, so a voice computes it once).
   void sequence_input(const float* ec, float* projected) const noexcept TIMBREL_REALTIME;
   // One sequence-decoder step: GRU state h (G values, zero at note-on) updated
@@ -152,7 +171,8 @@ class GrainsModel {
     int onset_class = 0;          // nearest_onset_class(mu of grain 0)
   };
   // audio at 22050 Hz (n >= 0; cut or zero-padded to grains() grains), the
-  // conditioning c (C values; null: one-hot of onset_class, found first).
+  // conditioning c (conditions() values; null: condition() of onset_class,
+  // found first, at its typical pitch).
   EncodedClip encode_clip(const float* audio, std::size_t n, const float* conditioning);
 
   // How the grain encoder runs over a grain (public for validate()).
@@ -162,6 +182,8 @@ class GrainsModel {
   std::unique_ptr<nn::Model> model_;
   int grains_ = 0, latent_ = 0, embedding_ = 0, sequence_hidden_ = 0;
   std::vector<std::string> class_names_;
+  std::vector<float> pitch_centres_, class_pitches_;  // class_pitches_: C x 3
+  float pitch_width_ = 0.0f;
   std::uint32_t noise_seed_ = kDefaultNoiseSeed;
   std::vector<float> post_filter_;
   GrainMap map_;
