@@ -305,15 +305,21 @@ def load(path) -> DrumClassifier:
     return DrumClassifier(model, info["classes"], info)
 
 
+# The same network judges the pitched one-shots' instruments (corpus "notes": the note
+# corpus cut as timbrel.train.grains_data does), kept in its own folder.
+NOTES_FOLDER = "note-classifier"
+
+
 def load_or_train(data_root, runs, epochs: int = EPOCHS, seed: int = SEED, retrain: bool = False,
-                  log=print) -> DrumClassifier:
-    """The classifier of ``<runs>/drum-classifier/``, trained (and saved) when missing, when
-    ``retrain`` or when its config or the corpus's training rows differ."""
+                  log=print, corpus: str = "drums") -> DrumClassifier:
+    """The classifier of ``<runs>/drum-classifier/`` (``corpus`` "notes": of the pitched
+    one-shots' instruments, ``<runs>/note-classifier/``), trained (and saved) when missing,
+    when ``retrain`` or when its config or the corpus's training rows differ."""
     from timbrel.train.grains_data import load_split
-    path = Path(runs) / FOLDER / WEIGHTS
-    train_set = load_split(data_root, "train")
+    path = Path(runs) / (NOTES_FOLDER if corpus == "notes" else FOLDER) / WEIGHTS
+    train_set = load_split(data_root, "train", corpus=corpus)
     if len(train_set) == 0:
-        raise ValueError(f"no 'train' one-shots in the drum corpus under {data_root}")
+        raise ValueError(f"no 'train' one-shots in the {corpus} corpus under {data_root}")
     if path.exists() and not retrain:
         clf = load(path)
         if (clf.info.get("config") == config(epochs, seed) and clf.classes == train_set.classes
@@ -346,10 +352,11 @@ def evaluate_sets(clf: DrumClassifier, sets: Dict) -> Tuple[Dict, Dict[str, np.n
     return out, preds
 
 
-def evaluate(clf: DrumClassifier, data_root) -> Dict:
+def evaluate(clf: DrumClassifier, data_root, corpus: str = "drums") -> Dict:
     """Scores on the corpus's test and heldout splits (``evaluate_sets``)."""
     from timbrel.train.grains_data import load_split
-    return evaluate_sets(clf, {s: load_split(data_root, s) for s in ("test", "heldout")})[0]
+    return evaluate_sets(clf, {s: load_split(data_root, s, corpus=corpus)
+                               for s in ("test", "heldout")})[0]
 
 
 def table(result: Dict, classes: Sequence[str]) -> str:
@@ -384,15 +391,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--retrain", action="store_true", help="train again even if a checkpoint fits")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--corpus", choices=("drums", "notes"), default="drums",
+                   help="notes: judge the pitched one-shots' instruments (<runs>/note-classifier/)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
-        clf = load_or_train(args.data, args.runs, args.epochs, args.seed, args.retrain)
+        clf = load_or_train(args.data, args.runs, args.epochs, args.seed, args.retrain,
+                            corpus=args.corpus)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    result = {"info": clf.info, **evaluate(clf, args.data)}
-    out = Path(args.runs) / FOLDER / "metrics.json"
+    result = {"info": clf.info, **evaluate(clf, args.data, args.corpus)}
+    out = Path(args.runs) / (NOTES_FOLDER if args.corpus == "notes" else FOLDER) / "metrics.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(table(result, clf.classes))
     for split in ("test", "heldout"):

@@ -112,7 +112,7 @@ def score(model, data, paths: Sequence[str] = ("grains", "sequence"), batch: int
     for s in range(0, len(data), batch):
         idx = np.arange(s, min(len(data), s + batch))
         x = torch.from_numpy(data.batch(idx)).to(dev)[:, :L]
-        labels = torch.from_numpy(data.label[idx]).to(dev)
+        labels = data.conditioning(idx, model).to(dev)
         noise = parity_noise(len(idx), model.grains).to(dev)
         r = model(x, labels, joint="sequence" in paths, sample=False, noise=noise.float())
         for p in paths:

@@ -298,3 +298,51 @@ def read_float(path) -> np.ndarray:
     if sr != SAMPLE_RATE:
         raise ValueError(f"{path}: {sr} Hz; the model runs at {SAMPLE_RATE} Hz")
     return x
+
+
+# --- a synthetic note corpus (the notes layout) ----------------------------------------------
+
+SYNTHETIC_INSTRUMENTS = ("flute", "cello")
+
+
+def _synthetic_note(instrument: str, pitch: float, rng: np.random.Generator) -> np.ndarray:
+    """A harmonic tone of 36000 samples: a flute-like one (few harmonics, breath noise) or a
+    cello-like one (many harmonics, a slow attack)."""
+    n = SAMPLES + 1184
+    t = np.arange(n) / SAMPLE_RATE
+    f0 = 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
+    many = instrument == "cello"
+    x = np.zeros(n)
+    for h in range(1, 12 if many else 4):
+        if h * f0 < SAMPLE_RATE / 2:
+            x += np.sin(2 * np.pi * h * f0 * t + rng.uniform(0, 2 * np.pi)) / (h if many else h * h)
+    if not many:
+        x += 0.05 * rng.uniform(-1, 1, n)
+    x *= np.minimum(1.0, t / (0.08 if many else 0.02))
+    x *= 10 ** (rng.uniform(-12, -3) / 20) / max(1e-9, np.abs(x).max())
+    return x.astype(np.float32)
+
+
+def write_synthetic_notes(root, per_split: Optional[Dict[str, Sequence[float]]] = None,
+                          seed: int = 0) -> Path:
+    """Writes ``<root>/notes/`` (manifest.csv + WAVs, the note corpus's layout) with notes of
+    ``SYNTHETIC_INSTRUMENTS`` at the pitches of ``per_split`` (default train 4, test 1,
+    heldout 1 per instrument). Returns ``root``."""
+    import csv
+    per_split = per_split or {"train": (55.0, 60.0, 67.0, 72.0), "test": (64.0,), "heldout": (62.0,)}
+    rng = np.random.default_rng(seed)
+    folder = Path(root) / "notes"
+    rows = []
+    for inst in SYNTHETIC_INSTRUMENTS:
+        for split, pitches in per_split.items():
+            for p in pitches:
+                rel = f"notes/synthetic/{inst}/{inst}_{int(p):03d}_{split}.wav"
+                write_wav(Path(root) / rel, _synthetic_note(inst, p, rng))
+                rows.append({"source": "synthetic" if split != "heldout" else "other", "instrument": inst,
+                             "midi_pitch": int(p), "split": split, "file": rel, "dynamics": "mf"})
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "manifest.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["source", "instrument", "midi_pitch", "dynamics", "split", "file"])
+        w.writeheader()
+        w.writerows(rows)
+    return Path(root)
