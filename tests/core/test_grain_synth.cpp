@@ -349,6 +349,35 @@ TEST_CASE("GrainSynth path voice: the offline path render, and it plays out when
   CHECK(rms(after.data() + 2 * 512, 1024) < 1e-6);
 }
 
+TEST_CASE("GrainSynth path voice: past g grains it cycles the cached noise streams, as offline",
+          "[grain_synth]") {
+  auto model = test_model();
+  const int g = model->grains(), hops = 2 * g + 10;
+  std::vector<float> xy;
+  for (int t = 0; t < hops; ++t) xy.insert(xy.end(), {0.3f, -0.4f});  // a point held still
+  const auto want = engine::render_path(*model, xy.data(), hops, 1, model->noise_seed());
+  GrainSynth synth(*model);
+  REQUIRE(synth.prepare(22050.0, 512) == "");
+  std::vector<float> y(size_t(hops + 1) * 512, 0.0f);
+  synth.process(y.data(), 512);
+  for (int t = 1; t <= hops; ++t) {
+    synth.set_path(true, 0.3f, -0.4f, 1, 1.0f);
+    synth.process(y.data() + size_t(t) * 512, 512);
+  }
+  for (size_t i = 0; i < want.size(); ++i) REQUIRE(y[512 + i] == want[i]);
+  // The second g grains play stream 1, not stream 0 again: a held point is no 1.5 s loop.
+  const size_t period = size_t(g) * 512;
+  double diff = 0.0, level = 0.0;
+  for (size_t i = 4096; i < period; ++i) {
+    diff += std::fabs(double(want[i + period]) - want[i]);
+    level += std::fabs(double(want[i]));
+  }
+  CHECK(diff > 0.5 * level);
+  // Another seed is not cached: its noise runs on, so it differs from the model seed's.
+  const auto other = engine::render_path(*model, xy.data(), hops, 1, 12345u);
+  CHECK(std::fabs(other[5000] - want[5000]) > 0.0f);
+}
+
 TEST_CASE("OnsetDetector: clicks at known times are found within 15 ms", "[grain_synth][onsets]") {
   const double rate = 22050.0;
   std::vector<size_t> at;

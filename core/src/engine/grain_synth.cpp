@@ -232,21 +232,41 @@ struct HitState {
   const float* hop(int t) const { return ready.data() + std::size_t(t % 2) * kHop; }
 };
 
-// The path voice: a grain per hop while active, W = 2.
+// The path voice: a grain per hop while active, W = 2. Started from the
+// model's noise seed with the renderer's streams cached, grain t plays
+// cached stream (t / g) mod kNoiseStreams, grain t mod g: the first g grains
+// are the model seed's own noise, and later ones cycle through every stream
+// (a loop of 8 g grains, 12 s for g = 65) instead of making noise and a
+// forward FFT per grain. Otherwise (another seed, or g too long to cache) the
+// noise runs on from the seed.
 struct PathState {
   Accumulator ola;
   std::vector<float> ready, zc;
   std::uint32_t noise = GrainsModel::kDefaultNoiseSeed;
+  int grain = 0;  // grains since the start, modulo g kNoiseStreams
+  bool cycled = false;
 
   explicit PathState(const GrainsModel& model)
       : ready(kHop, 0.0f), zc(std::size_t(model.latent() + model.conditions()), 0.0f) {}
-  void next_hop(GrainRenderer& r, bool grain, float x, float y, int class_index, float pitch,
+  void start(GrainRenderer& r, std::uint32_t seed) noexcept {
+    noise = seed == 0 ? GrainsModel::kDefaultNoiseSeed : seed;
+    grain = 0;
+    cycled = r.cached() && noise == r.model().noise_seed();
+  }
+  void next_hop(GrainRenderer& r, bool grain_on, float x, float y, int class_index, float pitch,
                 float gain) noexcept {
-    if (grain) {
+    if (grain_on) {
       GrainsModel& model = r.model();
       model.map_point(x, y, zc.data());
       model.condition(class_index, class_index, 0.0f, pitch, zc.data() + model.latent());
-      r.add_grain(zc.data(), noise, r.hann(), 0.5f * gain, ola.acc.data());  // / W = 2
+      if (cycled) {
+        const int g = model.grains();
+        r.add_cached_grain(zc.data(), (grain / g) % kNoiseStreams, grain % g, r.hann(), 0.5f * gain,
+                           ola.acc.data());  // / W = 2
+        grain = (grain + 1) % (g * kNoiseStreams);
+      } else {
+        r.add_grain(zc.data(), noise, r.hann(), 0.5f * gain, ola.acc.data());
+      }
     }
     ola.emit(ready.data(), [](int) { return 1.0f; });
   }
@@ -566,7 +586,7 @@ void GrainSynth::reset() noexcept {
     v.order = -1;
   }
   m.path.ola.clear();
-  m.path.noise = model_->noise_seed();
+  m.path.start(m.renderer, model_->noise_seed());
   m.post.reset();
   m.device->reset();
   m.guard.reset();
@@ -637,7 +657,8 @@ void GrainSynth::set_path(bool active, float x, float y, int class_index, float 
   m.path_class = std::clamp(class_index, 0, model_->classes() - 1);
   m.path_gain = clean(gain, 0.0f, 8.0f, 0.0f);
   m.path_pitch = std::isfinite(pitch) ? std::min(pitch, 127.0f) : -1.0f;
-  if (active && !path_active_ && path_hops_left_ == 0) m.path.noise = model_->noise_seed();
+  if (active && !path_active_ && path_hops_left_ == 0)
+    m.path.start(m.renderer, model_->noise_seed());
   path_active_ = active;
 }
 
@@ -894,7 +915,9 @@ std::vector<float> render_path(GrainsModel& model, const float* xy, int hops, in
   GrainRenderer renderer(model);
   PostFilter post(model.post_filter());
   PathState path(model);
-  path.noise = noise_seed == 0 ? GrainsModel::kDefaultNoiseSeed : noise_seed;
+  // The live voice's noise: cached streams from the model's seed (PathState).
+  if (noise_seed == model.noise_seed()) renderer.cache_noise_streams();
+  path.start(renderer, noise_seed);
   const int k = std::clamp(class_index, 0, model.classes() - 1);
   std::vector<float> out(std::size_t(std::max(0, hops)) * kHop, 0.0f);
   for (int t = 0; t < hops; ++t) {
