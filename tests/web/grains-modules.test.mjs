@@ -1,8 +1,10 @@
 // The Grains panel's pure modules under node (web/src/grains/): the drum
 // pattern (checks in words, JSON and the compact link code, the worklet's
-// form), the step clock (sample-accurate steps with no drift over a day,
-// swing, tempo changes), paths on the grain map (arc length, shapes, freehand
-// drawings, the forward-backward player) and a grains model's header.
+// form; a pitched model's per-track pitch, its default phrase, and links made
+// before pitches existed reading as they did), the step clock (sample-accurate
+// steps with no drift over a day, swing, tempo changes), paths on the grain
+// map (arc length, shapes, freehand drawings, the forward-backward player) and
+// a grains model's header (a pitched one's pitch code and ranges, checked).
 //
 //   node --test tests/web/grains-modules.test.mjs
 
@@ -13,11 +15,14 @@ import {
   MAX_TRACKS, PatternError, STEPS, compilePattern, decodePatternHash, defaultPattern, encodePatternHash, missingClasses,
   newTrack, patternFromJson, patternToJson, validatePattern,
 } from '../../web/src/grains/pattern.js';
+import { noteName } from '../../web/src/audio/midi-file.js';
 import { StepClock } from '../../web/src/grains/step-clock.js';
 import {
   MAX_PATH_POINTS, Path, PathError, PathPlayer, circlePath, freehandPath, linePath, spiralPath,
 } from '../../web/src/grains/latent-path.js';
-import { GrainsModelError, classLabel, describeGrainsModel, readGrainsIndex } from '../../web/src/grains/grains-model.js';
+import {
+  GrainsModelError, classLabel, defaultBeatboxKit, describeGrainsModel, pitchHint, pitchOptions, readGrainsIndex,
+} from '../../web/src/grains/grains-model.js';
 
 const CLASSES = ['kick', 'snare', 'rim', 'clap', 'closed_hat', 'open_hat', 'tom', 'ride', 'crash', 'cowbell', 'tambourine', 'shaker', 'clave'];
 
@@ -94,7 +99,7 @@ test('a pattern from a stranger is checked, each problem named in words', () => 
   rejects(() => validatePattern(withTrack({ velocities: track.velocities.slice(0, 8) })), /track 1 has 8 steps; a pattern has 16/);
   rejects(() => validatePattern(withTrack({ velocities: track.velocities.map((v, i) => (i === 4 ? 1.5 : v)) })), /track 1, step 5: the velocity must be a number from 0 to 1/);
   rejects(() => validatePattern(withTrack({ velocities: track.velocities.map((v, i) => (i === 2 ? NaN : v)) })), /step 3/);
-  rejects(() => validatePattern(withTrack({ class: 'Kick Drum' })), /track 1’s class must be a drum class name/);
+  rejects(() => validatePattern(withTrack({ class: 'Kick Drum' })), /track 1’s class must be a class name such as “kick” or “flute”/);
   rejects(() => validatePattern(withTrack({ class: 'x'.repeat(33) })), /at most 32/);
   rejects(() => validatePattern(withTrack({ morphTo: 7 })), /morph target/);
   rejects(() => validatePattern(withTrack({ morphTo: 'snare', morph: -0.1 })), /morph must be a number from 0 to 1/);
@@ -163,7 +168,159 @@ test('the worklet\'s form: class indices, morphs, seeds, velocities and saved hi
   assert.equal(four.tracks, 4);
   assert.equal(four.classA.length, MAX_TRACKS, 'sized for the most tracks, so the worklet keeps its arrays');
   rejects(() => compilePattern(p, CLASSES, 64), /track 4’s saved hit has 128 numbers; this model’s hits have 64/);
-  rejects(() => compilePattern(p, ['kick', 'snare'], 128), /track 2’s morph plays “clap”, a drum class this model does not have \(it has kick, snare\)|track 3 plays “rim”/);
+  rejects(() => compilePattern(p, ['kick', 'snare'], 128), /track 2’s morph plays “clap”, a sound this model does not have \(it has kick, snare\)|track 3 plays “rim”/);
+});
+
+// ---------- a pitched model's patterns ----------
+
+// A pitched model's classes and ranges (a stand-in for models/grains/instruments.tmbl).
+const INSTRUMENTS = ['piano', 'violin', 'cello', 'trumpet', 'trombone', 'french_horn', 'alto_sax', 'oboe', 'english_horn', 'bassoon', 'clarinet', 'flute'];
+const RANGES = {
+  piano: [21, 60, 108], violin: [55, 76, 100], cello: [36, 52, 76], trumpet: [54, 70, 86], trombone: [40, 58, 72], french_horn: [34, 55, 77],
+  alto_sax: [49, 65, 81], oboe: [58, 74, 91], english_horn: [52, 67, 81], bassoon: [34, 50, 72], clarinet: [50, 67, 91], flute: [60, 79, 96],
+};
+const PITCHES = INSTRUMENTS.map((n) => RANGES[n]);
+// The golden pitched test model's (tests/golden/grains/model_pitched.tmbl).
+const GOLDEN_CLASSES = ['kick', 'snare', 'hat'];
+const GOLDEN_PITCHES = [[40, 46, 52], [55, 63, 69], [70, 76, 88]];
+
+const notesOf = (p) => p.tracks.map((t) => `${t.class} ${t.pitch === null ? '-' : noteName(t.pitch)}`);
+const stepsOf = (t) => t.velocities.map((v, i) => (v > 0 ? i : -1)).filter((i) => i >= 0);
+
+test('a track\'s pitch: a whole MIDI note 0-127 or null (the typical one), checked in words', () => {
+  const p = defaultPattern(CLASSES);
+  const withPitch = (pitch) => ({ ...p, tracks: [{ ...p.tracks[0], pitch }, ...p.tracks.slice(1)] });
+  assert.equal(p.tracks[0].pitch, null, 'a drum beat has none');
+  assert.equal(validatePattern(withPitch(60)).tracks[0].pitch, 60);
+  assert.equal(validatePattern(withPitch(0)).tracks[0].pitch, 0);
+  assert.equal(validatePattern(withPitch(127)).tracks[0].pitch, 127);
+  assert.equal(validatePattern(withPitch(null)).tracks[0].pitch, null);
+  const { pitch, ...old } = p.tracks[0]; // a file made before pitches existed
+  assert.equal(pitch, null);
+  assert.equal(validatePattern({ ...p, tracks: [old, ...p.tracks.slice(1)] }).tracks[0].pitch, null);
+  rejects(() => validatePattern(withPitch(128)), /track 1’s pitch must be a whole MIDI note number from 0 to 127 \(60 is middle C\) or null for the sound’s typical pitch \(it is 128\)/);
+  rejects(() => validatePattern(withPitch(-1)), /track 1’s pitch .*\(it is -1\)/);
+  rejects(() => validatePattern(withPitch(60.5)), /pitch must be a whole MIDI note number/);
+  rejects(() => validatePattern(withPitch('C4')), /pitch .*\(it is “C4”\)/);
+  rejects(() => validatePattern(withPitch(NaN)), /pitch .*\(it is NaN\)/);
+  rejects(() => validatePattern(withPitch([60])), /pitch .*\(it is a list\)/);
+  // JSON keeps it (and a file without it reads as the typical pitch).
+  const q = validatePattern(withPitch(67));
+  assert.deepEqual(patternFromJson(patternToJson(q)), q);
+  assert.match(patternToJson(q), /"pitch": 67/);
+  rejects(() => patternFromJson(patternToJson(q).replace('"pitch": 67', '"pitch": 300')), /pitch .*\(it is 300\)/);
+});
+
+test('links: a pitch rides behind its own flag; links made before pitches existed read exactly as before', () => {
+  // Codes made by the page before pitches existed (HEAD 71e78a1's pattern.js):
+  // the default beat, and one with a morph, a kept seed and a saved hit.
+  const OLD_DEFAULT = 'AQPoAAAQBAAEa2lja2RQZAAAAAAAPABkADIAAAAAAAAFc25hcmVkUAAAAABkAAAAAAAAAGQAAB4ACmNsb3NlZF9oYXRkPFoAMgBaADIAWgAyAFoAAAAACG9wZW5faGF0ZDwAAAAAAAAAAAAAAAAAAFAA';
+  const OLD_FULL = 'AQU1APoQBAAEa2lja2RQZAAAAAAAPABkADIAAAAAAAMFc25hcmUEY2xhcBlkUAdbzRUAAAAAZAAAAAAAAABkAAAeAApjbG9zZWRfaGF0ZDxaADIAWgAyAFoAMgBaAAAABAhvcGVuX2hhdGQ8AANAAAAAIADAAX__AAAAAAAAAAAAAAAAAABQAA';
+  assert.deepEqual(decodePatternHash(OLD_DEFAULT), defaultPattern(CLASSES));
+  assert.equal(encodePatternHash(defaultPattern(CLASSES)), OLD_DEFAULT, 'a pattern without pitches codes as it always did');
+  const full = decodePatternHash(OLD_FULL);
+  assert.equal(full.tempo, 133.3);
+  assert.equal(full.swing, 0.25);
+  assert.deepEqual([full.tracks[1].morphTo, full.tracks[1].morph, full.tracks[1].seed], ['clap', 0.25, 123456789]);
+  assert.equal(full.tracks[3].embedding.length, 3);
+  assert.ok(full.tracks.every((t) => t.pitch === null));
+  assert.equal(encodePatternHash(full), OLD_FULL);
+
+  // With pitches: each pitched track one byte longer (its flag bit 8 and the note).
+  const phrase = defaultPattern(INSTRUMENTS, { pitched: true, classPitches: PITCHES });
+  const code = encodePatternHash(phrase);
+  assert.deepEqual(decodePatternHash(code), phrase);
+  const typical = validatePattern({ ...phrase, tracks: phrase.tracks.map((t) => ({ ...t, pitch: null })) });
+  const plain = encodePatternHash(typical);
+  assert.equal(Math.ceil(((code.length - plain.length) * 6) / 8) >= phrase.tracks.length - 1, true, `${code.length} vs ${plain.length} characters`);
+  assert.deepEqual(decodePatternHash(plain), typical);
+  const mixed = validatePattern({ ...typical, tracks: typical.tracks.map((t, k) => (k === 2 ? { ...t, pitch: 0 } : k === 5 ? { ...t, pitch: 127, morphTo: 'oboe', morph: 0.3, seed: 99 } : t)) });
+  assert.deepEqual(decodePatternHash(encodePatternHash(mixed)), mixed);
+  assert.ok(code.length < 300, `the default phrase fits in a short link (${code.length} characters)`);
+
+  // A note byte above 127 in a link is refused in words.
+  const bytes = (text) => Uint8Array.from(Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64'));
+  const toCode = (b) => Buffer.from(b).toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const one = validatePattern({ ...typical, tracks: typical.tracks.slice(0, 4).map((t, k) => ({ ...t, pitch: k === 0 ? 77 : null })) });
+  const raw = bytes(encodePatternHash(one));
+  // Version, tempo, swing, steps, tracks (7 bytes); track 1: flags, its class (a length and
+  // the letters), variation, gain, then the note.
+  assert.equal(raw[7] & 8, 8, 'the pitch flag');
+  const at = 7 + 1 + 1 + raw[8] + 2;
+  assert.equal(raw[at], 77);
+  raw[at] = 200;
+  rejects(() => decodePatternHash(toCode(raw)), /track 1’s pitch must be a whole MIDI note number from 0 to 127 .*\(it is 200\)/);
+  raw[7] |= 16; // a flag this page does not know
+  rejects(() => decodePatternHash(toCode(raw)), /damaged \(track 1\)/);
+});
+
+test('the worklet\'s form carries each track\'s pitch, -1 for the typical one', () => {
+  const phrase = defaultPattern(INSTRUMENTS, { pitched: true, classPitches: PITCHES });
+  const mixed = validatePattern({ ...phrase, tracks: phrase.tracks.map((t, k) => (k === 1 ? { ...t, pitch: null } : t)) });
+  const c = compilePattern(mixed, INSTRUMENTS, 16);
+  assert.ok(c.pitch instanceof Float32Array);
+  assert.equal(c.pitch.length, MAX_TRACKS);
+  assert.deepEqual([...c.pitch], [...mixed.tracks.map((t) => t.pitch ?? -1), ...new Array(MAX_TRACKS - mixed.tracks.length).fill(-1)]);
+  assert.equal(c.pitch[1], -1);
+  assert.deepEqual([...compilePattern(defaultPattern(CLASSES), CLASSES, 8).pitch], new Array(MAX_TRACKS).fill(-1), 'a drum beat: every track typical');
+});
+
+test('a pitched model\'s default pattern is a short phrase inside each instrument\'s trained range', () => {
+  const phrase = defaultPattern(INSTRUMENTS, { pitched: true, classPitches: PITCHES });
+  assert.deepEqual(notesOf(phrase), ['cello C3', 'piano E4', 'piano G4', 'flute G5', 'flute E5', 'flute C5', 'flute D5']);
+  assert.deepEqual(stepsOf(phrase.tracks[0]), [0, 8], 'the bass on the downbeats');
+  assert.deepEqual(stepsOf(phrase.tracks[1]), [0, 4, 8, 12], 'the chord on the beats');
+  // The tune: one note on every eighth.
+  const tune = Array.from({ length: STEPS }, (_, s) => phrase.tracks.slice(3).filter((t) => t.velocities[s] > 0).map((t) => noteName(t.pitch)).join('+'));
+  assert.deepEqual(tune.filter((_, s) => s % 2 === 0), ['G5', 'G5', 'E5', 'E5', 'C5', 'E5', 'D5', 'C5']);
+  assert.ok(tune.every((n, s) => s % 2 === 0 || n === ''));
+  assert.ok(phrase.tracks.length < MAX_TRACKS, 'a track left for the visitor');
+  for (const t of phrase.tracks) {
+    const [lo, , hi] = RANGES[t.class];
+    assert.ok(t.pitch >= lo && t.pitch <= hi, `${t.class} ${t.pitch} inside ${lo}-${hi}`);
+  }
+  // Without its preferred instruments: the lowest, middle and highest by typical pitch.
+  const golden = defaultPattern(GOLDEN_CLASSES, { pitched: true, classPitches: GOLDEN_PITCHES });
+  assert.deepEqual(notesOf(golden), ['kick C3', 'snare E4', 'snare G4', 'hat G5', 'hat E5', 'hat C5', 'hat D5']);
+  // Ranges that do not hold the phrase: moved by octaves (one shift per part), held at the edges.
+  const odd = defaultPattern(['low', 'high'], { pitched: true, classPitches: [[24, 30, 40], [84, 90, 100]] });
+  for (const t of odd.tracks) {
+    const [lo, , hi] = t.class === 'low' ? [24, 30, 40] : [84, 90, 100];
+    assert.ok(t.pitch >= lo && t.pitch <= hi, `${t.class} ${t.pitch}`);
+  }
+  assert.deepEqual(notesOf(odd).slice(3), ['high G6', 'high E6', 'high C6', 'high D6'], 'the tune an octave up, its shape kept');
+  // One instrument plays every part; without ranges the notes are as written.
+  assert.deepEqual(notesOf(defaultPattern(['flute'], { pitched: true, classPitches: [[60, 79, 96]] })).slice(0, 3), ['flute C4', 'flute E4', 'flute G4']);
+  assert.deepEqual(notesOf(defaultPattern(['a', 'b', 'c'], { pitched: true })).slice(0, 4), ['a C3', 'b E4', 'b G4', 'c G5']);
+  // A drum model keeps its rock beat.
+  assert.deepEqual(defaultPattern(CLASSES, { pitched: false }), defaultPattern(CLASSES));
+});
+
+test('a pitched model\'s beat-box kit: its lowest, middle and highest instruments by typical pitch', () => {
+  const kit = defaultBeatboxKit(INSTRUMENTS, PITCHES);
+  const name = (k) => INSTRUMENTS[kit[k]];
+  assert.equal(name('boom'), 'bassoon');
+  assert.equal(name('tss'), 'flute');
+  assert.ok(!['bassoon', 'flute'].includes(name('ka')), name('ka'));
+  assert.deepEqual(defaultBeatboxKit(GOLDEN_CLASSES, GOLDEN_PITCHES), { boom: 0, tss: 2, ka: 1 });
+  assert.deepEqual(defaultBeatboxKit(CLASSES), { boom: 0, tss: 4, ka: 1 }, 'a drum model\'s: by name');
+});
+
+test('the pitch select: typical first, an octave beyond the trained range, notes outside it marked', () => {
+  const options = pitchOptions([55, 63, 69]);
+  assert.deepEqual(options[0], { value: '', text: 'typical (D♯4)' });
+  assert.deepEqual(options[1], { value: '43', text: 'G2 (43), outside its range' });
+  assert.deepEqual(options.find((o) => o.value === '60'), { value: '60', text: 'C4 (60)' });
+  assert.equal(options.at(-1).value, '81');
+  assert.equal(options.length, 1 + (81 - 43 + 1));
+  assert.equal(pitchOptions([0, 5, 120])[1].value, '0', 'never below MIDI 0');
+  assert.equal(pitchOptions([0, 5, 120]).at(-1).value, '127', 'nor above 127');
+  const far = pitchOptions([55, 63, 69], 100); // from a link: kept, in order
+  assert.deepEqual(far.at(-1), { value: '100', text: 'E7 (100), outside its range' });
+  assert.match(pitchHint('french_horn', [34, 55, 77], null), /^At the french horn’s typical pitch, G3 \(it was trained from A♯1 to F5\)\.$/);
+  assert.match(pitchHint('flute', [60, 79, 96], 72), /^C5, inside the range the flute was trained on \(C4 to C7\)\.$/);
+  assert.match(pitchHint('flute', [60, 79, 96], 100), /^E7 is above the range the flute was trained on \(C4 to C7\): the network guesses there/);
+  assert.match(pitchHint('cello', [36, 52, 76], 30), /F♯1 is below the range/);
 });
 
 // ---------- the step clock ----------
@@ -458,11 +615,67 @@ test('a foreign or damaged model is refused in words', () => {
   const damaged = grainsModel();
   damaged[20] ^= 1;
   refuses(damaged, /not a model/, /CRC/);
-  refuses(grainsModel(grainsMeta({ classes: [] })), /lacks what the Grains panel needs/, /drum classes/);
+  refuses(grainsModel(grainsMeta({ classes: [] })), /lacks what the Grains panel needs/, /drum classes or instruments/);
   refuses(grainsModel(grainsMeta({ classes: ['kick', 'kick', 'snare'] })), /lacks/, /appears twice/);
   refuses(grainsModel(grainsMeta({ classes: ['Kick!', 'b', 'c'] })), /lacks/, /drum classes/);
   refuses(grainsModel(grainsMeta({ latent: 0 })), /lacks/, /latent size/);
   refuses(grainsModel(grainsMeta({ embedding: 1.5 })), /lacks/, /embedding size/);
+});
+
+// A pitched model's metadata (the golden model_pitched.tmbl's, on the test's 3 classes).
+const pitchedMeta = (overrides = {}) => grainsMeta({
+  classes: GOLDEN_CLASSES,
+  pitch_conditioning: { code: 'gaussian_bumps', centres: [48, 60, 72, 84], width: 6 },
+  class_pitches: GOLDEN_PITCHES,
+  ...overrides,
+});
+
+test('a pitched grains model\'s header: its pitch code and each class\'s trained range', () => {
+  const d = describeGrainsModel(grainsModel(pitchedMeta()));
+  assert.equal(d.pitched, true);
+  assert.deepEqual(d.pitchCentres, [48, 60, 72, 84]);
+  assert.equal(d.pitchWidth, 6);
+  assert.deepEqual(d.classPitches, GOLDEN_PITCHES);
+  const drums = describeGrainsModel(grainsModel());
+  assert.deepEqual([drums.pitched, drums.pitchCentres, drums.pitchWidth, drums.classPitches], [false, null, null, null]);
+  // Instrument names read as words.
+  const instruments = describeGrainsModel(grainsModel(pitchedMeta({
+    classes: ['french_horn', 'alto_sax', 'english_horn'],
+    grain_map: undefined,
+  })));
+  assert.deepEqual(instruments.classes.map((c) => c.label), ['French horn', 'Alto sax', 'English horn']);
+  // Fractional pitches (means over a corpus) are MIDI pitches too.
+  assert.deepEqual(describeGrainsModel(grainsModel(pitchedMeta({ class_pitches: [[40.5, 46.2, 52], [55, 63, 69], [70, 76, 88]] }))).classPitches[0], [40.5, 46.2, 52]);
+});
+
+test('hostile or broken pitch metadata is refused in words', () => {
+  const refuses = (meta, text) => assert.throws(() => describeGrainsModel(grainsModel(meta), 'instruments.tmbl'),
+    (error) => error instanceof GrainsModelError && /“instruments\.tmbl” lacks what the Grains panel needs/.test(error.title) && text.test(error.text),
+    `expected “${text}”`);
+  const code = pitchedMeta().pitch_conditioning;
+  refuses(pitchedMeta({ pitch_conditioning: undefined }), /pitch range per class \(class_pitches\) but no pitch code/);
+  refuses(pitchedMeta({ pitch_conditioning: 'bumps' }), /pitch code \(pitch_conditioning is not an object/);
+  refuses(pitchedMeta({ pitch_conditioning: [48, 60] }), /not an object/);
+  refuses(pitchedMeta({ pitch_conditioning: { ...code, code: 'one_hot' } }), /its kind is “one_hot”; this page knows “gaussian_bumps”/);
+  refuses(pitchedMeta({ pitch_conditioning: { ...code, code: undefined } }), /its kind is missing/);
+  refuses(pitchedMeta({ pitch_conditioning: { ...code, centres: [] } }), /centres must be 1 to 128 MIDI pitches from 0 to 127/);
+  refuses(pitchedMeta({ pitch_conditioning: { ...code, centres: new Array(129).fill(60) } }), /centres must be 1 to 128/);
+  refuses(pitchedMeta({ pitch_conditioning: { ...code, centres: [48, -1] } }), /centres/);
+  refuses(pitchedMeta({ pitch_conditioning: { ...code, centres: [48, 128] } }), /centres/);
+  refuses(pitchedMeta({ pitch_conditioning: { ...code, centres: [48, null] } }), /centres/); // JSON's NaN
+  refuses(pitchedMeta({ pitch_conditioning: { ...code, centres: '48,60' } }), /centres/);
+  refuses(pitchedMeta({ pitch_conditioning: { ...code, width: 0 } }), /width must be a number of semitones above 0, at most 48/);
+  refuses(pitchedMeta({ pitch_conditioning: { ...code, width: 48.5 } }), /width/);
+  refuses(pitchedMeta({ pitch_conditioning: { ...code, width: '6' } }), /width/);
+  refuses(pitchedMeta({ pitch_conditioning: { ...code, width: null } }), /width/);
+  refuses(pitchedMeta({ class_pitches: undefined }), /class_pitches must hold, for each of the 3 classes, its lowest, typical and highest MIDI pitch/);
+  refuses(pitchedMeta({ class_pitches: GOLDEN_PITCHES.slice(0, 2) }), /for each of the 3 classes/);
+  refuses(pitchedMeta({ class_pitches: [[40, 46], ...GOLDEN_PITCHES.slice(1)] }), /for each of the 3 classes/);
+  refuses(pitchedMeta({ class_pitches: [[40, 46, 52], [55, 63, 'high'], [70, 76, 88]] }), /for each of the 3 classes/);
+  refuses(pitchedMeta({ class_pitches: [[40, 46, 52], [64, 63, 69], [70, 76, 88]] }), /class 2’s is not MIDI pitches with 0 ≤ lowest ≤ typical ≤ highest ≤ 127/);
+  refuses(pitchedMeta({ class_pitches: [[40, 46, 52], [55, 63, 69], [70, 76, 128]] }), /class 3’s/);
+  refuses(pitchedMeta({ class_pitches: [[-1, 46, 52], [55, 63, 69], [70, 76, 88]] }), /class 1’s/);
+  refuses(pitchedMeta({ class_pitches: { kick: [40, 46, 52] } }), /class_pitches must hold/);
 });
 
 test('the grains model list keeps only safe paths inside its folder', () => {

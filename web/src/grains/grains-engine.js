@@ -8,8 +8,9 @@
 //
 //   engine.setPattern(compilePattern(pattern, classes, embedding))
 //   engine.play() / engine.stop()
-//   engine.hit({classA, classB, mix, temperature, seed, gain, embedding}) -> {seed}
-//   engine.setPath({points, speed, classIndex, gain}) / engine.stopPath()
+//   engine.hit({classA, classB, mix, temperature, seed, gain, embedding, pitch}) -> {seed}
+//   engine.setPath({points, speed, classIndex, gain, pitch}) / engine.stopPath()
+//     pitch: a pitched model's MIDI note (-1: the class's typical; drum models ignore it)
 //   engine.setBeatbox(true); await engine.events() -> [{seconds, slot, classIndex}]
 //   engine.setBeatboxKit({boom, tss, ka}) the class each beat-box sound plays (-1: default)
 //   engine.setBeatboxMorph(morph) 1: the drum's own hits; lower: toward the voice's grain
@@ -20,6 +21,9 @@
 import { Engine, MONO_NODE_OPTIONS } from '../audio/engine.js';
 import { AudioRingReader, METER, STATUS, createAudioRing } from '../worklet/audio-ring.js';
 import { GRAINS, createGrainsStatus, grainsStatusViews } from '../worklet/grains-status.js';
+
+// A MIDI note for the worklet: a number 0-127, else -1 (null: the typical pitch).
+const pitchOf = (pitch) => (typeof pitch === 'number' && Number.isFinite(pitch) && pitch >= 0 ? Math.min(127, pitch) : -1);
 
 export class GrainsEngine extends Engine {
   static processor = {
@@ -54,8 +58,8 @@ export class GrainsEngine extends Engine {
 
   // compilePattern()'s form; its arrays are handed over (the caller makes new ones).
   setPattern(compiled) {
-    const arrays = ['classA', 'classB', 'mix', 'temperature', 'gain', 'seed', 'velocities', 'embeddings', 'hasEmbedding'];
-    this.post({ type: 'pattern', pattern: compiled }, arrays.map((k) => compiled[k].buffer));
+    const arrays = ['classA', 'classB', 'mix', 'pitch', 'temperature', 'gain', 'seed', 'velocities', 'embeddings', 'hasEmbedding'];
+    this.post({ type: 'pattern', pattern: compiled }, arrays.filter((k) => compiled[k]).map((k) => compiled[k].buffer));
   }
 
   play(step = 0) {
@@ -67,14 +71,14 @@ export class GrainsEngine extends Engine {
   }
 
   // One hit now; resolves {seed} (the draw's seed: keep it to hear the same hit again).
-  hit({ classA, classB = -1, mix = 0, temperature = 1, seed = 0, gain = 1, embedding = null }) {
+  hit({ classA, classB = -1, mix = 0, temperature = 1, seed = 0, gain = 1, embedding = null, pitch = -1 }) {
     const token = this.token();
-    return this.request(`hit:${token}`, { type: 'hit', token, classA, classB, mix, temperature, seed, gain, embedding: embedding ? Float32Array.from(embedding) : null });
+    return this.request(`hit:${token}`, { type: 'hit', token, classA, classB, mix, temperature, seed, gain, embedding: embedding ? Float32Array.from(embedding) : null, pitch: pitchOf(pitch) });
   }
 
   // points: x, y pairs (a Path's points); speed in map units per second.
-  setPath({ points, speed, classIndex, gain = 1 }) {
-    this.post({ type: 'path', points: Float64Array.from(points), speed, classIndex, gain });
+  setPath({ points, speed, classIndex, gain = 1, pitch = -1 }) {
+    this.post({ type: 'path', points: Float64Array.from(points), speed, classIndex, gain, pitch: pitchOf(pitch) });
   }
 
   setPathSpeed(speed) {

@@ -1,12 +1,15 @@
 // What the Grains panel reads from a grains model's file (family "grains",
 // docs/grains.md "Metadata" and "Engine, bindings and page") before any
-// audio runs: its drum classes (one-hot order), latent and embedding sizes,
-// and the grain map (the plane of the training grains' first two principal
-// axes: mean, axes, extent, each class's mean position) that the Paths card
-// draws. The core checks the graphs and weights when the audio engine loads
+// audio runs: its classes (one-hot order: drums, or a pitched model's
+// instruments), latent and embedding sizes, a pitched model's pitch code
+// (the centres and width of its Gaussian bumps) and each class's trained
+// pitch range, and the grain map (the plane of the training grains' first two
+// principal axes: mean, axes, extent, each class's mean position) that the
+// Paths card draws. The core checks the graphs and weights when the audio engine loads
 // the file; this reads the header only, and refuses a foreign or damaged one
 // in words. No DOM: runs in the page and under node.
 
+import { noteName } from '../audio/midi-file.js';
 import { readTmbl } from '../audio/model-file.js';
 
 export const MODEL_FAMILY = 'grains';
@@ -16,6 +19,9 @@ export const CORPUS_CLASSES = Object.freeze(['kick', 'snare', 'rim', 'clap', 'cl
 export const MAX_CLASSES = 64;
 export const MAX_LATENT = 1024;
 export const MAX_EMBEDDING = 1024;
+export const MAX_PITCH_CENTRES = 128; // the core's GrainsModel::kMaxPitchCentres
+export const MAX_PITCH_WIDTH = 48; // semitones
+export const PITCH_REACH = 12; // the pitch selects offer an octave beyond a class's trained range
 
 // An error shown to the visitor: title (what happened) and text (what to do).
 export class GrainsModelError extends Error {
@@ -32,6 +38,37 @@ export const classLabel = (name) => {
   const words = String(name).replace(/[_-]+/g, ' ').trim();
   return words.charAt(0).toUpperCase() + words.slice(1);
 };
+
+// "C4 (60)".
+export const pitchLabel = (midi) => `${noteName(midi)} (${midi})`;
+
+// The options of a pitch select for a class trained on [lowest, typical,
+// highest]: "typical (E4)" (value ""), then each note from an octave below
+// the lowest to an octave above the highest, those outside the trained range
+// marked; `current` (a note outside them all, from a link) is added.
+export function pitchOptions([lo, typical, hi], current = null) {
+  const first = Math.max(0, Math.ceil(lo) - PITCH_REACH);
+  const last = Math.min(127, Math.floor(hi) + PITCH_REACH);
+  const notes = [];
+  for (let n = first; n <= last; n++) notes.push(n);
+  if (current !== null && !notes.includes(current)) {
+    notes.push(current);
+    notes.sort((a, b) => a - b);
+  }
+  return [
+    { value: '', text: `typical (${noteName(typical)})` },
+    ...notes.map((n) => ({ value: String(n), text: n < lo || n > hi ? `${pitchLabel(n)}, outside its range` : pitchLabel(n) })),
+  ];
+}
+
+// What a pitch select's hint says of `pitch` (null: the typical one) on a class.
+export function pitchHint(name, [lo, typical, hi], pitch) {
+  const what = `the ${classLabel(name).toLowerCase()}`;
+  const trained = `${noteName(lo)} to ${noteName(hi)}`;
+  if (pitch === null) return `At ${what}’s typical pitch, ${noteName(typical)} (it was trained from ${trained}).`;
+  if (pitch < lo || pitch > hi) return `${noteName(pitch)} is ${pitch < lo ? 'below' : 'above'} the range ${what} was trained on (${trained}): the network guesses there, and it may not sound like ${what}.`;
+  return `${noteName(pitch)}, inside the range ${what} was trained on (${trained}).`;
+}
 
 // The beat-box's three vocal sounds, in the core's slot order (engine/grain_synth.h BeatboxSound).
 export const BEATBOX_SOUNDS = Object.freeze([
@@ -50,8 +87,16 @@ const KIT_NAMES = {
 
 // A model's default kit {boom, tss, ka} of class indices: per sound the first
 // of its names the model has (not already in the kit), else the model's first
-// class not yet in the kit (the first class when all are).
-export function defaultBeatboxKit(classNames) {
+// class not yet in the kit (the first class when all are). A pitched model's
+// (classPitches given): its instruments by typical pitch, the lowest for the
+// low "boom", the highest for the hissing "tss", the middle one for "ka" (the
+// page sends its kit, so the core's name-based default is not used there).
+export function defaultBeatboxKit(classNames, classPitches = null) {
+  if (Array.isArray(classPitches) && classPitches.length === classNames.length && classNames.length > 0) {
+    const order = classNames.map((_, i) => i).sort((a, b) => classPitches[a][1] - classPitches[b][1] || a - b);
+    const n = order.length;
+    return { boom: order[0], tss: order[n - 1], ka: order[Math.floor(n / 2)] };
+  }
   const kit = {};
   const used = () => Object.values(kit);
   for (const { key } of BEATBOX_SOUNDS) {
@@ -88,10 +133,42 @@ function readGrainMap(m, latent, classCount) {
   return { map: { mean: m.mean, axes: m.axes, extent: [[x0, x1], [y0, y1]], classPoints: points }, problem: '' };
 }
 
+// A pitched model's pitch metadata, checked as the core checks it
+// (models/grains.cpp check_pitch): {pitched: false} without any, else
+// {pitched: true, pitchCentres, pitchWidth, classPitches: [[lowest, typical,
+// highest] MIDI per class]}; a malformed one: {problem} in words (the core
+// would refuse the file, so the page does too).
+function readPitch(meta, classCount) {
+  const code = meta.pitch_conditioning;
+  const rows = meta.class_pitches;
+  if (code === undefined || code === null) {
+    if (rows !== undefined && rows !== null) return { problem: 'pitch range per class (class_pitches) but no pitch code (pitch_conditioning)' };
+    return { pitched: false, pitchCentres: null, pitchWidth: null, classPitches: null };
+  }
+  if (typeof code !== 'object' || Array.isArray(code)) return { problem: 'pitch code (pitch_conditioning is not an object {code, centres, width})' };
+  if (code.code !== 'gaussian_bumps') return { problem: `pitch code (its kind is ${typeof code.code === 'string' ? `“${code.code.slice(0, 40)}”` : 'missing'}; this page knows “gaussian_bumps”)` };
+  const centres = code.centres;
+  if (!isNumbers(centres) || centres.length < 1 || centres.length > MAX_PITCH_CENTRES || !centres.every((m) => m >= 0 && m <= 127)) {
+    return { problem: `pitch code (its centres must be 1 to ${MAX_PITCH_CENTRES} MIDI pitches from 0 to 127)` };
+  }
+  const width = code.width;
+  if (typeof width !== 'number' || !Number.isFinite(width) || !(width > 0) || width > MAX_PITCH_WIDTH) {
+    return { problem: `pitch code (its width must be a number of semitones above 0, at most ${MAX_PITCH_WIDTH})` };
+  }
+  if (!Array.isArray(rows) || rows.length !== classCount || !rows.every((r) => isNumbers(r, 3))) {
+    return { problem: `pitch range per class (class_pitches must hold, for each of the ${classCount} classes, its lowest, typical and highest MIDI pitch)` };
+  }
+  const bad = rows.findIndex(([lo, mid, hi]) => !(lo >= 0 && lo <= mid && mid <= hi && hi <= 127));
+  if (bad >= 0) return { problem: `pitch range per class (class ${bad + 1}’s is not MIDI pitches with 0 ≤ lowest ≤ typical ≤ highest ≤ 127)` };
+  return { pitched: true, pitchCentres: centres.slice(), pitchWidth: width, classPitches: rows.map((r) => r.slice()) };
+}
+
 // {name, classes: [{name, label, index}], latent, embedding, sampleRate,
-// grainMap (null when the file has none: the Paths card says why in
-// mapProblem), beatbox (whether it holds the onset centroids)}. Throws
-// GrainsModelError.
+// pitched (a model of instruments whose hits take a pitch), pitchCentres,
+// pitchWidth and classPitches ([[lowest, typical, highest] MIDI per class];
+// all null for a drum model), grainMap (null when the file has none: the
+// Paths card says why in mapProblem), beatbox (whether it holds the onset
+// centroids)}. Throws GrainsModelError.
 export function describeGrainsModel(bytes, fileName = 'the file') {
   let file;
   try {
@@ -112,13 +189,15 @@ export function describeGrainsModel(bytes, fileName = 'the file') {
   const missing = (what) => new GrainsModelError(`“${fileName}” lacks what the Grains panel needs.`, `Its metadata has no valid ${what} (docs/grains.md).`);
   const names = meta.classes;
   if (!Array.isArray(names) || names.length < 1 || names.length > MAX_CLASSES || !names.every((n) => typeof n === 'string' && /^[a-z0-9][a-z0-9_-]{0,31}$/.test(n))) {
-    throw missing(`list of drum classes (1 to ${MAX_CLASSES} names such as “kick”)`);
+    throw missing(`list of drum classes or instruments (1 to ${MAX_CLASSES} names such as “kick” or “flute”)`);
   }
-  if (new Set(names).size !== names.length) throw missing('list of drum classes (a name appears twice)');
+  if (new Set(names).size !== names.length) throw missing('list of drum classes or instruments (a name appears twice)');
   const latent = meta.latent;
   if (!Number.isInteger(latent) || latent < 1 || latent > MAX_LATENT) throw missing(`grain latent size (1-${MAX_LATENT})`);
   const embedding = meta.embedding;
   if (!Number.isInteger(embedding) || embedding < 1 || embedding > MAX_EMBEDDING) throw missing(`embedding size (1-${MAX_EMBEDDING})`);
+  const pitch = readPitch(meta, names.length);
+  if (pitch.problem) throw missing(pitch.problem);
   const { map, problem } = readGrainMap(meta.grain_map, latent, names.length);
   const centroids = meta.onset_centroids;
   return {
@@ -128,6 +207,10 @@ export function describeGrainsModel(bytes, fileName = 'the file') {
     latent,
     embedding,
     sampleRate: Number.isFinite(meta.sample_rate) ? meta.sample_rate : 22050,
+    pitched: pitch.pitched,
+    pitchCentres: pitch.pitchCentres,
+    pitchWidth: pitch.pitchWidth,
+    classPitches: pitch.classPitches,
     grainMap: map,
     mapProblem: problem,
     // The make-up gain the exporter measured (its typical hits to a -6 dBFS peak): linear, 1-16.

@@ -1,7 +1,9 @@
-// A drum pattern of the Grains panel (docs/grains.md, "Engine, bindings and
-// page"): 16 steps, 4-8 tracks, a tempo and a swing. Each track plays one drum
-// class of the model, or a morph between two classes (the conditioning
-// (1 − morph)·onehot(class) + morph·onehot(morphTo)), with a variation (the
+// A pattern of the Grains panel (docs/grains.md, "Engine, bindings and
+// page"): 16 steps, 4-8 tracks, a tempo and a swing. Each track plays one
+// class of the model (a drum, or a pitched model's instrument), or a morph
+// between two classes (the conditioning (1 − morph)·onehot(class) +
+// morph·onehot(morphTo)), on a pitched model at a pitch (a MIDI note 0-127;
+// null: the class's typical one; drum models ignore it), with a variation (the
 // temperature of the embedding's draw e = variation·N(0, I)), a gain, and
 // either fresh draws (seed null: a new hit at every step), a kept draw (a seed
 // 1 to 2^32 − 1: the same hit every time; the core reads 0 as "a fresh one") or a saved hit (an embedding array, which wins over
@@ -14,7 +16,9 @@
 //   hash   encodePatternHash / decodePatternHash: a compact base64url text for
 //          the address bar (#grains/<code>): tempo to 0.1 BPM, swing to 0.001,
 //          morph, variation, gain and velocities to 0.01, saved hits as 16-bit
-//          values scaled by their largest magnitude.
+//          values scaled by their largest magnitude, a pitch as one byte
+//          behind its own flag (so a pattern without pitches codes as before
+//          pitches existed, and old links read the same).
 // compilePattern() turns a pattern into the flat typed arrays the worklet
 // reads (web/src/worklet/grains-processor.js), class names into the model's
 // indices. No DOM: runs in the page, the worklet and node.
@@ -32,6 +36,8 @@ export const MAX_JSON_BYTES = 256 * 1024;
 export const MAX_HASH_CHARS = 24 * 1024;
 export const FORMAT = 'timbrel-grains-pattern';
 export const VERSION = 1;
+export const PITCH_MIN = 0;
+export const PITCH_MAX = 127;
 const CLASS_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const MAX_SEED = 4294967295;
 
@@ -63,7 +69,7 @@ function number(value, what, lo, hi, unit = '') {
 
 function className(value, what) {
   if (typeof value !== 'string' || !CLASS_NAME.test(value)) {
-    fail(`${what} must be a drum class name such as “kick” (lower-case letters, digits, _ or -, at most 32; it is ${shown(value)})`);
+    fail(`${what} must be a class name such as “kick” or “flute” (lower-case letters, digits, _ or -, at most 32; it is ${shown(value)})`);
   }
   return value;
 }
@@ -77,11 +83,18 @@ function validateTrack(raw, where) {
     morph: raw.morph === undefined ? 0 : number(raw.morph, `${where}’s morph`, 0, 1),
     variation: raw.variation === undefined ? 1 : number(raw.variation, `${where}’s variation`, 0, VARIATION_MAX),
     gain: raw.gain === undefined ? 1 : number(raw.gain, `${where}’s gain`, 0, 1),
+    pitch: null,
     seed: null,
     embedding: null,
     velocities: null,
   };
   if (track.morphTo === null) track.morph = 0;
+  if (raw.pitch !== null && raw.pitch !== undefined) {
+    if (!Number.isInteger(raw.pitch) || raw.pitch < PITCH_MIN || raw.pitch > PITCH_MAX) {
+      fail(`${where}’s pitch must be a whole MIDI note number from ${PITCH_MIN} to ${PITCH_MAX} (60 is middle C) or null for the sound’s typical pitch (it is ${shown(raw.pitch)})`);
+    }
+    track.pitch = raw.pitch;
+  }
   if (raw.seed !== null && raw.seed !== undefined) {
     if (!Number.isInteger(raw.seed) || raw.seed < 1 || raw.seed > MAX_SEED) fail(`${where}’s seed must be a whole number from 1 to ${MAX_SEED} or null (it is ${shown(raw.seed)})`);
     track.seed = raw.seed;
@@ -247,6 +260,8 @@ const percent = (v) => Math.round(v * 100);
 const FLAG_MORPH = 1;
 const FLAG_SEED = 2;
 const FLAG_EMBEDDING = 4;
+const FLAG_PITCH = 8; // one byte, the MIDI note, after the gain
+const FLAGS = FLAG_MORPH | FLAG_SEED | FLAG_EMBEDDING | FLAG_PITCH;
 
 // The pattern as a short text for the address bar (base64url, no padding).
 export function encodePatternHash(pattern) {
@@ -258,7 +273,7 @@ export function encodePatternHash(pattern) {
   w.u8(STEPS);
   w.u8(p.tracks.length);
   for (const t of p.tracks) {
-    w.u8((t.morphTo !== null ? FLAG_MORPH : 0) | (t.seed !== null ? FLAG_SEED : 0) | (t.embedding !== null ? FLAG_EMBEDDING : 0));
+    w.u8((t.morphTo !== null ? FLAG_MORPH : 0) | (t.seed !== null ? FLAG_SEED : 0) | (t.embedding !== null ? FLAG_EMBEDDING : 0) | (t.pitch !== null ? FLAG_PITCH : 0));
     w.text(t.class);
     if (t.morphTo !== null) {
       w.text(t.morphTo);
@@ -266,6 +281,7 @@ export function encodePatternHash(pattern) {
     }
     w.u8(percent(t.variation));
     w.u8(percent(t.gain));
+    if (t.pitch !== null) w.u8(t.pitch);
     if (t.seed !== null) w.u32(t.seed);
     if (t.embedding !== null) {
       // 16-bit values scaled by the largest magnitude: within 1/32767 of it.
@@ -292,7 +308,7 @@ export function decodePatternHash(code) {
   if (count < MIN_TRACKS || count > MAX_TRACKS) fail(`a pattern has ${MIN_TRACKS} to ${MAX_TRACKS} tracks (the link’s has ${count})`);
   for (let k = 0; k < count; k++) {
     const flags = r.u8();
-    if (flags & ~(FLAG_MORPH | FLAG_SEED | FLAG_EMBEDDING)) fail(`the link’s pattern is damaged (track ${k + 1})`);
+    if (flags & ~FLAGS) fail(`the link’s pattern is damaged (track ${k + 1})`);
     const t = { class: r.text(), morphTo: null, morph: 0 };
     if (flags & FLAG_MORPH) {
       t.morphTo = r.text();
@@ -300,6 +316,7 @@ export function decodePatternHash(code) {
     }
     t.variation = r.u8() / 100;
     t.gain = r.u8() / 100;
+    t.pitch = flags & FLAG_PITCH ? r.u8() : null; // over 127: refused by validatePattern in words
     t.seed = flags & FLAG_SEED ? r.u32() : null;
     t.embedding = null;
     if (flags & FLAG_EMBEDDING) {
@@ -324,8 +341,8 @@ export function decodePatternHash(code) {
 
 // The pattern for the worklet, with the model's class names (its one-hot
 // order) and embedding size: {tempo, swing, tracks, classA, classB (Int32,
-// -1: no morph), mix, temperature, gain (Float32), seed (Float64, 0: fresh
-// draws), velocities (Float32, tracks × STEPS), embeddings (Float32, tracks ×
+// -1: no morph), mix, pitch (MIDI; -1: the classes' typical pitch),
+// temperature, gain (Float32), seed (Float64, 0: fresh draws), velocities (Float32, tracks × STEPS), embeddings (Float32, tracks ×
 // embeddingSize), hasEmbedding (Uint8)}, sized MAX_TRACKS. Throws PatternError
 // for a class the model does not have or a saved hit of another size.
 export function compilePattern(pattern, classNames, embeddingSize) {
@@ -333,7 +350,7 @@ export function compilePattern(pattern, classNames, embeddingSize) {
   const index = new Map(classNames.map((name, i) => [name, i]));
   const find = (name, where) => {
     const i = index.get(name);
-    if (i === undefined) fail(`${where} plays “${name}”, a drum class this model does not have (it has ${classNames.join(', ')})`);
+    if (i === undefined) fail(`${where} plays “${name}”, a sound this model does not have (it has ${classNames.join(', ')})`);
     return i;
   };
   const out = {
@@ -345,6 +362,7 @@ export function compilePattern(pattern, classNames, embeddingSize) {
     classA: new Int32Array(MAX_TRACKS),
     classB: new Int32Array(MAX_TRACKS).fill(-1),
     mix: new Float32Array(MAX_TRACKS),
+    pitch: new Float32Array(MAX_TRACKS).fill(-1),
     temperature: new Float32Array(MAX_TRACKS),
     gain: new Float32Array(MAX_TRACKS),
     seed: new Float64Array(MAX_TRACKS),
@@ -359,6 +377,7 @@ export function compilePattern(pattern, classNames, embeddingSize) {
       out.classB[k] = find(t.morphTo, `${where}’s morph`);
       out.mix[k] = t.morph;
     }
+    if (t.pitch !== null) out.pitch[k] = t.pitch;
     out.temperature[k] = t.variation;
     out.gain[k] = t.gain;
     if (t.seed !== null) out.seed[k] = t.seed;
@@ -377,7 +396,7 @@ export function compilePattern(pattern, classNames, embeddingSize) {
 export const emptyVelocities = () => new Array(STEPS).fill(0);
 
 // A track of `name` with every step off.
-export const newTrack = (name) => ({ class: name, morphTo: null, morph: 0, variation: 1, gain: 0.8, seed: null, embedding: null, velocities: emptyVelocities() });
+export const newTrack = (name, pitch = null) => ({ class: name, morphTo: null, morph: 0, variation: 1, gain: 0.8, pitch, seed: null, embedding: null, velocities: emptyVelocities() });
 
 // Steps (0-based) -> velocities.
 const hits = (map) => {
@@ -386,10 +405,14 @@ const hits = (map) => {
   return v;
 };
 
-// A plain rock beat on the model's classes (kick, snare, closed and open hat
-// where it has them; its first classes otherwise), four tracks.
-export function defaultPattern(classNames) {
-  if (!classNames.length) fail('the model names no drum classes');
+// The default pattern of a model. A drum model's: a plain rock beat on its
+// classes (kick, snare, closed and open hat where it has them; its first
+// classes otherwise), four tracks. A pitched model's ({pitched: true,
+// classPitches: [[lowest, typical, highest] MIDI per class]}): a short phrase
+// in C major, since a drum beat on instruments is no music (pitchedPattern).
+export function defaultPattern(classNames, { pitched = false, classPitches = null } = {}) {
+  if (!classNames.length) fail('the model names no classes');
+  if (pitched) return pitchedPattern(classNames, classPitches);
   const pick = (name, fallback) => (classNames.includes(name) ? name : classNames[Math.min(fallback, classNames.length - 1)]);
   const tracks = [
     { ...newTrack(pick('kick', 0)), velocities: hits({ 0: 1, 6: 0.6, 8: 1, 10: 0.5 }) },
@@ -398,6 +421,71 @@ export function defaultPattern(classNames) {
     { ...newTrack(pick('open_hat', 3)), gain: 0.6, velocities: hits({ 14: 0.8 }) },
   ];
   return validatePattern({ tempo: 100, swing: 0, tracks });
+}
+
+// The instruments each part of the default phrase prefers, in order (a
+// pitched model's class names, scripts' notes corpus).
+const PARTS = {
+  bass: ['cello', 'bassoon', 'trombone', 'french_horn', 'english_horn', 'clarinet', 'piano'],
+  melody: ['flute', 'oboe', 'violin', 'clarinet', 'trumpet', 'alto_sax', 'english_horn'],
+  chord: ['piano', 'french_horn', 'clarinet', 'english_horn', 'alto_sax', 'violin', 'trombone'],
+};
+
+// The phrase: [part, MIDI note, {step: velocity}] per track. A cello-like bass
+// on C3 on the downbeats, a piano's E4 and G4 (with the bass a C major chord)
+// on the beats, and a flute-like tune G5 G5 E5 E5 C5 E5 D5 C5 on the eighths.
+// Seven tracks: one is left for the visitor's own.
+const PHRASE = [
+  ['bass', 48, { 0: 1, 8: 0.9 }],
+  ['chord', 64, { 0: 0.6, 4: 0.45, 8: 0.6, 12: 0.45 }],
+  ['chord', 67, { 0: 0.55, 4: 0.4, 8: 0.55, 12: 0.4 }],
+  ['melody', 79, { 0: 0.9, 2: 0.6 }],
+  ['melody', 76, { 4: 0.8, 6: 0.6, 10: 0.7 }],
+  ['melody', 72, { 8: 0.9, 14: 0.7 }],
+  ['melody', 74, { 12: 0.8 }],
+];
+const PART_GAIN = { bass: 0.85, chord: 0.55, melody: 0.7 };
+
+// The default phrase on a pitched model's classes: each part on its first
+// preferred instrument the model has (else, by typical pitch, its lowest,
+// middle or highest class not yet playing), its notes moved by whole octaves
+// into that instrument's trained range (one shift per part, so the tune keeps
+// its shape; a note still outside is held at the range's edge).
+function pitchedPattern(classNames, classPitches) {
+  const range = (name) => {
+    const row = classPitches?.[classNames.indexOf(name)];
+    return Array.isArray(row) && row.length === 3 && row.every(Number.isFinite) ? row : null;
+  };
+  const typical = (name) => range(name)?.[1] ?? 60;
+  const byPitch = [...classNames].sort((a, b) => typical(a) - typical(b));
+  const fallback = { bass: 0, chord: Math.floor(byPitch.length / 2), melody: byPitch.length - 1 };
+  const chosen = {};
+  for (const part of ['bass', 'melody', 'chord']) {
+    const used = Object.values(chosen);
+    const free = (n) => !used.includes(n);
+    chosen[part] = PARTS[part].find((n) => classNames.includes(n) && free(n))
+      ?? [byPitch[fallback[part]], ...(part === 'melody' ? [...byPitch].reverse() : byPitch)].find(free)
+      ?? byPitch[fallback[part]];
+  }
+  const shift = {};
+  for (const part of Object.keys(PARTS)) {
+    const r = range(chosen[part]);
+    const notes = PHRASE.filter(([p]) => p === part).map(([, note]) => note);
+    const fits = (s) => (r ? notes.filter((n) => n + s >= r[0] && n + s <= r[2]).length : notes.length);
+    shift[part] = [0, -12, 12, -24, 24, -36, 36].reduce((best, s) => (fits(s) > fits(best) ? s : best), 0);
+  }
+  const tracks = PHRASE.map(([part, note, steps]) => {
+    const name = chosen[part];
+    const r = range(name);
+    let pitch = note + shift[part];
+    if (r) {
+      const lo = Math.ceil(r[0]);
+      const hi = Math.floor(r[2]);
+      pitch = lo <= hi ? Math.min(hi, Math.max(lo, pitch)) : Math.round(r[1]);
+    }
+    return { ...newTrack(name, Math.min(PITCH_MAX, Math.max(PITCH_MIN, pitch))), gain: PART_GAIN[part], variation: 0.5, velocities: hits(steps) };
+  });
+  return validatePattern({ tempo: 96, swing: 0, tracks });
 }
 
 // The classes a pattern names that the model lacks ([] when it can play it).
