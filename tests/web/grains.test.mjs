@@ -25,6 +25,16 @@
 //   hold the model's defaults (kick, closed hat, snare on the shipped model),
 //   and a drum picked there is what that sound plays next; a refused
 //   microphone is said in words and the drum machine keeps playing.
+// With a pitched model (the golden tests/golden/grains/model_pitched.tmbl,
+// listed after the golden drum model as "instruments"):
+// - switching to it swaps the drum beat for its default phrase (said in
+//   words), and back again brings the beat back; the pitch selects, the
+//   words ("instrument" for "drum") and the beat-box hint follow the model;
+// - a track's pitch chosen by keyboard shows in its name ("Hat G5"), the
+//   link keeps it, and the link opened anew loads the pitched model;
+// - the hits sound, and the same kept hit at two pitches differs measurably
+//   (its spectrum) while the same pitch twice does not; the path sends its pitch;
+// - the layout on a desktop and a phone (screenshots grains-pitched-*.png).
 // Screenshots: tests/web/output/grains-*.png.
 
 import { after, before, describe, test } from 'node:test';
@@ -34,13 +44,14 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { BASE_ARGS, CHROMIUM, LOCAL_ONLY_ARGS, OUTPUT_DIR, REPO, coreHas, fakeMicArgs, makeTempDir, recordErrors, startServer, writeWav } from './harness.mjs';
 import { floats } from './midi-harness.mjs';
-import { allFinite, rmsDb } from './signal.mjs';
+import { allFinite, rmsDb, shapeLsdDb, shapeSpectrum } from './signal.mjs';
 import { crc32 } from '../../web/src/audio/model-file.js';
 import { patternFromJson } from '../../web/src/grains/pattern.js';
 
 const TIMEOUT = 60000;
 const SHIPPED = path.join(REPO, 'models', 'grains', 'index.json');
 const GOLDEN = path.join(REPO, 'tests', 'golden', 'grains', 'model_pp.tmbl');
+const GOLDEN_PITCHED = path.join(REPO, 'tests', 'golden', 'grains', 'model_pitched.tmbl');
 const CLASSES = ['kick', 'snare', 'rim', 'clap', 'closed_hat', 'open_hat', 'tom', 'ride', 'crash', 'cowbell', 'tambourine', 'shaker', 'clave'];
 
 // A .tmbl holding a header only (the panel reads the header; the core refuses it).
@@ -78,6 +89,7 @@ let tmp;
 let bare; // serves no grains model
 let withHeader; // serves a header-only grains model
 let playable; // serves a model the core plays
+let pitched; // serves the golden drum model, then the golden pitched one
 let browser;
 const hasKernel = await coreHas('GrainsKernel').catch(() => false);
 
@@ -105,6 +117,13 @@ before(async () => {
     if (shipped) console.log('# no shipped grains model (models/grains/index.json): the golden test model plays');
     playable = await startServer({ modelsDir: shipped ? modelsDir('golden', shipped) : path.join(REPO, 'models') });
   }
+  const both = modelsDir('pitched', fs.readFileSync(GOLDEN));
+  fs.copyFileSync(GOLDEN_PITCHED, path.join(both, 'grains', 'instruments.tmbl'));
+  fs.writeFileSync(path.join(both, 'grains', 'index.json'), JSON.stringify([
+    { id: 'drums', name: 'Drums (golden)', file: 'drums.tmbl' },
+    { id: 'instruments', name: 'Instruments (golden)', file: 'instruments.tmbl' },
+  ]));
+  pitched = await startServer({ modelsDir: both });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...LOCAL_ONLY_ARGS, '--autoplay-policy=no-user-gesture-required'] });
 });
 
@@ -113,6 +132,7 @@ after(async () => {
   await bare?.stop();
   await withHeader?.stop();
   await playable?.stop();
+  await pitched?.stop();
 });
 
 // Errors the page may log: the 404 of a missing models/grains/index.json is how "none shipped" reads.
@@ -500,5 +520,214 @@ describe('the Grains panel playing', { skip: !hasKernel && 'the WebAssembly core
     } finally {
       await mic.close();
     }
+  });
+});
+
+// The loaded model's id and kind, once it has settled.
+const modelIs = (page, id) => page.waitForFunction((want) => document.getElementById('grains').dataset.model === `shipped:${want}`, id, { timeout: 20000 });
+const trackNames = (page) => page.locator('#grains-grid .grains-track-name').allInnerTexts();
+
+// The power spectrum of a take's sound (frames weighted by their energy: the
+// silence around a hit adds nothing), scaled to unit total.
+function takeSpectrum(x, size = 2048) {
+  const sum = new Float64Array(size / 2 + 1);
+  for (let s = 0; s + size <= x.length; s += size / 2) {
+    const energy = 10 ** (rmsDb(x, s, s + size) / 10);
+    if (energy < 1e-12) continue;
+    const p = shapeSpectrum(x, s, size);
+    for (let k = 0; k < p.length; k++) sum[k] += energy * p[k];
+  }
+  const total = sum.reduce((a, b) => a + b, 0) || 1;
+  return sum.map((v) => v / total);
+}
+
+describe('the Grains panel with a pitched model', () => {
+  test('switching models swaps beat and phrase; a pitch chosen by keyboard lives in the name and the link; desktop and phone layouts', { timeout: TIMEOUT * 2 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const errors = recordErrors(page);
+    await page.goto(`${pitched.url}#grains`);
+    await modelIs(page, 'drums');
+    assert.equal(await page.isVisible('#grains-model-select'), true, 'two models: a list');
+    assert.equal(await page.isHidden('#grains-pitch-row'), true, 'no pitch for drums');
+    assert.equal(await page.isHidden('#grains-path-pitch-row'), true);
+    assert.equal(await page.textContent('#grains-model-title'), 'The drum model');
+    const drumBeat = await trackNames(page);
+
+    // To the instruments: the drum beat gives way to the model's phrase, said in words.
+    await page.selectOption('#grains-model-select', 'instruments');
+    await modelIs(page, 'instruments');
+    assert.equal(await page.evaluate(() => document.getElementById('grains').dataset.pitched), 'true');
+    assert.match(await page.locator('#grains-status [data-key="pattern-classes"]').innerText(), /plays instruments, not drums: here is a phrase of its own to start from\..*The beat you had is kept/s);
+    assert.deepEqual(await trackNames(page), ['Kick C3', 'Snare E4', 'Snare G4', 'Hat G5', 'Hat E5', 'Hat C5', 'Hat D5']);
+    assert.match(await page.textContent('#grains-model-value'), /3 instruments/);
+    assert.equal(await page.textContent('#grains-model-title'), 'The instrument model');
+    assert.match(await page.textContent('#grains-variation-hint'), /blends two instruments into one sound/);
+    assert.match(await page.textContent('#grains-beatbox-note'), /plays the instrument you pick for each, always at that instrument’s typical pitch/);
+    assert.equal(await page.getByLabel('Instrument colour').count(), 1);
+    assert.equal(await page.getAttribute('#grains-grid', 'aria-label'), 'Instrument pattern: a row per track, 16 steps');
+
+    // Track 4, the hat's G5: its pitch select offers the typical pitch, an
+    // octave either side of the trained range (70-88), and says where the note lies.
+    await page.click('#grains-grid [data-track="3"][data-step="-1"]');
+    assert.equal(await page.isVisible('#grains-pitch-row'), true);
+    const pitch = page.locator('#grains-pitch');
+    assert.equal(await pitch.evaluate((el) => el.labels[0].firstChild.textContent.trim()), 'Pitch', 'a labelled select');
+    assert.equal(await pitch.inputValue(), '79');
+    const options = await pitch.locator('option').allInnerTexts();
+    assert.equal(options[0], 'typical (E5)');
+    assert.equal(options[1], 'A♯3 (58), outside its range');
+    assert.equal(options.at(-1), 'E7 (100), outside its range');
+    assert.ok(options.includes('G5 (79)'));
+    assert.match(await page.textContent('#grains-pitch-hint'), /^G5, inside the range the hat was trained on \(A♯4 to E6\)\.$/);
+    // By keyboard: two notes up, then far above the range (a hint says so).
+    await pitch.focus();
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await page.waitForFunction(() => globalThis.timbrel.grains.pattern.tracks[3].pitch === 81);
+    assert.equal((await trackNames(page))[3], 'Hat A5');
+    assert.match(await page.textContent('#grains-editor-name'), /^4, Hat A5$/);
+    assert.equal(await page.getAttribute('#grains-grid [data-track="3"][data-step="0"]', 'aria-label'), 'Hat A5, step 1, 90 %');
+    await pitch.selectOption('98');
+    assert.match(await page.textContent('#grains-pitch-hint'), /D7 is above the range the hat was trained on \(A♯4 to E6\): the network guesses there/);
+    await pitch.selectOption('');
+    assert.equal((await trackNames(page))[3], 'Hat', 'the typical pitch: no note in the name');
+    await pitch.selectOption('81');
+
+    // The path card: a pitch for the path's instrument.
+    assert.equal(await page.isVisible('#grains-path-pitch-row'), true);
+    await page.selectOption('#grains-path-class', '1');
+    const pathPitch = page.locator('#grains-path-pitch');
+    assert.equal(await pathPitch.locator('option').first().innerText(), 'typical (D♯4)');
+    await pathPitch.selectOption('60');
+    assert.match(await page.textContent('#grains-path-class-hint'), /at the pitch chosen\. C4, inside the range the snare was trained on \(G3 to A4\)\./);
+
+    // Screenshots: the desktop layout, the whole panel and the track editor.
+    await page.waitForTimeout(400); // the address follows the pattern
+    await page.screenshot({ path: path.join(OUTPUT_DIR, 'grains-pitched-desktop.png'), fullPage: true });
+    await page.locator('#grains-editor').screenshot({ path: path.join(OUTPUT_DIR, 'grains-pitched-editor.png') });
+
+    // The link keeps the pitch; opened in a new page it loads the pitched model (listed second).
+    const hash = await page.evaluate(() => location.hash);
+    const other = await context.newPage();
+    const otherErrors = recordErrors(other);
+    await other.goto(`${pitched.url}${hash}`);
+    await modelIs(other, 'instruments');
+    assert.equal(await other.inputValue('#grains-model-select'), 'instruments');
+    assert.deepEqual(await trackNames(other), ['Kick C3', 'Snare E4', 'Snare G4', 'Hat A5', 'Hat E5', 'Hat C5', 'Hat D5']);
+    assert.equal(await other.locator('#grains-status [data-key="pattern-classes"]').count(), 0, 'nothing swapped');
+    assert.deepEqual(unexpected(otherErrors), []);
+    await other.close();
+
+    // Back to the drums: the beat comes back, the pitch controls go.
+    await page.selectOption('#grains-model-select', 'drums');
+    await modelIs(page, 'drums');
+    assert.deepEqual(await trackNames(page), drumBeat);
+    assert.match(await page.locator('#grains-status [data-key="pattern-classes"]').innerText(), /plays drums: the beat you made for drums is back\..*The phrase you had is kept/s);
+    assert.equal(await page.isHidden('#grains-pitch-row'), true);
+    assert.equal(await page.isHidden('#grains-path-pitch-row'), true);
+    assert.equal(await page.textContent('#grains-model-title'), 'The drum model');
+    assert.match(await page.textContent('#grains-path-class-hint'), /as the chosen drum would make them\.$/);
+    // And the instruments again: the phrase as it was left.
+    await page.selectOption('#grains-model-select', 'instruments');
+    await modelIs(page, 'instruments');
+    assert.equal((await trackNames(page))[3], 'Hat A5');
+    assert.match(await page.locator('#grains-status [data-key="pattern-classes"]').innerText(), /the phrase you made for instruments is back/);
+    assert.deepEqual(unexpected(errors), []);
+    await context.close();
+
+    // A phone: no sideways scroll of the page; the pitch select fits.
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    const phoneErrors = recordErrors(phone);
+    await phone.goto(`${pitched.url}${hash}`);
+    await modelIs(phone, 'instruments');
+    await phone.click('#grains-grid [data-track="3"][data-step="-1"]');
+    const widths = await phone.evaluate(() => ({ page: document.documentElement.scrollWidth, view: innerWidth }));
+    assert.ok(widths.page <= widths.view, `no sideways scroll of the page (${widths.page} > ${widths.view})`);
+    const box = await phone.locator('#grains-pitch').boundingBox();
+    assert.ok(box.x >= 0 && box.x + box.width <= 390, `the pitch select fits (${box.x} + ${box.width})`);
+    await phone.locator('#grains-editor').scrollIntoViewIfNeeded();
+    await phone.screenshot({ path: path.join(OUTPUT_DIR, 'grains-pitched-phone.png') });
+    await phone.locator('#grains-path-pitch-row').scrollIntoViewIfNeeded();
+    await phone.screenshot({ path: path.join(OUTPUT_DIR, 'grains-pitched-phone-path.png') });
+    assert.deepEqual(unexpected(phoneErrors), []);
+    await phone.close();
+  });
+
+  test('the phrase sounds; a kept hit at two pitches differs, at one pitch twice it does not; the path sends its pitch', { timeout: TIMEOUT * 3, skip: !hasKernel && 'the WebAssembly core has no GrainsKernel (rebuild it)' }, async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = recordErrors(page);
+    await page.goto(`${pitched.url}#grains`);
+    await modelIs(page, 'drums');
+    await page.selectOption('#grains-model-select', 'instruments');
+    await modelIs(page, 'instruments');
+
+    // The phrase plays: every pitched track's hits, and they sound.
+    await page.click('#grains-play-button');
+    await page.waitForFunction(() => globalThis.timbrel.grains.engine?.stepsPlayed >= 16, null, { timeout: 20000 });
+    const playing = await page.evaluate(() => ({ hits: globalThis.timbrel.grains.engine.hits, peak: globalThis.timbrel.grains.engine.peak }));
+    console.log(`# pitched phrase: ${JSON.stringify(playing)}`);
+    assert.ok(playing.hits >= 14, `hits triggered (${playing.hits})`);
+    assert.ok(playing.peak > 1e-4, `the hits sound (peak ${playing.peak})`);
+    await page.click('#grains-play-button');
+    await page.waitForFunction(() => globalThis.timbrel.grains.mode === 'idle');
+
+    // Track 4 (the hat), its hit kept, heard at two pitches and at one of them again.
+    await page.click('#grains-grid [data-track="3"][data-step="-1"]');
+    await page.waitForFunction(() => document.getElementById('grains').dataset.lastHit);
+    await page.click('#grains-keep-button');
+    await page.waitForTimeout(1800);
+    const take = async (action) => {
+      await page.click('#grains-record-button');
+      await action();
+      await page.waitForTimeout(2000); // a hit lasts 1.58 s
+      await page.click('#grains-record-button');
+      const t = await page.evaluate(() => globalThis.timbrel.grains.exportTake());
+      return floats(t.output);
+    };
+    const low = await take(() => page.selectOption('#grains-pitch', '70'));
+    const high = await take(() => page.selectOption('#grains-pitch', '88'));
+    const again = await take(() => page.click('#grains-try-button'));
+    for (const [name, x] of [['A♯4', low], ['E6', high], ['E6 again', again]]) {
+      assert.ok(allFinite(x), `${name}: finite`);
+      assert.ok(rmsDb(x) > -90, `${name}: it sounds (${rmsDb(x).toFixed(1)} dBFS)`);
+    }
+    const [a, b, c] = [low, high, again].map((x) => takeSpectrum(x));
+    const rate = await page.evaluate(() => globalThis.timbrel.grains.engine.sampleRate);
+    const apart = shapeLsdDb([[a, b]], { rate, maxHz: 10000 });
+    const same = shapeLsdDb([[b, c]], { rate, maxHz: 10000 });
+    console.log(`# one kept hit: A♯4 vs E6 ${apart.toFixed(2)} dB apart; E6 twice ${same.toFixed(2)} dB (${rmsDb(low).toFixed(1)}, ${rmsDb(high).toFixed(1)}, ${rmsDb(again).toFixed(1)} dBFS)`);
+    assert.ok(same < 1, `the same pitch twice sounds the same (${same.toFixed(2)} dB)`);
+    assert.ok(apart > 3 * Math.max(same, 0.3), `two pitches sound different (${apart.toFixed(2)} dB vs ${same.toFixed(2)} dB)`);
+
+    // The path: its pitch goes with the 'path' message; it sounds.
+    await page.evaluate(() => {
+      const engine = globalThis.timbrel.grains.engine;
+      const post = engine.post.bind(engine);
+      globalThis.pathMessages = [];
+      engine.post = (message, ...rest) => {
+        if (message.type === 'path') globalThis.pathMessages.push({ classIndex: message.classIndex, pitch: message.pitch });
+        return post(message, ...rest);
+      };
+    });
+    await page.selectOption('#grains-path-class', '2');
+    await page.selectOption('#grains-path-pitch', '84');
+    await page.click('#grains-path-button');
+    await page.waitForFunction(() => globalThis.timbrel.grains.engine?.pathPoint, null, { timeout: 10000 });
+    await page.selectOption('#grains-path-pitch', '');
+    const sent = await page.evaluate(() => globalThis.pathMessages);
+    assert.deepEqual(sent.slice(0, 1), [{ classIndex: 2, pitch: 84 }]);
+    assert.deepEqual(sent.at(-1), { classIndex: 2, pitch: -1 }, 'the typical pitch: -1');
+    let level = -Infinity;
+    for (let i = 0; i < 8; i++) {
+      await page.waitForTimeout(100);
+      level = Math.max(level, await page.evaluate(() => globalThis.timbrel.grains.engine.levelDb));
+    }
+    console.log(`# pitched path: ${level.toFixed(1)} dBFS`);
+    assert.ok(level > -90, `the path sounds (${level.toFixed(1)} dBFS)`);
+    await page.click('#grains-path-button');
+    await page.waitForFunction(() => globalThis.timbrel.grains.mode === 'idle');
+    assert.deepEqual(unexpected(errors), []);
+    await page.close();
   });
 });

@@ -18,11 +18,18 @@
 //
 // The model: models/grains/index.json lists the shipped ones; without any, the
 // panel says so and the grid, links and files keep working (a visitor may
-// load a model file of their own).
+// load a model file of their own). A pitched model's classes are instruments
+// and each hit takes a pitch: then each track and the path have a pitch
+// select (their class's typical pitch by default), the page's words say
+// "instrument" for "drum", and the beat-box plays its kit's instruments at
+// their typical pitches. A drum beat means nothing on instruments (nor a
+// phrase on drums): a model of the other kind gets its own default pattern,
+// and the one left is kept for when a model of its kind comes back.
 
 import { CoreError, isEngineFailure } from '../audio/engine.js';
 import { MicInput, describeMicError } from '../audio/microphone.js';
 import { Recorder } from '../audio/recorder.js';
+import { noteName } from '../audio/midi-file.js';
 import { FORMAT, float32Base64 } from '../audio/wav.js';
 import { acceptFiles } from '../ui/file-drop.js';
 import { showLevel } from '../ui/level-meter.js';
@@ -33,7 +40,8 @@ import { StatusArea } from '../ui/status.js';
 import { GrainMap, defaultPath } from './grain-map.js';
 import { GrainsEngine } from './grains-engine.js';
 import {
-  BEATBOX_SOUNDS, CORPUS_CLASSES, GrainsModelError, classColour, classLabel, defaultBeatboxKit, describeGrainsModel, readGrainsIndex,
+  BEATBOX_SOUNDS, CORPUS_CLASSES, GrainsModelError, PITCH_REACH, classColour, classLabel, defaultBeatboxKit, describeGrainsModel,
+  pitchHint, pitchOptions, readGrainsIndex,
 } from './grains-model.js';
 import {
   MAX_JSON_BYTES, MAX_TRACKS, MIN_TRACKS, PatternError, STEPS, compilePattern, decodePatternHash, defaultPattern,
@@ -49,6 +57,13 @@ const MAX_ONSETS_SHOWN = 16;
 const VELOCITY_STEP = 0.1;
 const VELOCITY_CYCLE = [1, 0.6, 0.3]; // Shift+click on a step that is on
 const NEW_STEP_VELOCITY = 0.8;
+
+// The words that name a model's sounds (the markup's [data-word] spans, and
+// the texts made here): drums, or a pitched model's instruments.
+const WORDS = {
+  drums: { drum: 'drum', drums: 'drums', Drum: 'Drum', beat: 'beat', learned: 'drums' },
+  pitched: { drum: 'instrument', drums: 'instruments', Drum: 'Instrument', beat: 'phrase', learned: 'notes' },
+};
 
 const clock = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
 const isDark = () => globalThis.matchMedia?.('(prefers-color-scheme: dark)').matches ?? false;
@@ -68,10 +83,13 @@ export function swingText(swing) {
   return `${percent(swing)} of a step`;
 }
 
-// "Kick", "Kick → snare 40 %".
-export function trackName(track) {
+// "Kick", "Kick → snare 40 %", and with a pitch (notes: the model plays
+// them) "Flute G5", "Flute → oboe 40 %, G5".
+export function trackName(track, { notes = true } = {}) {
   const a = classLabel(track.class);
-  return track.morphTo === null || track.morph === 0 ? a : `${a} → ${classLabel(track.morphTo).toLowerCase()} ${percent(track.morph)}`;
+  const note = notes && track.pitch !== null && track.pitch !== undefined ? noteName(track.pitch) : '';
+  if (track.morphTo === null || track.morph === 0) return note ? `${a} ${note}` : a;
+  return `${a} → ${classLabel(track.morphTo).toLowerCase()} ${percent(track.morph)}${note ? `, ${note}` : ''}`;
 }
 
 export class GrainsPanel extends Panel {
@@ -91,6 +109,9 @@ export class GrainsPanel extends Panel {
       clear: $('grains-clear'),
       editorName: $('grains-editor-name'),
       cls: $('grains-class'),
+      pitchRow: $('grains-pitch-row'),
+      pitch: $('grains-pitch'),
+      pitchHint: $('grains-pitch-hint'),
       morphTo: $('grains-morph-to'),
       morph: $('grains-morph'),
       morphValue: $('grains-morph-value'),
@@ -130,6 +151,9 @@ export class GrainsPanel extends Panel {
       mapAnnounce: $('grains-map-announce'),
       mapNote: $('grains-map-note'),
       pathClass: $('grains-path-class'),
+      pathClassHint: $('grains-path-class-hint'),
+      pathPitchRow: $('grains-path-pitch-row'),
+      pathPitch: $('grains-path-pitch'),
       speed: $('grains-speed'),
       speedValue: $('grains-speed-value'),
       pathVolume: $('grains-path-volume'),
@@ -151,9 +175,16 @@ export class GrainsPanel extends Panel {
     this.beatboxStatus = new StatusArea($('grains-beatbox-status'));
     this.pathStatus = new StatusArea($('grains-path-status'));
 
-    this.model = null; // {entry: {id}, bytes, description, fileName, source}
+    this.model = null; // {entry: {id}, bytes, description, fileName, source, name (the list's, else the file's)}
     this.entries = []; // the shipped models
     this.pattern = defaultPattern(CORPUS_CLASSES);
+    // The kind of model the pattern was made for: 'drums', 'pitched', or null
+    // (a link's or a file's, opened before any model: whichever plays its
+    // classes). A model of another kind swaps it for the one kept of its kind.
+    this.patternKind = 'drums';
+    this.keptPatterns = {}; // kind -> the pattern left when the model changed kind
+    this.pitchShown = ''; // what the pitch selects hold now (they are refilled when it changes)
+    this.pathPitchShown = '';
     this.selected = 0; // the track in the editor
     this.cursor = { track: 0, step: 0 }; // the grid's focusable cell (step -1: the track's name)
     this.playingPattern = false;
@@ -193,6 +224,12 @@ export class GrainsPanel extends Panel {
       t.class = this.el.cls.value;
       if (t.morphTo === t.class) t.morphTo = null;
       t.embedding = null; // a saved hit belongs to its class
+      // The note stays while the new instrument's select offers it (a tune keeps its notes).
+      const range = this.classRange(t.class);
+      if (t.pitch !== null && range && (t.pitch < range[0] - PITCH_REACH || t.pitch > range[2] + PITCH_REACH)) t.pitch = null;
+    }, { audition: true }));
+    on(this.el.pitch, 'change', () => this.editTrack(this.selected, (t) => {
+      t.pitch = this.el.pitch.value === '' ? null : Number(this.el.pitch.value);
     }, { audition: true }));
     on(this.el.morphTo, 'change', () => this.editTrack(this.selected, (t) => {
       t.morphTo = this.el.morphTo.value || null;
@@ -230,6 +267,11 @@ export class GrainsPanel extends Panel {
     for (const input of this.el.shapes) on(input, 'change', () => input.checked && this.chooseShape(input.value));
     on(this.el.pathClass, 'change', () => {
       this.map.setSelected(Number(this.el.pathClass.value));
+      this.showPathPitch();
+      this.sendPath();
+    });
+    on(this.el.pathPitch, 'change', () => {
+      this.showPathPitch();
       this.sendPath();
     });
     on(this.el.speed, 'input', () => {
@@ -287,6 +329,22 @@ export class GrainsPanel extends Panel {
     return this.model ? this.model.description.classNames : CORPUS_CLASSES;
   }
 
+  // Whether the loaded model's hits take a pitch (its classes are instruments).
+  get pitched() {
+    return !!this.model?.description.pitched;
+  }
+
+  get words() {
+    return WORDS[this.pitched ? 'pitched' : 'drums'];
+  }
+
+  // A pitched model's [lowest, typical, highest] MIDI pitch of a class; null otherwise.
+  classRange(name) {
+    if (!this.pitched) return null;
+    const d = this.model.description;
+    return d.classPitches[d.classNames.indexOf(name)] ?? null;
+  }
+
   // ---------- the model ----------
 
   async loadCatalog() {
@@ -311,22 +369,48 @@ export class GrainsPanel extends Panel {
       });
       return;
     }
-    await this.loadShipped(entries[0]);
+    const { entry, bytes } = await this.firstModel(entries);
+    this.el.modelSelect.value = entry.id;
+    await this.loadShipped(entry, bytes);
   }
 
-  async loadShipped(entry) {
+  // The shipped model to start with: the first one, unless the pattern came
+  // from a link or a file (made for no model, or for a pitched one) that it
+  // cannot play and another one can: a phrase shared from the instrument
+  // model opens on it even when the drum kit comes first in the list. Each
+  // model tried is downloaded (its bytes are kept for the one chosen).
+  async firstModel(entries) {
+    if (this.patternKind === 'drums' || entries.length < 2) return { entry: entries[0], bytes: null };
+    for (const entry of entries) {
+      try {
+        const bytes = await this.download(entry);
+        const d = describeGrainsModel(bytes, entry.file);
+        const kind = d.pitched ? 'pitched' : 'drums';
+        if (!missingClasses(this.pattern, d.classNames).length && (this.patternKind === null || this.patternKind === kind)) return { entry, bytes };
+      } catch {
+        // this one cannot be read: loading the first says why if it is the first
+      }
+    }
+    return { entry: entries[0], bytes: null };
+  }
+
+  async download(entry) {
+    const response = await fetch(new URL(entry.file, MODELS_URL));
+    if (!response.ok) throw new Error(`the model could not be downloaded (HTTP ${response.status})`);
+    return response.arrayBuffer();
+  }
+
+  async loadShipped(entry, prefetched = null) {
     this.el.modelNote.textContent = `Loading ${entry.name}…`;
-    let bytes;
+    let bytes = prefetched;
     try {
-      const response = await fetch(new URL(entry.file, MODELS_URL));
-      if (!response.ok) throw new Error(`the drum model could not be downloaded (HTTP ${response.status})`);
-      bytes = await response.arrayBuffer();
+      bytes ??= await this.download(entry);
     } catch (error) {
-      this.el.modelNote.textContent = 'The drum model could not be downloaded.';
-      this.status.set('model-error', { kind: 'error', title: 'The drum model could not be downloaded.', text: `${sentence(error)}. Reload the page to try again.` });
+      this.el.modelNote.textContent = `${entry.name} could not be downloaded.`;
+      this.status.set('model-error', { kind: 'error', title: `The model “${entry.name}” could not be downloaded.`, text: `${sentence(error)}. Reload the page to try again.` });
       return;
     }
-    if (this.useModel(bytes, { fileName: entry.file, source: 'shipped', id: `shipped:${entry.id}` })) this.loadCard(entry);
+    if (this.useModel(bytes, { fileName: entry.file, source: 'shipped', id: `shipped:${entry.id}`, name: entry.name })) this.loadCard(entry);
   }
 
   async openModelFile(file) {
@@ -339,7 +423,7 @@ export class GrainsPanel extends Panel {
   }
 
   // Reads a model's header; the audio engine loads it on the next sound.
-  useModel(bytes, { fileName, source, id }) {
+  useModel(bytes, { fileName, source, id, name = null }) {
     let description;
     try {
       description = describeGrainsModel(bytes, fileName);
@@ -352,13 +436,16 @@ export class GrainsPanel extends Panel {
     this.stop();
     this.status.clear('model-error');
     this.status.clear('no-model');
-    this.model = { entry: { id }, bytes, description, fileName, source };
+    this.model = { entry: { id }, bytes, description, fileName, source, name: name ?? description.name };
     this.modelLoaded();
     return true;
   }
 
   async loadCard(entry) {
-    if (!entry.card) return;
+    if (!entry.card) {
+      this.el.card.hidden = true; // not the card of the model before
+      return;
+    }
     try {
       const response = await fetch(new URL(entry.card, MODELS_URL));
       if (!response.ok) return;
@@ -371,13 +458,40 @@ export class GrainsPanel extends Panel {
 
   modelLoaded() {
     const d = this.model.description;
-    this.el.model.textContent = `${d.name} (${d.classes.length} drum classes, ${formatBytes(this.model.bytes.byteLength)})`;
+    const modelKind = d.pitched ? 'pitched' : 'drums';
+    const words = this.words;
+    this.el.model.textContent = `${d.name} (${d.classes.length} ${d.pitched ? 'instruments' : 'drum classes'}, ${formatBytes(this.model.bytes.byteLength)})`;
     this.el.model.dataset.model = this.model.entry.id;
     this.root.dataset.model = this.model.entry.id;
-    this.el.modelNote.textContent = `${d.name}: ${d.classes.map((c) => c.label.toLowerCase()).join(', ')}.`;
-    // A pattern naming classes this model lacks plays the model's first one there.
+    this.root.dataset.pitched = String(d.pitched);
+    this.el.modelNote.textContent = `${d.name}: ${d.classes.map((c) => c.label.toLowerCase()).join(', ')}${d.pitched ? ', each played at the pitch you choose' : ''}.`;
+    for (const el of this.root.querySelectorAll('[data-word]')) el.textContent = words[el.dataset.word] ?? el.textContent;
+    this.el.grid.setAttribute('aria-label', `${d.pitched ? 'Instrument' : 'Drum'} pattern: a row per track, ${STEPS} steps`);
+    this.el.mapLegend.setAttribute('aria-label', d.pitched ? 'Instruments' : 'Drum classes');
+    this.status.clear('pattern-classes');
     const missing = missingClasses(this.pattern, d.classNames);
-    if (missing.length) {
+    if (this.patternKind !== null && this.patternKind !== modelKind) {
+      // Drums to instruments or back: the pattern left is kept for its kind,
+      // and this kind's comes back (its default when there is none that fits).
+      const from = this.patternKind;
+      this.keptPatterns[from] = this.pattern;
+      const kept = this.keptPatterns[modelKind];
+      const back = !!kept && !missingClasses(kept, d.classNames).length;
+      this.pattern = back ? kept : defaultPattern(d.classNames, d);
+      this.selected = Math.min(this.selected, this.pattern.tracks.length - 1);
+      this.cursor = { track: Math.min(this.cursor.track, this.pattern.tracks.length - 1), step: this.cursor.step };
+      this.heard.fill(null);
+      const left = WORDS[from].beat;
+      this.status.set('pattern-classes', {
+        kind: 'info',
+        title: d.pitched
+          ? `${this.model.name} plays instruments, not drums: ${back ? 'the phrase you made for instruments is back' : 'here is a phrase of its own to start from'}.`
+          : `${this.model.name} plays drums: ${back ? 'the beat you made for drums is back' : 'here is a beat of its own to start from'}.`,
+        text: `The ${left} you had is kept while this page is open: choose a ${from === 'pitched' ? 'pitched instrument' : 'drum'} model again to hear it.`,
+      });
+      this.scheduleHash();
+    } else if (missing.length) {
+      // A pattern naming classes this model lacks plays the model's first one there.
       const fallback = d.classNames[0];
       this.pattern = edited(this.pattern, (p) => {
         for (const t of p.tracks) {
@@ -388,14 +502,15 @@ export class GrainsPanel extends Panel {
       this.status.set('pattern-classes', { kind: 'info', title: `This model has no ${missing.map((m) => classLabel(m).toLowerCase()).join(', ')}.`, text: `Those tracks now play the ${classLabel(fallback).toLowerCase()}; pick another sound for them in the track settings.` });
     }
     this.fillClassSelects();
-    this.kit = defaultBeatboxKit(d.classNames);
+    this.patternKind = modelKind;
+    this.kit = defaultBeatboxKit(d.classNames, d.classPitches);
     this.fillKitSelects();
     this.sendKit();
     this.buildGrid();
     this.showPattern();
     this.map.setModel(d);
     this.el.mapNote.textContent = d.grainMap
-      ? 'Each dot is a drum class, placed where its grains lie; every other point of the map is a grain too.'
+      ? `Each dot is ${d.pitched ? 'an instrument' : 'a drum class'}, placed where its grains lie; every other point of the map is a grain too.`
       : `This model has no grain map (${d.mapProblem}): paths need one.`;
     this.el.mapLegend.replaceChildren(...this.map.legend().map(({ label, colour }) => {
       const item = this.root.ownerDocument.createElement('span');
@@ -412,16 +527,21 @@ export class GrainsPanel extends Panel {
       this.path = defaultPath(kind === 'draw' ? 'circle' : kind, this.map.extent, this.map.model?.grainMap.classPoints);
       this.map.setPath(this.path);
     }
-    this.el.beatboxNote.textContent = d.beatbox
-      ? 'Make drum sounds with your mouth: a low “boom”, a hissing “tss” and a sharp “ka”. The network plays the drum you pick for each.'
-      : 'This model’s file holds no onset centroids, so it cannot tell your beat-box sounds apart.';
+    let note = 'This model’s file holds no onset centroids, so it cannot tell your beat-box sounds apart.';
+    if (d.beatbox) {
+      note = d.pitched
+        ? 'Make drum sounds with your mouth: a low “boom”, a hissing “tss” and a sharp “ka”. The network plays the instrument you pick for each, always at that instrument’s typical pitch (the sound you make picks the instrument, not the note).'
+        : 'Make drum sounds with your mouth: a low “boom”, a hissing “tss” and a sharp “ka”. The network plays the drum you pick for each.';
+    }
+    this.el.beatboxNote.textContent = note;
+    this.showPathPitch();
     this.updateButtons();
     if (this.engine?.node) this.loadEngineModel().then(() => this.sendPattern()).catch((error) => this.onModelError(error));
   }
 
   onModelError(error) {
     if (isEngineFailure(error)) return;
-    this.status.set('model-error', { kind: 'error', title: 'The drum model could not be loaded into the audio engine.', text: `${sentence(error)}.`, sticky: false });
+    this.status.set('model-error', { kind: 'error', title: `The ${this.words.drum} model could not be loaded into the audio engine.`, text: `${sentence(error)}.`, sticky: false });
   }
 
   // ---------- the audio engine ----------
@@ -562,6 +682,38 @@ export class GrainsPanel extends Panel {
     this.el.pathClass.replaceChildren(...this.classNames.map((n, i) => new Option(classLabel(n), String(i))));
     this.el.pathClass.value = String(Number.isInteger(before) && before >= 0 && before < this.classNames.length ? before : 0);
     this.map.setSelected(Number(this.el.pathClass.value));
+    this.showPathPitch();
+  }
+
+  // Fills a pitch select for a class's range (only when what it would hold
+  // changes: a select being used keeps its options) and selects `pitch`.
+  fillPitch(select, range, pitch, shown) {
+    const options = pitchOptions(range, pitch);
+    const key = options.map((o) => `${o.value}:${o.text}`).join('|');
+    if (shown !== key) select.replaceChildren(...options.map(({ value, text }) => new Option(text, value)));
+    select.value = pitch === null ? '' : String(pitch);
+    return key;
+  }
+
+  // The path's pitch: shown for a pitched model, its select for the path's
+  // instrument (a note kept while that instrument's select offers it).
+  showPathPitch() {
+    const name = this.classNames[Number(this.el.pathClass.value)] ?? this.classNames[0];
+    const range = this.classRange(name);
+    this.el.pathPitchRow.hidden = !range;
+    if (!range) {
+      this.el.pathClassHint.textContent = `The grains are decoded as the chosen ${this.words.drum} would make them.`;
+      return;
+    }
+    const value = this.el.pathPitch.value;
+    let pitch = value === '' ? null : Number(value);
+    if (pitch !== null && (pitch < range[0] - PITCH_REACH || pitch > range[2] + PITCH_REACH)) pitch = null;
+    this.pathPitchShown = this.fillPitch(this.el.pathPitch, range, pitch, this.pathPitchShown);
+    this.el.pathClassHint.textContent = `The grains are decoded as the chosen instrument would make them, at the pitch chosen. ${pitchHint(name, range, pitch)}`;
+  }
+
+  get pathPitch() {
+    return this.pitched && this.el.pathPitch.value !== '' ? Number(this.el.pathPitch.value) : -1;
   }
 
   // The kit's selects: the model's classes, each sound's drum selected.
@@ -650,10 +802,11 @@ export class GrainsPanel extends Panel {
     const p = this.pattern;
     const dark = isDark();
     const names = this.classNames;
+    const notes = this.pitched || !this.model; // a drum model plays no notes: they are kept, not shown
     p.tracks.forEach((track, k) => {
       const name = this.cellButton(k, -1);
       if (!name) return;
-      const label = trackName(track);
+      const label = trackName(track, { notes });
       name.lastChild.textContent = label;
       name.setAttribute('aria-pressed', String(k === this.selected));
       name.title = `Track ${k + 1}: ${label}. Press to hear it and change its sound below.`;
@@ -665,7 +818,7 @@ export class GrainsPanel extends Panel {
         button.setAttribute('aria-pressed', String(v > 0));
         button.style.setProperty('--velocity', String(v));
         button.style.setProperty('--track-colour', colour);
-        button.setAttribute('aria-label', `${classLabel(track.class)}, step ${s + 1}${v > 0 ? `, ${percent(v)}` : ''}`);
+        button.setAttribute('aria-label', `${notes && track.pitch !== null ? `${classLabel(track.class)} ${noteName(track.pitch)}` : classLabel(track.class)}, step ${s + 1}${v > 0 ? `, ${percent(v)}` : ''}`);
       }
     });
     // The roving tab stop.
@@ -680,15 +833,21 @@ export class GrainsPanel extends Panel {
     this.el.swing.setAttribute('aria-valuetext', this.el.swingValue.textContent);
 
     const t = p.tracks[this.selected];
-    this.el.editorName.textContent = `${this.selected + 1}, ${trackName(t)}`;
+    this.el.editorName.textContent = `${this.selected + 1}, ${trackName(t, { notes })}`;
     if (![...this.el.cls.options].some((o) => o.value === t.class) || (t.morphTo && ![...this.el.morphTo.options].some((o) => o.value === t.morphTo))) this.fillClassSelects();
     this.el.cls.value = t.class;
+    const range = this.classRange(t.class);
+    this.el.pitchRow.hidden = !range;
+    if (range) {
+      this.pitchShown = this.fillPitch(this.el.pitch, range, t.pitch, this.pitchShown);
+      this.el.pitchHint.textContent = pitchHint(t.class, range, t.pitch);
+    }
     this.el.morphTo.value = t.morphTo ?? '';
     this.el.morph.disabled = t.morphTo === null;
     this.el.morph.value = String(t.morph);
     this.el.morphValue.textContent = t.morphTo === null ? '—' : `${percent(1 - t.morph)} ${classLabel(t.class).toLowerCase()}, ${percent(t.morph)} ${classLabel(t.morphTo).toLowerCase()}`;
     this.el.variation.value = String(t.variation);
-    this.el.variationValue.textContent = t.variation === 0 ? 'none: the typical hit' : t.variation <= 1 ? `${t.variation.toFixed(2)}, as the drums it learned` : `${t.variation.toFixed(2)}, wilder than any it heard`;
+    this.el.variationValue.textContent = t.variation === 0 ? 'none: the typical hit' : t.variation <= 1 ? `${t.variation.toFixed(2)}, as the ${this.words.learned} it learned` : `${t.variation.toFixed(2)}, wilder than any it heard`;
     this.el.volume.value = String(t.gain);
     this.el.volumeValue.textContent = t.gain === 0 ? 'muted' : percent(t.gain);
     const mode = t.embedding ? 'saved' : t.seed !== null ? 'same' : 'fresh';
@@ -831,6 +990,7 @@ export class GrainsPanel extends Panel {
         seed: track.seed ?? 0,
         gain: Math.max(0.05, track.gain),
         embedding,
+        pitch: this.pitched && track.pitch !== null ? track.pitch : -1,
       });
       this.heard[k] = seed;
       this.root.dataset.lastHit = String(seed);
@@ -880,16 +1040,23 @@ export class GrainsPanel extends Panel {
     }
   }
 
-  // A pattern from a link or a file; one naming classes the model lacks is refused.
+  // A pattern from a link or a file; one naming classes the model lacks is
+  // refused. Before a model is loaded its kind is unknown (pitched when it
+  // sets a pitch): the first model chosen is one that plays it (firstModel).
   applyPattern(pattern, source) {
     if (this.model) {
       const missing = missingClasses(pattern, this.model.description.classNames);
       if (missing.length) {
-        this.status.set('pattern-error', { kind: 'error', title: `The beat in ${source} uses drums this model does not have: ${missing.join(', ')}.`, text: `This model has ${this.model.description.classNames.join(', ')}. The beat before stays.` });
+        const others = this.entries.length > 1 ? ' Another model in the list at the bottom of the page may have them: choose it, then open this again.' : '';
+        this.status.set('pattern-error', { kind: 'error', title: `The ${this.words.beat} in ${source} uses sounds this model does not have: ${missing.join(', ')}.`, text: `This model has ${this.model.description.classNames.join(', ')}. The ${this.words.beat} before stays.${others}` });
         return false;
       }
+      this.patternKind = this.pitched ? 'pitched' : 'drums';
+    } else {
+      this.patternKind = pattern.tracks.some((t) => t.pitch !== null) ? 'pitched' : null;
     }
     this.status.clear('pattern-error');
+    this.status.clear('pattern-classes');
     this.heard.fill(null);
     this.setPattern(pattern, { rebuild: true });
     this.fillClassSelects();
@@ -1141,7 +1308,7 @@ export class GrainsPanel extends Panel {
 
   sendPath() {
     if (!this.pathPlaying || !this.engine || !this.path) return;
-    this.engine.setPath({ points: this.path.points, speed: this.speed, classIndex: Number(this.el.pathClass.value), gain: Number(this.el.pathVolume.value) });
+    this.engine.setPath({ points: this.path.points, speed: this.speed, classIndex: Number(this.el.pathClass.value), gain: Number(this.el.pathVolume.value), pitch: this.pathPitch });
   }
 
   async togglePath() {
