@@ -5,8 +5,9 @@ training stack. The exporter (``timbrel.export``) writes through it.
 
 Layout (models/README.md): magic ``TMBL``, uint32 version 1, uint32 header
 length H, H bytes of compact UTF-8 JSON, zero padding to a multiple of 16 from
-the file start (the data start D), float32 little-endian tensors at D + offset
-(offset a multiple of 16), and a CRC-32 (zlib.crc32) of every preceding byte.
+the file start (the data start D), little-endian tensors at D + offset (offset a
+multiple of 16; float32, or float16 where the entry says ``"dtype": "f16"``: widened to
+float32 on reading), and a CRC-32 (zlib.crc32) of every preceding byte.
 
 Families with a contract here (``FAMILY_CHECKS``: ``grains``, docs/grains.md) are held to
 it by both the writer and the reader: required graphs, their sizes, the metadata.
@@ -28,6 +29,8 @@ MAGIC = b"TMBL"
 VERSION = 1
 ALIGN = 16
 F32 = np.dtype("<f4")
+F16 = np.dtype("<f2")
+DTYPES = {"f32": F32, "f16": F16}
 
 # What a file may ask for: the core's limits (core/include/timbrel/nn/model_limits.h,
 # models/README.md "Limits"), held by read_tmbl (and the page's reader,
@@ -174,12 +177,20 @@ def check_tensor_references(graphs, tensors: Mapping[str, np.ndarray]) -> None:
 
 def write_tmbl(path: Union[str, Path], family: str, name: str, metadata: Mapping[str, Any],
                graphs: Mapping[str, List[Mapping[str, Any]]],
-               tensors: Mapping[str, np.ndarray]) -> Path:
+               tensors: Mapping[str, np.ndarray], dtype: str = "f32") -> Path:
     """Writes a .tmbl file; tensors in the core's layout (see layout.py). Returns the path.
 
-    Tensors are stored in the order the ops first use them. Refuses NaN/Inf,
-    missing or unused tensors, and empty graphs.
+    Tensors are stored in the order the ops first use them, as ``dtype`` ("f32", or "f16":
+    half the bytes, each weight rounded to 11 significant bits; the family check runs on the
+    rounded values). Refuses NaN/Inf (a weight beyond float16's range too), missing or unused
+    tensors, and empty graphs.
     """
+    if dtype not in DTYPES:
+        raise TmblError(f"dtype must be one of {sorted(DTYPES)}")
+    if dtype != "f32":
+        with np.errstate(over="ignore"):
+            tensors = {k: np.asarray(v, np.float32).astype(DTYPES[dtype]).astype(np.float32)
+                       for k, v in tensors.items()}
     if not graphs:
         raise TmblError("no graphs")
     for g, ops in graphs.items():
@@ -195,10 +206,12 @@ def write_tmbl(path: Union[str, Path], family: str, name: str, metadata: Mapping
         a = np.asarray(tensors[tname])
         if a.ndim == 0 or 0 in a.shape:
             raise TmblError(f"tensor '{tname}' has an empty shape {a.shape}")
-        a = np.ascontiguousarray(a, dtype=F32)
+        a = np.ascontiguousarray(a, dtype=DTYPES[dtype])
         if not np.all(np.isfinite(a)):
-            raise TmblError(f"tensor '{tname}' contains NaN or Inf")
-        entries.append({"name": tname, "shape": [int(d) for d in a.shape], "offset": offset})
+            raise TmblError(f"tensor '{tname}' contains NaN or Inf" +
+                            (" (or a value beyond float16's +-65504)" if dtype == "f16" else ""))
+        entries.append({"name": tname, "shape": [int(d) for d in a.shape], "offset": offset,
+                        **({"dtype": dtype} if dtype != "f32" else {})})
         raw = a.tobytes(order="C")
         blobs.append(raw + b"\0" * _pad(len(raw)))
         offset += len(raw) + _pad(len(raw))
@@ -283,15 +296,21 @@ def read_tmbl(source: Union[str, Path, bytes], check_references: bool = True) ->
                                 f"limit of {LIMITS['max_parameters']}")
         if not isinstance(offset, int) or offset < 0 or offset % ALIGN:
             raise TmblError(f"tensor '{tname}' is not 16-byte aligned (offset {offset})")
-        if data_start + offset + 4 * count > data_end:
-            raise TmblError(f"truncated: tensor '{tname}' ({4 * count} bytes) lies outside the "
+        dtype = entry.get("dtype", "f32") if isinstance(entry, dict) else "f32"
+        if dtype not in DTYPES:
+            raise TmblError(f"tensor '{tname}' has dtype {json.dumps(dtype)}; this reader reads "
+                            '"f32" and "f16"')
+        size = DTYPES[dtype].itemsize
+        if data_start + offset + size * count > data_end:
+            raise TmblError(f"truncated: tensor '{tname}' ({size * count} bytes) lies outside the "
                             f"file's {data_end - data_start} bytes of tensor data")
         total += count
         if total > LIMITS["max_parameters"]:
             raise TmblError(f"the tensors hold more than {LIMITS['max_parameters']} values in all (limit)")
         if tname in tensors:
             raise TmblError(f"tensor '{tname}' appears twice")
-        a = np.frombuffer(data, dtype=F32, count=count, offset=data_start + offset).reshape(shape)
+        a = np.frombuffer(data, dtype=DTYPES[dtype], count=count,
+                          offset=data_start + offset).reshape(shape).astype(np.float32)
         if not np.all(np.isfinite(a)):
             raise TmblError(f"tensor '{tname}' contains NaN or Inf")
         tensors[tname] = a.copy()
@@ -653,3 +672,44 @@ def check_family(family: str, metadata: Mapping[str, Any], graphs: Mapping[str, 
     check = FAMILY_CHECKS.get(family)
     if check is not None:
         check(metadata, graphs, tensors)
+
+
+# --- re-packing -------------------------------------------------------------------------------
+
+def repack(source: Union[str, Path], out: Union[str, Path], dtype: str = "f16") -> Dict[str, Any]:
+    """``source`` written again to ``out`` with its weights as ``dtype`` (family, name,
+    metadata and graphs kept). Returns the sizes and the largest weight change."""
+    f = read_tmbl(source)
+    path = write_tmbl(out, f.family, f.name, f.metadata, f.graphs, f.tensors, dtype=dtype)
+    g = read_tmbl(path)
+    # the largest change of a weight, relative to the largest weight of its tensor
+    worst = max(float(np.max(np.abs(g.tensors[k] - v)) / np.max(np.abs(v)))
+                for k, v in f.tensors.items() if np.any(v))
+    return {"path": path, "bytes_before": len(Path(source).read_bytes()) if not isinstance(
+        source, (bytes, bytearray)) else len(source), "bytes_after": path.stat().st_size,
+        "largest_relative_change": worst}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m timbrel.tmbl repack IN.tmbl OUT.tmbl [--dtype f16|f32]``."""
+    import argparse
+    import sys
+    p = argparse.ArgumentParser(prog="python -m timbrel.tmbl", description="Timbrel model files")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("repack", help="write a .tmbl again with f16 (or f32) weights")
+    r.add_argument("source")
+    r.add_argument("out")
+    r.add_argument("--dtype", choices=sorted(DTYPES), default="f16")
+    args = p.parse_args(argv)
+    try:
+        info = repack(args.source, args.out, args.dtype)
+    except (TmblError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {info['path']}: {info['bytes_before']} -> {info['bytes_after']} bytes; largest "
+          f"weight change (relative to its tensor's largest) {info['largest_relative_change']:.2e}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -61,6 +61,53 @@ TEST_CASE("A well-formed model file loads", "[nn][model_file]") {
   CHECK(g.streams());
 }
 
+TEST_CASE("f16 tensors load as the float32 values they hold", "[nn][model_file]") {
+  // Values exact in binary16 (k / 64, the largest half 65504, the smallest
+  // subnormal 2^-24, a negative zero): the f16 file computes what the f32 one does.
+  auto exact = small_tensors();
+  for (auto& [name, t] : exact)
+    for (size_t i = 0; i < t.data.size(); ++i) t.data[i] = float(int(i % 17) - 8) / 64.0f;
+  exact["fc.bias"].data = {65504.0f, -5.9604644775390625e-08f, -0.0f, 0.75f};
+  auto half = exact;
+  for (auto& [name, t] : half) t.half = true;
+  const auto f32 = test::write_tmbl(small_header(), exact);
+  const auto f16 = test::write_tmbl(small_header(), half);
+  CHECK(f16.size() < f32.size());
+  auto a = nn::load_model(f32.data(), f32.size());
+  auto b = nn::load_model(f16.data(), f16.size());
+  REQUIRE(a.error.empty());
+  REQUIRE(b.error.empty());
+  nn::Sequence x(4, 3);
+  for (int t = 0; t < 4; ++t)
+    for (int c = 0; c < 3; ++c) x.frame(t)[c] = 0.1f * float(t - c);
+  const auto ya = a.model->graph("main").forward(x), yb = b.model->graph("main").forward(x);
+  for (int t = 0; t < 4; ++t)
+    for (int c = 0; c < ya.channels; ++c) CHECK(ya.frame(t)[c] == yb.frame(t)[c]);
+
+  // Refusals: another dtype, f16 data cut short, an f16 infinity or NaN.
+  auto dtype = [&](const json& value) {
+    auto header = small_header();
+    auto bytes = test::write_tmbl(header, half);
+    // Rewrite the entries with the given dtype (the data stays where it is).
+    const std::string text(bytes.begin() + 12, bytes.begin() + 12 + long(bytes[8] | bytes[9] << 8));
+    auto parsed = json::parse(text);
+    parsed["tensors"][0]["dtype"] = value;
+    return load_error(test::write_tmbl(parsed, half));
+  };
+  CHECK(dtype("bf16") ==
+        "model file: tensor 'fc.bias' has dtype \"bf16\"; this engine reads \"f32\" and \"f16\"");
+  CHECK(dtype(16) ==
+        "model file: tensor 'fc.bias' has dtype 16; this engine reads \"f32\" and \"f16\"");
+  auto infinite = half;
+  infinite["fc.weight"].data[5] = 1e6f;  // beyond binary16: stored as infinity
+  CHECK(load_error(test::write_tmbl(small_header(), infinite)) ==
+        "model file: tensor 'fc.weight' contains NaN or Inf");
+  auto bytes = test::write_tmbl(small_header(), half);
+  bytes.erase(bytes.end() - 20, bytes.end() - 4);  // the last tensor's data cut
+  test::reseal(bytes);
+  CHECK(load_error(bytes).find("truncated: tensor") != std::string::npos);
+}
+
 TEST_CASE("The loader names what is wrong with a bad model file", "[nn][model_file]") {
   const auto good = test::write_tmbl(small_header(), small_tensors());
 

@@ -83,3 +83,38 @@ def test_reads_residual_bodies_without_torch():
     assert lines[0] == "['linear', 'residual', 'residual', 'gru', 'residual']"
     assert lines[1] == "['layer_norm', 'linear', 'softplus', 'linear']"
     assert lines[2] == "True"  # the body ops' tensors are all used
+
+
+def test_f16_weights_round_trip_repack_and_refusals(tmp_path):
+    """write_tmbl(dtype="f16") stores half the bytes, read_tmbl widens them back; repack keeps
+    the header; another dtype or a weight beyond float16 is refused in words."""
+    import numpy as np
+    import pytest
+    from timbrel.tmbl import TmblError, main, read_tmbl, repack, write_tmbl
+    graphs = {"main": [{"op": "linear", "weight": "w", "bias": "b"}]}
+    w = np.linspace(-1, 1, 64, dtype=np.float32).reshape(8, 8)
+    b = np.array([0.1, 1e-9, -3.5, 0, 0, 0, 0, 65504], np.float32)
+    f32 = write_tmbl(tmp_path / "a.tmbl", "test", "t", {}, graphs, {"w": w, "b": b})
+    f16 = write_tmbl(tmp_path / "b.tmbl", "test", "t", {}, graphs, {"w": w, "b": b}, dtype="f16")
+    assert f16.stat().st_size < f32.stat().st_size
+    got = read_tmbl(f16)
+    assert [e.get("dtype") for e in got.header["tensors"]] == ["f16", "f16"]
+    np.testing.assert_array_equal(got.tensors["w"], w.astype(np.float16).astype(np.float32))
+    assert got.tensors["b"][1] == 0.0 and got.tensors["b"][7] == 65504.0  # underflow to 0; largest half
+    info = repack(f32, tmp_path / "c.tmbl")
+    assert info["bytes_after"] == f16.stat().st_size
+    assert info["largest_relative_change"] < 1e-3
+    assert read_tmbl(tmp_path / "c.tmbl").header == got.header
+    assert main(["repack", str(f32), str(tmp_path / "d.tmbl"), "--dtype", "f32"]) == 0
+    assert (tmp_path / "d.tmbl").read_bytes() == f32.read_bytes()
+    with pytest.raises(TmblError, match="beyond float16"):
+        write_tmbl(tmp_path / "e.tmbl", "test", "t", {}, graphs, {"w": w, "b": b * 10}, dtype="f16")
+    # a dtype this reader does not know
+    raw = bytearray(f16.read_bytes())
+    at = raw.index(b'"f16"')
+    raw[at:at + 5] = b'"bf6"'
+    import struct
+    import zlib
+    raw[-4:] = struct.pack("<I", zlib.crc32(bytes(raw[:-4])) & 0xFFFFFFFF)
+    with pytest.raises(TmblError, match='has dtype "bf6"; this reader reads "f32" and "f16"'):
+        read_tmbl(bytes(raw))

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -106,6 +107,27 @@ namespace {
 std::uint32_t read_u32(const std::uint8_t* p) {
   return std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 |
          std::uint32_t(p[3]) << 24;
+}
+
+// IEEE 754 binary16 -> float, exactly (subnormals, infinities and NaN included:
+// the loader then refuses the last two like float32 ones).
+float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = std::uint32_t(h & 0x8000u) << 16;
+  const std::uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
+  float magnitude;
+  if (exponent == 0)
+    magnitude = std::ldexp(float(mantissa), -24);  // zero or subnormal
+  else if (exponent == 31)
+    magnitude =
+        mantissa ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
+  else
+    magnitude = std::ldexp(float(mantissa | 0x400u), int(exponent) - 25);
+  std::uint32_t bits;
+  std::memcpy(&bits, &magnitude, 4);
+  bits |= sign;
+  float out;
+  std::memcpy(&out, &bits, 4);
+  return out;
 }
 
 struct Tensor {
@@ -575,6 +597,7 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
     std::string name;
     std::vector<int> shape;
     std::uint64_t offset = 0, count = 0;
+    bool half = false;  // dtype "f16": widened to float32 here
   };
   std::vector<Entry> checked;
   checked.reserve(entries.size());
@@ -604,9 +627,17 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
     }
     e.offset = entry["offset"].get<std::uint64_t>();
     if (e.offset % 16 != 0) return fail("tensor '" + e.name + "' is not 16-byte aligned");
+    if (entry.contains("dtype")) {
+      const Json& dtype = entry["dtype"];
+      if (!dtype.is_string() || (dtype != "f32" && dtype != "f16"))
+        return fail("tensor '" + e.name + "' has dtype " + dtype.dump() +
+                    "; this engine reads \"f32\" and \"f16\"");
+      e.half = dtype == "f16";
+    }
+    const std::uint64_t bytes_each = e.half ? 2 : 4;
     // Checked without wrapping: offset and bytes each within the data.
-    if (e.offset > data_size || e.count * 4 > data_size - e.offset)
-      return fail("truncated: tensor '" + e.name + "' (" + std::to_string(e.count * 4) +
+    if (e.offset > data_size || e.count * bytes_each > data_size - e.offset)
+      return fail("truncated: tensor '" + e.name + "' (" + std::to_string(e.count * bytes_each) +
                   " bytes) lies outside the file's " + std::to_string(data_size) +
                   " bytes of tensor data");
     total += e.count;  // at most 4096 entries of at most 2^24
@@ -622,8 +653,14 @@ LoadResult load_model(const std::uint8_t* bytes, std::size_t size, const LoadOpt
     Tensor t;
     t.shape = std::move(e.shape);
     t.data.resize(size_t(e.count));
-    std::memcpy(t.data.data(), bytes + data_start + e.offset,
-                size_t(e.count) * 4);  // little-endian hosts
+    if (e.half)
+      for (std::size_t i = 0; i < size_t(e.count); ++i) {
+        const std::uint8_t* h = bytes + data_start + e.offset + 2 * i;
+        t.data[i] = half_to_float(std::uint16_t(h[0] | (h[1] << 8)));
+      }
+    else
+      std::memcpy(t.data.data(), bytes + data_start + e.offset,
+                  size_t(e.count) * 4);  // little-endian hosts
     for (float v : t.data)
       if (!std::isfinite(v)) return fail("tensor '" + e.name + "' contains NaN or Inf");
     loader.tensors.emplace(e.name, std::move(t));

@@ -28,18 +28,20 @@ def export_model(module_dict: Mapping[str, Any], family: str, name: str,
                  metadata: Mapping[str, Any], out_dir, *,
                  onnx_graphs: Optional[Iterable[str]] = None,
                  step_graphs: Optional[Iterable[str]] = None,
-                 frames: int = 16, opset: int = OPSET, batch_axis: bool = False) -> Dict[str, Any]:
+                 frames: int = 16, opset: int = OPSET, batch_axis: bool = False,
+                 dtype: str = "f32") -> Dict[str, Any]:
     """Writes ``<name>.tmbl`` and the ONNX files; returns their paths and per-graph facts.
 
     ``module_dict``: graph name -> module sequence (``model.graphs()``).
     ``onnx_graphs``: graphs to write as sequence ONNX (default: all).
     ``step_graphs``: graphs to write in single-step form (default: all that qualify).
     ``batch_axis``: the sequence graphs take any batch size (else 1).
+    ``dtype``: the .tmbl's weights, "f32" or "f16" (``write_tmbl``; the ONNX files stay float32).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ops, tensors = graphs_to_ops(dict(module_dict))
-    tmbl_path = write_tmbl(out_dir / f"{name}.tmbl", family, name, metadata, ops, tensors)
+    tmbl_path = write_tmbl(out_dir / f"{name}.tmbl", family, name, metadata, ops, tensors, dtype=dtype)
     onnx_set = set(module_dict) if onnx_graphs is None else set(onnx_graphs)
     step_set = None if step_graphs is None else set(step_graphs)
     result: Dict[str, Any] = {"tmbl": tmbl_path, "graphs": {}}

@@ -243,10 +243,11 @@ def grains_metadata(model: NeuralGranular, class_names: Sequence[str], stats: Ma
 
 
 def export_grains(model: NeuralGranular, class_names: Sequence[str], out_dir, name: str,
-                  stats: Mapping[str, Any], training: Optional[Mapping[str, Any]] = None) -> Path:
-    """Writes ``<out_dir>/<name>.tmbl`` (family ``grains``); returns its path. No ONNX graphs
-    (the page runs this family in the core)."""
+                  stats: Mapping[str, Any], training: Optional[Mapping[str, Any]] = None,
+                  dtype: str = "f32") -> Path:
+    """Writes ``<out_dir>/<name>.tmbl`` (family ``grains``; weights as ``dtype``, "f32" or
+    "f16"); returns its path. No ONNX graphs (the page runs this family in the core)."""
     meta = grains_metadata(model, class_names, stats, training)
     paths = export_model(export_graphs(model), model.family, name, meta, out_dir,
-                         onnx_graphs=[], step_graphs=[])
+                         onnx_graphs=[], step_graphs=[], dtype=dtype)
     return Path(paths["tmbl"])

@@ -462,7 +462,7 @@ def train(args) -> Dict:
         if state["joint_epochs"] >= cfg["joint_epochs"] > 0 and \
                 state["tune_epochs"] >= cfg.get("tune_epochs", 0):
             result.update(export_checkpoint(ckpt_path, Path(args.out), run_name(args), args.data,
-                                            args.max_items, args.corpus))
+                                            args.max_items, args.corpus, args.weights))
         else:
             result["not_exported"] = (f"the joint stage has {state['joint_epochs']} of "
                                       f"{cfg['joint_epochs']} epochs; the file is written when "
@@ -500,7 +500,7 @@ def load_checkpoint(path, device="cpu") -> Tuple[NeuralGranular, Dict]:
 
 
 def export_checkpoint(ckpt_path, out, name: str, data_root, max_items: int = 0,
-                      corpus: Optional[str] = None) -> Dict:
+                      corpus: Optional[str] = None, weights: str = "f16") -> Dict:
     """The checkpoint -> ``<out>/<name>.tmbl`` (family ``grains``, docs/grains.md), the
     statistics from the training split. Refuses a checkpoint whose joint stage has not run
     (its sequence decoder, which makes the hits, would be untrained)."""
@@ -531,7 +531,8 @@ def export_checkpoint(ckpt_path, out, name: str, data_root, max_items: int = 0,
                 "steps": state.get("step", 0), "seconds": round(state.get("seconds", 0.0), 1),
                 "losses": state.get("last", {}), "costs": costs(model),
                 "corpus": info.get("corpus", {}), "data": info.get("data")}
-    path = export_grains(model, ck["classes"], Path(out), name, stats, training)
+    training["weights"] = weights
+    path = export_grains(model, ck["classes"], Path(out), name, stats, training, dtype=weights)
     return {"tmbl": path, "size_bytes": path.stat().st_size}
 
 
@@ -564,6 +565,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--fresh", action="store_true", help="start over (ignore the checkpoint)")
     p.add_argument("--no-export", action="store_true", help="train only (no .tmbl)")
+    p.add_argument("--weights", choices=("f16", "f32"), default="f16",
+                   help="the .tmbl's weights: f16 (half the bytes; the shipped models) or f32")
     p.add_argument("--export-only", action="store_true",
                    help="write <out>/<name>.tmbl from the run's checkpoint, no training")
     return p
@@ -578,7 +581,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.export_only:
             torch.set_num_threads(args.threads)
             ckpt = Path(args.runs) / f"grains-{run_name(args)}" / "checkpoint.pt"
-            result = export_checkpoint(ckpt, Path(args.out), run_name(args), args.data, args.max_items)
+            result = export_checkpoint(ckpt, Path(args.out), run_name(args), args.data, args.max_items,
+                                       args.corpus, args.weights)
         else:
             result = train(args)
     except (ValueError, FileNotFoundError) as e:

@@ -78,8 +78,12 @@ function checkHeaderLimits(header, dataSize) {
       if (count > L.maxParameters) throw new Error(`tensor '${name}' has shape [${seen.join(', ')}]...: more values than the limit of ${L.maxParameters}`);
     }
     if (Number.isSafeInteger(offset) && offset % 16 !== 0) throw new Error(`tensor '${name}' is not 16-byte aligned`);
-    if (!Number.isSafeInteger(offset) || offset > dataSize || count * 4 > dataSize - offset) {
-      throw new Error(`truncated: tensor '${name}' (${count * 4} bytes) lies outside the file's ${dataSize} bytes of tensor data`);
+    // "f32" (the default) or "f16" (half the bytes; the core widens it to float32)
+    const dtype = entry.dtype ?? 'f32';
+    if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`tensor '${name}' has dtype ${JSON.stringify(dtype)}; this engine reads "f32" and "f16"`);
+    const bytes = count * (dtype === 'f16' ? 2 : 4);
+    if (!Number.isSafeInteger(offset) || offset > dataSize || bytes > dataSize - offset) {
+      throw new Error(`truncated: tensor '${name}' (${bytes} bytes) lies outside the file's ${dataSize} bytes of tensor data`);
     }
     total += count;
     if (total > L.maxParameters) throw new Error(`the tensors hold more than ${L.maxParameters} values in all (limit)`);
