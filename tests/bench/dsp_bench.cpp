@@ -497,6 +497,44 @@ int main(int argc, char** argv) {
     }
   }
 
+  // The pitched model (models/grains/instruments.tmbl, when shipped): 8 voices of
+  // instruments at changing pitches (its c is longer: one-hot + 30 pitch-code values).
+  {
+    const std::string shipped = std::string(TIMBREL_SOURCE_DIR) + "/models/grains/instruments.tmbl";
+    if (std::ifstream(shipped)) {
+      auto loaded = models::GrainsModel::load_file(shipped);
+      if (!loaded.model) {
+        notes += "(" + shipped + ": " + loaded.error + ")\n";
+      } else {
+        auto& model = *loaded.model;
+        engine::GrainSynth synth(model);
+        synth.prepare(48000.0, 128);
+        std::vector<float> out(128);
+        int quantum = 0;
+        const int every = int(model.samples() * 48000.0 / 22050.0 / 128.0 / 8.0);
+        auto keep_eight = [&] {
+          if (quantum++ % every == 0) {
+            engine::GrainHit hit;
+            hit.class_a = hit.class_b = quantum % model.classes();
+            hit.pitch = float(48 + quantum % 36);
+            hit.gain = 0.3f;
+            synth.trigger(hit);
+          }
+        };
+        for (int i = 0; i < 3000; ++i) {
+          keep_eight();
+          synth.process(out.data(), 128);
+        }
+        row("grains 48k quantum, instruments, 8 voices", time_per_call([&] {
+              keep_eight();
+              synth.process(out.data(), 128);
+              g_sink = out[0];
+            }),
+            128.0 / 48000.0);
+      }
+    }
+  }
+
   // Model steps: argv[1] is a folder with the benchmark graphs (build/bench-models, from
   // timbrel.golden.nn
   // --bench).

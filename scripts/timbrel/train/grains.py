@@ -76,13 +76,14 @@ CONFIGS: Dict[str, Dict] = {
               "bottom_weight": 1.0, "clip": 5.0, "gain_db": 6.0, "eval_every": 5, "eval_items": 48,
               "tune_epochs": 10, "tune_lr": 3e-4, "balance": 1.0},
     # The pitched one-shots (--corpus notes): the small model on 2571 notes (160 steps per
-    # epoch, 2.7 times the drums', ~3.2 min an epoch on 2 threads here), so fewer epochs fit
-    # one session's ~75 min of this CPU;
+    # epoch, 2.7 times the drums': 2.5 min a bottom epoch and 3.8 a joint one on one idle
+    # thread here, twice that beside other work), so fewer epochs fit one session's ~75 min
+    # of this CPU (the shipped run: planned 12 + 10, cut to 10 + 7 at bottom epoch 6);
     # instruments are about equally represented, so no class-balanced tune stage.
     "notes-small": {"model": {"latent": 64, "embedding": 128, "encoder_channels": [16, 32],
                               "encoder_dense": 256, "hidden": 256, "blocks": 2, "seq_hidden": 256,
                               "pp_channels": 4, "pp_taps": 64},
-                    "batch": 16, "lr": 1e-3, "bottom_epochs": 12, "joint_epochs": 10, "hold": 2,
+                    "batch": 16, "lr": 1e-3, "bottom_epochs": 10, "joint_epochs": 7, "hold": 2,
                     "warmup": 5, "joint_warmup": 3, "beta_z": 0.01, "beta_e": 0.01,
                     "latent_weight": 1.0, "bottom_weight": 1.0, "clip": 5.0, "gain_db": 6.0,
                     "eval_every": 4, "eval_items": 48, "tune_epochs": 0, "tune_lr": 3e-4,
