@@ -35,6 +35,10 @@
 // - the hits sound, and the same kept hit at two pitches differs measurably
 //   (its spectrum) while the same pitch twice does not; the path sends its pitch;
 // - the layout on a desktop and a phone (screenshots grains-pitched-*.png).
+// With the shipped pitched model (models/grains/instruments.tmbl, when listed):
+// the flute track's kept hit recorded at C5 and at C6 is heard (the take's
+// median autocorrelation f0 over its held part) within 50 cents of each note;
+// screenshot grains-instruments.png.
 // Screenshots: tests/web/output/grains-*.png.
 
 import { after, before, describe, test } from 'node:test';
@@ -527,6 +531,39 @@ describe('the Grains panel playing', { skip: !hasKernel && 'the WebAssembly core
 const modelIs = (page, id) => page.waitForFunction((want) => document.getElementById('grains').dataset.model === `shipped:${want}`, id, { timeout: 20000 });
 const trackNames = (page) => page.locator('#grains-grid .grains-track-name').allInnerTexts();
 
+// The f0 (Hz) of a take: per 4096-sample frame whose level is within 12 dB of
+// the loudest, the lag of the normalised autocorrelation's first peak above 0.6
+// between 60 and 2000 Hz (parabolic interpolation); the median over those frames.
+function takeF0(x, rate, size = 4096) {
+  const levels = [];
+  for (let s = 0; s + size <= x.length; s += size / 2) levels.push([s, rmsDb(x, s, s + size)]);
+  const loudest = Math.max(...levels.map(([, db]) => db));
+  const found = [];
+  const minLag = Math.floor(rate / 2000);
+  const maxLag = Math.ceil(rate / 60);
+  for (const [s, db] of levels) {
+    if (db < loudest - 12) continue;
+    const r = new Float64Array(maxLag + 2);
+    let e0 = 0;
+    for (let i = 0; i < size - maxLag - 2; i++) e0 += x[s + i] * x[s + i];
+    for (let lag = minLag; lag <= maxLag + 1; lag++) {
+      let acc = 0;
+      for (let i = 0; i < size - maxLag - 2; i++) acc += x[s + i] * x[s + i + lag];
+      r[lag] = acc / (e0 || 1);
+    }
+    for (let lag = minLag + 1; lag <= maxLag; lag++) {
+      if (r[lag] > 0.6 && r[lag] >= r[lag - 1] && r[lag] >= r[lag + 1]) {
+        const d = (r[lag - 1] - r[lag + 1]) / (2 * (r[lag - 1] - 2 * r[lag] + r[lag + 1]) || 1);
+        found.push(rate / (lag + d));
+        break;
+      }
+    }
+  }
+  found.sort((a, b) => a - b);
+  return found.length >= 3 ? found[Math.floor(found.length / 2)] : NaN;
+}
+const cents = (f, want) => 1200 * Math.log2(f / want);
+
 // The power spectrum of a take's sound (frames weighted by their energy: the
 // silence around a hit adds nothing), scaled to unit total.
 function takeSpectrum(x, size = 2048) {
@@ -540,6 +577,49 @@ function takeSpectrum(x, size = 2048) {
   const total = sum.reduce((a, b) => a + b, 0) || 1;
   return sum.map((v) => v / total);
 }
+
+describe('the Grains panel with the shipped instruments model', {
+  skip: (!hasKernel && 'the WebAssembly core has no GrainsKernel (rebuild it)') ||
+    (!fs.existsSync(path.join(REPO, 'models', 'grains', 'instruments.tmbl')) && 'no shipped instruments model'),
+}, () => {
+  test('a flute hit recorded at C5 and at C6 is heard at those notes', { timeout: TIMEOUT * 2 }, async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = recordErrors(page);
+    await page.goto(`${playable.url}#grains`);
+    await modelIs(page, 'drums');
+    await page.selectOption('#grains-model-select', 'instruments');
+    await modelIs(page, 'instruments');
+    const names = await trackNames(page);
+    const flute = names.findIndex((n) => /^Flute/.test(n));
+    assert.ok(flute >= 0, `the default phrase has a flute track: ${names.join(', ')}`);
+    await page.click(`#grains-grid [data-track="${flute}"][data-step="-1"]`);
+    await page.waitForFunction(() => document.getElementById('grains').dataset.lastHit);
+    await page.click('#grains-keep-button');
+    await page.waitForTimeout(1800);
+    const rate = await page.evaluate(() => globalThis.timbrel.grains.engine.sampleRate);
+    const take = async (action) => {
+      await page.click('#grains-record-button');
+      await action();
+      await page.waitForTimeout(2000);
+      await page.click('#grains-record-button');
+      return floats((await page.evaluate(() => globalThis.timbrel.grains.exportTake())).output);
+    };
+    const heard = {};
+    for (const [note, midi] of [['C5', 72], ['C6', 84]]) {
+      const x = await take(() => page.selectOption('#grains-pitch', String(midi)));
+      assert.ok(allFinite(x) && x.every((v) => Math.abs(v) <= 1), `${note}: finite, within [-1, 1]`);
+      const want = 440 * 2 ** ((midi - 69) / 12);
+      heard[note] = { f0: takeF0(x, rate), want, level: rmsDb(x) };
+    }
+    console.log(`# shipped instruments, flute: ${JSON.stringify(heard)}`);
+    for (const [note, { f0, want }] of Object.entries(heard)) {
+      assert.ok(Math.abs(cents(f0, want)) <= 50, `${note}: heard ${f0?.toFixed(1)} Hz for ${want.toFixed(1)} Hz (${cents(f0, want).toFixed(0)} cents)`);
+    }
+    await page.screenshot({ path: path.join(OUTPUT_DIR, 'grains-instruments.png'), fullPage: true });
+    assert.deepEqual(unexpected(errors), []);
+    await page.close();
+  });
+});
 
 describe('the Grains panel with a pitched model', () => {
   test('switching models swaps beat and phrase; a pitch chosen by keyboard lives in the name and the link; desktop and phone layouts', { timeout: TIMEOUT * 2 }, async () => {

@@ -233,7 +233,7 @@ def card_markdown(r: Dict, command: str) -> str:
         "multiply-adds per voice and hop (the core's budget: 8.4 M).",
         f"- Training: {m['epochs']['bottom']} epochs of the grain VAE, then {m['epochs']['joint']} "
         f"joint epochs ({m['steps']} steps of 16 one-shots, {m['seconds'] / 60:.0f} min on "
-        f"{m['threads']} CPU threads of a 2-core machine). The thesis trained for ~10 h on a GPU: "
+        f"{m['threads']} CPU thread{'s' if m['threads'] != 1 else ''} of a 2-core machine, beside other work). The thesis trained for ~10 h on a GPU: "
         "this model is short of converged, and the figures say what it does now.",
         "",
         "## Data",
@@ -247,7 +247,9 @@ def card_markdown(r: Dict, command: str) -> str:
     for s, src in r["corpus"]["by_source"].items():
         lines.append(f"| {s} | {', '.join(sorted(src))} | {sum(src.values())} |")
     lines += ["", "`heldout` (TimGM6mb and csound's GM bank, which shares TimGM6mb's recordings) "
-              "was never trained on by the model or by the judge.", "",
+              "was never trained on by the model or by the judge." +
+              (f" The scores below use a seeded subset of at most {r['max_items']} one-shots per "
+               "split (`--max-items`)." if r.get("max_items") else ""), "",
               "Training range per instrument (lowest, typical = median, highest MIDI note): " +
               "; ".join(f"{c} {int(p[0])}-{int(p[2])} ({int(p[1])})" for c, p in r["class_pitches"].items()) + ".",
               ""]
@@ -335,7 +337,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                "--data $TIMBREL_DATA/full --runs $TIMBREL_DATA/runs --name " + args.name +
                (f" --out {args.out}" if args.out else "") +
                (f" --write-card {args.write_card}" if args.write_card else "") +
-               (f" --model-file {args.model_file}" if args.model_file else ""))
+               (f" --model-file {args.model_file}" if args.model_file else "") +
+               (f" --max-items {args.max_items}" if args.max_items else "") +
+               (f" --samples {args.samples}" if args.samples != SAMPLES else "") +
+               (f" --pitches {args.pitches}" if args.pitches != PITCHES else ""))
     try:
         if args.from_json:
             if not args.out:

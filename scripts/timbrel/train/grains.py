@@ -78,7 +78,7 @@ CONFIGS: Dict[str, Dict] = {
     # The pitched one-shots (--corpus notes): the small model on 2571 notes (160 steps per
     # epoch, 2.7 times the drums': 2.5 min a bottom epoch and 3.8 a joint one on one idle
     # thread here, twice that beside other work), so fewer epochs fit one session's ~75 min
-    # of this CPU (the shipped run: planned 12 + 10, cut to 10 + 7 at bottom epoch 6);
+    # of this CPU (the shipped run: planned 12 + 10, cut to 10 + 7 as it went);
     # instruments are about equally represented, so no class-balanced tune stage.
     "notes-small": {"model": {"latent": 64, "embedding": 128, "encoder_channels": [16, 32],
                               "encoder_dense": 256, "hidden": 256, "blocks": 2, "seq_hidden": 256,
