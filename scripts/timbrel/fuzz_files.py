@@ -114,6 +114,9 @@ def write_model_seeds(out: Path) -> None:
                                        "bias_ih": None, "bias_hh": None},
                         {"op": "sigmoid"}]}
     write_tmbl(out / "linear_gru.tmbl", "test", "seed", {"hop": 256, "window": 1024}, graphs, t)
+    # The same with float16 tensors ("dtype": "f16": the loader's other element size).
+    write_tmbl(out / "linear_gru_f16.tmbl", "test", "seed", {"hop": 256, "window": 1024}, graphs, t,
+               dtype="f16")
     # A dense layer unflattened into frames for a convolution (the GMVAE's decoder).
     t = {"d.weight": _weights(rng, 8, 3), "d.bias": _weights(rng, 8),
          "c.weight": _weights(rng, 3, 2, 2), "c.bias": _weights(rng, 2)}

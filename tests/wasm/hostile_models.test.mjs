@@ -23,12 +23,15 @@ before(async () => {
 });
 
 // A .tmbl file from a header object and [name, shape, fill] tensors laid out in order.
-function tmbl(header, tensors = []) {
+// half: the tensors as float16 ones (each value 1.0, 0x3c00), their entries saying
+// `dtype` ('f16' unless given: another one tells the readers a wrong size or type).
+function tmbl(header, tensors = [], { half = false, dtype = half ? 'f16' : undefined } = {}) {
+  const size = half ? 2 : 4;
   const entries = [];
   let offset = 0;
   for (const [name, shape] of tensors) {
-    entries.push({ name, shape, offset });
-    offset += Math.ceil((shape.reduce((a, b) => a * b, 1) * 4) / 16) * 16;
+    entries.push(dtype === undefined ? { name, shape, offset } : { name, shape, offset, dtype });
+    offset += Math.ceil((shape.reduce((a, b) => a * b, 1) * size) / 16) * 16;
   }
   const text = new TextEncoder().encode(JSON.stringify({ ...header, tensors: header.tensors ?? entries }));
   const start = Math.ceil((12 + text.length) / 16) * 16;
@@ -38,7 +41,11 @@ function tmbl(header, tensors = []) {
   view.setUint32(4, 1, true);
   view.setUint32(8, text.length, true);
   out.set(text, 12);
-  entries.forEach((e, i) => new Float32Array(out.buffer, start + e.offset, e.shape.reduce((a, b) => a * b, 1)).fill(tensors[i][2] ?? 0.01));
+  entries.forEach((e, i) => {
+    const count = e.shape.reduce((a, b) => a * b, 1);
+    if (half) for (let j = 0; j < count; j++) view.setUint16(start + e.offset + 2 * j, 0x3c00, true);
+    else new Float32Array(out.buffer, start + e.offset, count).fill(tensors[i][2] ?? 0.01);
+  });
   view.setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
   return out;
 }
@@ -110,40 +117,17 @@ test("the page's reader holds the same limits", () => {
   assert.equal(readTmbl(good).header.family, 'vq_timbre');
 });
 
-// The same file with f16 tensors (each value 0x3c00 = 1.0) and a dtype per entry.
-function tmbl16(header, tensors, dtype = 'f16') {
-  const entries = [];
-  let offset = 0;
-  for (const [name, shape] of tensors) {
-    entries.push({ name, shape, offset, dtype });
-    offset += Math.ceil((shape.reduce((a, b) => a * b, 1) * 2) / 16) * 16;
-  }
-  const text = new TextEncoder().encode(JSON.stringify({ ...header, tensors: entries }));
-  const start = Math.ceil((12 + text.length) / 16) * 16;
-  const out = new Uint8Array(start + offset + 4);
-  out.set([0x54, 0x4d, 0x42, 0x4c], 0);
-  const view = new DataView(out.buffer);
-  view.setUint32(4, 1, true);
-  view.setUint32(8, text.length, true);
-  out.set(text, 12);
-  entries.forEach((e) => {
-    for (let i = 0; i < e.shape.reduce((a, b) => a * b, 1); i++) view.setUint16(start + e.offset + 2 * i, 0x3c00, true);
-  });
-  view.setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
-  return out;
-}
-
 test('f16 tensors: the core and the page reader take them, and refuse another dtype alike', () => {
   const header = oneGraph([linear('w')]);
-  const half = tmbl16(header, [['w', [4, 8]]]);
+  const half = tmbl(header, [['w', [4, 8]]], { half: true });
   assert.equal(loadError(half), '');
   assert.doesNotThrow(() => readTmbl(half));
   // Read as f32 the same bytes are too few: truncated, in both readers.
-  const asF32 = tmbl16(header, [['w', [4, 8]]], 'f32');
+  const asF32 = tmbl(header, [['w', [4, 8]]], { half: true, dtype: 'f32' });
   const message = "model file: truncated: tensor 'w' (128 bytes) lies outside the file's 64 bytes of tensor data";
   assert.equal(loadError(asF32), message);
   assert.throws(() => readTmbl(asF32), { message: message.replace('model file: ', '') });
-  const bf16 = tmbl16(header, [['w', [4, 8]]], 'bf16');
+  const bf16 = tmbl(header, [['w', [4, 8]]], { half: true, dtype: 'bf16' });
   assert.equal(loadError(bf16), 'model file: tensor \'w\' has dtype "bf16"; this engine reads "f32" and "f16"');
   assert.throws(() => readTmbl(bf16), { message: 'tensor \'w\' has dtype "bf16"; this engine reads "f32" and "f16"' });
 });

@@ -216,10 +216,11 @@ def baselines(data, batch: int = 16) -> Dict:
     return {k: {m: round(v / max(1, len(data)), 4) for m, v in d.items()} for k, d in sums.items()}
 
 
-def corpus_summary(data_root) -> Dict:
-    """The drum corpus's sources (title, package, role) and counts per split, class and source."""
+def corpus_summary(data_root, corpus: str = "drums") -> Dict:
+    """The drum corpus's (or, ``corpus`` "notes", the pitched one-shots') sources (title,
+    package, role; the notes' manifest has none) and counts per split, class and source."""
     from timbrel.train.grains_data import read_manifest
-    m = read_manifest(data_root)
+    m = read_manifest(data_root, corpus)
     counts: Dict[str, Dict[str, int]] = {}
     by_source: Dict[str, Dict[str, int]] = {}
     for r in m["rows"]:

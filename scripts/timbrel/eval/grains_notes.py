@@ -39,7 +39,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from timbrel.eval.grains_card import THESIS, baselines, score
+from timbrel.eval.grains_card import THESIS, baselines, corpus_summary, score
 from timbrel.models.grains import SAMPLE_RATE
 
 TEMPERATURES = (1.0, 0.5)
@@ -145,19 +145,6 @@ def real_pitch(data, max_items: int = 240, seed: int = SEED) -> Dict:
     return pitch_summary(errs)
 
 
-def corpus_summary(data_root) -> Dict:
-    from timbrel.train.grains_data import read_manifest
-    m = read_manifest(data_root, "notes")
-    counts: Dict[str, Dict[str, int]] = {}
-    by_source: Dict[str, Dict[str, int]] = {}
-    for r in m["rows"]:
-        c = counts.setdefault(r["split"], {k: 0 for k in m["classes"]})
-        c[r["class"]] += 1
-        b = by_source.setdefault(r["split"], {})
-        b[r.get("source", "?")] = b.get(r.get("source", "?"), 0) + 1
-    return {"classes": list(m["classes"]), "counts": counts, "by_source": by_source}
-
-
 def evaluate(data_root, runs, name: str, max_items: int = 0, samples: int = SAMPLES,
              pitches: int = PITCHES, temperatures: Sequence[float] = TEMPERATURES,
              model_file: Optional[str] = None, log=print) -> Dict:
@@ -182,7 +169,8 @@ def evaluate(data_root, runs, name: str, max_items: int = 0, samples: int = SAMP
     info_path = ckpt.parent / "training.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     result: Dict = {
-        "data": shown(Path(data_root)), "run": ckpt.parent.name, "corpus": corpus_summary(data_root),
+        "data": shown(Path(data_root)), "run": ckpt.parent.name,
+        "corpus": corpus_summary(data_root, "notes"),
         "max_items": max_items, "thesis": THESIS,
         "model": {"variant": "VAE_fi+pp" if model.post_processing else "VAE_fi",
                   "config": model.config(), "costs": costs(model),

@@ -75,19 +75,6 @@ CONFIGS: Dict[str, Dict] = {
               "warmup": 8, "joint_warmup": 5, "beta_z": 0.01, "beta_e": 0.01, "latent_weight": 1.0,
               "bottom_weight": 1.0, "clip": 5.0, "gain_db": 6.0, "eval_every": 5, "eval_items": 48,
               "tune_epochs": 10, "tune_lr": 3e-4, "balance": 1.0},
-    # The pitched one-shots (--corpus notes): the small model on 2571 notes (160 steps per
-    # epoch, 2.7 times the drums': 2.5 min a bottom epoch and 3.8 a joint one on one idle
-    # thread here, twice that beside other work), so fewer epochs fit one session's ~75 min
-    # of this CPU (the shipped run: planned 12 + 10, cut to 10 + 7 as it went);
-    # instruments are about equally represented, so no class-balanced tune stage.
-    "notes-small": {"model": {"latent": 64, "embedding": 128, "encoder_channels": [16, 32],
-                              "encoder_dense": 256, "hidden": 256, "blocks": 2, "seq_hidden": 256,
-                              "pp_channels": 4, "pp_taps": 64},
-                    "batch": 16, "lr": 1e-3, "bottom_epochs": 10, "joint_epochs": 7, "hold": 2,
-                    "warmup": 5, "joint_warmup": 3, "beta_z": 0.01, "beta_e": 0.01,
-                    "latent_weight": 1.0, "bottom_weight": 1.0, "clip": 5.0, "gain_db": 6.0,
-                    "eval_every": 4, "eval_items": 48, "tune_epochs": 0, "tune_lr": 3e-4,
-                    "balance": 0.0},
     # The thesis's sizes (d_z 96, d_e 256, hidden 512, batch 40, Adam 2e-4): GPU only, and over
     # the real-time budget of the core (docs/grains.md "Sizes").
     "thesis": {"model": {"latent": 96, "embedding": 256, "encoder_channels": [64, 128],
@@ -106,6 +93,14 @@ CONFIGS: Dict[str, Dict] = {
               "bottom_weight": 1.0, "clip": 5.0, "gain_db": 6.0, "eval_every": 1, "eval_items": 4,
               "tune_epochs": 1, "tune_lr": 3e-4, "balance": 1.0},
 }
+# The pitched one-shots (--corpus notes): the small model on 2571 notes (160 steps an
+# epoch, 2.7 times the drums': 2.5 min a bottom epoch and 3.8 a joint one on one idle
+# thread here, twice that beside other work), so fewer epochs fit one session's ~75 min of
+# this CPU (the shipped run: planned 12 + 10, cut to 10 + 7 as it went); instruments are
+# about equally represented, so no class-balanced tune stage.
+CONFIGS["notes-small"] = {**CONFIGS["small"], "bottom_epochs": 10, "joint_epochs": 7,
+                          "warmup": 5, "joint_warmup": 3, "eval_every": 4, "tune_epochs": 0,
+                          "balance": 0.0}
 STAGES = ("bottom", "joint", "tune")
 LOG_COLUMNS = ["stage", "epoch", "step", "seconds", "step_seconds", "lr", "beta", "loss", "spec",
                "spec_grains", "kl_z", "kl_e", "latent_mse", "grad_norm", "test_spec_grains",
