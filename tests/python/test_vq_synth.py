@@ -15,7 +15,8 @@ import torch
 from timbrel.export import export_model, read_tmbl
 from timbrel.models.vq_timbre import (FILTER_BINS, HOP, NOISE_SEED, VQTimbre, analysis_frames,
                                       dirichlet, features, harmonic_excitation, hop_controls,
-                                      hop_count, loudness, overlap_add, synthesize, xorshift32)
+                                      hop_count, loudness, overlap_add, synthesis_frames, synthesize,
+                                      xorshift32)
 
 GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden" / "vq"
 torch.set_num_threads(2)
@@ -24,27 +25,23 @@ torch.set_num_threads(2)
 # --- naive per-sample reference of step 5, written from the contract text ----------------
 
 def naive_harmonic(f0, voiced, octaves=0, noise_mode=False):
+    """Frames [T, 512]: frame t at F_t, its phase at sample 128 continuing frame t-1's."""
     T = len(f0)
-    out = np.zeros(T * HOP, dtype=np.float32)
-    A_prev, F_prev, v_prev, phi = 0.0, 0.0, False, 0.0
+    out = np.zeros((T, 512), dtype=np.float32)
+    F_prev, theta = 0.0, 0.0
     for t in range(T):
         v = bool(voiced[t])
         f = float(f0[t]) * 2.0 ** octaves
-        A_t = 0.0 if noise_mode else (1.0 if v else 0.0)
+        A = 0.0 if noise_mode else (1.0 if v else 0.0)
         F_t = f if v else F_prev
-        P = F_prev if v_prev else F_t
-        top = max(P, F_t)
-        N = 1 if top == 0 else min(max(math.floor(11025 / top), 1), 200)
-        for i in range(HOP):
-            A = A_prev + (A_t - A_prev) * (i + 1) / 256
-            F = P + (F_t - P) * (i + 1) / 256
-            phi += 2 * math.pi * F / 22050
-            while phi >= 2 * math.pi:
-                phi -= 2 * math.pi
+        N = 1 if F_t == 0 else min(max(math.floor(11025 / F_t), 1), 200)
+        for j in range(512):
+            phi = (theta + 2 * math.pi * F_t * (j - 128) / 22050) % (2 * math.pi)
             s = math.sin(phi / 2)
             d = N if abs(s) < 1e-9 else math.sin((N + 0.5) * phi) / (2 * s) - 0.5
-            out[t * HOP + i] = A * d
-        A_prev, F_prev, v_prev = A_t, F_t, v
+            out[t, j] = A * d
+        theta = (theta + (2 * math.pi * F_t * 256 / 22050) % (2 * math.pi)) % (2 * math.pi)
+        F_prev = F_t
     return out
 
 
@@ -80,11 +77,12 @@ def test_unit_filters_reproduce_the_excitation():
     harm = torch.randn(2, T * HOP, dtype=torch.float64)
     noise = torch.rand(2, T * HOP, dtype=torch.float64) * 2 - 1
     ones = torch.ones(2, T, FILTER_BINS, dtype=torch.float64)
-    out = synthesize(harm, noise, ones, ones, torch.ones(2, T, 1, dtype=torch.float64))
+    frames = synthesis_frames(harm)  # frames cut from one signal: the signal comes back
+    out = synthesize(frames, noise, ones, ones, torch.ones(2, T, 1, dtype=torch.float64))
     done = (T - 1) * HOP  # the last hop's second half needs hop T
     np.testing.assert_allclose(out[:, :done].numpy(), (harm + noise)[:, :done].numpy(), atol=1e-12)
     # Only the filter of each frame scales that frame: Hh = 0 leaves the noise alone.
-    out = synthesize(harm, noise, 0 * ones, ones, torch.ones(2, T, 1, dtype=torch.float64))
+    out = synthesize(frames, noise, 0 * ones, ones, torch.ones(2, T, 1, dtype=torch.float64))
     np.testing.assert_allclose(out[:, :done].numpy(), noise[:, :done].numpy(), atol=1e-12)
 
 
@@ -98,27 +96,32 @@ def test_overlap_add_places_frames():
     assert out[0] == 1.0 and out[44] == 2.0 and out[767] == 3.0 and out.abs().sum() == 6.0
 
 
-def test_ramp_and_hold_rules():
+def test_hold_and_frame_rules():
     #          silent  on    glide        off (held)  on again at a new pitch
     f0 = np.array([0, 0, 220, 220, 247, 262, 262, 0, 0, 330, 330], dtype=np.float64)
     voiced = np.array([0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1], dtype=np.float64)
     f0[7:9] = 999.0  # YIN's estimate on unvoiced hops must be ignored
     c = hop_controls(torch.tensor(f0)[None], torch.tensor(voiced)[None])
-    F, P, A0, A1, N = (c[k][0].numpy() for k in ("F", "P", "A0", "A1", "N"))
+    F, A, N, theta = (c[k][0].numpy() for k in ("F", "A", "N", "theta"))
     np.testing.assert_array_equal(F, [0, 0, 220, 220, 247, 262, 262, 262, 262, 330, 330])
-    np.testing.assert_array_equal(P, [0, 0, 220, 220, 220, 247, 262, 262, 262, 330, 330])
-    np.testing.assert_array_equal(A1, voiced)
-    np.testing.assert_array_equal(A0, np.r_[0, voiced[:-1]])
+    np.testing.assert_array_equal(A, voiced)
     np.testing.assert_array_equal(N, [1, 1, 50, 50, 44, 42, 42, 42, 42, 33, 33])
+    step = 2 * math.pi * 256 / 22050
+    assert theta[0] == 0 and theta[2] == 0  # no advance while F is 0
+    np.testing.assert_allclose(theta[4], (2 * 220 * step) % (2 * math.pi), atol=1e-9)
     got = harmonic_excitation(torch.tensor(f0)[None], torch.tensor(voiced)[None])[0].numpy()
+    assert got.shape == (len(f0), 512)
     want = naive_harmonic(f0, voiced)
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * 50)
-    assert np.all(got[:2 * HOP] == 0)  # silent hops
-    # Fade-in over hop 2 (A 0 -> 1): |excitation| <= A * N, A = (i + 1) / 256.
-    ramp = np.arange(1, HOP + 1) / HOP
-    assert np.all(np.abs(got[2 * HOP:3 * HOP]) <= ramp * 50 + 1e-4)
-    assert np.abs(got[7 * HOP + 200:8 * HOP]).max() < 0.3 * 42  # fading out on the held pitch
-    assert np.all(got[8 * HOP:9 * HOP] == 0)
+    assert np.all(got[:2] == 0) and np.all(got[7:9] == 0)  # silent and unvoiced frames
+    # Neighbouring frames are in phase at the centre of their overlap (sample 384 of
+    # frame t-1 is sample 128 of frame t), across a glide too; at one pitch they agree
+    # sample for sample.
+    for t in range(1, len(f0)):
+        phase_there = (theta[t - 1] + 2 * math.pi * F[t - 1] * 256 / 22050) % (2 * math.pi)
+        assert abs(math.remainder(phase_there - theta[t], 2 * math.pi)) < 1e-9, t
+    for t in (3, 6, 10):
+        np.testing.assert_allclose(got[t - 1, 256:], got[t, :256], atol=1e-3)
     # Octave up, and noise mode (no harmonic at all).
     up = harmonic_excitation(torch.tensor(f0)[None], torch.tensor(voiced)[None], octaves=1)[0].numpy()
     np.testing.assert_allclose(up, naive_harmonic(f0, voiced, octaves=1), atol=2e-5 * 25)
@@ -127,11 +130,31 @@ def test_ramp_and_hold_rules():
     assert float(silent.abs().max()) == 0.0
 
 
+def test_voicing_fades_through_the_windows():
+    """A voiced frame after a silent one: the output rises with the Hann window over the
+    overlap (no step), and a steady note comes out at the excitation's level."""
+    T = 8
+    f0 = torch.full((1, T), 220.0, dtype=torch.float64)
+    voiced = torch.tensor([[0, 0, 0, 1, 1, 1, 1, 1]], dtype=torch.float64)
+    h = harmonic_excitation(f0, voiced).double()
+    ones = torch.ones(1, T, FILTER_BINS, dtype=torch.float64)
+    out = synthesize(h, torch.zeros(1, T * HOP, dtype=torch.float64), ones, 0 * ones,
+                     torch.ones(1, T, 1, dtype=torch.float64))[0].numpy()
+    assert np.all(out[:2 * HOP] == 0)
+    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(HOP) / 512)  # frame 3's rising half
+    np.testing.assert_allclose(out[2 * HOP:3 * HOP], w * h[0, 3, :HOP].numpy(), atol=1e-9)
+    # from frame 4 on, both frames of each overlap are voiced at the same pitch: the
+    # sum is one continuous pulse train
+    np.testing.assert_allclose(out[4 * HOP:6 * HOP], h[0, 5, :512].numpy(), atol=1e-6)
+
+
 def test_excitation_pitch_is_the_target_pitch():
     T = 40
     f0 = torch.full((1, T), 261.63, dtype=torch.float64)
-    h = harmonic_excitation(f0, torch.ones(1, T))[0].numpy().astype(np.float64)
-    seg = h[HOP * 4:]
+    h = harmonic_excitation(f0, torch.ones(1, T))
+    ones = torch.ones(1, T, FILTER_BINS, dtype=torch.float64)
+    seg = synthesize(h.double(), torch.zeros(1, T * HOP, dtype=torch.float64), ones, 0 * ones,
+                     torch.ones(1, T, 1, dtype=torch.float64))[0].numpy()[HOP * 4:(T - 1) * HOP]
     spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), 1 << 16))
     peak = np.argmax(spec[: int(400 / 22050 * (1 << 16))]) * 22050 / (1 << 16)
     assert abs(1200 * np.log2(peak / 261.63)) < 5
@@ -311,10 +334,9 @@ def stream_contract(path, x, pitch, octaves=0, noise_mode=False, seed=NOISE_SEED
     w1024 = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(1024) / 1024)
     w512 = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(512) / 512)
     state = np.zeros(t["decoder.2.weight_hh_l0"].shape[1], np.float32)
-    harm = np.zeros(T * 256 + 256)  # index n + 256
     noise = np.zeros(T * 256 + 256)
     out = np.zeros(T * 256 + 256)
-    A_prev, F_prev, v_prev, phi, s = 0.0, 0.0, False, 0.0, seed
+    F_prev, theta, s = 0.0, 0.0, seed
     for step in range(T):
         e = (step + 1) * 256
         a = xp[e - 1024 + 768:e + 768]
@@ -334,24 +356,21 @@ def stream_contract(path, x, pitch, octaves=0, noise_mode=False, seed=NOISE_SEED
         gain, _ = _np_graph(g["gain"], t, h)
         A_t = 0.0 if noise_mode else float(voiced)
         F_t = fo if voiced else F_prev
-        P = F_prev if v_prev else F_t
-        top = max(P, F_t)
-        N = 1 if top == 0 else min(max(math.floor(11025 / top), 1), 200)
-        for i in range(256):
-            A = A_prev + (A_t - A_prev) * (i + 1) / 256
-            Fi = P + (F_t - P) * (i + 1) / 256
-            phi += 2 * math.pi * Fi / 22050
-            while phi >= 2 * math.pi:
-                phi -= 2 * math.pi
+        N = 1 if F_t == 0 else min(max(math.floor(11025 / F_t), 1), 200)
+        harm = np.zeros(512)
+        for j in range(512):
+            phi = (theta + 2 * math.pi * F_t * (j - 128) / 22050) % (2 * math.pi)
             sh = math.sin(phi / 2)
             d = N if abs(sh) < 1e-9 else math.sin((N + 0.5) * phi) / (2 * sh) - 0.5
-            harm[e - 256 + i + 256] = np.float32(A * d)
+            harm[j] = np.float32(A_t * d)
+        for i in range(256):
             s ^= (s << 13) & 0xFFFFFFFF
             s ^= s >> 17
             s ^= (s << 5) & 0xFFFFFFFF
             noise[e - 256 + i + 256] = (s >> 8) * 2.0 ** -23 - 1
-        A_prev, F_prev, v_prev = A_t, F_t, voiced
-        Eh = np.fft.rfft(w512 * harm[e - 512 + 256:e + 256])
+        theta = (theta + (2 * math.pi * F_t * 256 / 22050) % (2 * math.pi)) % (2 * math.pi)
+        F_prev = F_t
+        Eh = np.fft.rfft(w512 * harm)
         En = np.fft.rfft(w512 * noise[e - 512 + 256:e + 256])
         y = np.fft.irfft(float(gain[0]) * (Hh * Eh + Hn * En), 512)
         out[e - 512 + 256:e + 256] += y

@@ -190,9 +190,7 @@ void VqTimbre::reset() noexcept {
   std::fill(h_.begin(), h_.end(), 0.0f);
   gain_[0] = 0.0f;
   phase_ = 0.0;
-  amplitude_ = 0.0;
   frequency_ = 0.0;
-  was_voiced_ = false;
   noise_state_ = seed_;
   loudness_ = -1.0f;
   last_code_ = -1;
@@ -274,10 +272,10 @@ void VqTimbre::decode_and_synthesize(const dsp::PitchEstimate& pitch, float* out
   noise_graph_->step(h_.data(), noise_filter_.data());
   gain_graph_->step(h_.data(), gain_.data());
 
-  // 5. 256 new excitation samples.
+  // 5. The frame's excitation: 512 harmonic samples, 256 new noise samples.
   synthesize_excitation(voiced, f);
 
-  // 6. Filter the last 512 excitation samples, overlap-add.
+  // 6. Filter the frame's excitation, overlap-add.
   for (int j = 0; j < kSynthesisWindow; ++j)
     synthesis_frame_[size_t(j)] = synthesis_window_[size_t(j)] * harmonic_[size_t(j)];
   synthesis_fft_.forward(synthesis_frame_.data(), harmonic_spectrum_.data());
@@ -301,45 +299,43 @@ void VqTimbre::decode_and_synthesize(const dsp::PitchEstimate& pitch, float* out
 }
 
 void VqTimbre::synthesize_excitation(bool voiced, double f) noexcept {
-  constexpr int keep = kSynthesisWindow - kHop;
-  std::copy(harmonic_.begin() + kHop, harmonic_.end(), harmonic_.begin());
+  // Noise: one continuous stream, 256 new samples; the frame is its last 512.
   std::copy(noise_.begin() + kHop, noise_.end(), noise_.begin());
-
-  const double target = mode_ == TransferMode::kPitch && voiced ? 1.0 : 0.0;  // A_t
-  const double start_amplitude = amplitude_;                                  // A_{t-1}
-  const double frequency = voiced ? f : frequency_;                           // F_t
-  const double from = was_voiced_ ? frequency_ : frequency;                   // P
-  const double top = std::max(from, frequency);
-  const int harmonics =
-      top > 0.0 ? int(std::clamp(std::floor(11025.0 / top), 1.0, 200.0)) : 1;  // N
-  const double n_half = harmonics + 0.5;
-  const bool silent = start_amplitude == 0.0 && target == 0.0;
-  float* harmonic = harmonic_.data() + keep;
-  float* noise = noise_.data() + keep;
+  float* noise = noise_.data() + (kSynthesisWindow - kHop);
   std::uint32_t s = noise_state_;
   for (int i = 0; i < kHop; ++i) {
-    const double ramp = double(i + 1) / kHop;
-    const double frequency_now = from + (frequency - from) * ramp;
-    phase_ += kTwoPi * frequency_now / kSampleRate;
-    if (phase_ >= kTwoPi) phase_ = std::fmod(phase_, kTwoPi);
-    double value = 0.0;
-    if (!silent) {
-      const double amplitude = start_amplitude + (target - start_amplitude) * ramp;
-      const double half_sine = std::sin(0.5 * phase_);
-      value = std::fabs(half_sine) < 1e-9
-                  ? amplitude * harmonics
-                  : amplitude * (std::sin(n_half * phase_) / (2.0 * half_sine) - 0.5);
-    }
-    harmonic[i] = float(value);
     s ^= s << 13;
     s ^= s >> 17;
     s ^= s << 5;
     noise[i] = float(double(s >> 8) * (1.0 / 8388608.0) - 1.0);
   }
   noise_state_ = s;
-  amplitude_ = target;
-  frequency_ = frequency;
-  was_voiced_ = voiced;
+
+  // Harmonic: the whole frame at this hop's pitch, in phase with the previous
+  // frame at the centre of their overlap (sample kCentre). Building it whole
+  // from the newest f0, rather than reusing the half built a hop earlier, is
+  // what keeps the output's pitch on time (models/README.md, step 5).
+  constexpr int kCentre = (kSynthesisWindow - kHop) / 2;
+  frequency_ = voiced ? f : frequency_;  // F_t: the last voiced f held
+  const double amplitude = mode_ == TransferMode::kPitch && voiced ? 1.0 : 0.0;
+  if (amplitude == 0.0) {
+    std::fill(harmonic_.begin(), harmonic_.end(), 0.0f);
+  } else {
+    const int harmonics = int(std::clamp(std::floor(11025.0 / frequency_), 1.0, 200.0));
+    const double n_half = harmonics + 0.5;
+    const double step = kTwoPi * frequency_ / kSampleRate;
+    for (int j = 0; j < kSynthesisWindow; ++j) {
+      double phase = phase_ + step * (j - kCentre);
+      phase -= kTwoPi * std::floor(phase / kTwoPi);
+      const double half_sine = std::sin(0.5 * phase);
+      harmonic_[size_t(j)] =
+          float(std::fabs(half_sine) < 1e-9 ? double(harmonics)
+                                            : std::sin(n_half * phase) / (2.0 * half_sine) - 0.5);
+    }
+  }
+  // theta_{t+1} = theta_t + 2 pi F_t 256 / 22050: where this frame's phase is at the
+  // next frame's centre sample.
+  phase_ = std::fmod(phase_ + std::fmod(kTwoPi * frequency_ * kHop / kSampleRate, kTwoPi), kTwoPi);
 }
 
 std::size_t VqTimbre::render_hops(std::size_t n) { return (n + kHop - 1) / kHop + 1; }

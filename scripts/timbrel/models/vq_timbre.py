@@ -121,6 +121,13 @@ def conditioning(f0: torch.Tensor, voiced: torch.Tensor, loud: torch.Tensor, oct
 
 
 # --- excitation (step 5) -------------------------------------------------------------------
+#
+# Each synthesis frame gets its own harmonic excitation at its hop's newest pitch. Frame t
+# covers [(t - 1) 256, (t + 1) 256); its phase at sample 128 of the frame (the centre of
+# its overlap with frame t - 1) equals frame t - 1's phase there, so neighbouring frames
+# cross-fade in phase. Before 2026-12-04 one continuous excitation ramped from F_{t-1} to
+# F_t over [e - 256, e), and the half of it that hop t emits had been built a hop earlier
+# from the previous pitch: the output's pitch trailed its input by 1.25 hops.
 
 def _hold_last(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """values[last t' <= t with mask], 0 before the first one ([B, T])."""
@@ -133,22 +140,19 @@ def _hold_last(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def hop_controls(f0: torch.Tensor, voiced: torch.Tensor, octaves=0, noise_mode=False
                  ) -> Dict[str, torch.Tensor]:
-    """Per-hop excitation controls of step 5, float64 [B, T] each:
-    F (target frequency, last voiced f held), P (ramp start), A0 = A_{t-1}, A1 = A_t,
-    N (harmonic count)."""
+    """Per-frame excitation controls of step 5, float64 [B, T] each: F (frequency, last
+    voiced f held, 0 before the first), A (1 on voiced frames in pitch mode, else 0),
+    N (harmonic count), theta (phase at the frame's sample 128, in [0, 2 pi))."""
     f0 = f0.double()
     v = voiced > 0.5
     f = f0 * (2.0 ** octaves)
     Ft = _hold_last(f, v)
-    Fprev = F.pad(Ft, (1, 0))[:, :-1]                    # F_{t-1}, F_{-1} = 0
-    vprev = F.pad(v.double(), (1, 0))[:, :-1] > 0.5
-    P = torch.where(vprev, Fprev, Ft)
-    A1 = v.double() * (~_mode_mask(noise_mode, f0)).double()
-    A0 = F.pad(A1, (1, 0))[:, :-1]                       # A_{-1} = 0
-    top = torch.maximum(P, Ft)
-    N = torch.floor(SAMPLE_RATE / 2 / top.clamp_min(1e-300)).clamp(1, MAX_HARMONICS)
-    N = torch.where(top > 0, N, torch.ones_like(N))
-    return {"F": Ft, "P": P, "A0": A0, "A1": A1, "N": N}
+    A = v.double() * (~_mode_mask(noise_mode, f0)).double()
+    N = torch.floor(SAMPLE_RATE / 2 / Ft.clamp_min(1e-300)).clamp(1, MAX_HARMONICS)
+    N = torch.where(Ft > 0, N, torch.ones_like(N))
+    advance = torch.remainder(TWO_PI * Ft * HOP / SAMPLE_RATE, TWO_PI)  # over one hop
+    theta = torch.remainder(torch.cumsum(advance, 1) - advance, TWO_PI)  # exclusive: theta_0 = 0
+    return {"F": Ft, "A": A, "N": N, "theta": theta}
 
 
 def dirichlet(phi: torch.Tensor, N: torch.Tensor) -> torch.Tensor:
@@ -162,26 +166,18 @@ def dirichlet(phi: torch.Tensor, N: torch.Tensor) -> torch.Tensor:
 
 def harmonic_excitation(f0: torch.Tensor, voiced: torch.Tensor, octaves=0, noise_mode=False
                         ) -> torch.Tensor:
-    """Step 5's harmonic excitation for hops 0..T-1: float32 [B, T * 256].
+    """Step 5's harmonic excitation of the synthesis frames 0..T-1: float32 [B, T, 512].
 
-    Phase in closed form per hop (sum of the linear frequency ramp), accumulated over hops
-    and wrapped to [0, 2 pi) in float64; equal to the contract's per-sample accumulation up
-    to float64 rounding (~1e-12 rad), far below the float32 output.
+    Frame t: A_t * D(phi_j, N_t), phi_j = theta_t + 2 pi F_t (j - 128) / 22050 wrapped to
+    [0, 2 pi), j = 0..511 (float64).
     """
     c = hop_controls(f0, voiced, octaves, noise_mode)
-    B, T = c["F"].shape
     dev = c["F"].device
-    k = torch.arange(1, HOP + 1, device=dev, dtype=torch.float64)      # i + 1
-    step = TWO_PI / SAMPLE_RATE
-    P, Ft = c["P"].unsqueeze(-1), c["F"].unsqueeze(-1)
-    # phase after sample i of a hop, relative to the hop start
-    within = step * (P * k + (Ft - P) * k * (k + 1) / (2 * HOP))        # [B, T, 256]
-    per_hop = within[..., -1]
-    start = torch.remainder(torch.cumsum(per_hop, 1) - per_hop, TWO_PI)  # phase before hop t
-    phi = torch.remainder(start.unsqueeze(-1) + within, TWO_PI)
-    A = c["A0"].unsqueeze(-1) + (c["A1"] - c["A0"]).unsqueeze(-1) * k / HOP
-    h = A * dirichlet(phi, c["N"].unsqueeze(-1))
-    return h.reshape(B, T * HOP).float()
+    j = torch.arange(SYNTH_WINDOW, device=dev, dtype=torch.float64) - (SYNTH_WINDOW - HOP) // 2
+    phi = torch.remainder(c["theta"].unsqueeze(-1)
+                          + (TWO_PI / SAMPLE_RATE) * c["F"].unsqueeze(-1) * j, TWO_PI)
+    h = c["A"].unsqueeze(-1) * dirichlet(phi, c["N"].unsqueeze(-1))
+    return h.float()
 
 
 def xorshift32(count: int, seed: int = NOISE_SEED) -> np.ndarray:
@@ -208,9 +204,9 @@ def synthesis_frames(excitation: torch.Tensor) -> torch.Tensor:
     return padded.unfold(1, SYNTH_WINDOW, HOP)
 
 
-def filter_frames(excitation: torch.Tensor, magnitudes: torch.Tensor) -> torch.Tensor:
-    """rfft(w512 * frame) * magnitudes (real, zero phase): [B, T, 257] complex."""
-    frames = synthesis_frames(excitation)
+def filter_frames(frames: torch.Tensor, magnitudes: torch.Tensor) -> torch.Tensor:
+    """rfft(w512 * frame) * magnitudes (real, zero phase): frames [B, T, 512] -> [B, T, 257]
+    complex."""
     w = hann(SYNTH_WINDOW, frames.device, frames.dtype)
     return torch.fft.rfft(frames * w, dim=-1) * magnitudes.to(frames.dtype)
 
@@ -229,10 +225,12 @@ def synthesize(harmonic: torch.Tensor, noise: torch.Tensor, Hh: torch.Tensor, Hn
                gain: torch.Tensor) -> torch.Tensor:
     """Steps 6-7: Y = g (Hh Eh + Hn En), y = irfft(Y) (numpy normalisation), overlap-add.
 
-    harmonic, noise: [B, T * 256]; Hh, Hn: [B, T, 257]; gain [B, T, 1] -> [B, T * 256].
-    Computed in the excitation's dtype (float64 for parity renders, float32 in training).
+    harmonic: the frames' excitation [B, T, 512] (``harmonic_excitation``); noise: one
+    stream [B, T * 256], framed like the input; Hh, Hn: [B, T, 257]; gain [B, T, 1]
+    -> [B, T * 256]. Computed in the noise's dtype (float64 for parity renders, float32 in
+    training).
     """
-    Y = filter_frames(harmonic, Hh) + filter_frames(noise, Hn)
+    Y = filter_frames(harmonic.to(noise.dtype), Hh) + filter_frames(synthesis_frames(noise), Hn)
     Y = Y * gain.to(Y.real.dtype)
     return overlap_add(torch.fft.irfft(Y, n=SYNTH_WINDOW, dim=-1))
 

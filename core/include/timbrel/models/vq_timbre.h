@@ -7,8 +7,10 @@
 //   -> encoder -> quantizer (if quantized) -> decoder (GRU state carried)
 //   conditioned on [log2(f / 440) or 0, voiced, loudness]
 //   -> harmonic and noise filters (257 bins) and a gain
-//   harmonic excitation (band-limited pulse train at f = f0 2^octaves, double
-//   precision) and xorshift32 noise -> 512-point filtered frame -> overlap-add
+//   harmonic excitation of the whole 512-sample synthesis frame at this hop's
+//   f = f0 2^octaves (band-limited pulse train, double precision, in phase with
+//   the previous frame at the centre of their overlap) and xorshift32 noise
+//   -> 512-point filtered frame -> overlap-add
 //   -> 256 finished samples out[e - 512, e - 256).
 //
 // So the streaming output lags the input by 256 samples (11.6 ms) on top of
@@ -192,7 +194,8 @@ class VqTimbre {
   std::vector<float> z_, q_, decoder_in_, h_;          // latent, latent, latent + 3, hidden
   std::vector<float> harmonic_filter_, noise_filter_;  // kFilterBins
   std::vector<float> gain_;                            // 1
-  std::vector<float> harmonic_, noise_;                // last kSynthesisWindow excitation samples
+  std::vector<float> harmonic_;  // kSynthesisWindow: this frame's harmonic excitation
+  std::vector<float> noise_;     // kSynthesisWindow: the last noise samples
   std::vector<std::complex<float>> harmonic_spectrum_, noise_spectrum_;  // kFilterBins
   std::vector<float> synthesis_frame_;                                   // kSynthesisWindow
   std::vector<float> overlap_;  // kSynthesisWindow: out[e - 512, e) after hop t
@@ -201,10 +204,8 @@ class VqTimbre {
   int octaves_ = 0;
   std::uint32_t seed_ = kDefaultSeed;
   // Excitation state (contract step 5).
-  double phase_ = 0.0;
-  double amplitude_ = 0.0;   // A_{t-1}
-  double frequency_ = 0.0;   // F_{t-1}
-  bool was_voiced_ = false;  // hop t-1 voiced
+  double phase_ = 0.0;      // theta_t: the next frame's phase at its sample 128
+  double frequency_ = 0.0;  // F_{t-1}: the last voiced f (0 before any)
   std::uint32_t noise_state_ = kDefaultSeed;
   float loudness_ = -1.0f;
   int last_code_ = -1;
