@@ -49,6 +49,10 @@ def filterbank(mel_bins: int = MEL_BINS, fmin: float = FMIN, fmax: float = FMAX,
                window: int = WINDOW, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Triangles [mel_bins, window/2 + 1] (float64), peak 1, HTK mel edges."""
     edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), mel_bins + 2))
+    # The outer edges exactly: mel_to_hz(hz_to_mel(fmax)) lands an ulp either side of fmax
+    # depending on the CPU's vectorised pow, which made the Nyquist bin's weight 0 on one
+    # machine and 6e-9 on another (and the golden files' runs differ).
+    edges[0], edges[-1] = fmin, fmax
     freqs = np.arange(window // 2 + 1) * sample_rate / window
     w = np.zeros((mel_bins, freqs.size))
     for b in range(mel_bins):

@@ -26,11 +26,14 @@ MelSpectrogram::MelSpectrogram()
       spectrum_(std::size_t(kBins)),
       power_(std::size_t(kBins), 0.0f) {
   // Edges evenly spaced in mel, as numpy.linspace computes them (start + i
-  // step, the last exactly the stop).
+  // step); the outer two exactly kFmin and kFmax (timbrel.mel.filterbank: a
+  // round trip through mel lands an ulp either side, CPU-dependent in numpy).
   const double lo = hz_to_mel(kFmin), hi = hz_to_mel(kFmax);
   const int n = kMelBins + 2;
   const double step = (hi - lo) / (n - 1);
-  for (int i = 0; i < n; ++i) edges_[std::size_t(i)] = mel_to_hz(i + 1 == n ? hi : lo + i * step);
+  for (int i = 0; i < n; ++i) edges_[std::size_t(i)] = mel_to_hz(lo + i * step);
+  edges_.front() = kFmin;
+  edges_.back() = kFmax;
   const double bin_hz = double(kSampleRate) / kWindow;
   for (int b = 0; b < kMelBins; ++b) {
     const double left = edges_[std::size_t(b)], centre = edges_[std::size_t(b + 1)],
