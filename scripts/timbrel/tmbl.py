@@ -100,6 +100,15 @@ class TmblFile:
     data_start: int = 0
 
 
+def stored_dtype(f: TmblFile) -> str:
+    """"f16" when every tensor of `f` was stored as float16, else "f32": what a tool that
+    rewrites the file (a new metadata entry) writes back, so it does not double the size."""
+    entries = f.header.get("tensors", []) if isinstance(f.header, dict) else []
+    if entries and all(isinstance(e, dict) and e.get("dtype") == "f16" for e in entries):
+        return "f16"
+    return "f32"
+
+
 def _pad(n: int) -> int:
     return (-n) % ALIGN
 
@@ -690,8 +699,27 @@ def repack(source: Union[str, Path], out: Union[str, Path], dtype: str = "f16") 
         "largest_relative_change": worst}
 
 
+def refresh_index_sizes(index: Union[str, Path]) -> List[str]:
+    """Sets each entry's ``size_bytes`` in a catalog (models/index.json and the like: a list
+    of objects with ``file`` relative to the catalog) to its file's size, which the page
+    shows before a download. Returns the ids whose size changed."""
+    index = Path(index)
+    items = json.loads(index.read_text())
+    changed = []
+    for entry in items:
+        if "size_bytes" in entry and "file" in entry:
+            size = (index.parent / entry["file"]).stat().st_size
+            if entry["size_bytes"] != size:
+                entry["size_bytes"] = size
+                changed.append(str(entry.get("id", entry["file"])))
+    if changed:
+        index.write_text(json.dumps(items, indent=1) + "\n")
+    return changed
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """``python -m timbrel.tmbl repack IN.tmbl OUT.tmbl [--dtype f16|f32]``."""
+    """``python -m timbrel.tmbl repack IN.tmbl OUT.tmbl [--dtype f16|f32]``;
+    ``python -m timbrel.tmbl index-sizes INDEX.json...``."""
     import argparse
     import sys
     p = argparse.ArgumentParser(prog="python -m timbrel.tmbl", description="Timbrel model files")
@@ -700,7 +728,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     r.add_argument("source")
     r.add_argument("out")
     r.add_argument("--dtype", choices=sorted(DTYPES), default="f16")
+    i = sub.add_parser("index-sizes", help="set each catalog entry's size_bytes to its file's size")
+    i.add_argument("indexes", nargs="+")
     args = p.parse_args(argv)
+    if args.command == "index-sizes":
+        for index in args.indexes:
+            changed = refresh_index_sizes(index)
+            print(f"{index}: {len(changed)} size(s) updated" + (f" ({', '.join(changed)})"
+                                                              if changed else ""))
+        return 0
     try:
         info = repack(args.source, args.out, args.dtype)
     except (TmblError, OSError) as e:

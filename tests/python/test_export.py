@@ -264,6 +264,11 @@ def test_gmvae_rebuilt_from_its_file_exports_the_same_bytes(tmp_path):
         torch.testing.assert_close(rebuilt.decoder(z), model.decoder(z), rtol=1e-5, atol=1e-6)
     written = write_onnx(path, tmp_path / "onnx")
     assert sorted(p.name for p in written) == [f"g.{n}.onnx" for n in sorted(GMVAE.graph_names)]
+    # A float16 file (how models/ ships) is compared at its own dtype and exports too.
+    from timbrel.tmbl import repack
+    half = repack(path, tmp_path / "half.tmbl", "f16")["path"]
+    written = write_onnx(half, tmp_path / "onnx16")
+    assert sorted(p.name for p in written) == [f"g.{n}.onnx" for n in sorted(GMVAE.graph_names)]
 
 
 # --- residual -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 evaluation and tooling need numpy only. Each check runs in a fresh interpreter
 whose import of torch is blocked."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,23 @@ def test_f16_weights_round_trip_repack_and_refusals(tmp_path):
     raw[-4:] = struct.pack("<I", zlib.crc32(bytes(raw[:-4])) & 0xFFFFFFFF)
     with pytest.raises(TmblError, match='has dtype "bf6"; this reader reads "f32" and "f16"'):
         read_tmbl(bytes(raw))
+
+
+def test_index_sizes_follow_the_files(tmp_path):
+    from timbrel.tmbl import refresh_index_sizes
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "a.tmbl").write_bytes(b"x" * 100)
+    (tmp_path / "b.tmbl").write_bytes(b"y" * 7)
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps([{"id": "a", "file": "a/a.tmbl", "size_bytes": 3},
+                                 {"id": "b", "file": "b.tmbl", "size_bytes": 7},
+                                 {"id": "c", "file": "a/a.tmbl"}]))  # no size: left alone
+    assert refresh_index_sizes(index) == ["a"]
+    items = json.loads(index.read_text())
+    assert [e.get("size_bytes") for e in items] == [100, 7, None]
+    assert refresh_index_sizes(index) == []  # a second run changes nothing
+    # the shipped catalogs are up to date
+    repo = Path(__file__).resolve().parents[2]
+    for shipped in ("models/index.json", "models/crossmodal/index.json"):
+        for e in json.loads((repo / shipped).read_text()):
+            assert e["size_bytes"] == (repo / shipped).parent.joinpath(e["file"]).stat().st_size

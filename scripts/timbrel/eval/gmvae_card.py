@@ -304,7 +304,19 @@ def evaluate(runs: Path, data: Path, shipped: str = "gmvae") -> Dict:
     return result
 
 
-def card_head(training: Dict, meta: Dict) -> str:
+def stored_note(model: Path) -> str:
+    """How the shipped file stores its weights (float16 since 2026-12-04)."""
+    from timbrel.tmbl import read_tmbl, stored_dtype
+    dtype = stored_dtype(read_tmbl(model))
+    size = Path(model).stat().st_size / 1e6
+    if dtype != "f16":
+        return f"The file stores its weights as float32 ({size:.1f} MB)."
+    return (f"The file stores its weights as float16 ({size:.1f} MB). The figures below were "
+            "measured on the float32 file it was repacked from; models/README.md compares the "
+            "renders of the two (`timbrel.eval.precision`).")
+
+
+def card_head(training: Dict, meta: Dict, stored: str = "") -> str:
     """The card's description; its figures from training.json and the file's metadata."""
     cfg = training["config"]
     b = meta["brightness"]
@@ -313,7 +325,7 @@ def card_head(training: Dict, meta: Dict) -> str:
 The Notes panel's model: Luo, Agres & Herremans, "Learning disentangled representations of
 timbre and pitch for musical instrument sounds using Gaussian mixture variational
 autoencoders" (ISMIR 2019), trained here. Contract: `docs/gmvae.md`; code:
-`scripts/timbrel/models/gmvae.py`, `scripts/timbrel/train/gmvae.py`.
+`scripts/timbrel/models/gmvae.py`, `scripts/timbrel/train/gmvae.py`.{(chr(10) + chr(10) + stored) if stored else ""}
 
 ## What it does
 
@@ -491,7 +503,8 @@ def main(argv=None) -> int:
     text = card(result, meta)
     if args.write_card:
         training = json.loads((folder / "training.json").read_text())
-        Path(args.write_card).write_text(card_head(training, meta) + text)
+        Path(args.write_card).write_text(card_head(training, meta, stored_note(Path(args.model)))
+                                         + text)
     print(text)
     return 0
 

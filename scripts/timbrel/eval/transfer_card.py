@@ -275,12 +275,15 @@ def merge_card(path: Path, section: str, title: str) -> str:
 
 
 def summary_table(models_dir: Path) -> str:
-    """One row per model folder holding an evaluation.json (for the docs), pitch mode."""
+    """One row per model folder holding a transfer card's evaluation.json (for the docs),
+    pitch mode; other families' evaluation.json files (gmvae, grains) are skipped."""
     lines = ["| model | size MB | trained on | f0 err voice (c) | within 50 c | f0 lag (hops) | "
              "voiced kept | loudness r | f0 err held-out (c) | LSD self (dB) | LSD held-out (dB) | peak |",
              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for path in sorted(models_dir.glob("*/evaluation.json")):
-        r = json.loads(path.read_text())["result"]
+        r = json.loads(path.read_text()).get("result")
+        if not isinstance(r, dict) or "pitch" not in r.get("summary", {}):
+            continue
         p = r["summary"]["pitch"]
         corpus = str(r["info"]["metadata"].get("training", {}).get("corpus", ""))
         trained = ("FluidR3 + Freepats" if "freepats" in corpus

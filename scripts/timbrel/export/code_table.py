@@ -25,7 +25,7 @@ from typing import Optional
 import numpy as np
 
 from timbrel.eval.core import cli_path
-from timbrel.tmbl import read_tmbl, write_tmbl
+from timbrel.tmbl import read_tmbl, stored_dtype, write_tmbl
 
 TABLE_KEY = "descriptor_table"
 
@@ -58,7 +58,7 @@ def with_table(model: Path, table: dict, out: Optional[Path] = None) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
-        write_tmbl(tmp, f.family, f.name, metadata, f.graphs, f.tensors)
+        write_tmbl(tmp, f.family, f.name, metadata, f.graphs, f.tensors, dtype=stored_dtype(f))
         shutil.copymode(model, tmp)  # mkstemp made it private
         check_same_model(model, tmp)
         os.replace(tmp, target)
