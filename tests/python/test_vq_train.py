@@ -117,3 +117,27 @@ def test_audio_dir_training(tmp_path):
     lo, hi = f.metadata["f0_range_hz"]
     assert 320 < lo <= hi < 340
     assert "audio folder" in f.metadata["training"]["corpus"]
+
+
+def test_tilt_batch_keeps_level_and_moves_brightness():
+    t = np.arange(22050) / 22050
+    x = sum(np.sin(2 * np.pi * 220 * h * t) / h for h in range(1, 30)).astype(np.float32)
+    audio = torch.from_numpy(np.stack([x, x, x]))
+
+    def centroid(y):
+        spec = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+        f = np.fft.rfftfreq(len(y), 1 / 22050)
+        return float((spec * f).sum() / spec.sum())
+
+    def tilted(limit, seed):
+        return trainer.tilt_batch(audio, limit, torch.Generator().manual_seed(seed))
+
+    y = tilted(20.0, 3)
+    assert y.shape == audio.shape and y.dtype == audio.dtype
+    for row in y.numpy():  # level kept (the conditioning's loudness stays true)
+        assert abs(np.sqrt(np.mean(row ** 2)) / np.sqrt(np.mean(x ** 2)) - 1) < 1e-3
+    centroids = [centroid(r) for r in y.numpy()]
+    assert max(centroids) / min(centroids) > 1.2 and len(set(np.round(centroids))) == 3
+    assert torch.equal(tilted(20.0, 3), y)  # seeded: a resumed run tilts the same
+    assert not torch.equal(tilted(20.0, 4), y)
+    np.testing.assert_allclose(tilted(0.0, 3).numpy(), audio.numpy(), atol=1e-5)  # no tilt

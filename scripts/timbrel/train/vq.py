@@ -17,6 +17,11 @@ logged to ``data/runs/<name>/log.csv``. At the end: ``<out>/<name>.tmbl`` + ONNX
 (timbrel.export) with the contract's metadata, ``<out>/MODEL_CARD.md`` (training section)
 and an entry in ``<out>/../index.json``.
 
+``--tilt S`` (default 0: off) tilts each excerpt's spectrum, input and target alike, by a
+random slope in [-S, S] dB/decade around 1 kHz (level kept): the codebook then also holds
+brighter and darker renderings of the instrument, which is what drawing brightness
+traverses (the flute's and clarinet's codebooks spanned a quarter octave of centroid).
+
 Threads default to 1: on this 2-core machine, shared with compilers, two OpenMP threads
 made the GRU 10x slower (spin-waiting on a busy core), one thread is the fastest.
 """
@@ -58,6 +63,22 @@ CONFIGS: Dict[str, Dict] = {
 }
 LOG_COLUMNS = ["step", "seconds", "step_seconds", "lr", "loss", "linear", "log", "commitment",
                "perplexity", "usage", "grad_norm"]
+
+
+def tilt_batch(audio: torch.Tensor, limit_db_per_decade: float, gen: torch.Generator) -> torch.Tensor:
+    """Each row's spectrum times 10^(s log10(f / 1 kHz) / 20), s uniform in +-limit (flat under
+    50 Hz), zero phase, then scaled back to the row's rms (the level conditioning stays
+    true). Linear convolution: the rfft is long enough that the tilt's short response does
+    not wrap."""
+    from timbrel.train.augment import fft_size, tilt_response
+    B, L = audio.shape
+    n = fft_size(L + 2048)
+    slope = (torch.rand(B, generator=gen, dtype=torch.float64) * 2 - 1) * limit_db_per_decade
+    spec = torch.fft.rfft(audio.double(), n=n) * tilt_response(slope, n)
+    y = torch.fft.irfft(spec, n=n)[:, :L]
+    before = audio.double().pow(2).mean(1, keepdim=True).sqrt()
+    after = y.pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-12)
+    return (y * (before / after)).to(audio.dtype)
 
 
 def learning_rate(step: int, total: int, base: float, warmup: int) -> float:
@@ -147,7 +168,9 @@ def write_card(out: Path, name: str, instrument: str, metadata: Dict, extra: Dic
              f"{int(cfg['noise_share'] * 100)} % of each batch in noise mode, Adam lr {cfg['lr']} "
              f"(warm-up {cfg['warmup']}, cosine to 10 %), multi-scale spectral loss "
              f"(FFT {', '.join(map(str, SIZES))}, 75 % overlap, L1 linear + L1 log), commitment 0.25, "
-             f"EMA 0.99, dead codes restarted after {cfg['restart_after']} unused steps",
+             f"EMA 0.99, dead codes restarted after {cfg['restart_after']} unused steps" +
+             (f"; spectral tilt of input and target, +-{cfg['tilt_db_per_decade']:g} dB/decade"
+              if cfg.get("tilt_db_per_decade") else ""),
              f"- steps {tr['steps']} in {tr['seconds']:.0f} s ({tr['seconds_per_step']:.3f} s/step, "
              f"{tr['device']}, {tr['threads']} thread(s))",
              f"- final losses (mean of the last 50 steps): " +
@@ -234,6 +257,8 @@ def train(args) -> Dict:
     for key in ("batch", "seconds", "lr"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
+    if args.tilt:  # only when asked: older checkpoints' signatures stay valid
+        cfg["tilt_db_per_decade"] = float(args.tilt)
     steps = args.steps if args.steps is not None else cfg["steps"]
     out = Path(args.out)
     name = args.name or out.name
@@ -311,6 +336,9 @@ def train(args) -> Dict:
             for g in opt.param_groups:
                 g["lr"] = lr
             audio, f0, voiced = (torch.from_numpy(a).to(device) for a in excerpts.batch(cfg["batch"]))
+            if cfg.get("tilt_db_per_decade"):  # seeded by step: a resumed run tilts the same
+                gen = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
+                audio = tilt_batch(audio.cpu(), cfg["tilt_db_per_decade"], gen).to(device)
             r = model(audio[:, CONTEXT:], f0, voiced, noise_mode=noise_mode, context=audio[:, :CONTEXT])
             target = audio[:, CONTEXT:CONTEXT + target_len]
             spec = spectral_loss(r["out"][:, :target_len], target)
@@ -387,6 +415,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     ap.add_argument("--onnx", action="store_true", help="also write the ONNX graphs")
     ap.add_argument("--batch", type=int)
+    ap.add_argument("--tilt", type=float, default=0.0,
+                    help="random spectral tilt of each excerpt, +-S dB/decade (0: off)")
     ap.add_argument("--seconds", type=float, help="excerpt length")
     ap.add_argument("--lr", type=float)
     ap.add_argument("--seed", type=int, default=0)
