@@ -83,7 +83,7 @@ def test_code_table_refuses_a_table_of_the_wrong_size(tmp_path):
 def test_draw_quality_on_the_golden_draw_model(tmp_path):
     model = GOLDEN / "draw" / "model.tmbl"
     out = tmp_path / "eval"
-    # (The golden model plays under the CLI's limiter since 2026-12-04; before, it peaked
+    # (The golden model plays under the CLI's limiter since 2026-12-03; before, it peaked
     # near +17 dBFS and this test drew it with a gain of 0.1.)
     assert draw_quality.main(["--models", str(model), "--seconds", "2", "--random", "1",
                               "--out", str(out)]) == 0

@@ -305,7 +305,7 @@ def evaluate(runs: Path, data: Path, shipped: str = "gmvae") -> Dict:
 
 
 def stored_note(model: Path) -> str:
-    """How the shipped file stores its weights (float16 since 2026-12-04)."""
+    """How the shipped file stores its weights (float16 since 2026-12-03)."""
     from timbrel.tmbl import read_tmbl, stored_dtype
     dtype = stored_dtype(read_tmbl(model))
     size = Path(model).stat().st_size / 1e6

@@ -125,7 +125,7 @@ def conditioning(f0: torch.Tensor, voiced: torch.Tensor, loud: torch.Tensor, oct
 # Each synthesis frame gets its own harmonic excitation at its hop's newest pitch. Frame t
 # covers [(t - 1) 256, (t + 1) 256); its phase at sample 128 of the frame (the centre of
 # its overlap with frame t - 1) equals frame t - 1's phase there, so neighbouring frames
-# cross-fade in phase. Before 2026-12-04 one continuous excitation ramped from F_{t-1} to
+# cross-fade in phase. Before 2026-12-03 one continuous excitation ramped from F_{t-1} to
 # F_t over [e - 256, e), and the half of it that hop t emits had been built a hop earlier
 # from the previous pitch: the output's pitch trailed its input by 1.25 hops.
 
