@@ -632,6 +632,7 @@ describe('the Grains panel with a pitched model', () => {
     assert.equal(await page.isHidden('#grains-pitch-row'), true, 'no pitch for drums');
     assert.equal(await page.isHidden('#grains-path-pitch-row'), true);
     assert.equal(await page.textContent('#grains-model-title'), 'The drum model');
+    assert.equal(await page.textContent('#grains-title'), 'Grains: a neural drum machine');
     const drumBeat = await trackNames(page);
 
     // To the instruments: the drum beat gives way to the model's phrase, said in words.
@@ -642,6 +643,7 @@ describe('the Grains panel with a pitched model', () => {
     assert.deepEqual(await trackNames(page), ['Kick C3', 'Snare E4', 'Snare G4', 'Hat G5', 'Hat E5', 'Hat C5', 'Hat D5']);
     assert.match(await page.textContent('#grains-model-value'), /3 instruments/);
     assert.equal(await page.textContent('#grains-model-title'), 'The instrument model');
+    assert.equal(await page.textContent('#grains-title'), 'Grains: a neural instrument sequencer');
     assert.match(await page.textContent('#grains-variation-hint'), /blends two instruments into one sound/);
     assert.match(await page.textContent('#grains-beatbox-note'), /plays the instrument you pick for each, always at that instrument’s typical pitch/);
     assert.equal(await page.getByLabel('Instrument colour').count(), 1);

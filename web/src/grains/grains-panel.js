@@ -61,8 +61,8 @@ const NEW_STEP_VELOCITY = 0.8;
 // The words that name a model's sounds (the markup's [data-word] spans, and
 // the texts made here): drums, or a pitched model's instruments.
 const WORDS = {
-  drums: { drum: 'drum', drums: 'drums', Drum: 'Drum', beat: 'beat', learned: 'drums' },
-  pitched: { drum: 'instrument', drums: 'instruments', Drum: 'Instrument', beat: 'phrase', learned: 'notes' },
+  drums: { drum: 'drum', drums: 'drums', Drum: 'Drum', beat: 'beat', learned: 'drums', machine: 'drum machine' },
+  pitched: { drum: 'instrument', drums: 'instruments', Drum: 'Instrument', beat: 'phrase', learned: 'notes', machine: 'instrument sequencer' },
 };
 
 const clock = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
