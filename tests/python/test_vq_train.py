@@ -52,6 +52,10 @@ def test_smoke_training_exports_and_resumes(smoke_corpus, tmp_path):
     assert [line.split(",")[0] for line in log[1:]] == ["1", "2", "3", "4"]
     f = read_tmbl(out / "violin.tmbl")
     assert list(f.graphs) == ["encoder", "quantizer", "decoder", "harmonic", "noise", "gain"]
+    # float16 as models/ ships; the float32 export kept in the run folder, same metadata
+    from timbrel.tmbl import stored_dtype
+    f32 = read_tmbl(tmp_path / "runs" / "violin" / "violin.f32.tmbl")
+    assert stored_dtype(f) == "f16" and stored_dtype(f32) == "f32" and f32.metadata == f.metadata
     m = f.metadata
     assert m["sample_rate"] == 22050 and m["window"] == 1024 and m["hop"] == 256
     assert m["synthesis_window"] == 512 and m["instrument"] == "violin" and m["quantized"] is True

@@ -161,7 +161,8 @@ def write_card(out: Path, name: str, instrument: str, metadata: Dict, extra: Dic
              f"- model: `vq_timbre`, {'VQ-VAE' if metadata['quantized'] else 'baseline auto-encoder (no quantizer)'}; "
              f"encoder 513 -> {cfg['model']['encoder_hidden']} -> {cfg['model']['encoder_hidden']} -> "
              f"D {metadata['latent']}, codes K {metadata['codes']}, GRU H {metadata['hidden']}; "
-             f"{extra['parameters']} parameters, `.tmbl` {extra['size_bytes'] / 1e6:.2f} MB",
+             f"{extra['parameters']} parameters, `.tmbl` {extra['size_bytes'] / 1e6:.2f} MB" +
+             (" (float16 weights)" if extra.get("weights") == "f16" else ""),
              f"- data: {tr['corpus']}, {tr['corpus_minutes']} min ({tr['corpus_files']} files); "
              f"voiced f0 5th-95th percentile {metadata['f0_range_hz'][0]}-{metadata['f0_range_hz'][1]} Hz",
              f"- config `{tr['config_name']}`: batch {cfg['batch']} x {cfg['seconds']} s, "
@@ -204,7 +205,8 @@ def update_index(index: Path, entry: Dict) -> None:
 
 
 def export(model: VQTimbre, out: Path, name: str, instrument: str, training: Dict,
-           f0_hz: List[float], index: Optional[Path], with_onnx: bool = False) -> Dict:
+           f0_hz: List[float], index: Optional[Path], with_onnx: bool = False,
+           weights: str = "f32", keep_f32: Optional[Path] = None) -> Dict:
     from timbrel.export import export_model
     model = model.cpu().eval()
     meta = model.metadata(instrument, f0_hz, training)
@@ -215,8 +217,18 @@ def export(model: VQTimbre, out: Path, name: str, instrument: str, training: Dic
     paths = export_model(model.graphs(), model.family, name, meta, out, onnx_graphs=onnx,
                          step_graphs=None if with_onnx else [])
     has_table = meta["quantized"] and add_descriptor_table(paths["tmbl"])
+    if weights != "f32":  # as models/ ships them; the float32 export kept for precision checks
+        from timbrel.tmbl import repack
+        import shutil
+        if keep_f32 is not None:
+            shutil.copyfile(paths["tmbl"], keep_f32)
+        repack(paths["tmbl"], paths["tmbl"], weights)
+        if onnx:  # the graphs of the weights as stored, not of the float32 ones
+            from timbrel.export.onnx_from_tmbl import write_onnx
+            write_onnx(paths["tmbl"], out)
     size = paths["tmbl"].stat().st_size
-    extra = {"size_bytes": size, "parameters": sum(p.numel() for p in model.parameters())}
+    extra = {"size_bytes": size, "parameters": sum(p.numel() for p in model.parameters()),
+             "weights": weights}
     card = write_card(out, name, instrument, meta, extra)
     if index is not None:
         rel = lambda p: Path(p).resolve().relative_to(index.parent.resolve()).as_posix()
@@ -380,6 +392,11 @@ def train(args) -> Dict:
     model.eval()
     cb = codebook_stats(model, sources)
     test = evaluate_phrases(model, tests, limit=args.eval_phrases)
+    if not recent and log_path.exists():  # resumed after the last step: the log's tail
+        with open(log_path, newline="") as f:
+            recent = [{k: float(v) for k, v in r.items() if k in ("loss", "linear", "log",
+                                                                  "commitment", "step_seconds")}
+                      for r in list(csv.DictReader(f))[-50:]]
     keys = ("loss", "linear", "log", "commitment")
     final = {k: round(float(np.mean([r[k] for r in recent])), 5) for k in keys} if recent else {}
     spans = [r["step_seconds"] for r in recent]
@@ -394,7 +411,8 @@ def train(args) -> Dict:
     f0_hz = f0_range(sources)
     index = Path(args.index) if args.index else out.parent / "index.json"
     result = export(model, out, name, instrument, training, f0_hz, None if args.no_index else index,
-                    with_onnx=args.onnx)
+                    with_onnx=args.onnx, weights=args.weights,
+                    keep_f32=run_dir / f"{name}.f32.tmbl")
     log(f"exported {result['tmbl']} ({result['size_bytes'] / 1e6:.2f} MB); f0 range {f0_hz} Hz; "
         f"codebook {cb}; test {test}")
     return {"training": training, **{k: str(v) for k, v in result.items()}}
@@ -415,6 +433,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     ap.add_argument("--onnx", action="store_true", help="also write the ONNX graphs")
     ap.add_argument("--batch", type=int)
+    ap.add_argument("--weights", choices=("f16", "f32"), default="f16",
+                    help="how the .tmbl stores its weights (f16: as models/ ships; the float32 "
+                         "export is kept as <run-dir>/<name>.f32.tmbl)")
     ap.add_argument("--tilt", type=float, default=0.0,
                     help="random spectral tilt of each excerpt, +-S dB/decade (0: off)")
     ap.add_argument("--seconds", type=float, help="excerpt length")
