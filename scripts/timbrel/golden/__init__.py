@@ -129,6 +129,8 @@ def difference(committed: Path, fresh: Path) -> Optional[str]:
     if committed.name == "manifest.json":
         a, b = (_without_hashes(json.loads(p.read_text())) for p in (committed, fresh))
         return None if a == b else "manifest facts differ"
+    if committed.suffix == ".tmbl":
+        return _tmbl_difference(committed, fresh)
     if committed.suffix != ".npy":
         return f"{committed.stat().st_size} -> {fresh.stat().st_size} bytes, contents differ"
     a, b = np.load(committed, allow_pickle=False), np.load(fresh, allow_pickle=False)
@@ -146,6 +148,54 @@ def difference(committed: Path, fresh: Path) -> Optional[str]:
     if delta.size and delta.max() > tolerance * max(scale, 1e-30):
         return (f"values differ: max |difference| {delta.max():.3g} "
                 f"(more than {tolerance:g} of the largest value {scale:.3g})")
+    return None
+
+
+def _json_difference(a, b, where: str = "metadata") -> Optional[str]:
+    """Where two JSON trees differ beyond the last bits of their numbers (1e-9 relative)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            return f"{where}: keys differ"
+        for k in a:
+            why = _json_difference(a[k], b[k], f"{where}.{k}")
+            if why:
+                return why
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{where}: lengths differ"
+        for i, (x, y) in enumerate(zip(a, b)):
+            why = _json_difference(x, y, f"{where}[{i}]")
+            if why:
+                return why
+        return None
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) \
+            and not isinstance(b, bool):
+        return None if abs(a - b) <= 1e-9 * max(abs(a), abs(b)) + 1e-12 else f"{where}: {a} -> {b}"
+    return None if a == b else f"{where} differs"
+
+
+def _tmbl_difference(committed: Path, fresh: Path) -> Optional[str]:
+    """Model files made by a seeded generator: the same structure, dtypes and metadata, and
+    every tensor within LAST_BITS of its largest value (PyTorch's and numpy's sums differ in
+    the last bits between CPUs and thread counts, and so do the bytes)."""
+    from timbrel.tmbl import read_tmbl
+    a, b = read_tmbl(committed), read_tmbl(fresh)
+    if (a.family, a.name, a.graphs) != (b.family, b.name, b.graphs) or set(a.tensors) != set(b.tensors):
+        return "model structure differs"
+    dtype = lambda f: [e.get("dtype", "f32") for e in f.header.get("tensors", [])]
+    if dtype(a) != dtype(b):
+        return "stored dtypes differ"
+    why = _json_difference(a.metadata, b.metadata)
+    if why:
+        return why
+    tolerance = LAST_BITS["f4"] if all(d == "f32" for d in dtype(a)) else LAST_BITS["f2"]
+    for name, x in a.tensors.items():
+        y = b.tensors[name]
+        scale = float(np.abs(x).max(initial=0.0))
+        if x.shape != y.shape or float(np.abs(x - y).max(initial=0.0)) > tolerance * max(scale, 1e-30):
+            return f"tensor {name} differs"
     return None
 
 
