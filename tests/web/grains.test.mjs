@@ -578,17 +578,24 @@ function takeSpectrum(x, size = 2048) {
   return sum.map((v) => v / total);
 }
 
+// A desktop page on the Grains panel, switched from the default drum model to the
+// instruments model (what the pitched-model tests start from).
+async function openInstruments(url) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = recordErrors(page);
+  await page.goto(`${url}#grains`);
+  await modelIs(page, 'drums');
+  await page.selectOption('#grains-model-select', 'instruments');
+  await modelIs(page, 'instruments');
+  return { page, errors };
+}
+
 describe('the Grains panel with the shipped instruments model', {
   skip: (!hasKernel && 'the WebAssembly core has no GrainsKernel (rebuild it)') ||
     (!fs.existsSync(path.join(REPO, 'models', 'grains', 'instruments.tmbl')) && 'no shipped instruments model'),
 }, () => {
   test('a flute hit recorded at C5 and at C6 is heard at those notes', { timeout: TIMEOUT * 2 }, async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors = recordErrors(page);
-    await page.goto(`${playable.url}#grains`);
-    await modelIs(page, 'drums');
-    await page.selectOption('#grains-model-select', 'instruments');
-    await modelIs(page, 'instruments');
+    const { page, errors } = await openInstruments(playable.url);
     const names = await trackNames(page);
     const flute = names.findIndex((n) => /^Flute/.test(n));
     assert.ok(flute >= 0, `the default phrase has a flute track: ${names.join(', ')}`);
@@ -737,12 +744,7 @@ describe('the Grains panel with a pitched model', () => {
   });
 
   test('the phrase sounds; a kept hit at two pitches differs, at one pitch twice it does not; the path sends its pitch', { timeout: TIMEOUT * 3, skip: !hasKernel && 'the WebAssembly core has no GrainsKernel (rebuild it)' }, async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors = recordErrors(page);
-    await page.goto(`${pitched.url}#grains`);
-    await modelIs(page, 'drums');
-    await page.selectOption('#grains-model-select', 'instruments');
-    await modelIs(page, 'instruments');
+    const { page, errors } = await openInstruments(pitched.url);
 
     // The phrase plays: every pitched track's hits, and they sound.
     await page.click('#grains-play-button');

@@ -213,9 +213,11 @@ def export(model: VQTimbre, out: Path, name: str, instrument: str, training: Dic
     # The decoder only in its step form (same weights; a sequence copy would double the size).
     # ONNX graphs only on request (--onnx): the repository ships the .tmbl alone, and
     # timbrel.export.onnx_from_tmbl writes the same graphs from it.
-    onnx = [g for g in model.graph_names if g != "decoder"] if with_onnx else []
+    # A float16 file gets its graphs from the stored weights, after the repack below.
+    direct = with_onnx and weights == "f32"
+    onnx = [g for g in model.graph_names if g != "decoder"] if direct else []
     paths = export_model(model.graphs(), model.family, name, meta, out, onnx_graphs=onnx,
-                         step_graphs=None if with_onnx else [])
+                         step_graphs=None if direct else [])
     has_table = meta["quantized"] and add_descriptor_table(paths["tmbl"])
     if weights != "f32":  # as models/ ships them; the float32 export kept for precision checks
         from timbrel.tmbl import repack
@@ -223,7 +225,7 @@ def export(model: VQTimbre, out: Path, name: str, instrument: str, training: Dic
         if keep_f32 is not None:
             shutil.copyfile(paths["tmbl"], keep_f32)
         repack(paths["tmbl"], paths["tmbl"], weights)
-        if onnx:  # the graphs of the weights as stored, not of the float32 ones
+        if with_onnx:  # the graphs of the weights as stored, not of the float32 ones
             from timbrel.export.onnx_from_tmbl import write_onnx
             write_onnx(paths["tmbl"], out)
     size = paths["tmbl"].stat().st_size
