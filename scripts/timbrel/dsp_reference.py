@@ -221,33 +221,57 @@ def yin(frame, sample_rate: float = 22050.0, f0_min: float = 50.0,
 
 
 class PitchHold:
-    """dsp::PitchHold: a voiced f0 more than jump semitones from the last voiced one is
-    held for one hop (the last f0 is reported) unless the next hop confirms the leap
-    (within confirm semitones of it); an unvoiced hop clears the memory."""
+    """dsp::PitchHold, rule for rule (core/include/timbrel/dsp/yin.h).
 
-    def __init__(self, jump_semitones: float = 7.0, confirm_semitones: float = 1.0):
+    Leaps: a voiced f0 more than jump semitones from the last voiced one is held for one
+    hop (the last f0 is reported) unless the next hop confirms the leap (within confirm
+    semitones of it). Voicing hysteresis: after a voiced hop, a hop YIN calls unvoiced
+    stays voiced when its f0 lies within continue_semitones of the last f0 taken with
+    confidence >= continue_confidence (its f0 is taken), or, up to bridge_hops hops in a
+    row, with the last f0 held; a hop without an estimate (f0 0) or more failing hops
+    end the run."""
+
+    def __init__(self, jump_semitones: float = 7.0, confirm_semitones: float = 1.0,
+                 continue_semitones: float = 1.0, continue_confidence: float = 0.5,
+                 bridge_hops: int = 2):
         self.jump, self.confirm = jump_semitones, confirm_semitones
+        self.continue_semitones = continue_semitones
+        self.continue_confidence = float(np.float32(continue_confidence))
+        self.bridge_hops = bridge_hops
         self.reset()
 
     def reset(self) -> None:
-        self.last = None
+        self.last = None      # the last f0 taken, while the run goes on
         self.pending = None
+        self.bridged = 0
 
-    def next(self, f0: float, voiced: bool) -> float:
-        """The f0 to use for this hop (voicing passes through unchanged)."""
-        if not voiced or not f0 > 0.0:
-            self.reset()
-            return f0
+    def next(self, f0: float, voiced: bool, confidence: float = 1.0) -> tuple[float, bool]:
+        """(f0, voiced) to use for this hop."""
         f0_32 = float(np.float32(f0))  # the core keeps these in float
+
         def semis(a, b):
             return abs(12.0 * np.log2(a / b))
+        if not voiced or not f0 > 0.0:
+            if self.last is not None and f0_32 > 0.0:
+                self.pending = None
+                if (float(np.float32(confidence)) >= self.continue_confidence
+                        and semis(f0_32, self.last) <= self.continue_semitones):
+                    self.bridged = 0
+                    self.last = f0_32
+                    return f0, True
+                if self.bridged < self.bridge_hops:
+                    self.bridged += 1
+                    return self.last, True
+            self.reset()
+            return f0, False
+        self.bridged = 0
         leap = self.last is not None and semis(f0_32, self.last) > self.jump
         confirmed = self.pending is not None and semis(f0_32, self.pending) <= self.confirm
         if not leap or confirmed:
             self.last, self.pending = f0_32, None
-            return f0
+            return f0, True
         self.pending = f0_32
-        return self.last
+        return self.last, True
 
 
 def signal_yin(signal, sample_rate: float = 22050.0, frame_size: int = 1024,

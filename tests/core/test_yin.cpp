@@ -109,6 +109,42 @@ TEST_CASE("PitchHold holds a one-hop octave error and takes a confirmed leap", "
   CHECK(hold.next(voiced(1500.0f)).f0_hz == 1500.0f);
 }
 
+TEST_CASE("PitchHold keeps a run voiced through dips of periodicity, not a new one", "[yin]") {
+  dsp::PitchHold hold;
+  auto strong = [](float f0) { return dsp::PitchEstimate{f0, 0.9f, true}; };
+  auto weak = [](float f0, float confidence) { return dsp::PitchEstimate{f0, confidence, false}; };
+  // Nothing voiced yet: a weak estimate stays unvoiced (a run needs YIN's threshold).
+  CHECK_FALSE(hold.next(weak(100.0f, 0.7f)).voiced);
+  CHECK(hold.next(strong(100.0f)).voiced);
+  // A glide read at periodicity 0.55-0.7, 0.3-0.6 semitone a hop: voiced, its own f0.
+  for (float f0 : {102.0f, 104.0f, 107.0f, 110.0f}) {
+    const auto kept = hold.next(weak(f0, 0.55f));
+    CHECK(kept.voiced);
+    CHECK(kept.f0_hz == f0);
+  }
+  // An octave slip inside the glide (740 Hz at 0.57) holds the last f0 for a hop...
+  const auto slip = hold.next(weak(740.0f, 0.57f));
+  CHECK(slip.voiced);
+  CHECK(slip.f0_hz == 110.0f);
+  // ...and the glide goes on from there.
+  CHECK(hold.next(weak(111.0f, 0.6f)).f0_hz == 111.0f);
+  // Periodicity under continue_confidence near the same f0: bridged, at most 2 hops.
+  CHECK(hold.next(weak(111.0f, 0.3f)).voiced);
+  CHECK(hold.next(weak(500.0f, 0.2f)).voiced);
+  const auto ended = hold.next(weak(111.0f, 0.3f));
+  CHECK_FALSE(ended.voiced);
+  // The run is over: even a good continuation needs YIN's threshold again.
+  CHECK_FALSE(hold.next(weak(111.0f, 0.7f)).voiced);
+  // A silent hop (no estimate) ends a run at once.
+  CHECK(hold.next(strong(220.0f)).voiced);
+  CHECK_FALSE(hold.next(dsp::PitchEstimate{}).voiced);
+  CHECK_FALSE(hold.next(weak(220.0f, 0.8f)).voiced);
+  // Without hysteresis (bridge 0, confidence > 1) YIN's voicing passes as it is.
+  dsp::PitchHold strict({7.0, 1.0, 1.0, 1.5f, 0});
+  CHECK(strict.next(strong(220.0f)).voiced);
+  CHECK_FALSE(strict.next(weak(220.0f, 0.8f)).voiced);
+}
+
 TEST_CASE("PitchTracker: YIN at the end through the hold, without allocating", "[yin][realtime]") {
   dsp::PitchTracker tracker({22050.0, 1024, 50.0, 2000.0, 0.15});
   CHECK(tracker.yin().config().estimate_at_end);

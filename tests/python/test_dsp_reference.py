@@ -224,11 +224,31 @@ def test_yin_at_end_hears_the_frame_end():
 
 def test_pitch_hold_matches_the_core_rules():
     hold = ref.PitchHold()
-    assert hold.next(262.0, True) == 262.0
-    assert abs(hold.next(65.0, True) - 262.0) < 1e-3     # one-hop octave error held
-    assert hold.next(263.0, True) == 263.0
-    assert hold.next(330.0, True) == 330.0                # 4 semitones: passes
-    assert abs(hold.next(660.0, True) - 330.0) < 1e-3     # a real leap: one hop late...
-    assert hold.next(661.0, True) == 661.0                # ...then taken
-    assert hold.next(0.0, False) == 0.0                   # unvoiced clears the memory
-    assert hold.next(110.0, True) == 110.0
+    assert hold.next(262.0, True) == (262.0, True)
+    f0, voiced = hold.next(65.0, True)                    # one-hop octave error held
+    assert abs(f0 - 262.0) < 1e-3 and voiced
+    assert hold.next(263.0, True) == (263.0, True)
+    assert hold.next(330.0, True) == (330.0, True)        # 4 semitones: passes
+    assert abs(hold.next(660.0, True)[0] - 330.0) < 1e-3  # a real leap: one hop late...
+    assert hold.next(661.0, True) == (661.0, True)        # ...then taken
+    assert hold.next(0.0, False) == (0.0, False)          # no estimate: the run ends
+    assert hold.next(110.0, True) == (110.0, True)
+
+
+def test_pitch_hold_voicing_hysteresis_matches_the_core():
+    # tests/core/test_yin.cpp, "PitchHold keeps a run voiced through dips of periodicity"
+    hold = ref.PitchHold()
+    assert hold.next(100.0, False, 0.7) == (100.0, False)  # a run needs YIN's threshold
+    assert hold.next(100.0, True, 0.9) == (100.0, True)
+    for f0 in (102.0, 104.0, 107.0, 110.0):
+        assert hold.next(f0, False, 0.55) == (f0, True)
+    f0, voiced = hold.next(740.0, False, 0.57)             # an octave slip: held
+    assert voiced and abs(f0 - 110.0) < 1e-4
+    assert hold.next(111.0, False, 0.6) == (111.0, True)
+    assert hold.next(111.0, False, 0.3)[1]                 # bridged: 2 hops at most
+    assert hold.next(500.0, False, 0.2)[1]
+    assert hold.next(111.0, False, 0.3) == (111.0, False)
+    assert hold.next(111.0, False, 0.7) == (111.0, False)  # over: threshold needed again
+    assert hold.next(220.0, True, 0.9) == (220.0, True)
+    assert hold.next(0.0, False, 0.0) == (0.0, False)      # silence ends a run at once
+    assert hold.next(220.0, False, 0.8) == (220.0, False)

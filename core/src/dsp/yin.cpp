@@ -87,9 +87,27 @@ double semitones(double a, double b) { return std::fabs(12.0 * std::log2(a / b))
 
 PitchEstimate PitchHold::next(const PitchEstimate& raw) noexcept {
   if (!raw.voiced || !(raw.f0_hz > 0.0f)) {
+    if (have_last_ && raw.f0_hz > 0.0f) {
+      PitchEstimate kept = raw;
+      kept.voiced = true;
+      pending_ = false;
+      if (raw.confidence >= config_.continue_confidence &&
+          semitones(raw.f0_hz, last_f0_) <= config_.continue_semitones) {
+        bridged_ = 0;
+        last_f0_ = raw.f0_hz;
+        return kept;
+      }
+      if (bridged_ < config_.bridge_hops) {
+        ++bridged_;
+        kept.f0_hz = last_f0_;
+        return kept;
+      }
+    }
     have_last_ = pending_ = false;
+    bridged_ = 0;
     return raw;
   }
+  bridged_ = 0;
   const bool leap = have_last_ && semitones(raw.f0_hz, last_f0_) > config_.jump_semitones;
   const bool confirmed = pending_ && semitones(raw.f0_hz, pending_f0_) <= config_.confirm_semitones;
   if (!leap || confirmed) {
@@ -108,6 +126,7 @@ PitchEstimate PitchHold::next(const PitchEstimate& raw) noexcept {
 void PitchHold::reset() noexcept {
   have_last_ = pending_ = false;
   last_f0_ = pending_f0_ = 0.0f;
+  bridged_ = 0;
 }
 
 namespace {

@@ -88,7 +88,8 @@ def loudness(frames: torch.Tensor) -> torch.Tensor:
 
 def pitch_track(x: np.ndarray, hops: Optional[int] = None) -> np.ndarray:
     """The contract's pitch tracker (timbrel.dsp_reference, held equal to the core's
-    dsp::PitchTracker): YIN at the end of every analysis frame, leaps held one hop.
+    dsp::PitchTracker): YIN at the end of every analysis frame, leaps held one hop,
+    voicing kept through dips of YIN's periodicity inside a run (dsp::PitchHold).
     float64 [T, 2] = (f0 Hz, voiced 0/1). Unvoiced hops keep YIN's f0 estimate (the
     contract ignores it)."""
     from timbrel import dsp_reference as ref
@@ -98,8 +99,9 @@ def pitch_track(x: np.ndarray, hops: Optional[int] = None) -> np.ndarray:
     out = np.zeros((T, 2))
     hold = ref.PitchHold()
     for t in range(T):
-        f0, _, voiced = ref.yin(padded[t * HOP:t * HOP + WINDOW], at_end=True)
-        out[t] = (hold.next(f0, voiced), 1.0 if voiced else 0.0)
+        f0, confidence, voiced = ref.yin(padded[t * HOP:t * HOP + WINDOW], at_end=True)
+        f0, voiced = hold.next(f0, voiced, confidence)
+        out[t] = (f0, 1.0 if voiced else 0.0)
     return out
 
 

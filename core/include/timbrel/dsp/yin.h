@@ -60,19 +60,35 @@ class Yin {
   std::vector<float> reversed_;     // the frame backwards, for estimate_at_end
 };
 
-// One-hop hold of f0 leaps. YIN's octave errors come one frame at a time
-// (e.g. 65 Hz for one hop while a voice glides from 262 to 330 Hz); heard as
-// they are, they make a pulse train of four times as many harmonics for a hop:
-// a click. A voiced f0 more than jump_semitones from the last voiced one is
-// held for one hop (the last f0 is reported, voiced); if the next hop confirms
-// the leap (within confirm_semitones of it), it is taken. A real leap is thus
-// heard one hop (11.6 ms) late; everything else passes untouched. An unvoiced
-// hop clears the memory: a new note may start anywhere.
+// What the voice engine does with YIN's estimates, hop by hop: holds f0 leaps
+// for one hop and keeps a voiced run going where YIN's periodicity dips.
+//
+// Leaps. YIN's octave errors come one frame at a time (e.g. 65 Hz for one hop
+// while a voice glides from 262 to 330 Hz); heard as they are, they make a
+// pulse train of four times as many harmonics for a hop: a click. A voiced f0
+// more than jump_semitones from the last voiced one is held for one hop (the
+// last f0 is reported, voiced); if the next hop confirms the leap (within
+// confirm_semitones of it), it is taken. A real leap is thus heard one hop
+// (11.6 ms) late; everything else passes untouched.
+//
+// Voicing hysteresis. YIN calls a frame voiced when its periodicity (1 - d')
+// exceeds 1 - threshold (0.85). A sung glide or a wide vibrato moves the pitch
+// within the 1024-sample window and reads 0.5-0.8 (an espeak-ng siren: 60 % of
+// its frames), and so did every instrument drop to its noise-only sound there,
+// 20 dB quieter. A run that YIN started stays voiced through a hop whose best
+// f0 lies within continue_semitones of the last voiced f0 with periodicity
+// >= continue_confidence (that f0 is taken), and through up to bridge_hops
+// other hops with an estimate (the last f0 is held: an octave slip in a glide,
+// or the last hops of a decaying note). A silent hop (no estimate) or more
+// failing hops end the run; a new run needs YIN's own threshold again.
 class PitchHold {
  public:
   struct Config {
     double jump_semitones = 7.0;
     double confirm_semitones = 1.0;
+    double continue_semitones = 1.0;
+    float continue_confidence = 0.5f;
+    int bridge_hops = 2;
   };
   PitchHold() = default;
   explicit PitchHold(const Config& config) : config_(config) {}
@@ -82,10 +98,11 @@ class PitchHold {
 
  private:
   Config config_;
-  bool have_last_ = false;
-  float last_f0_ = 0.0f;
+  bool have_last_ = false;  // the previous hop was reported voiced
+  float last_f0_ = 0.0f;    // the last f0 taken (not held)
   bool pending_ = false;
   float pending_f0_ = 0.0f;
+  int bridged_ = 0;  // consecutive hops bridged with the last f0
 };
 
 // The voice engine's pitch: YIN at the end of each analysis frame, through a
