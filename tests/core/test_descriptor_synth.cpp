@@ -173,13 +173,23 @@ TEST_CASE("CodeSelector: a code far under the median code is silence, on no spec
   t[Descriptor::kLoudness] = {-36, -37, -35, -38, -80, -75};
   const CodeSelector s(t);
   CHECK(s.range(Descriptor::kCentroid).max == 1600.0f);  // codes 4, 5: silent
-  CHECK(s.range(Descriptor::kLoudness).min == -80.0f);   // loudness still offers them
+  // The loudness axis stops at kLoudnessAxisFloorDb (-57 dB), over silent codes or not.
+  CHECK(s.range(Descriptor::kLoudness).min == models::kLoudnessAxisFloorDb);
+  CHECK(s.range(Descriptor::kLoudness).max == -35.0f);
   DrawTargets bright;
   bright.set(Descriptor::kCentroid, 2700.0f);
   CHECK(s.nearest(bright.value.data(), bright.weight.data()) == 3);
   // Within 30 dB of the median: audible.
   t[Descriptor::kLoudness] = {-36, -37, -35, -38, -60, -64};
   CHECK(CodeSelector(t).range(Descriptor::kCentroid).max == 2800.0f);
+  // Loudness targets still reach every code: a target under the axis picks the quietest.
+  DrawTargets quiet;
+  quiet.set(Descriptor::kLoudness, -70.0f);
+  CHECK(CodeSelector(t).nearest(quiet.value.data(), quiet.weight.data()) == 5);
+  // A model whose every code lies under the floor keeps its own range.
+  t[Descriptor::kLoudness] = {-66, -67, -65, -68, -70, -74};
+  CHECK(CodeSelector(t).range(Descriptor::kLoudness).min == -74.0f);
+  CHECK(CodeSelector(t).range(Descriptor::kLoudness).max == -65.0f);
 }
 
 TEST_CASE("CodeSelector: ties go to the lowest index, hysteresis keeps a code within its margin",

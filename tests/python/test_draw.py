@@ -107,3 +107,15 @@ def test_draw_quality_curves_stay_inside_the_range():
         assert v.min() >= 200.0 - 1e-9 and v.max() <= 800.0 + 1e-9, kind
     kinds = [k for k, _, _ in draw_quality.curves(0.0, 1.0, 1.0, 2, rng)]
     assert kinds == ["ramp up", "ramp down", "random 1", "random 2"]
+
+
+def test_loudness_curves_start_no_lower_than_the_cores_axis():
+    # The core's kLoudnessAxisFloorDb: a drawn loudness never asks for silence.
+    loud = list(np.linspace(-80.0, -30.0, 21))
+    meta = {"descriptor_table": {"pitch": {"loudness_db": loud, "centroid_hz": [1000.0] * 21}}}
+    low, high = draw_quality.target_range(meta, "loudness")
+    assert low == draw_quality.LOUDNESS_FLOOR_DB == -57.0
+    assert high == pytest.approx(np.percentile(loud, 95))
+    quiet = {"descriptor_table": {"pitch": {"loudness_db": [-75.0, -70.0, -65.0],
+                                            "centroid_hz": [1000.0] * 3}}}
+    assert draw_quality.target_range(quiet, "loudness")[0] < -57.0  # an all-quiet model keeps its range

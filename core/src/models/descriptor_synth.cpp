@@ -65,6 +65,8 @@ CodeSelector::CodeSelector(const CodeDescriptors& table) : codes_(table.codes())
       if (!is_spectral(d) || audible_[k]) v.push_back(all[k]);
     const auto [low, high] = std::minmax_element(v.begin(), v.end());
     range_[i] = {*low, *high};
+    if (d == Descriptor::kLoudness && range_[i].max > kLoudnessAxisFloorDb)
+      range_[i].min = std::max(range_[i].min, kLoudnessAxisFloorDb);
     double spread = percentile(v, 0.95) - percentile(v, 0.05);
     if (!(spread > 0.0)) spread = double(*high) - double(*low);
     if (!(spread > 0.0)) spread = 1.0;

@@ -74,6 +74,7 @@ def resolve(model: str) -> Path:
 
 
 SILENCE_DB = -60.0        # frame rms under this is silence (the page's compareMeasured too)
+LOUDNESS_FLOOR_DB = -57.0  # kLoudnessAxisFloorDb: the loudness axis starts no lower
 AUDIBLE_FLOOR_DB = -90.0  # kAudibleFloorDb in core/include/timbrel/models/descriptor_synth.h
 AUDIBLE_RANGE_DB = 30.0   # kAudibleRangeDb: a code this far under the median code is silent
 
@@ -86,7 +87,8 @@ def audible_codes(loudness_db) -> np.ndarray:
 
 
 def target_range(metadata: dict, descriptor: str) -> tuple[float, float]:
-    """Where the curves go: the pitch table's 5th-95th percentile; f0: f0_range_hz."""
+    """Where the curves go: the pitch table's 5th-95th percentile; f0: f0_range_hz;
+    loudness from LOUDNESS_FLOOR_DB at the lowest."""
     if descriptor == "f0":
         low, high = metadata.get("f0_range_hz", (110.0, 880.0))
         return float(low), float(high)
@@ -97,6 +99,8 @@ def target_range(metadata: dict, descriptor: str) -> tuple[float, float]:
         audible = audible_codes(table["loudness_db"])
         values = values[audible] if audible.any() else values
     low, high = np.percentile(values, [5, 95])
+    if descriptor == "loudness" and high > LOUDNESS_FLOOR_DB:
+        low = max(low, LOUDNESS_FLOOR_DB)  # the core's axis (DescriptorSynth::range) stops there
     return float(low), float(high)
 
 

@@ -60,6 +60,12 @@ struct DescriptorRange {
 // them out (CodeSelector), so a drawn brightness never asks for silence.
 constexpr float kAudibleFloorDb = -90.0f;
 constexpr float kAudibleRangeDb = 30.0f;
+// The loudness axis starts here (when the model's loudest code is above it):
+// the page and timbrel.eval.draw_quality call a frame under -60 dBFS silence,
+// and a drawn level renders within a few dB of its target, so an axis that
+// ran down to the quietest code (the alto sax's: -73 dB) let a drawn curve ask
+// for what is heard as nothing. Loudness targets may still choose any code.
+constexpr float kLoudnessAxisFloorDb = -57.0f;
 constexpr bool is_spectral(Descriptor d) {
   return d == Descriptor::kCentroid || d == Descriptor::kBandwidth || d == Descriptor::kRolloff ||
          d == Descriptor::kFlatness;
