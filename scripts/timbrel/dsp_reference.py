@@ -226,18 +226,20 @@ class PitchHold:
     Leaps: a voiced f0 more than jump semitones from the last voiced one is held for one
     hop (the last f0 is reported) unless the next hop confirms the leap (within confirm
     semitones of it). Voicing hysteresis: after a voiced hop, a hop YIN calls unvoiced
-    stays voiced when its f0 lies within continue_semitones of the last f0 taken with
-    confidence >= continue_confidence (its f0 is taken), or, up to bridge_hops hops in a
+    stays voiced when its f0, or 2 or 3 times it (max_multiple: in noise YIN's best lag often
+    spans several periods), lies within continue_semitones of the last f0 taken with
+    confidence >= continue_confidence (that f0 is taken), or, up to bridge_hops hops in a
     row, with the last f0 held; a hop without an estimate (f0 0) or more failing hops
     end the run."""
 
     def __init__(self, jump_semitones: float = 7.0, confirm_semitones: float = 1.0,
                  continue_semitones: float = 1.0, continue_confidence: float = 0.5,
-                 bridge_hops: int = 2):
+                 bridge_hops: int = 2, max_multiple: int = 3):
         self.jump, self.confirm = jump_semitones, confirm_semitones
         self.continue_semitones = continue_semitones
         self.continue_confidence = float(np.float32(continue_confidence))
         self.bridge_hops = bridge_hops
+        self.max_multiple = max_multiple
         self.reset()
 
     def reset(self) -> None:
@@ -254,11 +256,13 @@ class PitchHold:
         if not voiced or not f0 > 0.0:
             if self.last is not None and f0_32 > 0.0:
                 self.pending = None
-                if (float(np.float32(confidence)) >= self.continue_confidence
-                        and semis(f0_32, self.last) <= self.continue_semitones):
-                    self.bridged = 0
-                    self.last = f0_32
-                    return f0, True
+                if float(np.float32(confidence)) >= self.continue_confidence:
+                    for k in range(1, max(1, self.max_multiple) + 1):
+                        candidate = float(np.float32(f0_32 * k))
+                        if semis(candidate, self.last) <= self.continue_semitones:
+                            self.bridged = 0
+                            self.last = candidate
+                            return (f0 if k == 1 else candidate), True
                 if self.bridged < self.bridge_hops:
                     self.bridged += 1
                     return self.last, True

@@ -139,6 +139,18 @@ TEST_CASE("PitchHold keeps a run voiced through dips of periodicity, not a new o
   CHECK(hold.next(strong(220.0f)).voiced);
   CHECK_FALSE(hold.next(dsp::PitchEstimate{}).voiced);
   CHECK_FALSE(hold.next(weak(220.0f, 0.8f)).voiced);
+  // In noise YIN's best lag may span 2 or 3 periods: f0/2, f0/3 continue the run at 2x, 3x.
+  CHECK(hold.next(strong(172.0f)).voiced);
+  const auto third = hold.next(weak(58.0f, 0.8f));
+  CHECK(third.voiced);
+  CHECK(third.f0_hz == 174.0f);
+  const auto half = hold.next(weak(87.5f, 0.75f));
+  CHECK(half.voiced);
+  CHECK(half.f0_hz == 175.0f);
+  // A quarter (4 periods) is past max_multiple: bridged at the last f0, not taken.
+  const auto quarter = hold.next(weak(44.0f, 0.75f));
+  CHECK(quarter.voiced);
+  CHECK(quarter.f0_hz == 175.0f);
   // Without hysteresis (bridge 0, confidence > 1) YIN's voicing passes as it is.
   dsp::PitchHold strict({7.0, 1.0, 1.0, 1.5f, 0});
   CHECK(strict.next(strong(220.0f)).voiced);

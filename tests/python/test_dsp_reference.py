@@ -252,3 +252,8 @@ def test_pitch_hold_voicing_hysteresis_matches_the_core():
     assert hold.next(220.0, True, 0.9) == (220.0, True)
     assert hold.next(0.0, False, 0.0) == (0.0, False)      # silence ends a run at once
     assert hold.next(220.0, False, 0.8) == (220.0, False)
+    assert hold.next(172.0, True, 0.9) == (172.0, True)    # f0/3 and f0/2 continue at 3x, 2x
+    assert hold.next(58.0, False, 0.8) == (174.0, True)
+    assert hold.next(87.5, False, 0.75) == (175.0, True)
+    f0, voiced = hold.next(44.0, False, 0.75)               # 4 periods: bridged, not taken
+    assert voiced and f0 == 175.0

@@ -91,11 +91,15 @@ PitchEstimate PitchHold::next(const PitchEstimate& raw) noexcept {
       PitchEstimate kept = raw;
       kept.voiced = true;
       pending_ = false;
-      if (raw.confidence >= config_.continue_confidence &&
-          semitones(raw.f0_hz, last_f0_) <= config_.continue_semitones) {
-        bridged_ = 0;
-        last_f0_ = raw.f0_hz;
-        return kept;
+      if (raw.confidence >= config_.continue_confidence) {
+        for (int k = 1; k <= std::max(1, config_.max_multiple); ++k) {
+          const float candidate = raw.f0_hz * float(k);
+          if (semitones(candidate, last_f0_) <= config_.continue_semitones) {
+            bridged_ = 0;
+            last_f0_ = kept.f0_hz = candidate;
+            return kept;
+          }
+        }
       }
       if (bridged_ < config_.bridge_hops) {
         ++bridged_;

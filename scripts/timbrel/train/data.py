@@ -22,7 +22,7 @@ import numpy as np
 
 from timbrel.models.vq_timbre import HOP, SAMPLE_RATE, WINDOW, hop_count, pitch_track
 
-CACHE_VERSION = 3  # 2: pitch at the frame end, leaps held (dsp::PitchTracker); 3: voicing hysteresis
+CACHE_VERSION = 4  # 2: pitch at the frame end, leaps held (dsp::PitchTracker); 3: voicing hysteresis; 4: with 2x, 3x continuations
 CONTEXT = WINDOW - HOP  # samples of real past each excerpt carries into its first frame
 
 

@@ -76,8 +76,10 @@ class Yin {
 // within the 1024-sample window and reads 0.5-0.8 (an espeak-ng siren: 60 % of
 // its frames), and so did every instrument drop to its noise-only sound there,
 // 20 dB quieter. A run that YIN started stays voiced through a hop whose best
-// f0 lies within continue_semitones of the last voiced f0 with periodicity
-// >= continue_confidence (that f0 is taken), and through up to bridge_hops
+// f0, or 2 or 3 times it (in noise the best lag often spans 2 or 3 periods:
+// up to max_multiple), lies within continue_semitones of the last voiced f0
+// with periodicity >= continue_confidence (that f0 is taken), and through up
+// to bridge_hops
 // other hops with an estimate (the last f0 is held: an octave slip in a glide,
 // or the last hops of a decaying note). A silent hop (no estimate) or more
 // failing hops end the run; a new run needs YIN's own threshold again.
@@ -89,6 +91,7 @@ class PitchHold {
     double continue_semitones = 1.0;
     float continue_confidence = 0.5f;
     int bridge_hops = 2;
+    int max_multiple = 3;
   };
   PitchHold() = default;
   explicit PitchHold(const Config& config) : config_(config) {}
