@@ -257,3 +257,25 @@ def test_pitch_hold_voicing_hysteresis_matches_the_core():
     assert hold.next(87.5, False, 0.75) == (175.0, True)
     f0, voiced = hold.next(44.0, False, 0.75)               # 4 periods: bridged, not taken
     assert voiced and f0 == 175.0
+
+def test_pitch_hold_keeps_a_noisy_glide_voiced():
+    # A 150 -> 300 Hz glide, clean for 0.2 s, then in white noise: YIN's periodicity reads
+    # ~0.75 (under its 0.85 threshold) and its fallback lag often spans 2 or 3 periods.
+    sr = 22050
+    t = np.arange(sr) / sr
+    phase = 2 * np.pi * np.cumsum(150.0 * 2 ** t) / sr
+    x = sum(0.3 / k * np.sin(k * phase) for k in range(1, 6))
+    x[int(0.2 * sr):] += 0.15 * np.random.default_rng(0).standard_normal(len(x) - int(0.2 * sr))
+    hold = ref.PitchHold()
+    raw, kept, errors = [], [], []
+    for h in range(4, len(x) // 256):
+        f0, confidence, voiced = ref.yin(x[h * 256 - 768:h * 256 + 256], at_end=True)
+        f, v = hold.next(f0, voiced, confidence)
+        if h * 256 > 0.25 * sr:
+            truth = 150.0 * 2 ** ((h * 256 - 256) / sr)   # the glide near the frame's end
+            raw.append(voiced)
+            kept.append(v)
+            errors.append(abs(12 * np.log2(f / truth)))
+    assert np.mean(raw) < 0.1                 # YIN alone: the instrument would fall silent
+    assert np.mean(kept) > 0.95
+    assert np.median(errors) < 0.5            # and on the right octave (semitones)
