@@ -73,15 +73,14 @@ class Yin {
 //
 // Voicing hysteresis. YIN calls a frame voiced when its periodicity (1 - d')
 // exceeds 1 - threshold (0.85). A sung glide or a wide vibrato moves the pitch
-// within the 1024-sample window and reads 0.5-0.8 (an espeak-ng siren: 60 % of
-// its frames), and so did every instrument drop to its noise-only sound there,
-// 20 dB quieter. A run that YIN started stays voiced through a hop whose best
-// f0, or 2 or 3 times it (in noise the best lag often spans 2 or 3 periods:
-// up to max_multiple), lies within continue_semitones of the last voiced f0
-// with periodicity >= continue_confidence (that f0 is taken), and through up
-// to bridge_hops
-// other hops with an estimate (the last f0 is held: an octave slip in a glide,
-// or the last hops of a decaying note). A silent hop (no estimate) or more
+// within the 1024-sample window and reads 0.5-0.8 (most frames of an espeak-ng
+// siren), and every instrument dropped to its noise-only sound there, 20 dB
+// quieter. A run that YIN started stays voiced through a hop whose best f0, or
+// 2 or 3 times it (in noise the best lag often spans 2 or 3 periods: up to
+// max_multiple), lies within continue_semitones of the last voiced f0 with
+// periodicity >= continue_confidence (that f0 is taken), and through up to
+// bridge_hops other hops with an estimate (the last f0 is held: an octave slip
+// in a glide, or the last hops of a decaying note). A silent hop (no estimate) or more
 // failing hops end the run; a new run needs YIN's own threshold again.
 class PitchHold {
  public:
